@@ -1,0 +1,386 @@
+#include "kg_config.h"
+#include "kg_log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum conf_type { T_STR, T_INT, T_BOOL, T_SECRET, T_ENUM };
+
+struct conf_key {
+	const char *section;
+	const char *key;
+	enum conf_type type;
+	const char *def;
+	long long min;		/* T_INT: bounds; T_STR/T_SECRET: min length */
+	long long max;
+	const char *choices;	/* T_ENUM: "a|b|c" */
+};
+
+/*
+ * The one list of every configuration key.  README.md documents the same
+ * keys; kartograf-admin config-check prints this table's view of a file.
+ */
+static const struct conf_key conf_keys[] = {
+	{"database", "conninfo", T_STR, "dbname=kartograf", 1, 4096, NULL},
+	{"database", "connect_timeout", T_INT, "5", 1, 300, NULL},
+	{"database", "statement_timeout_ms", T_INT, "30000", 100, 3600000,
+	 NULL},
+	{"redis", "host", T_STR, "127.0.0.1", 1, 255, NULL},
+	{"redis", "port", T_INT, "6379", 1, 65535, NULL},
+	{"redis", "password", T_SECRET, "", 0, 512, NULL},
+	{"redis", "db", T_INT, "0", 0, 10000, NULL},
+	{"redis", "timeout_ms", T_INT, "2000", 50, 60000, NULL},
+	{"http", "max_body", T_INT, "10485760", 1024, 1073741824, NULL},
+	{"log", "level", T_ENUM, "info", 0, 0, "debug|info|warn|error"},
+	{"auth", "jwt_key", T_SECRET, "", 0, 4096, NULL},
+	{"auth", "token_ttl", T_INT, "28800", 60, 604800, NULL},
+	{"auth", "issuer", T_STR, "kartograf", 1, 255, NULL},
+	{"auth", "argon2_memory_kib", T_INT, "19456", 1024, 4194304, NULL},
+	{"auth", "argon2_iterations", T_INT, "2", 1, 64, NULL},
+	{"worker", "concurrency", T_INT, "5", 1, 100, NULL},
+	{"worker", "global_limit", T_INT, "20", 1, 1000, NULL},
+	{"worker", "shutdown_grace", T_INT, "30", 0, 3600, NULL},
+	{"ai", "provider", T_ENUM, "offline", 0, 0,
+	 "offline|bedrock|azure|openai"},
+	{"storage", "backend", T_ENUM, "local", 0, 0, "local|s3"},
+	{"storage", "local_dir", T_STR, "/var/lib/kartograf/files", 1, 4096,
+	 NULL},
+	{"paths", "sql_dir", T_STR, "/usr/share/kartograf/sql", 1, 4096, NULL},
+};
+
+#define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
+
+struct conf_values {
+	char *val[NKEYS];
+};
+
+struct conf_load {
+	struct conf_values *v;
+	void (*report)(const char *msg);
+	int problems;
+};
+
+static struct conf_values *current;
+static char current_path[4096];
+
+static int
+find_key(const char *section, const char *key)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (!strcasecmp(conf_keys[i].section, section) &&
+		    !strcasecmp(conf_keys[i].key, key))
+			return (int)i;
+	return -1;
+}
+
+static void
+problem(struct conf_load *ld, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+problem(struct conf_load *ld, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ld->problems++;
+	if (ld->report)
+		ld->report(msg);
+}
+
+static int
+set_value(struct conf_values *v, int i, const char *value)
+{
+	char *copy = strdup(value);
+
+	if (!copy)
+		return -1;
+	free(v->val[i]);
+	v->val[i] = copy;
+	return 0;
+}
+
+static int
+on_ini_entry(void *user, const char *section, const char *name,
+	     const char *value)
+{
+	struct conf_load *ld = user;
+	int i = find_key(section, name);
+
+	if (i < 0) {
+		problem(ld, "unknown key [%s] %s", section, name);
+		return 1;	/* keep going: report every problem at once */
+	}
+	if (set_value(ld->v, i, value) < 0)
+		problem(ld, "out of memory");
+	return 1;
+}
+
+static void
+apply_env(struct conf_load *ld)
+{
+	char name[128];
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		const char *val;
+		size_t n;
+
+		n = (size_t)snprintf(name, sizeof(name), "KARTOGRAF_%s_%s",
+				     conf_keys[i].section, conf_keys[i].key);
+		for (size_t j = 0; j < n; j++)
+			name[j] = (char)toupper((unsigned char)name[j]);
+		val = getenv(name);
+		if (val && set_value(ld->v, (int)i, val) < 0)
+			problem(ld, "out of memory");
+	}
+}
+
+static int
+parse_int(const char *s, long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	return (errno || end == s || *end) ? -1 : 0;
+}
+
+static int
+parse_bool(const char *s, int *out)
+{
+	static const char *const yes[] = {"1", "true", "yes", "on"};
+	static const char *const no[] = {"0", "false", "no", "off"};
+
+	for (int i = 0; i < 4; i++) {
+		if (!strcasecmp(s, yes[i]))
+			return *out = 1, 0;
+		if (!strcasecmp(s, no[i]))
+			return *out = 0, 0;
+	}
+	return -1;
+}
+
+static int
+enum_ok(const char *choices, const char *s)
+{
+	size_t n = strlen(s);
+	const char *p = choices;
+
+	while (*p) {
+		size_t len = strcspn(p, "|");
+
+		if (len == n && !strncmp(p, s, n))
+			return 1;
+		p += len + (p[len] == '|');
+	}
+	return 0;
+}
+
+static void
+validate_one(struct conf_load *ld, size_t i)
+{
+	const struct conf_key *k = &conf_keys[i];
+	const char *s = ld->v->val[i];
+	long long n;
+	int b;
+
+	switch (k->type) {
+	case T_INT:
+		if (parse_int(s, &n) < 0)
+			problem(ld, "[%s] %s: \"%s\" is not an integer",
+				k->section, k->key, s);
+		else if (n < k->min || n > k->max)
+			problem(ld, "[%s] %s: %lld is out of range %lld..%lld",
+				k->section, k->key, n, k->min, k->max);
+		break;
+	case T_BOOL:
+		if (parse_bool(s, &b) < 0)
+			problem(ld, "[%s] %s: \"%s\" is not true/false",
+				k->section, k->key, s);
+		break;
+	case T_ENUM:
+		if (!enum_ok(k->choices, s))
+			problem(ld, "[%s] %s: \"%s\" is not one of %s",
+				k->section, k->key, s, k->choices);
+		break;
+	case T_STR:
+	case T_SECRET:
+		n = (long long)strlen(s);
+		if (n < k->min || n > k->max)
+			problem(ld, "[%s] %s: length %lld is out of range "
+				"%lld..%lld", k->section, k->key, n, k->min,
+				k->max);
+		break;
+	}
+}
+
+static void
+values_free(struct conf_values *v)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < NKEYS; i++)
+		free(v->val[i]);
+	free(v);
+}
+
+static const char *
+resolve_path(const char *path, int *explicit_path)
+{
+	*explicit_path = 1;
+	if (path)
+		return path;
+	path = getenv("KARTOGRAF_CONFIG");
+	if (path && *path)
+		return path;
+	*explicit_path = 0;
+	return KG_CONFIG_DEFAULT_PATH;
+}
+
+/*
+ * Builds a complete value set (defaults, file, environment) and validates
+ * it.  A missing file is only tolerated for the default path, so that a
+ * deployment configured purely through the environment works while a
+ * mistyped KARTOGRAF_CONFIG is reported.
+ */
+static struct conf_values *
+load_values(const char *path, struct conf_load *ld)
+{
+	int explicit_path, rc;
+
+	ld->v = calloc(1, sizeof(*ld->v));
+	if (!ld->v)
+		return problem(ld, "out of memory"), NULL;
+	for (size_t i = 0; i < NKEYS; i++)
+		if (set_value(ld->v, (int)i, conf_keys[i].def) < 0)
+			problem(ld, "out of memory");
+	path = resolve_path(path, &explicit_path);
+	rc = ini_parse(path, on_ini_entry, ld);
+	if (rc == -1 && explicit_path)
+		problem(ld, "cannot read config file %s: %s", path,
+			strerror(errno));
+	else if (rc == -2)
+		problem(ld, "out of memory reading %s", path);
+	else if (rc > 0)
+		problem(ld, "%s line %d: syntax error", path, rc);
+	apply_env(ld);
+	for (size_t i = 0; i < NKEYS; i++)
+		validate_one(ld, i);
+	snprintf(current_path, sizeof(current_path), "%s", path);
+	return ld->v;
+}
+
+static char first_problem[512];
+
+static void
+keep_first(const char *msg)
+{
+	if (!first_problem[0])
+		snprintf(first_problem, sizeof(first_problem), "%s", msg);
+}
+
+int
+kg_config_load(const char *path, struct kg_err *err)
+{
+	struct conf_load ld = {.report = keep_first};
+	struct conf_values *v;
+	enum kg_log_level level;
+
+	first_problem[0] = '\0';
+	v = load_values(path, &ld);
+	if (ld.problems) {
+		values_free(v);
+		return kg_err_set(err, 500, "config_invalid", "%s",
+				  first_problem);
+	}
+	values_free(current);
+	current = v;
+	if (kg_log_parse_level(kg_conf_str("log", "level"), &level) == 0)
+		kg_log_set_level(level);
+	return 0;
+}
+
+int
+kg_config_check(const char *path, void (*report)(const char *msg))
+{
+	struct conf_load ld = {.report = report};
+
+	values_free(load_values(path, &ld));
+	return ld.problems;
+}
+
+void
+kg_config_print(void (*out)(const char *line))
+{
+	char line[4400];
+
+	for (size_t i = 0; i < NKEYS && current; i++) {
+		const struct conf_key *k = &conf_keys[i];
+		const char *val = current->val[i];
+
+		if (k->type == T_SECRET)
+			val = *val ? "(set, hidden)" : "(not set)";
+		snprintf(line, sizeof(line), "[%s] %s = %s", k->section,
+			 k->key, val);
+		out(line);
+	}
+}
+
+const char *
+kg_config_path(void)
+{
+	return current_path;
+}
+
+void
+kg_config_free(void)
+{
+	values_free(current);
+	current = NULL;
+}
+
+static const char *
+raw(const char *section, const char *key)
+{
+	int i = find_key(section, key);
+
+	if (i < 0 || !current) {
+		KG_ERROR("config key [%s] %s requested but %s", section, key,
+			 i < 0 ? "not declared" : "no config loaded");
+		abort();
+	}
+	return current->val[i];
+}
+
+const char *
+kg_conf_str(const char *section, const char *key)
+{
+	return raw(section, key);
+}
+
+long long
+kg_conf_int(const char *section, const char *key)
+{
+	long long n = 0;
+
+	parse_int(raw(section, key), &n);
+	return n;
+}
+
+int
+kg_conf_bool(const char *section, const char *key)
+{
+	int b = 0;
+
+	parse_bool(raw(section, key), &b);
+	return b;
+}

@@ -1,0 +1,209 @@
+#include "kg_db.h"
+#include "kg_config.h"
+#include "kg_log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static PGconn *db_conn;
+static int db_in_tx;
+static char db_sqlstate[6];
+
+static void
+notice_to_log(void *arg, const char *message)
+{
+	(void)arg;
+	KG_DEBUG("postgres: %s", message);
+}
+
+static int
+db_connect(struct kg_err *err)
+{
+	char conninfo[4608];
+
+	if (db_conn && PQstatus(db_conn) == CONNECTION_OK)
+		return 0;
+	if (db_conn) {
+		PQreset(db_conn);
+	} else {
+		/* Later keywords win in a conninfo string, so the
+		 * configured string can still override these. */
+		snprintf(conninfo, sizeof(conninfo),
+			 "connect_timeout=%lld application_name=kartograf "
+			 "%s",
+			 kg_conf_int("database", "connect_timeout"),
+			 kg_conf_str("database", "conninfo"));
+		db_conn = PQconnectdb(conninfo);
+		if (db_conn)
+			PQsetNoticeProcessor(db_conn, notice_to_log, NULL);
+	}
+	if (!db_conn || PQstatus(db_conn) != CONNECTION_OK) {
+		KG_WARN("database connection failed: %s",
+			db_conn ? PQerrorMessage(db_conn) : "out of memory");
+		return kg_err_set(err, 503, "unavailable",
+				  "database unavailable");
+	}
+	return 0;
+}
+
+/*
+ * A fresh session gets the statement timeout from config, so a stuck
+ * query ends as an error instead of holding a FastCGI process forever.
+ */
+static int
+db_session_setup(struct kg_err *err)
+{
+	char ms[32];
+	PGresult *res;
+	int ok;
+
+	snprintf(ms, sizeof(ms), "%lld",
+		 kg_conf_int("database", "statement_timeout_ms"));
+	res = PQexecParams(db_conn,
+			   "SELECT set_config('statement_timeout', $1, false)",
+			   1, NULL, (const char *const[]){ms}, NULL, NULL, 0);
+	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	PQclear(res);
+	return ok ? 0 : kg_err_set(err, 503, "unavailable",
+				   "database unavailable");
+}
+
+PGconn *
+kg_db_conn(struct kg_err *err)
+{
+	int fresh = !db_conn || PQstatus(db_conn) != CONNECTION_OK;
+
+	if (db_connect(err) < 0)
+		return NULL;
+	if (fresh && db_session_setup(err) < 0)
+		return NULL;
+	return db_conn;
+}
+
+static int
+result_ok(PGresult *res)
+{
+	ExecStatusType st = PQresultStatus(res);
+
+	return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
+}
+
+static void
+fail_from_result(PGresult *res, struct kg_err *err)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
+				: NULL;
+
+	snprintf(db_sqlstate, sizeof(db_sqlstate), "%s", state ? state : "");
+	if (!state || !strncmp(state, "08", 2) || !strcmp(state, "57P01") ||
+	    PQstatus(db_conn) != CONNECTION_OK) {
+		KG_WARN("database unavailable: %s", PQerrorMessage(db_conn));
+		kg_err_set(err, 503, "unavailable", "database unavailable");
+	} else if (!strcmp(state, "57014")) {
+		KG_WARN("statement timed out");
+		kg_err_set(err, 503, "unavailable", "database timeout");
+	} else if (!strcmp(state, "23505")) {
+		kg_err_set(err, 409, "conflict", "already exists");
+	} else {
+		KG_ERROR("database error %s: %s", state,
+			 PQresultErrorMessage(res));
+		kg_err_set(err, 500, "db_error", "database error");
+	}
+}
+
+PGresult *
+kg_db_query(struct kg_err *err, const char *sql, int nparams,
+	    const char *const *params)
+{
+	PGresult *res;
+
+	db_sqlstate[0] = '\0';
+	if (!kg_db_conn(err))
+		return NULL;
+	res = PQexecParams(db_conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (!result_ok(res) && PQstatus(db_conn) != CONNECTION_OK &&
+	    !db_in_tx) {
+		PQclear(res);
+		KG_INFO("database connection lost, reconnecting");
+		if (!kg_db_conn(err))
+			return NULL;
+		res = PQexecParams(db_conn, sql, nparams, NULL, params, NULL,
+				   NULL, 0);
+	}
+	if (result_ok(res))
+		return res;
+	fail_from_result(res, err);
+	PQclear(res);
+	return NULL;
+}
+
+int
+kg_db_exec(struct kg_err *err, const char *sql, int nparams,
+	   const char *const *params)
+{
+	PGresult *res = kg_db_query(err, sql, nparams, params);
+
+	PQclear(res);
+	return res ? 0 : -1;
+}
+
+int
+kg_db_exec_script(struct kg_err *err, const char *sql)
+{
+	PGresult *res;
+	int ok;
+
+	if (!kg_db_conn(err))
+		return -1;
+	res = PQexec(db_conn, sql);
+	ok = result_ok(res);
+	if (!ok) {
+		KG_ERROR("script failed: %s", PQresultErrorMessage(res));
+		fail_from_result(res, err);
+	}
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+static int
+retryable(void)
+{
+	return !strcmp(db_sqlstate, "40001") || !strcmp(db_sqlstate, "40P01");
+}
+
+int
+kg_db_tx(struct kg_err *err, int (*fn)(void *arg, struct kg_err *err),
+	 void *arg)
+{
+	int rc = -1;
+
+	for (int attempt = 0; attempt < 3; attempt++) {
+		if (kg_db_exec(err, "BEGIN", 0, NULL) < 0)
+			return -1;
+		db_in_tx = 1;
+		rc = fn(arg, err);
+		if (rc == 0)
+			rc = kg_db_exec(err, "COMMIT", 0, NULL);
+		else if (PQstatus(db_conn) == CONNECTION_OK)
+			PQclear(PQexec(db_conn, "ROLLBACK"));
+		db_in_tx = 0;
+		if (rc == 0 || !retryable())
+			break;
+		KG_INFO("transaction retry after SQLSTATE %s", db_sqlstate);
+	}
+	return rc;
+}
+
+const char *
+kg_db_sqlstate(void)
+{
+	return db_sqlstate;
+}
+
+void
+kg_db_close(void)
+{
+	PQfinish(db_conn);
+	db_conn = NULL;
+	db_in_tx = 0;
+}

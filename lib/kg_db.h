@@ -1,0 +1,68 @@
+/*
+ * kg_db - PostgreSQL access for every program: one connection per
+ * process, kept between requests, re-established after the server
+ * restarts.
+ *
+ * Queries are parameterised only: there is no function here that takes
+ * SQL with values pasted in.  Failures fill a kg_err:
+ *   503 unavailable  connection lost and not re-established, timeout
+ *   409 conflict     unique violation (SQLSTATE 23505)
+ *   500 db_error     anything else (details go to the log, not the client)
+ * kg_db_sqlstate() tells the caller exactly what happened.
+ */
+#ifndef KG_DB_H
+#define KG_DB_H
+
+#include <libpq-fe.h>
+
+#include "kg_err.h"
+
+/* Number of elements of a compound literal of strings. */
+#define KG_NPARAMS(...) \
+	((int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)))
+
+/* kg_db_query with its parameters listed inline:
+ *   res = KG_DB_QUERY(err, "SELECT ... WHERE id = $1", id); */
+#define KG_DB_QUERY(err, sql, ...)                                  \
+	kg_db_query((err), (sql), KG_NPARAMS(__VA_ARGS__),          \
+		    (const char *const[]){__VA_ARGS__})
+
+/* Live connection, connecting first if needed; NULL + 503 if not. */
+PGconn *kg_db_conn(struct kg_err *err);
+
+/*
+ * Run one statement.  Returns a result the caller PQclear()s, whose
+ * status is PGRES_TUPLES_OK or PGRES_COMMAND_OK; NULL on failure.
+ * Outside a transaction a statement that fails because the connection
+ * went away is retried once on a fresh connection (it cannot have run:
+ * the server that would have run it is gone).
+ */
+PGresult *kg_db_query(struct kg_err *err, const char *sql, int nparams,
+		      const char *const *params);
+
+/* Like kg_db_query for statements whose result is not needed. */
+int kg_db_exec(struct kg_err *err, const char *sql, int nparams,
+	       const char *const *params);
+
+/*
+ * Run fn inside BEGIN ... COMMIT.  fn returns 0 to commit, -1 (with err
+ * set) to roll back.  Serialization failures and deadlocks are retried
+ * up to three times, so fn must only touch the database.
+ */
+int kg_db_tx(struct kg_err *err, int (*fn)(void *arg, struct kg_err *err),
+	     void *arg);
+
+/*
+ * Run a multi-statement SQL script (simple query protocol, no
+ * parameters).  Only for trusted files shipped with the software, such
+ * as migrations; never for anything that contains input.
+ */
+int kg_db_exec_script(struct kg_err *err, const char *sql);
+
+/* SQLSTATE of the last failed statement ("" if none / no server). */
+const char *kg_db_sqlstate(void);
+
+/* Close the connection (program exit, tests). */
+void kg_db_close(void);
+
+#endif

@@ -1,0 +1,697 @@
+#include "kg_http.h"
+#include "kg_config.h"
+#include "kg_db.h"
+#include "kg_log.h"
+#include "kg_redis.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <openssl/rand.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+struct kg_alloc {
+	struct kg_alloc *next;
+	max_align_t data[];
+};
+
+static volatile sig_atomic_t app_stopping;
+
+int
+kg_app_stopping(void)
+{
+	return app_stopping;
+}
+
+static void
+on_stop_signal(int sig)
+{
+	(void)sig;
+	app_stopping = 1;
+	FCGX_ShutdownPending();
+}
+
+/*
+ * No SA_RESTART: the signal must interrupt accept(2) so that, together
+ * with FCGI_FAIL_ACCEPT_ON_INTR, FCGX_Accept_r returns and the loop
+ * ends.  A request being served is finished first.
+ */
+static void
+install_signals(void)
+{
+	struct sigaction sa = {.sa_handler = on_stop_signal};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* ---- small helpers --------------------------------------------------- */
+
+static const char *
+status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Entity";
+	case 428: return "Precondition Required";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "Unknown";
+	}
+}
+
+void *
+kg_req_alloc(struct kg_req *req, size_t size)
+{
+	struct kg_alloc *a = malloc(sizeof(*a) + size);
+
+	if (!a)
+		return NULL;
+	a->next = req->allocs;
+	req->allocs = a;
+	return a->data;
+}
+
+char *
+kg_req_strdup(struct kg_req *req, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = kg_req_alloc(req, n);
+
+	return p ? memcpy(p, s, n) : NULL;
+}
+
+const char *
+kg_req_env(struct kg_req *req, const char *name)
+{
+	return FCGX_GetParam(name, req->fcgi.envp);
+}
+
+int
+kg_fail(struct kg_req *req, int status, const char *code, const char *fmt,
+	...)
+{
+	va_list ap;
+
+	req->err.status = status;
+	snprintf(req->err.code, sizeof(req->err.code), "%s", code);
+	va_start(ap, fmt);
+	vsnprintf(req->err.message, sizeof(req->err.message), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* An incoming X-Request-Id is reused only if it is short and plain, so
+ * it cannot smuggle anything into our logs or headers. */
+static void
+set_request_id(struct kg_req *req)
+{
+	const char *in = kg_req_env(req, "HTTP_X_REQUEST_ID");
+	unsigned char raw[8];
+	size_t n = in ? strlen(in) : 0;
+	int ok = n >= 8 && n < sizeof(req->request_id);
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = isalnum((unsigned char)in[i]) || in[i] == '-';
+	if (ok) {
+		memcpy(req->request_id, in, n + 1);
+	} else {
+		if (RAND_bytes(raw, sizeof(raw)) != 1)
+			memset(raw, 0, sizeof(raw));
+		for (size_t i = 0; i < sizeof(raw); i++)
+			sprintf(req->request_id + 2 * i, "%02x", raw[i]);
+	}
+	kg_log_set_request_id(req->request_id);
+}
+
+/* ---- query string ------------------------------------------------------ */
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+/* Decodes %XX and '+' into `out` (at least len+1 bytes); -1 if a %
+ * escape is malformed or decodes to NUL. */
+static int
+url_decode(const char *s, size_t len, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '%') {
+			int hi, lo;
+
+			if (i + 2 >= len)
+				return -1;
+			hi = hexval((unsigned char)s[i + 1]);
+			lo = hexval((unsigned char)s[i + 2]);
+			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+				return -1;
+			out[o++] = (char)(hi * 16 + lo);
+			i += 2;
+		} else {
+			out[o++] = s[i] == '+' ? ' ' : s[i];
+		}
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+const char *
+kg_req_query(struct kg_req *req, const char *name)
+{
+	size_t nlen = strlen(name);
+	const char *p = req->query;
+
+	while (p && *p) {
+		size_t len = strcspn(p, "&");
+		const char *eq = memchr(p, '=', len);
+
+		if (eq && (size_t)(eq - p) == nlen && !strncmp(p, name, nlen)) {
+			size_t vlen = len - nlen - 1;
+			char *out = kg_req_alloc(req, vlen + 1);
+
+			if (!out || url_decode(eq + 1, vlen, out) < 0)
+				return NULL;
+			return out;
+		}
+		p += len + (p[len] == '&');
+	}
+	return NULL;
+}
+
+int
+kg_req_query_int(struct kg_req *req, const char *name, long long def,
+		 long long min, long long max, long long *out)
+{
+	const char *s = kg_req_query(req, name);
+	char *end;
+
+	*out = def;
+	if (!s)
+		return 0;
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	if (errno || end == s || *end || *out < min || *out > max)
+		return kg_fail(req, 400, "bad_request",
+			       "parameter %s must be an integer %lld..%lld",
+			       name, min, max);
+	return 0;
+}
+
+/* ---- routing --------------------------------------------------------- */
+
+static int
+is_uuid(const char *s, size_t n)
+{
+	if (n != 36)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		int dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+fits_type(const char *type, size_t tlen, const char *s, size_t n)
+{
+	if (tlen == 4 && !strncmp(type, "uuid", 4))
+		return is_uuid(s, n);
+	if (tlen == 3 && !strncmp(type, "int", 3)) {
+		if (n < 1 || n > 18)
+			return 0;
+		for (size_t i = 0; i < n; i++)
+			if (!isdigit((unsigned char)s[i]))
+				return 0;
+		return 1;
+	}
+	if (tlen == 3 && !strncmp(type, "key", 3)) {
+		if (n < 1 || n > 64)
+			return 0;
+		for (size_t i = 0; i < n; i++)
+			if (!islower((unsigned char)s[i]) &&
+			    !isdigit((unsigned char)s[i]) && s[i] != '_')
+				return 0;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Matches `path` against `pattern` segment by segment.  On success the
+ * parameters are recorded in req (names point into the pattern, values
+ * are request-owned copies).  Returns 1 on match.
+ */
+static int
+match_route(struct kg_req *req, const char *pattern, const char *path)
+{
+	const char *p = pattern, *s = path;
+
+	req->nparams = 0;
+	while (*p && *s) {
+		size_t plen = strcspn(p, "/"), slen = strcspn(s, "/");
+
+		if (*p == '{') {
+			const char *colon = memchr(p, ':', plen);
+			size_t nlen = (size_t)(colon - p) - 1;
+			char *name, *value;
+
+			if (req->nparams == KG_MAX_PARAMS ||
+			    !fits_type(colon + 1, plen - nlen - 3, s, slen))
+				return 0;
+			name = kg_req_alloc(req, nlen + 1);
+			value = kg_req_alloc(req, slen + 1);
+			if (!name || !value)
+				return 0;
+			memcpy(name, p + 1, nlen);
+			name[nlen] = '\0';
+			memcpy(value, s, slen);
+			value[slen] = '\0';
+			req->param_names[req->nparams] = name;
+			req->param_values[req->nparams++] = value;
+		} else if (plen != slen || strncmp(p, s, plen)) {
+			return 0;
+		}
+		p += plen;
+		s += slen;
+		if (*p != *s)
+			return 0;
+		if (*p)
+			p++, s++;
+	}
+	return !*p && !*s;
+}
+
+const char *
+kg_req_param(struct kg_req *req, const char *name)
+{
+	for (int i = 0; i < req->nparams; i++)
+		if (!strcmp(req->param_names[i], name))
+			return req->param_values[i];
+	return NULL;
+}
+
+/* Finds the route for method+path; on a path match with another method
+ * fills `allow` for the 405 answer. */
+static const struct kg_route *
+find_route(struct kg_req *req, const struct kg_route *routes,
+	   struct kg_buf *allow)
+{
+	for (const struct kg_route *r = routes; r->method; r++) {
+		if (!match_route(req, r->pattern, req->path))
+			continue;
+		if (!strcmp(r->method, req->method))
+			return r;
+		if (!strstr(kg_buf_str(allow), r->method))
+			kg_buf_printf(allow, "%s%s", allow->len ? ", " : "",
+				      r->method);
+	}
+	return NULL;
+}
+
+static void
+check_routes(const struct kg_app *app)
+{
+	for (const struct kg_route *r = app->routes; r->method; r++) {
+		for (const char *p = strchr(r->pattern, '{'); p;
+		     p = strchr(p + 1, '{')) {
+			const char *colon = strchr(p, ':');
+			const char *close = strchr(p, '}');
+			size_t tlen = colon && close ? (size_t)(close - colon) - 1
+						     : 0;
+
+			if (!colon || !close || colon > close ||
+			    !((tlen == 4 && !strncmp(colon + 1, "uuid", 4)) ||
+			      (tlen == 3 && !strncmp(colon + 1, "int", 3)) ||
+			      (tlen == 3 && !strncmp(colon + 1, "key", 3)))) {
+				KG_ERROR("bad route pattern %s", r->pattern);
+				abort();
+			}
+		}
+	}
+}
+
+/* ---- body ------------------------------------------------------------ */
+
+static long long
+declared_length(struct kg_req *req)
+{
+	const char *cl = kg_req_env(req, "CONTENT_LENGTH");
+	char *end;
+	long long n;
+
+	if (!cl || !*cl)
+		return -1;
+	errno = 0;
+	n = strtoll(cl, &end, 10);
+	return (errno || *end || n < 0) ? -2 : n;
+}
+
+/*
+ * Reads the body up to the configured limit.  The declared length is
+ * checked first (cheap early 413), but the bytes actually received are
+ * counted too: the limit must hold even if a proxy sends no length.
+ */
+const char *
+kg_req_body(struct kg_req *req, size_t *len)
+{
+	long long max = kg_conf_int("http", "max_body");
+	long long declared = declared_length(req);
+	struct kg_buf b = {0};
+	char chunk[16384];
+	int n;
+
+	if (req->body_read)
+		goto done;
+	if (declared == -2)
+		return kg_fail(req, 400, "bad_request", "bad Content-Length"),
+		       NULL;
+	if (declared > max)
+		goto too_large;
+	while ((n = FCGX_GetStr(chunk, sizeof(chunk), req->fcgi.in)) > 0) {
+		if ((long long)(b.len + (size_t)n) > max)
+			goto too_large;
+		if (kg_buf_append(&b, chunk, (size_t)n) < 0) {
+			kg_buf_free(&b);
+			return kg_fail(req, 500, "internal", "out of memory"),
+			       NULL;
+		}
+	}
+	req->body_len = b.len;
+	req->body = kg_req_alloc(req, b.len + 1);
+	if (!req->body) {
+		kg_buf_free(&b);
+		return kg_fail(req, 500, "internal", "out of memory"), NULL;
+	}
+	memcpy(req->body, kg_buf_str(&b), b.len + 1);
+	kg_buf_free(&b);
+	req->body_read = 1;
+done:
+	if (len)
+		*len = req->body_len;
+	return req->body;
+too_large:
+	kg_buf_free(&b);
+	kg_fail(req, 413, "payload_too_large",
+		"request body exceeds the limit of %lld bytes", max);
+	return NULL;
+}
+
+static int
+content_type_is(struct kg_req *req, const char *type)
+{
+	const char *ct = kg_req_env(req, "CONTENT_TYPE");
+	size_t n = strlen(type);
+
+	return ct && !strncasecmp(ct, type, n) &&
+	       (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+cJSON *
+kg_req_json(struct kg_req *req)
+{
+	const char *body;
+	size_t len;
+
+	if (req->json)
+		return req->json;
+	if (!content_type_is(req, "application/json"))
+		return kg_fail(req, 415, "unsupported_media_type",
+			       "expected Content-Type: application/json"),
+		       NULL;
+	body = kg_req_body(req, &len);
+	if (!body)
+		return NULL;
+	req->json = cJSON_ParseWithLength(body, len);
+	if (!cJSON_IsObject(req->json)) {
+		cJSON_Delete(req->json);
+		req->json = NULL;
+		return kg_fail(req, 400, "bad_request",
+			       "request body is not a JSON object"),
+		       NULL;
+	}
+	return req->json;
+}
+
+/* ---- responses -------------------------------------------------------- */
+
+void
+kg_resp_header(struct kg_req *req, const char *name, const char *value)
+{
+	/* Header injection guard: a value never spans lines. */
+	if (strpbrk(value, "\r\n") || strpbrk(name, "\r\n: "))
+		return;
+	kg_buf_printf(&req->headers, "%s: %s\r\n", name, value);
+}
+
+int
+kg_resp_start(struct kg_req *req, int status, const char *content_type)
+{
+	if (req->status)
+		return -1;
+	req->status = status;
+	FCGX_FPrintF(req->fcgi.out,
+		     "Status: %d %s\r\n"
+		     "Content-Type: %s\r\n"
+		     "X-Content-Type-Options: nosniff\r\n"
+		     "X-Request-Id: %s\r\n",
+		     status, status_text(status), content_type,
+		     req->request_id);
+	if (!strstr(kg_buf_str(&req->headers), "Cache-Control:"))
+		FCGX_PutS("Cache-Control: no-store\r\n", req->fcgi.out);
+	FCGX_PutStr(kg_buf_str(&req->headers), (int)req->headers.len,
+		    req->fcgi.out);
+	FCGX_PutS("\r\n", req->fcgi.out);
+	return 0;
+}
+
+int
+kg_resp_write(struct kg_req *req, const void *data, size_t len)
+{
+	while (len > 0) {
+		int chunk = len > 1 << 20 ? 1 << 20 : (int)len;
+
+		if (FCGX_PutStr(data, chunk, req->fcgi.out) != chunk)
+			return -1;
+		data = (const char *)data + chunk;
+		len -= (size_t)chunk;
+	}
+	return 0;
+}
+
+int
+kg_resp_flush(struct kg_req *req)
+{
+	return FCGX_FFlush(req->fcgi.out);
+}
+
+int
+kg_resp_json(struct kg_req *req, int status, cJSON *body)
+{
+	char *text;
+	int rc;
+
+	if (!body)
+		body = cJSON_CreateObject();
+	text = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	if (!text) {
+		kg_fail(req, 500, "internal", "out of memory");
+		return -1;
+	}
+	rc = kg_resp_start(req, status, "application/json; charset=utf-8");
+	if (rc == 0)
+		rc = kg_resp_write(req, text, strlen(text));
+	free(text);
+	return rc;
+}
+
+int
+kg_resp_error(struct kg_req *req, const struct kg_err *err)
+{
+	cJSON *o = cJSON_CreateObject();
+	int status = err->status ? err->status : 500;
+
+	cJSON_AddStringToObject(o, "error",
+				err->code[0] ? err->code : "internal");
+	cJSON_AddStringToObject(o, "message", err->message[0]
+					      ? err->message
+					      : status_text(status));
+	cJSON_AddStringToObject(o, "request_id", req->request_id);
+	return kg_resp_json(req, status, o);
+}
+
+/* ---- the loop -------------------------------------------------------- */
+
+static void
+dispatch(const struct kg_app *app, struct kg_req *req)
+{
+	struct kg_buf allow = {0};
+	long long declared = declared_length(req);
+
+	if (declared > kg_conf_int("http", "max_body")) {
+		kg_req_body(req, NULL);	/* fills the 413 */
+		goto out;
+	}
+	req->route = find_route(req, app->routes, &allow);
+	if (!req->route && allow.len) {
+		kg_resp_header(req, "Allow", kg_buf_str(&allow));
+		kg_fail(req, 405, "method_not_allowed",
+			"method %s not allowed here", req->method);
+	} else if (!req->route) {
+		kg_fail(req, 404, "not_found", "no such resource");
+	} else if (req->route->handler(req) == 0 && !req->status) {
+		kg_fail(req, 500, "internal", "handler sent no response");
+	}
+out:
+	kg_buf_free(&allow);
+	if (!req->status)
+		kg_resp_error(req, &req->err);
+}
+
+static void
+request_begin(struct kg_req *req)
+{
+	const char *uri = kg_req_env(req, "REQUEST_URI");
+	const char *q;
+
+	req->method = kg_req_env(req, "REQUEST_METHOD");
+	if (!req->method)
+		req->method = "GET";
+	if (!uri)
+		uri = "/";
+	q = strchr(uri, '?');
+	req->path = kg_req_alloc(req, (q ? (size_t)(q - uri) : strlen(uri)) + 1);
+	if (req->path) {
+		size_t n = q ? (size_t)(q - uri) : strlen(uri);
+
+		memcpy(req->path, uri, n);
+		req->path[n] = '\0';
+	}
+	req->query = q ? q + 1 : "";
+	set_request_id(req);
+}
+
+/*
+ * Frees everything the request owned and drains an unread body: the web
+ * server is still sending it, and closing on it mid-way makes some
+ * servers report a backend error instead of our answer.
+ */
+static void
+request_end(struct kg_req *req, const struct timespec *t0)
+{
+	struct timespec t1;
+	char sink[16384];
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* The query string is never logged: it may carry ?token=. */
+	KG_INFO("%s %s %d %.1fms", req->method, req->path ? req->path : "?",
+		req->status,
+		(double)(t1.tv_sec - t0->tv_sec) * 1e3 +
+			(double)(t1.tv_nsec - t0->tv_nsec) / 1e6);
+	if (!req->body_read)
+		while (FCGX_GetStr(sink, sizeof(sink), req->fcgi.in) > 0)
+			;
+	cJSON_Delete(req->json);
+	kg_buf_free(&req->headers);
+	while (req->allocs) {
+		struct kg_alloc *next = req->allocs->next;
+
+		free(req->allocs);
+		req->allocs = next;
+	}
+	kg_log_set_request_id(NULL);
+}
+
+static void
+reset_request(struct kg_req *req)
+{
+	FCGX_Request keep = req->fcgi;
+
+	memset(req, 0, sizeof(*req));
+	req->fcgi = keep;
+}
+
+static int
+app_start(const struct kg_app *app, struct kg_err *err)
+{
+	kg_log_init(app->name);
+	if (kg_config_load(NULL, err) < 0)
+		return -1;
+	check_routes(app);
+	if (app->init && app->init(err) < 0)
+		return -1;
+	return 0;
+}
+
+int
+kg_app_main(const struct kg_app *app, int argc, char **argv)
+{
+	struct kg_err err = {0};
+	struct kg_req req;
+	struct timespec t0;
+
+	(void)argc;
+	(void)argv;
+	if (app_start(app, &err) < 0) {
+		KG_ERROR("cannot start: %s", err.message);
+		return 1;
+	}
+	if (FCGX_Init() != 0 || FCGX_IsCGI()) {
+		KG_ERROR("not started as a FastCGI program: run it under "
+			 "spawn-fcgi, systemd socket activation or the web "
+			 "server's FastCGI process manager");
+		return 2;
+	}
+	install_signals();
+	memset(&req, 0, sizeof(req));
+	FCGX_InitRequest(&req.fcgi, 0, FCGI_FAIL_ACCEPT_ON_INTR);
+	KG_INFO("ready (config %s)", kg_config_path());
+	while (!app_stopping && FCGX_Accept_r(&req.fcgi) >= 0) {
+		reset_request(&req);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		request_begin(&req);
+		dispatch(app, &req);
+		request_end(&req, &t0);
+		FCGX_Finish_r(&req.fcgi);
+	}
+	KG_INFO("stopping");
+	FCGX_Free(&req.fcgi, 1);
+	if (app->fini)
+		app->fini();
+	kg_db_close();
+	kg_redis_close();
+	kg_config_free();
+	return 0;
+}

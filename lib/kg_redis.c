@@ -1,0 +1,147 @@
+#include "kg_redis.h"
+#include "kg_config.h"
+#include "kg_log.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+static redisContext *redis_ctx;
+
+static int
+reply_is_error(redisReply *r)
+{
+	return !r || r->type == REDIS_REPLY_ERROR;
+}
+
+/* AUTH and SELECT on a fresh connection, as configured. */
+static int
+redis_session_setup(redisContext *c)
+{
+	const char *password = kg_conf_str("redis", "password");
+	long long db = kg_conf_int("redis", "db");
+	redisReply *r;
+	int bad;
+
+	if (*password) {
+		r = redisCommand(c, "AUTH %s", password);
+		bad = reply_is_error(r);
+		freeReplyObject(r);
+		if (bad)
+			return KG_WARN("redis AUTH failed"), -1;
+	}
+	if (db) {
+		r = redisCommand(c, "SELECT %lld", db);
+		bad = reply_is_error(r);
+		freeReplyObject(r);
+		if (bad)
+			return KG_WARN("redis SELECT %lld failed", db), -1;
+	}
+	return 0;
+}
+
+redisContext *
+kg_redis_connect(struct kg_err *err)
+{
+	long long ms = kg_conf_int("redis", "timeout_ms");
+	struct timeval tv = {.tv_sec = ms / 1000,
+			     .tv_usec = (ms % 1000) * 1000};
+	redisContext *c;
+
+	c = redisConnectWithTimeout(kg_conf_str("redis", "host"),
+				    (int)kg_conf_int("redis", "port"), tv);
+	if (!c || c->err) {
+		KG_WARN("redis connection failed: %s",
+			c ? c->errstr : "out of memory");
+		goto fail;
+	}
+	redisSetTimeout(c, tv);
+	redisEnableKeepAlive(c);
+	if (redis_session_setup(c) < 0)
+		goto fail;
+	return c;
+fail:
+	if (c)
+		redisFree(c);
+	kg_err_set(err, 503, "unavailable", "redis unavailable");
+	return NULL;
+}
+
+static redisContext *
+shared_ctx(struct kg_err *err)
+{
+	if (redis_ctx && redis_ctx->err) {
+		redisFree(redis_ctx);
+		redis_ctx = NULL;
+	}
+	if (!redis_ctx)
+		redis_ctx = kg_redis_connect(err);
+	return redis_ctx;
+}
+
+/*
+ * Commands are formatted once and sent with the append/get-reply pair so
+ * that a retry resends exactly the same bytes on the new connection.
+ */
+static redisReply *
+send_formatted(struct kg_err *err, const char *cmd, int len)
+{
+	redisReply *r = NULL;
+
+	if (len < 0) {
+		kg_err_set(err, 500, "internal", "bad redis command");
+		return NULL;
+	}
+	for (int attempt = 0; attempt < 2 && !r; attempt++) {
+		if (!shared_ctx(err))
+			return NULL;
+		if (redisAppendFormattedCommand(redis_ctx, cmd, (size_t)len) ||
+		    redisGetReply(redis_ctx, (void **)&r) != REDIS_OK) {
+			KG_INFO("redis connection lost (%s)%s",
+				redis_ctx->errstr,
+				attempt ? "" : ", reconnecting");
+			freeReplyObject(r);
+			r = NULL;
+			redisFree(redis_ctx);
+			redis_ctx = NULL;
+		}
+	}
+	if (!r)
+		kg_err_set(err, 503, "unavailable", "redis unavailable");
+	return r;
+}
+
+redisReply *
+kg_redis_argv(struct kg_err *err, int argc, const char **argv,
+	      const size_t *lens)
+{
+	char *cmd = NULL;
+	int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+	redisReply *r = send_formatted(err, cmd, len);
+
+	redisFreeCommand(cmd);
+	return r;
+}
+
+redisReply *
+kg_redis_cmd(struct kg_err *err, const char *fmt, ...)
+{
+	char *cmd = NULL;
+	redisReply *r;
+	va_list ap;
+	int len;
+
+	va_start(ap, fmt);
+	len = redisvFormatCommand(&cmd, fmt, ap);
+	va_end(ap);
+	r = send_formatted(err, cmd, len);
+	redisFreeCommand(cmd);
+	return r;
+}
+
+void
+kg_redis_close(void)
+{
+	if (redis_ctx)
+		redisFree(redis_ctx);
+	redis_ctx = NULL;
+}

@@ -1,0 +1,35 @@
+/*
+ * kg_redis - Redis access for every program: one connection per
+ * process, kept between requests, re-established after Redis restarts.
+ * All keys Kartograf writes start with "kg:".
+ *
+ * A command that fails because the connection broke is retried once on
+ * a new connection (after a Redis restart the old socket is dead; the
+ * command never reached the new server).  If that fails too the caller
+ * gets NULL and a 503 "unavailable" error.  Redis error replies
+ * (REDIS_REPLY_ERROR) are returned as replies: they are answers, not
+ * outages.
+ */
+#ifndef KG_REDIS_H
+#define KG_REDIS_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+
+#include "kg_err.h"
+
+/* hiredis printf-style format ("%s" / "%b" arguments are passed
+ * binary-safe, never interpolated into the command text). Caller frees
+ * the reply with freeReplyObject(). */
+redisReply *kg_redis_cmd(struct kg_err *err, const char *fmt, ...);
+
+redisReply *kg_redis_argv(struct kg_err *err, int argc, const char **argv,
+			  const size_t *lens);
+
+/* A new connection that the caller owns (e.g. a SUBSCRIBE connection
+ * that cannot be shared); NULL + 503 on failure. redisFree() it. */
+redisContext *kg_redis_connect(struct kg_err *err);
+
+void kg_redis_close(void);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * kg_user - user accounts: creation, password changes, deletion and
+ * look-up.  Emails are trimmed and lower-cased before they are stored or
+ * compared, so "Ala@Example.PL" and "ala@example.pl" are one account.
+ * Deleting a user deletes their batches (and through them projects,
+ * sections and exports); their tokens stop working because every
+ * authenticated request looks the user up.
+ */
+#ifndef KG_USER_H
+#define KG_USER_H
+
+#include "kg_err.h"
+
+#define KG_EMAIL_MAX 254
+
+struct kg_user {
+	char id[37];
+	char email[KG_EMAIL_MAX + 1];
+	char display_name[256];
+	char role[8];		/* "user" or "admin" */
+};
+
+/* Normalise and validate an email into out (KG_EMAIL_MAX+1 bytes);
+ * -1 with a 400 error when it is not plausible. */
+int kg_user_normalize_email(const char *in, char *out, struct kg_err *err);
+
+/* 409 if the email is taken. `name` NULL uses the email's local part. */
+int kg_user_create(const char *email, const char *name, const char *role,
+		   const char *password, struct kg_err *err);
+int kg_user_set_password(const char *email, const char *password,
+			 struct kg_err *err);
+/* 404 if there is no such user. */
+int kg_user_delete(const char *email, struct kg_err *err);
+int kg_user_by_id(const char *id, struct kg_user *out, struct kg_err *err);
+
+/*
+ * Checks email + password.  Unknown email and wrong password give the
+ * same 401 error and take the same time.  On success fills `out` and,
+ * when the stored hash used weaker parameters, stores a fresh hash.
+ */
+int kg_user_authenticate(const char *email, const char *password,
+			 struct kg_user *out, struct kg_err *err);
+
+#endif
