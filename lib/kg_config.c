@@ -43,6 +43,8 @@ static const struct conf_key conf_keys[] = {
 	{"auth", "issuer", T_STR, "kartograf", 1, 255, NULL},
 	{"auth", "argon2_memory_kib", T_INT, "19456", 1024, 4194304, NULL},
 	{"auth", "argon2_iterations", T_INT, "2", 1, 64, NULL},
+	{"auth", "login_max_failures", T_INT, "5", 1, 1000, NULL},
+	{"auth", "login_window", T_INT, "900", 10, 86400, NULL},
 	{"worker", "concurrency", T_INT, "5", 1, 100, NULL},
 	{"worker", "global_limit", T_INT, "20", 1, 1000, NULL},
 	{"worker", "shutdown_grace", T_INT, "30", 0, 3600, NULL},

@@ -1,4 +1,5 @@
 #include "kg_http.h"
+#include "kg_auth.h"
 #include "kg_config.h"
 #include "kg_db.h"
 #include "kg_log.h"
@@ -571,6 +572,10 @@ dispatch(const struct kg_app *app, struct kg_req *req)
 			"method %s not allowed here", req->method);
 	} else if (!req->route) {
 		kg_fail(req, 404, "not_found", "no such resource");
+	} else if ((req->route->flags & KG_ROUTE_AUTH) &&
+		   kg_auth_request(req, req->route->flags & KG_ROUTE_QUERY_TOKEN,
+				   &req->user, &req->err) < 0) {
+		/* req->err holds the 401 */
 	} else if (req->route->handler(req) == 0 && !req->status) {
 		kg_fail(req, 500, "internal", "handler sent no response");
 	}
@@ -650,6 +655,9 @@ app_start(const struct kg_app *app, struct kg_err *err)
 	if (kg_config_load(NULL, err) < 0)
 		return -1;
 	check_routes(app);
+	for (const struct kg_route *r = app->routes; r->method; r++)
+		if ((r->flags & KG_ROUTE_AUTH) && kg_auth_check_config(err) < 0)
+			return -1;
 	if (app->init && app->init(err) < 0)
 		return -1;
 	return 0;

@@ -18,6 +18,10 @@
  * its type matches no route and gets 404, so handlers only ever see
  * well-formed parameters (the Kore model).
  *
+ * Routes flagged KG_ROUTE_AUTH are authenticated before the handler runs
+ * (kg_auth); the handler reads the user from req->user and must scope
+ * every query on a user's resource to it (404, not 403, for others').
+ *
  * A handler returns 0 after sending a response (kg_resp_json, ...), or
  * -1 after filling req->err (directly, or by passing &req->err to a lib
  * function, or with kg_fail()); the framework then answers
@@ -34,8 +38,13 @@
 
 #include "kg_buf.h"
 #include "kg_err.h"
+#include "kg_user.h"
 
 #define KG_MAX_PARAMS 4
+
+/* Route flags. */
+#define KG_ROUTE_AUTH 1u	/* signed-in user required (req->user) */
+#define KG_ROUTE_QUERY_TOKEN 2u	/* also accept ?token= (EventSource only) */
 
 struct kg_req;
 typedef int (*kg_handler)(struct kg_req *req);
@@ -71,6 +80,7 @@ struct kg_req {
 	cJSON *json;			/* parsed body, see kg_req_json */
 	char request_id[40];
 	struct kg_err err;
+	struct kg_user user;		/* set for KG_ROUTE_AUTH routes */
 	struct kg_buf headers;		/* extra response headers */
 	int status;			/* status sent, 0 while none */
 	struct kg_alloc *allocs;	/* freed at the end of the request */

@@ -136,6 +136,18 @@ kg_user_by_id(const char *id, struct kg_user *out, struct kg_err *err)
 	return found ? 0 : kg_err_set(err, 404, "not_found", "no such user");
 }
 
+cJSON *
+kg_user_json(const struct kg_user *u)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "id", u->id);
+	cJSON_AddStringToObject(o, "email", u->email);
+	cJSON_AddStringToObject(o, "display_name", u->display_name);
+	cJSON_AddStringToObject(o, "role", u->role);
+	return o;
+}
+
 static void
 upgrade_hash(const struct kg_user *u, const char *password)
 {

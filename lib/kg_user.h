@@ -9,6 +9,8 @@
 #ifndef KG_USER_H
 #define KG_USER_H
 
+#include <cjson/cJSON.h>
+
 #include "kg_err.h"
 
 #define KG_EMAIL_MAX 254
@@ -32,6 +34,9 @@ int kg_user_set_password(const char *email, const char *password,
 /* 404 if there is no such user. */
 int kg_user_delete(const char *email, struct kg_err *err);
 int kg_user_by_id(const char *id, struct kg_user *out, struct kg_err *err);
+
+/* {"id","email","display_name","role"} for API answers. */
+cJSON *kg_user_json(const struct kg_user *u);
 
 /*
  * Checks email + password.  Unknown email and wrong password give the

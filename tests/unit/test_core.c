@@ -1,0 +1,142 @@
+/* Unit tests of the small core modules: kg_buf, kg_err, kg_password,
+ * kg_user email normalisation. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kg_buf.h"
+#include "kg_config.h"
+#include "kg_password.h"
+#include "kg_user.h"
+
+static void
+test_buf_grows_and_terminates(void **state)
+{
+	struct kg_buf b = {0};
+	char *s;
+
+	(void)state;
+	assert_string_equal(kg_buf_str(&b), "");
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(kg_buf_printf(&b, "%03d,", i % 1000), 0);
+	assert_int_equal(b.len, 4000);
+	assert_int_equal(b.data[b.len], '\0');
+	assert_memory_equal(b.data + 3996, "999,", 4);
+	assert_int_equal(kg_buf_append(&b, "\0x", 2), 0);
+	assert_int_equal(b.len, 4002);
+	s = kg_buf_take(&b);
+	assert_null(b.data);
+	free(s);
+	kg_buf_free(&b);
+}
+
+static void
+test_err_set(void **state)
+{
+	struct kg_err err = {0};
+
+	(void)state;
+	assert_int_equal(kg_err_set(&err, 404, "not_found", "no %s", "x"), -1);
+	assert_int_equal(err.status, 404);
+	assert_string_equal(err.code, "not_found");
+	assert_string_equal(err.message, "no x");
+	assert_int_equal(kg_err_set(NULL, 500, "x", "y"), -1);
+}
+
+static void
+test_email_normalisation(void **state)
+{
+	char out[KG_EMAIL_MAX + 1];
+	char longmail[300];
+
+	(void)state;
+	assert_int_equal(kg_user_normalize_email("  Ala@Example.PL ", out,
+						 NULL), 0);
+	assert_string_equal(out, "ala@example.pl");
+	assert_int_equal(kg_user_normalize_email("no-at-sign", out, NULL), -1);
+	assert_int_equal(kg_user_normalize_email("a@b@c", out, NULL), -1);
+	assert_int_equal(kg_user_normalize_email("@b", out, NULL), -1);
+	assert_int_equal(kg_user_normalize_email("a@", out, NULL), -1);
+	assert_int_equal(kg_user_normalize_email("a b@c", out, NULL), -1);
+	assert_int_equal(kg_user_normalize_email("\xff\xfe@x.pl", out, NULL),
+			 -1);
+	assert_int_equal(kg_user_normalize_email("x'; DROP TABLE users;--@x",
+						 out, NULL), -1);
+	memset(longmail, 'a', sizeof(longmail));
+	longmail[10] = '@';
+	longmail[sizeof(longmail) - 1] = '\0';
+	assert_int_equal(kg_user_normalize_email(longmail, out, NULL), -1);
+}
+
+static int
+low_cost_config(void **state)
+{
+	struct kg_err err = {0};
+
+	(void)state;
+	setenv("KARTOGRAF_AUTH_ARGON2_MEMORY_KIB", "1024", 1);
+	setenv("KARTOGRAF_AUTH_ARGON2_ITERATIONS", "1", 1);
+	return kg_config_load("/dev/null", &err);
+}
+
+static void
+test_password_roundtrip(void **state)
+{
+	char hash[KG_PASSWORD_HASH_MAX], hash2[KG_PASSWORD_HASH_MAX];
+	struct kg_err err = {0};
+	int rehash = -1;
+
+	(void)state;
+	assert_int_equal(kg_password_hash("zażółć gęślą", hash, &err), 0);
+	assert_true(strncmp(hash, "$argon2id$v=19$m=1024,t=1,p=1$", 30) == 0);
+	assert_int_equal(kg_password_verify(hash, "zażółć gęślą", &rehash), 1);
+	assert_int_equal(rehash, 0);
+	assert_int_equal(kg_password_verify(hash, "zazolc gesla", NULL), 0);
+	assert_int_equal(kg_password_verify("plaintext", "plaintext", NULL), 0);
+	/* per-user salt: same password, different hash */
+	assert_int_equal(kg_password_hash("zażółć gęślą", hash2, &err), 0);
+	assert_string_not_equal(hash, hash2);
+}
+
+static void
+test_password_rehash_when_cost_rises(void **state)
+{
+	char hash[KG_PASSWORD_HASH_MAX];
+	struct kg_err err = {0};
+	int rehash = 0;
+
+	(void)state;
+	assert_int_equal(kg_password_hash("secret-pass", hash, &err), 0);
+	setenv("KARTOGRAF_AUTH_ARGON2_ITERATIONS", "2", 1);
+	assert_int_equal(kg_config_load("/dev/null", &err), 0);
+	assert_int_equal(kg_password_verify(hash, "secret-pass", &rehash), 1);
+	assert_int_equal(rehash, 1);
+	setenv("KARTOGRAF_AUTH_ARGON2_ITERATIONS", "1", 1);
+	assert_int_equal(kg_config_load("/dev/null", &err), 0);
+}
+
+static int
+free_config(void **state)
+{
+	(void)state;
+	kg_config_free();
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_buf_grows_and_terminates),
+		cmocka_unit_test(test_err_set),
+		cmocka_unit_test(test_email_normalisation),
+		cmocka_unit_test(test_password_roundtrip),
+		cmocka_unit_test(test_password_rehash_when_cost_rises),
+	};
+
+	return cmocka_run_group_tests(tests, low_cost_config, free_config);
+}
