@@ -19,6 +19,8 @@ write_config(const char *text)
 	int fd;
 	FILE *f;
 
+	if (path[0])
+		unlink(path);
 	snprintf(path, sizeof(path), "/tmp/kg-test-config-XXXXXX");
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
@@ -32,6 +34,7 @@ teardown(void **state)
 {
 	(void)state;
 	unlink(path);
+	path[0] = '\0';
 	kg_config_free();
 	unsetenv("KARTOGRAF_HTTP_MAX_BODY");
 	return 0;
@@ -138,7 +141,6 @@ test_failed_reload_keeps_old(void **state)
 	(void)state;
 	write_config("[redis]\nport = 6391\n");
 	assert_int_equal(kg_config_load(path, &err), 0);
-	unlink(path);
 	write_config("[redis]\nport = nope\n");
 	assert_int_equal(kg_config_load(path, &err), -1);
 	assert_int_equal(kg_conf_int("redis", "port"), 6391);

@@ -1,0 +1,139 @@
+#!/usr/bin/python3
+"""Generate lighttpd / Apache httpd configuration from apache/routes.
+
+apache/routes is the single list of URL routes (see the comments in that file).
+This script turns it into the FastCGI routing of either server and, when given a
+template, substitutes @NAME@ placeholders in it.
+
+Usage:
+  gen-webconf.py --server lighttpd|apache --routes apache/routes --socket-dir DIR
+                 [--template FILE.in] [--set NAME=VALUE ...] [--out FILE]
+
+Without --template only the routing block is printed (for production, include it
+from apache/kartograf-site.conf or apache/lighttpd-site.conf).  In a template the
+placeholder @ROUTES@ receives the routing block.
+"""
+import argparse
+import re
+import sys
+
+FALLBACK_PROGRAM = "health"   # its router answers 404 JSON for unknown /api/* paths
+FALLBACK_REGEX = "^/api(/.*)?$"
+
+
+def parse_routes(path):
+    routes = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, raw in enumerate(f, 1):
+            line = raw.strip()
+            if line.startswith("#"):
+                continue
+            line = re.sub(r"\s+#.*$", "", line)  # trailing comment (after whitespace)
+            if not line:
+                continue
+            parts = line.split()
+            if len(parts) < 2:
+                sys.exit(f"{path}:{lineno}: expected '<program> <regex> [flags]'")
+            prog, regex, flags = parts[0], parts[1], parts[2:]
+            if not re.fullmatch(r"[A-Za-z0-9_-]+", prog):
+                sys.exit(f"{path}:{lineno}: bad program name {prog!r}")
+            try:
+                re.compile(regex)
+            except re.error as e:
+                sys.exit(f"{path}:{lineno}: bad regex {regex!r}: {e}")
+            opts = {"stream": False, "procs": 1}
+            for fl in flags:
+                if fl == "stream":
+                    opts["stream"] = True
+                elif fl.startswith("procs="):
+                    opts["procs"] = int(fl[6:])
+                else:
+                    sys.exit(f"{path}:{lineno}: unknown flag {fl!r}")
+            routes.append((prog, regex, opts))
+    return routes
+
+
+def q(s):
+    """Quote a string for lighttpd/Apache config (both use C-like double quotes)."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def lighttpd_routes(routes, sockdir):
+    out = ["# --- generated from apache/routes by scripts/gen-webconf.py: do not edit ---"]
+    allr = routes + [(FALLBACK_PROGRAM, FALLBACK_REGEX, {"stream": False, "fallback": True})]
+    for i, (prog, regex, opts) in enumerate(allr):
+        kw = "" if i == 0 else "else "
+        note = "  # fallback: unknown /api/* -> 404 JSON from the health program's router" if opts.get("fallback") else ""
+        out.append(f'{kw}$HTTP["url"] =~ {q(regex)} {{{note}')
+        out.append(f'    fastcgi.server = ( "/" => ( ( "socket" => {q(sockdir + "/" + prog + ".sock")},')
+        out.append('                                  "check-local" => "disable",')
+        out.append('                                  "disable-time" => 0 ) ) )  # retry a restarted program at once')
+        if opts.get("stream"):
+            out.append('    # SSE stream: server.stream-response-body = 2 (global) sends it unbuffered;')
+            out.append('    # no mod_deflate is loaded, so it is never compressed.')
+        out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def apache_routes(routes, sockdir):
+    out = ["# --- generated from apache/routes by scripts/gen-webconf.py: do not edit ---",
+           "# First matching ProxyPassMatch wins. Each program gets its own worker name",
+           "# (fcgi://<program>/) so that Apache never mixes up the unix sockets."]
+    for prog, regex, opts in routes:
+        params = " retry=0" + (" flushpackets=on" if opts.get("stream") else "")
+        out.append(f"ProxyPassMatch {q(regex)} {q('unix:' + sockdir + '/' + prog + '.sock|fcgi://' + prog + '/')}{params}")
+    out.append("# fallback: unknown /api/* -> 404 JSON from the health program's router")
+    out.append(f"ProxyPassMatch {q(FALLBACK_REGEX)} {q('unix:' + sockdir + '/' + FALLBACK_PROGRAM + '.sock|fcgi://' + FALLBACK_PROGRAM + '/')} retry=0")
+    for prog, regex, opts in routes:
+        if opts.get("stream"):
+            out.append(f"<LocationMatch {q(regex)}>")
+            out.append("    # SSE: never compress, never buffer")
+            out.append("    SetEnv no-gzip 1")
+            out.append("    SetEnv dont-vary 1")
+            out.append("</LocationMatch>")
+    return "\n".join(out) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--server", choices=["lighttpd", "apache"])
+    ap.add_argument("--routes", required=True)
+    ap.add_argument("--socket-dir")
+    ap.add_argument("--template")
+    ap.add_argument("--set", action="append", default=[])
+    ap.add_argument("--out")
+    ap.add_argument("--procs", action="store_true",
+                    help="print '<program> <procs>' for programs with a procs= flag")
+    a = ap.parse_args()
+    routes = parse_routes(a.routes)
+    if a.procs:
+        seen = {}
+        for prog, _, opts in routes:
+            seen[prog] = max(seen.get(prog, 1), opts.get("procs", 1))
+        text = "".join(f"{p} {n}\n" for p, n in seen.items())
+    else:
+        if not a.server or not a.socket_dir:
+            ap.error("--server and --socket-dir are required")
+        block = (lighttpd_routes if a.server == "lighttpd" else apache_routes)(routes, a.socket_dir)
+        if a.template:
+            with open(a.template, encoding="utf-8") as f:
+                text = f.read()
+            vals = dict(kv.split("=", 1) for kv in a.set)
+            vals["ROUTES"] = block
+            def sub(m):
+                k = m.group(1)
+                if k not in vals:
+                    sys.exit(f"{a.template}: no value for @{k}@")
+                return vals[k]
+            text = re.sub(r"@([A-Z_]+)@", sub, text)
+        else:
+            text = block
+    if a.out:
+        with open(a.out, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main()

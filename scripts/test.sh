@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# scripts/test.sh — Kartograf test suite (called by `make test` after building).
+#
+#   BUILD=build-asan scripts/test.sh [-k SUBSTRING]
+#
+# 1. unit tests: every $BUILD/tests/unit/test_* binary, cmocka TAP output counted
+#    (a binary that crashes, times out or prints no TAP counts as a failure);
+# 2. integration tests: a complete stack (PostgreSQL, Redis, FastCGI programs, worker,
+#    lighttpd AND Apache httpd) on free loopback ports in a temporary directory,
+#    tests/integration/run.py against it; always torn down and removed afterwards;
+# 3. sanitizer check: every program log that holds an AddressSanitizer/LeakSanitizer/
+#    UBSan report counts as one failed test.
+# The last line is "N passed, N failed"; the exit status is non-zero if any failed.
+# Env: BUILD (default build-asan), KEEP_STATE=1 keeps the temporary stack directory
+# for inspection (stopped), UNIT_TIMEOUT (s, default 120), IT_TIMEOUT (s, default 600).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export BUILD="${BUILD:-build-asan}"
+[[ "$BUILD" = /* ]] && BUILD_DIR="$BUILD" || BUILD_DIR="$ROOT/$BUILD"
+UNIT_TIMEOUT="${UNIT_TIMEOUT:-120}"
+IT_TIMEOUT="${IT_TIMEOUT:-600}"
+PATTERN=""
+if [[ "${1:-}" == "-k" && -n "${2:-}" ]]; then PATTERN="$2"; fi
+
+# ASan/UBSan: reports into the programs' logs (stderr), leak check at exit
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=1:strict_string_checks=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+export LSAN_OPTIONS="${LSAN_OPTIONS:-print_suppressions=0}"
+
+PASSED=0
+FAILED=0
+FAILED_NAMES=()
+STATE=""
+
+fail() { FAILED=$((FAILED + 1)); FAILED_NAMES+=("$1"); }
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [[ -n "$STATE" && -d "$STATE" ]]; then
+        timeout 120 "$ROOT/scripts/kgstack" stop "$STATE" all >/dev/null 2>&1 || true
+        if [[ "${KEEP_STATE:-0}" == 1 ]]; then
+            echo "test.sh: state kept in $STATE"
+        else
+            local pgdata
+            pgdata=$(sed -n 's/^PGDATA=//p' "$STATE/stack.env" 2>/dev/null || true)
+            [[ -n "$pgdata" && "$pgdata" != "$STATE/pg" && "$pgdata" == /var/tmp/kartograf-pg-* ]] && rm -rf "$pgdata"
+            rm -rf "$STATE"
+        fi
+    fi
+    exit "$rc"
+}
+CHILD=""
+on_signal() {
+    echo "test.sh: interrupted, tearing down" >&2
+    [[ -n "$CHILD" ]] && kill -TERM "$CHILD" 2>/dev/null
+    exit 130
+}
+trap cleanup EXIT
+trap on_signal INT TERM
+
+# run a step in the background and wait for it, so that Ctrl-C/SIGTERM is acted on
+# at once (a trap only runs after a foreground command ends)
+step() {
+    local rc=0
+    "$@" &
+    CHILD=$!
+    wait "$CHILD" || rc=$?
+    CHILD=""
+    return "$rc"
+}
+
+# ------------------------------------------------------------------ unit tests
+echo "== unit tests ($BUILD/tests/unit)"
+shopt -s nullglob
+units=("$BUILD_DIR"/tests/unit/test_*)
+if ((${#units[@]} == 0)); then
+    echo "not ok - no unit test binaries in $BUILD/tests/unit"
+    fail "unit: none found"
+fi
+for t in "${units[@]}"; do
+    [[ -x "$t" && -f "$t" ]] || continue
+    name=$(basename "$t")
+    out=$(mktemp)
+    set +e
+    CMOCKA_MESSAGE_OUTPUT=TAP step timeout -k 5 "$UNIT_TIMEOUT" "$t" >"$out" 2>&1
+    rc=$?
+    set -e
+    ok=$(grep -cE '^ok [0-9]+' "$out" || true)
+    nok=$(grep -cE '^not ok [0-9]+' "$out" || true)
+    PASSED=$((PASSED + ok))
+    FAILED=$((FAILED + nok))
+    if ((nok > 0)); then FAILED_NAMES+=("unit: $name ($nok)"); fi
+    bad=""
+    if ((ok + nok == 0)); then bad="printed no TAP results"; fi
+    if ((rc != 0 && nok == 0)); then bad="${bad:+$bad, }exit status $rc"; fi
+    if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$out"; then
+        bad="${bad:+$bad, }sanitizer report"
+    fi
+    if [[ -n "$bad" ]]; then
+        echo "not ok - unit $name: $bad"
+        fail "unit: $name ($bad)"
+    fi
+    if [[ -n "$bad" || $nok -gt 0 ]]; then
+        echo "---- output of $name ----"; tail -n 60 "$out"; echo "----"
+    else
+        echo "ok - unit $name ($ok tests)"
+    fi
+    rm -f "$out"
+done
+
+# ------------------------------------------------------------------ integration
+echo "== integration tests (lighttpd + Apache, BUILD=$BUILD)"
+STATE=$(mktemp -d "${TMPDIR:-/tmp}/kartograf-test.XXXXXX")
+stack_ok=1
+if ! step env KGSTACK_FAST=1 timeout 180 "$ROOT/scripts/kgstack" init "$STATE"; then
+    echo "not ok - stack init failed"; fail "stack: init"; stack_ok=0
+elif ! step timeout 300 "$ROOT/scripts/kgstack" start "$STATE" all; then
+    echo "not ok - stack start failed"; fail "stack: start"; stack_ok=0
+fi
+if ((stack_ok)); then
+    result="$STATE/it-result"
+    set +e
+    args=(--state "$STATE" --build "$BUILD" --result "$result")
+    [[ -n "$PATTERN" ]] && args+=(-k "$PATTERN")
+    step timeout -k 10 "$IT_TIMEOUT" /usr/bin/python3 "$ROOT/tests/integration/run.py" "${args[@]}"
+    rc=$?
+    set -e
+    if [[ -s "$result" ]]; then
+        read -r p f <"$result"
+        PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
+        ((f > 0)) && FAILED_NAMES+=("integration ($f)")
+    else
+        echo "not ok - integration runner ended without a result (exit status $rc)"
+        fail "integration: runner (exit $rc)"
+    fi
+fi
+if [[ -f "$STATE/stack.env" ]]; then
+    # stop everything so that sanitizers write their exit (leak) reports
+    "$ROOT/scripts/kgstack" stop "$STATE" all >/dev/null 2>&1 || {
+        echo "not ok - stack stop failed"; fail "stack: stop"; }
+fi
+
+# ------------------------------------------------------------------ sanitizer reports
+echo "== sanitizer reports in program logs"
+for logf in "$STATE"/log/*.log; do
+    if grep -qE 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$logf"; then
+        echo "not ok - sanitizer report in log/$(basename "$logf")"
+        fail "sanitizer: $(basename "$logf")"
+        grep -nE -A25 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$logf" | head -n 80
+    else
+        PASSED=$((PASSED + 1))
+    fi
+done
+
+# ------------------------------------------------------------------ diagnosis
+if ((FAILED > 0)) && [[ -d "$STATE/log" ]]; then
+    echo "== log tails (for diagnosis)"
+    for logf in "$STATE"/log/*.log; do
+        [[ -s "$logf" ]] || continue
+        echo "---- $(basename "$logf") (last 20 lines) ----"
+        tail -n 20 "$logf"
+    done
+    echo "== failed: ${FAILED_NAMES[*]}"
+fi
+
+echo "$PASSED passed, $FAILED failed"
+((FAILED == 0))
