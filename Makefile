@@ -110,6 +110,7 @@ install: all
 	install -m 755 $(B)/worker/kartograf-admin $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 sql/*.sql $(DESTDIR)$(PREFIX)/share/kartograf/sql/
 	cp -R htdocs/. $(DESTDIR)$(PREFIX)/share/kartograf/htdocs/
+	install -m 755 scripts/gen-webconf.py $(DESTDIR)$(PREFIX)/share/kartograf/
 	install -m 644 apache/* worker/*.service worker/kartograf.conf.example \
 	  $(DESTDIR)$(PREFIX)/share/doc/kartograf/examples/
 	test -e $(DESTDIR)$(SYSCONFDIR)/kartograf/kartograf.conf || \
