@@ -25,6 +25,7 @@ stopping=0
 stop_all() {
     ((stopping)) && return
     stopping=1
+    trap "" PIPE   # a closed terminal or pipe must not cut the shutdown short
     echo
     echo "run.sh: stopping..."
     "$KG" stop "$STATE" "${components[@]}" || true
