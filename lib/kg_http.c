@@ -429,6 +429,38 @@ too_large:
 	return NULL;
 }
 
+int
+kg_req_body_each(struct kg_req *req,
+		 int (*fn)(void *arg, const char *data, size_t len,
+			   struct kg_err *err),
+		 void *arg)
+{
+	long long max = kg_conf_int("http", "max_body");
+	long long declared = declared_length(req), total = 0;
+	char chunk[16384];
+	int n;
+
+	if (req->body_read)
+		return kg_fail(req, 500, "internal", "body already read");
+	req->body_read = 1;
+	if (declared == -2)
+		return kg_fail(req, 400, "bad_request", "bad Content-Length");
+	if (declared > max)
+		goto too_large;
+	while ((n = FCGX_GetStr(chunk, sizeof(chunk), req->fcgi.in)) > 0) {
+		total += n;
+		if (total > max)
+			goto too_large;
+		if (fn(arg, chunk, (size_t)n, &req->err) < 0)
+			return -1;
+	}
+	return 0;
+too_large:
+	req->body_read = 0;	/* let request_end drain the rest */
+	return kg_fail(req, 413, "payload_too_large",
+		       "request body exceeds the limit of %lld bytes", max);
+}
+
 static int
 content_type_is(struct kg_req *req, const char *type)
 {

@@ -102,6 +102,12 @@ int kg_req_query_int(struct kg_req *req, const char *name, long long def,
 /* Request body (read on first call, limited by [http] max_body);
  * NULL with req->err set (413, 400) on failure. */
 const char *kg_req_body(struct kg_req *req, size_t *len);
+/* Stream the body in chunks to fn (for uploads), enforcing the same
+ * limit; fn returns -1 (with err set) to stop.  0, or -1 with req->err. */
+int kg_req_body_each(struct kg_req *req,
+		     int (*fn)(void *arg, const char *data, size_t len,
+			       struct kg_err *err),
+		     void *arg);
 /* Body parsed as a JSON object (415 unless Content-Type is JSON, 400
  * if malformed); owned by the request. */
 cJSON *kg_req_json(struct kg_req *req);

@@ -24,14 +24,15 @@
 /* UTF-8 and case folding                                             */
 /* ------------------------------------------------------------------ */
 
-/* Upper/lower pairs outside ASCII that Polish text needs.  Latin-1
- * (Ó and the letters of foreign names) is handled by its +0x20 rule. */
+/* Polish letters outside ASCII: case pairs, and the base letter that
+ * stem matching compares (Latin-1, e.g. Ó, is lowered by its +0x20
+ * rule). */
 static const struct {
-	uint32_t upper, lower;
-} pl_case[] = {
-	{0x104, 0x105}, {0x106, 0x107}, {0x118, 0x119},	/* Ą Ć Ę */
-	{0x141, 0x142}, {0x143, 0x144}, {0xD3, 0xF3},	/* Ł Ń Ó */
-	{0x15A, 0x15B}, {0x179, 0x17A}, {0x17B, 0x17C},	/* Ś Ź Ż */
+	uint32_t upper, lower, base;
+} pl_letters[] = {
+	{0x104, 0x105, 'a'}, {0x106, 0x107, 'c'}, {0x118, 0x119, 'e'},
+	{0x141, 0x142, 'l'}, {0x143, 0x144, 'n'}, {0xD3, 0xF3, 'o'},
+	{0x15A, 0x15B, 's'}, {0x179, 0x17A, 'z'}, {0x17B, 0x17C, 'z'},
 };
 
 /*
@@ -110,9 +111,9 @@ cp_lower(uint32_t c)
 		return c + ('a' - 'A');
 	if (c >= 0xC0 && c <= 0xDE && c != 0xD7)
 		return c + 0x20;
-	for (k = 0; k < NELEM(pl_case); k++)
-		if (pl_case[k].upper == c)
-			return pl_case[k].lower;
+	for (k = 0; k < NELEM(pl_letters); k++)
+		if (pl_letters[k].upper == c)
+			return pl_letters[k].lower;
 	return c;
 }
 
@@ -121,10 +122,23 @@ is_pl_diacritic(uint32_t c)
 {
 	size_t k;
 
-	for (k = 0; k < NELEM(pl_case); k++)
-		if (pl_case[k].lower == c || pl_case[k].upper == c)
+	for (k = 0; k < NELEM(pl_letters); k++)
+		if (pl_letters[k].lower == c || pl_letters[k].upper == c)
 			return 1;
 	return 0;
+}
+
+/* ą -> a ... ż -> z on lower-case letters: Polish stems alternate
+ * ó/o ("szkół", "szkoła"), which stem matching must not notice. */
+static uint32_t
+cp_base(uint32_t c)
+{
+	size_t k;
+
+	for (k = 0; k < NELEM(pl_letters); k++)
+		if (pl_letters[k].lower == c)
+			return pl_letters[k].base;
+	return c;
 }
 
 static int
@@ -170,15 +184,13 @@ cp_at(const char *s, size_t i)
 	return utf8_next(s, &i);
 }
 
-/* Lower-case copy of s (NULL-safe), for substring checks. */
+/* Lower-case copy of s, for substring checks. */
 static int
 fold_text(struct kg_buf *out, const char *s)
 {
 	char enc[4];
 	size_t i = 0;
 
-	if (kg_buf_append(out, "", 0) < 0)
-		return -1;
 	while (s[i]) {
 		uint32_t c = cp_lower(utf8_next(s, &i));
 
@@ -198,7 +210,6 @@ read_word(const char *s, size_t *i, char *w, size_t wsz)
 {
 	size_t n = 0, j;
 	uint32_t c;
-	char enc[4];
 
 	for (;;) {
 		j = *i;
@@ -211,8 +222,6 @@ read_word(const char *s, size_t *i, char *w, size_t wsz)
 		c = cp_lower(c);
 		if (n + 4 < wsz)
 			n += utf8_put(w + n, c);
-		else
-			(void)enc;
 	}
 	w[n] = '\0';
 }
@@ -360,22 +369,27 @@ words_free(struct wordlist *wl)
 }
 
 /*
- * Does text word h stand for input word n?  Polish declines names
- * ("Fundacja Zielony Dom" -> "Fundacji Zielony Dom"), so a word of 4+
- * letters may differ in its last two letters; short words and numbers
- * must be equal, else "w" or "12" would match almost anything.
+ * Does text word h stand for input word n?  Polish declines names and
+ * groups ("Fundacja Zielony Dom" -> "Fundacji Zielony Dom", "uczniowie
+ * szkół podstawowych" -> "uczniów szkoły podstawowej"), so a word of 4+
+ * letters matches when h starts with all of n but its last three
+ * letters (at least four kept), ignoring Polish diacritics.  Short words
+ * and numbers must be equal, else "w" or "12" would match almost
+ * anything.
  */
 static int
 word_matches(const char *n, const char *h)
 {
-	size_t ncp = utf8_count(n), keep, k, i = 0;
+	size_t ncp = utf8_count(n), keep, k, i = 0, j = 0;
 
 	if (ncp <= 3 || is_digit((unsigned char)n[0]))
 		return !strcmp(n, h);
-	keep = ncp - 2 < 4 ? 4 : ncp - 2;
+	keep = ncp < 7 ? 4 : ncp - 3;
 	for (k = 0; k < keep; k++)
-		utf8_next(n, &i);
-	return !strncmp(n, h, i);
+		if (!h[j] ||
+		    cp_base(utf8_next(n, &i)) != cp_base(utf8_next(h, &j)))
+			return 0;
+	return 1;
 }
 
 /* Does `hay` contain all of `needle`'s words, consecutively? */
@@ -388,7 +402,8 @@ words_contain_seq(const struct wordlist *hay, const struct wordlist *needle)
 		return 0;
 	for (i = 0; i + needle->n <= hay->n; i++) {
 		for (k = 0; k < needle->n; k++)
-			if (!word_matches(word_at(needle, k), word_at(hay, i + k)))
+			if (!word_matches(word_at(needle, k),
+					  word_at(hay, i + k)))
 				break;
 		if (k == needle->n)
 			return 1;
@@ -416,7 +431,7 @@ enum { TOK_SKIP = -1, TOK_NUMBER, TOK_DATE, TOK_MONTH };
 struct qtok {
 	int kind;
 	long long cents;	/* TOK_NUMBER: value * 100 */
-	long long tol;		/* abbreviated amount: its unit * 100; else 0 */
+	long long tol;		/* abbreviated amount: unit * 100; else 0 */
 	int y, m, d;		/* TOK_DATE (y 0: no year), TOK_MONTH (y, m) */
 	size_t off, len;	/* where it is written */
 };
@@ -520,10 +535,12 @@ space_len(const char *s, size_t i)
 static size_t
 skip_spaces(const char *s, size_t i)
 {
-	size_t n;
+	size_t n = space_len(s, i);
 
-	while ((n = space_len(s, i)))
+	while (n) {
 		i += n;
+		n = space_len(s, i);
+	}
 	return i;
 }
 
@@ -554,7 +571,8 @@ scan_iso_date(const char *s, size_t i, struct qtok *tok)
 		return 0;
 	j += n + 1;
 	n = digit_run(s, j, &tok->d);
-	if (n < 1 || n > 2 || !valid_date(tok->y, tok->m, tok->d))
+	if (n < 1 || n > 2 || !valid_year(tok->y) ||
+	    !valid_date(tok->y, tok->m, tok->d))
 		return 0;
 	tok->kind = TOK_DATE;
 	return j + n;
@@ -672,32 +690,33 @@ scan_number(const char *s, size_t i, struct qtok *tok)
 	long long mant = 0, mult, scale = 100, pw = 1;
 	size_t j = i, n, sl, k;
 	int ndig, dec = 0, grouped = 0, v, y, m;
-	char gsep = 0;
+	char gsep = 0, w[WORD_MAX];
 
 	ndig = (int)digit_run(s, j, NULL);
 	for (k = 0; k < (size_t)ndig && k < 16; k++)
 		mant = mant * 10 + (s[j + k] - '0');
 	j += (size_t)ndig;
-	while (ndig <= 3 && (sl = s[j] == '.' ? 1 : space_len(s, j))) {
+	/* thousands groups only after a short first group: "1 234 567" */
+	while (ndig <= 3 || (grouped && ndig <= 15)) {
 		char cls = s[j] == '.' ? '.' : ' ';
 
-		if (digit_run(s, j + sl, &v) != 3 || (gsep && cls != gsep))
+		sl = s[j] == '.' ? 1 : space_len(s, j);
+		if (!sl || digit_run(s, j + sl, &v) != 3 ||
+		    (gsep && cls != gsep))
 			break;
 		gsep = cls;
 		grouped = 1;
 		mant = mant * 1000 + v;
 		ndig += 3;
 		j += sl + 3;
-		if (ndig > 15)
-			break;
 	}
 	if (ndig > 15) {
 		tok->kind = TOK_SKIP;	/* an id or account number */
 		return j + digit_run(s, j, NULL);
 	}
+	n = s[j] == '.' && gsep != '.' ? digit_run(s, j + 1, NULL) : 0;
 	if ((s[j] == ',' && is_digit((unsigned char)s[j + 1])) ||
-	    (s[j] == '.' && gsep != '.' && (n = digit_run(s, j + 1, NULL)) &&
-	     n <= 2)) {
+	    (n >= 1 && n <= 2)) {
 		n = digit_run(s, ++j, NULL);
 		for (k = 0; k < n && k < 2; k++, dec++)
 			mant = mant * 10 + (s[j + k] - '0');
@@ -706,11 +725,13 @@ scan_number(const char *s, size_t i, struct qtok *tok)
 	if (s[j] && is_letter(cp_at(s, j))) {
 		/* "3D", "5G", "2x": a label, not a quantity */
 		tok->kind = TOK_SKIP;
-		read_word(s, &j, (char[WORD_MAX]){0}, WORD_MAX);
+		read_word(s, &j, w, sizeof(w));
 		return j;
 	}
-	if (!grouped && !dec && ndig <= 2 && mant >= 1 && mant <= 31 &&
-	    (n = scan_month_name(s, j, &m, &y))) {
+	n = 0;
+	if (!grouped && !dec && ndig <= 2 && mant >= 1 && mant <= 31)
+		n = scan_month_name(s, j, &m, &y);
+	if (n) {
 		tok->kind = TOK_DATE;	/* "1 marca 2025", "15 marca" */
 		tok->d = (int)mant;
 		tok->m = m;
@@ -737,8 +758,10 @@ scan_value(const char *s, size_t i, struct qtok *tok)
 
 	memset(tok, 0, sizeof(*tok));
 	tok->off = i;
-	if (!(end = scan_iso_date(s, i, tok)) &&
-	    !(end = scan_dmy_date(s, i, tok)))
+	end = scan_iso_date(s, i, tok);
+	if (!end)
+		end = scan_dmy_date(s, i, tok);
+	if (!end)
 		end = scan_number(s, i, tok);
 	tok->len = end - i;
 	return end;
@@ -801,6 +824,7 @@ struct qfacts {
 	struct qtoks toks;	/* every number and date of every field */
 	long long budget;	/* * 100; 0 = none */
 	struct qtok start, end;	/* TOK_DATE; y 0 = none */
+	struct qtok lo, hi;	/* start and end in order; both or neither */
 	int ymin, ymax;		/* years of start..end; 0 = none */
 	int months;		/* calendar months start..end inclusive */
 	struct wordlist name, org, target;
@@ -821,7 +845,8 @@ parse_iso(const char *s, struct qtok *d)
 	size_t end;
 
 	memset(d, 0, sizeof(*d));
-	if (!s || !(end = scan_iso_date(s, 0, d)) || s[end]) {
+	end = s ? scan_iso_date(s, 0, d) : 0;
+	if (!end || s[end]) {
 		memset(d, 0, sizeof(*d));
 		return 0;
 	}
@@ -897,14 +922,19 @@ facts_dates(struct qfacts *f, const cJSON *input)
 		return;
 	f->ymin = a->y;
 	f->ymax = b->y;
-	if (a != b)
-		f->months = (b->y * 12 + b->m) - (a->y * 12 + a->m) + 1;
+	if (a == b)
+		return;
+	f->lo = *a;
+	f->hi = *b;
+	f->months = (b->y * 12 + b->m) - (a->y * 12 + a->m) + 1;
 }
 
 static int
 facts_load(struct qfacts *f, const cJSON *input)
 {
-	const char *s;
+	const char *name = input_str(input, "name");
+	const char *org = input_str(input, "organization");
+	const char *target = input_str(input, "target_group");
 
 	if (!cJSON_IsObject(input))
 		return 0;
@@ -912,13 +942,9 @@ facts_load(struct qfacts *f, const cJSON *input)
 		return -1;
 	f->budget = input_budget(input);
 	facts_dates(f, input);
-	if ((s = input_str(input, "name")) && words_build(&f->name, s) < 0)
-		return -1;
-	if ((s = input_str(input, "organization")) &&
-	    words_build(&f->org, s) < 0)
-		return -1;
-	if ((s = input_str(input, "target_group")) &&
-	    words_build_significant(&f->target, s) < 0)
+	if ((name && words_build(&f->name, name) < 0) ||
+	    (org && words_build(&f->org, org) < 0) ||
+	    (target && words_build_significant(&f->target, target) < 0))
 		return -1;
 	return 0;
 }
@@ -939,7 +965,10 @@ facts_free(struct qfacts *f)
 static int
 num_matches(const struct qtok *t, long long cents)
 {
-	long long diff = t->cents > cents ? t->cents - cents : cents - t->cents;
+	long long diff = t->cents - cents;
+
+	if (diff < 0)
+		diff = -diff;
 
 	return t->tol ? 2 * diff <= t->tol : diff == 0;
 }
@@ -947,20 +976,15 @@ num_matches(const struct qtok *t, long long cents)
 static int
 has_range(const struct qfacts *f)
 {
-	return f->start.y && f->end.y;
+	return f->lo.y != 0;
 }
 
 static int
 in_range(const struct qfacts *f, int y, int m, int d)
 {
-	const struct qtok *a = &f->start, *b = &f->end;
-
-	if (!has_range(f))
-		return 0;
-	if (date_cmp(a->y, a->m, a->d, b->y, b->m, b->d) > 0)
-		a = &f->end, b = &f->start;
-	return date_cmp(y, m, d, a->y, a->m, a->d) >= 0 &&
-	       date_cmp(y, m, d, b->y, b->m, b->d) <= 0;
+	return has_range(f) &&
+	       date_cmp(y, m, d, f->lo.y, f->lo.m, f->lo.d) >= 0 &&
+	       date_cmp(y, m, d, f->hi.y, f->hi.m, f->hi.d) <= 0;
 }
 
 static int
@@ -1020,21 +1044,19 @@ month_supported(const struct qfacts *f, const struct qtok *t)
 {
 	const struct qtok *u;
 	size_t k;
+	int here, lo, hi;
 
 	for (k = 0; k < f->toks.n; k++) {
 		u = &f->toks.v[k];
 		if (u->kind != TOK_NUMBER && u->y == t->y && u->m == t->m)
 			return 1;
 	}
-	/* the month overlaps the range: its last day is not before the
-	 * start and its first day not after the end */
-	return has_range(f) &&
-	       (in_range(f, t->y, t->m, 1) || in_range(f, t->y, t->m, 31) ||
-		(date_cmp(t->y, t->m, 1, f->start.y, f->start.m,
-			  f->start.d) <= 0 &&
-		 date_cmp(t->y, t->m, 31, f->end.y, f->end.m, f->end.d) >= 0) ||
-		(f->start.y == t->y && f->start.m == t->m) ||
-		(f->end.y == t->y && f->end.m == t->m));
+	if (!has_range(f))
+		return 0;
+	here = t->y * 12 + t->m;
+	lo = f->lo.y * 12 + f->lo.m;
+	hi = f->hi.y * 12 + f->hi.m;
+	return here >= lo && here <= hi;
 }
 
 static int
@@ -1273,7 +1295,8 @@ detail_flagged(const struct qctx *q, struct kg_buf *b, unsigned flag,
 	for (k = 0; k < q->nsec && rc == 0; k++) {
 		if (!(q->sec[k].flags & flag))
 			continue;
-		rc = kg_buf_printf(b, "%s%s%s", sep, sep[0] == ';' ? label : "",
+		rc = kg_buf_printf(b, "%s%s%s", sep,
+				   sep[0] == ';' ? label : "",
 				   q->sec[k].def->key);
 		sep = ", ";
 	}
@@ -1325,7 +1348,7 @@ crit_length(struct qctx *q, struct qcrit *c)
 		if (!(s->flags & (F_TOO_SHORT | F_TOO_LONG)))
 			continue;
 		label = s->flags & F_TOO_SHORT ? "za krótka" : "za długa";
-		if (kg_buf_printf(&c->detail, "; %s %s (%d sł., %d–%d)",
+		if (kg_buf_printf(&c->detail, "; %s: %s (%d sł., %d–%d)",
 				  label, s->def->key, s->nwords,
 				  s->def->min_words, s->def->max_words) < 0)
 			return -1;
@@ -1471,20 +1494,49 @@ fact_credit(struct qctx *q, const struct fact_def *fd, struct qsec *exp)
 	return 0;
 }
 
+/* "a, b" lists for the detail text */
+static int
+list_add(struct kg_buf *list, const char *key)
+{
+	return kg_buf_printf(list, "%s%s", list->len ? ", " : "", key);
+}
+
+static int
+coverage_detail(struct qcrit *c, int full, const struct kg_buf *elsewhere,
+		const struct kg_buf *absent)
+{
+	if (!c->total)
+		return kg_buf_puts(&c->detail, "brak faktów do sprawdzenia "
+				   "w danych wejściowych");
+	if (kg_buf_printf(&c->detail, "fakty w oczekiwanych sekcjach: "
+			  "%d z %d", full, c->total / 2) < 0)
+		return -1;
+	if (elsewhere->len &&
+	    kg_buf_printf(&c->detail, "; tylko w innych sekcjach: %s",
+			  kg_buf_str(elsewhere)) < 0)
+		return -1;
+	if (absent->len &&
+	    kg_buf_printf(&c->detail, "; brak: %s", kg_buf_str(absent)) < 0)
+		return -1;
+	return 0;
+}
+
 static int
 crit_coverage(struct qctx *q, struct qcrit *c)
 {
 	struct kg_buf elsewhere = {0}, absent = {0};
+	const struct fact_def *fd;
 	struct qsec *exp;
 	size_t k;
 	int credit, full = 0, rc = -1;
 
 	c->full_if_none = 1;
 	for (k = 0; k < NELEM(fact_defs); k++) {
-		if (!fact_defs[k].present(&q->facts))
+		fd = &fact_defs[k];
+		if (!fd->present(&q->facts))
 			continue;
-		exp = find_sec(q, fact_defs[k].section);
-		credit = fact_credit(q, &fact_defs[k], exp);
+		exp = find_sec(q, fd->section);
+		credit = fact_credit(q, fd, exp);
 		c->total += 2;
 		c->passed += credit;
 		if (credit == 2) {
@@ -1494,23 +1546,11 @@ crit_coverage(struct qctx *q, struct qcrit *c)
 		if (exp)
 			exp->flags |= F_MISSING_FACT;
 		if (!cJSON_AddItemToArray(q->missing,
-		    cJSON_CreateString(fact_defs[k].key)) ||
-		    kg_buf_printf(credit ? &elsewhere : &absent, "%s%s",
-				  (credit ? elsewhere.len : absent.len) ?
-				  ", " : "", fact_defs[k].key) < 0)
+					  cJSON_CreateString(fd->key)) ||
+		    list_add(credit ? &elsewhere : &absent, fd->key) < 0)
 			goto out;
 	}
-	if (!c->total)
-		rc = kg_buf_puts(&c->detail, "brak faktów do sprawdzenia "
-				 "w danych wejściowych");
-	else
-		rc = kg_buf_printf(&c->detail,
-				   "fakty w oczekiwanych sekcjach: %d z %d%s%s"
-				   "%s%s", full, c->total / 2,
-				   elsewhere.len ? "; tylko w innych sekcjach: "
-				   : "", kg_buf_str(&elsewhere),
-				   absent.len ? "; brak: " : "",
-				   kg_buf_str(&absent));
+	rc = coverage_detail(c, full, &elsewhere, &absent);
 out:
 	kg_buf_free(&elsewhere);
 	kg_buf_free(&absent);
@@ -1546,7 +1586,9 @@ consistency_section(struct qctx *q, struct qsec *s, cJSON *unsup,
 		t = &s->toks.v[k];
 		if (tok_supported(&q->facts, t))
 			continue;
-		if (!arr && !(arr = cJSON_AddArrayToObject(unsup, s->def->key)))
+		if (!arr)
+			arr = cJSON_AddArrayToObject(unsup, s->def->key);
+		if (!arr)
 			return -1;
 		if (add_value_once(arr, s->body + t->off, t->len) < 0)
 			return -1;
@@ -1571,7 +1613,8 @@ crit_consistency(struct qctx *q, struct qcrit *c)
 	int rc = -1, clean;
 
 	c->extra_name = "unsupported";
-	if (!(c->extra = cJSON_CreateObject()))
+	c->extra = cJSON_CreateObject();
+	if (!c->extra)
 		return -1;
 	for (k = 0; k < q->nsec; k++) {
 		if (!q->sec[k].nonempty)
@@ -1677,7 +1720,8 @@ json_criterion(cJSON *criteria, const struct crit_def *cd,
 	    !cJSON_AddStringToObject(o, "detail", kg_buf_str(&c->detail)))
 		return -1;
 	if (c->extra) {
-		cJSON_AddItemToObject(o, c->extra_name, c->extra);
+		if (!cJSON_AddItemToObject(o, c->extra_name, c->extra))
+			return -1;
 		c->extra = NULL;	/* owned by o now */
 	}
 	return 0;
@@ -1694,7 +1738,8 @@ json_flags(cJSON *root, const struct qctx *q)
 	for (k = 0; k < q->nsec; k++) {
 		if (!q->sec[k].def->key)
 			continue;
-		if (!(arr = cJSON_AddArrayToObject(secs, q->sec[k].def->key)))
+		arr = cJSON_AddArrayToObject(secs, q->sec[k].def->key);
+		if (!arr)
 			return -1;
 		for (b = 0; b < NELEM(flag_names); b++)
 			if (q->sec[k].flags & 1u << b &&
@@ -1708,7 +1753,7 @@ json_flags(cJSON *root, const struct qctx *q)
 static cJSON *
 json_result(struct qctx *q, struct qcrit *crit)
 {
-	cJSON *root = cJSON_CreateObject(), *criteria;
+	cJSON *root = cJSON_CreateObject(), *criteria = NULL;
 	int points[NCRIT], total = 0;
 	size_t k;
 
@@ -1717,8 +1762,9 @@ json_result(struct qctx *q, struct qcrit *crit)
 		total += points[k];
 	}
 	total = total < 0 ? 0 : total > 100 ? 100 : total;
-	if (!root || !cJSON_AddNumberToObject(root, "score", total) ||
-	    !(criteria = cJSON_AddObjectToObject(root, "criteria")))
+	if (root && cJSON_AddNumberToObject(root, "score", total))
+		criteria = cJSON_AddObjectToObject(root, "criteria");
+	if (!criteria)
 		goto fail;
 	for (k = 0; k < NCRIT; k++)
 		if (json_criterion(criteria, &crit_defs[k], &crit[k],
@@ -1726,8 +1772,9 @@ json_result(struct qctx *q, struct qcrit *crit)
 			goto fail;
 	if (json_flags(root, q) < 0)
 		goto fail;
-	cJSON_AddItemToObject(root, "missing_facts", q->missing);
-	q->missing = NULL;
+	if (!cJSON_AddItemToObject(root, "missing_facts", q->missing))
+		goto fail;
+	q->missing = NULL;	/* owned by root now */
 	return root;
 fail:
 	cJSON_Delete(root);
@@ -1746,9 +1793,9 @@ kg_quality_score(const cJSON *input, const struct kg_section_def *defs,
 
 	memset(&q, 0, sizeof(q));
 	memset(crit, 0, sizeof(crit));
-	if (ndefs && !(q.sec = calloc(ndefs, sizeof(*q.sec))))
-		goto out;
-	if (!(q.missing = cJSON_CreateArray()) ||
+	q.sec = ndefs ? calloc(ndefs, sizeof(*q.sec)) : NULL;
+	q.missing = cJSON_CreateArray();
+	if ((ndefs && !q.sec) || !q.missing ||
 	    facts_load(&q.facts, input) < 0)
 		goto out;
 	for (q.nsec = 0; q.nsec < ndefs; q.nsec++)

@@ -52,9 +52,11 @@
  *     points.  A fact not earning 1 is listed in "missing_facts" and
  *     flags "missing_fact" on its expected section.  How a fact is found:
  *       - name, organization: the input's words appear in order as
- *         consecutive words of the text; a word of 4+ letters may differ
- *         in its last two letters (Polish inflection: "Fundacja" matches
- *         "Fundacji"), shorter words and numbers must match exactly.
+ *         consecutive words of the text.  Polish declines them, so a
+ *         word of 4+ letters matches a text word that starts with all
+ *         but its last three letters (at least four kept), Polish
+ *         diacritics ignored ("Fundacja" ~ "Fundacji", "szkół" ~
+ *         "szkoły"); shorter words and numbers must be equal.
  *       - budget: an amount in the text equal to the budget to the grosz,
  *         in any common spelling: 1234567, 1 234 567, 1 234 567,00,
  *         1.234.567,00 zł, NBSP/thin-space groups, 1234567.50; or an
