@@ -1,0 +1,577 @@
+#include "kg_rows.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * The template's columns.  Aliases are in folded form (see
+ * kg_rows_fold_header) and separated by '|'; the label is what the
+ * template and error messages call the column.
+ */
+const struct kg_rows_column kg_rows_columns[] = {
+	{"name", "Nazwa projektu", 1, KG_ROWS_TEXT, 500,
+	 "nazwa projektu|nazwa|tytul projektu|tytul|project name|name|"
+	 "project|title",
+	 "Krótka, jednoznaczna nazwa projektu (wymagane, maks. 500 znaków, "
+	 "bez powtórzeń w pliku).",
+	 "Zielone podwórka Nowej Huty"},
+	{"description", "Opis", 1, KG_ROWS_TEXT, 10000,
+	 "opis|opis projektu|description|project description",
+	 "Czego dotyczy projekt i co zostanie zrobione (wymagane). Im "
+	 "więcej faktów, tym lepsza karta.",
+	 "Rewitalizacja trzech podwórek z udziałem mieszkańców: projekt "
+	 "zieleni, warsztaty, nasadzenia i mała architektura."},
+	{"organization", "Wnioskodawca", 1, KG_ROWS_TEXT, 500,
+	 "wnioskodawca|organizacja|beneficjent|applicant|organization|"
+	 "organisation",
+	 "Organizacja składająca wniosek (wymagane).",
+	 "Stowarzyszenie Sąsiedzi z Nowej Huty"},
+	{"goal", "Cel", 0, KG_ROWS_TEXT, 5000,
+	 "cel|cel projektu|cel glowny|goal|objective|aim",
+	 "Główny cel projektu (opcjonalne).",
+	 "Poprawa jakości wspólnej przestrzeni i integracja sąsiedzka."},
+	{"target_group", "Grupa docelowa", 0, KG_ROWS_TEXT, 2000,
+	 "grupa docelowa|odbiorcy|target group|audience",
+	 "Do kogo projekt jest skierowany (opcjonalne).",
+	 "Mieszkańcy osiedli Nowej Huty, w tym seniorzy i rodziny z "
+	 "dziećmi"},
+	{"budget", "Budżet (PLN)", 0, KG_ROWS_AMOUNT, 0,
+	 "budzet|budzet pln|budzet zl|kwota|wartosc projektu|budget|"
+	 "budget pln",
+	 "Całkowity budżet w złotych, liczba większa od zera, np. 125000 "
+	 "lub 1 234,56 zł (opcjonalne).",
+	 "185000"},
+	{"start_date", "Data rozpoczęcia", 0, KG_ROWS_DATE, 0,
+	 "data rozpoczecia|rozpoczecie|poczatek|start date|start",
+	 "Data w formacie DD.MM.RRRR lub jako data Excela (opcjonalne).",
+	 "2026-03-01"},
+	{"end_date", "Data zakończenia", 0, KG_ROWS_DATE, 0,
+	 "data zakonczenia|zakonczenie|koniec|end date|end",
+	 "Data w formacie DD.MM.RRRR, nie wcześniejsza niż data "
+	 "rozpoczęcia (opcjonalne).",
+	 "2026-10-31"},
+	{"location", "Lokalizacja", 0, KG_ROWS_TEXT, 500,
+	 "lokalizacja|miejsce|miejsce realizacji|location|place",
+	 "Miejsce realizacji (opcjonalne).", "Kraków, Nowa Huta"},
+	{"keywords", "Słowa kluczowe", 0, KG_ROWS_TEXT, 1000,
+	 "slowa kluczowe|keywords|tags|tagi",
+	 "Słowa kluczowe oddzielone przecinkami (opcjonalne).",
+	 "zieleń, partycypacja, rewitalizacja"},
+	{"notes", "Uwagi", 0, KG_ROWS_TEXT, 5000,
+	 "uwagi|komentarz|notes|comments",
+	 "Dodatkowe informacje dla autora karty (opcjonalne).",
+	 "Partner: Rada Dzielnicy XVIII"},
+};
+
+const size_t kg_rows_ncolumns =
+	sizeof(kg_rows_columns) / sizeof(kg_rows_columns[0]);
+
+#define NFIELDS (sizeof(kg_rows_columns) / sizeof(kg_rows_columns[0]))
+
+
+/* Polish letters (UTF-8, two bytes each) and their ASCII base. */
+static const struct {
+	const char *utf8;
+	char ascii;
+} polish_letters[] = {
+	{"ą", 'a'}, {"ć", 'c'}, {"ę", 'e'}, {"ł", 'l'}, {"ń", 'n'},
+	{"ó", 'o'}, {"ś", 's'}, {"ź", 'z'}, {"ż", 'z'}, {"Ą", 'a'},
+	{"Ć", 'c'}, {"Ę", 'e'}, {"Ł", 'l'}, {"Ń", 'n'}, {"Ó", 'o'},
+	{"Ś", 's'}, {"Ź", 'z'}, {"Ż", 'z'},
+};
+
+static char
+fold_char(const char **p)
+{
+	unsigned char c = (unsigned char)**p;
+
+	for (size_t i = 0; c >= 0x80 && i < sizeof(polish_letters) /
+						  sizeof(polish_letters[0]);
+	     i++) {
+		if (!strncmp(*p, polish_letters[i].utf8, 2)) {
+			*p += 2;
+			return polish_letters[i].ascii;
+		}
+	}
+	(*p)++;
+	if (c >= 0x80) {
+		while ((**p & 0xC0) == 0x80)
+			(*p)++;
+		return ' ';
+	}
+	return isalnum(c) ? (char)tolower(c) : ' ';
+}
+
+void
+kg_rows_fold_header(const char *in, char *out, size_t size)
+{
+	size_t n = 0;
+
+	while (*in && n + 1 < size) {
+		char c = fold_char(&in);
+
+		if (c == ' ' && (n == 0 || out[n - 1] == ' '))
+			continue;
+		out[n++] = c;
+	}
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	out[n] = '\0';
+}
+
+static int
+alias_matches(const char *aliases, const char *folded)
+{
+	size_t n = strlen(folded);
+
+	while (*aliases) {
+		size_t len = strcspn(aliases, "|");
+
+		if (len == n && !strncmp(aliases, folded, n))
+			return 1;
+		aliases += len + (aliases[len] == '|');
+	}
+	return 0;
+}
+
+static int
+field_for_header(const char *text)
+{
+	char folded[256];
+
+	kg_rows_fold_header(text, folded, sizeof(folded));
+	for (size_t i = 0; i < NFIELDS; i++)
+		if (alias_matches(kg_rows_columns[i].aliases, folded))
+			return (int)i;
+	return -1;
+}
+
+void
+kg_rows_init(struct kg_rows *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->projects = cJSON_CreateArray();
+	r->errors = cJSON_CreateArray();
+	r->names = cJSON_CreateObject();
+}
+
+void
+kg_rows_free(struct kg_rows *r)
+{
+	cJSON_Delete(r->projects);
+	cJSON_Delete(r->errors);
+	cJSON_Delete(r->names);
+	memset(r, 0, sizeof(*r));
+}
+
+static void
+add_error(struct kg_rows *r, unsigned row, int col, int field,
+	  const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+static void
+add_error(struct kg_rows *r, unsigned row, int col, int field,
+	  const char *code, const char *fmt, ...)
+{
+	char msg[512], letters[8] = "";
+	cJSON *e;
+	va_list ap;
+
+	if (r->nerrors >= KG_ROWS_MAX_ERRORS && strcmp(code, "too_many_errors")) {
+		r->dropped++;
+		return;
+	}
+	r->nerrors++;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (col >= 0)
+		kg_sheet_col_name((unsigned)col, letters);
+	e = cJSON_CreateObject();
+	cJSON_AddNumberToObject(e, "row", row);
+	cJSON_AddStringToObject(e, "column", letters);
+	cJSON_AddStringToObject(e, "field", field >= 0 ? kg_rows_columns[field].key
+						       : "");
+	cJSON_AddStringToObject(e, "code", code);
+	cJSON_AddStringToObject(e, "message", msg);
+	cJSON_AddItemToArray(r->errors, e);
+}
+
+static void
+read_header(struct kg_rows *r, unsigned row, const struct kg_cell *cells,
+	    unsigned ncols)
+{
+	int seen[NFIELDS];
+
+	for (size_t i = 0; i < NFIELDS; i++)
+		seen[i] = -1;
+	r->header_seen = 1;
+	r->header_row = row;
+	for (unsigned c = 0; c < KG_ROWS_MAX_COLS; c++) {
+		int f = c < ncols && cells[c].type == KG_CELL_TEXT
+				? field_for_header(cells[c].text)
+				: -1;
+
+		r->col_field[c] = f;
+		if (f < 0)
+			continue;
+		if (seen[f] >= 0) {
+			add_error(r, row, (int)c, f, "duplicate_column",
+				  "Kolumna „%s” występuje więcej niż raz.",
+				  kg_rows_columns[f].label);
+			r->col_field[c] = -1;
+		}
+		seen[f] = (int)c;
+	}
+	for (size_t i = 0; i < NFIELDS; i++)
+		if (kg_rows_columns[i].required && seen[i] < 0)
+			add_error(r, row, -1, (int)i, "missing_column",
+				  "Brak wymaganej kolumny „%s”.",
+				  kg_rows_columns[i].label);
+}
+
+/* ---- values ---------------------------------------------------------- */
+
+/* Drops currency words and every kind of space users type in amounts. */
+static size_t
+strip_amount(const char *in, char *out, size_t size)
+{
+	static const char *const noise[] = {
+		"\xc2\xa0", "\xe2\x80\xaf", "\xe2\x80\x89", "zł", "ZŁ", "Zł",
+		"zl", "ZL", "Zl", "PLN", "pln", " ", "'", "\t",
+	};
+	size_t n = 0;
+
+	while (*in && n + 1 < size) {
+		size_t skip = 0;
+
+		for (size_t i = 0; !skip && i < sizeof(noise) / sizeof(*noise);
+		     i++)
+			if (!strncmp(in, noise[i], strlen(noise[i])))
+				skip = strlen(noise[i]);
+		if (skip) {
+			in += skip;
+			continue;
+		}
+		out[n++] = *in++;
+	}
+	out[n] = '\0';
+	return n;
+}
+
+/*
+ * Polish conventions first: the comma is the decimal separator, a dot or
+ * a space groups thousands.  With both ',' and '.', the later one is the
+ * decimal separator ("1,234.56" from an English sheet).  A lone '.' is
+ * decimal unless exactly three digits follow it ("1.234" is 1234 in
+ * Poland).
+ */
+int
+kg_rows_parse_amount(const char *text, double *out)
+{
+	char s[128], canon[128];
+	size_t n = strip_amount(text, s, sizeof(s)), m = 0;
+	char *lastc = strrchr(s, ','), *lastd = strrchr(s, '.'), *end;
+	char dec = 0;
+
+	if (n == 0 || n > 40)
+		return -1;
+	if (lastc && lastd)
+		dec = lastc > lastd ? ',' : '.';
+	else if (lastc)
+		dec = strchr(s, ',') == lastc ? ',' : 0;
+	else if (lastd)
+		dec = (strchr(s, '.') == lastd && strlen(lastd + 1) != 3) ? '.'
+									  : 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == dec && s + i == (dec == ',' ? lastc : lastd))
+			canon[m++] = '.';
+		else if (s[i] == ',' || s[i] == '.')
+			continue;
+		else if (isdigit((unsigned char)s[i]) || (i == 0 && s[i] == '-'))
+			canon[m++] = s[i];
+		else
+			return -1;
+	}
+	canon[m] = '\0';
+	errno = 0;
+	*out = strtod(canon, &end);
+	return (m == 0 || errno || *end || !isfinite(*out)) ? -1 : 0;
+}
+
+static int
+valid_ymd(int y, int m, int d)
+{
+	static const int days[] = {31, 28, 31, 30, 31, 30,
+				   31, 31, 30, 31, 30, 31};
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return y >= 1900 && y <= 2100 && m >= 1 && m <= 12 && d >= 1 &&
+	       d <= days[m - 1] + (m == 2 && leap);
+}
+
+int
+kg_rows_parse_date(const struct kg_cell *cell, char out[11])
+{
+	int y = 0, m = 0, d = 0, used = 0;
+	const char *t = cell->text ? cell->text : "";
+	char iso[48];
+
+	/* A bare number in a date column: an Excel serial of a cell that
+	 * was not date-formatted (1900 system, as such files are). */
+	if (cell->type == KG_CELL_NUMBER) {
+		if (cell->number != floor(cell->number) ||
+		    kg_sheet_serial_date(cell->number, 0, out) < 0 ||
+		    sscanf(out, "%4d-%2d-%2d", &y, &m, &d) != 3)
+			return -1;
+	} else if (sscanf(t, "%4d-%2d-%2d%n", &y, &m, &d, &used) == 3 &&
+		   used == 10 && (!t[used] || t[used] == 'T' || t[used] == ' ')) {
+		/* ISO, possibly with a time part from a datetime cell */
+	} else if ((sscanf(t, "%2d.%2d.%4d%n", &d, &m, &y, &used) == 3 ||
+		    sscanf(t, "%2d/%2d/%4d%n", &d, &m, &y, &used) == 3 ||
+		    sscanf(t, "%2d-%2d-%4d%n", &d, &m, &y, &used) == 3) &&
+		   (!t[used] || !strcmp(t + used, " r.") ||
+		    !strcmp(t + used, "r."))) {
+		/* Polish day-first forms */
+	} else {
+		return -1;
+	}
+	if (!valid_ymd(y, m, d))
+		return -1;
+	snprintf(iso, sizeof(iso), "%04d-%02d-%02d", y, m, d);
+	memcpy(out, iso, 11);
+	return 0;
+}
+
+static size_t
+utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
+static int
+check_text(struct kg_rows *r, unsigned row, int col, int f,
+	   const struct kg_cell *cell, cJSON *input)
+{
+	const char *text = cell->text ? cell->text : "";
+
+	if (utf8_chars(text) > kg_rows_columns[f].max_chars) {
+		add_error(r, row, col, f, "too_long",
+			  "Tekst w kolumnie „%s” jest za długi (maks. %zu "
+			  "znaków).", kg_rows_columns[f].label, kg_rows_columns[f].max_chars);
+		return -1;
+	}
+	cJSON_AddStringToObject(input, kg_rows_columns[f].key, text);
+	return 0;
+}
+
+static int
+check_amount(struct kg_rows *r, unsigned row, int col, int f,
+	     const struct kg_cell *cell, cJSON *input)
+{
+	double v = cell->number;
+
+	if (cell->type != KG_CELL_NUMBER &&
+	    kg_rows_parse_amount(cell->text ? cell->text : "", &v) < 0) {
+		add_error(r, row, col, f, "invalid_amount",
+			  "Nieprawidłowa kwota „%.60s”. Podaj liczbę, np. "
+			  "125000 lub 1 234,56 zł.", cell->text ? cell->text
+								: "");
+		return -1;
+	}
+	if (!(v > 0) || v >= 1e12) {
+		add_error(r, row, col, f, "amount_range",
+			  "Kwota musi być większa od zera i mniejsza niż "
+			  "bilion zł.");
+		return -1;
+	}
+	cJSON_AddNumberToObject(input, kg_rows_columns[f].key, round(v * 100) / 100);
+	return 0;
+}
+
+static int
+check_date(struct kg_rows *r, unsigned row, int col, int f,
+	   const struct kg_cell *cell, cJSON *input)
+{
+	char iso[11];
+
+	if (kg_rows_parse_date(cell, iso) < 0) {
+		add_error(r, row, col, f, "invalid_date",
+			  "Nieprawidłowa data „%.40s”. Użyj formatu "
+			  "DD.MM.RRRR, np. 15.03.2026.",
+			  cell->text ? cell->text : "");
+		return -1;
+	}
+	cJSON_AddStringToObject(input, kg_rows_columns[f].key, iso);
+	return 0;
+}
+
+static int
+check_cell(struct kg_rows *r, unsigned row, int col, int f,
+	   const struct kg_cell *cell, cJSON *input)
+{
+	if (cell->type == KG_CELL_ERROR) {
+		add_error(r, row, col, f, "cell_error",
+			  "Komórka zawiera błąd Excela (%s).",
+			  cell->text ? cell->text : "#ERR");
+		return -1;
+	}
+	switch (kg_rows_columns[f].kind) {
+	case KG_ROWS_AMOUNT:
+		return check_amount(r, row, col, f, cell, input);
+	case KG_ROWS_DATE:
+		return check_date(r, row, col, f, cell, input);
+	default:
+		return check_text(r, row, col, f, cell, input);
+	}
+}
+
+/* ---- rows ------------------------------------------------------------ */
+
+static int
+cell_empty(const struct kg_cell *c)
+{
+	return c->type == KG_CELL_EMPTY ||
+	       (c->type == KG_CELL_TEXT && (!c->text || !*c->text));
+}
+
+static int
+required_present(struct kg_rows *r, unsigned row, const cJSON *input)
+{
+	int ok = 1;
+
+	for (size_t i = 0; i < NFIELDS; i++) {
+		int col = -1;
+
+		if (!kg_rows_columns[i].required ||
+		    cJSON_GetObjectItem(input, kg_rows_columns[i].key))
+			continue;
+		for (int c = 0; c < KG_ROWS_MAX_COLS && col < 0; c++)
+			if (r->col_field[c] == (int)i)
+				col = c;
+		if (col >= 0)
+			add_error(r, row, col, (int)i, "required",
+				  "Pole „%s” jest wymagane.", kg_rows_columns[i].label);
+		ok = 0;
+	}
+	return ok;
+}
+
+static int
+dates_in_order(struct kg_rows *r, unsigned row, const cJSON *input)
+{
+	const char *start = cJSON_GetStringValue(
+		cJSON_GetObjectItem(input, "start_date"));
+	const char *end = cJSON_GetStringValue(
+		cJSON_GetObjectItem(input, "end_date"));
+	int col = -1;
+
+	if (!start || !end || strcmp(start, end) <= 0)
+		return 1;
+	for (int c = 0; c < KG_ROWS_MAX_COLS && col < 0; c++)
+		if (r->col_field[c] >= 0 &&
+		    !strcmp(kg_rows_columns[r->col_field[c]].key, "end_date"))
+			col = c;
+	add_error(r, row, col, -1, "date_order",
+		  "Data zakończenia jest wcześniejsza niż data rozpoczęcia.");
+	return 0;
+}
+
+static int
+name_unique(struct kg_rows *r, unsigned row, const cJSON *input)
+{
+	const char *name = cJSON_GetStringValue(
+		cJSON_GetObjectItem(input, "name"));
+	char folded[2048];
+	cJSON *first;
+	int col = -1;
+
+	kg_rows_fold_header(name, folded, sizeof(folded));
+	first = cJSON_GetObjectItem(r->names, folded);
+	if (!first) {
+		cJSON_AddNumberToObject(r->names, folded, row);
+		return 1;
+	}
+	for (int c = 0; c < KG_ROWS_MAX_COLS && col < 0; c++)
+		if (r->col_field[c] == 0)
+			col = c;
+	add_error(r, row, col, 0, "duplicate_name",
+		  "Nazwa projektu powtarza się (pierwszy raz w wierszu %d).",
+		  (int)first->valuedouble);
+	return 0;
+}
+
+static void
+add_project(struct kg_rows *r, unsigned row, cJSON *input)
+{
+	cJSON *p = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(p, "row", row);
+	cJSON_AddStringToObject(p, "name", cJSON_GetStringValue(
+		cJSON_GetObjectItem(input, "name")));
+	cJSON_AddItemToObject(p, "input", input);
+	cJSON_AddItemToArray(r->projects, p);
+}
+
+int
+kg_rows_feed(void *arg, unsigned row, const struct kg_cell *cells,
+	     unsigned ncols)
+{
+	struct kg_rows *r = arg;
+	cJSON *input;
+	int ok = 1, any = 0;
+
+	if (!r->header_seen) {
+		read_header(r, row, cells, ncols);
+		return 0;
+	}
+	input = cJSON_CreateObject();
+	for (unsigned c = 0; c < ncols && c < KG_ROWS_MAX_COLS; c++) {
+		int f = r->col_field[c];
+
+		if (f < 0 || cell_empty(&cells[c]))
+			continue;
+		any = 1;
+		if (check_cell(r, row, (int)c, f, &cells[c], input) < 0)
+			ok = 0;
+	}
+	if (!any) {
+		cJSON_Delete(input);
+		return 0;
+	}
+	ok = required_present(r, row, input) && ok;
+	ok = dates_in_order(r, row, input) && ok;
+	if (cJSON_GetObjectItem(input, "name"))
+		ok = name_unique(r, row, input) && ok;
+	if (ok)
+		add_project(r, row, input);
+	else
+		cJSON_Delete(input);
+	return 0;
+}
+
+int
+kg_rows_finish(struct kg_rows *r)
+{
+	if (!r->header_seen)
+		add_error(r, 1, -1, -1, "empty_file",
+			  "Plik jest pusty: brak wiersza nagłówka.");
+	else if (cJSON_GetArraySize(r->projects) == 0 && r->nerrors == 0)
+		add_error(r, r->header_row + 1, -1, -1, "no_data",
+			  "Plik nie zawiera żadnych projektów.");
+	if (r->dropped) {
+		add_error(r, 0, -1, -1, "too_many_errors",
+			  "Pokazano pierwsze %d błędów; popraw je i wyślij "
+			  "plik ponownie.", KG_ROWS_MAX_ERRORS);
+	}
+	return r->nerrors;
+}

@@ -1,0 +1,184 @@
+/* Unit tests of kg_rows: header matching, amounts, dates, row checks. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "kg_rows.h"
+
+static void
+test_fold_header(void **state)
+{
+	char out[64];
+
+	(void)state;
+	kg_rows_fold_header("  Budżet (PLN) ", out, sizeof(out));
+	assert_string_equal(out, "budzet pln");
+	kg_rows_fold_header("DATA ZAKOŃCZENIA", out, sizeof(out));
+	assert_string_equal(out, "data zakonczenia");
+	kg_rows_fold_header("Słowa   kluczowe", out, sizeof(out));
+	assert_string_equal(out, "slowa kluczowe");
+}
+
+static void
+test_amounts(void **state)
+{
+	static const struct {
+		const char *in;
+		double want;
+	} ok[] = {
+		{"125000", 125000}, {"1 234,56 zł", 1234.56},
+		{"1\xc2\xa0" "234\xc2\xa0" "567,00\xc2\xa0zł", 1234567},
+		{"1.234.567,89", 1234567.89}, {"1,234.56", 1234.56},
+		{"1.234", 1234}, {"12.5", 12.5}, {"PLN 2500", 2500},
+		{"2 500 PLN", 2500}, {"-5", -5},
+	};
+	static const char *const bad[] = {"", "dużo", "12a", "zł", "1..2x",
+					  "1e5"};
+	double v;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(kg_rows_parse_amount(ok[i].in, &v), 0);
+		assert_true(v > ok[i].want - 0.001 && v < ok[i].want + 0.001);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(kg_rows_parse_amount(bad[i], &v), -1);
+}
+
+static void
+test_dates(void **state)
+{
+	static const struct {
+		struct kg_cell cell;
+		const char *want;
+	} ok[] = {
+		{{KG_CELL_TEXT, "15.03.2026", 0}, "2026-03-15"},
+		{{KG_CELL_TEXT, "5.3.2026", 0}, "2026-03-05"},
+		{{KG_CELL_TEXT, "2026-03-15", 0}, "2026-03-15"},
+		{{KG_CELL_TEXT, "15/03/2026", 0}, "2026-03-15"},
+		{{KG_CELL_TEXT, "15.03.2026 r.", 0}, "2026-03-15"},
+		{{KG_CELL_DATE, "2024-02-29", 0}, "2024-02-29"},
+		{{KG_CELL_NUMBER, "46082", 46082}, "2026-03-01"},
+	};
+	static const struct kg_cell bad[] = {
+		{KG_CELL_TEXT, "31.02.2026", 0}, {KG_CELL_TEXT, "2026-13-01", 0},
+		{KG_CELL_TEXT, "jutro", 0},	 {KG_CELL_TEXT, "15.03.26", 0},
+		{KG_CELL_NUMBER, "1.5", 1.5},	 {KG_CELL_TEXT, "29.02.2025", 0},
+	};
+	char out[11];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(kg_rows_parse_date(&ok[i].cell, out), 0);
+		assert_string_equal(out, ok[i].want);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(kg_rows_parse_date(&bad[i], out), -1);
+}
+
+static struct kg_cell
+text(const char *s)
+{
+	return (struct kg_cell){*s ? KG_CELL_TEXT : KG_CELL_EMPTY, s, 0};
+}
+
+static int
+has_error(const struct kg_rows *r, int row, const char *col,
+	  const char *code)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, r->errors) {
+		if (cJSON_GetObjectItem(e, "row")->valueint == row &&
+		    !strcmp(cJSON_GetObjectItem(e, "column")->valuestring, col) &&
+		    !strcmp(cJSON_GetObjectItem(e, "code")->valuestring, code))
+			return 1;
+	}
+	return 0;
+}
+
+static void
+test_rows_all_errors_at_once(void **state)
+{
+	struct kg_cell head[] = {text("Nazwa projektu"), text("Opis"),
+				 text("Wnioskodawca"), text("Budżet"),
+				 text("Data rozpoczęcia"),
+				 text("Data zakończenia"), text("Nieznana")};
+	struct kg_cell r2[] = {text("A"), text("d"), text("o"), text("10"),
+			       text(""), text(""), text("x")};
+	struct kg_cell r3[] = {text(""), text("d"), text("o"), text("-1"),
+			       text("02.02.2026"), text("01.02.2026"), text("")};
+	struct kg_cell r4[] = {text("a"), text("d"), text("o"), text(""),
+			       text(""), text(""), text("")};
+	struct kg_cell r5[] = {text(""), text(""), text(""), text(""),
+			       text(""), text(""), text("only unknown")};
+	struct kg_rows r;
+
+	(void)state;
+	kg_rows_init(&r);
+	kg_rows_feed(&r, 1, head, 7);
+	kg_rows_feed(&r, 2, r2, 7);
+	kg_rows_feed(&r, 3, r3, 7);
+	kg_rows_feed(&r, 4, r4, 7);
+	kg_rows_feed(&r, 5, r5, 7);
+	assert_int_equal(kg_rows_finish(&r), 4);
+	assert_true(has_error(&r, 3, "A", "required"));
+	assert_true(has_error(&r, 3, "D", "amount_range"));
+	assert_true(has_error(&r, 3, "F", "date_order"));
+	assert_true(has_error(&r, 4, "A", "duplicate_name"));
+	assert_int_equal(cJSON_GetArraySize(r.projects), 1);
+	kg_rows_free(&r);
+}
+
+static void
+test_missing_columns_and_empty(void **state)
+{
+	struct kg_cell head[] = {text("Name"), text("Budget")};
+	struct kg_rows r;
+
+	(void)state;
+	kg_rows_init(&r);
+	kg_rows_feed(&r, 1, head, 2);
+	assert_int_equal(kg_rows_finish(&r), 2);
+	kg_rows_free(&r);
+	kg_rows_init(&r);
+	assert_int_equal(kg_rows_finish(&r), 1);
+	kg_rows_free(&r);
+}
+
+static void
+test_error_cap(void **state)
+{
+	struct kg_cell head[] = {text("Nazwa projektu"), text("Opis"),
+				 text("Wnioskodawca")};
+	struct kg_cell bad[] = {text("x"), text(""), text("")};
+	struct kg_rows r;
+
+	(void)state;
+	kg_rows_init(&r);
+	kg_rows_feed(&r, 1, head, 3);
+	for (unsigned i = 2; i < 400; i++)
+		kg_rows_feed(&r, i, bad, 3);
+	kg_rows_finish(&r);
+	assert_int_equal(cJSON_GetArraySize(r.errors), KG_ROWS_MAX_ERRORS + 1);
+	assert_true(has_error(&r, 0, "", "too_many_errors"));
+	kg_rows_free(&r);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fold_header),
+		cmocka_unit_test(test_amounts),
+		cmocka_unit_test(test_dates),
+		cmocka_unit_test(test_rows_all_errors_at_once),
+		cmocka_unit_test(test_missing_columns_and_empty),
+		cmocka_unit_test(test_error_cap),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
