@@ -208,6 +208,24 @@ kg_sheet_norm(const char *s, size_t len, struct kg_buf *out)
 	return replaced;
 }
 
+size_t
+kg_sheet_utf8_check(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, adv;
+
+	while (i < len) {
+		if (p[i] < 0x80) {	/* the common case, kept cheap */
+			i++;
+			continue;
+		}
+		if (utf8_decode(p + i, len - i, &adv) < 0)
+			return i;
+		i += adv;
+	}
+	return len;
+}
+
 /* ---- numbers and dates ----------------------------------------------- */
 
 void

@@ -49,6 +49,9 @@ def parse_routes(path):
                     opts["procs"] = int(fl[6:])
                 else:
                     sys.exit(f"{path}:{lineno}: unknown flag {fl!r}")
+            if "\\" in regex:
+                sys.exit(f"{path}:{lineno}: no backslashes in route regexes (lighttpd and "
+                         f"Apache unquote them differently); write [.] instead of \\.")
             routes.append((prog, regex, opts))
     return routes
 

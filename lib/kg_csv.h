@@ -1,0 +1,42 @@
+/*
+ * kg_csv - a reader for .csv uploads, producing the same rows as kg_xlsx.
+ *
+ * What Polish users upload as CSV is what Excel writes with "Zapisz jako":
+ * "CSV UTF-8" (UTF-8 with a BOM, `;` between fields, because the Polish
+ * locale uses the comma as the decimal separator) or, from LibreOffice and
+ * Google Sheets, UTF-8 without a BOM and `,`.  So:
+ *
+ *  - UTF-8 only, BOM optional.  Anything else (Windows-1250 from "CSV
+ *    (rozdzielany przecinkami)", UTF-16 from "Tekst Unicode") is refused
+ *    whole with 400 "not_utf8" and a hint how to save it, because
+ *    guessing an 8-bit code page mangles ą/ę/ś silently; NUL bytes
+ *    (a binary file renamed to .csv) give 400 "not_csv";
+ *  - the delimiter is `;` or `,`, whichever occurs more often outside
+ *    quotes in the first record (`;` on a tie, as Polish Excel writes);
+ *  - RFC 4180 quoting: "..." fields may hold the delimiter, newlines and
+ *    doubled "" quotes; text after a closing quote is kept as typed
+ *    ("a"b -> ab); an unterminated quote is a 400 naming its line;
+ *  - records end with CRLF, LF or a lone CR; the row number handed to
+ *    the callback is the record number, i.e. the row Excel shows when it
+ *    opens the file (a quoted newline does not start a new row);
+ *  - every cell is KG_CELL_TEXT, normalised by kg_sheet_norm() exactly
+ *    like an xlsx cell; numbers and dates stay text here ("1 234,56"),
+ *    the validator parses them.
+ * Blank rows, the header (+1) and the row/column limits work as in
+ * kg_sheet; lim->max_file gives 413 "too_large".
+ */
+#ifndef KG_CSV_H
+#define KG_CSV_H
+
+#include <stddef.h>
+
+#include "kg_err.h"
+#include "kg_sheet.h"
+
+/* Same contract as kg_xlsx_read(): 0 all rows delivered, 1 stopped by
+ * `fn`, -1 with `err` filled.  `lim` NULL means the defaults. */
+int kg_csv_read(const void *data, size_t len,
+		const struct kg_sheet_limits *lim, kg_sheet_row_fn fn,
+		void *arg, struct kg_err *err);
+
+#endif

@@ -1,0 +1,1293 @@
+#include "kg_xlsx.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <expat.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <zip.h>
+
+/*
+ * expat joins a namespaced name as "URI<sep>local".  A space cannot occur
+ * in a URI, so it is an unambiguous separator.
+ */
+#define NS_SEP ' '
+#define CHUNK 65536
+#define RATIO_FLOOR ((uint64_t)1024 * 1024)
+#define MAX_PATH 512
+#define MAX_LIST 10000	/* sheets, relationships, styles, formats */
+#define EXCEL_MAX_ROW 1048576u
+#define EXCEL_MAX_COL 16384u
+
+static const char *const ns_main[] = {
+	"http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+	"http://purl.oclc.org/ooxml/spreadsheetml/main", NULL};
+static const char *const ns_pkg[] = {
+	"http://schemas.openxmlformats.org/package/2006/relationships", NULL};
+static const char *const ns_rel[] = {
+	"http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+	"http://purl.oclc.org/ooxml/officeDocument/relationships", NULL};
+
+/* ---- XML plumbing ---------------------------------------------------- */
+
+/* First member of every parser's state, so expat's user data can be
+ * treated as this in the shared handlers. */
+struct xml_base {
+	XML_Parser p;
+	struct kg_err *err;
+	int failed;	/* err is set; ignore whatever expat still calls */
+	int done;	/* stopped on purpose, not an error */
+};
+
+static void
+xml_stop(struct xml_base *b)
+{
+	b->failed = 1;
+	XML_StopParser(b->p, XML_FALSE);
+}
+
+/* `name` (expat's "URI local" or plain "local") is `local` in one of the
+ * namespaces `ns`.  A name in no namespace is accepted too: hand-made
+ * files sometimes drop xmlns, and nothing else could be meant. */
+static int
+xname_is(const char *name, const char *const *ns, const char *local)
+{
+	const char *sep = strrchr(name, NS_SEP);
+	size_t n;
+
+	if (!sep)
+		return !strcmp(name, local);
+	if (strcmp(sep + 1, local))
+		return 0;
+	n = (size_t)(sep - name);
+	for (; *ns; ns++)
+		if (strlen(*ns) == n && !memcmp(*ns, name, n))
+			return 1;
+	return 0;
+}
+
+static const char *
+xattr(const char **atts, const char *const *ns, const char *local)
+{
+	for (; atts[0]; atts += 2)
+		if (ns ? strchr(atts[0], NS_SEP) &&
+			     xname_is(atts[0], ns, local)
+		       : !strcmp(atts[0], local))
+			return atts[1];
+	return NULL;
+}
+
+static void XMLCALL
+on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
+	   const XML_Char *pubid, int has_internal_subset)
+{
+	struct xml_base *b = ud;
+
+	(void)name;
+	(void)sysid;
+	(void)pubid;
+	(void)has_internal_subset;
+	kg_err_set(b->err, 400, "xml_forbidden",
+		   "document type declarations are not allowed");
+	xml_stop(b);
+}
+
+static void XMLCALL
+on_entity(void *ud, const XML_Char *name, int is_param,
+	  const XML_Char *value, int value_len, const XML_Char *base,
+	  const XML_Char *sysid, const XML_Char *pubid,
+	  const XML_Char *notation)
+{
+	(void)name, (void)is_param, (void)value, (void)value_len;
+	(void)base, (void)sysid, (void)pubid, (void)notation;
+	on_doctype(ud, NULL, NULL, NULL, 0);
+}
+
+/* ---- the archive ----------------------------------------------------- */
+
+struct zipctx {
+	zip_t *za;
+	const struct kg_sheet_limits *lim;
+	size_t len;		/* archive bytes */
+	uint64_t inflated;	/* bytes zip_fread returned, all entries */
+};
+
+/* Absolute or with a ".." segment: never read, as if absent. */
+static int
+name_unsafe(const char *n)
+{
+	const char *p = n;
+
+	if (*n == '/' || *n == '\\' || strchr(n, ':'))
+		return 1;
+	while (*p) {
+		if (p[0] == '.' && p[1] == '.' &&
+		    (p[2] == '/' || p[2] == '\\' || !p[2]))
+			return 1;
+		p += strcspn(p, "/\\");
+		if (*p)
+			p++;
+	}
+	return 0;
+}
+
+/* OPC part names compare case-insensitively. */
+static zip_int64_t
+find_entry(struct zipctx *z, const char *want)
+{
+	zip_int64_t i, n = zip_get_num_entries(z->za, 0);
+	const char *name;
+
+	for (i = 0; i < n; i++) {
+		name = zip_get_name(z->za, (zip_uint64_t)i, ZIP_FL_ENC_RAW);
+		if (name && !name_unsafe(name) && !strcasecmp(name, want))
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * Count what was actually inflated.  The compressed size is the one
+ * header figure we use, and only clamped to the archive's real length,
+ * so a lying header can make the ratio check stricter, never looser; the
+ * absolute total is counted regardless.
+ */
+static int
+charge(struct zipctx *z, const char *name, uint64_t entry, uint64_t comp,
+       struct kg_err *err)
+{
+	if (z->inflated > z->lim->max_uncompressed)
+		return kg_err_set(err, 400, "zip_bomb",
+				  "the file inflates to more than %zu MiB",
+				  z->lim->max_uncompressed >> 20);
+	if (entry > RATIO_FLOOR &&
+	    entry > (comp ? comp : 1) * (uint64_t)z->lim->max_ratio)
+		return kg_err_set(err, 400, "zip_bomb",
+				  "%s is compressed more than %u:1", name,
+				  z->lim->max_ratio);
+	return 0;
+}
+
+static int
+xml_failed(XML_Parser p, struct xml_base *b, const char *name,
+	   struct kg_err *err)
+{
+	if (b->failed)
+		return -1;
+	return kg_err_set(err, 400, "bad_xlsx",
+			  "%s is not well-formed XML (line %lu: %s)", name,
+			  (unsigned long)XML_GetCurrentLineNumber(p),
+			  XML_ErrorString(XML_GetErrorCode(p)));
+}
+
+static int
+feed(struct zipctx *z, zip_file_t *zf, uint64_t comp, XML_Parser p,
+     struct xml_base *b, const char *name, struct kg_err *err)
+{
+	uint64_t entry = 0;
+	zip_int64_t n;
+	void *buf;
+
+	for (;;) {
+		if (!(buf = XML_GetBuffer(p, CHUNK)))
+			return kg_err_set(err, 500, "internal",
+					  "out of memory");
+		n = zip_fread(zf, buf, CHUNK);
+		if (n < 0)
+			return kg_err_set(err, 400, "damaged",
+					  "the file is damaged or truncated "
+					  "(%s: %s)", name,
+					  zip_file_strerror(zf));
+		entry += (uint64_t)n;
+		z->inflated += (uint64_t)n;
+		if (charge(z, name, entry, comp, err) < 0)
+			return -1;
+		if (XML_ParseBuffer(p, (int)n, n == 0) == XML_STATUS_ERROR) {
+			if (b->failed)
+				return -1;
+			return b->done ? 0 : xml_failed(p, b, name, err);
+		}
+		if (n == 0)
+			return 0;
+	}
+}
+
+/*
+ * Parse entry `name` with the given handlers and user data `b` (which
+ * starts with struct xml_base).  Returns 0, 1 if the entry is absent, -1
+ * on error.
+ */
+static int
+parse_entry(struct zipctx *z, const char *name, struct xml_base *b,
+	    XML_StartElementHandler start, XML_EndElementHandler end,
+	    XML_CharacterDataHandler text, struct kg_err *err)
+{
+	zip_int64_t idx = find_entry(z, name);
+	zip_file_t *zf = NULL;
+	XML_Parser p = NULL;
+	zip_stat_t st;
+	uint64_t comp = z->len;
+	int rc = -1;
+
+	if (idx < 0)
+		return 1;
+	zip_stat_init(&st);
+	if (zip_stat_index(z->za, (zip_uint64_t)idx, 0, &st) == 0 &&
+	    (st.valid & ZIP_STAT_COMP_SIZE) && st.comp_size < comp)
+		comp = st.comp_size;
+	if (!(zf = zip_fopen_index(z->za, (zip_uint64_t)idx, 0))) {
+		kg_err_set(err, 400, "damaged", "cannot read %s: %s", name,
+			   zip_strerror(z->za));
+		goto out;
+	}
+	if (!(p = XML_ParserCreateNS(NULL, NS_SEP))) {
+		kg_err_set(err, 500, "internal", "out of memory");
+		goto out;
+	}
+	b->p = p;
+	b->err = err;
+	XML_SetUserData(p, b);
+	XML_SetStartDoctypeDeclHandler(p, on_doctype);
+	XML_SetEntityDeclHandler(p, on_entity);
+	XML_SetElementHandler(p, start, end);
+	XML_SetCharacterDataHandler(p, text);
+	rc = feed(z, zf, comp, p, b, name, err);
+out:
+	if (p)
+		XML_ParserFree(p);
+	if (zf)
+		zip_fclose(zf);
+	return rc;
+}
+
+/* ---- paths ----------------------------------------------------------- */
+
+/*
+ * Resolve a relationship target against the directory of its source part
+ * (`dir` ends in '/' or is "").  ".." segments are applied here, to the
+ * name we look up; one that climbs out of the package fails.
+ */
+static int
+resolve(const char *dir, const char *target, char out[MAX_PATH])
+{
+	char tmp[2 * MAX_PATH];
+	size_t n = 0, seg;
+	char *p, *save = NULL;
+
+	if (strlen(dir) + strlen(target) >= MAX_PATH)
+		return -1;
+	if (target[0] == '/')
+		snprintf(tmp, sizeof(tmp), "%s", target + 1);
+	else
+		snprintf(tmp, sizeof(tmp), "%s%s", dir, target);
+	out[0] = '\0';
+	for (p = strtok_r(tmp, "/", &save); p;
+	     p = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(p, "."))
+			continue;
+		if (!strcmp(p, "..")) {
+			if (!n)
+				return -1;
+			while (n && out[n - 1] != '/')
+				n--;
+			if (n)
+				n--;
+			out[n] = '\0';
+			continue;
+		}
+		seg = strlen(p);
+		if (n + seg + 2 >= MAX_PATH)
+			return -1;
+		if (n)
+			out[n++] = '/';
+		memcpy(out + n, p, seg + 1);
+		n += seg;
+	}
+	return n ? 0 : -1;
+}
+
+/* "xl/workbook.xml" -> dir "xl/", rels "xl/_rels/workbook.xml.rels". */
+static int
+part_dir(const char *part, char dir[MAX_PATH], char rels[MAX_PATH])
+{
+	const char *slash = strrchr(part, '/');
+	size_t n = slash ? (size_t)(slash - part) + 1 : 0;
+	size_t len = strlen(part);
+
+	if (len + sizeof("_rels/.rels") > MAX_PATH)
+		return -1;
+	memcpy(dir, part, n);
+	dir[n] = '\0';
+	memcpy(rels, part, n);
+	memcpy(rels + n, "_rels/", 6);
+	memcpy(rels + n + 6, part + n, len - n);
+	memcpy(rels + len + 6, ".rels", 6);
+	return 0;
+}
+
+/* ---- relationships (_rels/.rels, xl/_rels/workbook.xml.rels) --------- */
+
+enum rel_kind { REL_OTHER, REL_OFFICE, REL_SHEET, REL_SST, REL_STYLES };
+
+struct rel {
+	enum rel_kind kind;
+	char *id;
+	char *target;
+};
+
+struct rels {
+	struct xml_base b;
+	struct rel *v;
+	size_t n;
+};
+
+static enum rel_kind
+rel_kind(const char *type)
+{
+	static const struct {
+		const char *suffix;
+		enum rel_kind kind;
+	} kinds[] = {{"/officeDocument", REL_OFFICE},
+		     {"/worksheet", REL_SHEET},
+		     {"/sharedStrings", REL_SST},
+		     {"/styles", REL_STYLES}};
+	size_t i, n = strlen(type), k;
+
+	/* Types are URIs that differ between Transitional and Strict only
+	 * in their prefix; the last segment names the kind. */
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		k = strlen(kinds[i].suffix);
+		if (n >= k && !strcmp(type + n - k, kinds[i].suffix))
+			return kinds[i].kind;
+	}
+	return REL_OTHER;
+}
+
+static void XMLCALL
+rels_start(void *ud, const XML_Char *name, const XML_Char **atts)
+{
+	struct rels *r = ud;
+	const char *id, *type, *target, *mode;
+	enum rel_kind kind;
+	struct rel *v;
+
+	if (r->b.failed || !xname_is(name, ns_pkg, "Relationship"))
+		return;
+	id = xattr(atts, NULL, "Id");
+	type = xattr(atts, NULL, "Type");
+	target = xattr(atts, NULL, "Target");
+	mode = xattr(atts, NULL, "TargetMode");
+	if (!id || !type || !target || (mode && !strcmp(mode, "External")))
+		return;
+	if ((kind = rel_kind(type)) == REL_OTHER)
+		return;
+	if (r->n >= MAX_LIST) {
+		kg_err_set(r->b.err, 400, "bad_xlsx",
+			   "too many relationships");
+		xml_stop(&r->b);
+		return;
+	}
+	if (!(v = realloc(r->v, (r->n + 1) * sizeof(*v))))
+		goto oom;
+	r->v = v;
+	v[r->n].kind = kind;
+	v[r->n].id = strdup(id);
+	v[r->n].target = strdup(target);
+	r->n++;
+	if (!v[r->n - 1].id || !v[r->n - 1].target)
+		goto oom;
+	return;
+oom:
+	kg_err_set(r->b.err, 500, "internal", "out of memory");
+	xml_stop(&r->b);
+}
+
+static void XMLCALL
+ignore_end(void *ud, const XML_Char *name)
+{
+	(void)ud;
+	(void)name;
+}
+
+static void
+rels_free(struct rels *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		free(r->v[i].id);
+		free(r->v[i].target);
+	}
+	free(r->v);
+}
+
+/* Target of the first relationship of `kind` (and `id`, if given). */
+static const char *
+rels_find(const struct rels *r, enum rel_kind kind, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		if (r->v[i].kind == kind && (!id || !strcmp(r->v[i].id, id)))
+			return r->v[i].target;
+	return NULL;
+}
+
+/* ---- workbook.xml ---------------------------------------------------- */
+
+struct workbook {
+	struct xml_base b;
+	int is_workbook;	/* the root is SpreadsheetML's <workbook> */
+	int date1904;
+	char **rid;	/* r:id of each sheet, in workbook order */
+	unsigned char *hidden;
+	size_t n;
+};
+
+static int
+xbool(const char *v)
+{
+	return v && (!strcmp(v, "1") || !strcmp(v, "true"));
+}
+
+static void XMLCALL
+wb_start(void *ud, const XML_Char *name, const XML_Char **atts)
+{
+	struct workbook *w = ud;
+	const char *rid, *state;
+	char **v;
+	unsigned char *h;
+
+	if (w->b.failed)
+		return;
+	if (xname_is(name, ns_main, "workbook"))
+		w->is_workbook = 1;
+	if (xname_is(name, ns_main, "workbookPr")) {
+		w->date1904 = xbool(xattr(atts, NULL, "date1904"));
+		return;
+	}
+	if (!xname_is(name, ns_main, "sheet") || w->n >= MAX_LIST)
+		return;
+	if (!(rid = xattr(atts, ns_rel, "id")))
+		return;
+	state = xattr(atts, NULL, "state");
+	v = realloc(w->rid, (w->n + 1) * sizeof(*v));
+	if (v)
+		w->rid = v;
+	h = realloc(w->hidden, w->n + 1);
+	if (h)
+		w->hidden = h;
+	if (!v || !h || !(v[w->n] = strdup(rid))) {
+		kg_err_set(w->b.err, 500, "internal", "out of memory");
+		xml_stop(&w->b);
+		return;
+	}
+	h[w->n++] = state && strcmp(state, "visible");
+}
+
+static void
+wb_free(struct workbook *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->n; i++)
+		free(w->rid[i]);
+	free(w->rid);
+	free(w->hidden);
+}
+
+/* ---- styles.xml: which cell styles are dates ------------------------- */
+
+struct styles {
+	struct xml_base b;
+	int in_fmts, in_xfs;
+	unsigned *fmt_id;	/* custom numFmts: id ... */
+	unsigned char *fmt_date;	/* ... and whether it is a date */
+	size_t nfmt;
+	unsigned *xf_fmt;	/* numFmtId of each cellXfs/xf */
+	size_t nxf;
+	unsigned char *is_date;	/* per xf, filled at the end */
+};
+
+/*
+ * A custom format is a date when a d, m or y appears outside "quoted
+ * text", [brackets] (colours, conditions, [h] elapsed hours) and escapes
+ * (\x, _x, *x).  m alone also means minutes, so it only counts when no h
+ * or s appears ("mm:ss" is a duration, "dd.mm.yyyy" a date).
+ */
+static int
+format_is_date(const char *code)
+{
+	int quoted = 0, dy = 0, m = 0, hs = 0;
+	char c;
+
+	for (; *code; code++) {
+		c = (char)tolower((unsigned char)*code);
+		if (c == '"') {
+			quoted = !quoted;
+		} else if (quoted) {
+			continue;
+		} else if (c == '[') {
+			code += strcspn(code, "]");
+			if (!*code)
+				break;
+		} else if (c == '\\' || c == '_' || c == '*') {
+			if (!code[1])
+				break;
+			code++;
+		} else if (c == 'd' || c == 'y') {
+			dy = 1;
+		} else if (c == 'm') {
+			m = 1;
+		} else if (c == 'h' || c == 's') {
+			hs = 1;
+		}
+	}
+	return dy || (m && !hs);
+}
+
+static int
+parse_uint(const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > 0xffffffffUL)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int
+grow(void **v, size_t n, size_t size)
+{
+	void *p = realloc(*v, (n + 1) * size);
+
+	if (!p)
+		return -1;
+	*v = p;
+	return 0;
+}
+
+static void
+styles_add_fmt(struct styles *s, const char **atts)
+{
+	unsigned id;
+	const char *code = xattr(atts, NULL, "formatCode");
+
+	if (parse_uint(xattr(atts, NULL, "numFmtId"), &id) < 0 || !code ||
+	    s->nfmt >= MAX_LIST)
+		return;
+	if (grow((void **)&s->fmt_id, s->nfmt, sizeof(unsigned)) < 0 ||
+	    grow((void **)&s->fmt_date, s->nfmt, 1) < 0) {
+		kg_err_set(s->b.err, 500, "internal", "out of memory");
+		xml_stop(&s->b);
+		return;
+	}
+	s->fmt_id[s->nfmt] = id;
+	s->fmt_date[s->nfmt++] = (unsigned char)format_is_date(code);
+}
+
+static void XMLCALL
+styles_start(void *ud, const XML_Char *name, const XML_Char **atts)
+{
+	struct styles *s = ud;
+	unsigned id = 0;
+
+	if (s->b.failed)
+		return;
+	if (xname_is(name, ns_main, "numFmts"))
+		s->in_fmts = 1;
+	else if (xname_is(name, ns_main, "cellXfs"))
+		s->in_xfs = 1;
+	else if (s->in_fmts && xname_is(name, ns_main, "numFmt"))
+		styles_add_fmt(s, atts);
+	else if (s->in_xfs && xname_is(name, ns_main, "xf") &&
+		 s->nxf < MAX_LIST) {
+		/* An xf without numFmtId is "General" (0); it still takes
+		 * its index, or every later style shifts. */
+		if (parse_uint(xattr(atts, NULL, "numFmtId"), &id) < 0)
+			id = 0;
+		if (grow((void **)&s->xf_fmt, s->nxf, sizeof(unsigned)) < 0) {
+			kg_err_set(s->b.err, 500, "internal",
+				   "out of memory");
+			xml_stop(&s->b);
+			return;
+		}
+		s->xf_fmt[s->nxf++] = id;
+	}
+}
+
+static void XMLCALL
+styles_end(void *ud, const XML_Char *name)
+{
+	struct styles *s = ud;
+
+	if (xname_is(name, ns_main, "numFmts"))
+		s->in_fmts = 0;
+	else if (xname_is(name, ns_main, "cellXfs"))
+		s->in_xfs = 0;
+}
+
+static int
+fmt_is_date(const struct styles *s, unsigned id)
+{
+	size_t i;
+
+	/* A custom numFmt may redefine a built-in id. */
+	for (i = 0; i < s->nfmt; i++)
+		if (s->fmt_id[i] == id)
+			return s->fmt_date[i];
+	return (id >= 14 && id <= 22) || (id >= 45 && id <= 47);
+}
+
+static int
+styles_finish(struct styles *s, struct kg_err *err)
+{
+	size_t i;
+
+	if (!s->nxf)
+		return 0;
+	if (!(s->is_date = malloc(s->nxf)))
+		return kg_err_set(err, 500, "internal", "out of memory");
+	for (i = 0; i < s->nxf; i++)
+		s->is_date[i] = (unsigned char)fmt_is_date(s, s->xf_fmt[i]);
+	return 0;
+}
+
+static void
+styles_free(struct styles *s)
+{
+	free(s->fmt_id);
+	free(s->fmt_date);
+	free(s->xf_fmt);
+	free(s->is_date);
+}
+
+/* ---- sharedStrings.xml ----------------------------------------------- */
+
+struct sst {
+	struct xml_base b;
+	size_t limit;		/* lim->max_shared_strings */
+	struct kg_buf pool;	/* normalised strings, NUL-terminated */
+	size_t *off;		/* start of string i in pool */
+	size_t n, cap;
+	int in_si, in_t, rph;
+	struct kg_buf cur;	/* raw text of the current <si> */
+};
+
+static void
+sst_fail(struct sst *s, int status, const char *code, const char *msg)
+{
+	kg_err_set(s->b.err, status, code, "%s", msg);
+	xml_stop(&s->b);
+}
+
+static void XMLCALL
+sst_start(void *ud, const XML_Char *name, const XML_Char **atts)
+{
+	struct sst *s = ud;
+
+	(void)atts;
+	if (s->b.failed)
+		return;
+	if (xname_is(name, ns_main, "si")) {
+		s->in_si = 1;
+		s->rph = 0;
+		kg_buf_reset(&s->cur);
+	} else if (s->in_si && xname_is(name, ns_main, "rPh")) {
+		s->rph++;
+	} else if (s->in_si && !s->rph && xname_is(name, ns_main, "t")) {
+		s->in_t = 1;
+	}
+}
+
+/* Normalise the finished <si> into the pool.  Counted here, once per
+ * <si>, however many rich-text runs it had, so indexes never shift. */
+static void
+sst_add(struct sst *s)
+{
+	size_t *off;
+
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 256;
+		if (!(off = realloc(s->off, s->cap * sizeof(*off)))) {
+			sst_fail(s, 500, "internal", "out of memory");
+			return;
+		}
+		s->off = off;
+	}
+	s->off[s->n++] = s->pool.len;
+	if (kg_sheet_norm(s->cur.data ? s->cur.data : "", s->cur.len,
+			  &s->pool) < 0 ||
+	    kg_buf_append(&s->pool, "", 1) < 0) {
+		sst_fail(s, 500, "internal", "out of memory");
+		return;
+	}
+	/* The offsets cost memory too: an attacker's million empty <si/>
+	 * must hit the same limit as one huge string. */
+	if (s->pool.len + s->n * sizeof(size_t) > s->limit) {
+		kg_err_set(s->b.err, 400, "shared_strings_too_large",
+			   "the shared-string table is larger than %zu MiB",
+			   s->limit >> 20);
+		xml_stop(&s->b);
+	}
+}
+
+static void XMLCALL
+sst_end(void *ud, const XML_Char *name)
+{
+	struct sst *s = ud;
+
+	if (s->b.failed)
+		return;
+	if (s->in_t && xname_is(name, ns_main, "t")) {
+		s->in_t = 0;
+	} else if (s->in_si && xname_is(name, ns_main, "rPh")) {
+		s->rph--;
+	} else if (s->in_si && xname_is(name, ns_main, "si")) {
+		s->in_si = 0;
+		sst_add(s);
+	}
+}
+
+static void XMLCALL
+sst_text(void *ud, const XML_Char *t, int len)
+{
+	struct sst *s = ud;
+
+	if (s->b.failed || !s->in_t)
+		return;
+	if (s->cur.len + (size_t)len > KG_SHEET_MAX_CELL)
+		sst_fail(s, 400, "bad_xlsx",
+			 "a shared string is longer than a cell may be");
+	else if (kg_buf_append(&s->cur, t, (size_t)len) < 0)
+		sst_fail(s, 500, "internal", "out of memory");
+}
+
+static void
+sst_free(struct sst *s)
+{
+	kg_buf_free(&s->pool);
+	kg_buf_free(&s->cur);
+	free(s->off);
+}
+
+/* ---- the worksheet --------------------------------------------------- */
+
+enum ctype { C_NUM, C_SST, C_INLINE, C_STR, C_BOOL, C_ERR, C_DATE };
+
+struct sheet {
+	struct xml_base b;
+	struct kg_sheet_rows rows;
+	const struct sst *sst;
+	const struct styles *styles;
+	int date1904;
+	int in_data, in_row, in_c, in_v, in_is, in_t, rph;
+	unsigned row, next_col, col, style;
+	enum ctype type;
+	struct kg_buf v;	/* <v> or inline <t> text of the cell */
+	int stopped;		/* the callback asked to stop */
+};
+
+static void
+sheet_fail(struct sheet *s, int status, const char *code, const char *fmt,
+	   ...) __attribute__((format(printf, 4, 5)));
+
+static void
+sheet_fail(struct sheet *s, int status, const char *code, const char *fmt,
+	   ...)
+{
+	char msg[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	kg_err_set(s->b.err, status, code, "%s", msg);
+	xml_stop(&s->b);
+}
+
+/* "AB12" -> column 27; the digits are not needed, rows carry their own
+ * number.  -1 for anything that is not a cell reference. */
+static long
+ref_col(const char *r)
+{
+	long col = 0;
+	int n = 0;
+
+	while (isalpha((unsigned char)*r) && n < 4) {
+		col = col * 26 + (toupper((unsigned char)*r++) - 'A' + 1);
+		n++;
+	}
+	if (!n || col > (long)EXCEL_MAX_COL || !isdigit((unsigned char)*r))
+		return -1;
+	return col - 1;
+}
+
+static enum ctype
+cell_type(const char *t)
+{
+	if (!t || !strcmp(t, "n"))
+		return C_NUM;
+	if (!strcmp(t, "s"))
+		return C_SST;
+	if (!strcmp(t, "inlineStr"))
+		return C_INLINE;
+	if (!strcmp(t, "str"))
+		return C_STR;
+	if (!strcmp(t, "b"))
+		return C_BOOL;
+	if (!strcmp(t, "e"))
+		return C_ERR;
+	if (!strcmp(t, "d"))
+		return C_DATE;
+	return C_NUM;
+}
+
+static void
+row_start(struct sheet *s, const char **atts)
+{
+	const char *r = xattr(atts, NULL, "r");
+	unsigned row;
+
+	if (!r)
+		row = s->row + 1;
+	else if (parse_uint(r, &row) < 0)
+		row = 0;
+	if (row < 1 || row > EXCEL_MAX_ROW) {
+		sheet_fail(s, 400, "bad_xlsx", "invalid row number after "
+			   "row %u", s->row);
+		return;
+	}
+	s->row = row;
+	s->in_row = 1;
+	s->next_col = 0;
+}
+
+static void
+cell_start(struct sheet *s, const char **atts)
+{
+	const char *r = xattr(atts, NULL, "r");
+	long col = r ? ref_col(r) : (long)s->next_col;
+
+	if (col < 0 || col >= (long)EXCEL_MAX_COL) {
+		sheet_fail(s, 400, "bad_xlsx", "invalid cell reference in "
+			   "row %u", s->row);
+		return;
+	}
+	s->col = (unsigned)col;
+	s->next_col = s->col + 1;
+	s->type = cell_type(xattr(atts, NULL, "t"));
+	if (parse_uint(xattr(atts, NULL, "s"), &s->style) < 0)
+		s->style = 0;
+	s->in_c = 1;
+	s->in_v = s->in_is = s->in_t = s->rph = 0;
+	kg_buf_reset(&s->v);
+}
+
+static void XMLCALL
+sheet_start(void *ud, const XML_Char *name, const XML_Char **atts)
+{
+	struct sheet *s = ud;
+
+	if (s->b.failed || s->b.done)
+		return;
+	if (xname_is(name, ns_main, "sheetData"))
+		s->in_data = 1;
+	else if (s->in_data && !s->in_row && xname_is(name, ns_main, "row"))
+		row_start(s, atts);
+	else if (s->in_row && !s->in_c && xname_is(name, ns_main, "c"))
+		cell_start(s, atts);
+	else if (s->in_c && xname_is(name, ns_main, "v"))
+		s->in_v = 1;
+	else if (s->in_c && xname_is(name, ns_main, "is"))
+		s->in_is = 1;
+	else if (s->in_is && xname_is(name, ns_main, "rPh"))
+		s->rph++;
+	else if (s->in_is && !s->rph && xname_is(name, ns_main, "t"))
+		s->in_t = 1;
+}
+
+static int
+is_date_style(const struct sheet *s)
+{
+	return s->styles->is_date && s->style < s->styles->nxf &&
+	       s->styles->is_date[s->style];
+}
+
+static int
+put_number(struct sheet *s, const char *v)
+{
+	struct kg_err *err = s->b.err;
+	char buf[32], date[11];
+	char *end;
+	double d;
+
+	d = strtod(v, &end);
+	while (*end == ' ')
+		end++;
+	if (end == v || *end || !isfinite(d))
+		return kg_sheet_rows_put_text(&s->rows, s->row, s->col, v,
+					      strlen(v), err);
+	if (is_date_style(s) && kg_sheet_serial_date(d, s->date1904,
+						      date) == 0)
+		return kg_sheet_rows_put(&s->rows, s->row, s->col,
+					 KG_CELL_DATE, date, 10, d, err);
+	kg_sheet_number_text(d, buf);
+	return kg_sheet_rows_put(&s->rows, s->row, s->col, KG_CELL_NUMBER,
+				 buf, strlen(buf), d, err);
+}
+
+static int
+put_shared(struct sheet *s, const char *v)
+{
+	const struct sst *t = s->sst;
+	char name[8];
+	unsigned i;
+	size_t len;
+
+	if (parse_uint(v, &i) < 0 || i >= t->n) {
+		kg_sheet_col_name(s->col, name);
+		return kg_err_set(s->b.err, 400, "bad_xlsx",
+				  "cell %s%u refers to a shared string that "
+				  "does not exist", name, s->row);
+	}
+	len = (i + 1 < t->n ? t->off[i + 1] : t->pool.len) - t->off[i] - 1;
+	return kg_sheet_rows_put(&s->rows, s->row, s->col, KG_CELL_TEXT,
+				 t->pool.data + t->off[i], len, 0, s->b.err);
+}
+
+/* Error literals are ASCII ("#N/A"); normalise anyway, the file is
+ * untrusted. */
+static int
+put_error(struct sheet *s, const char *v)
+{
+	struct kg_buf tmp = {0};
+	int rc;
+
+	if (kg_sheet_norm(v, strlen(v), &tmp) < 0)
+		rc = kg_err_set(s->b.err, 500, "internal", "out of memory");
+	else
+		rc = kg_sheet_rows_put(&s->rows, s->row, s->col,
+				       KG_CELL_ERROR, kg_buf_str(&tmp),
+				       tmp.len, 0, s->b.err);
+	kg_buf_free(&tmp);
+	return rc;
+}
+
+static int
+put_special(struct sheet *s, const char *v)
+{
+	struct kg_sheet_rows *r = &s->rows;
+	struct kg_err *err = s->b.err;
+	double serial;
+
+	if (s->type == C_BOOL) {
+		if (!strcmp(v, "1") || !strcmp(v, "true"))
+			return kg_sheet_rows_put(r, s->row, s->col,
+						 KG_CELL_BOOL, "TRUE", 4, 1,
+						 err);
+		if (!strcmp(v, "0") || !strcmp(v, "false"))
+			return kg_sheet_rows_put(r, s->row, s->col,
+						 KG_CELL_BOOL, "FALSE", 5, 0,
+						 err);
+	} else if (s->type == C_ERR && *v) {
+		return put_error(s, v);
+	} else if (s->type == C_DATE &&
+		   kg_sheet_date_serial(v, s->date1904, &serial) == 0) {
+		return kg_sheet_rows_put(r, s->row, s->col, KG_CELL_DATE, v,
+					 10, serial, err);
+	}
+	return kg_sheet_rows_put_text(r, s->row, s->col, v, strlen(v), err);
+}
+
+static int
+cell_end(struct sheet *s)
+{
+	const char *v = kg_buf_str(&s->v);
+
+	s->in_c = 0;
+	switch (s->type) {
+	case C_SST:
+		return put_shared(s, v);
+	case C_INLINE:
+	case C_STR:
+		return kg_sheet_rows_put_text(&s->rows, s->row, s->col, v,
+					      s->v.len, s->b.err);
+	case C_NUM:
+		return *v ? put_number(s, v) : 0;
+	default:
+		return put_special(s, v);
+	}
+}
+
+static void XMLCALL
+sheet_end(void *ud, const XML_Char *name)
+{
+	struct sheet *s = ud;
+	int rc;
+
+	if (s->b.failed || s->b.done)
+		return;
+	if (s->in_v && xname_is(name, ns_main, "v")) {
+		s->in_v = 0;
+	} else if (s->in_t && xname_is(name, ns_main, "t")) {
+		s->in_t = 0;
+	} else if (s->rph && xname_is(name, ns_main, "rPh")) {
+		s->rph--;
+	} else if (s->in_is && xname_is(name, ns_main, "is")) {
+		s->in_is = 0;
+	} else if (s->in_c && xname_is(name, ns_main, "c")) {
+		if (cell_end(s) < 0)
+			xml_stop(&s->b);
+	} else if (s->in_row && xname_is(name, ns_main, "row")) {
+		s->in_row = 0;
+		rc = kg_sheet_rows_end(&s->rows, s->row, s->b.err);
+		if (rc < 0) {
+			xml_stop(&s->b);
+		} else if (rc > 0) {
+			s->stopped = s->b.done = 1;
+			XML_StopParser(s->b.p, XML_FALSE);
+		}
+	} else if (s->in_data && xname_is(name, ns_main, "sheetData")) {
+		/* Nothing after sheetData (merges, print setup) matters:
+		 * stop inflating. */
+		s->in_data = 0;
+		s->b.done = 1;
+		XML_StopParser(s->b.p, XML_FALSE);
+	}
+}
+
+static void XMLCALL
+sheet_text(void *ud, const XML_Char *t, int len)
+{
+	struct sheet *s = ud;
+	char name[8];
+
+	if (s->b.failed || !(s->in_v || s->in_t))
+		return;
+	if (s->v.len + (size_t)len > KG_SHEET_MAX_CELL) {
+		kg_sheet_col_name(s->col, name);
+		sheet_fail(s, 400, "bad_xlsx", "cell %s%u holds more than "
+			   "%zu KiB of text", name, s->row,
+			   KG_SHEET_MAX_CELL >> 10);
+	} else if (kg_buf_append(&s->v, t, (size_t)len) < 0) {
+		sheet_fail(s, 500, "internal", "out of memory");
+	}
+}
+
+/* ---- putting it together --------------------------------------------- */
+
+static int
+open_zip(struct zipctx *z, const void *data, size_t len, struct kg_err *err)
+{
+	static const unsigned char cfb[] = {0xd0, 0xcf, 0x11, 0xe0};
+	zip_source_t *src;
+	zip_error_t ze;
+
+	if (len >= 4 && !memcmp(data, cfb, 4))
+		return kg_err_set(err, 400, "not_xlsx",
+				  "this is an old .xls or a password-protected "
+				  "workbook; save it as an unprotected .xlsx");
+	if (len < 4 || memcmp(data, "PK", 2))
+		return kg_err_set(err, 400, "not_xlsx",
+				  "the file is not an .xlsx workbook (not a "
+				  "zip archive)");
+	zip_error_init(&ze);
+	if (!(src = zip_source_buffer_create(data, len, 0, &ze))) {
+		zip_error_fini(&ze);
+		return kg_err_set(err, 500, "internal", "out of memory");
+	}
+	z->za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze);
+	if (!z->za) {
+		zip_source_free(src);
+		/* It starts like a zip, so whatever libzip says (no
+		 * central directory, inconsistent headers) the user's
+		 * answer is the same: the upload is cut short or broken. */
+		kg_err_set(err, 400, "damaged",
+			   "the .xlsx file is damaged or truncated (%s)",
+			   zip_error_strerror(&ze));
+		zip_error_fini(&ze);
+		return -1;
+	}
+	zip_error_fini(&ze);
+	if ((zip_uint64_t)zip_get_num_entries(z->za, 0) >
+	    z->lim->max_entries)
+		return kg_err_set(err, 400, "zip_bomb",
+				  "the archive has more than %u entries",
+				  z->lim->max_entries);
+	return 0;
+}
+
+/* Package rels -> the workbook part name (Excel's default if absent). */
+static int
+find_workbook(struct zipctx *z, char part[MAX_PATH], struct kg_err *err)
+{
+	struct rels r = {0};
+	const char *t;
+	int rc;
+
+	rc = parse_entry(z, "_rels/.rels", &r.b, rels_start, ignore_end,
+			 NULL, err);
+	if (rc < 0)
+		goto out;
+	rc = 0;
+	t = rels_find(&r, REL_OFFICE, NULL);
+	if (!t || resolve("", t, part) < 0)
+		snprintf(part, MAX_PATH, "xl/workbook.xml");
+out:
+	rels_free(&r);
+	return rc;
+}
+
+static const char *
+first_sheet(const struct workbook *w, const struct rels *r)
+{
+	const char *t;
+	size_t i;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < w->n; i++)
+			if ((pass || !w->hidden[i]) &&
+			    (t = rels_find(r, REL_SHEET, w->rid[i])))
+				return t;
+	return NULL;
+}
+
+/* Everything the sheet needs before it can be streamed. */
+struct parts {
+	char sheet[MAX_PATH];
+	char sst[MAX_PATH];
+	char styles[MAX_PATH];
+	int date1904;
+};
+
+static int
+read_workbook(struct zipctx *z, struct parts *pt, struct kg_err *err)
+{
+	char part[MAX_PATH], dir[MAX_PATH], relsname[MAX_PATH];
+	struct workbook w = {0};
+	struct rels r = {0};
+	const char *t;
+	int rc;
+
+	if (find_workbook(z, part, err) < 0)
+		return -1;
+	rc = parse_entry(z, part, &w.b, wb_start, ignore_end, NULL, err);
+	if (rc > 0)
+		kg_err_set(err, 400, "not_xlsx", "the file is a zip archive "
+			   "but not an .xlsx workbook (no %s)", part);
+	if (rc)
+		goto fail;
+	/* A .docx or .odt renamed to .xlsx has a main part too. */
+	if (!w.is_workbook) {
+		rc = kg_err_set(err, 400, "not_xlsx", "the file is a zip "
+				"archive but not an .xlsx workbook (%s is "
+				"not a workbook)", part);
+		goto fail;
+	}
+	if (part_dir(part, dir, relsname) < 0) {
+		rc = kg_err_set(err, 400, "not_xlsx", "bad workbook name");
+		goto fail;
+	}
+	rc = parse_entry(z, relsname, &r.b, rels_start, ignore_end, NULL,
+			 err);
+	if (rc > 0)
+		kg_err_set(err, 400, "not_xlsx", "the workbook has no "
+			   "relationships part (%s)", relsname);
+	if (rc)
+		goto fail;
+	rc = -1;
+	if (!(t = first_sheet(&w, &r)) || resolve(dir, t, pt->sheet) < 0) {
+		kg_err_set(err, 400, "not_xlsx",
+			   "the workbook has no worksheet");
+		goto fail;
+	}
+	t = rels_find(&r, REL_SST, NULL);
+	if (!t || resolve(dir, t, pt->sst) < 0)
+		pt->sst[0] = '\0';
+	t = rels_find(&r, REL_STYLES, NULL);
+	if (!t || resolve(dir, t, pt->styles) < 0)
+		pt->styles[0] = '\0';
+	pt->date1904 = w.date1904;
+	rc = 0;
+fail:
+	wb_free(&w);
+	rels_free(&r);
+	return rc ? -1 : 0;
+}
+
+static int
+read_sheet(struct zipctx *z, const struct parts *pt, const struct sst *sst,
+	   const struct styles *st, kg_sheet_row_fn fn, void *arg,
+	   struct kg_err *err)
+{
+	struct sheet s = {0};
+	int rc;
+
+	s.sst = sst;
+	s.styles = st;
+	s.date1904 = pt->date1904;
+	if (kg_sheet_rows_init(&s.rows, z->lim, fn, arg, err) < 0)
+		return -1;
+	rc = parse_entry(z, pt->sheet, &s.b, sheet_start, sheet_end,
+			 sheet_text, err);
+	if (rc > 0)
+		rc = kg_err_set(err, 400, "not_xlsx", "the first worksheet "
+				"(%s) is missing", pt->sheet);
+	else if (rc == 0 && s.stopped)
+		rc = 1;
+	kg_buf_free(&s.v);
+	kg_sheet_rows_free(&s.rows);
+	return rc;
+}
+
+int
+kg_xlsx_read(const void *data, size_t len, const struct kg_sheet_limits *lim,
+	     kg_sheet_row_fn fn, void *arg, struct kg_err *err)
+{
+	struct kg_sheet_limits def;
+	struct zipctx z = {0};
+	struct parts pt;
+	struct styles st = {0};
+	struct sst sst = {0};
+	int rc = -1;
+
+	if (!lim) {
+		kg_sheet_limits_default(&def);
+		lim = &def;
+	}
+	z.lim = lim;
+	z.len = len;
+	if (len > lim->max_file)
+		return kg_err_set(err, 413, "too_large", "the file is larger "
+				  "than %zu MiB", lim->max_file >> 20);
+	if (open_zip(&z, data, len, err) < 0 ||
+	    read_workbook(&z, &pt, err) < 0)
+		goto out;
+	if (pt.styles[0] && (parse_entry(&z, pt.styles, &st.b, styles_start,
+					 styles_end, NULL, err) < 0 ||
+			     styles_finish(&st, err) < 0))
+		goto out;
+	sst.limit = lim->max_shared_strings;
+	if (pt.sst[0] && parse_entry(&z, pt.sst, &sst.b, sst_start, sst_end,
+				     sst_text, err) < 0)
+		goto out;
+	rc = read_sheet(&z, &pt, &sst, &st, fn, arg, err);
+out:
+	if (z.za)
+		zip_discard(z.za);
+	styles_free(&st);
+	sst_free(&sst);
+	return rc;
+}

@@ -1,0 +1,76 @@
+/*
+ * kg_xlsx - a streaming reader for the first worksheet of an .xlsx file.
+ *
+ * Uploads are untrusted and come from Excel, LibreOffice, Google Sheets,
+ * openpyxl and SheetJS, each writing SpreadsheetML its own way, so the
+ * reader follows the package instead of assuming Excel's layout:
+ *
+ *   _rels/.rels -> workbook part -> its rels -> first worksheet
+ *
+ * (the first VISIBLE sheet in workbook order; a hidden first sheet is
+ * passed over, because the user uploading the file does not see it).
+ * Relationship targets may be relative or absolute ("/xl/..."); element
+ * and attribute namespaces are compared by URI, never by prefix, and
+ * both the Transitional (schemas.openxmlformats.org) and the Strict
+ * (purl.oclc.org) namespaces are accepted.
+ *
+ * Streaming: the worksheet XML is inflated in 64 KiB pieces straight into
+ * expat's buffer and each row is handed to `fn` as soon as it ends, so
+ * memory is bounded by the shared-string table (lim->max_shared_strings)
+ * plus one row, however many rows the sheet has.  <dimension> is never
+ * trusted.
+ *
+ * Cells: shared strings (rich-text runs joined, phonetic <rPh> runs
+ * skipped), inline strings (also empty ones), formula strings t="str"
+ * (the cached value), numbers, booleans, errors, ISO dates t="d".  A
+ * number whose style (cellXfs -> numFmtId) is a date format -- built-in
+ * 14-22 and 45-47, or a custom format with d, m or y outside quotes and
+ * brackets (m only when there is no h or s, so "mm:ss" stays a number)
+ * -- becomes KG_CELL_DATE in the workbook's date system (1900 with
+ * Lotus's phantom 1900-02-29, or date1904).  Cells without an `r`
+ * attribute take the previous cell's column + 1, rows without one the
+ * previous row + 1.
+ *
+ * Merged cells: Excel stores the value of a merged range in its top-left
+ * cell only; the other cells of the range are read as empty, exactly as
+ * stored.  A header "Budżet" merged over C1:D1 therefore names column C
+ * and leaves D without a header, which the validator reports.
+ *
+ * Limits and refusals (all 400 unless noted, with `code`):
+ *   too_large (413)       input longer than lim->max_file
+ *   not_xlsx              not a zip, an old .xls / encrypted workbook,
+ *                         or a zip without a workbook (e.g. a .docx)
+ *   damaged               truncated or corrupt zip data (CRC, inflate)
+ *   zip_bomb              more than lim->max_entries entries, more than
+ *                         lim->max_uncompressed bytes actually inflated,
+ *                         or an entry inflating more than lim->max_ratio
+ *                         times its compressed size (checked once it
+ *                         passes 1 MiB; sizes claimed by zip headers are
+ *                         never used for anything but this ratio)
+ *   xml_forbidden         any DOCTYPE / entity declaration (XXE, billion
+ *                         laughs: OOXML never needs one)
+ *   bad_xlsx              malformed XML or an impossible reference
+ *   shared_strings_too_large, too_many_columns, too_many_rows (422)
+ * Entry names that are absolute or contain a ".." segment are ignored,
+ * as if they were not in the archive.
+ */
+#ifndef KG_XLSX_H
+#define KG_XLSX_H
+
+#include <stddef.h>
+
+#include "kg_err.h"
+#include "kg_sheet.h"
+
+/*
+ * Read the first worksheet of the .xlsx in data[0..len-1], calling `fn`
+ * for every non-blank row.  `lim` NULL means kg_sheet_limits_default().
+ * Returns 0 when every row was delivered, 1 when `fn` asked to stop, -1
+ * with `err` filled otherwise.  Rows already delivered before an error
+ * stay delivered: callers that must be all-or-nothing collect first.
+ */
+int kg_xlsx_read(const void *data, size_t len,
+		 const struct kg_sheet_limits *lim, kg_sheet_row_fn fn,
+		 void *arg, struct kg_err *err);
+
+#endif
