@@ -14,7 +14,7 @@ PACKAGES=(
     libjwt-dev libssl-dev libexpat1-dev libxlsxwriter-dev libinih-dev libargon2-dev
     libcmocka-dev
     postgresql postgresql-client redis-server redis-tools lighttpd apache2 spawn-fcgi
-    curl python3 openssl util-linux procps ca-certificates
+    curl python3 python3-openpyxl python3-docx openssl util-linux procps ca-certificates
 )
 
 missing=()

@@ -74,6 +74,11 @@ step() {
 
 # ------------------------------------------------------------------ unit tests
 echo "== unit tests ($BUILD/tests/unit)"
+# real-world .xlsx files from every writer this machine has (openpyxl from
+# deps.sh, SheetJS from npm when the registry answers) for test_xlsx
+export KG_FIXTURES="$BUILD_DIR/fixtures"
+timeout 300 "$ROOT/tests/fixtures/make_fixtures.sh" "$KG_FIXTURES" ||
+    echo "note: tests/fixtures/make_fixtures.sh failed; test_xlsx will say so"
 shopt -s nullglob
 units=("$BUILD_DIR"/tests/unit/test_*)
 if ((${#units[@]} == 0)); then
