@@ -444,20 +444,28 @@ cell_empty(const struct kg_cell *c)
 	       (c->type == KG_CELL_TEXT && (!c->text || !*c->text));
 }
 
+/* The sheet column holding a field ("key" of kg_rows_columns), or -1. */
+static int
+column_of(const struct kg_rows *r, const char *key)
+{
+	for (int c = 0; c < KG_ROWS_MAX_COLS; c++)
+		if (r->col_field[c] >= 0 &&
+		    !strcmp(kg_rows_columns[r->col_field[c]].key, key))
+			return c;
+	return -1;
+}
+
 static int
 required_present(struct kg_rows *r, unsigned row, const cJSON *input)
 {
 	int ok = 1;
 
 	for (size_t i = 0; i < NFIELDS; i++) {
-		int col = -1;
+		int col = column_of(r, kg_rows_columns[i].key);
 
 		if (!kg_rows_columns[i].required ||
 		    cJSON_GetObjectItem(input, kg_rows_columns[i].key))
 			continue;
-		for (int c = 0; c < KG_ROWS_MAX_COLS && col < 0; c++)
-			if (r->col_field[c] == (int)i)
-				col = c;
 		if (col >= 0)
 			add_error(r, row, col, (int)i, "required",
 				  "Pole „%s” jest wymagane.", kg_rows_columns[i].label);
@@ -473,15 +481,10 @@ dates_in_order(struct kg_rows *r, unsigned row, const cJSON *input)
 		cJSON_GetObjectItem(input, "start_date"));
 	const char *end = cJSON_GetStringValue(
 		cJSON_GetObjectItem(input, "end_date"));
-	int col = -1;
 
 	if (!start || !end || strcmp(start, end) <= 0)
 		return 1;
-	for (int c = 0; c < KG_ROWS_MAX_COLS && col < 0; c++)
-		if (r->col_field[c] >= 0 &&
-		    !strcmp(kg_rows_columns[r->col_field[c]].key, "end_date"))
-			col = c;
-	add_error(r, row, col, -1, "date_order",
+	add_error(r, row, column_of(r, "end_date"), -1, "date_order",
 		  "Data zakończenia jest wcześniejsza niż data rozpoczęcia.");
 	return 0;
 }
@@ -493,7 +496,6 @@ name_unique(struct kg_rows *r, unsigned row, const cJSON *input)
 		cJSON_GetObjectItem(input, "name"));
 	char folded[2048];
 	cJSON *first;
-	int col = -1;
 
 	kg_rows_fold_header(name, folded, sizeof(folded));
 	first = cJSON_GetObjectItem(r->names, folded);
@@ -501,10 +503,7 @@ name_unique(struct kg_rows *r, unsigned row, const cJSON *input)
 		cJSON_AddNumberToObject(r->names, folded, row);
 		return 1;
 	}
-	for (int c = 0; c < KG_ROWS_MAX_COLS && col < 0; c++)
-		if (r->col_field[c] == 0)
-			col = c;
-	add_error(r, row, col, 0, "duplicate_name",
+	add_error(r, row, column_of(r, "name"), 0, "duplicate_name",
 		  "Nazwa projektu powtarza się (pierwszy raz w wierszu %d).",
 		  (int)first->valuedouble);
 	return 0;
