@@ -48,11 +48,24 @@ static const struct conf_key conf_keys[] = {
 	{"worker", "concurrency", T_INT, "5", 1, 100, NULL},
 	{"worker", "global_limit", T_INT, "20", 1, 1000, NULL},
 	{"worker", "shutdown_grace", T_INT, "30", 0, 3600, NULL},
+	/* Generation worker (issue 5): queue lease, reaper, reconciler. */
+	{"worker", "lease_ms", T_INT, "30000", 500, 3600000, NULL},
+	{"worker", "reconcile_interval", T_INT, "30", 1, 3600, NULL},
+	{"worker", "reconcile_grace", T_INT, "10", 0, 3600, NULL},
+	{"worker", "progress_interval_ms", T_INT, "2000", 100, 60000, NULL},
 	{"ai", "provider", T_ENUM, "offline", 0, 0,
 	 "offline|bedrock|azure|openai"},
+	{"ai", "offline_delay_ms", T_INT, "300", 0, 60000, NULL},
+	{"ai", "max_attempts", T_INT, "3", 1, 10, NULL},
+	{"ai", "retry_base_ms", T_INT, "500", 0, 60000, NULL},
 	{"storage", "backend", T_ENUM, "local", 0, 0, "local|s3"},
 	{"storage", "local_dir", T_STR, "/var/lib/kartograf/files", 1, 4096,
 	 NULL},
+	/* SSE relay (cgi-bin/events.c, issue 7). */
+	{"events", "max_streams", T_INT, "256", 1, 10000, NULL},
+	{"events", "heartbeat", T_INT, "15", 1, 300, NULL},
+	{"events", "end_grace", T_INT, "5", 0, 300, NULL},
+	{"events", "gap_wait_ms", T_INT, "1000", 10, 60000, NULL},
 	{"paths", "sql_dir", T_STR, "/usr/share/kartograf/sql", 1, 4096, NULL},
 };
 

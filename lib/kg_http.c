@@ -8,7 +8,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,20 @@ struct kg_alloc {
 };
 
 static volatile sig_atomic_t app_stopping;
+static int app_threaded;	/* request threads (struct kg_app.threads) */
+static pthread_mutex_t app_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+void
+kg_app_lock(void)
+{
+	pthread_mutex_lock(&app_mutex);
+}
+
+void
+kg_app_unlock(void)
+{
+	pthread_mutex_unlock(&app_mutex);
+}
 
 int
 kg_app_stopping(void)
@@ -587,6 +603,22 @@ kg_resp_error(struct kg_req *req, const struct kg_err *err)
 
 /* ---- the loop -------------------------------------------------------- */
 
+/* Authentication reads the user through the process's one database
+ * connection, which request threads share. */
+static int
+authenticate(struct kg_req *req)
+{
+	int rc;
+
+	if (app_threaded)
+		kg_app_lock();
+	rc = kg_auth_request(req, req->route->flags & KG_ROUTE_QUERY_TOKEN,
+			     &req->user, &req->err);
+	if (app_threaded)
+		kg_app_unlock();
+	return rc;
+}
+
 static void
 dispatch(const struct kg_app *app, struct kg_req *req)
 {
@@ -605,8 +637,7 @@ dispatch(const struct kg_app *app, struct kg_req *req)
 	} else if (!req->route) {
 		kg_fail(req, 404, "not_found", "no such resource");
 	} else if ((req->route->flags & KG_ROUTE_AUTH) &&
-		   kg_auth_request(req, req->route->flags & KG_ROUTE_QUERY_TOKEN,
-				   &req->user, &req->err) < 0) {
+		   authenticate(req) < 0) {
 		/* req->err holds the 401 */
 	} else if (req->route->handler(req) == 0 && !req->status) {
 		kg_fail(req, 500, "internal", "handler sent no response");
@@ -680,6 +711,118 @@ reset_request(struct kg_req *req)
 	req->fcgi = keep;
 }
 
+/* One accepted request, start to finish. */
+static void
+serve(const struct kg_app *app, struct kg_req *req)
+{
+	struct timespec t0;
+
+	reset_request(req);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	request_begin(req);
+	dispatch(app, req);
+	request_end(req, &t0);
+	FCGX_Finish_r(&req->fcgi);
+}
+
+/* ---- request threads (struct kg_app.threads) ------------------------- */
+
+#define THREAD_STACK ((size_t)1 << 20)
+
+struct req_thread {
+	pthread_t tid;
+	const struct kg_app *app;
+	atomic_int done;
+};
+
+static void
+nap_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * The libfcgi threading model: every thread has its own FCGX_Request
+ * and accepts on the shared listening socket.  An accept error that is
+ * not a stop request (EMFILE under load, say) must not end the thread,
+ * or the process would silently lose capacity: wait a little, retry.
+ */
+static void *
+request_thread(void *arg)
+{
+	struct req_thread *t = arg;
+	struct kg_req *req = calloc(1, sizeof(*req));
+
+	if (req) {
+		FCGX_InitRequest(&req->fcgi, 0, FCGI_FAIL_ACCEPT_ON_INTR);
+		while (!app_stopping) {
+			if (FCGX_Accept_r(&req->fcgi) < 0) {
+				if (!app_stopping) {
+					KG_WARN("accept failed, retrying");
+					nap_ms(100);
+				}
+				continue;
+			}
+			serve(t->app, req);
+		}
+		FCGX_Free(&req->fcgi, 1);
+		free(req);
+	}
+	atomic_store(&t->done, 1);
+	return NULL;
+}
+
+/*
+ * SIGTERM reaches one thread of the process; the others sit in
+ * accept(2) or poll(2) and would never notice.  So once the flag is set
+ * every thread still running gets the signal itself (its EINTR ends the
+ * wait), again and again until it is gone: a thread that was between
+ * checking the flag and entering accept() misses the first one.
+ */
+static void
+run_threads(const struct kg_app *app, int n)
+{
+	struct req_thread *t = calloc((size_t)n, sizeof(*t));
+	pthread_attr_t attr;
+	int started = 0, alive;
+
+	if (!t) {
+		KG_ERROR("out of memory for %d threads", n);
+		return;
+	}
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, THREAD_STACK);
+	for (; started < n; started++) {
+		t[started].app = app;
+		if (pthread_create(&t[started].tid, &attr, request_thread,
+				   &t[started]) != 0) {
+			KG_ERROR("could only start %d of %d threads", started,
+				 n);
+			break;
+		}
+	}
+	pthread_attr_destroy(&attr);
+	KG_INFO("ready (config %s, %d threads)", kg_config_path(), started);
+	while (!app_stopping && started > 0)
+		nap_ms(100);
+	do {
+		alive = 0;
+		for (int i = 0; i < started; i++) {
+			if (atomic_load(&t[i].done))
+				continue;
+			alive++;
+			pthread_kill(t[i].tid, SIGTERM);
+		}
+		if (alive)
+			nap_ms(50);
+	} while (alive);
+	for (int i = 0; i < started; i++)
+		pthread_join(t[i].tid, NULL);
+	free(t);
+}
+
 static int
 app_start(const struct kg_app *app, struct kg_err *err)
 {
@@ -700,7 +843,7 @@ kg_app_main(const struct kg_app *app, int argc, char **argv)
 {
 	struct kg_err err = {0};
 	struct kg_req req;
-	struct timespec t0;
+	int threads;
 
 	(void)argc;
 	(void)argv;
@@ -715,19 +858,20 @@ kg_app_main(const struct kg_app *app, int argc, char **argv)
 		return 2;
 	}
 	install_signals();
-	memset(&req, 0, sizeof(req));
-	FCGX_InitRequest(&req.fcgi, 0, FCGI_FAIL_ACCEPT_ON_INTR);
-	KG_INFO("ready (config %s)", kg_config_path());
-	while (!app_stopping && FCGX_Accept_r(&req.fcgi) >= 0) {
-		reset_request(&req);
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		request_begin(&req);
-		dispatch(app, &req);
-		request_end(&req, &t0);
-		FCGX_Finish_r(&req.fcgi);
+	threads = app->threads ? app->threads() : 0;
+	if (threads > 0) {
+		app_threaded = 1;
+		run_threads(app, threads);
+		KG_INFO("stopping");
+	} else {
+		memset(&req, 0, sizeof(req));
+		FCGX_InitRequest(&req.fcgi, 0, FCGI_FAIL_ACCEPT_ON_INTR);
+		KG_INFO("ready (config %s)", kg_config_path());
+		while (!app_stopping && FCGX_Accept_r(&req.fcgi) >= 0)
+			serve(app, &req);
+		KG_INFO("stopping");
+		FCGX_Free(&req.fcgi, 1);
 	}
-	KG_INFO("stopping");
-	FCGX_Free(&req.fcgi, 1);
 	if (app->fini)
 		app->fini();
 	kg_db_close();

@@ -61,6 +61,18 @@ struct kg_app {
 	const struct kg_route *routes;	/* ends with a zeroed entry */
 	int (*init)(struct kg_err *err);	/* optional, after config */
 	void (*fini)(void);			/* optional, at exit */
+	/*
+	 * Optional: number of request threads, asked once after init.
+	 * Absent (or <= 0): the classic loop, one request at a time.
+	 * Otherwise that many threads each run their own FCGX_Accept_r
+	 * loop (for long-lived responses such as event streams, where
+	 * one process must hold many requests open).  The process still
+	 * has ONE kg_db and ONE kg_redis connection: a threaded program
+	 * holds kg_app_lock() around every kg_db / kg_redis call (the
+	 * framework does so while authenticating).  fini runs after every
+	 * request thread has ended.
+	 */
+	int (*threads)(void);
 };
 
 struct kg_alloc;
@@ -129,7 +141,15 @@ int kg_resp_start(struct kg_req *req, int status, const char *content_type);
 int kg_resp_write(struct kg_req *req, const void *data, size_t len);
 int kg_resp_flush(struct kg_req *req);
 
-/* Nonzero once SIGTERM/SIGINT asked the program to stop. */
+/* Nonzero once SIGTERM/SIGINT asked the program to stop.  In a
+ * threaded program a request thread blocked in a system call (poll,
+ * write) is interrupted by a signal (EINTR) when the stop comes, so
+ * it can notice this promptly. */
 int kg_app_stopping(void);
+
+/* The lock over the process's shared kg_db and kg_redis connections,
+ * for threaded programs (see struct kg_app); not recursive. */
+void kg_app_lock(void);
+void kg_app_unlock(void);
 
 #endif

@@ -83,7 +83,10 @@ def apache_routes(routes, sockdir):
            "# First matching ProxyPassMatch wins. Each program gets its own worker name",
            "# (fcgi://<program>/) so that Apache never mixes up the unix sockets."]
     for prog, regex, opts in routes:
-        params = " retry=0" + (" flushpackets=on" if opts.get("stream") else "")
+        # streams: flush every FastCGI record at once, and one backend
+        # connection per stream that is closed when the stream ends (a kept-
+        # alive idle connection would pin one of the relay's threads)
+        params = " retry=0" + (" flushpackets=on disablereuse=on" if opts.get("stream") else "")
         out.append(f"ProxyPassMatch {q(regex)} {q('unix:' + sockdir + '/' + prog + '.sock|fcgi://' + prog + '/')}{params}")
     out.append("# fallback: unknown /api/* -> 404 JSON from the health program's router")
     out.append(f"ProxyPassMatch {q(FALLBACK_REGEX)} {q('unix:' + sockdir + '/' + FALLBACK_PROGRAM + '.sock|fcgi://' + FALLBACK_PROGRAM + '/')} retry=0")

@@ -1,21 +1,43 @@
 /*
- * kartograf-worker - the background daemon that generates and exports
- * project cards (run as a systemd service, see kartograf-worker.service).
+ * kartograf-worker - the background daemon that generates (and, later,
+ * exports) project cards; run as a systemd service, see
+ * kartograf-worker.service.  Any number of workers on any number of
+ * hosts share one PostgreSQL and one Redis.
  *
- * This is the daemon's frame: configuration, connections with
- * reconnect, signals.  SIGTERM/SIGINT stop it (exit 0), SIGHUP reloads
- * the configuration (a broken file is reported and the old one kept).
- * Work processing plugs into the tick below.
+ * One thread, one event loop (kg_loop: libcurl multi + timers): each
+ * turn it keeps the queue healthy (heartbeat, lease renewal, reaper,
+ * reconciler: wk_house.c), takes tasks while it is below [worker]
+ * global_limit (wk_gen_start claims the project if its batch is below
+ * [worker] concurrency), and drives every running provider call.  The
+ * queue design is described in lib/kg_queue.h, the job in wk_gen.c.
+ *
+ * Signals: SIGTERM/SIGINT stop taking work; running jobs get [worker]
+ * shutdown_grace seconds to finish, the rest go back to QUEUED and to
+ * the queue for another worker; exit 0.  SIGHUP reloads the
+ * configuration (a broken file is reported and the old one kept) and
+ * the data (section definitions, prompts, templates).  kill -9 loses
+ * nothing: the heartbeat and leases expire, the reaper and the
+ * reconciler hand the work to the other workers.
  */
 #include "kg_config.h"
 #include "kg_db.h"
 #include "kg_log.h"
+#include "kg_queue.h"
 #include "kg_redis.h"
+#include "wk.h"
 
+#include <curl/curl.h>
+#include <openssl/rand.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#define MAX_TAKES_PER_TURN 16
+#define IDLE_BLOCK_MS 200
+#define DEFER_PAUSE_MS 100
 
 static volatile sig_atomic_t stop_requested, reload_requested;
 
@@ -42,7 +64,7 @@ install_signals(void)
 }
 
 static void
-reload(void)
+reload(struct wk *w)
 {
 	struct kg_err err = {0};
 
@@ -55,6 +77,11 @@ reload(void)
 	/* Connection settings may have changed. */
 	kg_db_close();
 	kg_redis_close();
+	/* Jobs keep pointers into the data: reload it once idle. */
+	if (!w->njobs && w->data_loaded) {
+		wk_data_free(&w->data);
+		w->data_loaded = 0;
+	}
 	KG_INFO("configuration reloaded");
 }
 
@@ -81,12 +108,76 @@ check_connections(int *db_up, int *redis_up)
 	*redis_up = up;
 }
 
+static void
+make_id(struct wk *w)
+{
+	unsigned char rnd[4] = {0};
+	char host[64] = "host";
+
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	RAND_bytes(rnd, sizeof(rnd));
+	snprintf(w->id, sizeof(w->id), "%.60s:%d:%02x%02x%02x%02x", host,
+		 (int)getpid(), rnd[0], rnd[1], rnd[2], rnd[3]);
+	srand((unsigned)(rnd[0] << 24 | rnd[1] << 16 | rnd[2] << 8 | rnd[3]));
+}
+
+static void
+load_data(struct wk *w, int64_t *next_try)
+{
+	struct kg_err err = {0};
+
+	if (w->data_loaded || kg_loop_now_ms() < *next_try)
+		return;
+	if (wk_data_load(&w->data, &err) < 0) {
+		KG_WARN("generation data not loaded (retrying): %s",
+			err.message);
+		*next_try = kg_loop_now_ms() + 2000;
+		return;
+	}
+	w->data_loaded = 1;
+	KG_INFO("generation data loaded: %zu sections, %zu offline "
+		"templates", w->data.ndefs, w->data.ntpls);
+}
+
+/* Take tasks while below the process limit; see wk_gen_start.
+ * Returns 1 when it stopped with tasks possibly still waiting. */
+static int
+take_tasks(struct wk *w)
+{
+	long long limit = kg_conf_int("worker", "global_limit");
+	int tries = 0;
+
+	if (kg_loop_now_ms() < w->take_after)
+		return 0;
+	while (w->njobs < limit && tries < MAX_TAKES_PER_TURN &&
+	       !stop_requested) {
+		struct kg_err err = {0};
+		int block = (!w->njobs && !tries) ? IDLE_BLOCK_MS : 0;
+		char *task = kg_queue_take(KG_QUEUE_GENERATE, w->id, block,
+					   &err);
+		enum wk_take rc;
+
+		if (!task)
+			return 0;
+		tries++;
+		rc = wk_gen_start(w, task);
+		free(task);
+		if (rc == WK_DEFER || rc == WK_RETRY) {
+			w->take_after = kg_loop_now_ms() + DEFER_PAUSE_MS;
+			return 0;
+		}
+	}
+	return tries == MAX_TAKES_PER_TURN;
+}
+
 int
 main(void)
 {
 	struct kg_err err = {0};
+	struct wk w = {0};
 	int db_up = -1, redis_up = -1;
-	time_t last_check = 0;
+	int64_t last_check = 0, next_data = 0, deadline = 0;
 
 	kg_log_init("kartograf-worker");
 	if (kg_config_load(NULL, &err) < 0) {
@@ -94,18 +185,54 @@ main(void)
 		return 1;
 	}
 	install_signals();
-	KG_INFO("started (config %s, concurrency %lld)", kg_config_path(),
-		kg_conf_int("worker", "concurrency"));
-	while (!stop_requested) {
-		if (reload_requested)
-			reload();
-		if (time(NULL) - last_check >= 5) {
-			check_connections(&db_up, &redis_up);
-			last_check = time(NULL);
-		}
-		usleep(200 * 1000);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	w.loop = kg_loop_new(&err);
+	if (!w.loop) {
+		KG_ERROR("cannot start: %s", err.message);
+		return 1;
 	}
+	make_id(&w);
+	KG_INFO("started as %s (config %s, provider %s, concurrency %lld, "
+		"global limit %lld)", w.id, kg_config_path(),
+		kg_conf_str("ai", "provider"),
+		kg_conf_int("worker", "concurrency"),
+		kg_conf_int("worker", "global_limit"));
+	for (;;) {
+		int64_t now = kg_loop_now_ms();
+		int more;
+
+		if (stop_requested && !w.stopping) {
+			w.stopping = 1;
+			deadline = now +
+				   kg_conf_int("worker", "shutdown_grace") * 1000;
+			KG_INFO("stopping: %d job(s) running", w.njobs);
+		}
+		if (w.stopping && (!w.njobs || now >= deadline))
+			break;
+		if (reload_requested)
+			reload(&w);
+		if (now - last_check >= 5000) {
+			check_connections(&db_up, &redis_up);
+			last_check = now;
+		}
+		load_data(&w, &next_data);
+		wk_house(&w);
+		wk_gen_tick(&w);
+		more = !w.stopping && w.data_loaded && take_tasks(&w);
+		kg_loop_run_once(w.loop, more ? 0 : w.njobs ? 100 : 50);
+	}
+	if (w.njobs) {
+		KG_INFO("grace period over: handing %d job(s) back", w.njobs);
+		wk_gen_requeue_all(&w);
+	}
+	if (kg_queue_leave(KG_QUEUE_GENERATE, w.id, &err) < 0)
+		KG_WARN("could not unregister: %s", err.message);
 	KG_INFO("stopping");
+	wk_house_free(&w);
+	if (w.data_loaded)
+		wk_data_free(&w.data);
+	kg_loop_free(w.loop);
+	curl_global_cleanup();
 	kg_db_close();
 	kg_redis_close();
 	kg_config_free();

@@ -1,0 +1,654 @@
+/*
+ * kg_project - see kg_project.h for the rules.
+ *
+ * Layout: the text cleaner, the JSON reads (assembled by PostgreSQL with
+ * json_build_object, like kg_batch), then the one change transaction that
+ * every writer (edit, revert, AI store, regeneration check) goes through.
+ */
+#include "kg_project.h"
+#include "kg_auth.h"
+#include "kg_buf.h"
+#include "kg_db.h"
+#include "kg_events.h"
+#include "kg_log.h"
+#include "kg_quality.h"
+#include "kg_queue.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* Text                                                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Decode one strictly valid UTF-8 sequence at p (avail bytes); returns
+ * its length, 0 if it is not valid.  Overlong forms, UTF-16 surrogates
+ * and code points past U+10FFFF are refused: PostgreSQL refuses them
+ * too, and a 500 from the database is the wrong answer to bad input.
+ */
+static size_t
+utf8_decode(const unsigned char *p, size_t avail, uint32_t *cp)
+{
+	static const uint32_t min[4] = {0, 0x80, 0x800, 0x10000};
+	uint32_t c;
+	size_t n;
+
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if ((p[0] & 0xE0) == 0xC0) {
+		c = p[0] & 0x1F;
+		n = 1;
+	} else if ((p[0] & 0xF0) == 0xE0) {
+		c = p[0] & 0x0F;
+		n = 2;
+	} else if ((p[0] & 0xF8) == 0xF0) {
+		c = p[0] & 0x07;
+		n = 3;
+	} else {
+		return 0;
+	}
+	if (n >= avail)
+		return 0;
+	for (size_t k = 1; k <= n; k++) {
+		if ((p[k] & 0xC0) != 0x80)
+			return 0;
+		c = c << 6 | (p[k] & 0x3F);
+	}
+	if (c < min[n] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+		return 0;
+	*cp = c;
+	return n + 1;
+}
+
+/* C0 and C1 controls and DEL: invalid in the .docx XML, meaningless in
+ * an editor, and refused by sections_body_chars_check. */
+static int
+is_stripped_control(uint32_t c)
+{
+	if (c == '\t' || c == '\n')
+		return 0;
+	return c < 0x20 || (c >= 0x7F && c <= 0x9F);
+}
+
+int
+kg_project_clean_text(const char *in, size_t len, size_t max_chars,
+		      char **out, struct kg_err *err)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	struct kg_buf b = {0};
+	size_t i = 0, chars = 0;
+	uint32_t c;
+
+	*out = NULL;
+	while (i < len) {
+		size_t n = utf8_decode(p + i, len - i, &c);
+
+		if (!n) {
+			kg_buf_free(&b);
+			return kg_err_set(err, 400, "invalid_utf8",
+					  "text is not valid UTF-8 (byte %zu)",
+					  i);
+		}
+		if (c == '\r') {
+			/* \r\n and a lone \r are one line break. */
+			if (i + 1 < len && p[i + 1] == '\n')
+				n = 2;
+			c = '\n';
+		}
+		if (!is_stripped_control(c)) {
+			if (++chars > max_chars) {
+				kg_buf_free(&b);
+				return kg_err_set(err, 422, "too_long",
+						  "text is longer than %zu "
+						  "characters", max_chars);
+			}
+			if (c == '\n' ? kg_buf_append(&b, "\n", 1)
+				      : kg_buf_append(&b, p + i, n)) {
+				kg_buf_free(&b);
+				return kg_err_set(err, 500, "internal",
+						  "out of memory");
+			}
+		}
+		i += n;
+	}
+	*out = b.data ? kg_buf_take(&b) : strdup("");
+	if (!*out)
+		return kg_err_set(err, 500, "internal", "out of memory");
+	return 0;
+}
+
+int
+kg_project_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t c;
+
+	size_t i = 0;
+
+	while (i < len) {
+		size_t n = utf8_decode(p + i, len - i, &c);
+
+		if (!n)
+			return 0;
+		i += n;
+	}
+	return 1;
+}
+
+size_t
+kg_project_utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reads                                                              */
+/* ------------------------------------------------------------------ */
+
+/* An AI section written by the offline drafter is labelled as such. */
+#define SECTIONS_JSON                                                        \
+	"(SELECT json_agg(json_build_object("                                \
+	"  'key', d.key, 'title', d.title, 'position', d.position,"          \
+	"  'min_words', d.min_words, 'max_words', d.max_words,"              \
+	"  'body', s.body, 'origin', s.origin,"                              \
+	"  'reviewed', coalesce(s.reviewed, false), 'provider', s.provider," \
+	"  'offline', coalesce(s.origin = 'ai' AND s.provider = 'offline',"  \
+	"    false),"                                                        \
+	"  'updated_at', s.updated_at, 'version', s.version,"                \
+	"  'flags', coalesce(p.quality->'sections'->d.key, '[]'::jsonb))"    \
+	"  ORDER BY d.position)"                                             \
+	" FROM section_defs d LEFT JOIN sections s"                          \
+	"  ON s.project_id = p.id AND s.key = d.key)"
+
+#define PROJECT_JSON                                                         \
+	"json_build_object("                                                 \
+	"'id', p.id, 'batch_id', p.batch_id, 'row', p.row_number,"           \
+	"'name', p.name, 'status', p.status, 'progress', p.progress,"        \
+	"'version', p.version, 'provider', p.provider,"                      \
+	"'offline', coalesce(p.provider = 'offline', false) OR EXISTS ("     \
+	"  SELECT 1 FROM sections WHERE project_id = p.id"                   \
+	"  AND origin = 'ai' AND provider = 'offline'),"                     \
+	"'error', p.error, 'input', p.input,"                                \
+	"'quality_score', p.quality_score, 'quality', p.quality,"            \
+	"'updated_at', p.updated_at, 'sections', " SECTIONS_JSON ")"
+
+/* Owner scoping of a project: $2 user id, $3 admin flag. */
+#define OWNED                                                                \
+	" FROM projects p JOIN batches b ON b.id = p.batch_id"               \
+	" WHERE p.id = $1::uuid AND (b.owner_id = $2::uuid OR $3::boolean)"
+
+static cJSON *
+json_cell(PGresult *res, int col, struct kg_err *err)
+{
+	cJSON *o = cJSON_Parse(PQgetvalue(res, 0, col));
+
+	if (!o)
+		kg_err_set(err, 500, "internal", "malformed JSON from database");
+	return o;
+}
+
+cJSON *
+kg_project_get(const char *id, const struct kg_user *u, struct kg_err *err)
+{
+	PGresult *res = KG_DB_QUERY(err, "SELECT " PROJECT_JSON OWNED, id,
+				    u->id, kg_auth_admin_param(u));
+	cJSON *o = NULL;
+
+	if (!res)
+		return NULL;
+	if (PQntuples(res) == 1)
+		o = json_cell(res, 0, err);
+	else
+		kg_err_set(err, 404, "not_found", "no such project");
+	PQclear(res);
+	return o;
+}
+
+/* 0 defined, -1 with 422 (or a database error). */
+static int
+check_key(const char *key, struct kg_err *err)
+{
+	PGresult *res = KG_DB_QUERY(err,
+		"SELECT 1 FROM section_defs WHERE key = $1", key);
+	int found;
+
+	if (!res)
+		return -1;
+	found = PQntuples(res) == 1;
+	PQclear(res);
+	if (!found)
+		return kg_err_set(err, 422, "unknown_section",
+				  "no section \"%.64s\"", key);
+	return 0;
+}
+
+static int
+check_visible(const char *id, const struct kg_user *u, struct kg_err *err)
+{
+	PGresult *res = KG_DB_QUERY(err, "SELECT 1" OWNED, id, u->id,
+				    kg_auth_admin_param(u));
+	int found;
+
+	if (!res)
+		return -1;
+	found = PQntuples(res) == 1;
+	PQclear(res);
+	return found ? 0 : kg_err_set(err, 404, "not_found",
+				      "no such project");
+}
+
+cJSON *
+kg_project_revisions(const char *project_id, const char *key,
+		     const struct kg_user *u, long long limit,
+		     long long offset, struct kg_err *err)
+{
+	char lim[24], off[24];
+	PGresult *res;
+	cJSON *o;
+
+	if (check_visible(project_id, u, err) < 0 || check_key(key, err) < 0)
+		return NULL;
+	snprintf(lim, sizeof(lim), "%lld", limit);
+	snprintf(off, sizeof(off), "%lld", offset);
+	res = KG_DB_QUERY(err,
+		"SELECT json_build_object('project_id', $1::uuid,"
+		" 'key', $2::text, 'limit', $3::int, 'offset', $4::int,"
+		" 'total', (SELECT count(*) FROM section_revisions"
+		"   WHERE project_id = $1::uuid AND key = $2),"
+		" 'revisions', (SELECT coalesce(json_agg(x.j ORDER BY x.id DESC),"
+		"   '[]'::json) FROM (SELECT r.id, json_build_object("
+		"   'id', r.id, 'created_at', r.created_at,"
+		"   'user', CASE WHEN u.id IS NULL THEN NULL ELSE"
+		"     json_build_object('id', u.id, 'email', u.email,"
+		"     'display_name', u.display_name) END,"
+		"   'origin', r.origin, 'reviewed', r.reviewed,"
+		"   'provider', r.provider, 'old_body', r.old_body,"
+		"   'new_body', r.new_body, 'note', r.note) AS j"
+		"   FROM section_revisions r LEFT JOIN users u ON u.id = r.user_id"
+		"   WHERE r.project_id = $1::uuid AND r.key = $2"
+		"   ORDER BY r.id DESC LIMIT $3::int OFFSET $4::int) x))",
+		project_id, key, lim, off);
+	if (!res)
+		return NULL;
+	o = json_cell(res, 0, err);
+	PQclear(res);
+	return o;
+}
+
+/* ------------------------------------------------------------------ */
+/* Changes                                                            */
+/* ------------------------------------------------------------------ */
+
+enum change_kind { CHANGE_EDIT, CHANGE_REVERT, CHANGE_AI, CHANGE_CHECK };
+
+struct change {
+	enum change_kind kind;
+	const char *project_id;
+	const struct kg_user *u;	/* NULL: the system (worker) */
+	int version;			/* expected; 0 = any */
+	const struct kg_section_edit *edits;
+	size_t n;
+	const char *note;
+	long long revision_id;		/* CHANGE_REVERT */
+	const char *provider;		/* CHANGE_AI */
+	struct kg_project_saved *out;
+	char status[16];		/* as locked */
+};
+
+/*
+ * Lock the project row (404 if the user cannot see it).  FOR UPDATE makes a
+ * second writer with the same expected version wait for the first one's
+ * COMMIT; under READ COMMITTED it then reads the new version and fails
+ * check_state instead of overwriting.
+ */
+static int
+lock_project(struct change *c, struct kg_err *err)
+{
+	PGresult *res = KG_DB_QUERY(err,
+		"SELECT p.version, p.status, p.batch_id"
+		" FROM projects p JOIN batches b ON b.id = p.batch_id"
+		" WHERE p.id = $1::uuid AND ($2::uuid IS NULL"
+		" OR b.owner_id = $2::uuid OR $3::boolean) FOR UPDATE OF p",
+		c->project_id, c->u ? c->u->id : NULL,
+		c->u ? kg_auth_admin_param(c->u) : "f");
+
+	if (!res)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return kg_err_set(err, 404, "not_found", "no such project");
+	}
+	c->out->version = atoi(PQgetvalue(res, 0, 0));
+	snprintf(c->status, sizeof(c->status), "%s", PQgetvalue(res, 0, 1));
+	snprintf(c->out->batch_id, sizeof(c->out->batch_id), "%s",
+		 PQgetvalue(res, 0, 2));
+	PQclear(res);
+	return 0;
+}
+
+/* After the request itself was found valid: may this project change? */
+static int
+check_state(const struct change *c, struct kg_err *err)
+{
+	int version = c->out->version;
+	const char *status = c->status;
+
+	if (strcmp(status, "COMPLETED"))
+		return kg_err_set(err, 409, "not_editable",
+				  "the project is %s; only a COMPLETED "
+				  "project can be changed", status);
+	if (c->version > 0 && c->version != version)
+		return kg_err_set(err, 409, "version_conflict",
+				  "the project changed (version %d, not %d); "
+				  "reload it and apply the change again",
+				  version, c->version);
+	return 0;
+}
+
+static int
+check_keys(const struct change *c, struct kg_err *err)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (check_key(c->edits[i].key, err) < 0)
+			return -1;
+	return 0;
+}
+
+static int
+human_edit(const struct change *c, const struct kg_section_edit *e,
+	   struct kg_err *err)
+{
+	const char *reviewed =
+		e->reviewed < 0 ? NULL : e->reviewed ? "t" : "f";
+
+	/*
+	 * "Changed" means a body that differs from the stored one; the
+	 * WHERE skips no-op updates, so neither updated_at nor the history
+	 * moves for a section sent back unchanged.
+	 */
+	return kg_db_exec(err,
+		"INSERT INTO sections AS s (project_id, key, body, origin,"
+		" reviewed, updated_by) VALUES ($1::uuid, $2,"
+		" coalesce($3::text, ''), 'human',"
+		" coalesce($4::boolean, true), $5::uuid)"
+		" ON CONFLICT (project_id, key) DO UPDATE SET"
+		" body = coalesce($3::text, s.body),"
+		" origin = CASE WHEN $3::text <> s.body THEN 'human'"
+		"   ELSE s.origin END,"
+		" provider = CASE WHEN $3::text <> s.body THEN NULL"
+		"   ELSE s.provider END,"
+		" reviewed = coalesce($4::boolean,"
+		"   CASE WHEN $3::text <> s.body THEN true ELSE s.reviewed END),"
+		" updated_by = $5::uuid, version = s.version + 1"
+		" WHERE $3::text <> s.body OR $4::boolean <> s.reviewed",
+		5, (const char *const[]){c->project_id, e->key, e->body,
+					 reviewed, c->u->id});
+}
+
+static int
+ai_store(const struct change *c, struct kg_err *err)
+{
+	const struct kg_section_edit *e = &c->edits[0];
+
+	if (kg_db_exec(err,
+		"INSERT INTO sections AS s (project_id, key, body, origin,"
+		" reviewed, provider) VALUES ($1::uuid, $2, $3, 'ai', false, $4)"
+		" ON CONFLICT (project_id, key) DO UPDATE SET body = $3,"
+		" origin = 'ai', reviewed = false, provider = $4,"
+		" updated_by = NULL, version = s.version + 1",
+		4, (const char *const[]){c->project_id, e->key, e->body,
+					 c->provider}) < 0)
+		return -1;
+	return kg_db_exec(err,
+		"UPDATE projects SET provider = $2 WHERE id = $1::uuid",
+		2, (const char *const[]){c->project_id, c->provider});
+}
+
+/* The revision's text becomes the body of the (single) edit. */
+static int
+load_revision(struct change *c, struct kg_section_edit *e, char **body,
+	      struct kg_err *err)
+{
+	char id[24];
+	PGresult *res;
+
+	snprintf(id, sizeof(id), "%lld", c->revision_id);
+	res = KG_DB_QUERY(err,
+		"SELECT new_body FROM section_revisions WHERE id = $1::bigint"
+		" AND project_id = $2::uuid AND key = $3",
+		id, c->project_id, e->key);
+	if (!res)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return kg_err_set(err, 422, "unknown_revision",
+				  "section \"%.64s\" has no revision %lld",
+				  e->key, c->revision_id);
+	}
+	*body = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (!*body)
+		return kg_err_set(err, 500, "internal", "out of memory");
+	e->body = *body;
+	return 0;
+}
+
+/*
+ * Score the card as it now stands in this transaction and store score,
+ * breakdown and the bumped version in one UPDATE.
+ */
+static int
+rescore(struct change *c, struct kg_err *err)
+{
+	PGresult *res = KG_DB_QUERY(err,
+		"SELECT d.key, d.title, d.min_words, d.max_words, s.body,"
+		" coalesce(s.reviewed, false), p.input"
+		" FROM projects p CROSS JOIN section_defs d"
+		" LEFT JOIN sections s ON s.project_id = p.id AND s.key = d.key"
+		" WHERE p.id = $1::uuid ORDER BY d.position", c->project_id);
+	struct kg_section_def *defs = NULL;
+	struct kg_quality_section *secs = NULL;
+	cJSON *input = NULL, *q = NULL;
+	char *qjson = NULL, score[16];
+	int n, rc = -1;
+
+	if (!res)
+		return -1;
+	n = PQntuples(res);
+	defs = calloc((size_t)n + 1, sizeof(*defs));
+	secs = calloc((size_t)n + 1, sizeof(*secs));
+	if (!defs || !secs) {
+		kg_err_set(err, 500, "internal", "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		defs[i] = (struct kg_section_def){
+			PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+			atoi(PQgetvalue(res, i, 2)),
+			atoi(PQgetvalue(res, i, 3))};
+		secs[i] = (struct kg_quality_section){
+			PQgetvalue(res, i, 0),
+			PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4),
+			PQgetvalue(res, i, 5)[0] == 't'};
+	}
+	if (n)
+		input = cJSON_Parse(PQgetvalue(res, 0, 6));
+	q = kg_quality_score(input, defs, (size_t)n, secs, (size_t)n);
+	qjson = q ? cJSON_PrintUnformatted(q) : NULL;
+	if (!qjson) {
+		kg_err_set(err, 500, "internal", "out of memory");
+		goto out;
+	}
+	c->out->quality_score = (int)cJSON_GetNumberValue(
+		cJSON_GetObjectItemCaseSensitive(q, "score"));
+	PQclear(res);
+	snprintf(score, sizeof(score), "%d", c->out->quality_score);
+	res = KG_DB_QUERY(err,
+		"UPDATE projects SET version = version + 1,"
+		" quality_score = $2::smallint, quality = $3::jsonb"
+		" WHERE id = $1::uuid RETURNING version",
+		c->project_id, score, qjson);
+	if (!res)
+		goto out;
+	c->out->version = atoi(PQgetvalue(res, 0, 0));
+	rc = 0;
+out:
+	PQclear(res);
+	free(qjson);
+	cJSON_Delete(q);
+	cJSON_Delete(input);
+	free(secs);
+	free(defs);
+	return rc;
+}
+
+static int
+change_tx(void *arg, struct kg_err *err)
+{
+	struct change *c = arg;
+	struct kg_section_edit revert;
+	char *revert_body = NULL;
+	int rc = -1;
+
+	c->out->seq = -1;
+	if (lock_project(c, err) < 0 || check_keys(c, err) < 0 ||
+	    check_state(c, err) < 0)
+		return -1;
+	if (c->kind == CHANGE_CHECK)
+		return 0;
+	if (kg_db_exec(err,
+		       "SELECT set_config('kartograf.revision_note', $1, true)",
+		       1, (const char *const[]){c->note ? c->note : ""}) < 0)
+		return -1;
+	switch (c->kind) {
+	case CHANGE_REVERT:
+		revert = c->edits[0];
+		if (load_revision(c, &revert, &revert_body, err) < 0 ||
+		    human_edit(c, &revert, err) < 0)
+			goto out;
+		break;
+	case CHANGE_AI:
+		if (ai_store(c, err) < 0)
+			goto out;
+		break;
+	default:
+		for (size_t i = 0; i < c->n; i++)
+			if (human_edit(c, &c->edits[i], err) < 0)
+				goto out;
+		break;
+	}
+	if (rescore(c, err) < 0)
+		goto out;
+	c->out->seq = kg_event_next_seq(c->out->batch_id, err);
+	rc = c->out->seq < 0 ? -1 : 0;
+out:
+	free(revert_body);
+	return rc;
+}
+
+int
+kg_project_edit(const char *project_id, const struct kg_user *u,
+		int version, const struct kg_section_edit *edits, size_t n,
+		const char *note, struct kg_project_saved *out,
+		struct kg_err *err)
+{
+	struct change c = {CHANGE_EDIT, project_id, u, version, edits, n,
+			   note, 0, NULL, out};
+
+	return kg_db_tx(err, change_tx, &c);
+}
+
+int
+kg_project_revert(const char *project_id, const struct kg_user *u,
+		  int version, const char *key, long long revision_id,
+		  struct kg_project_saved *out, struct kg_err *err)
+{
+	struct kg_section_edit e = {key, NULL, 1};
+	char note[48];
+	struct change c = {CHANGE_REVERT, project_id, u, version, &e, 1,
+			   note, revision_id, NULL, out};
+
+	snprintf(note, sizeof(note), "revert to #%lld", revision_id);
+	return kg_db_tx(err, change_tx, &c);
+}
+
+int
+kg_project_store_ai_section(const char *project_id, const char *key,
+			    const char *body, const char *provider,
+			    const char *note, int expected_version,
+			    struct kg_project_saved *out, struct kg_err *err)
+{
+	struct kg_section_edit e = {key, NULL, 0};
+	struct change c = {CHANGE_AI, project_id, NULL, expected_version, &e,
+			   1, note, 0, provider, out};
+	char *clean;
+	int rc;
+
+	if (!provider || !*provider)
+		return kg_err_set(err, 400, "bad_request",
+				  "AI text needs its provider");
+	if (kg_project_clean_text(body ? body : "", body ? strlen(body) : 0,
+				  KG_SECTION_MAX_CHARS, &clean, err) < 0)
+		return -1;
+	e.body = clean;
+	rc = kg_db_tx(err, change_tx, &c);
+	free(clean);
+	return rc;
+}
+
+int
+kg_project_publish(const char *project_id, const struct kg_project_saved *s,
+		   const char *why, struct kg_err *err)
+{
+	struct kg_event ev = {"project.status_changed", s->batch_id,
+			      project_id, "COMPLETED", 100, s->quality_score,
+			      why};
+
+	if (s->seq < 0)
+		return 0;
+	return kg_event_publish(&ev, s->seq, err);
+}
+
+int
+kg_project_request_regeneration(const char *project_id, const char *key,
+				const struct kg_user *u, int version,
+				const char *instruction, struct kg_err *err)
+{
+	struct kg_section_edit e = {key, NULL, -1};
+	struct kg_project_saved saved = {0};
+	struct change c = {CHANGE_CHECK, project_id, u, version, &e, 1, NULL,
+			   0, NULL, &saved};
+	cJSON *task;
+	char *json;
+	int rc;
+
+	if (kg_db_tx(err, change_tx, &c) < 0)
+		return -1;
+	task = cJSON_CreateObject();
+	cJSON_AddStringToObject(task, "kind", KG_TASK_REGENERATE);
+	cJSON_AddStringToObject(task, "project_id", project_id);
+	cJSON_AddStringToObject(task, "batch_id", saved.batch_id);
+	cJSON_AddStringToObject(task, "section", key);
+	cJSON_AddStringToObject(task, "instruction",
+				instruction ? instruction : "");
+	cJSON_AddNumberToObject(task, "version", version);
+	cJSON_AddStringToObject(task, "user_id", u->id);
+	json = cJSON_PrintUnformatted(task);
+	cJSON_Delete(task);
+	if (!json)
+		return kg_err_set(err, 500, "internal", "out of memory");
+	rc = kg_queue_push(KG_QUEUE_REGENERATE, json, err);
+	if (rc == 0)
+		KG_INFO("regeneration of %s/%s queued", project_id, key);
+	free(json);
+	return rc;
+}

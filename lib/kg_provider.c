@@ -1,0 +1,72 @@
+#include "kg_provider.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const struct kg_provider_ops *const providers[] = {
+	&kg_provider_offline,
+};
+
+const struct kg_provider_ops *
+kg_provider_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(providers) / sizeof(providers[0]); i++)
+		if (!strcmp(providers[i]->name, name))
+			return providers[i];
+	return NULL;
+}
+
+struct kg_ai_call *
+kg_ai_start(struct kg_loop *loop, const char *provider,
+	    const struct kg_ai_request *req, kg_ai_done_fn done, void *arg,
+	    struct kg_err *err)
+{
+	const struct kg_provider_ops *ops = kg_provider_find(provider);
+	struct kg_ai_call *call;
+
+	if (!ops)
+		return kg_err_set(err, 500, "config_invalid",
+				  "unknown AI provider %s", provider), NULL;
+	call = calloc(1, sizeof(*call));
+	if (!call)
+		return kg_err_set(err, 500, "internal", "out of memory"), NULL;
+	call->ops = ops;
+	call->loop = loop;
+	call->req = req;
+	call->done = done;
+	call->arg = arg;
+	call->started_ms = kg_loop_now_ms();
+	if (ops->start(call, err) < 0) {
+		free(call);
+		return NULL;
+	}
+	return call;
+}
+
+void
+kg_ai_cancel(struct kg_ai_call *call)
+{
+	if (!call)
+		return;
+	call->ops->cancel(call);
+	free(call);
+}
+
+void
+kg_ai_finish(struct kg_ai_call *call, struct kg_ai_result *res)
+{
+	res->latency_ms = (long)(kg_loop_now_ms() - call->started_ms);
+	if (!res->provider)
+		res->provider = call->ops->name;
+	if (!res->outcome)
+		res->outcome = res->ok ? "ok" : "error";
+	call->done(call->arg, res);
+	free(call);
+}
+
+int
+kg_ai_estimate_tokens(const char *text)
+{
+	/* ~4 bytes per token is the usual rule of thumb for BPE models. */
+	return text ? (int)((strlen(text) + 3) / 4) : 0;
+}

@@ -1,0 +1,211 @@
+#include "kg_stage.h"
+#include "kg_buf.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const kg_stage_names[KG_NSTAGES] = {"plan", "draft", "polish"};
+
+static const char *const polish_words[] = {
+	"i", "w", "na", "z", "do", "się", "oraz", "jest", "dla", "nie",
+	"że", "to", "od", "po", "przez", "jak", "o", "ze", "we", "projekt",
+	"projektu", "będzie", "są", "lub", "a",
+};
+static const char *const english_words[] = {
+	"the", "and", "of", "with", "is", "are", "to", "for", "will", "this",
+	"that", "project", "be", "in", "on",
+};
+
+static int
+in_list(const char *w, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(w, list[i]))
+			return 1;
+	return 0;
+}
+
+/* A word holds a Polish letter when it has one of the two-byte UTF-8
+ * sequences of ą ć ę ł ń ó ś ź ż (either case). */
+static int
+has_polish_letter(const char *w)
+{
+	static const char *const letters[] = {
+		"ą", "ć", "ę", "ł", "ń", "ó", "ś", "ź", "ż",
+		"Ą", "Ć", "Ę", "Ł", "Ń", "Ó", "Ś", "Ź", "Ż",
+	};
+
+	for (size_t i = 0; i < sizeof(letters) / sizeof(letters[0]); i++)
+		if (strstr(w, letters[i]))
+			return 1;
+	return 0;
+}
+
+int
+kg_stage_is_polish(const char *text)
+{
+	int pl = 0, en = 0;
+	const char *p = text;
+
+	while (*p) {
+		char w[64];
+		size_t n = 0;
+
+		while (*p && !isalpha((unsigned char)*p) &&
+		       !((unsigned char)*p & 0x80))
+			p++;
+		while (*p && (isalpha((unsigned char)*p) ||
+			      ((unsigned char)*p & 0x80))) {
+			if (n + 1 < sizeof(w))
+				w[n++] = (char)tolower((unsigned char)*p);
+			p++;
+		}
+		w[n] = '\0';
+		if (!n)
+			continue;
+		if (has_polish_letter(w) ||
+		    in_list(w, polish_words,
+			    sizeof(polish_words) / sizeof(polish_words[0])))
+			pl++;
+		else if (in_list(w, english_words, sizeof(english_words) /
+							   sizeof(english_words[0])))
+			en++;
+	}
+	return pl > 0 && pl >= en;
+}
+
+static cJSON *
+extract_object(const char *text)
+{
+	const char *a = text ? strchr(text, '{') : NULL;
+	const char *b = text ? strrchr(text, '}') : NULL;
+	cJSON *o;
+
+	if (!a || !b || b < a)
+		return NULL;
+	o = cJSON_ParseWithLength(a, (size_t)(b - a + 1));
+	if (!cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int
+check_plan(const cJSON *o, const struct kg_section_def *defs, size_t ndefs,
+	   char *why, size_t whysize)
+{
+	const cJSON *outline = cJSON_GetObjectItemCaseSensitive(o, "outline");
+
+	if (!cJSON_IsObject(outline))
+		return snprintf(why, whysize, "plan has no \"outline\" object"),
+		       -1;
+	for (size_t i = 0; i < ndefs; i++)
+		if (!cJSON_GetObjectItemCaseSensitive(outline, defs[i].key))
+			return snprintf(why, whysize,
+					"plan outline lacks section %s",
+					defs[i].key), -1;
+	return 0;
+}
+
+static int
+check_section(const struct kg_section_def *def, const cJSON *v, char *why,
+	      size_t whysize)
+{
+	int w, lo = def->min_words / 2, hi = def->max_words + def->max_words / 2;
+
+	if (!cJSON_IsString(v) || !v->valuestring[0])
+		return snprintf(why, whysize, "section %s is missing or empty",
+				def->key), -1;
+	w = kg_quality_word_count(v->valuestring);
+	if (w < lo || w > hi)
+		return snprintf(why, whysize,
+				"section %s has %d words (expected %d-%d)",
+				def->key, w, def->min_words, def->max_words),
+		       -1;
+	if (strchr(v->valuestring, '{') || strchr(v->valuestring, '}'))
+		return snprintf(why, whysize,
+				"section %s holds template braces", def->key),
+		       -1;
+	if (!kg_stage_is_polish(v->valuestring))
+		return snprintf(why, whysize, "section %s is not Polish",
+				def->key), -1;
+	return 0;
+}
+
+static int
+check_sections(const cJSON *o, const struct kg_section_def *defs,
+	       size_t ndefs, char *why, size_t whysize)
+{
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "sections");
+
+	if (!cJSON_IsObject(s))
+		return snprintf(why, whysize, "output has no \"sections\" "
+				"object"), -1;
+	for (size_t i = 0; i < ndefs; i++)
+		if (check_section(&defs[i],
+				  cJSON_GetObjectItemCaseSensitive(s, defs[i].key),
+				  why, whysize) < 0)
+			return -1;
+	return 0;
+}
+
+int
+kg_stage_validate(const char *stage, const char *text,
+		  const struct kg_section_def *defs, size_t ndefs, cJSON **out,
+		  char *why, size_t whysize)
+{
+	cJSON *o = extract_object(text);
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!o)
+		return snprintf(why, whysize, "%s output is not a JSON object",
+				stage), -1;
+	if (!strcmp(stage, "plan"))
+		rc = check_plan(o, defs, ndefs, why, whysize);
+	else
+		rc = check_sections(o, defs, ndefs, why, whysize);
+	if (rc == 0 && out)
+		*out = o;
+	else
+		cJSON_Delete(o);
+	return rc;
+}
+
+char *
+kg_prompt_render(const char *tpl, const char *const *names,
+		 const char *const *values, size_t n)
+{
+	struct kg_buf b = {0};
+	const char *p = tpl;
+
+	while (*p) {
+		const char *open = strchr(p, '{'), *close;
+		size_t i, len;
+
+		if (!open || !(close = strchr(open + 1, '}'))) {
+			kg_buf_puts(&b, p);
+			break;
+		}
+		kg_buf_append(&b, p, (size_t)(open - p));
+		len = (size_t)(close - open - 1);
+		for (i = 0; i < n; i++)
+			if (strlen(names[i]) == len &&
+			    !strncmp(open + 1, names[i], len))
+				break;
+		if (i < n) {
+			kg_buf_puts(&b, values[i] ? values[i] : "");
+			p = close + 1;
+		} else {
+			kg_buf_puts(&b, "{");
+			p = open + 1;
+		}
+	}
+	if (!b.data && kg_buf_puts(&b, "") < 0)
+		return NULL;
+	return kg_buf_take(&b);
+}

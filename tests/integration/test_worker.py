@@ -1,0 +1,402 @@
+"""Generation worker and POST /api/batches/{id}/generate (issue 5).
+
+Batches are created directly in the database (the upload endpoint is tested
+elsewhere); generation goes through the real web servers, Redis and workers.
+Crash tests stop the stack's own worker, start workers of their own with short
+lease/reconciler intervals (KARTOGRAF_WORKER_* overrides) and restart the
+stack's worker in `finally`.
+"""
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+
+PASSWORD = "worker test 42"
+SECTION_KEYS = {"summary", "objectives", "target_group", "activities", "schedule", "budget",
+                "outcomes", "risks"}
+FAST = {
+    "KARTOGRAF_WORKER_LEASE_MS": "1500",
+    "KARTOGRAF_WORKER_RECONCILE_INTERVAL": "1",
+    "KARTOGRAF_WORKER_RECONCILE_GRACE": "1",
+    "KARTOGRAF_AI_OFFLINE_DELAY_MS": "200",
+}
+SANITIZER = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+# ------------------------------------------------------------------ helpers
+
+def _user(ctx, admin=False):
+    email = f"wk-{uuid.uuid4().hex[:10]}@test.local"
+    args = ["adduser", email] + (["--admin"] if admin else [])
+    rc, _, err = ctx.run_program("worker/kartograf-admin", args, stdin=PASSWORD + "\n")
+    assert rc == 0, f"adduser: {err}"
+    r = ctx.request(ctx.servers["lighttpd"], "POST", "/api/auth/login",
+                    {"email": email, "password": PASSWORD})
+    assert r.status == 200, r
+    body = r.json()
+    return {"email": email, "id": body["user"]["id"], "token": body["token"]}
+
+
+def _deluser(ctx, user):
+    ctx.run_program("worker/kartograf-admin", ["deluser", user["email"]])
+
+
+def _batch(ctx, owner, n, status="PENDING", extra=""):
+    """A batch of n projects (status PENDING unless told); returns (batch, [project ids])."""
+    batch = ctx.psql(
+        f"INSERT INTO batches (owner_id, name, row_count) VALUES ('{owner['id']}', 'test', {n}) "
+        "RETURNING id").split()[0]
+    # psql prints the command tag ("INSERT 0 n") after RETURNING rows
+    rows = ctx.psql(
+        "INSERT INTO projects (batch_id, row_number, name, input, status, queued_at) "
+        f"SELECT '{batch}', g + 1, 'Projekt ' || g, jsonb_build_object("
+        "'name', 'Centrum Aktywności Lokalnej ' || g, "
+        "'description', 'Warsztaty cyfrowe i spotkania integracyjne dla mieszkańców gminy', "
+        "'organization', 'Fundacja Przykładowa', "
+        "'goal', 'zwiększenie kompetencji cyfrowych seniorów', "
+        "'target_group', 'seniorzy z gminy Nowa Wieś', "
+        "'budget', 125000.5, 'start_date', '2025-03-01', 'end_date', '2025-11-30', "
+        "'location', 'Nowa Wieś'), "
+        f"'{status}', {extra or 'NULL'} "
+        f"FROM generate_series(1, {n}) g RETURNING id")
+    return batch, [t for t in rows.split() if len(t) == 36]
+
+
+def _generate(ctx, base, user, batch, body=None, ctype="application/json"):
+    headers = {"Authorization": "Bearer " + user["token"]}
+    if body is not None:
+        headers["Content-Type"] = ctype
+        if not isinstance(body, (str, bytes)):
+            body = json.dumps(body)
+    return ctx.request(base, "POST", f"/api/batches/{batch}/generate", body=body, headers=headers)
+
+
+def _batch_status(ctx, batch):
+    return ctx.psql(f"SELECT status FROM batches WHERE id = '{batch}'").strip()
+
+
+def _wait_done(ctx, batch, timeout=30):
+    return ctx.wait_until(lambda: _batch_status(ctx, batch) in ("COMPLETED", "PARTIAL"),
+                          timeout=timeout, interval=0.2, what=f"batch {batch} finished")
+
+
+def _count(ctx, sql):
+    return int(ctx.psql(sql).strip() or 0)
+
+
+def _events(ctx, batch):
+    out = ctx.redis("--no-raw", "XRANGE", f"kg:events:{batch}", "-", "+")
+    # redis-cli --raw prints fields one per line; parse the data fields instead
+    raw = ctx.redis("--raw", "XRANGE", f"kg:events:{batch}", "-", "+").splitlines()
+    events = []
+    for i, line in enumerate(raw):
+        if line == "data" and i + 1 < len(raw):
+            events.append(json.loads(raw[i + 1]))
+    assert out is not None
+    return events
+
+
+def _start_worker(ctx, name, env=None):
+    log_path = os.path.join(ctx.tmpdir, f"{name}.log")
+    e = dict(os.environ, KARTOGRAF_CONFIG=ctx.config_path)
+    e.update(FAST)
+    e.update(env or {})
+    log = open(log_path, "ab")
+    p = subprocess.Popen([os.path.join(ctx.build, "worker", "kartograf-worker")],
+                         stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=e)
+    log.close()
+    p.log_path = log_path
+    ctx.wait_until(lambda: "generation data loaded" in _log(p), timeout=15, what=f"{name} ready")
+    return p
+
+
+def _log(p):
+    with open(p.log_path, encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
+def _stop(p, sig=signal.SIGTERM):
+    if p.poll() is None:
+        p.send_signal(sig)
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    if sig != signal.SIGKILL:
+        text = _log(p)
+        assert not any(s in text for s in SANITIZER), f"sanitizer report in {p.log_path}"
+
+
+class own_workers:
+    """Stops the stack's worker for the block, restarts it afterwards."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.procs = []
+
+    def __enter__(self):
+        self.ctx.stack("stop", "worker")
+        return self
+
+    def start(self, name, env=None):
+        p = _start_worker(self.ctx, name, env)
+        self.procs.append(p)
+        return p
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.ctx.stack("start", "worker")
+        return False
+
+
+def _check_completed(ctx, batch, n):
+    got = ctx.psql(f"SELECT status, count(*) FROM projects WHERE batch_id = '{batch}' GROUP BY 1")
+    assert got.split() == [f"COMPLETED|{n}"], got
+    per_project = ctx.psql(
+        "SELECT p.id, count(s.key), count(*) FILTER (WHERE s.origin = 'ai' AND NOT s.reviewed "
+        "AND s.provider = 'offline' AND s.body <> '') "
+        f"FROM projects p LEFT JOIN sections s ON s.project_id = p.id WHERE p.batch_id = '{batch}' "
+        "GROUP BY p.id").split()
+    assert len(per_project) == n, per_project
+    for row in per_project:
+        pid, nsec, nai = row.split("|")
+        assert nsec == "8" and nai == "8", f"project {pid}: {nsec} sections, {nai} offline ai"
+
+
+# ------------------------------------------------------------------ tests
+
+def test_generate_flow_and_events(ctx):
+    user = _user(ctx)
+    try:
+        batch, projects = _batch(ctx, user, 3)
+        r = _generate(ctx, ctx.servers["lighttpd"], user, batch)
+        assert r.status == 202 and r.json() == {"queued": 3}, r
+        # again, while it generates: nothing is queued twice
+        r = _generate(ctx, ctx.servers["apache"], user, batch, {})
+        assert r.status == 202 and r.json() == {"queued": 0}, r
+        _wait_done(ctx, batch)
+        assert _batch_status(ctx, batch) == "COMPLETED"
+        assert ctx.psql(f"SELECT completed_at IS NOT NULL FROM batches WHERE id = '{batch}'").strip() == "t"
+        _check_completed(ctx, batch, 3)
+        rows = ctx.psql(
+            "SELECT quality_score IS NOT NULL AND quality ? 'criteria', progress, provider, attempts, "
+            f"error IS NULL FROM projects WHERE batch_id = '{batch}'").split()
+        assert rows == ["t|100|offline|1|t"] * 3, rows
+        keys = set(ctx.psql(f"SELECT DISTINCT key FROM sections s JOIN projects p ON p.id = s.project_id "
+                            f"WHERE p.batch_id = '{batch}'").split())
+        assert keys == SECTION_KEYS, keys
+        calls = ctx.psql(f"SELECT stage, outcome, count(*) FROM ai_calls WHERE batch_id = '{batch}' "
+                         "GROUP BY 1, 2 ORDER BY 1").split()
+        assert calls == ["draft|ok|3", "plan|ok|3", "polish|ok|3"], calls
+        # events: history in order, strictly increasing seq, the right types
+        events = _events(ctx, batch)
+        seqs = [e["seq"] for e in events]
+        assert seqs == sorted(set(seqs)) and seqs[0] >= 1, seqs
+        assert seqs[-1] == int(ctx.psql(f"SELECT event_seq FROM batches WHERE id = '{batch}'"))
+        types = [e["type"] for e in events]
+        assert types[-1] == "batch.completed" and events[-1]["status"] == "COMPLETED", types
+        for pid in projects:
+            mine = [e for e in events if e["project_id"] == pid]
+            statuses = [e["status"] for e in mine if e["type"] == "project.status_changed"]
+            assert statuses[:2] == ["QUEUED", "GENERATING"], (pid, statuses)
+            assert any(e["type"] == "project.progress" for e in mine), pid
+            done = [e for e in mine if e["type"] == "project.completed"]
+            assert len(done) == 1 and done[0]["progress"] == 100 and done[0]["quality_score"] is not None
+            progress = [e["progress"] for e in mine]
+            assert progress[1:] == sorted(progress[1:]), progress
+            for e in mine:
+                assert e["batch_id"] == batch and "ts" in e
+    finally:
+        _deluser(ctx, user)
+
+
+def test_generate_retry_failed_projects(ctx):
+    user = _user(ctx)
+    try:
+        batch, projects = _batch(ctx, user, 3)
+        assert _generate(ctx, ctx.servers["lighttpd"], user, batch).status == 202
+        _wait_done(ctx, batch)
+        failed = projects[1]
+        ctx.psql(f"UPDATE projects SET status = 'FAILED', error = 'test failure', quality = NULL, "
+                 f"quality_score = NULL WHERE id = '{failed}'")
+        ctx.psql(f"UPDATE batches SET status = 'PARTIAL' WHERE id = '{batch}'")
+        # only the listed FAILED project moves; a COMPLETED one listed is left alone
+        r = _generate(ctx, ctx.servers["apache"], user, batch,
+                      {"project_ids": [failed.upper(), projects[0]]})
+        assert r.status == 202 and r.json() == {"queued": 1}, r
+        assert _batch_status(ctx, batch) in ("GENERATING", "COMPLETED")
+        _wait_done(ctx, batch)
+        assert _batch_status(ctx, batch) == "COMPLETED"
+        _check_completed(ctx, batch, 3)
+        assert ctx.psql(f"SELECT attempts FROM projects WHERE id = '{failed}'").strip() == "2"
+        assert ctx.psql(f"SELECT attempts FROM projects WHERE id = '{projects[0]}'").strip() == "1"
+    finally:
+        _deluser(ctx, user)
+
+
+def test_generate_other_users_batch_404(ctx):
+    owner, other, admin = _user(ctx), _user(ctx), _user(ctx, admin=True)
+    try:
+        # QUEUED in the future: nothing for the workers to do
+        batch, _ = _batch(ctx, owner, 1, "QUEUED", "now() + interval '1 hour'")
+
+        def check(name, base):
+            r = _generate(ctx, base, other, batch)
+            assert r.status == 404 and r.json()["error"] == "not_found", r
+            r = _generate(ctx, base, owner, str(uuid.uuid4()))
+            assert r.status == 404, r
+            r = ctx.request(base, "POST", "/api/batches/not-a-uuid/generate",
+                            headers={"Authorization": "Bearer " + owner["token"]})
+            assert r.status == 404 and r.json()["error"] == "not_found", r
+            r = ctx.request(base, "POST", f"/api/batches/{batch}/generate")
+            assert r.status == 401, r
+            r = ctx.request(base, "GET", f"/api/batches/{batch}/generate",
+                            headers={"Authorization": "Bearer " + owner["token"]})
+            assert r.status == 405, r
+            # the owner and an admin may
+            assert _generate(ctx, base, owner, batch).json() == {"queued": 0}
+            assert _generate(ctx, base, admin, batch).json() == {"queued": 0}
+        ctx.check_servers(check)
+    finally:
+        for u in (owner, other, admin):
+            _deluser(ctx, u)
+
+
+def test_generate_bad_bodies(ctx):
+    user = _user(ctx)
+    try:
+        batch, _ = _batch(ctx, user, 1, "QUEUED", "now() + interval '1 hour'")
+
+        def check(name, base):
+            cases = [
+                ("project_ids=1", "application/x-www-form-urlencoded", 415),
+                ("{not json", "application/json", 400),
+                ("[1, 2]", "application/json", 400),
+                ({"project_ids": "x"}, "application/json", 400),
+                ({"project_ids": []}, "application/json", 400),
+                ({"project_ids": ["nope"]}, "application/json", 400),
+                ({"project_ids": [1]}, "application/json", 400),
+                ({"project_ids": [str(uuid.uuid4())] * 1001}, "application/json", 400),
+                ({"foo": 1}, "application/json", 400),
+                ({}, "application/json", 202),
+                ("", "application/json", 202),
+                ({"project_ids": [str(uuid.uuid4())]}, "application/json", 202),
+            ]
+            for body, ctype, want in cases:
+                r = _generate(ctx, base, user, batch, body, ctype)
+                assert r.status == want, f"{str(body)[:60]!r}: {r}"
+                r.json()
+            assert _generate(ctx, base, user, batch).status == 202
+        ctx.check_servers(check)
+    finally:
+        _deluser(ctx, user)
+
+
+def test_worker_kill9_loses_nothing(ctx):
+    user = _user(ctx)
+    try:
+        with own_workers(ctx) as ws:
+            a = ws.start("kill-a")
+            b = ws.start("kill-b")
+            batch, projects = _batch(ctx, user, 12)
+            assert _generate(ctx, ctx.servers["lighttpd"], user, batch).json() == {"queued": 12}
+            # a's jobs must be mid-generation when it dies
+            ctx.wait_until(lambda: "GENERATING" in _log(a), timeout=15, what="worker a busy")
+            a.send_signal(signal.SIGKILL)
+            a.wait()
+            _wait_done(ctx, batch, timeout=60)
+            assert _batch_status(ctx, batch) == "COMPLETED"
+            _check_completed(ctx, batch, 12)
+            events = _events(ctx, batch)
+            for pid in projects:
+                done = [e for e in events if e["project_id"] == pid and e["type"] == "project.completed"]
+                assert len(done) == 1, f"{pid} completed {len(done)} times"
+            assert _count(ctx, f"SELECT count(*) FROM projects WHERE batch_id = '{batch}' "
+                               "AND attempts > 1") >= 1, "the killed worker had nothing in flight"
+            _stop(b)
+    finally:
+        _deluser(ctx, user)
+
+
+def test_worker_flushall_reconciler_recovers(ctx):
+    user = _user(ctx)
+    try:
+        with own_workers(ctx) as ws:
+            w = ws.start("flush", {"KARTOGRAF_AI_OFFLINE_DELAY_MS": "300"})
+            # 20 projects at 5 at a time: when the first ends, most still wait in Redis
+            batch, _ = _batch(ctx, user, 20)
+            assert _generate(ctx, ctx.servers["lighttpd"], user, batch).json() == {"queued": 20}
+            ctx.wait_until(lambda: _count(ctx, f"SELECT count(*) FROM projects WHERE batch_id = '{batch}' "
+                                               "AND status = 'COMPLETED'") >= 1,
+                           timeout=20, what="first project done")
+            ctx.redis("FLUSHALL")
+            assert ctx.redis("LLEN", "kg:queue:generate") == "0"
+            _wait_done(ctx, batch, timeout=40)
+            assert _batch_status(ctx, batch) == "COMPLETED", _batch_status(ctx, batch)
+            _check_completed(ctx, batch, 20)
+            assert "reconciler: re-enqueued" in _log(w), _log(w)[-3000:]
+            _stop(w)
+    finally:
+        _deluser(ctx, user)
+
+
+def test_two_workers_share_queue_without_overlap(ctx):
+    user = _user(ctx)
+    try:
+        with own_workers(ctx) as ws:
+            a = ws.start("share-a")
+            b = ws.start("share-b")
+            batch, projects = _batch(ctx, user, 20)
+            assert _generate(ctx, ctx.servers["apache"], user, batch).json() == {"queued": 20}
+            peak = 0
+            deadline = time.monotonic() + 60
+            while _batch_status(ctx, batch) == "GENERATING" and time.monotonic() < deadline:
+                peak = max(peak, _count(ctx, f"SELECT count(*) FROM projects WHERE batch_id = '{batch}' "
+                                             "AND status = 'GENERATING'"))
+                time.sleep(0.05)
+            assert _batch_status(ctx, batch) == "COMPLETED"
+            assert 1 <= peak <= 5, f"per-batch concurrency exceeded: {peak} at once"
+            _check_completed(ctx, batch, 20)
+            # nobody generated a project twice: one claim and one call per stage each
+            rows = ctx.psql(f"SELECT p.attempts, count(c.id) FROM projects p LEFT JOIN ai_calls c "
+                            f"ON c.project_id = p.id WHERE p.batch_id = '{batch}' GROUP BY p.id").split()
+            assert rows == ["1|3"] * 20, rows
+            assert "GENERATING" in _log(a) and "GENERATING" in _log(b), "one worker did everything"
+            _stop(a)
+            _stop(b)
+    finally:
+        _deluser(ctx, user)
+
+
+def test_worker_sigterm_hands_back_work(ctx):
+    user = _user(ctx)
+    try:
+        with own_workers(ctx) as ws:
+            w = ws.start("term", {"KARTOGRAF_AI_OFFLINE_DELAY_MS": "1000",
+                                  "KARTOGRAF_WORKER_SHUTDOWN_GRACE": "0"})
+            batch, _ = _batch(ctx, user, 8)
+            assert _generate(ctx, ctx.servers["lighttpd"], user, batch).json() == {"queued": 8}
+            ctx.wait_until(lambda: _count(ctx, f"SELECT count(*) FROM projects WHERE batch_id = '{batch}' "
+                                               "AND status = 'GENERATING'") >= 1,
+                           timeout=15, what="generation started")
+            t0 = time.monotonic()
+            w.send_signal(signal.SIGTERM)
+            assert w.wait(timeout=15) == 0
+            assert time.monotonic() - t0 < 10
+            assert "handed back to the queue" in _log(w), _log(w)[-2000:]
+            assert _count(ctx, f"SELECT count(*) FROM projects WHERE batch_id = '{batch}' "
+                               "AND status = 'GENERATING'") == 0
+            _stop(w)
+            w2 = ws.start("term-2")
+            _wait_done(ctx, batch, timeout=40)
+            assert _batch_status(ctx, batch) == "COMPLETED"
+            _check_completed(ctx, batch, 8)
+            _stop(w2)
+    finally:
+        _deluser(ctx, user)

@@ -1,0 +1,76 @@
+/*
+ * wk - the generation part of kartograf-worker (issue 5).
+ *
+ *   wk_data.c   section definitions, prompts and offline templates,
+ *               loaded from PostgreSQL (data, not code)
+ *   wk_gen.c    one job per project: claim, plan -> draft -> polish on
+ *               the provider interface, store, score, finish; every
+ *               state change written to the database first (fenced by
+ *               projects.attempts), then published as an event
+ *   wk_house.c  the housekeeping around the queue: heartbeat and lease
+ *               renewal, reaper, reconciler
+ */
+#ifndef WK_H
+#define WK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kg_err.h"
+#include "kg_loop.h"
+#include "kg_offline.h"
+#include "kg_quality.h"
+
+struct wk_prompt {
+	char *stage, *system, *body;
+	int max_tokens;
+};
+
+struct wk_data {
+	struct kg_section_def *defs;
+	size_t ndefs;
+	struct kg_offline_tpl *tpls;
+	size_t ntpls;
+	struct wk_prompt prompts[3];	/* plan, draft, polish */
+	char *sections_spec;		/* {sections_spec} of the prompts */
+	char *section_keys;		/* {section_keys} */
+};
+
+int wk_data_load(struct wk_data *d, struct kg_err *err);
+void wk_data_free(struct wk_data *d);
+
+struct wk_job;
+
+struct wk {
+	struct kg_loop *loop;
+	char id[96];			/* worker id: host:pid:random */
+	struct wk_data data;
+	int data_loaded;
+	struct wk_job *jobs;
+	int njobs;
+	int stopping;
+	int64_t take_after;		/* no taking before (after a defer) */
+	/* housekeeping clocks (ms, monotonic) */
+	int64_t next_heartbeat, next_reap, next_reconcile;
+	char **suspects;		/* reconciler: lost at the last pass */
+	size_t nsuspects;
+};
+
+/* The outcome of offering a taken task to wk_gen_start. */
+enum wk_take { WK_STARTED, WK_DEFER, WK_DROP, WK_RETRY };
+
+/* Lease, claim and start a taken task (JSON). */
+enum wk_take wk_gen_start(struct wk *w, const char *task);
+/* Periodic: progress events of long calls. */
+void wk_gen_tick(struct wk *w);
+/* Renew every job's lease; abandon the ones another worker took. */
+void wk_gen_renew(struct wk *w);
+/* Shutdown: give every running job back to the queue. */
+void wk_gen_requeue_all(struct wk *w);
+/* 1 if a job for this task runs here. */
+int wk_gen_has(struct wk *w, const char *task);
+
+void wk_house(struct wk *w);
+void wk_house_free(struct wk *w);
+
+#endif
