@@ -56,7 +56,6 @@
 #include "kg_redis.h"
 
 #include <errno.h>
-#include <jwt.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -860,32 +859,6 @@ stream_loop(struct sse *x, time_t expires)
 
 /* ---- the request --------------------------------------------------------- */
 
-/* The token's exp claim: the stream ends when the session does.  The
- * framework has verified the token already; this only reads it. */
-static time_t
-token_expiry(struct kg_req *req)
-{
-	const char *h = kg_req_env(req, "HTTP_AUTHORIZATION");
-	const char *key = kg_conf_str("auth", "jwt_key");
-	const char *tok = NULL;
-	jwt_t *jwt = NULL;
-	time_t exp = time(NULL) + kg_conf_int("auth", "token_ttl");
-
-	if (h && !strncasecmp(h, "Bearer ", 7))
-		tok = h + 7 + strspn(h + 7, " ");
-	else if (!h)
-		tok = kg_req_query(req, "token");
-	if (tok && jwt_decode(&jwt, tok, (const unsigned char *)key,
-			      (int)strlen(key)) == 0 && jwt) {
-		long v = jwt_get_grant_int(jwt, "exp");
-
-		if (v > 0)
-			exp = (time_t)v;
-	}
-	jwt_free(jwt);
-	return exp;
-}
-
 /* Last-Event-ID (EventSource reconnect) or ?lastEventId= (our UI after
  * a reload); -1 when absent or not a seq. */
 static long long
@@ -947,7 +920,7 @@ get_events(struct kg_req *req)
 	x->batch_id = kg_req_param(req, "batchId");
 	x->st.wake_fd = -1;
 	x->last = -1;
-	expires = token_expiry(req);
+	expires = req->auth_expires;
 	kg_buf_printf(&x->out, "retry: %d\n\n", RETRY_MS);
 	/* Everything that can fail answers JSON before the stream starts;
 	 * the (empty) body is read first so that afterwards the FastCGI

@@ -93,7 +93,8 @@ check_claims(jwt_t *jwt, struct kg_err *err)
 }
 
 int
-kg_auth_verify(const char *token, struct kg_user *out, struct kg_err *err)
+kg_auth_verify(const char *token, struct kg_user *out, time_t *expires,
+	       struct kg_err *err)
 {
 	jwt_t *jwt = NULL;
 	const char *sub;
@@ -108,6 +109,8 @@ kg_auth_verify(const char *token, struct kg_user *out, struct kg_err *err)
 	}
 	if (check_claims(jwt, err) < 0)
 		goto out;
+	if (expires)
+		*expires = (time_t)claim_int(jwt, "exp", 0);
 	sub = jwt_get_grant(jwt, "sub");
 	if (!sub || strlen(sub) != 36) {
 		kg_err_set(err, 401, "unauthorized", "invalid token");
@@ -141,7 +144,7 @@ bearer_token(const char *header)
 
 int
 kg_auth_request(struct kg_req *req, int allow_query_token,
-		struct kg_user *out, struct kg_err *err)
+		struct kg_user *out, time_t *expires, struct kg_err *err)
 {
 	const char *header = kg_req_env(req, "HTTP_AUTHORIZATION");
 	const char *token = bearer_token(header);
@@ -157,7 +160,7 @@ kg_auth_request(struct kg_req *req, int allow_query_token,
 				  header ? "malformed Authorization header"
 					 : "sign in required");
 	}
-	if (kg_auth_verify(token, out, err) < 0) {
+	if (kg_auth_verify(token, out, expires, err) < 0) {
 		if (err && err->status == 401)
 			kg_resp_header(req, "WWW-Authenticate",
 				       "Bearer error=\"invalid_token\"");

@@ -36,13 +36,14 @@ int kg_auth_issue(const struct kg_user *u, char **token, time_t *expires,
 		  struct kg_err *err);
 
 /* Verify `token` and load its user: 0, or -1 with a 401 (503 if the
- * database is down). */
-int kg_auth_verify(const char *token, struct kg_user *out,
+ * database is down).  *expires (may be NULL) gets the token's exp. */
+int kg_auth_verify(const char *token, struct kg_user *out, time_t *expires,
 		   struct kg_err *err);
 
-/* Authenticate a request (Bearer header, or ?token= when allowed). */
+/* Authenticate a request (Bearer header, or ?token= when allowed);
+ * *expires gets the token's exp (long-lived streams end with it). */
 int kg_auth_request(struct kg_req *req, int allow_query_token,
-		    struct kg_user *out, struct kg_err *err);
+		    struct kg_user *out, time_t *expires, struct kg_err *err);
 
 /* "t" or "f": SQL parameter for "owner_id = $n OR $m::boolean". */
 const char *kg_auth_admin_param(const struct kg_user *u);

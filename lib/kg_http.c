@@ -613,7 +613,7 @@ authenticate(struct kg_req *req)
 	if (app_threaded)
 		kg_app_lock();
 	rc = kg_auth_request(req, req->route->flags & KG_ROUTE_QUERY_TOKEN,
-			     &req->user, &req->err);
+			     &req->user, &req->auth_expires, &req->err);
 	if (app_threaded)
 		kg_app_unlock();
 	return rc;

@@ -35,6 +35,7 @@
 #include <cjson/cJSON.h>
 #include <fcgiapp.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "kg_buf.h"
 #include "kg_err.h"
@@ -93,6 +94,7 @@ struct kg_req {
 	char request_id[40];
 	struct kg_err err;
 	struct kg_user user;		/* set for KG_ROUTE_AUTH routes */
+	time_t auth_expires;		/* the token's exp, same routes */
 	struct kg_buf headers;		/* extra response headers */
 	int status;			/* status sent, 0 while none */
 	struct kg_alloc *allocs;	/* freed at the end of the request */
