@@ -303,13 +303,13 @@ def test_worker_kill9_loses_nothing(ctx):
     try:
         with own_workers(ctx) as ws:
             a = ws.start("kill-a")
-            b = ws.start("kill-b")
             batch, projects = _batch(ctx, user, 12)
             assert _generate(ctx, ctx.servers["lighttpd"], user, batch).json() == {"queued": 12}
-            # a's jobs must be mid-generation when it dies
+            # a's jobs must be mid-generation when it dies; b takes over
             ctx.wait_until(lambda: "GENERATING" in _log(a), timeout=15, what="worker a busy")
             a.send_signal(signal.SIGKILL)
             a.wait()
+            b = ws.start("kill-b")
             _wait_done(ctx, batch, timeout=60)
             assert _batch_status(ctx, batch) == "COMPLETED"
             _check_completed(ctx, batch, 12)
@@ -350,8 +350,10 @@ def test_two_workers_share_queue_without_overlap(ctx):
     user = _user(ctx)
     try:
         with own_workers(ctx) as ws:
-            a = ws.start("share-a")
-            b = ws.start("share-b")
+            # 3 each: neither can fill the batch's 5 slots alone, together
+            # they could reach 6 if the per-batch limit did not hold
+            a = ws.start("share-a", {"KARTOGRAF_WORKER_GLOBAL_LIMIT": "3"})
+            b = ws.start("share-b", {"KARTOGRAF_WORKER_GLOBAL_LIMIT": "3"})
             batch, projects = _batch(ctx, user, 20)
             assert _generate(ctx, ctx.servers["apache"], user, batch).json() == {"queued": 20}
             peak = 0
