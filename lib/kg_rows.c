@@ -157,7 +157,6 @@ kg_rows_init(struct kg_rows *r)
 	memset(r, 0, sizeof(*r));
 	r->projects = cJSON_CreateArray();
 	r->errors = cJSON_CreateArray();
-	r->names = cJSON_CreateObject();
 }
 
 void
@@ -165,7 +164,7 @@ kg_rows_free(struct kg_rows *r)
 {
 	cJSON_Delete(r->projects);
 	cJSON_Delete(r->errors);
-	cJSON_Delete(r->names);
+	kg_dict_free(&r->names);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -200,6 +199,16 @@ add_error(struct kg_rows *r, unsigned row, int col, int field,
 	cJSON_AddStringToObject(e, "code", code);
 	cJSON_AddStringToObject(e, "message", msg);
 	cJSON_AddItemToArray(r->errors, e);
+}
+
+static int
+names_a_column(const struct kg_cell *cells, unsigned ncols)
+{
+	for (unsigned c = 0; c < ncols && c < KG_ROWS_MAX_COLS; c++)
+		if (cells[c].type == KG_CELL_TEXT &&
+		    field_for_header(cells[c].text) >= 0)
+			return 1;
+	return 0;
 }
 
 static void
@@ -495,17 +504,17 @@ name_unique(struct kg_rows *r, unsigned row, const cJSON *input)
 	const char *name = cJSON_GetStringValue(
 		cJSON_GetObjectItem(input, "name"));
 	char folded[2048];
-	cJSON *first;
+	long long *first;
 
 	kg_rows_fold_header(name, folded, sizeof(folded));
-	first = cJSON_GetObjectItem(r->names, folded);
+	first = kg_dict_get(&r->names, folded);
 	if (!first) {
-		cJSON_AddNumberToObject(r->names, folded, row);
+		kg_dict_set(&r->names, folded, row);
 		return 1;
 	}
 	add_error(r, row, column_of(r, "name"), 0, "duplicate_name",
-		  "Nazwa projektu powtarza się (pierwszy raz w wierszu %d).",
-		  (int)first->valuedouble);
+		  "Nazwa projektu powtarza się (pierwszy raz w wierszu %lld).",
+		  *first);
 	return 0;
 }
 
@@ -530,6 +539,11 @@ kg_rows_feed(void *arg, unsigned row, const struct kg_cell *cells,
 	int ok = 1, any = 0;
 
 	if (!r->header_seen) {
+		if (!names_a_column(cells, ncols) &&
+		    r->title_rows < KG_ROWS_MAX_TITLE_ROWS) {
+			r->title_rows++;
+			return 0;
+		}
 		read_header(r, row, cells, ncols);
 		return 0;
 	}
@@ -561,7 +575,12 @@ kg_rows_feed(void *arg, unsigned row, const struct kg_cell *cells,
 int
 kg_rows_finish(struct kg_rows *r)
 {
-	if (!r->header_seen)
+	if (!r->header_seen && r->title_rows)
+		add_error(r, 1, -1, -1, "no_header",
+			  "Nie znaleziono wiersza nagłówka: pierwszy wiersz "
+			  "powinien zawierać kolumny „Nazwa projektu”, "
+			  "„Opis” i „Wnioskodawca” (pobierz szablon).");
+	else if (!r->header_seen)
 		add_error(r, 1, -1, -1, "empty_file",
 			  "Plik jest pusty: brak wiersza nagłówka.");
 	else if (cJSON_GetArraySize(r->projects) == 0 && r->nerrors == 0)

@@ -2,7 +2,8 @@
  * kg_rows - turns spreadsheet rows into validated project inputs.
  *
  * Fed row by row by a reader (kg_xlsx, kg_csv): the first non-empty row
- * is the header, matched against the column aliases (Polish and English,
+ * that names at least one known column is the header (a few title lines
+ * above it, often merged cells, are skipped), matched against the column aliases (Polish and English,
  * case-, punctuation- and diacritics-insensitive: "Budżet (PLN)",
  * "BUDZET", "budget" are one column).  Every later row is checked and
  * normalised into a JSON object with canonical keys:
@@ -22,6 +23,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "kg_dict.h"
 #include "kg_sheet.h"
 
 enum kg_rows_kind { KG_ROWS_TEXT, KG_ROWS_AMOUNT, KG_ROWS_DATE };
@@ -43,17 +45,19 @@ extern const struct kg_rows_column kg_rows_columns[];
 extern const size_t kg_rows_ncolumns;
 
 #define KG_ROWS_MAX_ERRORS 200
+#define KG_ROWS_MAX_TITLE_ROWS 5	/* title lines tolerated above the header */
 #define KG_ROWS_MAX_COLS 256
 
 struct kg_rows {
 	int header_seen;
+	int title_rows;		/* rows above the header without a known column */
 	int col_field[KG_ROWS_MAX_COLS];	/* column -> field index or -1 */
 	unsigned header_row;
 	cJSON *projects;	/* array of {row, name, input} */
 	cJSON *errors;		/* array of {row, column, field, code, message} */
 	int nerrors;		/* errors listed */
 	int dropped;		/* errors past KG_ROWS_MAX_ERRORS */
-	cJSON *names;		/* lower-cased names seen -> first row */
+	struct kg_dict names;	/* folded names seen -> first row */
 };
 
 void kg_rows_init(struct kg_rows *r);

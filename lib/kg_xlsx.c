@@ -955,6 +955,8 @@ put_shared(struct sheet *s, const char *v)
 	unsigned i;
 	size_t len;
 
+	if (!*v)		/* <c t="s"/>: an empty cell, as elsewhere */
+		return 0;
 	if (parse_uint(v, &i) < 0 || i >= t->n) {
 		kg_sheet_col_name(s->col, name);
 		return kg_err_set(s->b.err, 400, "bad_xlsx",

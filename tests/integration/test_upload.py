@@ -260,3 +260,241 @@ def test_template_download_and_roundtrip(ctx):
         ctx.check_servers(check)
     finally:
         _drop(ctx, email)
+
+
+# ---- hostile fixtures, generated here (never committed as binaries) -------
+
+NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+SHEET = "xl/worksheets/sheet1.xml"
+SST = "xl/sharedStrings.xml"
+
+
+def _rezip(base, parts, level=9):
+    """`base` (an xlsx) with the entries in `parts` replaced or added, in that order."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(base)) as src, \
+            zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as z:
+        for n in src.namelist():
+            if n not in parts:
+                z.writestr(n, src.read(n))
+        for n, data in parts.items():
+            z.writestr(n, data)
+    return buf.getvalue()
+
+
+def _sheet_with(rows, tail):
+    """A worksheet: `rows` as inline strings from row 1, then the raw XML `tail`."""
+    out = []
+    for ri, row in enumerate(rows, start=1):
+        cells = "".join(f'<c r="{xlsxgen.col_name(ci)}{ri}" t="inlineStr"><is><t>{xlsxgen.escape(v)}</t></is></c>'
+                        for ci, v in enumerate(row) if v != "")
+        out.append(f'<row r="{ri}">{cells}</row>')
+    return (f'<worksheet xmlns="{NS_MAIN}"><sheetData>{"".join(out)}'.encode()
+            + tail + b"</sheetData></worksheet>")
+
+
+def _hostile_check(ctx, auth, email, cases, good):
+    """Every case -> its expected answer; nothing created by a refused one; the program
+    answers a good upload afterwards (it stayed up)."""
+    import time
+
+    def check(name, base):
+        for what, (data, want) in cases.items():
+            before = _batch_count(ctx, email)
+            t0 = time.monotonic()
+            r = _upload(ctx, base, auth, data)
+            took = time.monotonic() - t0
+            assert took < 60, f"{what}: took {took:.1f} s"
+            assert r.header("content-type", "").startswith("application/json"), f"{what}: {r}"
+            body = r.json()
+            assert "root:x:0:0" not in r.text, f"{what}: /etc/passwd leaked"
+            created = _batch_count(ctx, email) - before
+            if r.status == 201:
+                assert created == 1, f"{what}: 201 but {created} batches created"
+            else:
+                assert created == 0, f"{what}: {r.status} but a batch was created"
+                assert body["error"] and body["message"], f"{what}: {r}"
+            want(what, r, body)
+            ok = _upload(ctx, base, auth, good)
+            assert ok.status == 201, f"{what}: program not answering after it: {ok}"
+    ctx.check_servers(check)
+
+
+def _expect(status, code=None, words=()):
+    def want(what, r, body):
+        assert r.status == status, f"{what}: want {status}, got {r}"
+        if code:
+            assert body["error"] == code, f"{what}: want {code}: {body}"
+        for w in words:
+            assert w in body["message"], f"{what}: {w!r} not in {body['message']!r}"
+    return want
+
+
+def _expect_rows(n):
+    def want(what, r, body):
+        assert r.status == 201, f"{what}: {r}"
+        assert body["row_count"] == n and len(body["projects"]) == n, f"{what}: {body}"
+    return want
+
+
+def _expect_clean(real_rows):
+    """Whatever the reader decides, it is a clean JSON 4xx or a 201 that counts only
+    the real rows."""
+    def want(what, r, body):
+        if r.status == 201:
+            assert body["row_count"] == real_rows, f"{what}: {body}"
+        else:
+            assert 400 <= r.status < 500 and body["error"] in (
+                "zip_bomb", "too_many_rows", "too_large", "bad_xlsx"), f"{what}: {r}"
+    return want
+
+
+def test_hostile_million_empty_rows(ctx):
+    """1,000,000 empty rows after two real ones: as <row r="n"/>, as <row/> without
+    numbers (so repetitive it is refused by ratio), and with empty styled cells."""
+    email, auth = _user(ctx)
+    try:
+        good = xlsxgen.build(_good_rows(1))
+        real = [HEADER, _row_text(1), _row_text(2)]
+        first = len(real) + 1
+        numbered = b"".join(b'<row r="%d"/>' % n for n in range(first, first + 1_000_000))
+        bare = b"<row/>" * 1_000_000
+        cells = b"".join(b'<row r="%d"><c r="A%d" s="1"/><c r="B%d"><v></v></c></row>' % (n, n, n)
+                         for n in range(first, first + 1_000_000))
+        cases = {
+            "million <row r=n/>": (_rezip(good, {SHEET: _sheet_with(real, numbered)}), _expect_clean(2)),
+            "million <row/>": (_rezip(good, {SHEET: _sheet_with(real, bare)}), _expect_clean(2)),
+            "million rows of empty <c>": (_rezip(good, {SHEET: _sheet_with(real, cells)}), _expect_clean(2)),
+        }
+        for what, (data, _) in cases.items():
+            assert len(data) < 10 << 20, f"{what}: fixture too big for the upload limit"
+        _hostile_check(ctx, auth, email, cases, good)
+    finally:
+        _drop(ctx, email)
+
+
+def _row_text(i):
+    return [f"Projekt {i}", f"Opis projektu {i}.", "Fundacja Łąka", "", "", "", ""]
+
+
+def test_hostile_shared_strings(ctx):
+    """Attacks inside sharedStrings.xml (the sheet itself is harmless)."""
+    email, auth = _user(ctx)
+    try:
+        good = xlsxgen.build(_good_rows(1))
+        huge = (f'<sst xmlns="{NS_MAIN}" count="1" uniqueCount="1"><si><t>'.encode()
+                + b"A" * (20 << 20) + b"</t></si></sst>")
+        laughs = ('<?xml version="1.0"?><!DOCTYPE sst [<!ENTITY l0 "ha">'
+                  + "".join(f'<!ENTITY l{i} "{("&l%d;" % (i - 1)) * 10}">' for i in range(1, 10))
+                  + f']><sst xmlns="{NS_MAIN}"><si><t>&l9;</t></si></sst>').encode()
+        xxe = ('<?xml version="1.0"?><!DOCTYPE sst [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+               f'<sst xmlns="{NS_MAIN}"><si><t>&x;</t></si></sst>').encode()
+        xxe_sheet = ('<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                     f'<worksheet xmlns="{NS_MAIN}"><sheetData><row r="1"><c r="A1" t="inlineStr">'
+                     '<is><t>&x;</t></is></c></row></sheetData></worksheet>').encode()
+        # a sheet whose cells all point at shared string 0 (the hostile one)
+        refs = _sheet_with([], b'<row r="1"><c r="A1" t="s"><v>0</v></c></row>')
+        cases = {
+            "20 MB shared string": (_rezip(good, {SST: huge, SHEET: refs}),
+                                    _expect(400, words=("shared string",))),
+            "billion laughs in sharedStrings": (_rezip(good, {SST: laughs, SHEET: refs}),
+                                                _expect(400, "xml_forbidden")),
+            "XXE in sharedStrings": (_rezip(good, {SST: xxe, SHEET: refs}), _expect(400, "xml_forbidden")),
+            "XXE in the sheet": (_rezip(good, {SHEET: xxe_sheet}), _expect(400, "xml_forbidden")),
+        }
+        assert len(cases["20 MB shared string"][0]) < 100 << 10, "the huge string's zip is not small"
+        _hostile_check(ctx, auth, email, cases, good)
+    finally:
+        _drop(ctx, email)
+
+
+def test_hostile_entry_names(ctx):
+    """Entries named ../../evil.xml or /etc/x are ignored (the rest of the workbook is
+    good, so it is accepted); a relationship that climbs out of the package is not
+    followed."""
+    email, auth = _user(ctx)
+    try:
+        good = xlsxgen.build(_good_rows(2))
+        evil = f'<worksheet xmlns="{NS_MAIN}"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>evil</t></is></c></row></sheetData></worksheet>'
+        rels_out = xlsxgen.WB_RELS.replace('Target="worksheets/sheet1.xml"', 'Target="../../evil.xml"')
+        cases = {
+            "traversal entries": (_rezip(good, {"../../evil.xml": evil, "/etc/x": evil,
+                                                "/xl/worksheets/sheet1.xml": evil}), _expect_rows(2)),
+            "rels target out of the package": (_rezip(good, {"xl/_rels/workbook.xml.rels": rels_out,
+                                                             "../../evil.xml": evil}),
+                                               _expect(400, "not_xlsx")),
+        }
+        with zipfile.ZipFile(io.BytesIO(cases["traversal entries"][0])) as z:
+            assert "../../evil.xml" in z.namelist() and "/etc/x" in z.namelist(), z.namelist()
+        _hostile_check(ctx, auth, email, cases, good)
+    finally:
+        _drop(ctx, email)
+
+
+def _openpyxl_merged():
+    """Two real openpyxl files: a title merged over A1:H1 above the header (row 2), and
+    a header whose "Budżet (PLN)" is merged over D1:E1.  None if openpyxl is missing."""
+    try:
+        from openpyxl import Workbook
+    except ImportError:
+        return None
+    import datetime
+    out = {}
+    wb = Workbook()
+    ws = wb.active
+    ws["A1"] = "Nabór wniosków 2026 – Gmina Łąka"
+    ws.merge_cells("A1:H1")
+    for c, v in enumerate(HEADER, 1):
+        ws.cell(row=2, column=c, value=v)
+    for r in (3, 4):
+        for c, v in enumerate([f"Projekt {r}", "Opis", "Fundacja", 1000 * r, datetime.date(2026, 3, r),
+                               datetime.date(2026, 9, r), "seniorzy"], 1):
+            ws.cell(row=r, column=c, value=v)
+    buf = io.BytesIO()
+    wb.save(buf)
+    out["title"] = buf.getvalue()
+    wb = Workbook()
+    ws = wb.active
+    for c, v in enumerate(["Nazwa projektu", "Opis", "Wnioskodawca", "Budżet (PLN)", None, "Grupa docelowa"], 1):
+        if v:
+            ws.cell(row=1, column=c, value=v)
+    ws.merge_cells("D1:E1")
+    for c, v in enumerate(["Projekt A", "Opis", "Fundacja", 2500, None, "młodzież"], 1):
+        if v is not None:
+            ws.cell(row=2, column=c, value=v)
+    buf = io.BytesIO()
+    wb.save(buf)
+    out["budget"] = buf.getvalue()
+    return out
+
+
+def test_merged_header_cells_openpyxl(ctx):
+    """Merged cells as openpyxl writes them (value in the top-left cell only)."""
+    files = _openpyxl_merged()
+    if files is None:
+        print("skip: python3-openpyxl not installed")
+        return
+    email, auth = _user(ctx)
+    try:
+        good = xlsxgen.build(_good_rows(1))
+
+        def title_row(what, r, body):
+            # The merged title is the first non-empty row, so it is read as the header:
+            # a validation error naming the missing columns in row 1, not a crash or a
+            # silently wrong batch.  (Finding a header below a title is a kg_rows matter.)
+            if r.status == 201:
+                assert body["row_count"] == 2 and [p["row"] for p in body["projects"]] == [3, 4], body
+            else:
+                assert r.status == 400 and body["error"] == "validation_failed", f"{what}: {r}"
+                codes = {(e["row"], e["code"]) for e in body["errors"]}
+                assert (1, "missing_column") in codes, body["errors"]
+                assert body["template_url"], body
+
+        cases = {
+            "title merged over the header": (files["title"], title_row),
+            # D1:E1 merged: D is the budget column, E has no header and no data
+            "header merged over two columns": (files["budget"], _expect_rows(1)),
+        }
+        _hostile_check(ctx, auth, email, cases, good)
+    finally:
+        _drop(ctx, email)

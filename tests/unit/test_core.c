@@ -5,11 +5,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kg_buf.h"
 #include "kg_config.h"
+#include "kg_dict.h"
 #include "kg_password.h"
 #include "kg_user.h"
 
@@ -70,6 +72,29 @@ test_email_normalisation(void **state)
 	longmail[10] = '@';
 	longmail[sizeof(longmail) - 1] = '\0';
 	assert_int_equal(kg_user_normalize_email(longmail, out, NULL), -1);
+}
+
+static void
+test_dict(void **state)
+{
+	struct kg_dict d = {0};
+	char key[32];
+
+	(void)state;
+	assert_null(kg_dict_get(&d, "x"));
+	for (int i = 0; i < 10000; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		assert_int_equal(kg_dict_set(&d, key, i), 0);
+	}
+	assert_int_equal(kg_dict_set(&d, "k5", -5), 0);
+	assert_int_equal(d.n, 10000);
+	assert_true(d.n * 2 <= d.cap);
+	assert_int_equal(*kg_dict_get(&d, "k5"), -5);
+	assert_int_equal(*kg_dict_get(&d, "k9999"), 9999);
+	assert_null(kg_dict_get(&d, "k10000"));
+	assert_null(kg_dict_get(&d, ""));
+	kg_dict_free(&d);
+	assert_null(kg_dict_get(&d, "k1"));
 }
 
 static int
@@ -133,6 +158,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_grows_and_terminates),
 		cmocka_unit_test(test_err_set),
+		cmocka_unit_test(test_dict),
 		cmocka_unit_test(test_email_normalisation),
 		cmocka_unit_test(test_password_roundtrip),
 		cmocka_unit_test(test_password_rehash_when_cost_rises),

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "kg_rows.h"
@@ -150,6 +151,60 @@ test_missing_columns_and_empty(void **state)
 }
 
 static void
+test_title_rows_above_header(void **state)
+{
+	struct kg_cell title[] = {text("Nabór 2026"), text(""), text("")};
+	struct kg_cell head[] = {text("Nazwa projektu"), text("Opis"),
+				 text("Wnioskodawca")};
+	struct kg_cell row[] = {text("A"), text("d"), text("o")};
+	struct kg_cell junk[] = {text("x"), text("y"), text("z")};
+	struct kg_rows r;
+
+	(void)state;
+	kg_rows_init(&r);
+	kg_rows_feed(&r, 1, title, 3);
+	kg_rows_feed(&r, 3, head, 3);
+	kg_rows_feed(&r, 4, row, 3);
+	assert_int_equal(kg_rows_finish(&r), 0);
+	assert_int_equal(r.header_row, 3);
+	assert_int_equal(cJSON_GetArraySize(r.projects), 1);
+	kg_rows_free(&r);
+	/* no known column anywhere: one clear error, not a flood */
+	kg_rows_init(&r);
+	for (unsigned i = 1; i <= 3; i++)
+		kg_rows_feed(&r, i, junk, 3);
+	assert_int_equal(kg_rows_finish(&r), 1);
+	assert_true(has_error(&r, 1, "", "no_header"));
+	kg_rows_free(&r);
+}
+
+static void
+test_many_distinct_names(void **state)
+{
+	struct kg_cell head[] = {text("Nazwa projektu"), text("Opis"),
+				 text("Wnioskodawca")};
+	char name[32];
+	struct kg_rows r;
+
+	(void)state;
+	kg_rows_init(&r);
+	kg_rows_feed(&r, 1, head, 3);
+	for (unsigned i = 2; i <= 5002; i++) {
+		struct kg_cell row[] = {text(name), text("d"), text("o")};
+
+		/* the last row repeats row 2's name, differently cased */
+		snprintf(name, sizeof(name), i < 5002 ? "Projekt %u"
+						      : "PROJEKT %u",
+			 i < 5002 ? i : 2);
+		kg_rows_feed(&r, i, row, 3);
+	}
+	assert_int_equal(kg_rows_finish(&r), 1);
+	assert_true(has_error(&r, 5002, "A", "duplicate_name"));
+	assert_int_equal(cJSON_GetArraySize(r.projects), 5000);
+	kg_rows_free(&r);
+}
+
+static void
 test_error_cap(void **state)
 {
 	struct kg_cell head[] = {text("Nazwa projektu"), text("Opis"),
@@ -178,6 +233,8 @@ main(void)
 		cmocka_unit_test(test_rows_all_errors_at_once),
 		cmocka_unit_test(test_missing_columns_and_empty),
 		cmocka_unit_test(test_error_cap),
+		cmocka_unit_test(test_title_rows_above_header),
+		cmocka_unit_test(test_many_distinct_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,85 @@
+#include "kg_dict.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t
+fnv1a(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static struct kg_dict_slot *
+find(const struct kg_dict *d, const char *key, uint64_t h)
+{
+	size_t i = (size_t)h & (d->cap - 1);
+
+	while (d->slots[i].key &&
+	       (d->slots[i].hash != h || strcmp(d->slots[i].key, key) != 0))
+		i = (i + 1) & (d->cap - 1);
+	return &d->slots[i];
+}
+
+long long *
+kg_dict_get(const struct kg_dict *d, const char *key)
+{
+	struct kg_dict_slot *s;
+
+	if (!d->cap)
+		return NULL;
+	s = find(d, key, fnv1a(key));
+	return s->key ? &s->value : NULL;
+}
+
+/* Keeps the load at most one half so probe runs stay short. */
+static int
+grow(struct kg_dict *d)
+{
+	struct kg_dict old = *d;
+
+	d->cap = old.cap ? old.cap * 2 : 16;
+	d->slots = calloc(d->cap, sizeof(*d->slots));
+	if (!d->slots) {
+		*d = old;
+		return -1;
+	}
+	for (size_t i = 0; i < old.cap; i++)
+		if (old.slots[i].key)
+			*find(d, old.slots[i].key, old.slots[i].hash) =
+				old.slots[i];
+	free(old.slots);
+	return 0;
+}
+
+int
+kg_dict_set(struct kg_dict *d, const char *key, long long value)
+{
+	uint64_t h = fnv1a(key);
+	struct kg_dict_slot *s;
+
+	if ((d->n + 1) * 2 > d->cap && grow(d) < 0)
+		return -1;
+	s = find(d, key, h);
+	if (!s->key) {
+		s->key = strdup(key);
+		if (!s->key)
+			return -1;
+		s->hash = h;
+		d->n++;
+	}
+	s->value = value;
+	return 0;
+}
+
+void
+kg_dict_free(struct kg_dict *d)
+{
+	for (size_t i = 0; i < d->cap; i++)
+		free(d->slots[i].key);
+	free(d->slots);
+	memset(d, 0, sizeof(*d));
+}

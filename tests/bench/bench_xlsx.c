@@ -1,0 +1,180 @@
+/*
+ * bench_xlsx - time and memory of reading + validating one upload, the
+ * way POST /api/batches does it: the whole file in memory, kg_xlsx_read
+ * (or kg_csv_read for a .csv) feeding kg_rows_feed, then kg_rows_finish.
+ * Driven by tests/bench/bench_xlsx.sh, which compares it with openpyxl.
+ *
+ *   bench_xlsx [-n RUNS] [-p] FILE
+ *
+ * Runs the read RUNS times (default 5) in this process and prints one
+ * line of key=value pairs:
+ *
+ *   rows=10000 errors=0 best_ms=... median_ms=... maxrss_kib=...
+ *   base_kib=... file_bytes=...
+ *
+ * maxrss_kib is getrusage(RUSAGE_SELF).ru_maxrss after the runs: the
+ * peak of the whole process including the file buffer (the endpoint
+ * holds the upload in memory too), so run it with -n 1 in a fresh
+ * process for a peak that is one upload's.  base_kib is ru_maxrss at
+ * the start of main (the program and its shared libraries).  -p parses only (the rows go
+ * to a callback that counts them), to separate reader from validator.
+ *
+ * The row limit is raised to what the file needs (the endpoint's
+ * default is 1000 rows per batch); everything else is the default.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kg_csv.h"
+#include "kg_rows.h"
+#include "kg_xlsx.h"
+
+#define MAX_RUNS 100
+
+static int
+count_row(void *arg, unsigned row, const struct kg_cell *cells,
+	  unsigned ncols)
+{
+	(void)row;
+	(void)cells;
+	(void)ncols;
+	(*(unsigned *)arg)++;
+	return 0;
+}
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int
+read_file(const char *path, struct kg_buf *out)
+{
+	char chunk[65536];
+	FILE *f = fopen(path, "rb");
+	size_t n;
+	int rc = 0;
+
+	if (!f)
+		return -1;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (kg_buf_append(out, chunk, n) < 0) {
+			rc = -1;
+			break;
+		}
+	if (ferror(f))
+		rc = -1;
+	fclose(f);
+	return rc;
+}
+
+static int
+is_csv(const char *path)
+{
+	size_t n = strlen(path);
+
+	return n >= 4 && !strcmp(path + n - 4, ".csv");
+}
+
+/* One upload: read + validate (or read only).  Returns the number of
+ * rows delivered (parse only) or projects created, -1 on a read error. */
+static int
+one_run(const struct kg_buf *file, int csv, int parse_only,
+	const struct kg_sheet_limits *lim, int *errors)
+{
+	struct kg_err err = {0};
+	struct kg_rows rows;
+	unsigned count = 0;
+	int rc, n;
+
+	if (parse_only) {
+		rc = csv ? kg_csv_read(file->data, file->len, lim, count_row,
+				       &count, &err)
+			 : kg_xlsx_read(file->data, file->len, lim, count_row,
+					&count, &err);
+		*errors = 0;
+		n = (int)count;
+		goto out;
+	}
+	kg_rows_init(&rows);
+	rc = csv ? kg_csv_read(file->data, file->len, lim, kg_rows_feed,
+			       &rows, &err)
+		 : kg_xlsx_read(file->data, file->len, lim, kg_rows_feed,
+				&rows, &err);
+	*errors = rc < 0 ? 0 : kg_rows_finish(&rows);
+	n = cJSON_GetArraySize(rows.projects);
+	kg_rows_free(&rows);
+out:
+	if (rc < 0) {
+		fprintf(stderr, "bench_xlsx: %d %s: %s\n", err.status, err.code,
+			err.message);
+		return -1;
+	}
+	return n;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct kg_sheet_limits lim;
+	struct kg_buf file = {0};
+	struct rusage ru, ru0;
+	double ms[MAX_RUNS], t0;
+	int runs = 5, parse_only = 0, opt, i, n = 0, errors = 0;
+
+	while ((opt = getopt(argc, argv, "n:p")) != -1) {
+		if (opt == 'n')
+			runs = atoi(optarg);
+		else if (opt == 'p')
+			parse_only = 1;
+		else
+			goto usage;
+	}
+	if (optind != argc - 1 || runs < 1 || runs > MAX_RUNS)
+		goto usage;
+	getrusage(RUSAGE_SELF, &ru0);	/* the program and its libraries */
+	if (read_file(argv[optind], &file) < 0) {
+		perror(argv[optind]);
+		return 1;
+	}
+	kg_sheet_limits_default(&lim);
+	lim.max_rows = 1000000;
+	for (i = 0; i < runs; i++) {
+		t0 = now_ms();
+		n = one_run(&file, is_csv(argv[optind]), parse_only, &lim,
+			    &errors);
+		ms[i] = now_ms() - t0;
+		if (n < 0) {
+			kg_buf_free(&file);
+			return 1;
+		}
+	}
+	getrusage(RUSAGE_SELF, &ru);
+	qsort(ms, (size_t)runs, sizeof(ms[0]), cmp_double);
+	printf("rows=%d errors=%d best_ms=%.1f median_ms=%.1f maxrss_kib=%ld "
+	       "base_kib=%ld file_bytes=%zu\n",
+	       n, errors, ms[0], ms[runs / 2], ru.ru_maxrss, ru0.ru_maxrss,
+	       file.len);
+	kg_buf_free(&file);
+	return 0;
+usage:
+	fprintf(stderr, "usage: %s [-n RUNS] [-p] FILE.xlsx|FILE.csv\n",
+		argv[0]);
+	return 2;
+}

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Spreadsheet upload benchmark (issue 4): parse + validate a 10,000-row
+# workbook the way POST /api/batches does (kg_xlsx_read -> kg_rows_feed ->
+# kg_rows_finish, tests/bench/bench_xlsx.c) beside openpyxl's read-only
+# mode on the same file, all in one run:
+#
+#   1. openpyxl writes build/bench/projekty-10000.xlsx (the template's
+#      columns, Polish text from a fixed seed, dates as date cells), and a
+#      CSV export of it (UTF-8 with BOM, ';', dd.mm.yyyy, "1234,56" --
+#      what Polish Excel's "CSV UTF-8" writes);
+#   2. time: best of 5 runs in one process each (kartograf; openpyxl
+#      load_workbook(read_only=True) iterating every row's values; for the
+#      CSV, Python's csv module);
+#   3. peak memory: ru_maxrss of a fresh process doing one read (Python's
+#      includes the interpreter and the imports, printed separately as the
+#      baseline).
+#
+# The row limit is raised to 10,000 for the benchmark (the endpoint
+# refuses more than 1000 rows with 422).  Env: BUILD (default build),
+# BENCH_ROWS (default 10000).  Needs /usr/bin/python3 with openpyxl
+# (Debian python3-openpyxl, installed by scripts/deps.sh).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BUILD="${BUILD:-build}"
+[[ "$BUILD" = /* ]] && BUILD_DIR="$BUILD" || BUILD_DIR="$ROOT/$BUILD"
+ROWS="${BENCH_ROWS:-10000}"
+PY=/usr/bin/python3
+BIN="$BUILD_DIR/tests/bench/bench_xlsx"
+OUT="$BUILD_DIR/bench"
+XLSX="$OUT/projekty-$ROWS.xlsx"
+CSV="$OUT/projekty-$ROWS.csv"
+
+if [[ ! -x "$BIN" ]]; then
+    make -C "$ROOT" --no-print-directory B="$BUILD" "$BUILD/tests/bench/bench_xlsx" >/dev/null
+fi
+if ! "$PY" -c 'import openpyxl' 2>/dev/null; then
+    echo "bench_xlsx: $PY has no openpyxl (apt-get install python3-openpyxl)" >&2
+    exit 1
+fi
+mkdir -p "$OUT"
+
+# --- 1. the files ---------------------------------------------------------
+"$PY" - "$ROWS" "$XLSX" "$CSV" <<'PY'
+import csv, datetime, random, sys
+from openpyxl import Workbook, load_workbook
+
+n, xlsx, csv_path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+rnd = random.Random(4)
+HEADER = ["Nazwa projektu", "Opis", "Wnioskodawca", "Budżet (PLN)", "Data rozpoczęcia",
+          "Data zakończenia", "Grupa docelowa", "Lokalizacja"]
+WHAT = ["Zielone podwórko", "Kieszonkowy park", "Ścieżka edukacyjna", "Warsztaty rękodzieła",
+        "Klub sąsiedzki", "Senioralna kawiarenka", "Ogród społeczny", "Biblioteka rzeczy",
+        "Festyn integracyjny", "Rowerowa szkoła", "Pracownia cyfrowa", "Teatr podwórkowy",
+        "Łąka kwietna", "Świetlica pod chmurką", "Gra miejska", "Kino plenerowe"]
+WHERE = ["Nowej Huty", "Bałut", "Żoliborza", "Grochowa", "Śródmieścia", "Podgórza",
+         "Wrzeszcza", "Łazarza", "Kazimierza", "Oliwy", "Zabłocia", "Ochoty"]
+CITY = ["Kraków", "Łódź", "Warszawa", "Gdańsk", "Poznań", "Wrocław", "Lublin", "Białystok",
+        "Rzeszów", "Toruń", "Szczecin", "Częstochowa"]
+ORG = ["Stowarzyszenie Sąsiedzi", "Fundacja Zielona Przestrzeń", "Koło Gospodyń Wiejskich",
+       "Fundacja Równe Szanse", "Stowarzyszenie Młodzi Aktywni", "Uniwersytet Trzeciego Wieku",
+       "Ochotnicza Straż Pożarna", "Parafialny Zespół Caritas", "Spółdzielnia Socjalna Razem",
+       "Fundacja Edukacji Przyrodniczej"]
+GROUP = ["seniorzy", "rodziny z dziećmi", "młodzież szkolna", "osoby z niepełnosprawnościami",
+         "mieszkańcy osiedla", "przedszkolaki i ich opiekunowie", "osoby bezrobotne"]
+S1 = ["Projekt zakłada", "Celem działania jest", "W ramach zadania planujemy",
+      "Inicjatywa przewiduje", "Chcemy doprowadzić do"]
+S2 = ["rewitalizację zaniedbanego terenu zielonego", "cykl bezpłatnych warsztatów",
+      "utworzenie miejsca spotkań dla mieszkańców", "zakup wyposażenia i materiałów",
+      "organizację spotkań międzypokoleniowych", "nasadzenia drzew, krzewów i bylin",
+      "przygotowanie ścieżki z tablicami informacyjnymi", "remont pomieszczenia świetlicy"]
+S3 = ["z udziałem lokalnych partnerów", "we współpracy z radą dzielnicy",
+      "przy wsparciu wolontariuszy", "z myślą o osobach starszych i dzieciach",
+      "zgodnie z zasadami dostępności", "na podstawie konsultacji społecznych"]
+S4 = ["Efekty zostaną udokumentowane i przedstawione mieszkańcom.",
+      "Po zakończeniu projektu miejsce pozostanie otwarte dla wszystkich.",
+      "Zajęcia poprowadzą doświadczeni animatorzy i edukatorzy.",
+      "Przewidujemy co najmniej 120 uczestników w ciągu roku.",
+      "Materiały z warsztatów będą dostępne bezpłatnie w internecie."]
+
+wb = Workbook(write_only=True)
+ws = wb.create_sheet("Projekty")
+ws.append(HEADER)
+rows = []
+for i in range(n):
+    start = datetime.date(2026, 1, 1) + datetime.timedelta(days=rnd.randrange(300))
+    end = start + datetime.timedelta(days=rnd.randrange(30, 400))
+    desc = " ".join(f"{rnd.choice(S1)} {rnd.choice(S2)} {rnd.choice(S3)}." for _ in range(rnd.randrange(1, 4)))
+    row = [f"{rnd.choice(WHAT)} {rnd.choice(WHERE)} nr {i + 1}", desc + " " + rnd.choice(S4),
+           rnd.choice(ORG), round(rnd.uniform(5000, 950000), 2), start, end,
+           rnd.choice(GROUP), f"{rnd.choice(CITY)}, ul. {rnd.choice(['Długa', 'Krótka', 'Ogrodowa', 'Źródlana', 'Łąkowa'])} {rnd.randrange(1, 200)}"]
+    ws.append(row)
+    rows.append(row)
+wb.save(xlsx)
+
+# the CSV export: read back through openpyxl, written as Polish Excel does
+wb = load_workbook(xlsx, read_only=True)
+with open(csv_path, "w", encoding="utf-8-sig", newline="") as f:
+    w = csv.writer(f, delimiter=";", lineterminator="\r\n")
+    for r in wb.worksheets[0].iter_rows(values_only=True):
+        out = []
+        for v in r:
+            if isinstance(v, datetime.datetime):
+                v = v.strftime("%d.%m.%Y")
+            elif isinstance(v, float):
+                v = f"{v:.2f}".replace(".", ",")
+            out.append("" if v is None else v)
+        w.writerow(out)
+wb.close()
+PY
+
+# --- 2./3. measurements ---------------------------------------------------
+# openpyxl (xlsx) or the csv module (csv), mirroring bench_xlsx's output.
+py_read() {
+    "$PY" - "$@" <<'PY'
+import resource, sys, time
+mode, runs, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+import csv
+from openpyxl import load_workbook
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+def once():
+    n = 0
+    if mode == "csv":
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            for row in csv.reader(f, delimiter=";"):
+                if any(row):
+                    n += 1
+        return n
+    wb = load_workbook(path, read_only=True)
+    for row in wb.worksheets[0].iter_rows(values_only=True):
+        if any(v is not None for v in row):
+            n += 1
+    wb.close()
+    return n
+
+ms = []
+for _ in range(runs):
+    t0 = time.perf_counter()
+    n = once()
+    ms.append((time.perf_counter() - t0) * 1e3)
+ms.sort()
+print(f"rows={n - 1} best_ms={ms[0]:.1f} median_ms={ms[len(ms) // 2]:.1f} "
+      f"maxrss_kib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss} base_kib={base}")
+PY
+}
+
+field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+compare() {   # kind file other-name mode
+    local kind=$1 file=$2 other=$3 mode=$4 kt km kp ot om base kbase krows orows errs
+    kt=$("$BIN" -n 5 "$file")          # time, best of 5
+    km=$("$BIN" -n 1 "$file")          # peak memory, fresh process
+    kp=$("$BIN" -n 5 -p "$file")       # parse only, for the split
+    ot=$(py_read "$mode" 5 "$file")
+    om=$(py_read "$mode" 1 "$file")
+    krows=$(field rows "$kt"); orows=$(field rows "$ot"); errs=$(field errors "$kt")
+    if [[ "$krows" != "$ROWS" || "$errs" != 0 || "$orows" != "$ROWS" ]]; then
+        echo "bench_xlsx: $kind: expected $ROWS valid rows, kartograf $krows ($errs errors), $other $orows" >&2
+        return 1
+    fi
+    base=$(field base_kib "$om"); kbase=$(field base_kib "$km")
+    printf '%s, %d rows, %s KiB (%s)\n' "$kind" "$ROWS" "$(( $(field file_bytes "$kt") / 1024 ))" "$file"
+    printf '  %-34s %10s %10s %12s\n' "" "best ms" "median ms" "peak RSS MiB"
+    printf '  %-34s %10s %10s %12s\n' "kartograf parse + validate" "$(field best_ms "$kt")" \
+        "$(field median_ms "$kt")" "$(mib "$(field maxrss_kib "$km")")"
+    printf '  %-34s %10s %10s %12s\n' "  of which parse only" "$(field best_ms "$kp")" "$(field median_ms "$kp")" ""
+    printf '  %-34s %10s %10s %12s\n' "  (program + libraries, no file)" "" "" "$(mib "$kbase")"
+    printf '  %-34s %10s %10s %12s\n' "$other" "$(field best_ms "$ot")" \
+        "$(field median_ms "$ot")" "$(mib "$(field maxrss_kib "$om")")"
+    printf '  %-34s %10s %10s %12s\n' "  (python + imports, no file)" "" "" "$(mib "$base")"
+    awk -v kt="$(field best_ms "$kt")" -v ot="$(field best_ms "$ot")" \
+        -v km="$(field maxrss_kib "$km")" -v om="$(field maxrss_kib "$om")" -v base="$base" -v kbase="$kbase" -v o="$other" '
+        BEGIN {
+            printf "  time: kartograf %.1f ms, %s %.1f ms, ratio Y/X = %.2f×\n", kt, o, ot, ot / kt
+            printf "  peak memory: kartograf %.1f MiB, %s %.1f MiB, ratio Y/X = %.2f×\n", km / 1024, o, om / 1024, om / km
+            printf "  peak memory above each baseline: kartograf %.1f MiB, %s %.1f MiB\n", (km - kbase) / 1024, o, (om - base) / 1024
+        }'
+}
+
+compare xlsx "$XLSX" "openpyxl read_only" xlsx
+compare "csv (export of the same sheet)" "$CSV" "python csv module" csv
