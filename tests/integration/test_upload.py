@@ -254,6 +254,13 @@ def test_template_download_and_roundtrip(ctx):
                 assert "xl/workbook.xml" in names, names
                 wb = z.read("xl/workbook.xml").decode()
                 assert "Projekty" in wb and "Instrukcja" in wb
+            # openpyxl (what many users' scripts use) opens it cleanly
+            import openpyxl
+            wb = openpyxl.load_workbook(io.BytesIO(r.body))
+            assert wb.sheetnames == ["Projekty", "Instrukcja"], wb.sheetnames
+            head = [c.value for c in wb["Projekty"][1]]
+            assert head[:3] == ["Nazwa projektu", "Opis", "Wnioskodawca"], head
+            assert wb["Projekty"].data_validations.dataValidation, "no data validation"
             up = _upload(ctx, base, auth, r.body, "kartograf-szablon.xlsx")
             assert up.status == 201, up
             assert up.json()["row_count"] == 1
