@@ -1,0 +1,562 @@
+// Kartograf end-to-end tests: playwright-core drives Debian's Chromium against a
+// running local stack. Started by tests/e2e/run.sh (which creates the user and
+// passes everything through the environment):
+//
+//   E2E_BASE      lighttpd URL (full suite)         e.g. http://127.0.0.1:43899
+//   E2E_APACHE    Apache URL (smoke run), optional
+//   E2E_EMAIL, E2E_PASSWORD   an existing user (kartograf-admin adduser)
+//   E2E_ARTIFACTS directory for screenshots and downloads
+//   E2E_ONLY      substring: run only tests whose name contains it
+//
+// Output: "ok - name" / "not ok - name" lines, then "e2e: N passed, M failed".
+import { chromium } from 'playwright-core';
+import XLSX from 'xlsx';
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import net from 'node:net';
+
+const BASE = process.env.E2E_BASE;
+const APACHE = process.env.E2E_APACHE || '';
+const EMAIL = process.env.E2E_EMAIL;
+const PASSWORD = process.env.E2E_PASSWORD;
+const ART = process.env.E2E_ARTIFACTS || path.resolve('e2e-artifacts');
+const ONLY = process.env.E2E_ONLY || '';
+const CHROMIUM = process.env.E2E_CHROMIUM || '/usr/bin/chromium';
+const LIVE_TIMEOUT = Number(process.env.E2E_LIVE_TIMEOUT || 90000);
+if (!BASE || !EMAIL || !PASSWORD) {
+  console.error('run.mjs: E2E_BASE, E2E_EMAIL and E2E_PASSWORD are required (use tests/e2e/run.sh)');
+  process.exit(2);
+}
+fs.mkdirSync(ART, { recursive: true });
+
+let passed = 0;
+let failed = 0;
+const state = {}; // shared between the scenario steps
+let shotNo = 0;
+
+async function shot(page, name) {
+  shotNo++;
+  const file = path.join(ART, `${String(shotNo).padStart(2, '0')}-${name}.png`);
+  try { await page.screenshot({ path: file, fullPage: true }); } catch (e) { /* page gone */ }
+  return file;
+}
+
+async function test(name, fn, { needs = [] } = {}) {
+  if (ONLY && !name.includes(ONLY)) return;
+  const missing = needs.filter((k) => !state[k]);
+  if (missing.length) {
+    failed++;
+    console.log(`not ok - ${name} (not run: needs ${missing.join(', ')} from an earlier step)`);
+    return;
+  }
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok - ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    failed++;
+    console.log(`not ok - ${name}`);
+    for (const line of String(e && e.stack ? e.stack : e).split('\n').slice(0, 8)) console.log(`#   ${line}`);
+  }
+}
+
+// click a download button; resolves with the Download, or fails at once with the
+// error toast the UI shows (e.g. the export endpoint answering 404/409/504)
+async function clickDownload(pg, selector, timeout) {
+  await pg.evaluate(() => document.querySelectorAll('.toast').forEach((t) => t.remove()));
+  const dl = pg.waitForEvent('download', { timeout });
+  const err = pg.waitForSelector('.toast-error', { timeout }).then(async (el) => {
+    throw new Error(`download failed in the UI: ${await el.textContent()}`);
+  });
+  dl.catch(() => {}); err.catch(() => {});
+  await pg.click(selector);
+  return Promise.race([dl, err]);
+}
+
+function assert(cond, msg) { if (!cond) throw new Error(`assertion failed: ${msg}`); }
+
+// ------------------------------------------------------------------ API from node
+async function apiCall(base, method, p, { token, json, body, headers = {} } = {}) {
+  const h = { ...headers };
+  if (token) h.Authorization = `Bearer ${token}`;
+  if (json !== undefined) { h['Content-Type'] = 'application/json'; body = JSON.stringify(json); }
+  const res = await fetch(base + p, { method, headers: h, body });
+  const text = await res.text();
+  let data = null;
+  try { data = JSON.parse(text); } catch (e) { /* not JSON */ }
+  return { status: res.status, data, text, headers: res.headers };
+}
+
+async function nodeLogin(base) {
+  const r = await apiCall(base, 'POST', '/api/auth/login', { json: { email: EMAIL, password: PASSWORD } });
+  assert(r.status === 200 && r.data && r.data.token, `login from node: ${r.status} ${r.text.slice(0, 200)}`);
+  return r.data.token;
+}
+
+async function waitFor(fn, timeout, what) {
+  const t0 = Date.now();
+  let last;
+  while (Date.now() - t0 < timeout) {
+    last = await fn();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+}
+
+// ------------------------------------------------------------------ test files
+const HEADER = ['Nazwa projektu', 'Opis', 'Wnioskodawca', 'Budżet (PLN)', 'Data rozpoczęcia', 'Data zakończenia', 'Grupa docelowa'];
+function xlsxBuffer(rows) {
+  const ws = XLSX.utils.aoa_to_sheet(rows);
+  const wb = XLSX.utils.book_new();
+  XLSX.utils.book_append_sheet(wb, ws, 'Projekty');
+  return XLSX.write(wb, { type: 'buffer', bookType: 'xlsx' });
+}
+const uniq = Date.now().toString(36);
+function goodRows(tag, n = 3) {
+  const rows = [HEADER];
+  const names = ['Zielone podwórka', 'Czyste Powiśle', 'Seniorzy w sieci', 'Młodzi w kulturze', 'Rowerem do szkoły'];
+  for (let i = 0; i < n; i++) {
+    rows.push([`${names[i % names.length]} ${tag}-${i + 1}`, `Projekt ${i + 1}: warsztaty, spotkania i działania lokalne dla mieszkańców.`,
+      `Fundacja Sąsiedzi ${i + 1}`, 50000 + i * 12500, '01.03.2026', '31.10.2026', 'mieszkańcy osiedla i seniorzy']);
+  }
+  return rows;
+}
+function badRows() {
+  return [HEADER,
+    ['Dobry projekt', 'Opis w porządku', 'Fundacja A', 10000, '01.03.2026', '30.06.2026', 'dzieci'],
+    ['Bez opisu', '', 'Fundacja B', 'dużo pieniędzy', '01.03.2026', '30.06.2026', 'młodzież'],
+    ['Zła data', 'Opis', 'Fundacja C', 5000, '31.02.2026', '30.06.2026', 'seniorzy']];
+}
+function writeTmp(name, buf) {
+  const f = path.join(ART, name);
+  fs.writeFileSync(f, buf);
+  return f;
+}
+
+// minimal zip reader: entry names from the central directory (+ inflate one entry)
+function zipEntries(buf) {
+  let eocd = -1;
+  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 65557); i--) {
+    if (buf.readUInt32LE(i) === 0x06054b50) { eocd = i; break; }
+  }
+  if (eocd < 0) throw new Error('not a zip (no end of central directory)');
+  const n = buf.readUInt16LE(eocd + 10);
+  let off = buf.readUInt32LE(eocd + 16);
+  const out = [];
+  for (let k = 0; k < n; k++) {
+    if (buf.readUInt32LE(off) !== 0x02014b50) throw new Error('bad central directory');
+    const method = buf.readUInt16LE(off + 10);
+    const csize = buf.readUInt32LE(off + 20);
+    const nameLen = buf.readUInt16LE(off + 28);
+    const extraLen = buf.readUInt16LE(off + 30);
+    const commentLen = buf.readUInt16LE(off + 32);
+    const local = buf.readUInt32LE(off + 42);
+    const name = buf.slice(off + 46, off + 46 + nameLen).toString('utf8');
+    out.push({ name, method, csize, local });
+    off += 46 + nameLen + extraLen + commentLen;
+  }
+  return out;
+}
+function zipRead(buf, entry) {
+  const l = entry.local;
+  const start = l + 30 + buf.readUInt16LE(l + 26) + buf.readUInt16LE(l + 28);
+  const data = buf.slice(start, start + entry.csize);
+  return entry.method === 0 ? data : zlib.inflateRawSync(data);
+}
+
+// ------------------------------------------------------------------ browser
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run'],
+});
+// playwright-core gives each context a fresh profile; no user data is reused
+const problems = [];
+async function newPage(opts = {}) {
+  const ctx = await browser.newContext({ viewport: opts.viewport || { width: 1280, height: 900 }, locale: 'pl-PL', acceptDownloads: true, timezoneId: 'Europe/Warsaw' });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(15000);
+  page.on('console', (m) => {
+    const t = m.text();
+    if (/Content Security Policy|Refused to/i.test(t)) problems.push(`CSP: ${t}`);
+    else if (m.type() === 'error' && !/Failed to load resource/.test(t)) problems.push(`console: ${t}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  return { ctx, page };
+}
+
+async function login(page, base) {
+  await page.goto(`${base}/#/login`);
+  await page.waitForSelector('#email');
+  await page.fill('#email', EMAIL);
+  await page.fill('#password', PASSWORD);
+  await page.click('form.login button[type=submit]');
+  await page.waitForSelector('h1:has-text("Zestawy projektów")');
+}
+
+const { page } = await newPage();
+
+await test('login page renders under the strict CSP and rejects a wrong password in Polish', async () => {
+  const res = await page.goto(`${BASE}/`);
+  const csp = res.headers()['content-security-policy'] || '';
+  assert(/script-src 'self'/.test(csp), `CSP header present (${csp})`);
+  await page.waitForSelector('#email');
+  await shot(page, 'login');
+  await page.fill('#email', EMAIL);
+  await page.fill('#password', 'zle-haslo-123');
+  await page.click('form.login button[type=submit]');
+  await page.waitForSelector('#login-error:has-text("Nieprawidłowy")');
+  await shot(page, 'login-wrong-password');
+});
+
+await test('login → batches list', async () => {
+  await login(page, BASE);
+  assert(await page.evaluate(() => !!sessionStorage.getItem('kartograf.session')), 'token kept in sessionStorage');
+  await shot(page, 'batches-list');
+  state.loggedIn = true;
+});
+
+await test('bad file: preview flags problems, server 400 shows per-cell errors and the template link', async () => {
+  const file = writeTmp(`bad-${uniq}.xlsx`, xlsxBuffer(badRows()));
+  await page.setInputFiles('#file', file);
+  await page.waitForSelector('#preview-table');
+  await page.waitForSelector('#client-problems');
+  const clientCells = await page.$$eval('td.cell-client', (els) => els.map((e) => e.dataset.cell));
+  assert(clientCells.includes('D3') && clientCells.includes('E4') && clientCells.includes('B3'),
+    `client-side check marks B3, D3, E4 (got ${clientCells})`);
+  await shot(page, 'upload-bad-preview');
+  await page.click('#send');
+  await page.waitForSelector('#server-errors');
+  const serverCells = await page.$$eval('td.cell-server', (els) => els.map((e) => e.dataset.cell));
+  assert(serverCells.includes('D3') && serverCells.includes('E4') && serverCells.includes('B3'),
+    `server errors marked in the table at B3, D3, E4 (got ${serverCells})`);
+  const items = await page.$$eval('#server-errors .problems li', (els) => els.map((e) => e.textContent));
+  assert(items.some((t) => /Wiersz 3, kolumna D/.test(t)), `error list names row and column (${items.join(' | ')})`);
+  const href = await page.getAttribute('#server-template-link', 'href');
+  assert(href === '/api/template.xlsx', `template link (${href})`);
+  const t = await apiCall(BASE, 'GET', href);
+  assert(t.status === 200, `template downloads (${t.status})`);
+  await shot(page, 'upload-bad-server-errors');
+}, { needs: ['loggedIn'] });
+
+await test('good file: upload creates the batch and opens it', async () => {
+  await page.click('#reset');
+  const file = writeTmp(`good-${uniq}.xlsx`, xlsxBuffer(goodRows(uniq, 3)));
+  await page.setInputFiles('#file', file);
+  await page.waitForSelector('#client-ok');
+  await page.fill('#batch-name', `E2E ${uniq}`);
+  await shot(page, 'upload-good-preview');
+  await page.click('#send');
+  await page.waitForURL(/#\/batches\/[0-9a-f-]{36}/);
+  await page.waitForSelector('#projects tbody tr');
+  const n = await page.$$eval('#projects tbody tr', (r) => r.length);
+  assert(n === 3, `3 project rows (got ${n})`);
+  const labels = await page.$$eval('#projects tbody tr .badge', (els) => els.map((e) => e.textContent));
+  assert(labels.every((l) => l === 'Oczekuje'), `all "Oczekuje" (${labels})`);
+  state.batchId = page.url().split('/').pop();
+  await shot(page, 'batch-created');
+}, { needs: ['loggedIn'] });
+
+await test('start generation: statuses change live over SSE, notification on batch.completed', async () => {
+  await page.waitForFunction(() => document.body.dataset.live === 'sse', null, { timeout: 15000 });
+  // record every status label the rows show, without reloading the page
+  await page.evaluate(() => {
+    window.__seen = new Set();
+    window.__marker = 'no-reload';
+    const note = () => document.querySelectorAll('#projects tbody .badge').forEach((b) => window.__seen.add(b.textContent));
+    new MutationObserver(note).observe(document.querySelector('#projects tbody'), { subtree: true, childList: true, characterData: true });
+    note();
+  });
+  await page.click('#start');
+  await page.waitForSelector('.toast');
+  await shot(page, 'generation-started');
+  await page.waitForFunction(() => [...document.querySelectorAll('#projects tbody tr')].every((r) => r.dataset.status === 'COMPLETED'),
+    null, { timeout: LIVE_TIMEOUT });
+  const seen = await page.evaluate(() => [...window.__seen]);
+  assert(seen.includes('Gotowe') && seen.some((s) => s === 'W kolejce' || s === 'Generowanie…'),
+    `live labels seen: ${seen.join(', ')}`);
+  assert(await page.evaluate(() => window.__marker === 'no-reload'), 'no page reload');
+  await page.waitForSelector('.toast:has-text("gotowy")', { timeout: 15000 });
+  const q = await page.$$eval('#projects tbody td.quality', (els) => els.map((e) => e.textContent));
+  assert(q.every((t) => /\d+\/100/.test(t)), `quality scores shown (${q})`);
+  await shot(page, 'generation-completed');
+  state.generated = true;
+}, { needs: ['batchId'] });
+
+await test('open a card: 8 sections in order, unreviewed AI text on yellow, quality breakdown', async () => {
+  await page.click('#projects tbody tr:first-child th a');
+  await page.waitForSelector('article.section textarea');
+  const keys = await page.$$eval('article.section', (els) => els.map((e) => e.dataset.key));
+  assert(keys.join(',') === 'summary,objectives,target_group,activities,schedule,budget,outcomes,risks', `section order ${keys}`);
+  const bg = await page.$eval('#sec-summary textarea', (t) => getComputedStyle(t).backgroundColor);
+  assert(bg === 'rgb(255, 246, 204)', `unreviewed section is yellow (${bg})`);
+  const crit = await page.$$eval('#quality .criteria li', (els) => els.map((e) => e.dataset.criterion));
+  assert(crit.length === 6, `6 criteria (${crit})`);
+  state.projectId = page.url().split('/').pop();
+  state.scoreBefore = Number(await page.textContent('#score'));
+  await shot(page, 'editor-open');
+}, { needs: ['generated'] });
+
+await test('edit and approve a section: it turns white and the score changes', async () => {
+  const ta = '#sec-summary textarea';
+  const text = await page.inputValue(ta);
+  await page.fill(ta, `${text}\n\nSekcję sprawdził zespół projektu.`);
+  await page.waitForSelector('#sec-summary.dirty');
+  await page.click('#sec-summary button.approve');
+  await page.waitForSelector('#sec-summary.reviewed');
+  const bg = await page.$eval(ta, (t) => getComputedStyle(t).backgroundColor);
+  assert(bg === 'rgb(255, 255, 255)', `reviewed section is white (${bg})`);
+  await page.waitForFunction((before) => Number(document.querySelector('#score').textContent) !== before, state.scoreBefore);
+  const after = Number(await page.textContent('#score'));
+  assert(after > state.scoreBefore, `score rose from ${state.scoreBefore} to ${after}`);
+  // approve a second one without editing
+  await page.click('#sec-objectives button.approve');
+  await page.waitForSelector('#sec-objectives.reviewed');
+  await shot(page, 'editor-approved');
+  state.edited = true;
+}, { needs: ['projectId'] });
+
+await test('409 conflict: another client saves in between, the user sees both versions and keeps theirs or mine', async () => {
+  const token = await nodeLogin(BASE);
+  const ta = '#sec-target_group textarea';
+  const mine = 'Moja wersja: mieszkańcy osiedla, w tym seniorzy i rodziny z dziećmi.';
+  await page.fill(ta, mine);
+  // someone else saves the same project now (the page still holds the old version)
+  const cur = await apiCall(BASE, 'GET', `/api/projects/${state.projectId}`, { token });
+  const theirs = 'Ich wersja: grupa docelowa opisana przez innego redaktora.';
+  const r = await apiCall(BASE, 'PATCH', `/api/projects/${state.projectId}`, { token, json: { version: cur.data.version, sections: { target_group: { body: theirs } } } });
+  assert(r.status === 200, `PATCH from node ${r.status} ${r.text.slice(0, 200)}`);
+  await page.click('#sec-target_group button.save');
+  await page.waitForSelector('#sec-target_group .conflict:not([hidden])');
+  assert((await page.textContent('#sec-target_group .conflict pre.mine')) === mine, 'my version shown');
+  assert((await page.textContent('#sec-target_group .conflict pre.theirs')) === theirs, 'their version shown');
+  await shot(page, 'editor-conflict');
+  await page.click('#sec-target_group .keep-mine');
+  await page.waitForSelector('#sec-target_group .conflict', { state: 'hidden' });
+  await page.waitForFunction(() => !document.querySelector('#sec-target_group').classList.contains('dirty'));
+  const after = await apiCall(BASE, 'GET', `/api/projects/${state.projectId}`, { token });
+  const body = after.data.sections.find((s) => s.key === 'target_group').body;
+  assert(body === mine, `server holds my text after "Zachowaj moją" (${body})`);
+  // and the other choice
+  await page.fill(ta, 'Druga moja wersja.');
+  const cur2 = await apiCall(BASE, 'GET', `/api/projects/${state.projectId}`, { token });
+  await apiCall(BASE, 'PATCH', `/api/projects/${state.projectId}`, { token, json: { version: cur2.data.version, sections: { target_group: { body: theirs } } } });
+  await page.click('#sec-target_group button.save');
+  await page.waitForSelector('#sec-target_group .conflict:not([hidden])');
+  await page.click('#sec-target_group .take-theirs');
+  assert((await page.inputValue(ta)) === theirs, 'textarea shows their text after "Weź ich"');
+  await shot(page, 'editor-conflict-resolved');
+}, { needs: ['edited'] });
+
+await test('revision history and revert', async () => {
+  await page.click('#sec-summary button.history-toggle');
+  await page.waitForSelector('#sec-summary .revisions li');
+  const n = await page.$$eval('#sec-summary .revisions li', (l) => l.length);
+  assert(n >= 2, `at least 2 revisions (${n})`);
+  await shot(page, 'editor-history');
+  const oldest = '#sec-summary .revisions li:last-child';
+  const oldText = await page.$eval(`${oldest} pre`, (p) => p.textContent);
+  await page.click(`${oldest} button.revert`);
+  await page.waitForFunction((t) => document.querySelector('#sec-summary textarea').value === t, oldText);
+}, { needs: ['edited'] });
+
+await test('regenerate one section with an instruction', async () => {
+  const before = await page.inputValue('#sec-risks textarea');
+  await page.click('#sec-risks button.regen-toggle');
+  await page.fill('#sec-risks-instr', 'krócej');
+  await page.click('#sec-risks button.regen-go');
+  await page.waitForFunction(() => /wygenerowana ponownie|Nie udało/.test(document.querySelector('#sec-risks .sec-status').textContent), null, { timeout: Number(process.env.E2E_REGEN_TIMEOUT || 60000) });
+  const status = await page.textContent('#sec-risks .sec-status');
+  assert(/wygenerowana ponownie/.test(status), `status: ${status}`);
+  const after = await page.inputValue('#sec-risks textarea');
+  await shot(page, 'editor-regenerated');
+  assert(after.length > 0, 'section has text');
+  if (after === before) console.log('#   note: regenerated text equals the old one (deterministic offline provider)');
+}, { needs: ['edited'] });
+
+await test('download the .docx (fetch + Blob) and check it is a Word document', async () => {
+  const dl = await clickDownload(page, '#docx', 60000);
+  const file = path.join(ART, `card-${uniq}.docx`);
+  await dl.saveAs(file);
+  const buf = fs.readFileSync(file);
+  const names = zipEntries(buf).map((e) => e.name);
+  assert(names.includes('word/document.xml'), `docx has word/document.xml (${names.join(', ')})`);
+  const doc = zipRead(buf, zipEntries(buf).find((e) => e.name === 'word/document.xml')).toString('utf8');
+  assert(/Sekcję sprawdził zespół projektu|Podsumowanie/.test(doc), 'document text contains the card');
+  assert(/\.docx$/.test(dl.suggestedFilename()), `file name ${dl.suggestedFilename()}`);
+  state.docx = true;
+}, { needs: ['edited'] });
+
+await test('download the whole batch as .zip', async () => {
+  await page.goto(`${BASE}/#/batches/${state.batchId}`);
+  await page.waitForSelector('#zip:not([disabled])');
+  const dl = await clickDownload(page, '#zip', 120000);
+  const file = path.join(ART, `batch-${uniq}.zip`);
+  await dl.saveAs(file);
+  const names = zipEntries(fs.readFileSync(file)).map((e) => e.name);
+  assert(names.filter((n) => /\.docx$/.test(n)).length === 3, `3 cards in the zip (${names.join(', ')})`);
+  await shot(page, 'batch-zip');
+}, { needs: ['generated'] });
+
+// A TCP proxy in front of lighttpd that can cut every open connection (the event
+// stream included) and refuse new ones for a while: a network failure as the
+// browser sees it, without touching the stack.
+async function cutProxy(target) {
+  const u = new URL(target);
+  const socks = new Set();
+  let down = false;
+  const server = net.createServer((c) => {
+    if (down) { c.destroy(); return; }
+    const up = net.connect(Number(u.port), u.hostname);
+    socks.add(c); socks.add(up);
+    const end = () => { c.destroy(); up.destroy(); socks.delete(c); socks.delete(up); };
+    c.on('error', end); up.on('error', end); c.on('close', end); up.on('close', end);
+    c.pipe(up); up.pipe(c);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    cut() { down = true; for (const s of socks) s.destroy(); socks.clear(); },
+    restore() { down = false; },
+    close() { for (const s of socks) s.destroy(); server.close(); },
+  };
+}
+
+await test('SSE connection cut while generating: the view catches up without a reload', async () => {
+  const token = await nodeLogin(BASE);
+  const fd = new FormData();
+  fd.append('file', new Blob([xlsxBuffer(goodRows(`${uniq}s`, 4))]), 'sse.xlsx');
+  fd.append('name', `E2E SSE ${uniq}`);
+  const up = await apiCall(BASE, 'POST', '/api/batches', { token, body: fd });
+  assert(up.status === 201, `upload ${up.status} ${up.text.slice(0, 200)}`);
+  const id = up.data.id;
+  const proxy = await cutProxy(BASE);
+  const { ctx, page: p2 } = await newPage();
+  try {
+    await login(p2, proxy.url);
+    await p2.goto(`${proxy.url}/#/batches/${id}`);
+    await p2.waitForFunction(() => document.body.dataset.live === 'sse');
+    await p2.evaluate(() => { window.__marker = 'no-reload'; });
+    proxy.cut(); // the open event stream breaks, reconnects are refused
+    await p2.waitForFunction(() => document.body.dataset.live !== 'sse', null, { timeout: 15000 });
+    await shot(p2, 'sse-cut');
+    const g = await apiCall(BASE, 'POST', `/api/batches/${id}/generate`, { token, json: {} });
+    assert(g.status === 202, `generate ${g.status}`);
+    await waitFor(async () => {
+      const b = await apiCall(BASE, 'GET', `/api/batches/${id}`, { token });
+      return b.data && b.data.projects.every((x) => x.status === 'COMPLETED' || x.status === 'FAILED');
+    }, LIVE_TIMEOUT, 'the batch to finish on the server');
+    const stale = await p2.$$eval('#projects tbody tr', (r) => r.map((x) => x.dataset.status));
+    assert(stale.every((s) => s === 'PENDING'), `view saw nothing while cut off (${stale})`);
+    proxy.restore();
+    await p2.waitForFunction(() => [...document.querySelectorAll('#projects tbody tr')].every((r) => r.dataset.status === 'COMPLETED'),
+      null, { timeout: 30000 });
+    assert(await p2.evaluate(() => window.__marker === 'no-reload'), 'no page reload');
+    const mode = await p2.evaluate(() => document.body.dataset.live);
+    await shot(p2, 'sse-caught-up');
+    console.log(`#   caught up via: ${mode}`);
+  } finally {
+    await ctx.close();
+    proxy.close();
+  }
+});
+
+await test('event stream unavailable: the view falls back to polling and still follows the batch', async () => {
+  const token = await nodeLogin(BASE);
+  const fd = new FormData();
+  fd.append('file', new Blob([xlsxBuffer(goodRows(`${uniq}p`, 2))]), 'poll.xlsx');
+  const up = await apiCall(BASE, 'POST', '/api/batches', { token, body: fd });
+  assert(up.status === 201, `upload ${up.status}`);
+  const { ctx, page: p3 } = await newPage();
+  try {
+    await login(p3, BASE);
+    await p3.route('**/api/events/**', (route) => route.abort('connectionrefused'));
+    await p3.goto(`${BASE}/#/batches/${up.data.id}`);
+    await p3.waitForFunction(() => document.body.dataset.live === 'polling', null, { timeout: 20000 });
+    await p3.click('#start');
+    await p3.waitForFunction(() => [...document.querySelectorAll('#projects tbody tr')].every((r) => r.dataset.status === 'COMPLETED'),
+      null, { timeout: LIVE_TIMEOUT });
+    assert((await p3.textContent('#live-state')) !== 'Na żywo', 'badge does not claim a live stream');
+    await shot(p3, 'polling-fallback');
+  } finally {
+    await ctx.close();
+  }
+});
+
+await test('an invalid token sends the user back to login with "Sesja wygasła"', async () => {
+  const { ctx, page: x } = await newPage();
+  try {
+    await login(x, BASE);
+    await x.evaluate(() => {
+      const s = JSON.parse(sessionStorage.getItem('kartograf.session'));
+      s.token = 'invalid.token.value';
+      sessionStorage.setItem('kartograf.session', JSON.stringify(s));
+    });
+    await x.reload();
+    await x.waitForSelector('#login-error:has-text("Sesja wygasła, zaloguj się ponownie")');
+    await shot(x, 'session-expired');
+    await login(x, BASE);
+    await x.click('#logout');
+    await x.waitForSelector('#email');
+    assert(await x.evaluate(() => !sessionStorage.getItem('kartograf.session')), 'logout clears the token');
+  } finally {
+    await ctx.close();
+  }
+});
+
+await test('accessibility basics and tablet width', async () => {
+  const { ctx, page: t } = await newPage({ viewport: { width: 768, height: 1024 } });
+  await login(t, BASE);
+  const unlabeled = await t.$$eval('input:not([type=hidden]), textarea, select', (els) => els.filter((e) =>
+    !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby')).map((e) => e.outerHTML.slice(0, 80)));
+  assert(!unlabeled.length, `every field has a label (${unlabeled})`);
+  assert(await t.$('[aria-live]'), 'an aria-live region exists');
+  const first = await t.evaluate(() => document.querySelector('a[href], button, input, textarea, select').textContent);
+  assert(/Przejdź do treści/.test(first || ''), `skip link first in tab order (${first})`);
+  await t.focus('.skip-link');
+  const box = await t.$eval('.skip-link', (e) => e.getBoundingClientRect().left);
+  assert(box >= 0, 'skip link visible when focused');
+  await shot(t, 'tablet-batches');
+  if (state.projectId) {
+    await t.goto(`${BASE}/#/projects/${state.projectId}`);
+    await t.waitForSelector('article.section textarea');
+    const tas = await t.$$eval('article.section textarea', (els) => els.filter((e) => !e.getAttribute('aria-labelledby')).length);
+    assert(tas === 0, 'section editors are labelled by their headings');
+    const overflow = await t.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+    assert(!overflow, 'no horizontal scrolling at tablet width');
+    await shot(t, 'tablet-editor');
+  }
+  await ctx.close();
+}, { needs: ['loggedIn'] });
+
+if (APACHE) {
+  await test('apache smoke: UI served with CSP, login, list, open a batch and a card', async () => {
+    const { ctx, page: a } = await newPage();
+    const res = await a.goto(`${APACHE}/`);
+    assert(/script-src 'self'/.test(res.headers()['content-security-policy'] || ''), 'CSP header from Apache');
+    await login(a, APACHE);
+    if (state.batchId) {
+      await a.goto(`${APACHE}/#/batches/${state.batchId}`);
+      await a.waitForSelector('#projects tbody tr');
+      await a.waitForFunction(() => ['sse', 'ended'].includes(document.body.dataset.live), null, { timeout: 15000 });
+    }
+    if (state.projectId) {
+      await a.goto(`${APACHE}/#/projects/${state.projectId}`);
+      await a.waitForSelector('article.section textarea');
+    }
+    await shot(a, 'apache-smoke');
+    await ctx.close();
+  });
+}
+
+await test('no CSP violations or script errors during the run', async () => {
+  assert(!problems.length, problems.slice(0, 10).join('\n'));
+});
+
+await browser.close();
+console.log(`e2e: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# tests/e2e/run.sh — browser end-to-end tests of the Kartograf UI.
+#
+#   tests/e2e/run.sh STATE
+#
+# STATE is a running kgstack state directory (scripts/kgstack init/start STATE all):
+# the full suite runs through lighttpd (LIGHTTPD_PORT in STATE/stack.env), a smoke
+# run through Apache (APACHE_PORT) when Apache answers. A fresh user is created
+# with $BUILD/worker/kartograf-admin adduser (KARTOGRAF_CONFIG=STATE/kartograf.conf).
+#
+# Installs what is missing: Debian's chromium (apt-get) and npm playwright-core +
+# xlsx into tests/e2e/node_modules (from package-lock.json). No browser is ever
+# downloaded: playwright-core drives /usr/bin/chromium.
+#
+# Prints "ok - name" / "not ok - name" lines and a final "e2e: N passed, M failed".
+# Screenshots of every step and the downloaded files go to $E2E_ARTIFACTS, default
+# STATE/../e2e-artifacts. Env: BUILD (default build), E2E_ONLY (substring filter),
+# E2E_NO_APACHE=1 (skip the Apache smoke run), E2E_TIMEOUT (s, default 600).
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+STATE="${1:-}"
+[[ -n "$STATE" && -f "$STATE/stack.env" ]] || { echo "usage: tests/e2e/run.sh STATE  (a kgstack state dir with stack.env)" >&2; exit 2; }
+STATE="$(cd "$STATE" && pwd)"
+BUILD="${BUILD:-build}"
+[[ "$BUILD" = /* ]] || BUILD="$ROOT/$BUILD"
+ART="${E2E_ARTIFACTS:-$(dirname "$STATE")/e2e-artifacts}"
+mkdir -p "$ART"
+
+fail_setup() { echo "not ok - e2e setup: $*"; echo "e2e: 0 passed, 1 failed"; exit 1; }
+
+# ---- install what is missing
+if [[ ! -x /usr/bin/chromium ]]; then
+    echo "# installing Debian chromium"
+    SUDO=(); [[ $(id -u) -eq 0 ]] || SUDO=(sudo)
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
+        "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null ||
+        fail_setup "apt-get install chromium failed"
+fi
+command -v node >/dev/null && command -v npm >/dev/null || {
+    SUDO=(); [[ $(id -u) -eq 0 ]] || SUDO=(sudo)
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null ||
+        fail_setup "node/npm missing and could not be installed"
+}
+if [[ ! -d "$HERE/node_modules/playwright-core" || ! -d "$HERE/node_modules/xlsx" ]]; then
+    echo "# installing npm packages into tests/e2e/node_modules"
+    # PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: playwright-core downloads nothing, but be explicit
+    (cd "$HERE" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --ignore-scripts --silent) ||
+        fail_setup "npm ci in tests/e2e failed"
+fi
+
+# ---- the stack
+env_get() { sed -n "s/^$1=//p" "$STATE/stack.env" | tail -n1; }
+LPORT=$(env_get LIGHTTPD_PORT)
+APORT=$(env_get APACHE_PORT)
+[[ -n "$LPORT" ]] || fail_setup "no LIGHTTPD_PORT in $STATE/stack.env"
+BASE="http://127.0.0.1:$LPORT"
+curl -fsS -o /dev/null --max-time 5 "$BASE/" || fail_setup "lighttpd does not answer at $BASE (is the stack started?)"
+APACHE=""
+if [[ "${E2E_NO_APACHE:-0}" != 1 && -n "$APORT" ]] && curl -fsS -o /dev/null --max-time 5 "http://127.0.0.1:$APORT/"; then
+    APACHE="http://127.0.0.1:$APORT"
+fi
+
+# ---- a fresh user for this run
+ADMIN="$BUILD/worker/kartograf-admin"
+[[ -x "$ADMIN" ]] || fail_setup "$ADMIN not built"
+EMAIL="e2e-$(date +%s)-$$@kartograf.test"
+PASSWORD="e2e-$(openssl rand -hex 12)"
+printf '%s\n' "$PASSWORD" | KARTOGRAF_CONFIG="$STATE/kartograf.conf" "$ADMIN" adduser "$EMAIL" --name "Test E2E" >/dev/null 2>&1 ||
+    fail_setup "kartograf-admin adduser failed"
+
+echo "# e2e: lighttpd $BASE${APACHE:+, apache $APACHE}; artifacts in $ART"
+rc=0
+(cd "$HERE" && E2E_BASE="$BASE" E2E_APACHE="$APACHE" E2E_EMAIL="$EMAIL" E2E_PASSWORD="$PASSWORD" \
+    E2E_ARTIFACTS="$ART" timeout -k 10 "${E2E_TIMEOUT:-600}" node run.mjs) || rc=$?
+if ((rc == 124 || rc == 137)); then
+    echo "not ok - e2e suite timed out"
+    echo "e2e: 0 passed, 1 failed"
+fi
+# the user's batches are removed with the user
+KARTOGRAF_CONFIG="$STATE/kartograf.conf" "$ADMIN" deluser "$EMAIL" >/dev/null 2>&1 || true
+exit "$rc"
