@@ -116,6 +116,32 @@ for t in "${units[@]}"; do
     rm -f "$out"
 done
 
+# ------------------------------------------------------------------ browser
+# The Playwright suite (tests/e2e) drives Debian's Chromium against the
+# running stack: lighttpd in full, Apache as a smoke run.  Screenshots go
+# to $E2E_ARTIFACTS (default build-asan/e2e-artifacts).
+run_e2e() {
+    local out="$STATE/e2e-output" p f
+    echo "== browser e2e tests (tests/e2e)"
+    # a fresh throttle window: the integration tests made failed logins
+    redis-cli -p "$(sed -n 's/^REDIS_PORT=//p' "$STATE/stack.env")" \
+        --scan --pattern 'kg:login:*' 2>/dev/null |
+        xargs -r redis-cli -p "$(sed -n 's/^REDIS_PORT=//p' "$STATE/stack.env")" DEL >/dev/null 2>&1 || true
+    set +e
+    step timeout -k 10 900 env BUILD="$BUILD" \
+        E2E_ARTIFACTS="${E2E_ARTIFACTS:-$BUILD_DIR/e2e-artifacts}" \
+        "$ROOT/tests/e2e/run.sh" "$STATE" 2>&1 | tee "$out"
+    set -e
+    read -r p f < <(sed -n 's/^e2e: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$out" | tail -n1)
+    if [[ -n "${p:-}" ]]; then
+        PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
+        ((f > 0)) && FAILED_NAMES+=("e2e ($f)")
+    else
+        echo "not ok - e2e runner printed no result"; fail "e2e: runner"
+    fi
+    return 0
+}
+
 # ------------------------------------------------------------------ integration
 echo "== integration tests (lighttpd + Apache, BUILD=$BUILD)"
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/kartograf-test.XXXXXX")
@@ -140,6 +166,9 @@ if ((stack_ok)); then
     else
         echo "not ok - integration runner ended without a result (exit status $rc)"
         fail "integration: runner (exit $rc)"
+    fi
+    if [[ -z "$PATTERN" || "e2e" == *"$PATTERN"* ]]; then
+        run_e2e
     fi
 fi
 if [[ -f "$STATE/stack.env" ]]; then
