@@ -22,6 +22,7 @@
 #include "kg_http.h"
 #include "kg_log.h"
 #include "kg_project.h"
+#include "kg_utf8.h"
 
 #include <limits.h>
 #include <math.h>
@@ -82,7 +83,7 @@ json_body(struct kg_req *req)
 	if (!body)
 		return NULL;
 	raw = kg_req_body(req, &len);
-	if (!kg_project_utf8_valid(raw, len))
+	if (kg_utf8_check(raw, len) != len)
 		return kg_fail(req, 400, "invalid_utf8",
 			       "request body is not valid UTF-8"), NULL;
 	if (has_nul_escape(raw, len))

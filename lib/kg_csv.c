@@ -1,4 +1,5 @@
 #include "kg_csv.h"
+#include "kg_utf8.h"
 
 #include <string.h>
 
@@ -17,7 +18,7 @@ struct csv {
 static int
 check_encoding(const char *p, size_t n, struct kg_err *err)
 {
-	size_t bad = kg_sheet_utf8_check(p, n), i;
+	size_t bad = kg_utf8_check(p, n), i;
 	unsigned line = 1;
 
 	if (memchr(p, '\0', n))

@@ -8,6 +8,7 @@
 #include <zip.h>
 
 #include "kg_typo.h"
+#include "kg_utf8.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -24,39 +25,6 @@
 #define LABEL_W 3024
 
 /* ---- text cleaning ---------------------------------------------------- */
-
-/* Length of the well-formed UTF-8 sequence at s[i] (0 if there is none:
- * bad lead or continuation byte, overlong form, surrogate, > U+10FFFF);
- * its code point goes to *cp. */
-static size_t
-utf8_seq(const unsigned char *s, size_t n, size_t i, uint32_t *cp)
-{
-	static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
-	uint32_t c = s[i];
-	size_t len, k;
-
-	if (c < 0x80)
-		len = 1;
-	else if ((c & 0xe0) == 0xc0)
-		len = 2, c &= 0x1f;
-	else if ((c & 0xf0) == 0xe0)
-		len = 3, c &= 0x0f;
-	else if ((c & 0xf8) == 0xf0)
-		len = 4, c &= 0x07;
-	else
-		return 0;
-	if (n - i < len)
-		return 0;
-	for (k = 1; k < len; k++) {
-		if ((s[i + k] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i + k] & 0x3f);
-	}
-	if (c < min[len] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
 
 /* XML 1.0 allows more than this; we keep only what belongs in a text. */
 static int
@@ -81,7 +49,7 @@ kg_docx_sanitize(const char *in, size_t len, struct kg_buf *out)
 			i++;
 			continue;
 		}
-		n = utf8_seq(s, len, i, &cp);
+		n = kg_utf8_decode(s + i, len - i, &cp);
 		if (n && keep_cp(cp)) {
 			i += n;
 			continue;

@@ -6,6 +6,7 @@
  * every writer (edit, revert, AI store, regeneration check) goes through.
  */
 #include "kg_project.h"
+#include "kg_utf8.h"
 #include "kg_auth.h"
 #include "kg_buf.h"
 #include "kg_db.h"
@@ -22,48 +23,6 @@
 /* ------------------------------------------------------------------ */
 /* Text                                                               */
 /* ------------------------------------------------------------------ */
-
-/*
- * Decode one strictly valid UTF-8 sequence at p (avail bytes); returns
- * its length, 0 if it is not valid.  Overlong forms, UTF-16 surrogates
- * and code points past U+10FFFF are refused: PostgreSQL refuses them
- * too, and a 500 from the database is the wrong answer to bad input.
- */
-static size_t
-utf8_decode(const unsigned char *p, size_t avail, uint32_t *cp)
-{
-	static const uint32_t min[4] = {0, 0x80, 0x800, 0x10000};
-	uint32_t c;
-	size_t n;
-
-	if (p[0] < 0x80) {
-		*cp = p[0];
-		return 1;
-	}
-	if ((p[0] & 0xE0) == 0xC0) {
-		c = p[0] & 0x1F;
-		n = 1;
-	} else if ((p[0] & 0xF0) == 0xE0) {
-		c = p[0] & 0x0F;
-		n = 2;
-	} else if ((p[0] & 0xF8) == 0xF0) {
-		c = p[0] & 0x07;
-		n = 3;
-	} else {
-		return 0;
-	}
-	if (n >= avail)
-		return 0;
-	for (size_t k = 1; k <= n; k++) {
-		if ((p[k] & 0xC0) != 0x80)
-			return 0;
-		c = c << 6 | (p[k] & 0x3F);
-	}
-	if (c < min[n] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-		return 0;
-	*cp = c;
-	return n + 1;
-}
 
 /* C0 and C1 controls and DEL: invalid in the .docx XML, meaningless in
  * an editor, and refused by sections_body_chars_check. */
@@ -86,7 +45,7 @@ kg_project_clean_text(const char *in, size_t len, size_t max_chars,
 
 	*out = NULL;
 	while (i < len) {
-		size_t n = utf8_decode(p + i, len - i, &c);
+		size_t n = kg_utf8_decode(p + i, len - i, &c);
 
 		if (!n) {
 			kg_buf_free(&b);
@@ -120,34 +79,6 @@ kg_project_clean_text(const char *in, size_t len, size_t max_chars,
 	if (!*out)
 		return kg_err_set(err, 500, "internal", "out of memory");
 	return 0;
-}
-
-int
-kg_project_utf8_valid(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	uint32_t c;
-
-	size_t i = 0;
-
-	while (i < len) {
-		size_t n = utf8_decode(p + i, len - i, &c);
-
-		if (!n)
-			return 0;
-		i += n;
-	}
-	return 1;
-}
-
-size_t
-kg_project_utf8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xC0) != 0x80;
-	return n;
 }
 
 /* ------------------------------------------------------------------ */

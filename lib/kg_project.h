@@ -63,12 +63,6 @@
 int kg_project_clean_text(const char *in, size_t len, size_t max_chars,
 			  char **out, struct kg_err *err);
 
-/* Nonzero if s[0..len) is strictly valid UTF-8 (as above). */
-int kg_project_utf8_valid(const char *s, size_t len);
-
-/* Code points in a valid UTF-8 string. */
-size_t kg_project_utf8_chars(const char *s);
-
 /*
  * The project as GET /api/projects/{id} shows it (caller frees):
  *   {id, batch_id, row, name, status, progress, version, provider,

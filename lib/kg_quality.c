@@ -7,6 +7,7 @@
  * top of each part so the rules can be read (and changed) as data.
  */
 #include "kg_quality.h"
+#include "kg_utf8.h"
 #include "kg_buf.h"
 
 #include <limits.h>
@@ -43,61 +44,11 @@ static const struct {
 static uint32_t
 utf8_next(const char *s, size_t *i)
 {
-	const unsigned char *p = (const unsigned char *)s + *i;
 	uint32_t c;
-	int n, k;
+	size_t n = kg_utf8_decode((const unsigned char *)s + *i, 4, &c);
 
-	if (p[0] < 0x80) {
-		(*i)++;
-		return p[0];
-	}
-	if ((p[0] & 0xE0) == 0xC0) {
-		c = p[0] & 0x1F;
-		n = 1;
-	} else if ((p[0] & 0xF0) == 0xE0) {
-		c = p[0] & 0x0F;
-		n = 2;
-	} else if ((p[0] & 0xF8) == 0xF0) {
-		c = p[0] & 0x07;
-		n = 3;
-	} else {
-		(*i)++;
-		return 0xFFFD;
-	}
-	for (k = 1; k <= n; k++) {
-		if ((p[k] & 0xC0) != 0x80) {
-			(*i)++;
-			return 0xFFFD;
-		}
-		c = c << 6 | (p[k] & 0x3F);
-	}
-	*i += (size_t)n + 1;
-	return c;
-}
-
-static size_t
-utf8_put(char *out, uint32_t c)
-{
-	if (c < 0x80) {
-		out[0] = (char)c;
-		return 1;
-	}
-	if (c < 0x800) {
-		out[0] = (char)(0xC0 | c >> 6);
-		out[1] = (char)(0x80 | (c & 0x3F));
-		return 2;
-	}
-	if (c < 0x10000) {
-		out[0] = (char)(0xE0 | c >> 12);
-		out[1] = (char)(0x80 | (c >> 6 & 0x3F));
-		out[2] = (char)(0x80 | (c & 0x3F));
-		return 3;
-	}
-	out[0] = (char)(0xF0 | c >> 18);
-	out[1] = (char)(0x80 | (c >> 12 & 0x3F));
-	out[2] = (char)(0x80 | (c >> 6 & 0x3F));
-	out[3] = (char)(0x80 | (c & 0x3F));
-	return 4;
+	*i += n ? n : 1;
+	return n ? c : 0xFFFD;
 }
 
 /* Locale-independent lower case: tolower() would depend on setlocale()
@@ -194,7 +145,7 @@ fold_text(struct kg_buf *out, const char *s)
 	while (s[i]) {
 		uint32_t c = cp_lower(utf8_next(s, &i));
 
-		if (kg_buf_append(out, enc, utf8_put(enc, c)) < 0)
+		if (kg_buf_append(out, enc, kg_utf8_encode(c, enc)) < 0)
 			return -1;
 	}
 	return 0;
@@ -221,7 +172,7 @@ read_word(const char *s, size_t *i, char *w, size_t wsz)
 		*i = j;
 		c = cp_lower(c);
 		if (n + 4 < wsz)
-			n += utf8_put(w + n, c);
+			n += kg_utf8_encode(c, w + n);
 	}
 	w[n] = '\0';
 }

@@ -1,4 +1,5 @@
 #include "kg_sheet.h"
+#include "kg_utf8.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -42,81 +43,12 @@ kg_sheet_col_name(unsigned col, char out[8])
 
 /* ---- text normalisation ---------------------------------------------- */
 
-/*
- * Decode one code point; returns it, or -1 for an invalid sequence, in
- * which case exactly one byte is consumed so the caller resynchronises
- * on the next lead byte.
- */
-static long
-utf8_decode(const unsigned char *s, size_t len, size_t *adv)
-{
-	unsigned char c = s[0];
-	long cp;
-	size_t n, i;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	*adv = 1;
-	if (c < 0x80)
-		return c;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		cp = c & 0x0f;
-		if (c == 0xe0)
-			lo = 0xa0;	/* overlong */
-		if (c == 0xed)
-			hi = 0x9f;	/* UTF-16 surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		cp = c & 0x07;
-		if (c == 0xf0)
-			lo = 0x90;	/* overlong */
-		if (c == 0xf4)
-			hi = 0x8f;	/* > U+10FFFF */
-	} else {
-		return -1;
-	}
-	if (len < n)
-		return -1;
-	for (i = 1; i < n; i++) {
-		if (s[i] < lo || s[i] > hi)
-			return -1;
-		lo = 0x80;
-		hi = 0xbf;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	*adv = n;
-	return cp;
-}
-
 static int
 utf8_put(struct kg_buf *b, unsigned long cp)
 {
-	unsigned char u[4];
-	size_t n;
+	char u[4];
 
-	if (cp < 0x80) {
-		u[0] = (unsigned char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (unsigned char)(0xc0 | (cp >> 6));
-		u[1] = (unsigned char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (unsigned char)(0xe0 | (cp >> 12));
-		u[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-		u[2] = (unsigned char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		u[0] = (unsigned char)(0xf0 | (cp >> 18));
-		u[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-		u[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-		u[3] = (unsigned char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	return kg_buf_append(b, u, n);
+	return kg_buf_append(b, u, kg_utf8_encode((uint32_t)cp, u));
 }
 
 static int
@@ -173,16 +105,18 @@ kg_sheet_norm(const char *s, size_t len, struct kg_buf *out)
 	size_t i = 0, adv, start = out->len, last_off = 0;
 	unsigned long cp, last = 0, c;
 	int replaced = 0, space = 0;
-	long d;
+	uint32_t d;
 
 	while (i < len) {
-		d = utf8_decode(p + i, len - i, &adv);
-		i += adv;
-		if (d < 0) {
+		/* an invalid byte becomes U+FFFD; decoding resumes after it */
+		adv = kg_utf8_decode(p + i, len - i, &d);
+		if (!adv) {
 			replaced++;
 			d = 0xfffd;
+			adv = 1;
 		}
-		cp = (unsigned long)d;
+		i += adv;
+		cp = d;
 		if (is_space(cp)) {
 			space = out->len > start;
 			last = 0;
@@ -206,24 +140,6 @@ kg_sheet_norm(const char *s, size_t len, struct kg_buf *out)
 			return -1;
 	}
 	return replaced;
-}
-
-size_t
-kg_sheet_utf8_check(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, adv;
-
-	while (i < len) {
-		if (p[i] < 0x80) {	/* the common case, kept cheap */
-			i++;
-			continue;
-		}
-		if (utf8_decode(p + i, len - i, &adv) < 0)
-			return i;
-		i += adv;
-	}
-	return len;
 }
 
 /* ---- numbers and dates ----------------------------------------------- */

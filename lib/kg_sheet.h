@@ -102,9 +102,6 @@ void kg_sheet_col_name(unsigned col, char out[8]);
  */
 int kg_sheet_norm(const char *s, size_t len, struct kg_buf *out);
 
-/* Offset of the first byte that is not part of valid UTF-8 (the rules
- * of kg_sheet_norm), or `len` when all of it is valid. */
-size_t kg_sheet_utf8_check(const char *s, size_t len);
 
 /* Shortest decimal that reads back as `v` ("%.15g".."%.17g"); -0 -> "0".
  * out must hold 32 bytes. */

@@ -25,10 +25,10 @@
 #include <string.h>
 #include <zip.h>
 
+#include "fuzz_reader.h"
 #include "kg_rows.h"
 #include "kg_xlsx.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAIN_NS "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 #define REL_NS "http://schemas.openxmlformats.org/officeDocument/2006/" \
@@ -87,22 +87,8 @@ static int
 check_row(void *arg, unsigned row, const struct kg_cell *c, unsigned n)
 {
 	struct check *ck = arg;
-	size_t len, i;
-	unsigned j;
 
-	if (!row || row <= ck->last || !n || c[n - 1].type == KG_CELL_EMPTY)
-		__builtin_trap();
-	ck->last = row;
-	for (j = 0; j < n; j++) {
-		len = strlen(c[j].text);
-		if (kg_sheet_utf8_check(c[j].text, len) != len)
-			__builtin_trap();
-		for (i = 0; i < len; i++)
-			if ((unsigned char)c[j].text[i] < 0x20)
-				__builtin_trap();
-		if ((c[j].type == KG_CELL_EMPTY) != !len)
-			__builtin_trap();
-	}
+	fuzz_check_row(&ck->last, row, c, n);
 	return kg_rows_feed(&ck->rows, row, c, n);
 }
 
@@ -195,13 +181,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	zip = build(data + 1, size - 1, data[0] & 1, data[0] & 2, &len);
 	if (!zip)
 		__builtin_trap();	/* libzip must wrap any bytes */
-	kg_sheet_limits_default(&lim);
-	lim.max_uncompressed = (size_t)16 << 20;
-	lim.max_shared_strings = (size_t)4 << 20;
+	fuzz_limits(&lim);
 	kg_rows_init(&ck.rows);
 	rc = kg_xlsx_read(zip, len, &lim, check_row, &ck, &err);
-	if (rc < 0 && (!err.status || !err.code[0] || !err.message[0]))
-		__builtin_trap();
+	fuzz_check_result(rc, &err);
 	if (rc == 0)
 		kg_rows_finish(&ck.rows);
 	kg_rows_free(&ck.rows);

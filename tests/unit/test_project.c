@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kg_project.h"
+#include "kg_utf8.h"
 
 /* clean(in, len) succeeds and gives `want`. */
 static void
@@ -88,9 +89,9 @@ test_invalid_utf8(void **state)
 	BAD_UTF8("\xed\xa0\x80");	/* surrogate U+D800 */
 	BAD_UTF8("\xf4\x90\x80\x80");	/* past U+10FFFF */
 	BAD_UTF8("\x80");		/* lone continuation */
-	assert_int_equal(kg_project_utf8_valid("\xc3\xb3", 2), 1);
-	assert_int_equal(kg_project_utf8_valid("\xc3", 1), 0);
-	assert_int_equal(kg_project_utf8_valid("", 0), 1);
+	assert_int_equal(kg_utf8_check("\xc3\xb3", 2), 2);
+	assert_int_equal(kg_utf8_check("\xc3", 1), 0);
+	assert_int_equal(kg_utf8_check("", 0), 0);
 }
 
 static void
@@ -115,7 +116,7 @@ test_length_in_characters(void **state)
 	assert_int_equal(kg_project_clean_text(big, 2 * i,
 					       KG_SECTION_MAX_CHARS, &out,
 					       &err), 0);
-	assert_int_equal(kg_project_utf8_chars(out), KG_SECTION_MAX_CHARS);
+	assert_int_equal(kg_utf8_chars(out), KG_SECTION_MAX_CHARS);
 	free(out);
 	big[2 * i] = 'x';
 	check_fails(big, 2 * i + 1, KG_SECTION_MAX_CHARS, 422, "too_long");
