@@ -98,9 +98,9 @@ kg_offline_value(const cJSON *input, const char *field, char *out,
  * Expands one template.  Returns 1 and appends to `out` when every
  * placeholder has a value, 0 (nothing appended) when one is missing.
  */
-static int
-expand(const char *tpl, const cJSON *input, const char *title,
-       struct kg_buf *out)
+int
+kg_offline_sentence(const char *tpl, const cJSON *input, const char *title,
+		    struct kg_buf *out)
 {
 	struct kg_buf b = {0};
 	const char *p = tpl;
@@ -150,7 +150,7 @@ try_add(const struct kg_offline_tpl *t, const cJSON *input,
 	struct kg_buf s = {0};
 	int w;
 
-	if (!expand(t->text, input, def->title, &s)) {
+	if (!kg_offline_sentence(t->text, input, def->title, &s)) {
 		kg_buf_free(&s);
 		return have;
 	}
@@ -165,9 +165,9 @@ try_add(const struct kg_offline_tpl *t, const cJSON *input,
 	return have;
 }
 
-static char *
-draft_section(const cJSON *input, const struct kg_section_def *def,
-	      const struct kg_offline_tpl *tpls, size_t ntpls)
+char *
+kg_offline_section(const cJSON *input, const struct kg_section_def *def,
+		   const struct kg_offline_tpl *tpls, size_t ntpls)
 {
 	struct kg_buf text = {0};
 	int have = 0;
@@ -222,7 +222,7 @@ kg_offline_draft(const cJSON *input, const struct kg_section_def *defs,
 	cJSON *sections = cJSON_AddObjectToObject(o, "sections");
 
 	for (size_t i = 0; i < ndefs; i++) {
-		char *body = draft_section(input, &defs[i], tpls, ntpls);
+		char *body = kg_offline_section(input, &defs[i], tpls, ntpls);
 
 		cJSON_AddStringToObject(sections, defs[i].key,
 					body ? body : "");

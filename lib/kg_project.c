@@ -233,6 +233,11 @@ struct change {
 	const char *provider;		/* CHANGE_AI */
 	struct kg_project_saved *out;
 	char status[16];		/* as locked */
+	const char *request_id;		/* CHANGE_AI: regeneration_requests.id
+					 * (NULL: none); CHANGE_CHECK: set to
+					 * the new request's id */
+	char request_buf[24];
+	const char *instruction;	/* CHANGE_CHECK: record a request */
 };
 
 /*
@@ -442,20 +447,92 @@ out:
 	return rc;
 }
 
+/*
+ * A regeneration request (sql/004_regenerate.sql).  CHANGE_CHECK records
+ * it; CHANGE_AI with a request consumes it: the row must still exist (a
+ * duplicate delivery finds it gone: 409 "already_done") and its
+ * requested_version, not the caller's, is the expected version, since a
+ * regeneration stored meanwhile may have moved it on (rebase_requests).
+ */
+static int
+record_request(struct change *c, struct kg_err *err)
+{
+	char v[16];
+	PGresult *res;
+
+	snprintf(v, sizeof(v), "%d", c->out->version);
+	res = KG_DB_QUERY(err,
+		"INSERT INTO regeneration_requests (project_id, key, instruction,"
+		" requested_version, requested_by) VALUES ($1::uuid, $2, $3,"
+		" $4::int, $5::uuid) RETURNING id", c->project_id,
+		c->edits[0].key, c->instruction ? c->instruction : "", v,
+		c->u->id);
+	if (!res)
+		return -1;
+	snprintf(c->request_buf, sizeof(c->request_buf), "%s",
+		 PQgetvalue(res, 0, 0));
+	c->request_id = c->request_buf;
+	PQclear(res);
+	return 0;
+}
+
+static int
+consume_request(struct change *c, struct kg_err *err)
+{
+	PGresult *res = KG_DB_QUERY(err,
+		"DELETE FROM regeneration_requests WHERE id = $1::bigint"
+		" AND project_id = $2::uuid AND key = $3"
+		" RETURNING requested_version", c->request_id, c->project_id,
+		c->edits[0].key);
+	int found;
+
+	if (!res)
+		return -1;
+	found = PQntuples(res) == 1;
+	if (found)
+		c->version = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (!found)
+		return kg_err_set(err, 409, "already_done",
+				  "regeneration request %s is gone",
+				  c->request_id);
+	return 0;
+}
+
+/* After our own regeneration moved the card from `old` to the new
+ * version, the other pending requests based on `old` still hold. */
+static int
+rebase_requests(struct change *c, int old, struct kg_err *err)
+{
+	char from[16], to[16];
+
+	snprintf(from, sizeof(from), "%d", old);
+	snprintf(to, sizeof(to), "%d", c->out->version);
+	return kg_db_exec(err,
+		"UPDATE regeneration_requests SET requested_version = $3::int"
+		" WHERE project_id = $1::uuid AND requested_version = $2::int",
+		3, (const char *const[]){c->project_id, from, to});
+}
+
 static int
 change_tx(void *arg, struct kg_err *err)
 {
 	struct change *c = arg;
 	struct kg_section_edit revert;
 	char *revert_body = NULL;
-	int rc = -1;
+	int rc = -1, locked_version;
 
 	c->out->seq = -1;
-	if (lock_project(c, err) < 0 || check_keys(c, err) < 0 ||
-	    check_state(c, err) < 0)
+	if (lock_project(c, err) < 0 || check_keys(c, err) < 0)
 		return -1;
+	if (c->kind == CHANGE_AI && c->request_id &&
+	    consume_request(c, err) < 0)
+		return -1;
+	if (check_state(c, err) < 0)
+		return -1;
+	locked_version = c->out->version;
 	if (c->kind == CHANGE_CHECK)
-		return 0;
+		return c->instruction ? record_request(c, err) : 0;
 	if (kg_db_exec(err,
 		       "SELECT set_config('kartograf.revision_note', $1, true)",
 		       1, (const char *const[]){c->note ? c->note : ""}) < 0)
@@ -478,6 +555,9 @@ change_tx(void *arg, struct kg_err *err)
 		break;
 	}
 	if (rescore(c, err) < 0)
+		goto out;
+	if (c->kind == CHANGE_AI && c->request_id &&
+	    rebase_requests(c, locked_version, err) < 0)
 		goto out;
 	c->out->seq = kg_event_next_seq(c->out->batch_id, err);
 	rc = c->out->seq < 0 ? -1 : 0;
@@ -512,16 +592,18 @@ kg_project_revert(const char *project_id, const struct kg_user *u,
 	return kg_db_tx(err, change_tx, &c);
 }
 
-int
-kg_project_store_ai_section(const char *project_id, const char *key,
-			    const char *body, const char *provider,
-			    const char *note, int expected_version,
-			    struct kg_project_saved *out, struct kg_err *err)
+static int
+store_ai(const char *request_id, const char *project_id, const char *key,
+	 const char *body, const char *provider, const char *note,
+	 int expected_version, struct kg_project_saved *out,
+	 struct kg_err *err)
 {
 	struct kg_section_edit e = {key, NULL, 0};
 	struct change c = {CHANGE_AI, project_id, NULL, expected_version, &e,
 			   1, note, 0, provider, out};
 	char *clean;
+
+	c.request_id = request_id;
 	int rc;
 
 	if (!provider || !*provider)
@@ -534,6 +616,27 @@ kg_project_store_ai_section(const char *project_id, const char *key,
 	rc = kg_db_tx(err, change_tx, &c);
 	free(clean);
 	return rc;
+}
+
+int
+kg_project_store_ai_section(const char *project_id, const char *key,
+			    const char *body, const char *provider,
+			    const char *note, int expected_version,
+			    struct kg_project_saved *out, struct kg_err *err)
+{
+	return store_ai(NULL, project_id, key, body, provider, note,
+			expected_version, out, err);
+}
+
+int
+kg_project_store_regeneration(const char *request_id,
+			      const char *project_id, const char *key,
+			      const char *body, const char *provider,
+			      const char *note, struct kg_project_saved *out,
+			      struct kg_err *err)
+{
+	return store_ai(request_id, project_id, key, body, provider, note, 0,
+			out, err);
 }
 
 int
@@ -562,6 +665,8 @@ kg_project_request_regeneration(const char *project_id, const char *key,
 	char *json;
 	int rc;
 
+	/* The request is recorded in the same transaction as the check. */
+	c.instruction = instruction ? instruction : "";
 	if (kg_db_tx(err, change_tx, &c) < 0)
 		return -1;
 	task = cJSON_CreateObject();
@@ -573,13 +678,24 @@ kg_project_request_regeneration(const char *project_id, const char *key,
 				instruction ? instruction : "");
 	cJSON_AddNumberToObject(task, "version", version);
 	cJSON_AddStringToObject(task, "user_id", u->id);
+	cJSON_AddStringToObject(task, "request_id", c.request_buf);
 	json = cJSON_PrintUnformatted(task);
 	cJSON_Delete(task);
 	if (!json)
 		return kg_err_set(err, 500, "internal", "out of memory");
 	rc = kg_queue_push(KG_QUEUE_REGENERATE, json, err);
-	if (rc == 0)
-		KG_INFO("regeneration of %s/%s queued", project_id, key);
+	if (rc == 0) {
+		KG_INFO("regeneration of %s/%s queued (request %s)",
+			project_id, key, c.request_buf);
+	} else {
+		/* Recorded in PostgreSQL: the worker's reconciler queues it
+		 * within reconcile_interval + reconcile_grace s. */
+		KG_WARN("regeneration request %s of %s/%s not queued, left to "
+			"the reconciler: %s", c.request_buf, project_id, key,
+			err->message);
+		*err = (struct kg_err){0};
+		rc = 0;
+	}
 	free(json);
 	return rc;
 }

@@ -46,7 +46,9 @@
  * to "generate": the generation worker acknowledges and drops task kinds
  * it does not know, and a regeneration must wait for a worker that does.
  * Task JSON: {"kind": "regenerate_section", "project_id", "batch_id",
- * "section", "instruction" (may be ""), "version", "user_id"}.
+ * "section", "instruction" (may be ""), "version", "user_id",
+ * "request_id"} (request_id: the regeneration_requests row; the row, not
+ * the task, is the truth - see kg_project_store_regeneration).
  */
 #define KG_QUEUE_REGENERATE "regenerate"
 #define KG_TASK_REGENERATE "regenerate_section"
@@ -137,6 +139,24 @@ int kg_project_store_ai_section(const char *project_id, const char *key,
 				struct kg_err *err);
 
 /*
+ * The same for a recorded regeneration request (regeneration_requests,
+ * sql/004_regenerate.sql, id `request_id`): in the one transaction the
+ * request row is deleted, the expected version is the row's
+ * requested_version, and the project's other pending requests at that
+ * version move on to the new version (our own change must not make them
+ * stale).  409 "already_done" when the row is gone (a duplicate
+ * delivery: the request was already stored or given up), otherwise the
+ * errors of kg_project_store_ai_section; on any error nothing changes and
+ * the row stays.
+ */
+int kg_project_store_regeneration(const char *request_id,
+				  const char *project_id, const char *key,
+				  const char *body, const char *provider,
+				  const char *note,
+				  struct kg_project_saved *out,
+				  struct kg_err *err);
+
+/*
  * After COMMIT: tell the batch's live view that the project changed
  * (project.status_changed, status COMPLETED, progress 100, the new
  * quality score, message `why`).  -1 if Redis is down (PostgreSQL holds
@@ -159,9 +179,11 @@ cJSON *kg_project_revisions(const char *project_id, const char *key,
 
 /*
  * Check that a section of a COMPLETED project at `version` may be
- * regenerated and queue the request for the worker
- * (KG_QUEUE_REGENERATE).  `instruction` is cleaned text or NULL.
- * Errors as kg_project_edit; 503 if the queue is unavailable.
+ * regenerated, record the request (a regeneration_requests row, in the
+ * same transaction as the check) and queue it for the worker
+ * (KG_QUEUE_REGENERATE; the task carries "request_id").  `instruction` is
+ * cleaned text or NULL.  Errors as kg_project_edit.  Redis down is no
+ * error: the request is recorded and the worker's reconciler queues it.
  */
 int kg_project_request_regeneration(const char *project_id, const char *key,
 				    const struct kg_user *u, int version,

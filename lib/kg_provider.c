@@ -5,6 +5,9 @@
 
 static const struct kg_provider_ops *const providers[] = {
 	&kg_provider_offline,
+	&kg_provider_bedrock,
+	&kg_provider_azure,
+	&kg_provider_openai,
 };
 
 const struct kg_provider_ops *

@@ -105,5 +105,8 @@ void kg_ai_finish(struct kg_ai_call *call, struct kg_ai_result *res);
 int kg_ai_estimate_tokens(const char *text);
 
 extern const struct kg_provider_ops kg_provider_offline;
+extern const struct kg_provider_ops kg_provider_bedrock;
+extern const struct kg_provider_ops kg_provider_azure;
+extern const struct kg_provider_ops kg_provider_openai;
 
 #endif

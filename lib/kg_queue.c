@@ -61,30 +61,47 @@ static const char heartbeat_script[] =
 	"redis.call('SADD', 'kg:workers', ARGV[1]) return 1";
 
 /*
- * KEYS: queue, queued-set   ARGV: processing-key prefix ("kg:processing:q:")
- * Dead workers' tasks go to the near end: they were taken first.
+ * KEYS: queue, queued-set pairs, one per queue
+ * ARGV: the matching processing-key prefixes ("kg:processing:q:")
+ * Dead workers' tasks go to the near end: they were taken first.  A dead
+ * worker leaves kg:workers afterwards, so every queue it may have taken
+ * from is reaped in the same pass (see reaped_queues).
  */
 static const char reap_script[] =
 	"local n = 0 "
 	"for _, w in ipairs(redis.call('SMEMBERS', 'kg:workers')) do "
 	"  if redis.call('EXISTS', 'kg:worker:' .. w) == 0 then "
-	"    local proc = ARGV[1] .. w "
-	"    while true do "
-	"      local t = redis.call('RPOP', proc) "
-	"      if not t then break end "
-	"      redis.call('RPUSH', KEYS[1], t) "
-	"      local ok, d = pcall(cjson.decode, t) "
-	"      if ok and type(d) == 'table' then "
-	"        local id = d['project_id'] "
-	"        if type(id) ~= 'string' or id == '' then id = d['batch_id'] end "
-	"        if type(id) ~= 'string' then id = '' end "
-	"        redis.call('SADD', KEYS[2], tostring(d['kind']) .. ':' .. id) "
+	"    for q = 1, #ARGV do "
+	"      local proc = ARGV[q] .. w "
+	"      while true do "
+	"        local t = redis.call('RPOP', proc) "
+	"        if not t then break end "
+	"        redis.call('RPUSH', KEYS[2 * q - 1], t) "
+	"        local ok, d = pcall(cjson.decode, t) "
+	"        if ok and type(d) == 'table' then "
+	"          local id = d['project_id'] "
+	"          if type(id) ~= 'string' or id == '' then id = d['batch_id'] end "
+	"          if type(id) ~= 'string' then id = '' end "
+	"          redis.call('SADD', KEYS[2 * q], "
+	"                      tostring(d['kind']) .. ':' .. id) "
+	"        end "
+	"        n = n + 1 "
 	"      end "
-	"      n = n + 1 "
 	"    end "
 	"    redis.call('SREM', 'kg:workers', w) "
 	"  end "
 	"end return n";
+
+/*
+ * Every queue a worker takes from.  The reaper must move all of a dead
+ * worker's processing lists at once: after the first pass the worker is
+ * gone from kg:workers and a later reaper of another queue would never
+ * find its list.  (Names as KG_QUEUE_GENERATE, KG_QUEUE_REGENERATE in
+ * kg_project.h and KG_QUEUE_EXPORT in kg_export.h.)
+ */
+static const char *const reaped_queues[] = {"generate", "regenerate",
+					    "export"};
+#define NREAPED (sizeof(reaped_queues) / sizeof(reaped_queues[0]))
 
 struct keys {
 	char queue[64], queued[64], proc[160], lease[128], heartbeat[96];
@@ -161,12 +178,14 @@ static long long
 script(struct kg_err *err, const char *src, int nkeys, const char **keys,
        int nargs, const char **args)
 {
-	const char *argv[12];
+	const char *argv[24];
 	char numkeys[8];
 	int argc = 0;
 	redisReply *r;
 	long long n = -1;
 
+	if (3 + nkeys + nargs > (int)(sizeof(argv) / sizeof(argv[0])))
+		return kg_err_set(err, 500, "internal", "queue script too big");
 	snprintf(numkeys, sizeof(numkeys), "%d", nkeys);
 	argv[argc++] = "EVAL";
 	argv[argc++] = src;
@@ -371,13 +390,31 @@ kg_queue_leave(const char *q, const char *worker, struct kg_err *err)
 long long
 kg_queue_reap(const char *q, struct kg_err *err)
 {
-	char prefix[80];
-	struct keys k;
+	char names[NREAPED + 1][48], prefix[NREAPED + 1][80];
+	char qkey[NREAPED + 1][64], queued[NREAPED + 1][64];
+	const char *keys[2 * (NREAPED + 1)], *args[NREAPED + 1];
+	size_t n = 0;
+	int known = 0;
 
-	make_keys(q, NULL, NULL, &k);
-	snprintf(prefix, sizeof(prefix), "kg:processing:%.40s:", q);
-	return script(err, reap_script, 2, (const char *[]){k.queue, k.queued},
-		      1, (const char *[]){prefix});
+	for (size_t i = 0; i < NREAPED; i++) {
+		snprintf(names[n++], sizeof(names[0]), "%s", reaped_queues[i]);
+		known |= q && !strcmp(q, reaped_queues[i]);
+	}
+	if (q && !known)
+		snprintf(names[n++], sizeof(names[0]), "%.40s", q);
+	for (size_t i = 0; i < n; i++) {
+		struct keys k;
+
+		make_keys(names[i], NULL, NULL, &k);
+		snprintf(qkey[i], sizeof(qkey[i]), "%s", k.queue);
+		snprintf(queued[i], sizeof(queued[i]), "%s", k.queued);
+		snprintf(prefix[i], sizeof(prefix[i]), "kg:processing:%.40s:",
+			 names[i]);
+		keys[2 * i] = qkey[i];
+		keys[2 * i + 1] = queued[i];
+		args[i] = prefix[i];
+	}
+	return script(err, reap_script, (int)(2 * n), keys, (int)n, args);
 }
 
 long long

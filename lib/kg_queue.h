@@ -92,7 +92,9 @@ int kg_queue_heartbeat(const char *worker, long long lease_ms,
 		       struct kg_err *err);
 /* Clean exit: unregister (after requeueing everything). */
 int kg_queue_leave(const char *q, const char *worker, struct kg_err *err);
-/* Requeue the tasks of dead workers; number of tasks moved or -1. */
+/* Requeue the tasks of dead workers - of q and of every other queue a
+ * worker takes from (generate, regenerate, export), since a reaped worker
+ * leaves kg:workers; number of tasks moved or -1. */
 long long kg_queue_reap(const char *q, struct kg_err *err);
 
 /* The tasks in a worker's processing list (array and strings are the

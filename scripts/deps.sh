@@ -15,6 +15,8 @@ PACKAGES=(
     libcmocka-dev
     postgresql postgresql-client redis-server redis-tools lighttpd apache2 spawn-fcgi
     curl python3 python3-openpyxl python3-docx openssl util-linux procps ca-certificates
+    # tests only: LibreOffice opens every exported card (docx -> PDF), poppler renders page 1
+    libreoffice-writer-nogui poppler-utils
 )
 
 missing=()

@@ -1,6 +1,6 @@
 /*
- * kartograf-worker - the background daemon that generates (and, later,
- * exports) project cards; run as a systemd service, see
+ * kartograf-worker - the background daemon that generates (and, in
+ * wk_export.c, exports) project cards; run as a systemd service, see
  * kartograf-worker.service.  Any number of workers on any number of
  * hosts share one PostgreSQL and one Redis.
  *
@@ -218,6 +218,8 @@ main(void)
 		load_data(&w, &next_data);
 		wk_house(&w);
 		wk_gen_tick(&w);
+		if (!w.stopping)
+			wk_export_poll(&w);
 		more = !w.stopping && w.data_loaded && take_tasks(&w);
 		kg_loop_run_once(w.loop, more ? 0 : w.njobs ? 100 : 50);
 	}

@@ -9,6 +9,8 @@
  *               projects.attempts), then published as an event
  *   wk_house.c  the housekeeping around the queue: heartbeat and lease
  *               renewal, reaper, reconciler
+ *   wk_export.c export tasks (issue 9): .docx / .zip built, stored,
+ *               recorded, the waiting endpoint answered
  */
 #ifndef WK_H
 #define WK_H
@@ -72,5 +74,9 @@ int wk_gen_has(struct wk *w, const char *task);
 
 void wk_house(struct wk *w);
 void wk_house_free(struct wk *w);
+
+/* Exports (wk_export.c): run a few queued export tasks, reap the export
+ * queue of dead workers. */
+void wk_export_poll(struct wk *w);
 
 #endif

@@ -21,9 +21,11 @@
  */
 #include "wk.h"
 
+#include "kg_breaker.h"
 #include "kg_config.h"
 #include "kg_db.h"
 #include "kg_events.h"
+#include "kg_failover.h"
 #include "kg_log.h"
 #include "kg_provider.h"
 #include "kg_queue.h"
@@ -56,7 +58,14 @@ struct wk_job {
 	struct kg_ai_call *call;
 	uint64_t timer;
 	int64_t last_progress;
-	char error[300];
+	char error[900];
+	/* Failover (issue 6): the stage's provider chain, the position of
+	 * the current call in it, and what each provider tried said. */
+	char chain[KG_FAILOVER_MAX][KG_FAILOVER_NAME];
+	int nchain, prov;
+	char provider[KG_FAILOVER_NAME];	/* wrote the last stage */
+	char last[300];			/* the last failure, unadorned */
+	char tried[600];
 };
 
 struct ev_list {
@@ -421,11 +430,12 @@ log_call(struct wk_job *j, const struct kg_ai_result *r, const char *outcome,
 	if (DB_EXEC(&err,
 		"INSERT INTO ai_calls (batch_id, project_id, provider, model, "
 		"stage, attempt, tokens_in, tokens_out, cost, latency_ms, "
-		"outcome, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-		"$10, $11, $12)", j->t.batch_id, j->t.project_id,
+		"outcome, error, fallback) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+		"$8, $9, $10, $11, $12, $13)", j->t.batch_id, j->t.project_id,
 		r->provider ? r->provider : "unknown",
 		r->model ? r->model : "unknown", kg_stage_names[j->stage],
-		attempt, tin, tout, cost, lat, outcome, error) < 0)
+		attempt, tin, tout, cost, lat, outcome, error,
+		j->prov > 0 ? "true" : "false") < 0)
 		KG_WARN("ai_calls row not written: %s", err.message);
 }
 
@@ -445,13 +455,15 @@ write_progress(struct wk_job *j, int progress)
 	return 0;
 }
 
+static void dispatch(struct wk_job *j);
+
 static void
 retry_timer(void *arg)
 {
 	struct wk_job *j = arg;
 
 	j->timer = 0;
-	start_stage(j);
+	dispatch(j);
 }
 
 static void
@@ -470,24 +482,49 @@ fail_job(struct wk_job *j)
 	job_end(j, 1);
 }
 
-/* An attempt failed: back off (full jitter) or give up. */
+/* Notes why the current provider is done with (for the FAILED reason)
+ * and moves on to the next one in the chain. */
+static void
+next_provider(struct wk_job *j, const char *why)
+{
+	size_t n = strlen(j->tried);
+
+	snprintf(j->tried + n, sizeof(j->tried) - n, "%s%s: %.200s",
+		 n ? "; " : "", j->chain[j->prov], why);
+	j->prov++;
+	j->attempt = 1;
+	if (j->prov < j->nchain)
+		KG_INFO("project %s stage %s: falling back to %s",
+			j->t.project_id, kg_stage_names[j->stage],
+			j->chain[j->prov]);
+}
+
+/* An attempt failed: back off (full jitter) or go to the next provider
+ * (kg_failover.h).  The job may be gone on return. */
 static void
 attempt_failed(struct wk_job *j, long retry_after_ms, int retryable)
 {
-	long long base = kg_conf_int("ai", "retry_base_ms");
-	long long delay;
+	struct kg_failover_policy p = {
+		(int)kg_conf_int("ai", "max_attempts"),
+		(long)kg_conf_int("ai", "retry_base_ms"),
+		(long)kg_conf_int("ai", "retry_max_ms"),
+		(long)kg_conf_int("ai", "retry_after_max_ms"),
+	};
+	char why[300];
+	long delay;
 
-	KG_WARN("project %s stage %s attempt %d: %s", j->t.project_id,
-		kg_stage_names[j->stage], j->attempt, j->error);
-	if (!retryable || j->attempt >= kg_conf_int("ai", "max_attempts")) {
-		fail_job(j);
+	KG_WARN("project %s stage %s attempt %d (%s): %s", j->t.project_id,
+		kg_stage_names[j->stage], j->attempt, j->chain[j->prov],
+		j->error);
+	if (!kg_failover_retry(&p, j->attempt, retryable, retry_after_ms,
+			       (unsigned)rand(), &delay)) {
+		snprintf(why, sizeof(why), "%.250s (attempt %d)", j->last,
+			 j->attempt);
+		next_provider(j, why);
+		dispatch(j);
 		return;
 	}
 	j->attempt++;
-	delay = base << (j->attempt - 2);
-	delay = delay > 0 ? rand() % (delay + 1) : 0;
-	if (retry_after_ms > delay)
-		delay = retry_after_ms;
 	j->timer = kg_loop_timer(j->w->loop, delay, retry_timer, j);
 }
 
@@ -499,7 +536,13 @@ on_result(void *arg, const struct kg_ai_result *r)
 	char why[256];
 
 	j->call = NULL;
+	/* The breaker judges the service: an answer that fails the stage's
+	 * checks still proves the provider up (kg_failover.h). */
+	if (strcmp(j->chain[j->prov], "offline"))
+		kg_breaker_report(j->chain[j->prov], j->w->id, r->ok);
 	if (!r->ok) {
+		snprintf(j->last, sizeof(j->last), "%s",
+			 r->error ? r->error : "failed");
 		snprintf(j->error, sizeof(j->error), "%s: %s (%s)",
 			 kg_stage_names[j->stage],
 			 r->error ? r->error : "failed", r->provider);
@@ -511,11 +554,13 @@ on_result(void *arg, const struct kg_ai_result *r)
 			      d->ndefs, NULL, why, sizeof(why)) < 0) {
 		snprintf(j->error, sizeof(j->error),
 			 "invalid %s output: %s", kg_stage_names[j->stage], why);
+		snprintf(j->last, sizeof(j->last), "invalid output: %s", why);
 		log_call(j, r, "invalid_output", why);
 		attempt_failed(j, -1, 1);
 		return;
 	}
 	log_call(j, r, "ok", NULL);
+	snprintf(j->provider, sizeof(j->provider), "%s", r->provider);
 	free(j->outputs[j->stage]);
 	j->outputs[j->stage] = strdup(r->text);
 	j->stage++;
@@ -533,11 +578,11 @@ start_stage(struct wk_job *j)
 	const struct wk_prompt *p = &d->prompts[j->stage];
 	const char *names[] = {"input_json", "sections_spec", "section_keys",
 			       "plan", "draft"};
+	char bad[KG_FAILOVER_NAME + 64];
 	const char *values[] = {j->input_json, d->sections_spec,
 				d->section_keys,
 				j->outputs[0] ? j->outputs[0] : "",
 				j->outputs[1] ? j->outputs[1] : ""};
-	struct kg_err err = {0};
 
 	free(j->system);
 	free(j->prompt);
@@ -555,12 +600,107 @@ start_stage(struct wk_job *j)
 		.ntpls = d->ntpls,
 		.previous = j->stage ? j->outputs[j->stage - 1] : NULL,
 	};
-	j->call = kg_ai_start(j->w->loop, kg_conf_str("ai", "provider"), &j->req,
-			      on_result, j, &err);
-	if (!j->call) {
-		snprintf(j->error, sizeof(j->error), "%s", err.message);
-		attempt_failed(j, -1, 0);
+	j->prov = 0;
+	j->attempt = 1;
+	j->tried[0] = '\0';
+	j->nchain = kg_failover_chain(kg_conf_str("ai", "providers"),
+				      kg_conf_str("ai", "provider"), j->chain,
+				      KG_FAILOVER_MAX, bad, sizeof(bad));
+	if (j->nchain <= 0) {
+		j->nchain = 0;
+		snprintf(j->error, sizeof(j->error),
+			 "[ai] providers: bad entry \"%s\"", bad);
+		fail_job(j);
+		return;
 	}
+	dispatch(j);
+}
+
+/*
+ * The batch's cost cap (batches.cost_cap): once the batch's ai_calls
+ * add up to it, no further call is made and the job fails with a
+ * clear reason.  Calls already in flight finish, so a batch can pass
+ * its cap by at most the cost of its concurrent calls.  A database
+ * failure here lets the call go (the row of the call itself will tell).
+ */
+static int
+cost_cap_reached(struct wk_job *j)
+{
+	struct kg_err err = {0};
+	PGresult *res = KG_DB_QUERY(&err,
+		"SELECT b.cost_cap::text, s.spent::text, s.spent >= b.cost_cap "
+		"FROM batches b, LATERAL (SELECT coalesce(sum(cost), 0) AS spent "
+		"FROM ai_calls WHERE batch_id = b.id) s "
+		"WHERE b.id = $1 AND b.cost_cap IS NOT NULL", j->t.batch_id);
+	int reached = 0;
+
+	if (!res) {
+		KG_WARN("cost cap of batch %s not checked: %s", j->t.batch_id,
+			err.message);
+		return 0;
+	}
+	if (PQntuples(res) == 1 && PQgetvalue(res, 0, 2)[0] == 't') {
+		reached = 1;
+		snprintf(j->error, sizeof(j->error),
+			 "cost cap reached: the batch has spent %s of its "
+			 "cap of %s; no further AI calls are made",
+			 PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0));
+	}
+	PQclear(res);
+	return reached;
+}
+
+/*
+ * Start the stage's call on the first provider of the chain (from
+ * j->prov) that its circuit breaker lets through; none left -> the
+ * project FAILED with what each one said.  The job may be gone on
+ * return.
+ */
+static void
+dispatch(struct wk_job *j)
+{
+	long long probe_ttl = kg_conf_int("ai", "timeout_ms") +
+			      kg_conf_int("ai", "connect_timeout_ms") + 5000;
+
+	while (j->prov < j->nchain) {
+		const char *name = j->chain[j->prov];
+		int offline = !strcmp(name, "offline");
+		struct kg_err err = {0};
+
+		if (cost_cap_reached(j)) {
+			KG_WARN("project %s: %s", j->t.project_id, j->error);
+			fail_job(j);
+			return;
+		}
+		if (!offline && kg_breaker_acquire(name, j->w->id, probe_ttl) ==
+					KG_BREAKER_DENY) {
+			char why[400];
+
+			KG_INFO("project %s stage %s: %s skipped (circuit open)",
+				j->t.project_id, kg_stage_names[j->stage], name);
+			if (j->attempt > 1)	/* it failed us before opening */
+				snprintf(why, sizeof(why), "%.250s (attempt %d), "
+					 "then circuit open", j->last,
+					 j->attempt - 1);
+			else
+				snprintf(why, sizeof(why), "circuit open");
+			next_provider(j, why);
+			continue;
+		}
+		j->call = kg_ai_start(j->w->loop, name, &j->req, on_result, j,
+				      &err);
+		if (j->call)
+			return;
+		if (!offline)	/* frees a probe we may hold */
+			kg_breaker_report(name, j->w->id, 0);
+		KG_WARN("project %s stage %s: %s cannot start: %s",
+			j->t.project_id, kg_stage_names[j->stage], name,
+			err.message);
+		next_provider(j, err.message);
+	}
+	snprintf(j->error, sizeof(j->error), "%s: all AI providers failed: %s",
+		 kg_stage_names[j->stage], j->tried);
+	fail_job(j);
 }
 
 static void
@@ -570,7 +710,8 @@ finish_job(struct wk_job *j)
 	cJSON *out = NULL, *sections, *q;
 	struct kg_quality_section qs[64];
 	struct step s = {.j = j, .status = "COMPLETED", .progress = 100,
-			 .provider = kg_conf_str("ai", "provider")};
+			 .provider = j->provider[0] ? j->provider
+						    : kg_conf_str("ai", "provider")};
 	size_t n = 0;
 	char why[256];
 	int rc;

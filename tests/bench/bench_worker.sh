@@ -8,6 +8,11 @@
 # ceil(100/c) x 3 calls x 0.2 s, their ratio, and the worker's CPU time
 # (utime+stime from /proc) per project.
 # Runs against its own temporary stack (scripts/kgstack), torn down at the end.
+#
+# BENCH_PROVIDER=fake-bedrock runs the same batches through the real bedrock
+# provider (SigV4-signed HTTP on the curl multi loop, circuit breaker and cost
+# bookkeeping included) against the fake LLM server (tests/fake/fake_llm.py,
+# `kgstack start STATE fake`) answering after 200 ms; default: offline.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="${BUILD:-build}"
@@ -15,6 +20,8 @@ export BUILD
 N="${BENCH_PROJECTS:-100}"
 CONCURRENCY="${BENCH_CONCURRENCY:-5 50}"
 DELAY_MS=200
+PROVIDER="${BENCH_PROVIDER:-offline}"
+case "$PROVIDER" in offline|fake-bedrock) ;; *) echo "BENCH_PROVIDER: offline or fake-bedrock" >&2; exit 2 ;; esac
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/kartograf-bench.XXXXXX")
 WPID=""
 
@@ -30,8 +37,20 @@ trap cleanup EXIT
 
 KGSTACK_FAST=1 "$ROOT/scripts/kgstack" init "$STATE" >/dev/null
 "$ROOT/scripts/kgstack" start "$STATE" pg redis migrate fcgi lighttpd >/dev/null
+PROVIDER_ENV=(KARTOGRAF_AI_PROVIDER=offline)
+if [[ "$PROVIDER" == fake-bedrock ]]; then
+    KGSTACK_FAKE_LATENCY_MS="$DELAY_MS" "$ROOT/scripts/kgstack" start "$STATE" fake >/dev/null
+fi
 # shellcheck disable=SC1091
 source "$STATE/stack.env"
+if [[ "$PROVIDER" == fake-bedrock ]]; then
+    # the fake's fixed test credentials (tests/fake/fake_llm.py)
+    PROVIDER_ENV=(KARTOGRAF_AI_PROVIDER=bedrock KARTOGRAF_AI_PROVIDERS=bedrock
+        KARTOGRAF_BEDROCK_ENDPOINT="$FAKE_LLM_URL"
+        KARTOGRAF_BEDROCK_ACCESS_KEY_ID=AKIDKARTOGRAFTEST
+        KARTOGRAF_BEDROCK_SECRET_ACCESS_KEY='kartograf/fake+secret/EXAMPLEKEY0123456789')
+fi
+echo "provider: $PROVIDER ($DELAY_MS ms per call)"
 psql_() { psql -h 127.0.0.1 -p "$PG_PORT" -U kartograf -d kartograf -AtqX -v ON_ERROR_STOP=1 -c "$1"; }
 export KARTOGRAF_CONFIG="$STATE/kartograf.conf"
 
@@ -46,7 +65,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 printf '%-12s %10s %10s %8s %14s\n' concurrency "wall (s)" "ideal (s)" ratio "CPU ms/project"
 for c in $CONCURRENCY; do
     env KARTOGRAF_WORKER_CONCURRENCY="$c" KARTOGRAF_WORKER_GLOBAL_LIMIT="$((c > 20 ? c : 20))" \
-        KARTOGRAF_AI_OFFLINE_DELAY_MS="$DELAY_MS" KARTOGRAF_LOG_LEVEL=warn \
+        KARTOGRAF_AI_OFFLINE_DELAY_MS="$DELAY_MS" KARTOGRAF_LOG_LEVEL=warn "${PROVIDER_ENV[@]}" \
         "$ROOT/$BUILD/worker/kartograf-worker" >>"$STATE/log/bench-worker.log" 2>&1 &
     WPID=$!
     sleep 1

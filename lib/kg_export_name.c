@@ -1,0 +1,274 @@
+/*
+ * File names of exports (kg_export.h): the name a browser saves a card
+ * under, the names inside a batch .zip, and the Content-Disposition that
+ * carries them.
+ *
+ * A project name is user text: it may hold path separators ("../x"),
+ * quotes that would end the header's quoted-string, control characters
+ * (header injection, invisible names), names Windows refuses (CON, a
+ * trailing dot) and any length.  So the name is rebuilt from the
+ * characters we accept rather than filtered for the ones we fear.
+ */
+#include "kg_export.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* Next code point of valid UTF-8 at *p (advanced); -1 for a bad byte
+ * (skipped). */
+static long
+next_cp(const unsigned char **p)
+{
+	const unsigned char *s = *p;
+	long cp;
+	int n;
+
+	if (s[0] < 0x80) {
+		*p = s + 1;
+		return s[0];
+	}
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		n = 1, cp = s[0] & 0x1F;
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+		n = 2, cp = s[0] & 0x0F;
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+		n = 3, cp = s[0] & 0x07;
+	else
+		goto bad;
+	for (int i = 1; i <= n; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			goto bad;
+		cp = cp << 6 | (s[i] & 0x3F);
+	}
+	if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+	    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		goto bad;
+	*p = s + n + 1;
+	return cp;
+bad:
+	*p = s + 1;
+	return -1;
+}
+
+static int
+put_cp(struct kg_buf *b, long cp)
+{
+	char u[4];
+	size_t n;
+
+	if (cp < 0x80)
+		u[0] = (char)cp, n = 1;
+	else if (cp < 0x800)
+		u[0] = (char)(0xC0 | cp >> 6), u[1] = (char)(0x80 | (cp & 0x3F)),
+		n = 2;
+	else if (cp < 0x10000)
+		u[0] = (char)(0xE0 | cp >> 12),
+		u[1] = (char)(0x80 | (cp >> 6 & 0x3F)),
+		u[2] = (char)(0x80 | (cp & 0x3F)), n = 3;
+	else
+		u[0] = (char)(0xF0 | cp >> 18),
+		u[1] = (char)(0x80 | (cp >> 12 & 0x3F)),
+		u[2] = (char)(0x80 | (cp >> 6 & 0x3F)),
+		u[3] = (char)(0x80 | (cp & 0x3F)), n = 4;
+	return kg_buf_append(b, u, n);
+}
+
+/* Separators and characters Windows/macOS refuse in names, and every
+ * kind of space or control: all become one plain space. */
+static int
+is_break(long cp)
+{
+	return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0xA0) ||
+	       cp == 0x2028 || cp == 0x2029 || cp == 0xFEFF ||
+	       (cp >= 0x2000 && cp <= 0x200F) || cp == 0xFFFE ||
+	       cp == 0xFFFF ||
+	       (cp < 0x80 && strchr(" /\\:*?\"<>|", (int)cp) != NULL);
+}
+
+static const struct {
+	long cp;
+	char ascii;
+} polish[] = {
+	{0x0105, 'a'}, {0x0107, 'c'}, {0x0119, 'e'}, {0x0142, 'l'},
+	{0x0144, 'n'}, {0x00F3, 'o'}, {0x015B, 's'}, {0x017A, 'z'},
+	{0x017C, 'z'}, {0x0104, 'A'}, {0x0106, 'C'}, {0x0118, 'E'},
+	{0x0141, 'L'}, {0x0143, 'N'}, {0x00D3, 'O'}, {0x015A, 'S'},
+	{0x0179, 'Z'}, {0x017B, 'Z'},
+};
+
+static char
+ascii_of(long cp)
+{
+	if (cp < 0x80 && (isalnum((int)cp) || strchr(".()-", (int)cp)))
+		return (char)cp;
+	for (size_t i = 0; i < sizeof(polish) / sizeof(polish[0]); i++)
+		if (polish[i].cp == cp)
+			return polish[i].ascii;
+	return '_';
+}
+
+/* CON, PRN, AUX, NUL, COM1-9, LPT1-9, alone or before a dot. */
+static int
+windows_device(const char *s)
+{
+	static const char *const dev[] = {"CON", "PRN", "AUX", "NUL"};
+	size_t n = strcspn(s, ".");
+
+	for (size_t i = 0; i < 4; i++)
+		if (n == 3 && !strncasecmp(s, dev[i], 3))
+			return 1;
+	return n == 4 && (!strncasecmp(s, "COM", 3) ||
+			  !strncasecmp(s, "LPT", 3)) &&
+	       s[3] >= '1' && s[3] <= '9';
+}
+
+/* The cleaned UTF-8 base name (no extension) into `out`. */
+static int
+clean_name(const char *name, const char *fallback, struct kg_buf *out)
+{
+	const unsigned char *p = (const unsigned char *)(name ? name : "");
+	struct kg_buf b = {0};
+	size_t chars = 0, start, end;
+	int space = 0, rc = -1;
+
+	while (*p && chars < 4 * KG_EXPORT_NAME_MAX) {
+		long cp = next_cp(&p);
+
+		if (cp < 0)
+			continue;
+		if (is_break(cp)) {
+			space = 1;
+			continue;
+		}
+		if ((space && b.len && kg_buf_puts(&b, " ") < 0) ||
+		    put_cp(&b, cp) < 0)
+			goto out;
+		space = 0;
+		chars++;
+	}
+	/* trim dots and spaces at both ends, then cut to length */
+	start = 0;
+	end = b.len;
+	while (start < end && (b.data[start] == '.' || b.data[start] == ' '))
+		start++;
+	if (b.len) {
+		const unsigned char *q = (const unsigned char *)b.data + start;
+		size_t n = 0;
+
+		while (q < (const unsigned char *)b.data + end &&
+		       n < KG_EXPORT_NAME_MAX) {
+			next_cp(&q);
+			n++;
+		}
+		end = (size_t)((const char *)q - b.data);
+		while (end > start &&
+		       (b.data[end - 1] == '.' || b.data[end - 1] == ' '))
+			end--;
+	}
+	if (end == start) {
+		rc = kg_buf_puts(out, fallback);
+		goto out;
+	}
+	rc = kg_buf_append(out, b.data + start, end - start);
+out:
+	kg_buf_free(&b);
+	return rc;
+}
+
+static int
+ascii_name(const char *clean, const char *fallback, struct kg_buf *out)
+{
+	const unsigned char *p = (const unsigned char *)clean;
+	size_t before = out->len;
+	char last = '_';
+
+	while (*p) {
+		long cp = next_cp(&p);
+		char c = cp == ' ' ? '_' : ascii_of(cp);
+
+		if (c == '_' && last == '_')
+			continue;
+		if (kg_buf_append(out, &c, 1) < 0)
+			return -1;
+		last = c;
+	}
+	while (out->len > before && out->data[out->len - 1] == '_')
+		out->data[--out->len] = '\0';
+	/* a name that was all dots or underscores is no name */
+	if (out->len == before ||
+	    strspn(out->data + before, "._") == out->len - before) {
+		out->len = before;
+		if (out->data)
+			out->data[before] = '\0';
+		return kg_buf_puts(out, fallback);
+	}
+	return 0;
+}
+
+/* Append `name` to `out`, with '_' before a Windows device name. */
+static int
+device_safe(struct kg_buf *out, const struct kg_buf *name)
+{
+	if (windows_device(kg_buf_str(name)) && kg_buf_puts(out, "_") < 0)
+		return -1;
+	return kg_buf_append(out, kg_buf_str(name), name->len);
+}
+
+int
+kg_export_filename(const char *name, const char *fallback, const char *ext,
+		   struct kg_buf *utf8, struct kg_buf *ascii)
+{
+	struct kg_buf clean = {0}, plain = {0};
+	int rc = -1;
+
+	if (clean_name(name, fallback, &clean) < 0 ||
+	    device_safe(utf8, &clean) < 0 || kg_buf_puts(utf8, ext) < 0)
+		goto out;
+	if (ascii) {
+		kg_buf_reset(&plain);
+		if (ascii_name(kg_buf_str(&clean), fallback, &plain) < 0 ||
+		    device_safe(ascii, &plain) < 0 ||
+		    kg_buf_puts(ascii, ext) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	kg_buf_free(&clean);
+	kg_buf_free(&plain);
+	return rc;
+}
+
+/* RFC 5987 attr-char: ALPHA DIGIT ! # $ & + - . ^ _ ` | ~ */
+static int
+attr_char(unsigned char c)
+{
+	return isalnum(c) || strchr("!#$&+-.^_`|~", c);
+}
+
+int
+kg_export_disposition(const char *name, const char *fallback, const char *ext,
+		      struct kg_buf *out)
+{
+	struct kg_buf utf8 = {0}, ascii = {0};
+	int rc = -1;
+
+	if (kg_export_filename(name, fallback, ext, &utf8, &ascii) < 0 ||
+	    kg_buf_printf(out, "attachment; filename=\"%s\"; "
+			  "filename*=UTF-8''", kg_buf_str(&ascii)) < 0)
+		goto out;
+	for (size_t i = 0; i < utf8.len; i++) {
+		unsigned char c = (unsigned char)utf8.data[i];
+
+		if (c && attr_char(c) ? kg_buf_append(out, &c, 1) < 0
+				      : kg_buf_printf(out, "%%%02X", c) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	kg_buf_free(&utf8);
+	kg_buf_free(&ascii);
+	return rc;
+}

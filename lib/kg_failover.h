@@ -1,0 +1,62 @@
+/*
+ * kg_failover - the retry policy of AI calls, as pure functions the
+ * worker applies (and the unit tests check):
+ *
+ *   chain     [ai] providers = bedrock, azure  (tried in that order; an
+ *             empty list means the single [ai] provider)
+ *   attempts  up to [ai] max_attempts per provider and stage, with
+ *             exponential back-off and full jitter between them:
+ *             uniform in [0, min(retry_max_ms, retry_base_ms * 2^(n-1))]
+ *             after the n-th failed attempt, but never sooner than the
+ *             server's Retry-After / retry-after-ms
+ *   next      a failure that cannot succeed on retry (400, 401, 403,
+ *             404, a provider that cannot even start), the last
+ *             attempt, or a Retry-After longer than
+ *             [ai] retry_after_max_ms moves on to the next provider at
+ *             once; so does an open circuit breaker (kg_breaker.h)
+ *   breaker   every failed call counts against the provider's breaker
+ *             except invalid model output: the service answered, the
+ *             answer did not pass the stage's checks
+ */
+#ifndef KG_FAILOVER_H
+#define KG_FAILOVER_H
+
+#include <stddef.h>
+
+#define KG_FAILOVER_MAX 8		/* providers in a chain */
+#define KG_FAILOVER_NAME 32
+
+/*
+ * Parse a comma-separated provider list (spaces allowed) into names;
+ * `single` is used when the list is empty.  Returns the number of names
+ * (duplicates dropped), or -1 with the offending name in bad (an empty
+ * or too long entry, more than KG_FAILOVER_MAX).  Names are not looked
+ * up here.
+ */
+int kg_failover_chain(const char *list, const char *single,
+		      char names[][KG_FAILOVER_NAME], int max, char *bad,
+		      size_t badsize);
+
+/* Full-jitter back-off after `failed` failed attempts (>= 1), from a
+ * uniformly random `rnd`. */
+long kg_failover_backoff_ms(long base_ms, long max_ms, int failed,
+			    unsigned rnd);
+
+struct kg_failover_policy {
+	int max_attempts;
+	long base_ms, max_ms;
+	long retry_after_max_ms;
+};
+
+/*
+ * After attempt `attempt` (1-based) failed: 1 = try the same provider
+ * again after *delay_ms; 0 = move on to the next provider now.
+ */
+int kg_failover_retry(const struct kg_failover_policy *p, int attempt,
+		      int retryable, long retry_after_ms, unsigned rnd,
+		      long *delay_ms);
+
+/* Does this failed call count against the provider's breaker? */
+int kg_failover_counts(const char *outcome);
+
+#endif

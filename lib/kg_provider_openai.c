@@ -1,0 +1,54 @@
+/*
+ * The "openai" provider: any server that speaks OpenAI's chat
+ * completions (OpenAI itself, a local llama.cpp server, Ollama, vLLM):
+ *
+ *   POST {base_url}/chat/completions     e.g. http://127.0.0.1:8080/v1
+ *
+ * with "Authorization: Bearer {api_key}" when a key is configured (local
+ * servers usually want none) and [openai] model in the body.
+ */
+#include "kg_aihttp.h"
+#include "kg_buf.h"
+#include "kg_config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int
+openai_start(struct kg_ai_call *call, struct kg_err *err)
+{
+	const char *key = kg_conf_str("openai", "api_key");
+	const char *model = kg_conf_str("openai", "model");
+	struct kg_buf url = {0}, auth = {0};
+	struct kg_aihttp_spec spec = {.model = model, .parse = kg_chat_parse};
+	int rc = -1;
+
+	if (kg_aihttp_base(&url, kg_conf_str("openai", "base_url")) < 0) {
+		kg_err_set(err, 500, "config_invalid",
+			   "[openai] base_url is not an http(s) URL");
+		goto out;
+	}
+	kg_buf_puts(&url, "/chat/completions");
+	spec.url = url.data;
+	spec.body = kg_chat_body(call->req, model);
+	if (!spec.body || !url.data ||
+	    kg_aihttp_header(&spec.headers, "Content-Type",
+			     "application/json") < 0 ||
+	    (*key && (kg_buf_printf(&auth, "Bearer %s", key) < 0 ||
+		      kg_aihttp_header(&spec.headers, "Authorization",
+				       auth.data) < 0))) {
+		kg_err_set(err, 500, "internal", "out of memory");
+		goto out;
+	}
+	rc = kg_aihttp_start(call, &spec, err);	/* takes headers, body */
+out:
+	curl_slist_free_all(spec.headers);
+	free(spec.body);
+	kg_buf_free(&url);
+	kg_buf_free(&auth);
+	return rc;
+}
+
+const struct kg_provider_ops kg_provider_openai = {
+	"openai", openai_start, kg_aihttp_cancel,
+};
