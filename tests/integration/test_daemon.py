@@ -112,3 +112,31 @@ def test_migrate_failure_leaves_nothing(ctx):
     assert rc != 0 and "999_broken" in err, (rc, err)
     assert ctx.psql("SELECT to_regclass('kg_half_done') IS NULL").strip() == "t"
     assert ctx.psql("SELECT count(*) FROM schema_migrations WHERE version = '999_broken'").strip() == "0"
+
+
+def test_every_config_key_is_documented(ctx):
+    """Each key of the config table (as config-check prints it) appears in
+    the example config, under its section, and in the README."""
+    rc, out, err = ctx.run_program("worker/kartograf-admin", ["config-check"])
+    assert rc == 0, err
+    keys = []
+    for line in out.splitlines()[1:]:
+        if line.startswith("["):
+            section, rest = line[1:].split("] ", 1)
+            keys.append((section, rest.split(" = ", 1)[0]))
+    assert len(keys) > 30, out
+    example = open(os.path.join(ctx.root, "worker", "kartograf.conf.example"), encoding="utf-8").read()
+    readme = open(os.path.join(ctx.root, "README.md"), encoding="utf-8").read()
+    sections = {}
+    current = None
+    for line in example.splitlines():
+        s = line.strip()
+        if s.startswith("[") and s.endswith("]"):
+            current = s[1:-1]
+        elif current and "=" in s:
+            name = s.lstrip("; ").split("=", 1)[0].strip()
+            sections.setdefault(current, set()).add(name)
+    missing = [f"[{s}] {k}" for s, k in keys if k not in sections.get(s, set())]
+    assert not missing, f"not in worker/kartograf.conf.example: {missing}"
+    undocumented = [f"[{s}] {k}" for s, k in keys if k not in readme]
+    assert not undocumented, f"not in README.md: {undocumented}"
