@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zip.h>
 
 #include "kg_typo.h"
 #include "kg_utf8.h"
+#include "kg_zipw.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -595,135 +595,42 @@ static const struct {
 /* ---- zip -------------------------------------------------------------- */
 
 /*
- * Entry times as DOS date/time of `t` in UTC.  zip_file_set_mtime()
- * would convert with the local time zone, and then the same card built
- * on two worker hosts in different zones would differ in its bytes.
- * DOS time starts in 1980, so earlier (unset) times are clamped there.
- */
-static void
-dos_time(time_t t, zip_uint16_t *dtime, zip_uint16_t *ddate)
-{
-	struct tm tm;
-
-	if (t < 315532800 || !gmtime_r(&t, &tm) || tm.tm_year > 2107 - 1900) {
-		*dtime = 0;
-		*ddate = 1 << 5 | 1;	/* 1980-01-01 */
-		return;
-	}
-	*dtime = (zip_uint16_t)(tm.tm_hour << 11 | tm.tm_min << 5 |
-				tm.tm_sec / 2);
-	*ddate = (zip_uint16_t)((tm.tm_year - 80) << 9 |
-				(tm.tm_mon + 1) << 5 | tm.tm_mday);
-}
-
-/* Hand `data` to libzip as a new DEFLATE entry; `data` ends up empty. */
-static int
-add_part(zip_t *za, const char *name, struct kg_buf *data, time_t mtime)
-{
-	zip_uint16_t dtime, ddate;
-	size_t len = data->len;
-	char *bytes = kg_buf_take(data);
-	zip_source_t *src;
-	zip_int64_t idx;
-
-	if (!bytes)
-		return -1;
-	src = zip_source_buffer(za, bytes, len, 1);
-	if (!src) {
-		free(bytes);
-		return -1;
-	}
-	idx = zip_file_add(za, name, src, ZIP_FL_OVERWRITE);
-	if (idx < 0) {
-		zip_source_free(src);
-		return -1;
-	}
-	dos_time(mtime, &dtime, &ddate);
-	if (zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_DEFLATE,
-				     0) < 0 ||
-	    zip_file_set_dostime(za, (zip_uint64_t)idx, dtime, ddate, 0) < 0)
-		return -1;
-	return 0;
-}
-
-static int
-read_source(zip_source_t *src, struct kg_buf *out)
-{
-	char chunk[65536];
-	zip_int64_t n;
-	int rc = 0;
-
-	if (zip_source_open(src) < 0)
-		return -1;
-	while ((n = zip_source_read(src, chunk, sizeof(chunk))) > 0)
-		if (kg_buf_append(out, chunk, (size_t)n) < 0) {
-			rc = -1;
-			break;
-		}
-	if (n < 0)
-		rc = -1;
-	zip_source_close(src);
-	return rc;
-}
-
-/*
- * The archive is written into a growable libzip buffer source; the
- * extra reference from zip_source_keep() keeps the source alive after
- * zip_close() so its bytes can be read back.  A seekable target lets
- * libzip patch sizes into the local headers instead of writing data
- * descriptors, which LibreOffice >= 24.8 rejects on STORED entries.
+ * Parts are added in the order of the table ([Content_Types].xml first,
+ * as some readers expect) to an in-memory archive (kg_zipw: UTC entry
+ * times, so the same card gives the same bytes on every host).
  */
 int
 kg_docx_build(const struct kg_docx_card *card, struct kg_buf *out,
 	      struct kg_err *err)
 {
-	struct kg_buf part = {0}, zipped = {0};
-	zip_source_t *src = NULL;
-	zip_t *za = NULL;
-	zip_error_t ze;
+	struct kg_buf part = {0};
+	struct kg_zipw z = {0};
 	const char *what = "out of memory";
 	size_t i;
 	int rc = -1;
 
 	if (!card)
 		return kg_err_set(err, 500, "docx_failed", "no card given");
-	zip_error_init(&ze);
-	src = zip_source_buffer_create(NULL, 0, 0, &ze);
-	if (!src)
-		goto out;
-	za = zip_open_from_source(src, ZIP_TRUNCATE, &ze);
-	if (!za) {
-		what = zip_error_strerror(&ze);
-		goto out;
-	}
-	zip_source_keep(src);
+	if (kg_zipw_open(&z, err) < 0)
+		return -1;
 	for (i = 0; i < COUNT(parts); i++) {
 		if (parts[i].build(card, &part) < 0)
 			goto out;
-		if (add_part(za, parts[i].name, &part, card->created) < 0) {
-			what = zip_strerror(za);
+		if (kg_zipw_add(&z, parts[i].name, &part, 0, card->created) < 0) {
+			what = kg_zipw_error(&z);
 			goto out;
 		}
 	}
-	if (zip_close(za) < 0) {
-		what = zip_strerror(za);
+	if (kg_zipw_close(&z, out) < 0) {
+		what = kg_zipw_error(&z);
 		goto out;
 	}
-	za = NULL;
-	if (read_source(src, &zipped) < 0 ||
-	    kg_buf_append(out, zipped.data, zipped.len) < 0)
-		goto out;
 	rc = 0;
 out:
 	if (rc < 0)
 		kg_err_set(err, 500, "docx_failed", "cannot build .docx: %s",
 			   what);
-	if (za)
-		zip_discard(za);
-	if (src)
-		zip_source_free(src);
-	zip_error_fini(&ze);
+	kg_zipw_discard(&z);
 	kg_buf_free(&part);
-	kg_buf_free(&zipped);
 	return rc;
 }

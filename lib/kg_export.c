@@ -8,13 +8,13 @@
 #include "kg_config.h"
 #include "kg_db.h"
 #include "kg_export.h"
+#include "kg_hash.h"
 #include "kg_log.h"
 #include "kg_queue.h"
 #include "kg_redis.h"
 
 #include <cjson/cJSON.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,16 +130,6 @@ kg_export_reusable(const char *project_id, int version,
 	return found;
 }
 
-static void
-sha256_hex(const void *data, size_t len, char out[65])
-{
-	unsigned char md[SHA256_DIGEST_LENGTH];
-
-	SHA256(data, len, md);
-	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 /*
  * A .docx of the same project version already recorded with the same
  * bytes (two requests raced past the endpoint's reuse check) is not
@@ -179,7 +169,7 @@ kg_export_store(const char *user_id, const char *project_id, int version,
 		struct kg_export_file *f, struct kg_err *err)
 {
 	memset(f, 0, sizeof(*f));
-	sha256_hex(data->data ? data->data : "", data->len, f->sha256);
+	kg_sha256_hex(data->data ? data->data : "", data->len, f->sha256);
 	f->size = (long long)data->len;
 	copy(f->backend, sizeof(f->backend), kg_storage_backend());
 	if (project_id) {
@@ -211,7 +201,7 @@ kg_export_load(const struct kg_export_file *f, struct kg_buf *out,
 
 	if (kg_storage_get(f->key, out, KG_EXPORT_MAX_BYTES, err) < 0)
 		return -1;
-	sha256_hex(out->data + before, out->len - before, sha);
+	kg_sha256_hex(out->data + before, out->len - before, sha);
 	if ((long long)(out->len - before) != f->size ||
 	    strcmp(sha, f->sha256)) {
 		KG_ERROR("stored export %s does not match its record", f->key);

@@ -6,19 +6,18 @@
 #include "kg_db.h"
 #include "kg_docx.h"
 #include "kg_export.h"
+#include "kg_zipw.h"
 #include "kg_typo.h"
+#include "kg_xlsxw.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 #include <xlsxwriter.h>
-#include <zip.h>
 
 #define MAX_FACTS 8
 #define SUMMARY_NAME "podsumowanie.xlsx"
-#define SUMMARY_MAX ((size_t)64 << 20)
 
 /* ---- the card ----------------------------------------------------------- */
 
@@ -289,90 +288,33 @@ summary_rows(lxw_workbook *wb, lxw_worksheet *ws, PGresult *res,
 	worksheet_autofilter(ws, 0, 0, (lxw_row_t)PQntuples(res), 6);
 }
 
-/*
- * libxlsxwriter 1.1.4 (Debian 12) writes only to files: a private
- * temporary file, read back and removed (as kg_template does).
- */
+struct summary {
+	PGresult *res;
+	char **files;
+	time_t now;
+};
+
+static void
+summary_fill(lxw_workbook *wb, void *arg)
+{
+	struct summary *sm = arg;
+
+	summary_rows(wb, workbook_add_worksheet(wb, "Podsumowanie"), sm->res,
+		     sm->files, sm->now);
+}
+
 static int
 summary_xlsx(PGresult *res, char **files, time_t now, struct kg_buf *out)
 {
-	char path[] = "/tmp/kartograf-summary-XXXXXX";
-	int fd = mkstemp(path), rc = -1;
-	lxw_workbook *wb;
+	struct summary sm = {res, files, now};
 
-	if (fd < 0)
-		return -1;
-	close(fd);
-	wb = workbook_new(path);
-	if (!wb)
-		goto out;
-	workbook_set_properties(wb, &(lxw_doc_properties){
-					    .title = "Kartograf - podsumowanie",
-					    .author = "Kartograf"});
-	summary_rows(wb, workbook_add_worksheet(wb, "Podsumowanie"), res,
-		     files, now);
-	if (workbook_close(wb) != LXW_NO_ERROR)
-		goto out;
-	rc = kg_buf_read_file(out, path, SUMMARY_MAX);
-out:
-	unlink(path);
-	return rc;
-}
-
-/* Hand `data` to libzip as an entry; `data` ends up empty. */
-static int
-add_entry(zip_t *za, const char *name, struct kg_buf *data, int store,
-	time_t now)
-{
-	size_t len = data->len;
-	char *bytes = kg_buf_take(data);
-	zip_source_t *src;
-	zip_int64_t idx;
-
-	src = zip_source_buffer(za, bytes ? bytes : "", len, bytes != NULL);
-	if (!src) {
-		free(bytes);
-		return -1;
-	}
-	idx = zip_file_add(za, name, src, ZIP_FL_ENC_UTF_8);
-	if (idx < 0) {
-		zip_source_free(src);
-		return -1;
-	}
-	/* a .docx is already deflated: storing it again costs nothing */
-	if (zip_set_file_compression(za, (zip_uint64_t)idx,
-				     store ? ZIP_CM_STORE : ZIP_CM_DEFLATE,
-				     0) < 0 ||
-	    zip_file_set_mtime(za, (zip_uint64_t)idx, now, 0) < 0)
-		return -1;
-	return 0;
-}
-
-static int
-zip_finish(zip_t *za, zip_source_t *src, struct kg_buf *out)
-{
-	char chunk[65536];
-	zip_int64_t n;
-	int rc = 0;
-
-	if (zip_close(za) < 0)
-		return -1;
-	if (zip_source_open(src) < 0)
-		return -1;
-	while ((n = zip_source_read(src, chunk, sizeof(chunk))) > 0)
-		if (kg_buf_append(out, chunk, (size_t)n) < 0) {
-			rc = -1;
-			break;
-		}
-	if (n < 0)
-		rc = -1;
-	zip_source_close(src);
-	return rc;
+	return kg_xlsxw_build("Kartograf - podsumowanie", summary_fill, &sm,
+			      out);
 }
 
 /* The cards of the COMPLETED projects into the zip, names into files[]. */
 static int
-zip_cards(zip_t *za, PGresult *res, char **files, time_t now,
+zip_cards(struct kg_zipw *z, PGresult *res, char **files, time_t now,
 	  struct kg_err *err)
 {
 	size_t nfiles = 0;
@@ -398,9 +340,10 @@ zip_cards(zip_t *za, PGresult *res, char **files, time_t now,
 			kg_buf_free(&docx);
 			goto out;
 		}
-		if (add_entry(za, files[i], &docx, 1, now) < 0) {
+		/* a .docx is deflated already: storing costs nothing */
+		if (kg_zipw_add(z, files[i], &docx, 1, now) < 0) {
 			kg_err_set(err, 500, "zip_failed", "cannot build .zip: %s",
-				   zip_strerror(za));
+				   kg_zipw_error(z));
 			goto out;
 		}
 	}
@@ -415,9 +358,7 @@ kg_export_zip(const char *batch_id, time_t now, struct kg_buf *out,
 	      struct kg_err *err)
 {
 	struct kg_buf summary = {0};
-	zip_source_t *src = NULL;
-	zip_t *za = NULL;
-	zip_error_t ze;
+	struct kg_zipw z = {0};
 	char **files = NULL;
 	PGresult *res;
 	int n = 0, rc = -1;
@@ -426,36 +367,27 @@ kg_export_zip(const char *batch_id, time_t now, struct kg_buf *out,
 	if (!res)
 		return -1;
 	n = PQntuples(res);
-	zip_error_init(&ze);
 	files = calloc((size_t)n + 1, sizeof(*files));
-	src = zip_source_buffer_create(NULL, 0, 0, &ze);
-	if (!files || !src ||
-	    !(za = zip_open_from_source(src, ZIP_TRUNCATE, &ze))) {
-		kg_err_set(err, 500, "zip_failed", "cannot start the .zip");
+	if (!files) {
+		kg_err_set(err, 500, "internal", "out of memory");
 		goto out;
 	}
-	zip_source_keep(src);
-	if (zip_cards(za, res, files, now, err) < 0)
+	if (kg_zipw_open(&z, err) < 0 || zip_cards(&z, res, files, now, err) < 0)
 		goto out;
 	if (summary_xlsx(res, files, now, &summary) < 0 ||
-	    add_entry(za, SUMMARY_NAME, &summary, 0, now) < 0) {
+	    kg_zipw_add(&z, SUMMARY_NAME, &summary, 0, now) < 0) {
 		kg_err_set(err, 500, "zip_failed",
 			   "cannot build " SUMMARY_NAME);
 		goto out;
 	}
-	if (zip_finish(za, src, out) < 0) {
+	if (kg_zipw_close(&z, out) < 0) {
 		kg_err_set(err, 500, "zip_failed", "cannot build .zip: %s",
-			   zip_strerror(za));
+			   kg_zipw_error(&z));
 		goto out;
 	}
-	za = NULL;
 	rc = 0;
 out:
-	if (za)
-		zip_discard(za);
-	if (src)
-		zip_source_free(src);
-	zip_error_fini(&ze);
+	kg_zipw_discard(&z);
 	for (int i = 0; files && i < n; i++)
 		free(files[i]);
 	free(files);

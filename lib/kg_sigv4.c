@@ -1,4 +1,5 @@
 #include "kg_sigv4.h"
+#include "kg_hash.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -49,19 +50,6 @@ to_hex(const unsigned char *in, size_t len, char *out)
 		out[2 * i + 1] = hexdigits[in[i] & 15];
 	}
 	out[2 * len] = '\0';
-}
-
-static int
-sha256_hex(const void *data, size_t len, char out[KG_SIGV4_HEX_LEN + 1])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-
-	if (EVP_Digest(data ? data : "", len, md, &mdlen, EVP_sha256(),
-		       NULL) != 1 || mdlen != 32)
-		return -1;
-	to_hex(md, mdlen, out);
-	return 0;
 }
 
 static int
@@ -473,7 +461,7 @@ payload_hash(const struct kg_sigv4_req *r, char out[KG_SIGV4_HEX_LEN + 1])
 		snprintf(out, KG_SIGV4_HEX_LEN + 1, "%s", r->payload_hash);
 		return 0;
 	}
-	return sha256_hex(r->body, r->body ? r->body_len : 0, out);
+	return kg_sha256_hex(r->body, r->body ? r->body_len : 0, out);
 }
 
 int
@@ -568,7 +556,7 @@ kg_sigv4_string_to_sign(const struct kg_sigv4_req *r,
 		return -1;
 	if (amz_date(r->now, date) < 0)
 		return bad(err, "time");
-	if (sha256_hex(canonical_request, strlen(canonical_request), hash) < 0)
+	if (kg_sha256_hex(canonical_request, strlen(canonical_request), hash) < 0)
 		return kg_err_set(err, 500, "internal", "sigv4: sha256 failed");
 	if (kg_buf_printf(out, ALGORITHM "\n%s\n", date) < 0 ||
 	    scope(out, r, date) < 0 || kg_buf_printf(out, "\n%s", hash) < 0)

@@ -16,9 +16,9 @@
 #include "kg_log.h"
 #include "kg_sigv4.h"
 #include "kg_storage.h"
+#include "kg_hash.h"
 
 #include <curl/curl.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -171,16 +171,6 @@ fail:
 	return NULL;
 }
 
-static void
-hex_sha256(const void *data, size_t len, char out[65])
-{
-	unsigned char md[SHA256_DIGEST_LENGTH];
-
-	SHA256(data, len, md);
-	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 /*
  * One request.  `body` for PUT (may be empty), `out`/`max` for GET.
  * Returns the HTTP status, or -1 with err set (transport failure).
@@ -208,7 +198,7 @@ s3_request(const char *method, const char *key, const void *body,
 
 	if (target(key, &t, err) < 0)
 		return -1;
-	hex_sha256(put ? body : "", put ? len : 0, hash);
+	kg_sha256_hex(put ? body : "", put ? len : 0, hash);
 	struct kg_sigv4_req r = {
 		.method = method, .host = t.host, .path = t.path,
 		.headers = put ? put_headers : NULL,

@@ -1,14 +1,11 @@
 #include "kg_template.h"
 #include "kg_rows.h"
+#include "kg_xlsxw.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <xlsxwriter.h>
 
-#define TEMPLATE_MAX (4u << 20)
 #define VALIDATED_ROWS 1000
 
 static void
@@ -120,35 +117,19 @@ instructions_sheet(lxw_workbook *wb)
 	}
 }
 
-/*
- * libxlsxwriter 1.1.4 (Debian 12) writes only to a file, so the workbook
- * goes to a private temporary file that is read back and removed.
- */
+static void
+template_fill(lxw_workbook *wb, void *arg)
+{
+	(void)arg;
+	projects_sheet(wb);
+	instructions_sheet(wb);
+}
+
 int
 kg_template_xlsx(struct kg_buf *out, struct kg_err *err)
 {
-	char path[] = "/tmp/kartograf-template-XXXXXX";
-	int fd = mkstemp(path), rc = -1;
-	lxw_workbook *wb;
-
-	if (fd < 0)
+	if (kg_xlsxw_build("Kartograf - szablon", template_fill, NULL, out) < 0)
 		return kg_err_set(err, 500, "internal",
-				  "cannot create temporary file");
-	close(fd);
-	wb = workbook_new(path);
-	if (!wb)
-		goto out;
-	workbook_set_properties(wb, &(lxw_doc_properties){
-					    .title = "Kartograf - szablon",
-					    .author = "Kartograf"});
-	projects_sheet(wb);
-	instructions_sheet(wb);
-	if (workbook_close(wb) != LXW_NO_ERROR)
-		goto out;
-	rc = kg_buf_read_file(out, path, TEMPLATE_MAX);
-out:
-	unlink(path);
-	if (rc < 0)
-		kg_err_set(err, 500, "internal", "cannot build the template");
-	return rc;
+				  "cannot build the template");
+	return 0;
 }
