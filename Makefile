@@ -84,12 +84,14 @@ run: deps
 	$(MAKE) all
 	scripts/run.sh
 
-test: deps
+test:
+	scripts/deps.sh --test
 	$(MAKE) all
 	$(MAKE) asan
 	BUILD=build-asan scripts/test.sh
 
-bench: deps
+bench:
+	scripts/deps.sh --test
 	$(MAKE) all $(BENCH)
 	scripts/bench.sh
 

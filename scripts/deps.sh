@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# scripts/deps.sh — install the Debian 12 packages Kartograf needs to build, run and test.
+# scripts/deps.sh [--test] — install the Debian 12 packages Kartograf needs to build
+# and run (and, with --test, what only the test suite needs: openpyxl, python-docx,
+# LibreOffice + poppler for the export checks, Chromium for the browser tests).
 #
 # A fast no-op when everything is installed. Otherwise it runs apt-get (update once,
 # then install), which needs root: run it as root, or as a user with sudo rights (it
@@ -14,10 +16,15 @@ PACKAGES=(
     libjwt-dev libssl-dev libexpat1-dev libxlsxwriter-dev libinih-dev libargon2-dev
     libcmocka-dev
     postgresql postgresql-client redis-server redis-tools lighttpd apache2 spawn-fcgi
-    curl python3 python3-openpyxl python3-docx openssl util-linux procps ca-certificates
-    # tests only: LibreOffice opens every exported card (docx -> PDF), poppler renders page 1
-    libreoffice-writer-nogui poppler-utils
+    curl python3 openssl util-linux procps ca-certificates
 )
+if [[ "${1:-}" == "--test" ]]; then
+    # python3-openpyxl/python3-docx read what we write; LibreOffice opens every
+    # exported card (docx -> PDF) and poppler renders page 1; Chromium runs the
+    # browser tests (tests/e2e, driven by npm playwright-core)
+    PACKAGES+=(python3-openpyxl python3-docx libreoffice-writer-nogui poppler-utils
+               chromium)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
