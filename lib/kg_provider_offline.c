@@ -15,9 +15,33 @@ struct offline_call {
 	uint64_t timer;
 };
 
+/*
+ * Stage "regenerate": defs holds the one section to rewrite and
+ * `previous` the context {"current": text, "instruction": text} (the
+ * worker's convention, worker/wk_regen.c); see kg_offline_regenerate.
+ */
+static char *
+regenerate(const struct kg_ai_request *req)
+{
+	cJSON *ctx = req->previous ? cJSON_Parse(req->previous) : NULL;
+	char *s = NULL;
+
+	if (req->ndefs >= 1)
+		s = kg_offline_regenerate(
+			req->input, &req->defs[0], req->tpls, req->ntpls,
+			cJSON_GetStringValue(
+				cJSON_GetObjectItemCaseSensitive(ctx, "current")),
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+				ctx, "instruction")));
+	cJSON_Delete(ctx);
+	return s;
+}
+
 static char *
 answer(const struct kg_ai_request *req)
 {
+	if (!strcmp(req->stage, "regenerate"))
+		return regenerate(req);
 	if (!strcmp(req->stage, "plan"))
 		return kg_offline_plan(req->input, req->defs, req->ndefs);
 	if (!strcmp(req->stage, "polish") && req->previous) {

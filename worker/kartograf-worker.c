@@ -220,6 +220,7 @@ main(void)
 		wk_gen_tick(&w);
 		if (!w.stopping)
 			wk_export_poll(&w);
+		wk_regen_poll(&w);
 		more = !w.stopping && w.data_loaded && take_tasks(&w);
 		kg_loop_run_once(w.loop, more ? 0 : w.njobs ? 100 : 50);
 	}
@@ -227,6 +228,7 @@ main(void)
 		KG_INFO("grace period over: handing %d job(s) back", w.njobs);
 		wk_gen_requeue_all(&w);
 	}
+	wk_regen_requeue_all(&w);
 	if (kg_queue_leave(KG_QUEUE_GENERATE, w.id, &err) < 0)
 		KG_WARN("could not unregister: %s", err.message);
 	KG_INFO("stopping");

@@ -11,6 +11,8 @@
  *               renewal, reaper, reconciler
  *   wk_export.c export tasks (issue 9): .docx / .zip built, stored,
  *               recorded, the waiting endpoint answered
+ *   wk_regen.c  section regeneration (issue 8): one section rewritten
+ *               with the card as context, stored as a new AI revision
  */
 #ifndef WK_H
 #define WK_H
@@ -78,5 +80,11 @@ void wk_house_free(struct wk *w);
 /* Exports (wk_export.c): run a few queued export tasks, reap the export
  * queue of dead workers. */
 void wk_export_poll(struct wk *w);
+
+/* Section regeneration (wk_regen.c): lease renewal, reaper, reconciler
+ * and taking of kg:queue:regenerate; its jobs count in w->njobs. */
+void wk_regen_poll(struct wk *w);
+/* Shutdown: hand every running regeneration back to the queue. */
+void wk_regen_requeue_all(struct wk *w);
 
 #endif

@@ -370,6 +370,9 @@ def test_revisions_and_revert(ctx):
 
 def test_regenerate_requests(ctx):
     email, auth = _user(ctx)
+    # the stack's worker consumes kg:queue:regenerate (worker/wk_regen.c,
+    # tests/integration/test_regenerate.py); stop it to look at the raw tasks
+    ctx.stack("stop", "worker")
     try:
         def check(name, base):
             pid = _project(ctx, email)
@@ -381,6 +384,10 @@ def test_regenerate_requests(ctx):
             task = json.loads(ctx.redis("LINDEX", "kg:queue:regenerate", "0"))
             assert task["kind"] == "regenerate_section" and task["project_id"] == pid, task
             assert task["section"] == "budget" and task["instruction"] == "krócej" and task["version"] == 1
+            # recorded in PostgreSQL too (the reconciler's source)
+            row = ctx.psql("SELECT key, instruction, requested_version FROM regeneration_requests "
+                           f"WHERE id = {int(task['request_id'])} AND project_id = '{pid}'").strip()
+            assert row == "budget|krócej|1", row
             r = ctx.request(base, "POST", path, {}, auth)
             assert r.status == 428, r
             r = ctx.request(base, "POST", path, {"version": 2}, auth)
@@ -402,6 +409,6 @@ def test_regenerate_requests(ctx):
             assert _version_db(ctx, pid) == 1
         ctx.check_servers(check)
     finally:
-        _drop(ctx, email)
-        # nobody consumes this queue yet (issue 5 worker); do not leave tasks behind
+        _drop(ctx, email)    # the request rows go with the projects
         ctx.redis("DEL", "kg:queue:regenerate", "kg:queued:regenerate")
+        ctx.stack("start", "worker")
