@@ -108,6 +108,9 @@ static const struct conf_key conf_keys[] = {
 	{"events", "heartbeat", T_INT, "15", 1, 300, NULL},
 	{"events", "end_grace", T_INT, "5", 0, 300, NULL},
 	{"events", "gap_wait_ms", T_INT, "1000", 10, 60000, NULL},
+	/* GET /metrics: a bearer token for the scraper; empty = loopback
+	 * clients only. */
+	{"metrics", "token", T_SECRET, "", 0, 512, NULL},
 	{"paths", "sql_dir", T_STR, "/usr/share/kartograf/sql", 1, 4096, NULL},
 };
 

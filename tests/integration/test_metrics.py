@@ -1,0 +1,34 @@
+"""GET /metrics (Prometheus text format) through both web servers."""
+import re
+
+
+def test_metrics_exposition(ctx):
+    def check(name, base):
+        r = ctx.request(base, "GET", "/metrics")
+        assert r.status == 200, r
+        assert r.header("content-type", "").startswith("text/plain; version=0.0.4"), r.headers
+        text = r.text
+        for metric in ("kartograf_projects", "kartograf_batches", "kartograf_queue_length",
+                       "kartograf_workers", "kartograf_breaker_open", "kartograf_ai_calls_total"):
+            assert f"# TYPE {metric} " in text, metric
+        assert 'kartograf_up{component="database"} 1' in text, text[-400:]
+        assert 'kartograf_up{component="redis"} 1' in text
+        assert re.search(r'^kartograf_queue_length\{queue="generate"\} \d+$', text, re.M), text
+        # every sample line is "name{labels} number" or "name number"
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                assert re.match(r'^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+]+$', line), line
+    ctx.check_servers(check)
+
+
+def test_metrics_counts_follow_the_database(ctx):
+    base = ctx.servers["lighttpd"]
+    before = ctx.request(base, "GET", "/metrics").text
+    n = int(ctx.psql("SELECT count(*) FROM projects WHERE status = 'PENDING'").strip())
+    m = re.search(r'^kartograf_projects\{status="PENDING"\} (\d+)$', before, re.M)
+    assert (int(m.group(1)) if m else 0) == n, (n, before[:500])
+
+
+def test_metrics_post_is_405(ctx):
+    r = ctx.request(ctx.servers["apache"], "POST", "/metrics", b"x", {"Content-Type": "text/plain"})
+    assert r.status == 405 and r.json()["error"] == "method_not_allowed", r
