@@ -1,5 +1,8 @@
 #include "kg_provider.h"
+#include "kg_db.h"
+#include "kg_log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,4 +75,29 @@ kg_ai_estimate_tokens(const char *text)
 {
 	/* ~4 bytes per token is the usual rule of thumb for BPE models. */
 	return text ? (int)((strlen(text) + 3) / 4) : 0;
+}
+
+void
+kg_ai_log_call(const struct kg_ai_log *at, const struct kg_ai_result *r,
+	       const char *outcome, const char *error)
+{
+	struct kg_err err = {0};
+	char attempt[16], tin[16], tout[16], cost[32], lat[24];
+
+	snprintf(attempt, sizeof(attempt), "%d", at->attempt);
+	snprintf(tin, sizeof(tin), "%d", r->tokens_in);
+	snprintf(tout, sizeof(tout), "%d", r->tokens_out);
+	snprintf(cost, sizeof(cost), "%.6f", r->cost);
+	snprintf(lat, sizeof(lat), "%ld", r->latency_ms);
+	if (kg_db_exec(&err,
+		"INSERT INTO ai_calls (batch_id, project_id, provider, model, "
+		"stage, attempt, tokens_in, tokens_out, cost, latency_ms, "
+		"outcome, error, fallback) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+		"$8, $9, $10, $11, $12, $13)", 13,
+		(const char *const[]){at->batch_id, at->project_id,
+			r->provider ? r->provider : "unknown",
+			r->model ? r->model : "unknown", at->stage, attempt,
+			tin, tout, cost, lat, outcome, error,
+			at->fallback ? "true" : "false"}) < 0)
+		KG_WARN("ai_calls row not written: %s", err.message);
 }

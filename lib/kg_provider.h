@@ -101,6 +101,23 @@ void kg_ai_cancel(struct kg_ai_call *call);
  * call is freed. */
 void kg_ai_finish(struct kg_ai_call *call, struct kg_ai_result *res);
 
+/*
+ * The ai_calls row of one finished call (every call is logged, DESIGN.md
+ * "AI generation"): `outcome` is ok, error, timeout, rate_limited or
+ * invalid_output; `error` NULL when ok; `fallback` when the provider was
+ * not the first of the chain.  A failure to write is logged, not fatal.
+ */
+struct kg_ai_log {
+	const char *batch_id;
+	const char *project_id;
+	const char *stage;
+	int attempt;
+	int fallback;
+};
+
+void kg_ai_log_call(const struct kg_ai_log *at, const struct kg_ai_result *r,
+		    const char *outcome, const char *error);
+
 /* Rough token estimate for providers that do not report usage. */
 int kg_ai_estimate_tokens(const char *text);
 

@@ -295,25 +295,10 @@ static void
 log_call(struct rjob *j, const struct kg_ai_result *r, const char *outcome,
 	 const char *error)
 {
-	struct kg_err err = {0};
-	char attempt[8], tin[16], tout[16], cost[32], lat[24];
+	struct kg_ai_log at = {j->t.batch_id, j->t.project_id, "regenerate",
+			       j->attempt, j->prov > 0};
 
-	snprintf(attempt, sizeof(attempt), "%d", j->attempt);
-	snprintf(tin, sizeof(tin), "%d", r->tokens_in);
-	snprintf(tout, sizeof(tout), "%d", r->tokens_out);
-	snprintf(cost, sizeof(cost), "%.6f", r->cost);
-	snprintf(lat, sizeof(lat), "%ld", r->latency_ms);
-	if (kg_db_exec(&err,
-		"INSERT INTO ai_calls (batch_id, project_id, provider, model, "
-		"stage, attempt, tokens_in, tokens_out, cost, latency_ms, "
-		"outcome, error, fallback) VALUES ($1, $2, $3, $4, 'regenerate', "
-		"$5, $6, $7, $8, $9, $10, $11, $12)", 12,
-		(const char *const[]){j->t.batch_id, j->t.project_id,
-			r->provider ? r->provider : "unknown",
-			r->model ? r->model : "unknown", attempt, tin, tout,
-			cost, lat, outcome, error,
-			j->prov > 0 ? "true" : "false"}) < 0)
-		KG_WARN("ai_calls row not written: %s", err.message);
+	kg_ai_log_call(&at, r, outcome, error);
 }
 
 static void
