@@ -12,6 +12,8 @@
 #include "kg_log.h"
 #include "kg_queue.h"
 #include "kg_redis.h"
+#include "kg_user.h"
+#include "kg_storage.h"
 
 #include <cjson/cJSON.h>
 #include <openssl/rand.h>
@@ -433,4 +435,44 @@ kg_export_reply(const char *request_id, const struct kg_export_file *f,
 	}
 	freeReplyObject(r);
 	return 0;
+}
+
+int
+kg_export_purge_user(const char *email, struct kg_err *err)
+{
+	char norm[KG_EMAIL_MAX + 1];
+	PGresult *res;
+	int n = 0;
+
+	if (kg_user_normalize_email(email, norm, err) < 0)
+		return -1;
+	res = KG_DB_QUERY(err,
+		"WITH u AS (SELECT id FROM users WHERE lower(email) = $1),"
+		" b AS (SELECT id FROM batches WHERE owner_id IN"
+		"  (SELECT id FROM u))"
+		" SELECT DISTINCT e.storage_key, e.storage_backend"
+		" FROM export_history e WHERE e.user_id IN (SELECT id FROM u)"
+		"  OR e.batch_id IN (SELECT id FROM b)"
+		"  OR e.project_id IN (SELECT p.id FROM projects p"
+		"   WHERE p.batch_id IN (SELECT id FROM b))",
+		norm);
+	if (!res)
+		return -1;
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *key = PQgetvalue(res, i, 0);
+
+		if (strcmp(PQgetvalue(res, i, 1), kg_storage_backend())) {
+			KG_WARN("export %s is on storage %s, not the configured "
+				"one: left in place", key,
+				PQgetvalue(res, i, 1));
+			continue;
+		}
+		if (kg_storage_delete(key, err) < 0) {
+			PQclear(res);
+			return -1;
+		}
+		n++;
+	}
+	PQclear(res);
+	return n;
 }

@@ -171,4 +171,14 @@ long long kg_export_now_ms(void);
 int kg_export_reply(const char *request_id, const struct kg_export_file *f,
 		    const struct kg_err *failure, struct kg_err *err);
 
+/*
+ * Before a user is deleted (kartograf-admin deluser): remove the stored
+ * files of every export of their batches (and every export they made)
+ * from the configured storage.  The database rows go with the user (ON
+ * DELETE CASCADE); the files would not.  Returns the number of files
+ * removed, or -1 with err set when one could not be removed (then the
+ * caller keeps the user, so the command can simply be repeated).
+ */
+int kg_export_purge_user(const char *email, struct kg_err *err);
+
 #endif

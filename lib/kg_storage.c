@@ -74,3 +74,14 @@ kg_storage_get(const char *key, struct kg_buf *out, size_t max,
 	return kg_storage_local_get(kg_conf_str("storage", "local_dir"), key,
 				    out, max, err);
 }
+
+int
+kg_storage_delete(const char *key, struct kg_err *err)
+{
+	if (check_key(key, err) < 0)
+		return -1;
+	if (!strcmp(kg_storage_backend(), "s3"))
+		return kg_storage_s3_delete(key, err);
+	return kg_storage_local_delete(kg_conf_str("storage", "local_dir"),
+				       key, err);
+}

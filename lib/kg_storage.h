@@ -56,6 +56,13 @@ int kg_storage_get(const char *key, struct kg_buf *out, size_t max,
 		   struct kg_err *err);
 
 /* The backends, callable directly (tests, tools). */
+/* Remove a stored file; one that is already gone is not an error. */
+int kg_storage_delete(const char *key, struct kg_err *err);
+
+int kg_storage_local_delete(const char *dir, const char *key,
+			    struct kg_err *err);
+int kg_storage_s3_delete(const char *key, struct kg_err *err);
+
 int kg_storage_local_put(const char *dir, const char *key, const void *data,
 			 size_t len, struct kg_err *err);
 int kg_storage_local_get(const char *dir, const char *key, struct kg_buf *out,

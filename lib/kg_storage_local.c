@@ -209,3 +209,15 @@ kg_storage_local_get(const char *dir, const char *key, struct kg_buf *out,
 	close(fd);
 	return 0;
 }
+
+int
+kg_storage_local_delete(const char *dir, const char *key, struct kg_err *err)
+{
+	char path[PATH_MAX];
+
+	if (build_path(dir, key, path, sizeof(path), err) < 0)
+		return -1;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return unavailable(err, "unlink", path);
+	return 0;
+}

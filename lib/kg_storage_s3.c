@@ -223,6 +223,8 @@ s3_request(const char *method, const char *key, const void *body,
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+	if (!strcmp(method, "DELETE"))
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
 	if (put) {
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -243,6 +245,8 @@ s3_request(const char *method, const char *key, const void *body,
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 out:
+	if (status == 204)	/* DELETE's success */
+		status = 200;
 	if (status != 200 && out && sink.out->len > sink.start) {
 		/* an error document is not the object */
 		sink.out->len = sink.start;
@@ -295,4 +299,19 @@ kg_storage_s3_get(const char *key, struct kg_buf *out, size_t max,
 	if (status < 0)
 		return -1;
 	return status == 200 ? 0 : status_error(status, err);
+}
+
+/* S3 answers 204 whether or not the key existed. */
+int
+kg_storage_s3_delete(const char *key, struct kg_err *err)
+{
+	long status;
+
+	if (!kg_storage_key_valid(key))
+		return kg_err_set(err, 500, "bad_storage_key",
+				  "refusing an unsafe storage key");
+	status = s3_request("DELETE", key, NULL, 0, NULL, 0, err);
+	if (status < 0)
+		return -1;
+	return status == 200 || status == 404 ? 0 : status_error(status, err);
 }

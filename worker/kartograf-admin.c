@@ -4,7 +4,7 @@
  *   kartograf-admin migrate [--sql-dir DIR]
  *   kartograf-admin adduser EMAIL [--admin] [--name NAME]
  *   kartograf-admin passwd EMAIL
- *   kartograf-admin deluser EMAIL
+ *   kartograf-admin deluser EMAIL      (and their stored export files)
  *   kartograf-admin config-check
  *
  * Passwords are read from the terminal (twice, without echo) or, when
@@ -15,6 +15,7 @@
  */
 #include "kg_config.h"
 #include "kg_db.h"
+#include "kg_export.h"
 #include "kg_log.h"
 #include "kg_migrate.h"
 #include "kg_password.h"
@@ -162,12 +163,15 @@ static int
 cmd_deluser(int argc, char **argv)
 {
 	struct kg_err err = {0};
+	int files;
 
 	if (argc != 1)
 		return usage();
-	if (kg_user_delete(argv[0], &err) < 0)
+	files = kg_export_purge_user(argv[0], &err);
+	if (files < 0 || kg_user_delete(argv[0], &err) < 0)
 		return fail(&err);
-	printf("user %s deleted with all their batches\n", argv[0]);
+	printf("user %s deleted with all their batches (%d stored "
+	       "export file(s) removed)\n", argv[0], files);
 	return 0;
 }
 

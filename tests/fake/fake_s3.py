@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A small fake S3 for Kartograf's tests: PUT/GET/HEAD Object, path-style
+"""A small fake S3 for Kartograf's tests: PUT/GET/HEAD/DELETE Object, path-style
 (http://127.0.0.1:PORT/<bucket>/<key>), every request's AWS Signature
 Version 4 checked by sigv4_verify.py (S3 rules: the path encoded once,
 x-amz-content-sha256 signed and matching the body).  A bad signature gets
@@ -94,6 +94,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 f.write(body)
             os.replace(tmp, path)
             return self._answer(200, b"")
+        if self.command == "DELETE":
+            try:
+                os.remove(path)
+            except FileNotFoundError:
+                pass
+            return self._answer(204, b"")
         if not os.path.isfile(path):
             return self._answer(404, error_xml("NoSuchKey", "no such key"),
                                 reason="NoSuchKey")
@@ -101,7 +107,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             data = f.read()
         return self._answer(200, data, "application/octet-stream")
 
-    do_GET = do_PUT = do_HEAD = _handle
+    do_GET = do_PUT = do_HEAD = do_DELETE = _handle
 
 
 def main():

@@ -527,3 +527,29 @@ def test_libreoffice_renders_card(ctx):
         print(f"# rendered page 1 of an exported card: {png}")
     finally:
         _drop(ctx, email)
+
+
+def test_deluser_removes_stored_exports(ctx):
+    email, auth = _user(ctx)
+    other, other_auth = _user(ctx)
+    try:
+        base = ctx.servers["lighttpd"]
+        pid = _project(ctx, email)
+        keep = _project(ctx, other)
+        assert _export(ctx, base, auth, "project", pid).status == 200
+        assert _export(ctx, base, other_auth, "project", keep).status == 200
+        import configparser
+        cp = configparser.ConfigParser()
+        cp.read(ctx.config_path)
+        local_dir = cp["storage"]["local_dir"]
+        mine = [r[8] for r in _history(ctx, f"project_id = '{pid}'")]
+        theirs = [r[8] for r in _history(ctx, f"project_id = '{keep}'")]
+        assert mine and theirs
+        assert all(os.path.isfile(os.path.join(local_dir, k)) for k in mine + theirs)
+        rc, out, err = ctx.run_program("worker/kartograf-admin", ["deluser", email])
+        assert rc == 0 and "1 stored export file(s) removed" in out, (rc, out, err)
+        assert not any(os.path.exists(os.path.join(local_dir, k)) for k in mine), mine
+        assert all(os.path.isfile(os.path.join(local_dir, k)) for k in theirs), "another user's file went"
+        assert _history(ctx, f"project_id = '{pid}'") == []
+    finally:
+        _drop(ctx, email, other)
