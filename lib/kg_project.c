@@ -95,7 +95,9 @@ kg_project_clean_text(const char *in, size_t len, size_t max_chars,
 	"  'offline', coalesce(s.origin = 'ai' AND s.provider = 'offline',"  \
 	"    false),"                                                        \
 	"  'updated_at', s.updated_at, 'version', s.version,"                \
-	"  'flags', coalesce(p.quality->'sections'->d.key, '[]'::jsonb))"    \
+	"  'flags', coalesce(p.quality->'sections'->d.key, '[]'::jsonb),"    \
+	"  'regenerating', EXISTS (SELECT 1 FROM regeneration_requests r"   \
+	"    WHERE r.project_id = p.id AND r.key = d.key))"                 \
 	"  ORDER BY d.position)"                                             \
 	" FROM section_defs d LEFT JOIN sections s"                          \
 	"  ON s.project_id = p.id AND s.key = d.key)"

@@ -28,6 +28,7 @@ const CODE_TEXT = {
   throttled: 'Zbyt wiele prób logowania. Spróbuj ponownie za kilka minut.',
   unavailable: 'Usługa jest chwilowo niedostępna. Spróbuj ponownie za chwilę.',
   timeout: 'Serwer nie odpowiedział na czas. Spróbuj ponownie.',
+  not_applied: 'nowa wersja nie została zapisana: karta zmieniła się w międzyczasie albo generowanie się nie powiodło. Spróbuj ponownie.',
   internal: 'Wystąpił błąd serwera. Spróbuj ponownie.',
 };
 const STATUS_TEXT = {

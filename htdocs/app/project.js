@@ -283,6 +283,12 @@ export function renderProject(root, projectId) {
               const p = await api('GET', `/api/projects/${encodeURIComponent(projectId)}`);
               const ns = (p.sections || []).find((x) => x.key === key) || {};
               if (p.version > since || ns.version !== sectionVersion) { busy = false; setProject(p); return resolve(); }
+              // the worker dropped the request: the card was edited in
+              // the meantime, or every AI provider failed
+              if (ns.regenerating === false) {
+                setProject(p);
+                return reject(new ApiError(409, { error: 'not_applied' }));
+              }
             } catch (e) { if (e.status === 401 || e.status === 404) return reject(e); }
             if (Date.now() - t0 > 120000) return reject(new ApiError(504, { error: 'timeout' }));
             const t = setTimeout(() => { timers.delete(t); poll(); }, 1500);

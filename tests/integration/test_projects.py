@@ -388,6 +388,10 @@ def test_regenerate_requests(ctx):
             row = ctx.psql("SELECT key, instruction, requested_version FROM regeneration_requests "
                            f"WHERE id = {int(task['request_id'])} AND project_id = '{pid}'").strip()
             assert row == "budget|krócej|1", row
+            # the card shows which section is waiting (the editor polls it)
+            sec = {x["key"]: x for x in ctx.request(base, "GET", f"/api/projects/{pid}",
+                                                     headers=auth).json()["sections"]}
+            assert sec["budget"]["regenerating"] is True and sec["summary"]["regenerating"] is False
             r = ctx.request(base, "POST", path, {}, auth)
             assert r.status == 428, r
             r = ctx.request(base, "POST", path, {"version": 2}, auth)
