@@ -1,4 +1,6 @@
 #include "kg_failover.h"
+#include "kg_config.h"
+#include "kg_provider.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -73,4 +75,24 @@ kg_failover_counts(const char *outcome)
 {
 	return outcome && strcmp(outcome, "ok") &&
 	       strcmp(outcome, "invalid_output");
+}
+
+int
+kg_failover_check_config(struct kg_err *err)
+{
+	char names[KG_FAILOVER_MAX][KG_FAILOVER_NAME], bad[64];
+	int n = kg_failover_chain(kg_conf_str("ai", "providers"),
+				  kg_conf_str("ai", "provider"), names,
+				  KG_FAILOVER_MAX, bad, sizeof(bad));
+
+	if (n < 0)
+		return kg_err_set(err, 500, "config_invalid",
+				  "[ai] providers: bad entry \"%s\"", bad);
+	for (int i = 0; i < n; i++)
+		if (!kg_provider_find(names[i]))
+			return kg_err_set(err, 500, "config_invalid",
+					  "[ai] providers: unknown provider "
+					  "\"%s\" (offline, bedrock, azure, "
+					  "openai)", names[i]);
+	return 0;
 }

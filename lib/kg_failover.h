@@ -23,6 +23,8 @@
 
 #include <stddef.h>
 
+#include "kg_err.h"
+
 #define KG_FAILOVER_MAX 8		/* providers in a chain */
 #define KG_FAILOVER_NAME 32
 
@@ -36,6 +38,11 @@
 int kg_failover_chain(const char *list, const char *single,
 		      char names[][KG_FAILOVER_NAME], int max, char *bad,
 		      size_t badsize);
+
+/* The configured chain ([ai] providers, else [ai] provider) names only
+ * providers that exist; -1 with a message naming the bad one.  The
+ * worker refuses to start (or reload) otherwise. */
+int kg_failover_check_config(struct kg_err *err);
 
 /* Full-jitter back-off after `failed` failed attempts (>= 1), from a
  * uniformly random `rnd`. */

@@ -16,6 +16,7 @@
 #include "kg_config.h"
 #include "kg_db.h"
 #include "kg_export.h"
+#include "kg_failover.h"
 #include "kg_log.h"
 #include "kg_migrate.h"
 #include "kg_password.h"
@@ -197,7 +198,8 @@ cmd_config_check(void)
 		fprintf(stderr, "%d problem(s) in configuration\n", problems);
 		return 1;
 	}
-	if (kg_config_load(NULL, &err) < 0)
+	if (kg_config_load(NULL, &err) < 0 ||
+	    kg_failover_check_config(&err) < 0)
 		return fail(&err);
 	printf("configuration OK (%s)\n", kg_config_path());
 	kg_config_print(print_line);

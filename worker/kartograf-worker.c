@@ -21,6 +21,7 @@
  */
 #include "kg_config.h"
 #include "kg_db.h"
+#include "kg_failover.h"
 #include "kg_log.h"
 #include "kg_queue.h"
 #include "kg_redis.h"
@@ -69,7 +70,8 @@ reload(struct wk *w)
 	struct kg_err err = {0};
 
 	reload_requested = 0;
-	if (kg_config_load(NULL, &err) < 0) {
+	if (kg_config_load(NULL, &err) < 0 ||
+	    kg_failover_check_config(&err) < 0) {
 		KG_ERROR("reload failed, keeping old configuration: %s",
 			 err.message);
 		return;
@@ -180,7 +182,8 @@ main(void)
 	int64_t last_check = 0, next_data = 0, deadline = 0;
 
 	kg_log_init("kartograf-worker");
-	if (kg_config_load(NULL, &err) < 0) {
+	if (kg_config_load(NULL, &err) < 0 ||
+	    kg_failover_check_config(&err) < 0) {
 		KG_ERROR("cannot start: %s", err.message);
 		return 1;
 	}

@@ -90,6 +90,14 @@ def test_worker_refuses_bad_config(ctx):
     assert rc != 0 and "concurrency" in err, (rc, err)
 
 
+def test_unknown_provider_in_chain_is_refused(ctx):
+    env = {"KARTOGRAF_AI_PROVIDERS": "bedrock, azur"}
+    rc, out, err = ctx.run_program("worker/kartograf-worker", env=env)
+    assert rc != 0 and 'unknown provider "azur"' in err, (rc, err)
+    rc, out, err = ctx.run_program("worker/kartograf-admin", ["config-check"], env=env)
+    assert rc != 0 and "azur" in err, (rc, err)
+
+
 def test_migrate_is_idempotent(ctx):
     rc, out, err = ctx.run_program("worker/kartograf-admin",
                                    ["migrate", "--sql-dir", os.path.join(ctx.root, "sql")])
