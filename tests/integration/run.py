@@ -52,6 +52,7 @@ import urllib.parse
 sys.dont_write_bytecode = True  # no __pycache__ in tests/integration
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)  # shared helpers: kgtest.py, xlsxgen.py
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 

@@ -18,6 +18,7 @@ import time
 import urllib.parse
 import uuid
 import zipfile
+from kgtest import drop_users, new_user  # noqa: E402
 
 PASSWORD = "export pass 42"
 TITLES = ["Podsumowanie projektu", "Cel i uzasadnienie", "Grupa docelowa", "Zakres działań",
@@ -40,20 +41,10 @@ S3_ENV = {"KARTOGRAF_STORAGE_BACKEND": "s3", "KARTOGRAF_STORAGE_S3_BUCKET": "kar
 # ---------------------------------------------------------------- helpers
 
 def _user(ctx):
-    email = f"ex-{uuid.uuid4().hex[:10]}@test.local"
-    rc, _, err = ctx.run_program("worker/kartograf-admin", ["adduser", email], stdin=PASSWORD + "\n")
-    assert rc == 0, err
-    for key in ctx.redis("--scan", "--pattern", "kg:login:*").split():
-        ctx.redis("DEL", key)
-    r = ctx.request(ctx.servers["lighttpd"], "POST", "/api/auth/login",
-                    {"email": email, "password": PASSWORD})
-    assert r.status == 200, r
-    return email, {"Authorization": "Bearer " + r.json()["token"]}
+    return new_user(ctx, "ex", password=PASSWORD)
 
 
-def _drop(ctx, *emails):
-    for email in emails:
-        ctx.run_program("worker/kartograf-admin", ["deluser", email])
+_drop = drop_users
 
 
 def _q(s):

@@ -3,6 +3,7 @@ regenerate requests - through both web servers."""
 import json
 import threading
 import uuid
+from kgtest import drop_users, new_user  # noqa: E402
 
 PASSWORD = "projects pass 42"
 KEYS = ["summary", "objectives", "target_group", "activities", "schedule",
@@ -15,20 +16,10 @@ JSON_CT = {"Content-Type": "application/json"}
 
 
 def _user(ctx):
-    email = f"pr-{uuid.uuid4().hex[:10]}@test.local"
-    rc, _, err = ctx.run_program("worker/kartograf-admin", ["adduser", email], stdin=PASSWORD + "\n")
-    assert rc == 0, err
-    for key in ctx.redis("--scan", "--pattern", "kg:login:*").split():
-        ctx.redis("DEL", key)
-    r = ctx.request(ctx.servers["lighttpd"], "POST", "/api/auth/login",
-                    {"email": email, "password": PASSWORD})
-    assert r.status == 200, r
-    return email, {"Authorization": "Bearer " + r.json()["token"]}
+    return new_user(ctx, "pr", password=PASSWORD)
 
 
-def _drop(ctx, *emails):
-    for email in emails:
-        ctx.run_program("worker/kartograf-admin", ["deluser", email])
+_drop = drop_users
 
 
 def _project(ctx, email, status="COMPLETED"):

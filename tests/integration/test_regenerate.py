@@ -9,11 +9,11 @@ import json
 import os
 import signal
 import sys
-import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import xlsxgen  # noqa: E402
 from test_worker import own_workers, _log, _stop  # noqa: E402
+from kgtest import drop_users, new_user  # noqa: E402
 
 PASSWORD = "regen pass 42"
 HEADER = ["Nazwa projektu", "Opis", "Wnioskodawca", "Budżet (PLN)", "Data rozpoczęcia",
@@ -24,19 +24,10 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # ------------------------------------------------------------------ helpers
 
 def _user(ctx):
-    email = f"rg-{uuid.uuid4().hex[:10]}@test.local"
-    rc, _, err = ctx.run_program("worker/kartograf-admin", ["adduser", email], stdin=PASSWORD + "\n")
-    assert rc == 0, err
-    for key in ctx.redis("--scan", "--pattern", "kg:login:*").split():
-        ctx.redis("DEL", key)
-    r = ctx.request(ctx.servers["lighttpd"], "POST", "/api/auth/login",
-                    {"email": email, "password": PASSWORD})
-    assert r.status == 200, r
-    return email, {"Authorization": "Bearer " + r.json()["token"]}
+    return new_user(ctx, "rg", password=PASSWORD)
 
 
-def _drop(ctx, email):
-    ctx.run_program("worker/kartograf-admin", ["deluser", email])
+_drop = drop_users
 
 
 def _generated_batch(ctx, auth, n):

@@ -2,11 +2,11 @@
 import io
 import os
 import sys
-import uuid
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import xlsxgen  # noqa: E402
+from kgtest import drop_users, new_user  # noqa: E402
 
 PASSWORD = "upload pass 42"
 HEADER = ["Nazwa projektu", "Opis", "Wnioskodawca", "Budżet (PLN)", "Data rozpoczęcia",
@@ -15,18 +15,10 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _user(ctx):
-    email = f"up-{uuid.uuid4().hex[:10]}@test.local"
-    rc, _, err = ctx.run_program("worker/kartograf-admin", ["adduser", email], stdin=PASSWORD + "\n")
-    assert rc == 0, err
-    for key in ctx.redis("--scan", "--pattern", "kg:login:*").split():
-        ctx.redis("DEL", key)
-    r = ctx.request(ctx.servers["lighttpd"], "POST", "/api/auth/login", {"email": email, "password": PASSWORD})
-    assert r.status == 200, r
-    return email, {"Authorization": "Bearer " + r.json()["token"]}
+    return new_user(ctx, "up", password=PASSWORD)
 
 
-def _drop(ctx, email):
-    ctx.run_program("worker/kartograf-admin", ["deluser", email])
+_drop = drop_users
 
 
 def _good_rows(n=3):

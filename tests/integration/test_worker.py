@@ -12,6 +12,7 @@ import signal
 import subprocess
 import time
 import uuid
+from kgtest import add_user, drop_users, login  # noqa: E402
 
 PASSWORD = "worker test 42"
 SECTION_KEYS = {"summary", "objectives", "target_group", "activities", "schedule", "budget",
@@ -28,19 +29,13 @@ SANITIZER = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"
 # ------------------------------------------------------------------ helpers
 
 def _user(ctx, admin=False):
-    email = f"wk-{uuid.uuid4().hex[:10]}@test.local"
-    args = ["adduser", email] + (["--admin"] if admin else [])
-    rc, _, err = ctx.run_program("worker/kartograf-admin", args, stdin=PASSWORD + "\n")
-    assert rc == 0, f"adduser: {err}"
-    r = ctx.request(ctx.servers["lighttpd"], "POST", "/api/auth/login",
-                    {"email": email, "password": PASSWORD})
-    assert r.status == 200, r
-    body = r.json()
+    email = add_user(ctx, "wk", admin, PASSWORD)
+    body = login(ctx, email, PASSWORD)
     return {"email": email, "id": body["user"]["id"], "token": body["token"]}
 
 
 def _deluser(ctx, user):
-    ctx.run_program("worker/kartograf-admin", ["deluser", user["email"]])
+    drop_users(ctx, user["email"])
 
 
 def _batch(ctx, owner, n, status="PENDING", extra=""):
