@@ -20,9 +20,11 @@ PACKAGES=(
 )
 if [[ "${1:-}" == "--test" ]]; then
     # python3-openpyxl/python3-docx read what we write; LibreOffice opens every
-    # exported card (docx -> PDF) and poppler renders page 1; Chromium runs the
-    # browser tests (tests/e2e, driven by npm playwright-core)
-    PACKAGES+=(python3-openpyxl python3-docx libreoffice-writer-nogui poppler-utils
+    # exported card (docx -> PDF, poppler renders page 1) and Calc writes one of
+    # the real-world .xlsx fixtures; Chromium runs the browser tests (tests/e2e,
+    # driven by npm playwright-core)
+    PACKAGES+=(python3-openpyxl python3-docx libreoffice-writer-nogui
+               libreoffice-calc-nogui poppler-utils
                chromium)
 fi
 
