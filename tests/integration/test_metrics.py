@@ -32,3 +32,30 @@ def test_metrics_counts_follow_the_database(ctx):
 def test_metrics_post_is_405(ctx):
     r = ctx.request(ctx.servers["apache"], "POST", "/metrics", b"x", {"Content-Type": "text/plain"})
     assert r.status == 405 and r.json()["error"] == "method_not_allowed", r
+
+
+def test_metrics_token(ctx):
+    """With [metrics] token set, only the scraper's bearer token is
+    answered; everyone else (loopback included) gets 404."""
+    import os
+    token = "scrape-token-0123456789"
+    os.environ["KARTOGRAF_METRICS_TOKEN"] = token
+    try:
+        ctx.stack("stop", "fcgi")
+        ctx.stack("start", "fcgi")
+
+        def check(name, base):
+            assert ctx.request(base, "GET", "/metrics").status == 404
+            bad = ctx.request(base, "GET", "/metrics", headers={"Authorization": "Bearer " + token[:-1] + "x"})
+            assert bad.status == 404, bad
+            ok = ctx.request(base, "GET", "/metrics", headers={"Authorization": "Bearer " + token})
+            assert ok.status == 200 and "kartograf_up" in ok.text, ok
+        ctx.wait_until(lambda: ctx.request(ctx.servers["lighttpd"], "GET", "/api/health").status == 200,
+                       timeout=15, what="programs back")
+        ctx.check_servers(check)
+    finally:
+        del os.environ["KARTOGRAF_METRICS_TOKEN"]
+        ctx.stack("stop", "fcgi")
+        ctx.stack("start", "fcgi")
+        ctx.wait_until(lambda: ctx.request(ctx.servers["apache"], "GET", "/api/health").status == 200,
+                       timeout=15, what="programs back")
