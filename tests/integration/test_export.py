@@ -493,7 +493,9 @@ def test_libreoffice_renders_card(ctx):
                                "risks": "Tekst </w:t> & <b>znaczniki</b> \u0085 zostają tekstem."})
         r = _export(ctx, ctx.servers["lighttpd"], auth, "project", pid)
         assert r.status == 200, r
-        out = os.path.join(ctx.state, "artifacts")
+        # kept after the run (the stack's state dir is removed): a person
+        # can look at the card as LibreOffice renders it
+        out = os.path.join(ctx.build, "export-artifacts")
         os.makedirs(out, exist_ok=True)
         docx = os.path.join(out, "export-card.docx")
         with open(docx, "wb") as f:
