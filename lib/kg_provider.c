@@ -101,3 +101,29 @@ kg_ai_log_call(const struct kg_ai_log *at, const struct kg_ai_result *r,
 			at->fallback ? "true" : "false"}) < 0)
 		KG_WARN("ai_calls row not written: %s", err.message);
 }
+
+int
+kg_ai_cost_cap_reached(const char *batch_id, char *why, size_t size)
+{
+	struct kg_err err = {0};
+	PGresult *res = KG_DB_QUERY(&err,
+		"SELECT b.cost_cap::text, s.spent::text, s.spent >= b.cost_cap "
+		"FROM batches b, LATERAL (SELECT coalesce(sum(cost), 0) AS spent "
+		"FROM ai_calls WHERE batch_id = b.id) s "
+		"WHERE b.id = $1 AND b.cost_cap IS NOT NULL", batch_id);
+	int reached = 0;
+
+	if (!res) {
+		KG_WARN("cost cap of batch %s not checked: %s", batch_id,
+			err.message);
+		return 0;
+	}
+	if (PQntuples(res) == 1 && PQgetvalue(res, 0, 2)[0] == 't') {
+		reached = 1;
+		snprintf(why, size, "cost cap reached: the batch has spent %s of "
+			 "its cap of %s; no further AI calls are made",
+			 PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0));
+	}
+	PQclear(res);
+	return reached;
+}

@@ -118,6 +118,15 @@ struct kg_ai_log {
 void kg_ai_log_call(const struct kg_ai_log *at, const struct kg_ai_result *r,
 		    const char *outcome, const char *error);
 
+/*
+ * The batch's cost cap (batches.cost_cap): 1 once the batch's ai_calls
+ * add up to it (with a human reason in why), else 0.  Checked before
+ * every call, so calls already in flight finish and a batch can pass its
+ * cap by at most the cost of its concurrent calls.  A database failure
+ * lets the call go (its own ai_calls row will tell).
+ */
+int kg_ai_cost_cap_reached(const char *batch_id, char *why, size_t size);
+
 /* Rough token estimate for providers that do not report usage. */
 int kg_ai_estimate_tokens(const char *text);
 

@@ -603,38 +603,11 @@ start_stage(struct wk_job *j)
 	dispatch(j);
 }
 
-/*
- * The batch's cost cap (batches.cost_cap): once the batch's ai_calls
- * add up to it, no further call is made and the job fails with a
- * clear reason.  Calls already in flight finish, so a batch can pass
- * its cap by at most the cost of its concurrent calls.  A database
- * failure here lets the call go (the row of the call itself will tell).
- */
 static int
 cost_cap_reached(struct wk_job *j)
 {
-	struct kg_err err = {0};
-	PGresult *res = KG_DB_QUERY(&err,
-		"SELECT b.cost_cap::text, s.spent::text, s.spent >= b.cost_cap "
-		"FROM batches b, LATERAL (SELECT coalesce(sum(cost), 0) AS spent "
-		"FROM ai_calls WHERE batch_id = b.id) s "
-		"WHERE b.id = $1 AND b.cost_cap IS NOT NULL", j->t.batch_id);
-	int reached = 0;
-
-	if (!res) {
-		KG_WARN("cost cap of batch %s not checked: %s", j->t.batch_id,
-			err.message);
-		return 0;
-	}
-	if (PQntuples(res) == 1 && PQgetvalue(res, 0, 2)[0] == 't') {
-		reached = 1;
-		snprintf(j->error, sizeof(j->error),
-			 "cost cap reached: the batch has spent %s of its "
-			 "cap of %s; no further AI calls are made",
-			 PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0));
-	}
-	PQclear(res);
-	return reached;
+	return kg_ai_cost_cap_reached(j->t.batch_id, j->error,
+				      sizeof(j->error));
 }
 
 /*

@@ -383,28 +383,11 @@ on_result(void *arg, const struct kg_ai_result *r)
 	store(j);
 }
 
-/* The batch's cost cap holds for regenerations too (see wk_gen.c). */
+/* The batch's cost cap holds for regenerations too. */
 static int
 cost_cap_reached(struct rjob *j)
 {
-	struct kg_err err = {0};
-	PGresult *res = KG_DB_QUERY(&err,
-		"SELECT b.cost_cap::text, s.spent::text, s.spent >= b.cost_cap "
-		"FROM batches b, LATERAL (SELECT coalesce(sum(cost), 0) AS spent "
-		"FROM ai_calls WHERE batch_id = b.id) s "
-		"WHERE b.id = $1 AND b.cost_cap IS NOT NULL", j->t.batch_id);
-	int reached = 0;
-
-	if (!res)
-		return 0;
-	if (PQntuples(res) == 1 && PQgetvalue(res, 0, 2)[0] == 't') {
-		reached = 1;
-		snprintf(j->why, sizeof(j->why),
-			 "cost cap reached (spent %s of %s)",
-			 PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0));
-	}
-	PQclear(res);
-	return reached;
+	return kg_ai_cost_cap_reached(j->t.batch_id, j->why, sizeof(j->why));
 }
 
 static void
