@@ -96,3 +96,27 @@ kg_failover_check_config(struct kg_err *err)
 					  "openai)", names[i]);
 	return 0;
 }
+
+struct kg_failover_policy
+kg_failover_policy_current(void)
+{
+	struct kg_failover_policy p = {
+		(int)kg_conf_int("ai", "max_attempts"),
+		(long)kg_conf_int("ai", "retry_base_ms"),
+		(long)kg_conf_int("ai", "retry_max_ms"),
+		(long)kg_conf_int("ai", "retry_after_max_ms"),
+	};
+
+	return p;
+}
+
+void
+kg_failover_note(char *tried, size_t size, const char *provider,
+		 const char *why)
+{
+	size_t n = strlen(tried);
+
+	if (n < size)
+		snprintf(tried + n, size - n, "%s%s: %.200s", n ? "; " : "",
+			 provider, why);
+}

@@ -55,6 +55,15 @@ struct kg_failover_policy {
 	long retry_after_max_ms;
 };
 
+/* The policy configured in [ai] (max_attempts, retry_base_ms,
+ * retry_max_ms, retry_after_max_ms). */
+struct kg_failover_policy kg_failover_policy_current(void);
+
+/* Append "provider: why" to the "tried" list of a stage ("; "-separated,
+ * the reason given when every provider failed). */
+void kg_failover_note(char *tried, size_t size, const char *provider,
+		      const char *why);
+
 /*
  * After attempt `attempt` (1-based) failed: 1 = try the same provider
  * again after *delay_ms; 0 = move on to the next provider now.

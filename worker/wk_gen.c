@@ -474,10 +474,7 @@ fail_job(struct wk_job *j)
 static void
 next_provider(struct wk_job *j, const char *why)
 {
-	size_t n = strlen(j->tried);
-
-	snprintf(j->tried + n, sizeof(j->tried) - n, "%s%s: %.200s",
-		 n ? "; " : "", j->chain[j->prov], why);
+	kg_failover_note(j->tried, sizeof(j->tried), j->chain[j->prov], why);
 	j->prov++;
 	j->attempt = 1;
 	if (j->prov < j->nchain)
@@ -491,12 +488,7 @@ next_provider(struct wk_job *j, const char *why)
 static void
 attempt_failed(struct wk_job *j, long retry_after_ms, int retryable)
 {
-	struct kg_failover_policy p = {
-		(int)kg_conf_int("ai", "max_attempts"),
-		(long)kg_conf_int("ai", "retry_base_ms"),
-		(long)kg_conf_int("ai", "retry_max_ms"),
-		(long)kg_conf_int("ai", "retry_after_max_ms"),
-	};
+	struct kg_failover_policy p = kg_failover_policy_current();
 	char why[300];
 	long delay;
 

@@ -313,10 +313,7 @@ retry_timer(void *arg)
 static void
 next_provider(struct rjob *j, const char *why)
 {
-	size_t n = strlen(j->tried);
-
-	snprintf(j->tried + n, sizeof(j->tried) - n, "%s%s: %.200s",
-		 n ? "; " : "", j->chain[j->prov], why);
+	kg_failover_note(j->tried, sizeof(j->tried), j->chain[j->prov], why);
 	j->prov++;
 	j->attempt = 1;
 }
@@ -324,12 +321,7 @@ next_provider(struct rjob *j, const char *why)
 static void
 attempt_failed(struct rjob *j, long retry_after_ms, int retryable)
 {
-	struct kg_failover_policy p = {
-		(int)kg_conf_int("ai", "max_attempts"),
-		(long)kg_conf_int("ai", "retry_base_ms"),
-		(long)kg_conf_int("ai", "retry_max_ms"),
-		(long)kg_conf_int("ai", "retry_after_max_ms"),
-	};
+	struct kg_failover_policy p = kg_failover_policy_current();
 	char why[340];
 	long delay;
 
