@@ -1,8 +1,11 @@
 #include "kg_failover.h"
+#include "kg_breaker.h"
 #include "kg_config.h"
+#include "kg_log.h"
 #include "kg_provider.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int
@@ -119,4 +122,92 @@ kg_failover_note(char *tried, size_t size, const char *provider,
 	if (n < size)
 		snprintf(tried + n, size - n, "%s%s: %.200s", n ? "; " : "",
 			 provider, why);
+}
+
+int
+kg_failover_begin(struct kg_failover_cursor *c, char *bad, size_t badsize)
+{
+	c->prov = 0;
+	c->attempt = 1;
+	c->last[0] = c->tried[0] = '\0';
+	c->nchain = kg_failover_chain(kg_conf_str("ai", "providers"),
+				      kg_conf_str("ai", "provider"), c->chain,
+				      KG_FAILOVER_MAX, bad, badsize);
+	if (c->nchain <= 0) {
+		c->nchain = 0;
+		return -1;
+	}
+	return 0;
+}
+
+void
+kg_failover_next(struct kg_failover_cursor *c, const char *why)
+{
+	kg_failover_note(c->tried, sizeof(c->tried), c->chain[c->prov], why);
+	c->prov++;
+	c->attempt = 1;
+}
+
+const char *
+kg_failover_current(const struct kg_failover_cursor *c)
+{
+	return c->prov < c->nchain ? c->chain[c->prov] : NULL;
+}
+
+struct kg_ai_call *
+kg_failover_call(struct kg_failover_cursor *c, struct kg_loop *loop,
+		 const char *holder, const char *what,
+		 const struct kg_ai_request *req, kg_ai_done_fn done,
+		 void *arg)
+{
+	long long probe_ttl = kg_conf_int("ai", "timeout_ms") +
+			      kg_conf_int("ai", "connect_timeout_ms") + 5000;
+	struct kg_ai_call *call;
+
+	while (c->prov < c->nchain) {
+		const char *name = c->chain[c->prov];
+		int offline = !strcmp(name, "offline");
+		struct kg_err err = {0};
+		char why[400];
+
+		if (!offline && kg_breaker_acquire(name, holder, probe_ttl) ==
+					KG_BREAKER_DENY) {
+			KG_INFO("%s: %s skipped (circuit open)", what, name);
+			if (c->attempt > 1)	/* it failed us before opening */
+				snprintf(why, sizeof(why), "%.250s (attempt %d), "
+					 "then circuit open", c->last,
+					 c->attempt - 1);
+			else
+				snprintf(why, sizeof(why), "circuit open");
+			kg_failover_next(c, why);
+			continue;
+		}
+		if (c->prov > 0 && c->attempt == 1)
+			KG_INFO("%s: falling back to %s", what, name);
+		call = kg_ai_start(loop, name, req, done, arg, &err);
+		if (call)
+			return call;
+		if (!offline)	/* frees a probe we may hold */
+			kg_breaker_report(name, holder, 0);
+		KG_WARN("%s: %s cannot start: %s", what, name, err.message);
+		kg_failover_next(c, err.message);
+	}
+	return NULL;
+}
+
+int
+kg_failover_after(struct kg_failover_cursor *c, long retry_after_ms,
+		  int retryable, long *delay_ms)
+{
+	struct kg_failover_policy p = kg_failover_policy_current();
+	char why[340];
+
+	if (kg_failover_retry(&p, c->attempt, retryable, retry_after_ms,
+			      (unsigned)rand(), delay_ms)) {
+		c->attempt++;
+		return 1;
+	}
+	snprintf(why, sizeof(why), "%.250s (attempt %d)", c->last, c->attempt);
+	kg_failover_next(c, why);
+	return 0;
 }

@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 #include "kg_err.h"
+#include "kg_provider.h"
 
 #define KG_FAILOVER_MAX 8		/* providers in a chain */
 #define KG_FAILOVER_NAME 32
@@ -74,5 +75,55 @@ int kg_failover_retry(const struct kg_failover_policy *p, int attempt,
 
 /* Does this failed call count against the provider's breaker? */
 int kg_failover_counts(const char *outcome);
+
+/*
+ * Where one stage stands in its provider chain, and the walk along it
+ * that the generation and the regeneration jobs share:
+ *
+ *   kg_failover_begin(&c, ...);                 chain from [ai]
+ *   call = kg_failover_call(&c, loop, ...);     NULL: all used up
+ *   ... failed attempt:
+ *   if (kg_failover_after(&c, retry_after, retryable, &delay))
+ *           retry the same provider after delay;
+ *   else    call = kg_failover_call(...)         (the next ones)
+ */
+struct kg_failover_cursor {
+	char chain[KG_FAILOVER_MAX][KG_FAILOVER_NAME];
+	int nchain;
+	int prov;		/* index of the provider in use */
+	int attempt;		/* 1-based, on chain[prov] */
+	char last[300];		/* the last failure, unadorned */
+	char tried[600];	/* "bedrock: ...; azure: ..." */
+};
+
+/* Reset to the first provider of the configured chain; -1 with the bad
+ * entry in bad when the chain is unusable. */
+int kg_failover_begin(struct kg_failover_cursor *c, char *bad,
+		      size_t badsize);
+
+/* Give up on the current provider (noting why) and move to the next. */
+void kg_failover_next(struct kg_failover_cursor *c, const char *why);
+
+/*
+ * Start `req` on the current provider, or on the next ones: a provider
+ * whose circuit breaker denies the call is skipped, one that cannot
+ * start is reported to its breaker and skipped.  `holder` is the
+ * worker id (breaker probes), `what` names the job in log lines.
+ * NULL when the chain is used up; c->tried then says why.
+ */
+struct kg_ai_call *kg_failover_call(struct kg_failover_cursor *c,
+				    struct kg_loop *loop, const char *holder,
+				    const char *what,
+				    const struct kg_ai_request *req,
+				    kg_ai_done_fn done, void *arg);
+
+/* After a failed attempt (c->last set): 1 = try the same provider again
+ * after *delay_ms; 0 = moved on to the next provider (call
+ * kg_failover_call). */
+int kg_failover_after(struct kg_failover_cursor *c, long retry_after_ms,
+		      int retryable, long *delay_ms);
+
+/* The provider in use (NULL past the end of the chain). */
+const char *kg_failover_current(const struct kg_failover_cursor *c);
 
 #endif

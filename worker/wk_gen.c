@@ -51,7 +51,7 @@ struct wk_job {
 	char attempts[16];		/* fencing token, see above */
 	cJSON *input;
 	char *input_json;
-	int stage, attempt, progress;
+	int stage, progress;
 	char *outputs[KG_NSTAGES];
 	char *system, *prompt;
 	struct kg_ai_request req;
@@ -59,13 +59,9 @@ struct wk_job {
 	uint64_t timer;
 	int64_t last_progress;
 	char error[900];
-	/* Failover (issue 6): the stage's provider chain, the position of
-	 * the current call in it, and what each provider tried said. */
-	char chain[KG_FAILOVER_MAX][KG_FAILOVER_NAME];
-	int nchain, prov;
+	/* Failover (issue 6): the stage's walk along the provider chain. */
+	struct kg_failover_cursor fo;
 	char provider[KG_FAILOVER_NAME];	/* wrote the last stage */
-	char last[300];			/* the last failure, unadorned */
-	char tried[600];
 };
 
 struct ev_list {
@@ -420,8 +416,8 @@ log_call(struct wk_job *j, const struct kg_ai_result *r, const char *outcome,
 	 const char *error)
 {
 	struct kg_ai_log at = {j->t.batch_id, j->t.project_id,
-			       kg_stage_names[j->stage], j->attempt,
-			       j->prov > 0};
+			       kg_stage_names[j->stage], j->fo.attempt,
+			       j->fo.prov > 0};
 
 	kg_ai_log_call(&at, r, outcome, error);
 }
@@ -469,44 +465,21 @@ fail_job(struct wk_job *j)
 	job_end(j, 1);
 }
 
-/* Notes why the current provider is done with (for the FAILED reason)
- * and moves on to the next one in the chain. */
-static void
-next_provider(struct wk_job *j, const char *why)
-{
-	kg_failover_note(j->tried, sizeof(j->tried), j->chain[j->prov], why);
-	j->prov++;
-	j->attempt = 1;
-	if (j->prov < j->nchain)
-		KG_INFO("project %s stage %s: falling back to %s",
-			j->t.project_id, kg_stage_names[j->stage],
-			j->chain[j->prov]);
-}
-
 /* An attempt failed: back off (full jitter) or go to the next provider
  * (kg_failover.h).  The job may be gone on return. */
 static void
 attempt_failed(struct wk_job *j, long retry_after_ms, int retryable)
 {
-	struct kg_failover_policy p = kg_failover_policy_current();
-	char why[300];
 	long delay;
 
 	KG_WARN("project %s stage %s attempt %d (%s): %s", j->t.project_id,
-		kg_stage_names[j->stage], j->attempt, j->chain[j->prov],
-		j->error);
-	if (!kg_failover_retry(&p, j->attempt, retryable, retry_after_ms,
-			       (unsigned)rand(), &delay)) {
-		snprintf(why, sizeof(why), "%.250s (attempt %d)", j->last,
-			 j->attempt);
-		next_provider(j, why);
+		kg_stage_names[j->stage], j->fo.attempt,
+		kg_failover_current(&j->fo), j->error);
+	if (kg_failover_after(&j->fo, retry_after_ms, retryable, &delay))
+		j->timer = kg_loop_timer(j->w->loop, delay, retry_timer, j);
+	else
 		dispatch(j);
-		return;
-	}
-	j->attempt++;
-	j->timer = kg_loop_timer(j->w->loop, delay, retry_timer, j);
 }
-
 static void
 on_result(void *arg, const struct kg_ai_result *r)
 {
@@ -517,10 +490,10 @@ on_result(void *arg, const struct kg_ai_result *r)
 	j->call = NULL;
 	/* The breaker judges the service: an answer that fails the stage's
 	 * checks still proves the provider up (kg_failover.h). */
-	if (strcmp(j->chain[j->prov], "offline"))
-		kg_breaker_report(j->chain[j->prov], j->w->id, r->ok);
+	if (strcmp(kg_failover_current(&j->fo), "offline"))
+		kg_breaker_report(kg_failover_current(&j->fo), j->w->id, r->ok);
 	if (!r->ok) {
-		snprintf(j->last, sizeof(j->last), "%s",
+		snprintf(j->fo.last, sizeof(j->fo.last), "%s",
 			 r->error ? r->error : "failed");
 		snprintf(j->error, sizeof(j->error), "%s: %s (%s)",
 			 kg_stage_names[j->stage],
@@ -533,7 +506,7 @@ on_result(void *arg, const struct kg_ai_result *r)
 			      d->ndefs, NULL, why, sizeof(why)) < 0) {
 		snprintf(j->error, sizeof(j->error),
 			 "invalid %s output: %s", kg_stage_names[j->stage], why);
-		snprintf(j->last, sizeof(j->last), "invalid output: %s", why);
+		snprintf(j->fo.last, sizeof(j->fo.last), "invalid output: %s", why);
 		log_call(j, r, "invalid_output", why);
 		attempt_failed(j, -1, 1);
 		return;
@@ -543,7 +516,7 @@ on_result(void *arg, const struct kg_ai_result *r)
 	free(j->outputs[j->stage]);
 	j->outputs[j->stage] = strdup(r->text);
 	j->stage++;
-	j->attempt = 1;
+	j->fo.attempt = 1;
 	if (j->stage == KG_NSTAGES)
 		finish_job(j);
 	else if (write_progress(j, stage_progress[j->stage]) == 0)
@@ -579,14 +552,7 @@ start_stage(struct wk_job *j)
 		.ntpls = d->ntpls,
 		.previous = j->stage ? j->outputs[j->stage - 1] : NULL,
 	};
-	j->prov = 0;
-	j->attempt = 1;
-	j->tried[0] = '\0';
-	j->nchain = kg_failover_chain(kg_conf_str("ai", "providers"),
-				      kg_conf_str("ai", "provider"), j->chain,
-				      KG_FAILOVER_MAX, bad, sizeof(bad));
-	if (j->nchain <= 0) {
-		j->nchain = 0;
+	if (kg_failover_begin(&j->fo, bad, sizeof(bad)) < 0) {
 		snprintf(j->error, sizeof(j->error),
 			 "[ai] providers: bad entry \"%s\"", bad);
 		fail_job(j);
@@ -603,55 +569,29 @@ cost_cap_reached(struct wk_job *j)
 }
 
 /*
- * Start the stage's call on the first provider of the chain (from
- * j->prov) that its circuit breaker lets through; none left -> the
+ * Start the stage's call on the first provider of the chain (from the
+ * current one) that its circuit breaker lets through; none left -> the
  * project FAILED with what each one said.  The job may be gone on
  * return.
  */
 static void
 dispatch(struct wk_job *j)
 {
-	long long probe_ttl = kg_conf_int("ai", "timeout_ms") +
-			      kg_conf_int("ai", "connect_timeout_ms") + 5000;
+	char what[128];
 
-	while (j->prov < j->nchain) {
-		const char *name = j->chain[j->prov];
-		int offline = !strcmp(name, "offline");
-		struct kg_err err = {0};
-
-		if (cost_cap_reached(j)) {
-			KG_WARN("project %s: %s", j->t.project_id, j->error);
-			fail_job(j);
-			return;
-		}
-		if (!offline && kg_breaker_acquire(name, j->w->id, probe_ttl) ==
-					KG_BREAKER_DENY) {
-			char why[400];
-
-			KG_INFO("project %s stage %s: %s skipped (circuit open)",
-				j->t.project_id, kg_stage_names[j->stage], name);
-			if (j->attempt > 1)	/* it failed us before opening */
-				snprintf(why, sizeof(why), "%.250s (attempt %d), "
-					 "then circuit open", j->last,
-					 j->attempt - 1);
-			else
-				snprintf(why, sizeof(why), "circuit open");
-			next_provider(j, why);
-			continue;
-		}
-		j->call = kg_ai_start(j->w->loop, name, &j->req, on_result, j,
-				      &err);
-		if (j->call)
-			return;
-		if (!offline)	/* frees a probe we may hold */
-			kg_breaker_report(name, j->w->id, 0);
-		KG_WARN("project %s stage %s: %s cannot start: %s",
-			j->t.project_id, kg_stage_names[j->stage], name,
-			err.message);
-		next_provider(j, err.message);
+	if (cost_cap_reached(j)) {
+		KG_WARN("project %s: %s", j->t.project_id, j->error);
+		fail_job(j);
+		return;
 	}
+	snprintf(what, sizeof(what), "project %s stage %s", j->t.project_id,
+		 kg_stage_names[j->stage]);
+	j->call = kg_failover_call(&j->fo, j->w->loop, j->w->id, what, &j->req,
+				   on_result, j);
+	if (j->call)
+		return;
 	snprintf(j->error, sizeof(j->error), "%s: all AI providers failed: %s",
-		 kg_stage_names[j->stage], j->tried);
+		 kg_stage_names[j->stage], j->fo.tried);
 	fail_job(j);
 }
 
@@ -782,7 +722,7 @@ wk_gen_start(struct wk *w, const char *task)
 	snprintf(j->attempts, sizeof(j->attempts), "%s", c.attempts);
 	j->input_json = c.input;
 	j->input = cJSON_Parse(c.input);
-	j->attempt = 1;
+	j->fo.attempt = 1;
 	j->progress = stage_progress[0];
 	j->last_progress = kg_loop_now_ms();
 	j->next = w->jobs;

@@ -81,13 +81,10 @@ struct rjob {
 	struct kg_ai_request req;
 	struct kg_ai_call *call;
 	uint64_t timer;
-	int attempt;
-	char chain[KG_FAILOVER_MAX][KG_FAILOVER_NAME];
-	int nchain, prov;
+	struct kg_failover_cursor fo;	/* the walk along the providers */
 	char provider[KG_FAILOVER_NAME];
 	char *text;			/* validated section text */
 	char why[400];			/* give-up reason */
-	char last[300], tried[600];
 };
 
 static struct rjob *jobs;
@@ -296,7 +293,7 @@ log_call(struct rjob *j, const struct kg_ai_result *r, const char *outcome,
 	 const char *error)
 {
 	struct kg_ai_log at = {j->t.batch_id, j->t.project_id, "regenerate",
-			       j->attempt, j->prov > 0};
+			       j->fo.attempt, j->fo.prov > 0};
 
 	kg_ai_log_call(&at, r, outcome, error);
 }
@@ -311,32 +308,16 @@ retry_timer(void *arg)
 }
 
 static void
-next_provider(struct rjob *j, const char *why)
-{
-	kg_failover_note(j->tried, sizeof(j->tried), j->chain[j->prov], why);
-	j->prov++;
-	j->attempt = 1;
-}
-
-static void
 attempt_failed(struct rjob *j, long retry_after_ms, int retryable)
 {
-	struct kg_failover_policy p = kg_failover_policy_current();
-	char why[340];
 	long delay;
 
 	KG_WARN("regeneration %s/%s attempt %d (%s): %s", j->t.project_id,
-		j->key, j->attempt, j->chain[j->prov], j->last);
-	if (!kg_failover_retry(&p, j->attempt, retryable, retry_after_ms,
-			       (unsigned)rand(), &delay)) {
-		snprintf(why, sizeof(why), "%.250s (attempt %d)", j->last,
-			 j->attempt);
-		next_provider(j, why);
+		j->key, j->fo.attempt, kg_failover_current(&j->fo), j->fo.last);
+	if (kg_failover_after(&j->fo, retry_after_ms, retryable, &delay))
+		j->timer = kg_loop_timer(j->w->loop, delay, retry_timer, j);
+	else
 		dispatch(j);
-		return;
-	}
-	j->attempt++;
-	j->timer = kg_loop_timer(j->w->loop, delay, retry_timer, j);
 }
 
 static void
@@ -348,18 +329,18 @@ on_result(void *arg, const struct kg_ai_result *r)
 	char why[256];
 
 	j->call = NULL;
-	if (strcmp(j->chain[j->prov], "offline"))
-		kg_breaker_report(j->chain[j->prov], j->w->id, r->ok);
+	if (strcmp(kg_failover_current(&j->fo), "offline"))
+		kg_breaker_report(kg_failover_current(&j->fo), j->w->id, r->ok);
 	if (!r->ok) {
-		snprintf(j->last, sizeof(j->last), "%s",
+		snprintf(j->fo.last, sizeof(j->fo.last), "%s",
 			 r->error ? r->error : "failed");
-		log_call(j, r, r->outcome ? r->outcome : "error", j->last);
+		log_call(j, r, r->outcome ? r->outcome : "error", j->fo.last);
 		attempt_failed(j, r->retry_after_ms, r->retryable);
 		return;
 	}
 	if (kg_stage_validate("regenerate", r->text, j->def, 1, &out, why,
 			      sizeof(why)) < 0) {
-		snprintf(j->last, sizeof(j->last), "invalid output: %s", why);
+		snprintf(j->fo.last, sizeof(j->fo.last), "invalid output: %s", why);
 		log_call(j, r, "invalid_output", why);
 		attempt_failed(j, -1, 1);
 		return;
@@ -371,7 +352,7 @@ on_result(void *arg, const struct kg_ai_result *r)
 	j->text = strdup(body ? body : "");
 	cJSON_Delete(out);
 	snprintf(j->provider, sizeof(j->provider), "%s",
-		 r->provider ? r->provider : j->chain[j->prov]);
+		 r->provider ? r->provider : kg_failover_current(&j->fo));
 	store(j);
 }
 
@@ -385,33 +366,20 @@ cost_cap_reached(struct rjob *j)
 static void
 dispatch(struct rjob *j)
 {
-	long long probe_ttl = kg_conf_int("ai", "timeout_ms") +
-			      kg_conf_int("ai", "connect_timeout_ms") + 5000;
+	char what[160];
 
 	if (cost_cap_reached(j)) {
 		give_up(j);
 		return;
 	}
-	while (j->prov < j->nchain) {
-		const char *name = j->chain[j->prov];
-		int offline = !strcmp(name, "offline");
-		struct kg_err err = {0};
-
-		if (!offline && kg_breaker_acquire(name, j->w->id, probe_ttl) ==
-					KG_BREAKER_DENY) {
-			next_provider(j, "circuit open");
-			continue;
-		}
-		j->call = kg_ai_start(j->w->loop, name, &j->req, on_result, j,
-				      &err);
-		if (j->call)
-			return;
-		if (!offline)
-			kg_breaker_report(name, j->w->id, 0);
-		next_provider(j, err.message);
-	}
+	snprintf(what, sizeof(what), "regeneration %s/%s", j->t.project_id,
+		 j->key);
+	j->call = kg_failover_call(&j->fo, j->w->loop, j->w->id, what, &j->req,
+				   on_result, j);
+	if (j->call)
+		return;
 	snprintf(j->why, sizeof(j->why), "all AI providers failed: %.350s",
-		 j->tried);
+		 j->fo.tried);
 	give_up(j);
 }
 
@@ -636,7 +604,7 @@ start(struct wk *w, const char *task)
 	j->w = w;
 	j->t = t;
 	j->task = strdup(task);
-	j->attempt = 1;
+	j->fo.attempt = 1;
 	j->next = jobs;
 	jobs = j;
 	w->njobs++;
@@ -673,11 +641,7 @@ start(struct wk *w, const char *task)
 		job_end(j, 0);
 		return RETRY;
 	}
-	j->nchain = kg_failover_chain(kg_conf_str("ai", "providers"),
-				      kg_conf_str("ai", "provider"), j->chain,
-				      KG_FAILOVER_MAX, bad, sizeof(bad));
-	if (j->nchain <= 0) {
-		j->nchain = 0;
+	if (kg_failover_begin(&j->fo, bad, sizeof(bad)) < 0) {
 		snprintf(j->why, sizeof(j->why),
 			 "[ai] providers: bad entry \"%s\"", bad);
 		give_up(j);
