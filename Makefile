@@ -15,6 +15,7 @@
 #   worker/kartograf-*.c     -> $(B)/worker/kartograf-*  (programs)
 #   worker/wk_*.c            -> linked into kartograf-worker
 #   tests/unit/test_<m>.c    -> $(B)/tests/unit/test_<m> (cmocka)
+#   all of cgi-bin/          -> $(B)/openapi.json (the API document)
 
 B ?= build
 CC ?= cc
@@ -51,7 +52,7 @@ ALL_OBJ := $(LIB_OBJ) $(WK_OBJ) $(CGI_SRC:%.c=$(B)/%.o) \
 	$(UNIT_SRC:%.c=$(B)/%.o)
 
 .PHONY: all asan run test bench fuzz install clean deps format
-all: $(LIB) $(CGI) $(TOOLS) $(UNIT)
+all: $(LIB) $(CGI) $(TOOLS) $(UNIT) $(B)/openapi.json
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -63,6 +64,11 @@ $(LIB): $(LIB_OBJ)
 
 $(B)/cgi-bin/%.fcgi: $(B)/cgi-bin/%.o $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# The API document, from the programs' own route tables (kg_http.h).
+$(B)/openapi.json: $(CGI) cgi-bin/openapi.json scripts/gen-openapi.py
+	/usr/bin/python3 scripts/gen-openapi.py --base cgi-bin/openapi.json \
+	  --version $(VERSION) --out $@ $(CGI)
 
 $(B)/worker/kartograf-worker: $(B)/worker/kartograf-worker.o $(WK_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -111,6 +117,7 @@ install: all
 	  $(DESTDIR)$(PREFIX)/share/doc/kartograf/examples \
 	  $(DESTDIR)$(SYSCONFDIR)/kartograf
 	install -m 755 $(CGI) $(DESTDIR)$(PREFIX)/lib/kartograf/cgi-bin/
+	install -m 644 $(B)/openapi.json $(DESTDIR)$(PREFIX)/lib/kartograf/
 	install -m 755 $(B)/worker/kartograf-worker $(DESTDIR)$(PREFIX)/sbin/
 	install -m 755 $(B)/worker/kartograf-admin $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 sql/*.sql $(DESTDIR)$(PREFIX)/share/kartograf/sql/

@@ -8,9 +8,8 @@
  * The program is threaded: [events] max_streams request threads, one
  * per open stream.
  */
-#include "kg_auth.h"
+#include "kg_batch.h"
 #include "kg_config.h"
-#include "kg_db.h"
 #include "kg_http.h"
 #include "kg_relay.h"
 
@@ -36,23 +35,17 @@ last_event_id(struct kg_req *req)
 	return (errno || *end || v < 0) ? -1 : v;
 }
 
+/* The check reads through the process's one database connection, which
+ * the stream threads share. */
 static int
 can_watch(struct kg_req *req, const char *batch_id)
 {
-	PGresult *res;
-	int n;
+	int rc;
 
 	kg_app_lock();
-	res = KG_DB_QUERY(&req->err,
-		"SELECT 1 FROM batches WHERE id = $1::uuid"
-		" AND (owner_id = $2::uuid OR $3::boolean)",
-		batch_id, req->user.id, kg_auth_admin_param(&req->user));
+	rc = kg_batch_visible(batch_id, &req->user, 0, &req->err);
 	kg_app_unlock();
-	if (!res)
-		return -1;
-	n = PQntuples(res);
-	PQclear(res);
-	return n == 1 ? 0 : kg_fail(req, 404, "not_found", "no such batch");
+	return rc;
 }
 
 static int
@@ -75,7 +68,10 @@ events_threads(void)
 
 static const struct kg_route routes[] = {
 	{"GET", "/api/events/{batchId:uuid}", get_events,
-	 KG_ROUTE_AUTH | KG_ROUTE_QUERY_TOKEN},
+	 KG_ROUTE_AUTH | KG_ROUTE_QUERY_TOKEN,
+	 .summary = "A batch's live status as Server-Sent Events "
+		    "(Last-Event-ID or ?lastEventId= to resume)",
+	 .response = "text/event-stream"},
 	{0},
 };
 

@@ -128,8 +128,13 @@ out:
 }
 
 static const struct kg_route routes[] = {
-	{"GET", "/api/export/project/{id:uuid}", get_project, KG_ROUTE_AUTH},
-	{"GET", "/api/export/batch/{id:uuid}", get_batch, KG_ROUTE_AUTH},
+	{"GET", "/api/export/project/{id:uuid}", get_project, KG_ROUTE_AUTH,
+	 .summary = "A completed card as .docx", .response = KG_CT_DOCX,
+	 .errors = "409 504"},
+	{"GET", "/api/export/batch/{id:uuid}", get_batch, KG_ROUTE_AUTH,
+	 .summary = "Every completed card of a batch and a summary sheet "
+		    "as .zip",
+	 .response = KG_CT_ZIP, .errors = "409 504"},
 	{0},
 };
 

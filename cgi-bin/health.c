@@ -6,62 +6,51 @@
  * The web server configs also route every /api/ path that no other
  * program claims here, so unknown API paths get the framework's JSON 404
  * instead of an HTML error page.
+ *
+ * It also serves GET /api/openapi.json, the API document the build
+ * generates from every program's route table (kg_http.h).
  */
-#include "kg_db.h"
+#include "kg_clock.h"
 #include "kg_http.h"
+#include "kg_migrate.h"
 #include "kg_redis.h"
 #include "kg_version.h"
 
-#include <time.h>
+static struct kg_buf api_doc;
 
-static double
-ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
-	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
+/* {ok, latency_ms, schema | error}: is PostgreSQL there, and on which
+ * migration. */
 static cJSON *
 check_database(int *ok)
 {
 	cJSON *o = cJSON_CreateObject();
 	struct kg_err err = {0};
-	struct timespec t0;
-	PGresult *res;
+	int64_t t0 = kg_clock_us();
+	char schema[128];
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	res = kg_db_query(&err, "SELECT coalesce(max(version), '') "
-				"FROM schema_migrations", 0, NULL);
-	*ok = res != NULL;
+	*ok = kg_migrate_current(schema, sizeof(schema), &err) == 0;
 	cJSON_AddBoolToObject(o, "ok", *ok);
-	cJSON_AddNumberToObject(o, "latency_ms", ms_since(&t0));
-	if (res)
-		cJSON_AddStringToObject(o, "schema", PQgetvalue(res, 0, 0));
+	cJSON_AddNumberToObject(o, "latency_ms", kg_clock_ms_since(t0));
+	if (*ok)
+		cJSON_AddStringToObject(o, "schema", schema);
 	else
 		cJSON_AddStringToObject(o, "error", err.message);
-	PQclear(res);
 	return o;
 }
 
+/* {ok, latency_ms, error?}: does Redis answer PING. */
 static cJSON *
 check_redis(int *ok)
 {
 	cJSON *o = cJSON_CreateObject();
 	struct kg_err err = {0};
-	struct timespec t0;
-	redisReply *r;
+	int64_t t0 = kg_clock_us();
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = kg_redis_cmd(&err, "PING");
-	*ok = r && r->type == REDIS_REPLY_STATUS;
+	*ok = kg_redis_ping(&err) == 0;
 	cJSON_AddBoolToObject(o, "ok", *ok);
-	cJSON_AddNumberToObject(o, "latency_ms", ms_since(&t0));
+	cJSON_AddNumberToObject(o, "latency_ms", kg_clock_ms_since(t0));
 	if (!*ok)
-		cJSON_AddStringToObject(o, "error", r ? r->str : err.message);
-	freeReplyObject(r);
+		cJSON_AddStringToObject(o, "error", err.message);
 	return o;
 }
 
@@ -88,15 +77,41 @@ get_health(struct kg_req *req)
 	return kg_resp_json(req, 503, o);
 }
 
+/* The API document, read once per process (it only changes with the
+ * build, which restarts the programs). */
+static int
+get_openapi(struct kg_req *req)
+{
+	if (!api_doc.len && kg_app_openapi_file(&api_doc, &req->err) < 0) {
+		kg_buf_free(&api_doc);
+		return -1;
+	}
+	kg_resp_header(req, "Cache-Control", "public, max-age=300");
+	if (kg_resp_start(req, 200, "application/json") < 0)
+		return -1;
+	return kg_resp_write(req, api_doc.data, api_doc.len);
+}
+
+static void
+fini(void)
+{
+	kg_buf_free(&api_doc);
+}
+
 static const struct kg_route routes[] = {
-	{"GET", "/api/health", get_health, 0},
+	{"GET", "/api/health", get_health, 0,
+	 .summary = "Can this host serve: PostgreSQL and Redis answer "
+		    "(503 naming what is down)",
+	 .response = "Health"},
+	{"GET", "/api/openapi.json", get_openapi, 0,
+	 .summary = "This document (OpenAPI 3.1)", .response = "OpenAPI"},
 	{0},
 };
 
 int
 main(int argc, char **argv)
 {
-	static const struct kg_app app = {"health", routes, NULL, NULL};
+	static const struct kg_app app = {"health", routes, NULL, fini};
 
 	return kg_app_main(&app, argc, argv);
 }

@@ -82,23 +82,12 @@ answer_token(struct kg_req *req, const struct kg_user *u)
 static int
 post_login(struct kg_req *req)
 {
-	cJSON *body = kg_req_json(req);
-	const char *email, *password;
+	const char *email = kg_field_str(req->json, "email");
+	const char *password = kg_field_str(req->json, "password");
 	struct login_keys keys;
 	struct kg_user user;
 	int rc;
 
-	if (!body)
-		return -1;
-	email = cJSON_GetStringValue(cJSON_GetObjectItem(body, "email"));
-	password = cJSON_GetStringValue(cJSON_GetObjectItem(body, "password"));
-	if (!email || !password || !*email || !*password)
-		return kg_fail(req, 400, "bad_request",
-			       "email and password are required");
-	if (strlen(email) > KG_EMAIL_MAX || strlen(password) >
-						    KG_PASSWORD_MAX_LEN)
-		return kg_fail(req, 400, "bad_request",
-			       "email or password too long");
 	make_keys(req, email, &keys);
 	rc = too_many(req, &keys);
 	if (rc != 0)
@@ -122,8 +111,17 @@ init(struct kg_err *err)
 	return kg_auth_check_config(err);
 }
 
+static const struct kg_field login_body[] = {
+	{"email", KG_STRING, KG_REQUIRED, .min = 1, .max = KG_EMAIL_MAX},
+	{"password", KG_STRING, KG_REQUIRED, .min = 1,
+	 .max = KG_PASSWORD_MAX_LEN},
+	{0},
+};
+
 static const struct kg_route routes[] = {
-	{"POST", "/api/auth/login", post_login, 0},
+	{"POST", "/api/auth/login", post_login, 0, login_body,
+	 .summary = "Sign in: a bearer token for the API",
+	 .response = "Login", .errors = "401 429"},
 	{0},
 };
 

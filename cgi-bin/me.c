@@ -8,7 +8,8 @@ get_me(struct kg_req *req)
 }
 
 static const struct kg_route routes[] = {
-	{"GET", "/api/auth/me", get_me, KG_ROUTE_AUTH},
+	{"GET", "/api/auth/me", get_me, KG_ROUTE_AUTH,
+	 .summary = "The signed-in user", .response = "User"},
 	{0},
 };
 

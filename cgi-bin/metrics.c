@@ -47,7 +47,10 @@ get_metrics(struct kg_req *req)
 }
 
 static const struct kg_route routes[] = {
-	{"GET", "/metrics", get_metrics, 0},
+	{"GET", "/metrics", get_metrics, 0,
+	 .summary = "Prometheus metrics (Authorization: Bearer <[metrics] "
+		    "token>, or loopback clients when no token is set)",
+	 .response = "text/plain"},
 	{0},
 };
 

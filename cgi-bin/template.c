@@ -4,6 +4,7 @@
  * Built once per process and cached; it only changes with the software.
  */
 #include "kg_http.h"
+#include "kg_sheet.h"
 #include "kg_template.h"
 
 static struct kg_buf cached;
@@ -16,9 +17,7 @@ get_template(struct kg_req *req)
 	kg_resp_header(req, "Content-Disposition",
 		       "attachment; filename=\"kartograf-szablon.xlsx\"");
 	kg_resp_header(req, "Cache-Control", "public, max-age=3600");
-	if (kg_resp_start(req, 200,
-			  "application/vnd.openxmlformats-officedocument."
-			  "spreadsheetml.sheet") < 0)
+	if (kg_resp_start(req, 200, KG_SHEET_XLSX_TYPE) < 0)
 		return -1;
 	return kg_resp_write(req, cached.data, cached.len);
 }
@@ -30,7 +29,9 @@ fini(void)
 }
 
 static const struct kg_route routes[] = {
-	{"GET", "/api/template.xlsx", get_template, 0},
+	{"GET", "/api/template.xlsx", get_template, 0,
+	 .summary = "The spreadsheet template to fill in",
+	 .response = KG_SHEET_XLSX_TYPE},
 	{0},
 };
 

@@ -50,10 +50,9 @@ kg_batch_get(const char *id, const struct kg_user *u, int with_projects,
 {
 	static const char *const sql[2] = {
 		"SELECT " BATCH_JSON ") FROM batches b WHERE b.id = $1::uuid"
-		" AND (b.owner_id = $2::uuid OR $3::boolean)",
+		" AND " KG_BATCH_VISIBLE,
 		"SELECT " BATCH_JSON ", " PROJECTS_JSON ") FROM batches b"
-		" WHERE b.id = $1::uuid"
-		" AND (b.owner_id = $2::uuid OR $3::boolean)",
+		" WHERE b.id = $1::uuid AND " KG_BATCH_VISIBLE,
 	};
 	PGresult *res = KG_DB_QUERY(err, sql[!!with_projects], id, u->id,
 				    kg_auth_admin_param(u));
@@ -82,21 +81,42 @@ kg_batch_list(const struct kg_user *u, int all, long long limit,
 	snprintf(off, sizeof(off), "%lld", offset);
 	res = KG_DB_QUERY(err,
 		"WITH mine AS (SELECT * FROM batches b"
-		"  WHERE b.owner_id = $1::uuid OR $2::boolean)"
+		"  WHERE " KG_BATCH_VISIBLE ")"
 		" SELECT json_build_object("
 		"  'total', (SELECT count(*) FROM mine),"
-		"  'limit', $3::int, 'offset', $4::int,"
+		"  'limit', $1::int, 'offset', $4::int,"
 		"  'batches', (SELECT coalesce(json_agg(x.j ORDER BY x.created_at"
 		"    DESC, x.id), '[]'::json) FROM (SELECT " BATCH_JSON ") AS j,"
 		"    b.created_at, b.id FROM mine b"
-		"    ORDER BY b.created_at DESC, b.id LIMIT $3::int"
+		"    ORDER BY b.created_at DESC, b.id LIMIT $1::int"
 		"    OFFSET $4::int) x))",
-		u->id, every, lim, off);
+		lim, u->id, every, off);
 	if (!res)
 		return NULL;
 	o = json_cell(res, err);
 	PQclear(res);
 	return o;
+}
+
+int
+kg_batch_visible(const char *id, const struct kg_user *u, int lock,
+		 struct kg_err *err)
+{
+	static const char *const sql[2] = {
+		"SELECT 1 FROM batches b WHERE b.id = $1::uuid AND "
+		KG_BATCH_VISIBLE,
+		"SELECT 1 FROM batches b WHERE b.id = $1::uuid AND "
+		KG_BATCH_VISIBLE " FOR UPDATE",
+	};
+	PGresult *res = KG_DB_QUERY(err, sql[!!lock], id, u->id,
+				    kg_auth_admin_param(u));
+	int found;
+
+	if (!res)
+		return -1;
+	found = PQntuples(res) == 1;
+	PQclear(res);
+	return found ? 0 : kg_err_set(err, 404, "not_found", "no such batch");
 }
 
 struct create_args {

@@ -5,6 +5,7 @@
  * kg_export_name.c; the whole flow is described in kg_export.h.
  */
 #include "kg_auth.h"
+#include "kg_batch.h"
 #include "kg_config.h"
 #include "kg_db.h"
 #include "kg_export.h"
@@ -39,7 +40,7 @@ kg_export_find_project(const char *project_id, const struct kg_user *u,
 	PGresult *res = KG_DB_QUERY(err,
 		"SELECT p.name, p.version, p.status, p.batch_id "
 		"FROM projects p JOIN batches b ON b.id = p.batch_id "
-		"WHERE p.id = $1 AND (b.owner_id = $2 OR $3::boolean)",
+		"WHERE p.id = $1 AND " KG_BATCH_VISIBLE,
 		project_id, u->id, kg_auth_admin_param(u));
 	int rc = -1;
 
@@ -72,7 +73,7 @@ kg_export_find_batch(const char *batch_id, const struct kg_user *u,
 	PGresult *res = KG_DB_QUERY(err,
 		"SELECT b.name, (SELECT count(*) FROM projects p "
 		"  WHERE p.batch_id = b.id AND p.status = 'COMPLETED') "
-		"FROM batches b WHERE b.id = $1 AND (b.owner_id = $2 OR $3::boolean)",
+		"FROM batches b WHERE b.id = $1 AND " KG_BATCH_VISIBLE,
 		batch_id, u->id, kg_auth_admin_param(u));
 	int rc = -1;
 

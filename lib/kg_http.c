@@ -463,8 +463,8 @@ too_large:
 		       "request body exceeds the limit of %lld bytes", max);
 }
 
-static int
-content_type_is(struct kg_req *req, const char *type)
+int
+kg_req_is_type(struct kg_req *req, const char *type)
 {
 	const char *ct = kg_req_env(req, "CONTENT_TYPE");
 	size_t n = strlen(type);
@@ -481,7 +481,7 @@ kg_req_json(struct kg_req *req)
 
 	if (req->json)
 		return req->json;
-	if (!content_type_is(req, "application/json"))
+	if (!kg_req_is_type(req, "application/json"))
 		return kg_fail(req, 415, "unsupported_media_type",
 			       "expected Content-Type: application/json"),
 		       NULL;
@@ -833,8 +833,8 @@ kg_app_main(const struct kg_app *app, int argc, char **argv)
 	struct kg_req req;
 	int threads;
 
-	(void)argc;
-	(void)argv;
+	if (argc == 2 && !strcmp(argv[1], "--openapi"))
+		return kg_app_print_openapi(app);
 	if (app_start(app, &err) < 0) {
 		KG_ERROR("cannot start: %s", err.message);
 		return 1;

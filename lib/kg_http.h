@@ -152,6 +152,13 @@ struct kg_field {
 	{"version", KG_INT, .min = 1, .max = 2147483647,                  \
 	 .what = "a positive integer"}
 
+/*
+ * A route.  The members after `body` describe it in the API document
+ * (OpenAPI 3.1, GET /api/openapi.json), which the build generates from
+ * every program's table (`<program>.fcgi --openapi`) and
+ * cgi-bin/openapi.json (the shared schemas); a test holds every route
+ * and every response to it.
+ */
 struct kg_route {
 	const char *method;
 	const char *pattern;
@@ -159,8 +166,16 @@ struct kg_route {
 	unsigned flags;
 	const struct kg_field *body;	/* JSON body fields, NULL: none
 					   checked (the handler reads it) */
-	const char *summary;		/* one line for the API document */
-	const char *response;		/* schema name of the success body */
+	const char *summary;		/* one line */
+	const char *response;		/* the success body: a schema of
+					   cgi-bin/openapi.json ("Project"),
+					   or a media type for other bodies
+					   ("text/event-stream") */
+	int status;			/* the success status, 0: 200 */
+	const char *request;		/* a body that is not declared JSON:
+					   a requestBodies entry ("Upload") */
+	const char *errors;		/* error statuses beyond those the
+					   flags and body imply ("409 504") */
 };
 
 struct kg_app {
@@ -207,7 +222,27 @@ struct kg_req {
 	struct kg_alloc *allocs;	/* freed at the end of the request */
 };
 
+/*
+ * Runs the program.  With the single argument --openapi it prints its
+ * routes as OpenAPI 3.1 path items instead ({"program", "paths"}, see
+ * kg_app_openapi) and exits, needing no configuration or services.
+ */
 int kg_app_main(const struct kg_app *app, int argc, char **argv);
+
+/* {"program": name, "paths": {...}}: the routes as OpenAPI 3.1 path
+ * items, error responses as $refs to #/components/responses/<status>;
+ * caller deletes. */
+cJSON *kg_app_openapi(const struct kg_app *app);
+
+/*
+ * The whole API document the build made (scripts/gen-openapi.py), read
+ * from where it is installed beside the programs: <the directory of
+ * this executable>/../openapi.json (build/openapi.json in a build tree,
+ * $(PREFIX)/lib/kartograf/openapi.json installed), so a program never
+ * serves a document of another build.  Appends to out; 0, or -1 with
+ * 500 in err when it is missing.
+ */
+int kg_app_openapi_file(struct kg_buf *out, struct kg_err *err);
 
 /* CGI/FastCGI parameter (e.g. "HTTP_AUTHORIZATION"), NULL if absent. */
 const char *kg_req_env(struct kg_req *req, const char *name);
@@ -229,6 +264,32 @@ int kg_req_body_each(struct kg_req *req,
 		     int (*fn)(void *arg, const char *data, size_t len,
 			       struct kg_err *err),
 		     void *arg);
+/* Whether the request's Content-Type is `type` (any case, parameters
+ * such as "; charset=utf-8" ignored). */
+int kg_req_is_type(struct kg_req *req, const char *type);
+
+/*
+ * A file upload: multipart/form-data with the file in the form field
+ * "file" (exactly one; 400 otherwise) and, if text_field is set, that
+ * text field beside it (at most text_max bytes; 400), or the raw file as
+ * the body when its Content-Type is one of raw_types (NULL-terminated).
+ * Any other type is 415.  The caller sets text_field/text_max, keeps
+ * the rest zeroed, and calls kg_upload_free() whatever the result.
+ * 0, or -1 with req->err (413 over [http] max_body).
+ */
+struct kg_upload {
+	const char *text_field;	/* set by the caller, may be NULL */
+	size_t text_max;
+	struct kg_buf file;	/* the file's bytes */
+	char filename[256];	/* as the client named it, "" if it did not */
+	struct kg_buf text;	/* the text field, kg_buf_str() */
+	int files, in_file, in_text;	/* reader state */
+};
+
+int kg_req_upload(struct kg_req *req, const char *const *raw_types,
+		  struct kg_upload *up);
+void kg_upload_free(struct kg_upload *up);
+
 /* Body parsed as a JSON object (415 unless Content-Type is JSON, 400
  * if malformed); owned by the request. */
 cJSON *kg_req_json(struct kg_req *req);
@@ -268,9 +329,11 @@ int kg_body_check_raw(const char *text, size_t len, struct kg_err *err);
 int kg_body_check(const struct kg_field *fields, cJSON *obj,
 		  struct kg_err *err);
 
-/* The framework's step between authentication and the handler: the
- * declared body and the version (0, or -1 with req->err). */
+/* Steps of kg_app_main, in their own files: between authentication and
+ * the handler, the declared body and the version (0, or -1 with
+ * req->err); --openapi (the exit status). */
 int kg_req_check(struct kg_req *req);
+int kg_app_print_openapi(const struct kg_app *app);
 
 /* Canonical uuid text: 8-4-4-4-12 hex digits, either case. */
 int kg_is_uuid(const char *s, size_t n);

@@ -1,4 +1,5 @@
 #include "kg_loop.h"
+#include "kg_clock.h"
 
 #include <stdlib.h>
 #include <time.h>
@@ -49,10 +50,7 @@ easy_unlink(struct kg_loop *loop, struct loop_easy *le)
 int64_t
 kg_loop_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return kg_clock_ms();
 }
 
 struct kg_loop *

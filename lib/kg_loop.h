@@ -33,7 +33,7 @@ struct kg_loop *kg_loop_new(struct kg_err *err);
 /* Cancels every timer and transfer (their callbacks are not called). */
 void kg_loop_free(struct kg_loop *loop);
 
-/* Milliseconds of a monotonic clock. */
+/* kg_clock_ms(): the loop's timers run on the one clock (kg_clock.h). */
 int64_t kg_loop_now_ms(void);
 
 /* Call fn(arg) once, delay_ms from now.  Returns a timer id (> 0), or

@@ -113,3 +113,17 @@ kg_migrate(const char *sql_dir, struct kg_err *err)
 	free(names);
 	return applied;
 }
+
+int
+kg_migrate_current(char *out, size_t size, struct kg_err *err)
+{
+	PGresult *res = kg_db_query(err,
+				    "SELECT coalesce(max(version), '') "
+				    "FROM schema_migrations", 0, NULL);
+
+	if (!res)
+		return -1;
+	snprintf(out, size, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}

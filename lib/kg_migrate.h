@@ -11,9 +11,15 @@
 #ifndef KG_MIGRATE_H
 #define KG_MIGRATE_H
 
+#include <stddef.h>
+
 #include "kg_err.h"
 
 /* Returns the number of files applied, or -1 with err set. */
 int kg_migrate(const char *sql_dir, struct kg_err *err);
+
+/* The newest migration applied ("" for none) into out; 0, or -1 with
+ * err (503 when the database is down). */
+int kg_migrate_current(char *out, size_t size, struct kg_err *err);
 
 #endif

@@ -8,6 +8,7 @@
 #include "kg_project.h"
 #include "kg_utf8.h"
 #include "kg_auth.h"
+#include "kg_batch.h"
 #include "kg_buf.h"
 #include "kg_db.h"
 #include "kg_events.h"
@@ -56,7 +57,7 @@
 /* Owner scoping of a project: $2 user id, $3 admin flag. */
 #define OWNED                                                                \
 	" FROM projects p JOIN batches b ON b.id = p.batch_id"               \
-	" WHERE p.id = $1::uuid AND (b.owner_id = $2::uuid OR $3::boolean)"
+	" WHERE p.id = $1::uuid AND " KG_BATCH_VISIBLE
 
 static cJSON *
 json_cell(PGresult *res, int col, struct kg_err *err)
@@ -103,8 +104,9 @@ check_key(const char *key, struct kg_err *err)
 	return 0;
 }
 
-static int
-check_visible(const char *id, const struct kg_user *u, struct kg_err *err)
+int
+kg_project_visible(const char *id, const struct kg_user *u,
+		   struct kg_err *err)
 {
 	PGresult *res = KG_DB_QUERY(err, "SELECT 1" OWNED, id, u->id,
 				    kg_auth_admin_param(u));
@@ -127,7 +129,7 @@ kg_project_revisions(const char *project_id, const char *key,
 	PGresult *res;
 	cJSON *o;
 
-	if (check_visible(project_id, u, err) < 0 || check_key(key, err) < 0)
+	if (kg_project_visible(project_id, u, err) < 0 || check_key(key, err) < 0)
 		return NULL;
 	snprintf(lim, sizeof(lim), "%lld", limit);
 	snprintf(off, sizeof(off), "%lld", offset);
@@ -194,7 +196,7 @@ lock_project(struct change *c, struct kg_err *err)
 		"SELECT p.version, p.status, p.batch_id"
 		" FROM projects p JOIN batches b ON b.id = p.batch_id"
 		" WHERE p.id = $1::uuid AND ($2::uuid IS NULL"
-		" OR b.owner_id = $2::uuid OR $3::boolean) FOR UPDATE OF p",
+		" OR " KG_BATCH_VISIBLE ") FOR UPDATE OF p",
 		c->project_id, c->u ? c->u->id : NULL,
 		c->u ? kg_auth_admin_param(c->u) : "f");
 

@@ -53,6 +53,11 @@
 #define KG_QUEUE_REGENERATE "regenerate"
 #define KG_TASK_REGENERATE "regenerate_section"
 
+/* Whether u may see project `id` (the rule of its batch, kg_batch.h):
+ * 0, or -1 with 404 "not_found" (or a database error) in err. */
+int kg_project_visible(const char *id, const struct kg_user *u,
+		       struct kg_err *err);
+
 /*
  * The project as GET /api/projects/{id} shows it (caller frees):
  *   {id, batch_id, row, name, status, progress, version, provider,

@@ -98,14 +98,6 @@ is_digit(uint32_t c)
 	return c >= '0' && c <= '9';
 }
 
-static int
-is_space_cp(uint32_t c)
-{
-	return c == ' ' || (c >= '\t' && c <= '\r') || c == 0xA0 ||
-	       (c >= 0x2000 && c <= 0x200B) || c == 0x202F || c == 0x205F ||
-	       c == 0x3000;
-}
-
 /* Letters and digits.  Everything from U+00C0 up counts as a letter
  * except the punctuation and symbol blocks, so Polish, German or Czech
  * names are words without a Unicode table. */
@@ -194,18 +186,6 @@ next_word(const char *s, size_t *i, char *w, size_t wsz)
 	return 0;
 }
 
-static size_t
-utf8_count(const char *s)
-{
-	size_t i = 0, n = 0;
-
-	while (s[i]) {
-		utf8_next(s, &i);
-		n++;
-	}
-	return n;
-}
-
 static int
 in_list(const char *w, const char *const *list, size_t n)
 {
@@ -228,7 +208,7 @@ kg_quality_word_count(const char *text)
 		return 0;
 	while (text[i]) {
 		c = utf8_next(text, &i);
-		if (is_space_cp(c)) {
+		if (kg_utf8_is_space(c)) {
 			n += has;
 			has = 0;
 		} else if (is_word_cp(c)) {
@@ -302,7 +282,7 @@ words_build_significant(struct wordlist *wl, const char *s)
 	size_t i = 0;
 
 	while (next_word(s, &i, w, sizeof(w))) {
-		if (utf8_count(w) < 4 ||
+		if (kg_utf8_chars(w) < 4 ||
 		    in_list(w, pl_stopwords, NELEM(pl_stopwords)))
 			continue;
 		if (words_add(wl, w) < 0)
@@ -331,7 +311,7 @@ words_free(struct wordlist *wl)
 static int
 word_matches(const char *n, const char *h)
 {
-	size_t ncp = utf8_count(n), keep, k, i = 0, j = 0;
+	size_t ncp = kg_utf8_chars(n), keep, k, i = 0, j = 0;
 
 	if (ncp <= 3 || is_digit((unsigned char)n[0]))
 		return !strcmp(n, h);
@@ -480,7 +460,7 @@ space_len(const char *s, size_t i)
 	if (!s[i])
 		return 0;
 	c = utf8_next(s, &j);
-	return is_space_cp(c) && c != '\n' && c != '\r' ? j - i : 0;
+	return kg_utf8_is_space(c) && c != '\n' && c != '\r' ? j - i : 0;
 }
 
 static size_t

@@ -145,3 +145,18 @@ kg_redis_close(void)
 		redisFree(redis_ctx);
 	redis_ctx = NULL;
 }
+
+int
+kg_redis_ping(struct kg_err *err)
+{
+	redisReply *r = kg_redis_cmd(err, "PING");
+	int rc = 0;
+
+	if (!r)
+		return -1;
+	if (r->type != REDIS_REPLY_STATUS)
+		rc = kg_err_set(err, 503, "unavailable", "redis: %s",
+				r->str ? r->str : "unexpected reply to PING");
+	freeReplyObject(r);
+	return rc;
+}

@@ -30,6 +30,10 @@ redisReply *kg_redis_argv(struct kg_err *err, int argc, const char **argv,
  * that cannot be shared); NULL + 503 on failure. redisFree() it. */
 redisContext *kg_redis_connect(struct kg_err *err);
 
+/* PING: 0 when Redis answers PONG, else -1 with err (503, or the
+ * server's error reply). */
+int kg_redis_ping(struct kg_err *err);
+
 void kg_redis_close(void);
 
 #endif

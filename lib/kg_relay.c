@@ -47,7 +47,9 @@
  * Last-Event-ID = the last seq it received, so nothing is lost either.
  */
 #include "kg_auth.h"
+#include "kg_batch.h"
 #include "kg_buf.h"
+#include "kg_clock.h"
 #include "kg_config.h"
 #include "kg_db.h"
 #include "kg_events.h"
@@ -511,15 +513,6 @@ struct sse {
 	long long gap_since;		/* ms: waiting for a missing seq */
 };
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One SSE event; data lines split at newlines so no input can end the
  * event early or inject fields. */
 static void
@@ -552,7 +545,7 @@ static void
 note_state(struct sse *x, int final)
 {
 	if (final && !x->end_at)
-		x->end_at = now_ms() + kg_conf_int("events", "end_grace") * 1000;
+		x->end_at = kg_clock_ms() + kg_conf_int("events", "end_grace") * 1000;
 	else if (!final)
 		x->end_at = 0;
 }
@@ -590,7 +583,7 @@ snapshot_query(struct sse *x, struct kg_err *err)
 		"   'quality_score', p.quality_score) ORDER BY p.row_number)"
 		"  FROM projects p WHERE p.batch_id = b.id), '[]'::json)"
 		")::text FROM batches b WHERE b.id = $1::uuid"
-		" AND (b.owner_id = $2::uuid OR $3::boolean)",
+		" AND " KG_BATCH_VISIBLE,
 		x->batch_id, u->id, kg_auth_admin_param(u));
 	kg_app_unlock();
 	if (res && PQntuples(res) != 1) {
@@ -730,8 +723,8 @@ deliver(struct sse *x, struct kg_err *err)
 		return 0;
 	}
 	if (!x->gap_since)
-		x->gap_since = now_ms();
-	if (now_ms() - x->gap_since < kg_conf_int("events", "gap_wait_ms"))
+		x->gap_since = kg_clock_ms();
+	if (kg_clock_ms() - x->gap_since < kg_conf_int("events", "gap_wait_ms"))
 		return 0;
 	x->gap_since = 0;
 	KG_INFO("seq gap after %lld, catching up", x->last);
@@ -809,14 +802,14 @@ static const char *
 stream_loop(struct sse *x, time_t expires)
 {
 	long long hb = kg_conf_int("events", "heartbeat") * 1000;
-	long long next_hb = now_ms() + hb;
+	long long next_hb = kg_clock_ms() + hb;
 	struct kg_err err = {0};
 
 	for (;;) {
 		struct pollfd pf[2] = {
 			{.fd = x->st.wake_fd, .events = POLLIN},
 			{.fd = x->req->fcgi.ipcFd, .events = POLLIN}};
-		long long now = now_ms(), until = next_hb;
+		long long now = kg_clock_ms(), until = next_hb;
 		long long gap = x->gap_since ? x->gap_since +
 			kg_conf_int("events", "gap_wait_ms") : 0;
 
@@ -848,12 +841,12 @@ stream_loop(struct sse *x, time_t expires)
 		}
 		if (deliver(x, &err) < 0)
 			return "catch-up failed";
-		if (!x->out.len && now_ms() >= next_hb)
+		if (!x->out.len && kg_clock_ms() >= next_hb)
 			kg_buf_puts(&x->out, ": ping\n\n");
 		if (x->out.len) {
 			if (sse_flush(x) < 0)
 				return "client gone (write failed)";
-			next_hb = now_ms() + hb;
+			next_hb = kg_clock_ms() + hb;
 		}
 	}
 }

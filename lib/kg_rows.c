@@ -1,4 +1,5 @@
 #include "kg_rows.h"
+#include "kg_utf8.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -357,23 +358,13 @@ kg_rows_parse_date(const struct kg_cell *cell, char out[11])
 	return 0;
 }
 
-static size_t
-utf8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xC0) != 0x80;
-	return n;
-}
-
 static int
 check_text(struct kg_rows *r, unsigned row, int col, int f,
 	   const struct kg_cell *cell, cJSON *input)
 {
 	const char *text = cell->text ? cell->text : "";
 
-	if (utf8_chars(text) > kg_rows_columns[f].max_chars) {
+	if (kg_utf8_chars(text) > kg_rows_columns[f].max_chars) {
 		add_error(r, row, col, f, "too_long",
 			  "Tekst w kolumnie „%s” jest za długi (maks. %zu "
 			  "znaków).", kg_rows_columns[f].label, kg_rows_columns[f].max_chars);

@@ -51,19 +51,19 @@ utf8_put(struct kg_buf *b, unsigned long cp)
 	return kg_buf_append(b, u, kg_utf8_encode((uint32_t)cp, u));
 }
 
+/* Control characters read as spaces too: a cell's line break or tab is
+ * a word break, nothing more. */
 static int
 is_space(unsigned long cp)
 {
-	return cp < 0x20 || cp == 0x20 || (cp >= 0x7f && cp <= 0xa0) ||
-	       cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) ||
-	       cp == 0x2028 || cp == 0x2029 || cp == 0x202f ||
-	       cp == 0x205f || cp == 0x3000;
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) ||
+	       kg_utf8_is_space((uint32_t)cp);
 }
 
 static int
 is_dropped(unsigned long cp)
 {
-	return cp == 0x200b || cp == 0x2060 || cp == 0xfeff;
+	return kg_utf8_is_invisible((uint32_t)cp);
 }
 
 /* Base letter + combining mark -> precomposed letter.  The Polish letters

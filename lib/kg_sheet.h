@@ -172,4 +172,29 @@ int kg_sheet_rows_put_text(struct kg_sheet_rows *r, unsigned row,
 int kg_sheet_rows_end(struct kg_sheet_rows *r, unsigned row,
 		      struct kg_err *err);
 
+/* ---- reading an upload (kg_sheet_read.c) ---- */
+
+/* The Content-Types a spreadsheet may arrive with as a raw body. */
+#define KG_SHEET_XLSX_TYPE \
+	"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+#define KG_SHEET_RAW_TYPES \
+	{KG_SHEET_XLSX_TYPE, "text/csv", "application/octet-stream", NULL}
+
+/*
+ * Read an uploaded spreadsheet in whichever format it is, with the same
+ * contract as kg_xlsx_read().  The content decides where it can: the
+ * zip signature is .xlsx; the signature of the old binary .xls gets a
+ * 400 "unsupported_format" telling the user how to save it as .xlsx
+ * (they do upload it); otherwise a `filename` ending in .csv or a
+ * Content-Type `type` of text/csv (either may be NULL) is CSV, and
+ * anything else 400 "not_xlsx".  An empty file is 400 "empty_file".
+ */
+int kg_sheet_read(const void *data, size_t len, const char *filename,
+		  const char *type, const struct kg_sheet_limits *lim,
+		  kg_sheet_row_fn fn, void *arg, struct kg_err *err);
+
+/* The file name without a spreadsheet extension (.xlsx, .csv), "" for
+ * NULL, cut to size. */
+void kg_sheet_title(const char *filename, char *out, size_t size);
+
 #endif

@@ -1,4 +1,5 @@
 #include "kg_typo.h"
+#include "kg_utf8.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -34,58 +35,17 @@ static const char *const abbrevs_before_number[] = {
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Decode the code point at s[i]; *len gets its byte length (>= 1).
- * Invalid sequences decode as U+FFFD of length 1. */
+/* kg_utf8's scanners over the unsigned bytes this file works on. */
 static uint32_t
 cp_at(const unsigned char *s, size_t n, size_t i, size_t *len)
 {
-	uint32_t c = s[i];
-	size_t k, need;
-
-	*len = 1;
-	if (c < 0x80)
-		return c;
-	if (c >= 0xc2 && c <= 0xdf)
-		need = 1, c &= 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		need = 2, c &= 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		need = 3, c &= 0x07;
-	else
-		return 0xfffd;
-	if (n - i <= need)
-		return 0xfffd;
-	for (k = 1; k <= need; k++) {
-		if ((s[i + k] & 0xc0) != 0x80)
-			return 0xfffd;
-		c = (c << 6) | (s[i + k] & 0x3f);
-	}
-	*len = need + 1;
-	return c;
+	return kg_utf8_at((const char *)s, n, i, len);
 }
 
-/* The code point that ends right before s[i]; 0 at the start of text. */
 static uint32_t
 cp_before(const unsigned char *s, size_t n, size_t i)
 {
-	size_t j = i, len;
-	uint32_t c;
-
-	if (i == 0)
-		return 0;
-	while (j > 0 && i - j < 4 && (s[j - 1] & 0xc0) == 0x80)
-		j--;
-	if (j == 0)
-		return 0xfffd;
-	c = cp_at(s, n, j - 1, &len);
-	return j - 1 + len == i ? c : 0xfffd;
-}
-
-static int
-is_space_cp(uint32_t c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
-	       c == 0xa0 || c == 0x202f || (c >= 0x2000 && c <= 0x200a);
+	return kg_utf8_before((const char *)s, n, i);
 }
 
 /* Letters and digits of the scripts a Polish card may contain. */
@@ -110,7 +70,7 @@ is_digit(unsigned char c)
 static int
 opens_word(uint32_t c)
 {
-	return c == 0 || is_space_cp(c) || c == '(' || c == '[' ||
+	return c == 0 || kg_utf8_is_space(c) || c == '(' || c == '[' ||
 	       c == '{' || c == '"' || c == 0x201e || c == 0xbb;
 }
 
@@ -138,7 +98,7 @@ nbsp_after_letter(const unsigned char *s, size_t n, size_t i)
 		return 0;
 	if (!opens_word(cp_before(s, n, i - 1)))
 		return 0;
-	return i + 1 < n && !is_space_cp(cp_at(s, n, i + 1, &len));
+	return i + 1 < n && !kg_utf8_is_space(cp_at(s, n, i + 1, &len));
 }
 
 /* Rule 2: s[i] is a space inside "<number> <unit>", "<abbrev> <number>"
@@ -221,8 +181,8 @@ spaced_dash(const unsigned char *s, size_t n, size_t i)
 
 	if (i < 2 || i + 2 >= n || s[i - 1] != ' ' || s[i + 1] != ' ')
 		return 0;
-	return !is_space_cp(cp_before(s, n, i - 1)) &&
-	       !is_space_cp(cp_at(s, n, i + 2, &len));
+	return !kg_utf8_is_space(cp_before(s, n, i - 1)) &&
+	       !kg_utf8_is_space(cp_at(s, n, i + 2, &len));
 }
 
 struct quotes {
@@ -240,9 +200,9 @@ straight_quote(struct quotes *q, const unsigned char *s, size_t n, size_t i)
 
 	if (p == '"')	/* `""`: empty quote, or a nested one opening */
 		opening = q->last_open && i + 1 < n &&
-			  !is_space_cp(cp_at(s, n, i + 1, &len));
+			  !kg_utf8_is_space(cp_at(s, n, i + 1, &len));
 	else
-		opening = p == 0 || is_space_cp(p) || p == '(' || p == '[' ||
+		opening = p == 0 || kg_utf8_is_space(p) || p == '(' || p == '[' ||
 			  p == '{' || p == 0x201e || p == 0xbb ||
 			  p == 0x2013 || p == 0x2014 || p == '-';
 	q->last_open = opening;

@@ -92,6 +92,53 @@ kg_utf8_chars(const char *s)
 	return n;
 }
 
+uint32_t
+kg_utf8_at(const char *s, size_t n, size_t i, size_t *len)
+{
+	uint32_t c;
+	size_t k;
+
+	*len = 1;
+	if (i >= n)
+		return 0;
+	k = kg_utf8_decode((const unsigned char *)s + i, n - i, &c);
+	if (!k)
+		return 0xFFFD;
+	*len = k;
+	return c;
+}
+
+uint32_t
+kg_utf8_before(const char *s, size_t n, size_t i)
+{
+	size_t j = i, len;
+	uint32_t c;
+
+	if (i == 0)
+		return 0;
+	while (j > 0 && i - j < 4 && ((unsigned char)s[j - 1] & 0xC0) == 0x80)
+		j--;
+	if (j == 0)
+		return 0xFFFD;
+	c = kg_utf8_at(s, n, j - 1, &len);
+	return j - 1 + len == i ? c : 0xFFFD;
+}
+
+int
+kg_utf8_is_space(uint32_t c)
+{
+	return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 ||
+	       c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
+	       c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+	       c == 0x3000;
+}
+
+int
+kg_utf8_is_invisible(uint32_t c)
+{
+	return c == 0x200B || c == 0x2060 || c == 0xFEFF;
+}
+
 /* C0 and C1 controls and DEL: invalid in the .docx XML, meaningless in
  * an editor, and refused by sections_body_chars_check. */
 static int

@@ -33,6 +33,37 @@ size_t kg_utf8_check(const char *s, size_t len);
 size_t kg_utf8_chars(const char *s);
 
 /*
+ * For scanners that look around a position and must never stall: the
+ * code point at s[i] of an n-byte text, its length in *len (>= 1).  An
+ * invalid or truncated sequence reads as U+FFFD of length 1; i >= n
+ * reads as 0 (the end of the text).
+ */
+uint32_t kg_utf8_at(const char *s, size_t n, size_t i, size_t *len);
+
+/* The code point that ends right before s[i]: 0 at the start of the
+ * text, U+FFFD when the bytes before i are not one whole sequence. */
+uint32_t kg_utf8_before(const char *s, size_t n, size_t i);
+
+/*
+ * The one whitespace class, used by the sheet reader (kg_sheet_norm),
+ * typography (kg_typo) and the quality score (kg_quality): Unicode's
+ * White_Space property - U+0009..U+000D, U+0020, U+0085, U+00A0,
+ * U+1680, U+2000..U+200A, U+2028, U+2029, U+202F, U+205F, U+3000.
+ * Line and paragraph separators (U+2028, U+2029) are spaces: they
+ * separate words like a newline does.
+ */
+int kg_utf8_is_space(uint32_t c);
+
+/*
+ * Characters that take no room and mean nothing in our texts: zero
+ * width space U+200B, word joiner U+2060 and the byte order mark
+ * U+FEFF.  They are NOT spaces (U+200B would otherwise split a word the
+ * reader sees as one); the sheet reader drops them, and the quality
+ * score reads through them.
+ */
+int kg_utf8_is_invisible(uint32_t c);
+
+/*
  * Clean user or model text for storage (every text the API or a model
  * gives is stored through here).  `in` holds `len` bytes (NULs
  * included).  Fails with 400 "invalid_utf8" unless it is valid UTF-8

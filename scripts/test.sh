@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh — Kartograf test suite (called by `make test` after building).
 #
-#   BUILD=build-asan scripts/test.sh [-k SUBSTRING]
+#   BUILD=build-asan scripts/test.sh [-k SUBSTRING[,SUBSTRING...]]
 #
 # 1. unit tests: every $BUILD/tests/unit/test_* binary, cmocka TAP output counted
 #    (a binary that crashes, times out or prints no TAP counts as a failure);
@@ -170,6 +170,16 @@ if ((stack_ok)); then
     else
         echo "not ok - integration runner ended without a result (exit status $rc)"
         fail "integration: runner (exit $rc)"
+    fi
+    if [[ -s "$STATE/responses.jsonl" ]]; then
+        # every answer the integration tests got, against the API document
+        echo "== API answers against the document (tests/openapi)"
+        if step timeout -k 10 600 "$ROOT/tests/openapi/run.sh" "$BUILD_DIR/openapi.json" \
+            "$STATE/responses.jsonl"; then
+            PASSED=$((PASSED + 1))
+        else
+            fail "openapi: answers that do not match build/openapi.json"
+        fi
     fi
     if [[ -z "$PATTERN" || "e2e" == *"$PATTERN"* ]]; then
         run_e2e

@@ -124,9 +124,26 @@ class Context:
                 pass
             r = conn.getresponse()
             data = r.read()
-            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+            resp = Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+            self._record(method, path, resp)
+            return resp
         finally:
             conn.close()
+
+    def _record(self, method, path, resp):
+        """Every answer, one JSON line in STATE/responses.jsonl: test.sh checks
+        them all against the API document (tests/openapi/check.mjs)."""
+        ctype = resp.header("content-type", "")
+        body = None
+        if ctype.startswith("application/json"):
+            try:
+                body = json.loads(resp.body.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                body = "<not JSON>"
+        line = json.dumps({"method": method, "path": path, "status": resp.status,
+                           "type": ctype, "body": body})
+        with open(os.path.join(self.state, "responses.jsonl"), "a") as f:
+            f.write(line + "\n")
 
     def check_servers(self, fn):
         """Run fn(name, base) for every web server; report all failures together."""
@@ -210,7 +227,7 @@ def discover(pattern):
             obj = getattr(mod, name)
             if name.startswith("test_") and callable(obj):
                 full = f"{modname}.{name}"
-                if pattern and pattern not in full:
+                if pattern and not any(p in full for p in pattern.split(",")):
                     continue
                 tests.append((full, obj, None))
     return tests
@@ -222,7 +239,7 @@ def main(argv):
     ap.add_argument("--state", required=True, help="kgstack state directory of a running stack")
     ap.add_argument("--build", default=os.environ.get("BUILD", "build"))
     ap.add_argument("--result", help="file to write 'passed failed' into")
-    ap.add_argument("-k", dest="pattern", help="run only tests whose name contains this")
+    ap.add_argument("-k", dest="pattern", help="run only tests whose name contains this (or one of these, comma-separated)")
     a = ap.parse_args(argv)
 
     ctx = Context(a.state, a.build)

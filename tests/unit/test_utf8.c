@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include "kg_project.h"
+#include "kg_quality.h"
+#include "kg_sheet.h"
+#include "kg_typo.h"
 #include "kg_utf8.h"
 
 /* clean(in, len) succeeds and gives `want`. */
@@ -124,6 +127,60 @@ test_length_in_characters(void **state)
 	free(big);
 }
 
+/* The scanners never stall: bad bytes are U+FFFD of one byte. */
+static void
+test_at_and_before(void **state)
+{
+	static const char s[] = "a\xc5\x82\xff\xe2\x80";	/* a ł bad cut */
+	size_t n = sizeof(s) - 1, len;
+
+	(void)state;
+	assert_int_equal(kg_utf8_at(s, n, 0, &len), 'a');
+	assert_int_equal(len, 1);
+	assert_int_equal(kg_utf8_at(s, n, 1, &len), 0x142);
+	assert_int_equal(len, 2);
+	assert_int_equal(kg_utf8_at(s, n, 3, &len), 0xFFFD);
+	assert_int_equal(len, 1);
+	assert_int_equal(kg_utf8_at(s, n, 4, &len), 0xFFFD);	/* truncated */
+	assert_int_equal(len, 1);
+	assert_int_equal(kg_utf8_at(s, n, n, &len), 0);
+	assert_int_equal(kg_utf8_before(s, n, 0), 0);
+	assert_int_equal(kg_utf8_before(s, n, 1), 'a');
+	assert_int_equal(kg_utf8_before(s, n, 3), 0x142);
+	assert_int_equal(kg_utf8_before(s, n, 2), 0xFFFD);	/* mid-letter */
+}
+
+/* One whitespace class: U+2028 is a space everywhere, U+200B nowhere
+ * (the sheet reader drops it, quality and typography read through it). */
+static void
+test_one_space_class(void **state)
+{
+	static const char sheet[] = "a\xe2\x80\xa8" "b c\xe2\x80\x8b" "d";
+	struct kg_buf b = {0};
+
+	(void)state;
+	assert_true(kg_utf8_is_space(' ') && kg_utf8_is_space('\n'));
+	assert_true(kg_utf8_is_space(0xA0) && kg_utf8_is_space(0x85));
+	assert_true(kg_utf8_is_space(0x2028) && kg_utf8_is_space(0x3000));
+	assert_false(kg_utf8_is_space(0x200B) || kg_utf8_is_space('a'));
+	assert_true(kg_utf8_is_invisible(0x200B) && kg_utf8_is_invisible(0xFEFF));
+	assert_false(kg_utf8_is_invisible(0x2028));
+	/* sheet */
+	assert_int_equal(kg_sheet_norm(sheet, strlen(sheet), &b), 0);
+	assert_string_equal(kg_buf_str(&b), "a b cd");
+	kg_buf_free(&b);
+	/* quality */
+	assert_int_equal(kg_quality_word_count("ab\xe2\x80\xa8" "cd"), 2);
+	assert_int_equal(kg_quality_word_count("ab\xe2\x80\x8b" "cd"), 1);
+	/* typography: a quote after a space opens, after U+200B it closes */
+	assert_int_equal(kg_typo_polish("x\xe2\x80\xa8\"y", &b), 0);
+	assert_string_equal(kg_buf_str(&b), "x\xe2\x80\xa8\xe2\x80\x9ey");
+	kg_buf_free(&b);
+	assert_int_equal(kg_typo_polish("x\xe2\x80\x8b\"y", &b), 0);
+	assert_string_equal(kg_buf_str(&b), "x\xe2\x80\x8b\xe2\x80\x9dy");
+	kg_buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -133,6 +190,8 @@ main(void)
 		cmocka_unit_test(test_controls_stripped),
 		cmocka_unit_test(test_invalid_utf8),
 		cmocka_unit_test(test_length_in_characters),
+		cmocka_unit_test(test_at_and_before),
+		cmocka_unit_test(test_one_space_class),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,110 @@
+/*
+ * kg_batch - generation requests (kg_batch_generate in kg_batch.h): the
+ * transaction that moves projects to QUEUED, then the queue and the
+ * events after COMMIT.
+ */
+#include "kg_batch.h"
+#include "kg_db.h"
+#include "kg_events.h"
+#include "kg_log.h"
+#include "kg_queue.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct gen {
+	const char *batch_id;
+	const struct kg_user *u;
+	char *ids_json;		/* JSON array of uuids, or NULL for all */
+	PGresult *queued;	/* id of every project moved to QUEUED */
+	long long last_seq;	/* their events: last_seq - n + 1 .. last_seq */
+};
+
+static int
+queue_tx(void *arg, struct kg_err *err)
+{
+	struct gen *g = arg;
+	int n;
+	char nstr[16];
+	PGresult *res;
+
+	PQclear(g->queued);
+	g->queued = NULL;
+	if (kg_batch_visible(g->batch_id, g->u, 1, err) < 0)
+		return -1;
+	g->queued = KG_DB_QUERY(err,
+		"UPDATE projects SET status = 'QUEUED', queued_at = now(), "
+		"finished_at = NULL, progress = 0 "
+		"WHERE batch_id = $1 AND status IN ('PENDING', 'FAILED') "
+		"AND ($2::jsonb IS NULL OR id::text IN "
+		"(SELECT lower(jsonb_array_elements_text($2::jsonb)))) "
+		"RETURNING id", g->batch_id, g->ids_json);
+	if (!g->queued)
+		return -1;
+	n = PQntuples(g->queued);
+	if (!n)
+		return 0;
+	snprintf(nstr, sizeof(nstr), "%d", n);
+	/* All the seqs at once: n consecutive numbers ending here. */
+	res = KG_DB_QUERY(err,
+		"UPDATE batches SET status = 'GENERATING', completed_at = NULL, "
+		"event_seq = event_seq + $2::int WHERE id = $1 "
+		"RETURNING event_seq", g->batch_id, nstr);
+	if (!res)
+		return -1;
+	g->last_seq = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+/* After COMMIT: the queue, then the events.  Failures are logged only:
+ * the database already holds the truth (see kg_batch.h). */
+static void
+enqueue_and_publish(struct gen *g)
+{
+	int n = PQntuples(g->queued);
+	int queue_ok = 1;
+
+	for (int i = 0; i < n; i++) {
+		const char *id = PQgetvalue(g->queued, i, 0);
+		struct kg_event ev = {"project.status_changed", g->batch_id, id,
+				      "QUEUED", 0, -1, NULL};
+		struct kg_err err = {0};
+		char *task = kg_task_json("generate", id, g->batch_id);
+
+		if (queue_ok && (!task ||
+				 kg_queue_push(KG_QUEUE_GENERATE, task, &err) < 0)) {
+			KG_WARN("enqueue failed, the reconciler will enqueue "
+				"the batch's projects: %s", err.message);
+			queue_ok = 0;
+		}
+		free(task);
+		if (queue_ok &&
+		    kg_event_publish(&ev, g->last_seq - n + 1 + i, &err) < 0)
+			KG_WARN("event not published: %s", err.message);
+	}
+}
+
+int
+kg_batch_generate(const char *batch_id, const struct kg_user *u,
+		  const cJSON *project_ids, struct kg_err *err)
+{
+	struct gen g = {.batch_id = batch_id, .u = u};
+	int n = -1;
+
+	if (project_ids) {
+		g.ids_json = cJSON_PrintUnformatted(project_ids);
+		if (!g.ids_json)
+			return kg_err_set(err, 500, "internal", "out of memory");
+	}
+	if (kg_db_tx(err, queue_tx, &g) < 0)
+		goto out;
+	n = PQntuples(g.queued);
+	if (n)
+		enqueue_and_publish(&g);
+out:
+	PQclear(g.queued);
+	free(g.ids_json);
+	return n;
+}

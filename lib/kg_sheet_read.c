@@ -1,0 +1,63 @@
+/*
+ * kg_sheet - one entry for every format an upload may be in
+ * (kg_sheet_read in kg_sheet.h): the format is told by the content where
+ * it can be, so a workbook renamed to .csv or sent as
+ * application/octet-stream is still read as what it is.
+ */
+#include "kg_csv.h"
+#include "kg_sheet.h"
+#include "kg_xlsx.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static int
+has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && !strcasecmp(s + n - m, suffix);
+}
+
+static int
+is_csv_type(const char *type)
+{
+	return type && !strncasecmp(type, "text/csv", 8) &&
+	       (!type[8] || type[8] == ';' || type[8] == ' ');
+}
+
+int
+kg_sheet_read(const void *data, size_t len, const char *filename,
+	      const char *type, const struct kg_sheet_limits *lim,
+	      kg_sheet_row_fn fn, void *arg, struct kg_err *err)
+{
+	const unsigned char *d = data;
+
+	if (len == 0)
+		return kg_err_set(err, 400, "empty_file", "the file is empty");
+	if (len >= 4 && !memcmp(d, "PK\x03\x04", 4))
+		return kg_xlsx_read(data, len, lim, fn, arg, err);
+	if (len >= 4 && !memcmp(d, "\xd0\xcf\x11\xe0", 4))
+		return kg_err_set(err, 400, "unsupported_format",
+				  "this is an old Excel .xls file: save it as "
+				  ".xlsx (Plik > Zapisz jako > Skoroszyt "
+				  "programu Excel) and upload again");
+	if ((filename && has_suffix(filename, ".csv")) || is_csv_type(type))
+		return kg_csv_read(data, len, lim, fn, arg, err);
+	return kg_err_set(err, 400, "not_xlsx",
+			  "the file is neither an .xlsx workbook nor a CSV "
+			  "file");
+}
+
+void
+kg_sheet_title(const char *filename, char *out, size_t size)
+{
+	size_t n = filename ? strlen(filename) : 0;
+
+	if (n && has_suffix(filename, ".xlsx"))
+		n -= 5;
+	else if (n && has_suffix(filename, ".csv"))
+		n -= 4;
+	snprintf(out, size, "%.*s", (int)n, n ? filename : "");
+}
