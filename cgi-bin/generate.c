@@ -41,7 +41,7 @@ static const struct kg_route routes[] = {
 	 KG_ROUTE_AUTH, generate_body,
 	 .summary = "Queue the batch's pending and failed projects (or the "
 		    "listed ones) for generation",
-	 .response = "Queued"},
+	 .response = "Queued", .status = 202},
 	{0},
 };
 

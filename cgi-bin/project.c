@@ -218,7 +218,7 @@ static const struct kg_route routes[] = {
 	{"POST", SECTION "/regenerate", post_regenerate, CHANGE,
 	 regenerate_body,
 	 .summary = "Ask the AI to write a section again (queued)",
-	 .response = "RegenerateQueued"},
+	 .response = "RegenerateQueued", .status = 202},
 	{0},
 };
 

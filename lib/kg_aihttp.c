@@ -34,7 +34,7 @@ max_tokens(const struct kg_ai_request *req)
 }
 
 char *
-kg_anthropic_body(const struct kg_ai_request *req)
+kg_aihttp_anthropic_body(const struct kg_ai_request *req)
 {
 	cJSON *o = cJSON_CreateObject(), *msgs, *m;
 
@@ -77,7 +77,7 @@ parse_object(const char *body, size_t len, char *why, size_t whysize)
 }
 
 int
-kg_anthropic_parse(const char *body, size_t len, struct kg_ai_reply *out,
+kg_aihttp_anthropic_parse(const char *body, size_t len, struct kg_aihttp_reply *out,
 		   char *why, size_t whysize)
 {
 	cJSON *o = parse_object(body, len, why, whysize);
@@ -118,7 +118,7 @@ add_message(cJSON *msgs, const char *role, const char *content)
 }
 
 char *
-kg_chat_body(const struct kg_ai_request *req, const char *model)
+kg_aihttp_chat_body(const struct kg_ai_request *req, const char *model)
 {
 	cJSON *o = cJSON_CreateObject(), *msgs;
 
@@ -135,7 +135,7 @@ kg_chat_body(const struct kg_ai_request *req, const char *model)
 }
 
 int
-kg_chat_parse(const char *body, size_t len, struct kg_ai_reply *out,
+kg_aihttp_chat_parse(const char *body, size_t len, struct kg_aihttp_reply *out,
 	      char *why, size_t whysize)
 {
 	cJSON *o = parse_object(body, len, why, whysize);
@@ -164,22 +164,22 @@ kg_chat_parse(const char *body, size_t len, struct kg_ai_reply *out,
 /* ------------------------------------------------------------------ */
 /* Classification, Retry-After, error messages, prices */
 
-struct kg_ai_outcome
+struct kg_aihttp_outcome
 kg_aihttp_classify(CURLcode rc, long status)
 {
 	if (rc == CURLE_OPERATION_TIMEDOUT)
-		return (struct kg_ai_outcome){"timeout", 1};
+		return (struct kg_aihttp_outcome){"timeout", 1};
 	if (rc != CURLE_OK)
-		return (struct kg_ai_outcome){"error", 1};
+		return (struct kg_aihttp_outcome){"error", 1};
 	if (status >= 200 && status < 300)
-		return (struct kg_ai_outcome){"ok", 0};
+		return (struct kg_aihttp_outcome){"ok", 0};
 	if (status == 429)
-		return (struct kg_ai_outcome){"rate_limited", 1};
+		return (struct kg_aihttp_outcome){"rate_limited", 1};
 	if (status == 408)
-		return (struct kg_ai_outcome){"timeout", 1};
+		return (struct kg_aihttp_outcome){"timeout", 1};
 	if (status >= 500)
-		return (struct kg_ai_outcome){"error", 1};
-	return (struct kg_ai_outcome){"error", 0};
+		return (struct kg_aihttp_outcome){"error", 1};
+	return (struct kg_aihttp_outcome){"error", 0};
 }
 
 long
@@ -283,7 +283,7 @@ parse_price(const char *s, size_t len, double *v)
 }
 
 int
-kg_ai_price(const char *table, const char *model, int tokens_in,
+kg_aihttp_price(const char *table, const char *model, int tokens_in,
 	    int tokens_out, double *cost)
 {
 	const char *p = table;
@@ -405,7 +405,7 @@ price(struct kg_ai_result *res)
 {
 	static char warned[128];
 
-	if (kg_ai_price(kg_conf_str("ai", "prices"), res->model,
+	if (kg_aihttp_price(kg_conf_str("ai", "prices"), res->model,
 			res->tokens_in, res->tokens_out, &res->cost) < 0 &&
 	    strcmp(warned, res->model)) {
 		snprintf(warned, sizeof(warned), "%s", res->model);
@@ -434,8 +434,8 @@ on_done(void *arg, CURL *easy, CURLcode rc)
 	struct kg_ai_call *call = arg;
 	struct aihttp *h = call->impl;
 	struct kg_ai_result res = {0};
-	struct kg_ai_reply reply = {0};
-	struct kg_ai_outcome oc;
+	struct kg_aihttp_reply reply = {0};
+	struct kg_aihttp_outcome oc;
 	long status = 0;
 	char why[200];
 

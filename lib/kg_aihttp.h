@@ -30,19 +30,19 @@
 #include <time.h>
 
 #include "kg_buf.h"
-#include "kg_provider.h"
+#include "kg_ai.h"
 
 /* Largest answer body kept; a longer one is an error. */
 #define KG_AIHTTP_MAX_BODY ((size_t)8 << 20)
 
 /* What a format parser takes from a successful answer. */
-struct kg_ai_reply {
+struct kg_aihttp_reply {
 	char *text;			/* malloc'ed; the caller frees */
 	int tokens_in, tokens_out;	/* -1 when the answer has no usage */
 };
 
 typedef int (*kg_aihttp_parse_fn)(const char *body, size_t len,
-				  struct kg_ai_reply *out, char *why,
+				  struct kg_aihttp_reply *out, char *why,
 				  size_t whysize);
 
 /* --- wire formats (pure) ------------------------------------------- */
@@ -50,23 +50,23 @@ typedef int (*kg_aihttp_parse_fn)(const char *body, size_t len,
 /* Bedrock InvokeModel body for Anthropic models: anthropic_version
  * bedrock-2023-05-31, max_tokens, system, one user message.  Caller
  * frees; NULL when memory runs out. */
-char *kg_anthropic_body(const struct kg_ai_request *req);
+char *kg_aihttp_anthropic_body(const struct kg_ai_request *req);
 /* content[].text (joined) and usage.input_tokens/output_tokens.
  * 0, or -1 with a short reason (invalid JSON, no text). */
-int kg_anthropic_parse(const char *body, size_t len, struct kg_ai_reply *out,
+int kg_aihttp_anthropic_parse(const char *body, size_t len, struct kg_aihttp_reply *out,
 		       char *why, size_t whysize);
 
 /* Chat completions body: system + user messages, max_tokens, and
  * "model" when model is not NULL (Azure names the deployment in the
  * URL instead).  Caller frees. */
-char *kg_chat_body(const struct kg_ai_request *req, const char *model);
+char *kg_aihttp_chat_body(const struct kg_ai_request *req, const char *model);
 /* choices[0].message.content and usage.prompt_tokens/completion_tokens. */
-int kg_chat_parse(const char *body, size_t len, struct kg_ai_reply *out,
+int kg_aihttp_chat_parse(const char *body, size_t len, struct kg_aihttp_reply *out,
 		  char *why, size_t whysize);
 
 /* --- classification (pure) ----------------------------------------- */
 
-struct kg_ai_outcome {
+struct kg_aihttp_outcome {
 	const char *outcome;	/* ok, timeout, rate_limited, error */
 	int retryable;
 };
@@ -79,7 +79,7 @@ struct kg_ai_outcome {
  * cannot succeed on retry.  2xx is "ok" here; the caller still has to
  * parse the body (an unparsable one is an error worth a retry).
  */
-struct kg_ai_outcome kg_aihttp_classify(CURLcode rc, long status);
+struct kg_aihttp_outcome kg_aihttp_classify(CURLcode rc, long status);
 
 /*
  * Milliseconds the server asked us to wait: retry-after-ms (Azure) wins,
@@ -104,7 +104,7 @@ void kg_aihttp_error_message(const char *body, size_t len, char *out,
  * '=').  Spaces around entries are ignored.  0 and *cost, or -1 (cost 0) when the model is not
  * in the table or the table is malformed.
  */
-int kg_ai_price(const char *table, const char *model, int tokens_in,
+int kg_aihttp_price(const char *table, const char *model, int tokens_in,
 		int tokens_out, double *cost);
 
 /* --- the call ------------------------------------------------------- */

@@ -1,4 +1,5 @@
 #include "kg_config.h"
+#include "kg_array.h"
 #include "kg_log.h"
 
 #include <ctype.h>
@@ -114,7 +115,7 @@ static const struct conf_key conf_keys[] = {
 	{"paths", "sql_dir", T_STR, "/usr/share/kartograf/sql", 1, 4096, NULL},
 };
 
-#define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
+#define NKEYS KG_COUNT(conf_keys)
 
 struct conf_values {
 	char *val[NKEYS];

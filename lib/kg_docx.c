@@ -1,4 +1,5 @@
 #include "kg_docx.h"
+#include "kg_array.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -10,7 +11,6 @@
 #include "kg_utf8.h"
 #include "kg_zipw.h"
 
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 #define XML_DECL "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n"
 #define NS_W "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -613,7 +613,7 @@ kg_docx_build(const struct kg_docx_card *card, struct kg_buf *out,
 		return kg_err_set(err, 500, "docx_failed", "no card given");
 	if (kg_zipw_open(&z, err) < 0)
 		return -1;
-	for (i = 0; i < COUNT(parts); i++) {
+	for (i = 0; i < KG_COUNT(parts); i++) {
 		if (parts[i].build(card, &part) < 0)
 			goto out;
 		if (kg_zipw_add(&z, parts[i].name, &part, 0, card->created) < 0) {

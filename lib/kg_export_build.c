@@ -4,6 +4,7 @@
  * spreadsheet (libxlsxwriter).
  */
 #include "kg_db.h"
+#include "kg_array.h"
 #include "kg_docx.h"
 #include "kg_export.h"
 #include "kg_zipw.h"
@@ -205,7 +206,7 @@ static const struct {
 static const char *
 status_label(const char *status)
 {
-	for (size_t i = 0; i < sizeof(status_labels) / sizeof(status_labels[0]);
+	for (size_t i = 0; i < KG_COUNT(status_labels);
 	     i++)
 		if (!strcmp(status_labels[i].status, status))
 			return status_labels[i].label;

@@ -10,6 +10,7 @@
  * characters we accept rather than filtered for the ones we fear.
  */
 #include "kg_export.h"
+#include "kg_array.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -104,7 +105,7 @@ ascii_of(long cp)
 {
 	if (cp < 0x80 && (isalnum((int)cp) || strchr(".()-", (int)cp)))
 		return (char)cp;
-	for (size_t i = 0; i < sizeof(polish) / sizeof(polish[0]); i++)
+	for (size_t i = 0; i < KG_COUNT(polish); i++)
 		if (polish[i].cp == cp)
 			return polish[i].ascii;
 	return '_';

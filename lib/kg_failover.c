@@ -2,7 +2,7 @@
 #include "kg_breaker.h"
 #include "kg_config.h"
 #include "kg_log.h"
-#include "kg_provider.h"
+#include "kg_ai.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,7 +92,7 @@ kg_failover_check_config(struct kg_err *err)
 		return kg_err_set(err, 500, "config_invalid",
 				  "[ai] providers: bad entry \"%s\"", bad);
 	for (int i = 0; i < n; i++)
-		if (!kg_provider_find(names[i]))
+		if (!kg_ai_find(names[i]))
 			return kg_err_set(err, 500, "config_invalid",
 					  "[ai] providers: unknown provider "
 					  "\"%s\" (offline, bedrock, azure, "

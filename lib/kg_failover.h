@@ -24,7 +24,7 @@
 #include <stddef.h>
 
 #include "kg_err.h"
-#include "kg_provider.h"
+#include "kg_ai.h"
 
 #define KG_FAILOVER_MAX 8		/* providers in a chain */
 #define KG_FAILOVER_NAME 32

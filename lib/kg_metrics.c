@@ -1,4 +1,5 @@
 #include "kg_metrics.h"
+#include "kg_array.h"
 #include "kg_db.h"
 #include "kg_redis.h"
 
@@ -114,7 +115,7 @@ render_redis(struct kg_buf *out)
 
 	header(out, "kartograf_queue_length", "gauge",
 	       "Tasks waiting per queue.");
-	for (size_t i = 0; ok && i < sizeof(queues) / sizeof(*queues); i++) {
+	for (size_t i = 0; ok && i < KG_COUNT(queues); i++) {
 		snprintf(key, sizeof(key), "kg:queue:%s", queues[i]);
 		n = redis_int("LLEN", key, &ok);
 		if (ok)
@@ -130,7 +131,7 @@ render_redis(struct kg_buf *out)
 	kg_buf_printf(out, "kartograf_workers %lld\n", n);
 	header(out, "kartograf_breaker_open", "gauge",
 	       "1 while a provider's circuit breaker is open or half-open.");
-	for (size_t i = 0; i < sizeof(providers) / sizeof(*providers); i++) {
+	for (size_t i = 0; i < KG_COUNT(providers); i++) {
 		redisReply *r;
 
 		snprintf(key, sizeof(key), "kg:breaker:%s", providers[i]);
@@ -151,7 +152,7 @@ kg_metrics_render(struct kg_buf *out)
 {
 	int db_up = 1, redis_up;
 
-	for (size_t i = 0; db_up && i < sizeof(db_series) / sizeof(*db_series);
+	for (size_t i = 0; db_up && i < KG_COUNT(db_series);
 	     i++)
 		db_up = render_series(out, &db_series[i]) == 0;
 	redis_up = render_redis(out) == 0;

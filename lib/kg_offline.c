@@ -1,4 +1,5 @@
 #include "kg_offline.h"
+#include "kg_array.h"
 #include "kg_buf.h"
 
 #include <ctype.h>
@@ -13,7 +14,7 @@ static const char *const fact_fields[] = {
 	"location", "budget", "start_date", "end_date", "keywords", "notes",
 };
 
-#define NFACTS (sizeof(fact_fields) / sizeof(fact_fields[0]))
+#define NFACTS KG_COUNT(fact_fields)
 
 /* Whitespace and control characters collapse to one space; a trailing
  * full stop goes (templates supply their own punctuation). */

@@ -3,6 +3,7 @@
  * regeneration request; the rules are in kg_offline.h.
  */
 #include "kg_offline.h"
+#include "kg_array.h"
 #include "kg_buf.h"
 
 #include <ctype.h>
@@ -93,7 +94,7 @@ lower(char *s)
 		*p = (unsigned char)tolower(*p);
 		if (!p[1])
 			continue;
-		for (size_t i = 0; i < sizeof(pl) / sizeof(pl[0]); i++)
+		for (size_t i = 0; i < KG_COUNT(pl); i++)
 			if (p[0] == pl[i][0] && p[1] == pl[i][1]) {
 				p[1] = pl[i][2];
 				p++;
@@ -259,7 +260,7 @@ more_about(struct text *t, const char *topic, const cJSON *input,
 	char clean[256];
 	size_t n = 0;
 
-	for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
+	for (size_t i = 0; i < KG_COUNT(topics); i++)
 		if (has_any(topic, topics[i].words) &&
 		    about_field(t, topics[i].field, input, def, tpls, ntpls))
 			return;

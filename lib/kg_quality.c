@@ -7,6 +7,7 @@
  * top of each part so the rules can be read (and changed) as data.
  */
 #include "kg_quality.h"
+#include "kg_array.h"
 #include "kg_utf8.h"
 #include "kg_buf.h"
 
@@ -15,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define WORD_MAX 64		/* longer words are truncated when folded */
 #define VALUE_SHOW_MAX 48	/* bytes of an unsupported value echoed */
 #define YEAR_MIN 1900
@@ -62,7 +62,7 @@ cp_lower(uint32_t c)
 		return c + ('a' - 'A');
 	if (c >= 0xC0 && c <= 0xDE && c != 0xD7)
 		return c + 0x20;
-	for (k = 0; k < NELEM(pl_letters); k++)
+	for (k = 0; k < KG_COUNT(pl_letters); k++)
 		if (pl_letters[k].upper == c)
 			return pl_letters[k].lower;
 	return c;
@@ -73,7 +73,7 @@ is_pl_diacritic(uint32_t c)
 {
 	size_t k;
 
-	for (k = 0; k < NELEM(pl_letters); k++)
+	for (k = 0; k < KG_COUNT(pl_letters); k++)
 		if (pl_letters[k].lower == c || pl_letters[k].upper == c)
 			return 1;
 	return 0;
@@ -86,7 +86,7 @@ cp_base(uint32_t c)
 {
 	size_t k;
 
-	for (k = 0; k < NELEM(pl_letters); k++)
+	for (k = 0; k < KG_COUNT(pl_letters); k++)
 		if (pl_letters[k].lower == c)
 			return pl_letters[k].base;
 	return c;
@@ -283,7 +283,7 @@ words_build_significant(struct wordlist *wl, const char *s)
 
 	while (next_word(s, &i, w, sizeof(w))) {
 		if (kg_utf8_chars(w) < 4 ||
-		    in_list(w, pl_stopwords, NELEM(pl_stopwords)))
+		    in_list(w, pl_stopwords, KG_COUNT(pl_stopwords)))
 			continue;
 		if (words_add(wl, w) < 0)
 			return -1;
@@ -584,7 +584,7 @@ scan_amount_suffix(const char *s, size_t j, long long *mult)
 	if (s[k] && is_letter(cp_at(s, k))) {
 		e = k;
 		read_word(s, &e, w, sizeof(w));
-		for (m = 0; m < NELEM(multipliers); m++) {
+		for (m = 0; m < KG_COUNT(multipliers); m++) {
 			if (multipliers[m].prefix ?
 			    !strncmp(w, multipliers[m].word,
 				     strlen(multipliers[m].word)) :
@@ -599,7 +599,7 @@ scan_amount_suffix(const char *s, size_t j, long long *mult)
 	if (s[k] && is_letter(cp_at(s, k))) {
 		e = k;
 		read_word(s, &e, w, sizeof(w));
-		if (in_list(w, currencies, NELEM(currencies)))
+		if (in_list(w, currencies, KG_COUNT(currencies)))
 			return e;
 	}
 	if (s[k] == '%')
@@ -1119,10 +1119,10 @@ lang_english(const char *s)
 			read_word(s, &i, w, sizeof(w));
 			while (w[k])
 				dia |= is_pl_diacritic(utf8_next(w, &k));
-			if (in_list(w, en_stopwords, NELEM(en_stopwords)))
+			if (in_list(w, en_stopwords, KG_COUNT(en_stopwords)))
 				en++;
 			else if (dia ||
-				 in_list(w, pl_stopwords, NELEM(pl_stopwords)))
+				 in_list(w, pl_stopwords, KG_COUNT(pl_stopwords)))
 				pl++;
 			continue;
 		}
@@ -1167,12 +1167,12 @@ lang_placeholder(const struct qsec *sec)
 	const char *low = kg_buf_str(&sec->lower);
 	size_t k;
 
-	for (k = 0; k < NELEM(placeholder_marks); k++)
+	for (k = 0; k < KG_COUNT(placeholder_marks); k++)
 		if (strstr(low, placeholder_marks[k]))
 			return 1;
 	for (k = 0; k < sec->words.n; k++)
 		if (in_list(word_at(&sec->words, k), placeholder_words,
-			    NELEM(placeholder_words)))
+			    KG_COUNT(placeholder_words)))
 			return 1;
 	return bracket_label(sec->body);
 }
@@ -1183,7 +1183,7 @@ lang_markdown(const char *s)
 	const char *p;
 	size_t k;
 
-	for (k = 0; k < NELEM(markdown_marks); k++)
+	for (k = 0; k < KG_COUNT(markdown_marks); k++)
 		if (strstr(s, markdown_marks[k]))
 			return 1;
 	for (p = s; p; p = strchr(p, '\n')) {
@@ -1462,7 +1462,7 @@ crit_coverage(struct qctx *q, struct qcrit *c)
 	int credit, full = 0, rc = -1;
 
 	c->full_if_none = 1;
-	for (k = 0; k < NELEM(fact_defs); k++) {
+	for (k = 0; k < KG_COUNT(fact_defs); k++) {
 		fd = &fact_defs[k];
 		if (!fd->present(&q->facts))
 			continue;
@@ -1621,7 +1621,7 @@ static const struct crit_def {
 	{"review", 10, crit_review},
 };
 
-#define NCRIT NELEM(crit_defs)
+#define NCRIT KG_COUNT(crit_defs)
 
 /* Half-up rounding of max * passed / total in integers. */
 static int
@@ -1672,7 +1672,7 @@ json_flags(cJSON *root, const struct qctx *q)
 		arr = cJSON_AddArrayToObject(secs, q->sec[k].def->key);
 		if (!arr)
 			return -1;
-		for (b = 0; b < NELEM(flag_names); b++)
+		for (b = 0; b < KG_COUNT(flag_names); b++)
 			if (q->sec[k].flags & 1u << b &&
 			    !cJSON_AddItemToArray(arr,
 				cJSON_CreateString(flag_names[b])))

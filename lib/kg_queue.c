@@ -1,4 +1,5 @@
 #include "kg_queue.h"
+#include "kg_array.h"
 #include "kg_config.h"
 #include "kg_log.h"
 #include "kg_redis.h"
@@ -101,7 +102,7 @@ static const char reap_script[] =
  */
 static const char *const reaped_queues[] = {"generate", "regenerate",
 					    "export"};
-#define NREAPED (sizeof(reaped_queues) / sizeof(reaped_queues[0]))
+#define NREAPED KG_COUNT(reaped_queues)
 
 struct keys {
 	char queue[64], queued[64], proc[160], lease[128], heartbeat[96];
@@ -184,7 +185,7 @@ script(struct kg_err *err, const char *src, int nkeys, const char **keys,
 	redisReply *r;
 	long long n = -1;
 
-	if (3 + nkeys + nargs > (int)(sizeof(argv) / sizeof(argv[0])))
+	if (3 + nkeys + nargs > (int)KG_COUNT(argv))
 		return kg_err_set(err, 500, "internal", "queue script too big");
 	snprintf(numkeys, sizeof(numkeys), "%d", nkeys);
 	argv[argc++] = "EVAL";

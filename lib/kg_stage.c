@@ -1,4 +1,5 @@
 #include "kg_stage.h"
+#include "kg_array.h"
 #include "kg_buf.h"
 
 #include <ctype.h>
@@ -37,7 +38,7 @@ has_polish_letter(const char *w)
 		"Ą", "Ć", "Ę", "Ł", "Ń", "Ó", "Ś", "Ź", "Ż",
 	};
 
-	for (size_t i = 0; i < sizeof(letters) / sizeof(letters[0]); i++)
+	for (size_t i = 0; i < KG_COUNT(letters); i++)
 		if (strstr(w, letters[i]))
 			return 1;
 	return 0;
@@ -67,7 +68,7 @@ kg_stage_is_polish(const char *text)
 			continue;
 		if (has_polish_letter(w) ||
 		    in_list(w, polish_words,
-			    sizeof(polish_words) / sizeof(polish_words[0])))
+			    KG_COUNT(polish_words)))
 			pl++;
 		else if (in_list(w, english_words, sizeof(english_words) /
 							   sizeof(english_words[0])))
@@ -177,7 +178,7 @@ kg_stage_validate(const char *stage, const char *text,
 }
 
 char *
-kg_prompt_render(const char *tpl, const char *const *names,
+kg_stage_prompt_render(const char *tpl, const char *const *names,
 		 const char *const *values, size_t n)
 {
 	struct kg_buf b = {0};

@@ -4,7 +4,7 @@
  * polish (Polish-language editing, the same JSON shape).
  *
  * Prompts are rows of prompt_templates (sql/003_generation.sql) with
- * {placeholders} that kg_prompt_render() fills; the worker passes the
+ * {placeholders} that kg_stage_prompt_render() fills; the worker passes the
  * input row, the section definitions and the previous stage's output.
  *
  * Every stage's output is checked before the next stage starts; an
@@ -45,7 +45,7 @@ int kg_stage_validate(const char *stage, const char *text,
  * Replace each {name} in tpl by its value (unknown names are left as
  * they are).  Returns a malloc'ed string, NULL when memory runs out.
  */
-char *kg_prompt_render(const char *tpl, const char *const *names,
+char *kg_stage_prompt_render(const char *tpl, const char *const *names,
 		       const char *const *values, size_t n);
 
 /* 1 if the text reads as Polish (see above). */

@@ -1,4 +1,5 @@
 #include "kg_typo.h"
+#include "kg_array.h"
 #include "kg_utf8.h"
 
 #include <math.h>
@@ -32,8 +33,6 @@ static const char *const abbrevs_before_number[] = {
 	"nr", "Nr", "ok.", "s.", "str.", "art.", "ust.", "pkt", "poz.", "par.",
 	"§", "tel.", "godz.",
 };
-
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* kg_utf8's scanners over the unsigned bytes this file works on. */
 static uint32_t
@@ -109,7 +108,7 @@ nbsp_in_number(const unsigned char *s, size_t n, size_t i)
 	size_t k, j, wl;
 
 	if (i > 0 && is_digit(s[i - 1])) {
-		for (k = 0; k < COUNT(units_after_number); k++)
+		for (k = 0; k < KG_COUNT(units_after_number); k++)
 			if (word_at(s, n, i + 1, units_after_number[k]))
 				return 1;
 		for (j = i; j > 0 && is_digit(s[j - 1]); j--)
@@ -121,7 +120,7 @@ nbsp_in_number(const unsigned char *s, size_t n, size_t i)
 	}
 	if (i + 1 >= n || !is_digit(s[i + 1]))
 		return 0;
-	for (k = 0; k < COUNT(abbrevs_before_number); k++) {
+	for (k = 0; k < KG_COUNT(abbrevs_before_number); k++) {
 		wl = strlen(abbrevs_before_number[k]);
 		if (i >= wl &&
 		    memcmp(s + i - wl, abbrevs_before_number[k], wl) == 0 &&

@@ -13,7 +13,8 @@
 #
 # Targets: fuzz_xlsx (whole .xlsx files), fuzz_xlsx_sheet (one worksheet or
 # shared-strings XML part wrapped into a valid workbook, so mutations
-# reach the XML handlers), fuzz_csv (CSV files).
+# reach the XML handlers), fuzz_csv (CSV files), fuzz_multipart (upload
+# bodies, fed in chunks of every size).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

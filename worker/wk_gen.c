@@ -27,7 +27,7 @@
 #include "kg_events.h"
 #include "kg_failover.h"
 #include "kg_log.h"
-#include "kg_provider.h"
+#include "kg_ai.h"
 #include "kg_queue.h"
 #include "kg_stage.h"
 
@@ -538,8 +538,8 @@ start_stage(struct wk_job *j)
 
 	free(j->system);
 	free(j->prompt);
-	j->system = kg_prompt_render(p->system, names, values, 5);
-	j->prompt = kg_prompt_render(p->body, names, values, 5);
+	j->system = kg_stage_prompt_render(p->system, names, values, 5);
+	j->prompt = kg_stage_prompt_render(p->body, names, values, 5);
 	j->req = (struct kg_ai_request){
 		.stage = kg_stage_names[j->stage],
 		.system = j->system,

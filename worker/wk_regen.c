@@ -50,7 +50,7 @@
 #include "kg_failover.h"
 #include "kg_log.h"
 #include "kg_project.h"
-#include "kg_provider.h"
+#include "kg_ai.h"
 #include "kg_queue.h"
 #include "kg_redis.h"
 #include "kg_stage.h"
@@ -534,9 +534,9 @@ prepare(struct rjob *j)
 					j->card ? j->card : "",
 					j->current ? j->current : "", ins};
 
-		j->system = kg_prompt_render(PQgetvalue(res, 0, 0), names,
+		j->system = kg_stage_prompt_render(PQgetvalue(res, 0, 0), names,
 					     values, 7);
-		j->prompt = kg_prompt_render(PQgetvalue(res, 0, 1), names,
+		j->prompt = kg_stage_prompt_render(PQgetvalue(res, 0, 1), names,
 					     values, 7);
 	}
 	j->max_tokens = atoi(PQgetvalue(res, 0, 2));

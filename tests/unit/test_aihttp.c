@@ -42,7 +42,7 @@ str(const cJSON *o, const char *k)
 static void
 test_anthropic_body(void **state)
 {
-	cJSON *o = parse(kg_anthropic_body(&req)), *m;
+	cJSON *o = parse(kg_aihttp_anthropic_body(&req)), *m;
 	struct kg_ai_request bare = {.stage = "plan", .prompt = "x"};
 
 	(void)state;
@@ -56,7 +56,7 @@ test_anthropic_body(void **state)
 			 1);
 	cJSON_Delete(o);
 	/* no system prompt -> no "system"; default max_tokens */
-	o = parse(kg_anthropic_body(&bare));
+	o = parse(kg_aihttp_anthropic_body(&bare));
 	assert_null(cJSON_GetObjectItem(o, "system"));
 	assert_int_equal(cJSON_GetObjectItem(o, "max_tokens")->valueint, 4096);
 	cJSON_Delete(o);
@@ -72,41 +72,41 @@ test_anthropic_parse(void **state)
 		"{\"type\":\"text\",\"text\":\"1}\"}],\"stop_reason\":"
 		"\"end_turn\",\"stop_sequence\":null,\"usage\":"
 		"{\"input_tokens\":812,\"output_tokens\":97}}";
-	struct kg_ai_reply r;
+	struct kg_aihttp_reply r;
 	char why[128];
 
 	(void)state;
-	assert_int_equal(kg_anthropic_parse(ok, strlen(ok), &r, why,
+	assert_int_equal(kg_aihttp_anthropic_parse(ok, strlen(ok), &r, why,
 					    sizeof(why)), 0);
 	assert_string_equal(r.text, "{\"a\": 1}");
 	assert_int_equal(r.tokens_in, 812);
 	assert_int_equal(r.tokens_out, 97);
 	free(r.text);
 	/* no usage: -1 (the caller estimates) */
-	assert_int_equal(kg_anthropic_parse(
+	assert_int_equal(kg_aihttp_anthropic_parse(
 		"{\"content\":[{\"type\":\"text\",\"text\":\"x\"}]}", 41, &r,
 		why, sizeof(why)), 0);
 	assert_int_equal(r.tokens_in, -1);
 	assert_int_equal(r.tokens_out, -1);
 	free(r.text);
 	/* truncated, not JSON, no text */
-	assert_int_equal(kg_anthropic_parse(ok, sizeof(ok) / 2, &r, why,
+	assert_int_equal(kg_aihttp_anthropic_parse(ok, sizeof(ok) / 2, &r, why,
 					    sizeof(why)), -1);
 	assert_null(r.text);
 	assert_non_null(strstr(why, "invalid JSON"));
-	assert_int_equal(kg_anthropic_parse("<html>", 6, &r, why, sizeof(why)),
+	assert_int_equal(kg_aihttp_anthropic_parse("<html>", 6, &r, why, sizeof(why)),
 			 -1);
-	assert_int_equal(kg_anthropic_parse("{\"content\":[]}", 14, &r, why,
+	assert_int_equal(kg_aihttp_anthropic_parse("{\"content\":[]}", 14, &r, why,
 					    sizeof(why)), -1);
 	assert_non_null(strstr(why, "no text"));
-	assert_int_equal(kg_anthropic_parse(NULL, 0, &r, why, sizeof(why)),
+	assert_int_equal(kg_aihttp_anthropic_parse(NULL, 0, &r, why, sizeof(why)),
 			 -1);
 }
 
 static void
 test_chat_body(void **state)
 {
-	cJSON *o = parse(kg_chat_body(&req, NULL)), *msgs;
+	cJSON *o = parse(kg_aihttp_chat_body(&req, NULL)), *msgs;
 
 	(void)state;
 	assert_null(cJSON_GetObjectItem(o, "model"));	/* Azure: in the URL */
@@ -120,7 +120,7 @@ test_chat_body(void **state)
 			    req.prompt);
 	assert_int_equal(cJSON_GetObjectItem(o, "max_tokens")->valueint, 6000);
 	cJSON_Delete(o);
-	o = parse(kg_chat_body(&req, "llama3"));
+	o = parse(kg_aihttp_chat_body(&req, "llama3"));
 	assert_string_equal(str(o, "model"), "llama3");
 	cJSON_Delete(o);
 }
@@ -138,22 +138,22 @@ test_chat_parse(void **state)
 	static const char filtered[] =
 		"{\"choices\":[{\"finish_reason\":\"content_filter\","
 		"\"message\":{\"role\":\"assistant\",\"content\":null}}]}";
-	struct kg_ai_reply r;
+	struct kg_aihttp_reply r;
 	char why[128];
 
 	(void)state;
-	assert_int_equal(kg_chat_parse(azure, strlen(azure), &r, why,
+	assert_int_equal(kg_aihttp_chat_parse(azure, strlen(azure), &r, why,
 				       sizeof(why)), 0);
 	assert_string_equal(r.text, "Dzień dobry");
 	assert_int_equal(r.tokens_in, 19);
 	assert_int_equal(r.tokens_out, 10);
 	free(r.text);
-	assert_int_equal(kg_chat_parse(filtered, strlen(filtered), &r, why,
+	assert_int_equal(kg_aihttp_chat_parse(filtered, strlen(filtered), &r, why,
 				       sizeof(why)), -1);
 	assert_non_null(strstr(why, "no message content"));
-	assert_int_equal(kg_chat_parse("{\"choices\":[]}", 14, &r, why,
+	assert_int_equal(kg_aihttp_chat_parse("{\"choices\":[]}", 14, &r, why,
 				       sizeof(why)), -1);
-	assert_int_equal(kg_chat_parse("{\"choices\":", 11, &r, why,
+	assert_int_equal(kg_aihttp_chat_parse("{\"choices\":", 11, &r, why,
 				       sizeof(why)), -1);
 	assert_non_null(strstr(why, "invalid JSON"));
 }
@@ -183,7 +183,7 @@ test_classify(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		struct kg_ai_outcome o = kg_aihttp_classify(t[i].rc,
+		struct kg_aihttp_outcome o = kg_aihttp_classify(t[i].rc,
 							    t[i].status);
 
 		assert_string_equal(o.outcome, t[i].outcome);
@@ -258,24 +258,24 @@ test_price(void **state)
 	double c;
 
 	(void)state;
-	assert_int_equal(kg_ai_price(table,
+	assert_int_equal(kg_aihttp_price(table,
 				     "anthropic.claude-3-5-sonnet-20240620-v1:0",
 				     1000, 500, &c), 0);
 	assert_true(c > 0.0104999 && c < 0.0105001);
-	assert_int_equal(kg_ai_price(table, "gpt-4", 2000, 1000, &c), 0);
+	assert_int_equal(kg_aihttp_price(table, "gpt-4", 2000, 1000, &c), 0);
 	assert_true(c > 0.1199999 && c < 0.1200001);
-	assert_int_equal(kg_ai_price(table, "meta-llama/Llama-3-8B", 5, 5, &c),
+	assert_int_equal(kg_aihttp_price(table, "meta-llama/Llama-3-8B", 5, 5, &c),
 			 0);
 	assert_true(c == 0.0);
 	/* unknown model, prefix of a known one, malformed entries */
-	assert_int_equal(kg_ai_price(table, "gpt-4o", 10, 10, &c), -1);
+	assert_int_equal(kg_aihttp_price(table, "gpt-4o", 10, 10, &c), -1);
 	assert_true(c == 0.0);
-	assert_int_equal(kg_ai_price(table, "gpt", 10, 10, &c), -1);
-	assert_int_equal(kg_ai_price("gpt-4=0.03", "gpt-4", 1, 1, &c), -1);
-	assert_int_equal(kg_ai_price("gpt-4=x:0.06", "gpt-4", 1, 1, &c), -1);
-	assert_int_equal(kg_ai_price("gpt-4=-1:0.06", "gpt-4", 1, 1, &c), -1);
-	assert_int_equal(kg_ai_price("", "gpt-4", 1, 1, &c), -1);
-	assert_int_equal(kg_ai_price(table, NULL, 1, 1, &c), -1);
+	assert_int_equal(kg_aihttp_price(table, "gpt", 10, 10, &c), -1);
+	assert_int_equal(kg_aihttp_price("gpt-4=0.03", "gpt-4", 1, 1, &c), -1);
+	assert_int_equal(kg_aihttp_price("gpt-4=x:0.06", "gpt-4", 1, 1, &c), -1);
+	assert_int_equal(kg_aihttp_price("gpt-4=-1:0.06", "gpt-4", 1, 1, &c), -1);
+	assert_int_equal(kg_aihttp_price("", "gpt-4", 1, 1, &c), -1);
+	assert_int_equal(kg_aihttp_price(table, NULL, 1, 1, &c), -1);
 }
 
 int

@@ -187,7 +187,7 @@ test_prompt_render(void **state)
 {
 	const char *names[] = {"a", "bb"};
 	const char *values[] = {"1", "{x}"};
-	char *s = kg_prompt_render("{a}-{bb}-{c}-{a}-{", names, values, 2);
+	char *s = kg_stage_prompt_render("{a}-{bb}-{c}-{a}-{", names, values, 2);
 
 	(void)state;
 	/* values are not re-expanded; unknown names stay */

@@ -130,7 +130,7 @@ bedrock_start(struct kg_ai_call *call, struct kg_err *err)
 	const char *model = kg_conf_str("bedrock", "model_id");
 	struct kg_buf base = {0}, host = {0}, path = {0}, url = {0};
 	struct kg_aihttp_spec spec = {.model = model,
-				      .parse = kg_anthropic_parse};
+				      .parse = kg_aihttp_anthropic_parse};
 	int rc = -1;
 
 	if (*kg_conf_str("bedrock", "endpoint"))
@@ -151,7 +151,7 @@ bedrock_start(struct kg_ai_call *call, struct kg_err *err)
 		      (size_t)(strstr(base.data, "://") + 3 - base.data));
 	kg_buf_printf(&url, "%s%s", host.data, path.data);
 	spec.url = url.data;
-	spec.body = kg_anthropic_body(call->req);
+	spec.body = kg_aihttp_anthropic_body(call->req);
 	if (!spec.body || !url.data ||
 	    kg_aihttp_header(&spec.headers, "Host", host.data) < 0 ||
 	    kg_aihttp_header(&spec.headers, "Content-Type",
@@ -174,6 +174,6 @@ out:
 	return rc;
 }
 
-const struct kg_provider_ops kg_provider_bedrock = {
+const struct kg_ai_ops kg_ai_bedrock = {
 	"bedrock", bedrock_start, kg_aihttp_cancel,
 };

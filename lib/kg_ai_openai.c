@@ -20,7 +20,7 @@ openai_start(struct kg_ai_call *call, struct kg_err *err)
 	const char *key = kg_conf_str("openai", "api_key");
 	const char *model = kg_conf_str("openai", "model");
 	struct kg_buf url = {0}, auth = {0};
-	struct kg_aihttp_spec spec = {.model = model, .parse = kg_chat_parse};
+	struct kg_aihttp_spec spec = {.model = model, .parse = kg_aihttp_chat_parse};
 	int rc = -1;
 
 	if (kg_aihttp_base(&url, kg_conf_str("openai", "base_url")) < 0) {
@@ -30,7 +30,7 @@ openai_start(struct kg_ai_call *call, struct kg_err *err)
 	}
 	kg_buf_puts(&url, "/chat/completions");
 	spec.url = url.data;
-	spec.body = kg_chat_body(call->req, model);
+	spec.body = kg_aihttp_chat_body(call->req, model);
 	if (!spec.body || !url.data ||
 	    kg_aihttp_header(&spec.headers, "Content-Type",
 			     "application/json") < 0 ||
@@ -49,6 +49,6 @@ out:
 	return rc;
 }
 
-const struct kg_provider_ops kg_provider_openai = {
+const struct kg_ai_ops kg_ai_openai = {
 	"openai", openai_start, kg_aihttp_cancel,
 };

@@ -1,4 +1,5 @@
-#include "kg_provider.h"
+#include "kg_ai.h"
+#include "kg_array.h"
 #include "kg_db.h"
 #include "kg_log.h"
 
@@ -6,17 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct kg_provider_ops *const providers[] = {
-	&kg_provider_offline,
-	&kg_provider_bedrock,
-	&kg_provider_azure,
-	&kg_provider_openai,
+static const struct kg_ai_ops *const providers[] = {
+	&kg_ai_offline,
+	&kg_ai_bedrock,
+	&kg_ai_azure,
+	&kg_ai_openai,
 };
 
-const struct kg_provider_ops *
-kg_provider_find(const char *name)
+const struct kg_ai_ops *
+kg_ai_find(const char *name)
 {
-	for (size_t i = 0; i < sizeof(providers) / sizeof(providers[0]); i++)
+	for (size_t i = 0; i < KG_COUNT(providers); i++)
 		if (!strcmp(providers[i]->name, name))
 			return providers[i];
 	return NULL;
@@ -27,7 +28,7 @@ kg_ai_start(struct kg_loop *loop, const char *provider,
 	    const struct kg_ai_request *req, kg_ai_done_fn done, void *arg,
 	    struct kg_err *err)
 {
-	const struct kg_provider_ops *ops = kg_provider_find(provider);
+	const struct kg_ai_ops *ops = kg_ai_find(provider);
 	struct kg_ai_call *call;
 
 	if (!ops)

@@ -1,5 +1,5 @@
 /*
- * kg_provider - one asynchronous interface for every AI provider.
+ * kg_ai - one asynchronous interface for every AI provider.
  *
  *   call = kg_ai_start(loop, "offline", &req, on_done, job, &err);
  *   ... kg_loop_run_once() ...  -> on_done(job, &result) exactly once
@@ -18,11 +18,11 @@
  * business (one place for every provider); a provider makes exactly one
  * attempt per start.
  *
- * Adding a provider: implement struct kg_provider_ops in its own file
- * and list it in the table in kg_provider.c.
+ * Adding a provider: implement struct kg_ai_ops in its own file
+ * and list it in the table in kg_ai.c.
  */
-#ifndef KG_PROVIDER_H
-#define KG_PROVIDER_H
+#ifndef KG_AI_H
+#define KG_AI_H
 
 #include <stddef.h>
 
@@ -67,7 +67,7 @@ typedef void (*kg_ai_done_fn)(void *arg, const struct kg_ai_result *res);
 
 struct kg_ai_call;
 
-struct kg_provider_ops {
+struct kg_ai_ops {
 	const char *name;
 	/* Begin the call; later, from the loop, call kg_ai_finish(call,
 	 * ...) exactly once.  Never finish synchronously from start. */
@@ -78,7 +78,7 @@ struct kg_provider_ops {
 
 /* What a provider implementation sees of a call. */
 struct kg_ai_call {
-	const struct kg_provider_ops *ops;
+	const struct kg_ai_ops *ops;
 	struct kg_loop *loop;
 	const struct kg_ai_request *req;	/* valid until finish/cancel */
 	void *impl;				/* the provider's state */
@@ -88,7 +88,7 @@ struct kg_ai_call {
 };
 
 /* The provider of that name, NULL if unknown. */
-const struct kg_provider_ops *kg_provider_find(const char *name);
+const struct kg_ai_ops *kg_ai_find(const char *name);
 
 /* Start a call (req must stay valid until done or cancel). */
 struct kg_ai_call *kg_ai_start(struct kg_loop *loop, const char *provider,
@@ -130,9 +130,9 @@ int kg_ai_cost_cap_reached(const char *batch_id, char *why, size_t size);
 /* Rough token estimate for providers that do not report usage. */
 int kg_ai_estimate_tokens(const char *text);
 
-extern const struct kg_provider_ops kg_provider_offline;
-extern const struct kg_provider_ops kg_provider_bedrock;
-extern const struct kg_provider_ops kg_provider_azure;
-extern const struct kg_provider_ops kg_provider_openai;
+extern const struct kg_ai_ops kg_ai_offline;
+extern const struct kg_ai_ops kg_ai_bedrock;
+extern const struct kg_ai_ops kg_ai_azure;
+extern const struct kg_ai_ops kg_ai_openai;
 
 #endif

@@ -51,7 +51,7 @@ azure_start(struct kg_ai_call *call, struct kg_err *err)
 	const char *key = kg_conf_str("azure", "api_key");
 	struct kg_buf url = {0};
 	struct kg_aihttp_spec spec = {.model = kg_conf_str("azure", "model"),
-				      .parse = kg_chat_parse};
+				      .parse = kg_aihttp_chat_parse};
 	int rc = -1;
 
 	if (!*key) {
@@ -62,7 +62,7 @@ azure_start(struct kg_ai_call *call, struct kg_err *err)
 	if (azure_url(&url, err) < 0)
 		goto out;
 	spec.url = url.data;
-	spec.body = kg_chat_body(call->req, NULL);
+	spec.body = kg_aihttp_chat_body(call->req, NULL);
 	if (!spec.body || !url.data ||
 	    kg_aihttp_header(&spec.headers, "Content-Type",
 			     "application/json") < 0 ||
@@ -78,6 +78,6 @@ out:
 	return rc;
 }
 
-const struct kg_provider_ops kg_provider_azure = {
+const struct kg_ai_ops kg_ai_azure = {
 	"azure", azure_start, kg_aihttp_cancel,
 };

@@ -1,12 +1,12 @@
 /*
- * The "offline" provider on the kg_provider interface: answers each
+ * The "offline" provider on the kg_ai interface: answers each
  * stage with kg_offline's deterministic drafting after [ai]
  * offline_delay_ms, through a loop timer, so scheduling, concurrency
  * and cancellation behave exactly as for a network provider (and the
  * benchmark gets "a provider that answers after a fixed delay").
  */
 #include "kg_config.h"
-#include "kg_provider.h"
+#include "kg_ai.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +109,6 @@ offline_cancel(struct kg_ai_call *call)
 	call->impl = NULL;
 }
 
-const struct kg_provider_ops kg_provider_offline = {
+const struct kg_ai_ops kg_ai_offline = {
 	"offline", offline_start, offline_cancel,
 };
