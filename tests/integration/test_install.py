@@ -247,3 +247,82 @@ def _logrotate_copytruncate(ctx, inst, logdir):
     ctx.wait_until(lambda: "GET /api/health 200" in open(log).read(), timeout=5,
                    what="the program writes to the rotated log")
     assert b"\0" not in open(log, "rb").read(), "holes in the truncated log (not O_APPEND)"
+
+
+def _free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_tls_site_redirects_and_sends_hsts(ctx):
+    """The shipped kartograf-ssl.conf, as installed, under a real Apache: port 80
+    redirects to HTTPS, port 443 serves the site with HSTS and the access log
+    holds no query string."""
+    import ssl
+    import http.client
+    inst = os.path.join(ctx.state, "inst")
+    if not os.path.exists(os.path.join(inst, "etc/apache2/sites-available/kartograf-ssl.conf")):
+        inst = _install(ctx)
+    d = os.path.join(ctx.tmpdir, "tls")
+    os.makedirs(os.path.join(d, "log"))
+    os.makedirs(os.path.join(d, "run"))
+    _run(ctx, ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+               "/CN=kartograf.test", "-keyout", f"{d}/key.pem", "-out", f"{d}/cert.pem"])
+    site = open(os.path.join(inst, "etc/apache2/sites-available/kartograf-ssl.conf")).read()
+    p80, p443 = _free_port(), _free_port()
+    site = (site.replace("*:80", f"127.0.0.1:{p80}").replace("*:443", f"127.0.0.1:{p443}")
+            .replace("/etc/ssl/certs/ssl-cert-snakeoil.pem", f"{d}/cert.pem")
+            .replace("/etc/ssl/private/ssl-cert-snakeoil.key", f"{d}/key.pem")
+            .replace("kartograf.example.org", "kartograf.test"))
+    mods = "/usr/lib/apache2/modules"
+    load = "\n".join(f"LoadModule {m}_module {mods}/mod_{m}.so" for m in
+                     ["mpm_event", "authz_core", "mime", "dir", "headers", "env", "setenvif", "proxy",
+                      "proxy_fcgi", "ssl", "alias", "log_config"]
+                     if os.path.exists(f"{mods}/mod_{m}.so"))
+    user = "User www-data\nGroup www-data\n" if IS_ROOT else ""
+    conf = os.path.join(d, "httpd.conf")
+    with open(conf, "w") as f:
+        f.write(f"""ServerRoot "{d}"
+Define APACHE_LOG_DIR {d}/log
+Listen 127.0.0.1:{p80}
+Listen 127.0.0.1:{p443}
+PidFile "{d}/run/httpd.pid"
+DefaultRuntimeDir "{d}/run"
+ErrorLog "{d}/log/error.log"
+{user}{load}
+TypesConfig /etc/mime.types
+{site}
+""")
+    os.chmod(d, 0o755)
+    apache = shutil.which("apache2") or "/usr/sbin/apache2"
+    _run(ctx, [apache, "-t", "-f", conf])
+    proc = subprocess.Popen([apache, "-f", conf, "-DFOREGROUND"], stdout=subprocess.DEVNULL,
+                            stderr=open(os.path.join(d, "log", "stderr.log"), "w"))
+    try:
+        def redirect():
+            try:
+                return ctx.request(f"http://127.0.0.1:{p80}", "GET", "/api/events/x?token=abc.def.ghi")
+            except OSError:
+                return None
+        r = ctx.wait_until(redirect, timeout=15, what="Apache with the TLS site")
+        assert r.status == 301, r
+        assert r.header("location") == "https://kartograf.test/api/events/x?token=abc.def.ghi", r.headers
+        c = http.client.HTTPSConnection("127.0.0.1", p443, timeout=10,
+                                        context=ssl._create_unverified_context())
+        c.request("GET", "/", headers={"Host": "kartograf.test"})
+        resp = c.getresponse()
+        body = resp.read()
+        assert resp.status == 200 and b"<html" in body.lower(), (resp.status, body[:200])
+        assert resp.getheader("Strict-Transport-Security") == "max-age=31536000"
+        assert "default-src 'self'" in (resp.getheader("Content-Security-Policy") or "")
+        c.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    access = open(os.path.join(d, "log", "kartograf-access.log")).read()
+    assert "GET /api/events/x HTTP/1.1" in access, access
+    assert "token" not in access, access
