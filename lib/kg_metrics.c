@@ -45,7 +45,7 @@ static const struct series db_series[] = {
 	 " FROM (VALUES (0.5::float8), (0.9::float8)) AS v(q)"
 	 " LEFT JOIN projects p ON p.started_at > now() - interval"
 	 " '15 minutes' AND p.queued_at IS NOT NULL"
-	 " GROUP BY 1 ORDER BY 1"},
+	 " GROUP BY v.q ORDER BY v.q"},
 	{"kartograf_exports_total", "counter", "Exports by format.",
 	 {"format"},
 	 "SELECT format, count(*) FROM export_history GROUP BY 1 ORDER BY 1"},

@@ -41,11 +41,11 @@ live_workers(struct kg_err *err)
 static int
 estimate(long long ahead, double *eta, struct kg_err *err)
 {
-	PGresult *res = KG_DB_QUERY(err,
+	PGresult *res = kg_db_query(err,
 		"SELECT (SELECT count(*) FROM projects WHERE status = "
 		"'GENERATING'), (SELECT avg(extract(epoch FROM finished_at - "
 		"started_at)) FROM projects WHERE status = 'COMPLETED' AND "
-		"finished_at > now() - interval '1 hour')");
+		"finished_at > now() - interval '1 hour')", 0, NULL);
 	double running, mean;
 
 	if (!res)

@@ -103,7 +103,9 @@ def test_user_cap_does_not_block_another_user(ctx):
         with own_workers(ctx) as ws:
             w = ws.start("fair-user", {"KARTOGRAF_WORKER_GLOBAL_LIMIT": "20",
                                        "KARTOGRAF_WORKER_USER_CONCURRENCY": "3",
-                                       "KARTOGRAF_AI_OFFLINE_DELAY_MS": "200"})
+                                       # long enough calls that the light user's
+                                       # projects overlap even when claims are slow
+                                       "KARTOGRAF_AI_OFFLINE_DELAY_MS": "600"})
             h1, _ = _batch(ctx, heavy, 12)
             h2, _ = _batch(ctx, heavy, 12)
             l1, _ = _batch(ctx, light, 10)
