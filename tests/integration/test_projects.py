@@ -373,7 +373,7 @@ def test_regenerate_requests(ctx):
             assert r.status == 202 and r.json()["queued"] is True, r
             waiting = queued_tasks(ctx, "regenerate")
             assert len(waiting) == n0 + 1, waiting
-            task = waiting[-1]
+            (task,) = [t for t in waiting if t["project_id"] == pid]
             assert task["kind"] == "regenerate_section" and task["project_id"] == pid, task
             assert task["section"] == "budget" and task["instruction"] == "krócej" and task["version"] == 1
             # recorded in PostgreSQL too (the reconciler's source)
