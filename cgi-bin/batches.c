@@ -12,6 +12,11 @@
  *   GET  /api/batches          mine, newest first (?limit=&offset=, ?all=1
  *                              for admins)
  *   GET  /api/batches/{id}     one batch with its projects' statuses
+ *   PATCH /api/batches/{id}    {"name"?, "cost_cap"?} -> 200 the batch
+ *                              (+ "stopped": n when the new cap stopped it)
+ *   DELETE /api/batches/{id}   -> 200 {"deleted": "batch", "id", ...}; 409 batch_busy while generating,
+ *                              503 when stored files cannot be removed
+ *                              (then nothing is deleted)
  *
  * The upload is validated completely before anything is written; then
  * one transaction creates the batch and all its projects, so a failure
@@ -269,10 +274,38 @@ get_batch(struct kg_req *req)
 	return o ? kg_resp_json(req, 200, o) : -1;
 }
 
+static int
+patch_batch(struct kg_req *req)
+{
+	cJSON *body = kg_req_json(req), *o;
+	int stopped;
+
+	if (!body)
+		return -1;
+	o = kg_batch_update(kg_req_param(req, "id"), &req->user, body,
+			    &stopped, &req->err);
+	if (!o)
+		return -1;
+	cJSON_AddNumberToObject(o, "stopped", stopped);
+	return kg_resp_json(req, 200, o);
+}
+
+static int
+delete_batch(struct kg_req *req)
+{
+	if (kg_batch_delete(kg_req_param(req, "id"), NULL, &req->user, NULL,
+			    &req->err) < 0)
+		return -1;
+	return kg_resp_json(req, 200, kg_batch_deleted_json(
+		"batch", kg_req_param(req, "id"), 1));
+}
+
 static const struct kg_route routes[] = {
 	{"POST", "/api/batches", post_batches, KG_ROUTE_AUTH},
 	{"GET", "/api/batches", get_batches, KG_ROUTE_AUTH},
 	{"GET", "/api/batches/{id:uuid}", get_batch, KG_ROUTE_AUTH},
+	{"PATCH", "/api/batches/{id:uuid}", patch_batch, KG_ROUTE_AUTH},
+	{"DELETE", "/api/batches/{id:uuid}", delete_batch, KG_ROUTE_AUTH},
 	{0},
 };
 

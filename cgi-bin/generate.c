@@ -8,9 +8,17 @@
  * project.status_changed events.  Owner (or admin) only; another user's
  * batch is 404.
  *
+ * A batch whose cost cap is already spent is refused: 409
+ * cost_cap_reached (raise or remove the cap first, PATCH
+ * /api/batches/{id}).
+ *
  * Calling it again while the batch generates queues nothing twice: only
  * PENDING/FAILED projects move, and a project already QUEUED or
  * GENERATING is neither of those, so the answer is {"queued": 0}.
+ *
+ * The same program stops a batch (POST /api/batches/{id}/cancel,
+ * kg_batch_cancel) and estimates what generating it will cost
+ * (GET /api/batches/{id}/estimate, kg_estimate_batch).
  *
  * If Redis is down after the COMMIT the answer is still 202: PostgreSQL
  * says the projects are QUEUED, and the workers' reconciler enqueues
@@ -18,7 +26,9 @@
  * reconcile_grace seconds (kg_queue.h).
  */
 #include "kg_auth.h"
+#include "kg_batch.h"
 #include "kg_db.h"
+#include "kg_estimate.h"
 #include "kg_events.h"
 #include "kg_http.h"
 #include "kg_log.h"
@@ -37,6 +47,7 @@ struct gen {
 	PGresult *queued;	/* id of every project moved to QUEUED */
 	long long last_seq;	/* their events: last_seq - n + 1 .. last_seq */
 	int found;
+	int capped;		/* the batch's cost cap is reached */
 };
 
 static int
@@ -101,15 +112,18 @@ queue_tx(void *arg, struct kg_err *err)
 	PQclear(g->queued);
 	g->queued = NULL;
 	res = KG_DB_QUERY(err,
-		"SELECT 1 FROM batches WHERE id = $1 "
+		"SELECT cost_cap IS NOT NULL AND cost_cap <= (SELECT "
+		"coalesce(sum(cost), 0) FROM ai_calls WHERE batch_id = $1) "
+		"FROM batches WHERE id = $1 "
 		"AND (owner_id = $2 OR $3::boolean) FOR UPDATE",
 		g->batch_id, g->req->user.id,
 		kg_auth_admin_param(&g->req->user));
 	if (!res)
 		return -1;
 	g->found = PQntuples(res) == 1;
+	g->capped = g->found && PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
-	if (!g->found)
+	if (!g->found || g->capped)
 		return 0;
 	g->queued = KG_DB_QUERY(err,
 		"UPDATE projects SET status = 'QUEUED', queued_at = now(), "
@@ -179,6 +193,13 @@ post_generate(struct kg_req *req)
 		kg_fail(req, 404, "not_found", "no such batch");
 		goto out;
 	}
+	if (g.capped) {
+		kg_fail(req, 409, "cost_cap_reached",
+			"the batch has spent its cost cap: raise or remove "
+			"the cap (PATCH /api/batches/%s) and generate again",
+			g.batch_id);
+		goto out;
+	}
 	n = PQntuples(g.queued);
 	if (n)
 		enqueue_and_publish(&g);
@@ -191,8 +212,36 @@ out:
 	return rc;
 }
 
+/* POST /api/batches/{id}/cancel -> 200 {"stopped": n} (kg_batch_cancel) */
+static int
+post_cancel(struct kg_req *req)
+{
+	cJSON *o;
+	int stopped;
+
+	if (kg_batch_cancel(kg_req_param(req, "id"), &req->user, &stopped,
+			    &req->err) < 0)
+		return -1;
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "stopped", stopped);
+	return kg_resp_json(req, 200, o);
+}
+
+/* GET /api/batches/{id}/estimate -> 200 (kg_estimate.h) */
+static int
+get_estimate(struct kg_req *req)
+{
+	cJSON *o = kg_estimate_batch(kg_req_param(req, "id"), &req->user,
+				     &req->err);
+
+	return o ? kg_resp_json(req, 200, o) : -1;
+}
+
 static const struct kg_route routes[] = {
 	{"POST", "/api/batches/{id:uuid}/generate", post_generate,
+	 KG_ROUTE_AUTH},
+	{"POST", "/api/batches/{id:uuid}/cancel", post_cancel, KG_ROUTE_AUTH},
+	{"GET", "/api/batches/{id:uuid}/estimate", get_estimate,
 	 KG_ROUTE_AUTH},
 	{0},
 };

@@ -6,6 +6,9 @@
  *   GET   /api/projects/{id}/sections/{key}/revisions -> history
  *   POST  /api/projects/{id}/sections/{key}/revert    -> back to a revision
  *   POST  /api/projects/{id}/sections/{key}/regenerate -> 202, queued
+ *   DELETE /api/projects/{id}                         -> the card removed
+ *         from its batch (kg_batch_delete: 409 batch_busy while it is
+ *         queued or generating, 503 if its stored files cannot go)
  *
  * Every change carries the version the client last saw, as "version" in
  * the body or as If-Match: "<version>" (the ETag of GET).  Neither ->
@@ -19,6 +22,7 @@
  * The rules of a change (what counts as an edit, reviewed, history,
  * quality) live in kg_project.h; this file checks the request's shape.
  */
+#include "kg_batch.h"
 #include "kg_http.h"
 #include "kg_log.h"
 #include "kg_project.h"
@@ -348,11 +352,24 @@ post_regenerate(struct kg_req *req)
 	return kg_resp_json(req, 202, o);
 }
 
+static int
+delete_project(struct kg_req *req)
+{
+	const char *id = kg_req_param(req, "id");
+	int batch_gone = 0;
+
+	if (kg_batch_delete(NULL, id, &req->user, &batch_gone, &req->err) < 0)
+		return -1;
+	return kg_resp_json(req, 200,
+			    kg_batch_deleted_json("project", id, batch_gone));
+}
+
 #define SECTION "/api/projects/{id:uuid}/sections/{key:key}"
 
 static const struct kg_route routes[] = {
 	{"GET", "/api/projects/{id:uuid}", get_project, KG_ROUTE_AUTH},
 	{"PATCH", "/api/projects/{id:uuid}", patch_project, KG_ROUTE_AUTH},
+	{"DELETE", "/api/projects/{id:uuid}", delete_project, KG_ROUTE_AUTH},
 	{"GET", SECTION "/revisions", get_revisions, KG_ROUTE_AUTH},
 	{"POST", SECTION "/revert", post_revert, KG_ROUTE_AUTH},
 	{"POST", SECTION "/regenerate", post_regenerate, KG_ROUTE_AUTH},

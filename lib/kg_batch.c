@@ -15,7 +15,7 @@
 	"'progress', (SELECT coalesce(round(avg(progress)), 0)::int"        \
 	"  FROM projects WHERE batch_id = b.id),"                           \
 	"'cost', (SELECT coalesce(sum(cost), 0) FROM ai_calls"              \
-	"  WHERE batch_id = b.id),"                                         \
+	"  WHERE batch_id = b.id), 'cost_cap', b.cost_cap,"                 \
 	"'counts', (SELECT json_build_object("                              \
 	"  'PENDING', count(*) FILTER (WHERE status = 'PENDING'),"          \
 	"  'QUEUED', count(*) FILTER (WHERE status = 'QUEUED'),"            \

@@ -437,12 +437,39 @@ kg_export_reply(const char *request_id, const struct kg_export_file *f,
 	return 0;
 }
 
+/*
+ * Remove the files named by rows (storage_key, storage_backend).  A file
+ * on another backend than the configured one cannot be reached from
+ * here: it is left in place (logged).  -1 at the first file that could
+ * not be removed (the caller keeps its rows, so it can simply retry).
+ */
+static int
+purge_rows(PGresult *res, struct kg_err *err)
+{
+	int n = 0;
+
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *key = PQgetvalue(res, i, 0);
+
+		if (strcmp(PQgetvalue(res, i, 1), kg_storage_backend())) {
+			KG_WARN("export %s is on storage %s, not the configured "
+				"one: left in place", key,
+				PQgetvalue(res, i, 1));
+			continue;
+		}
+		if (kg_storage_delete(key, err) < 0)
+			return -1;
+		n++;
+	}
+	return n;
+}
+
 int
 kg_export_purge_user(const char *email, struct kg_err *err)
 {
 	char norm[KG_EMAIL_MAX + 1];
 	PGresult *res;
-	int n = 0;
+	int n;
 
 	if (kg_user_normalize_email(email, norm, err) < 0)
 		return -1;
@@ -458,21 +485,33 @@ kg_export_purge_user(const char *email, struct kg_err *err)
 		norm);
 	if (!res)
 		return -1;
-	for (int i = 0; i < PQntuples(res); i++) {
-		const char *key = PQgetvalue(res, i, 0);
+	n = purge_rows(res, err);
+	PQclear(res);
+	return n;
+}
 
-		if (strcmp(PQgetvalue(res, i, 1), kg_storage_backend())) {
-			KG_WARN("export %s is on storage %s, not the configured "
-				"one: left in place", key,
-				PQgetvalue(res, i, 1));
-			continue;
-		}
-		if (kg_storage_delete(key, err) < 0) {
-			PQclear(res);
-			return -1;
-		}
-		n++;
-	}
+int
+kg_export_purge_target(const char *batch_id, const char *project_id,
+		       struct kg_err *err)
+{
+	PGresult *res;
+	int n;
+
+	if (project_id)
+		res = KG_DB_QUERY(err,
+			"SELECT DISTINCT storage_key, storage_backend"
+			" FROM export_history WHERE project_id = $1",
+			project_id);
+	else
+		res = KG_DB_QUERY(err,
+			"SELECT DISTINCT e.storage_key, e.storage_backend"
+			" FROM export_history e WHERE e.batch_id = $1"
+			"  OR e.project_id IN (SELECT p.id FROM projects p"
+			"   WHERE p.batch_id = $1)",
+			batch_id);
+	if (!res)
+		return -1;
+	n = purge_rows(res, err);
 	PQclear(res);
 	return n;
 }

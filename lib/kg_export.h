@@ -181,4 +181,14 @@ int kg_export_reply(const char *request_id, const struct kg_export_file *f,
  */
 int kg_export_purge_user(const char *email, struct kg_err *err);
 
+/*
+ * Before a batch (project_id NULL) or one card is deleted: remove the
+ * stored files of its exports (the batch's .zip files and its cards'
+ * .docx files, or the card's .docx files).  Same contract as
+ * kg_export_purge_user: the number removed, or -1 (503) when one could
+ * not be removed, and then the caller must keep the rows.
+ */
+int kg_export_purge_target(const char *batch_id, const char *project_id,
+			   struct kg_err *err);
+
 #endif

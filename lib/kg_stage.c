@@ -209,3 +209,13 @@ kg_prompt_render(const char *tpl, const char *const *names,
 		return NULL;
 	return kg_buf_take(&b);
 }
+
+void
+kg_stage_spec_add(struct kg_buf *spec, struct kg_buf *keys, int index,
+		  const char *key, const char *title, int min_words,
+		  int max_words, const char *guidance)
+{
+	kg_buf_printf(spec, "- %s (%s, %d-%d słów): %s\n", key, title,
+		      min_words, max_words, guidance);
+	kg_buf_printf(keys, "%s%s", index ? ", " : "", key);
+}

@@ -48,6 +48,17 @@ int kg_stage_validate(const char *stage, const char *text,
 char *kg_prompt_render(const char *tpl, const char *const *names,
 		       const char *const *values, size_t n);
 
+/*
+ * One section of the prompts' {sections_spec} and {section_keys}
+ * ("- key (Title, 60-180 słów): guidance" lines, "key, key" list),
+ * appended for the index-th section (0-based).  The worker's prompts
+ * and the cost estimate (kg_estimate) render exactly the same text.
+ */
+struct kg_buf;
+void kg_stage_spec_add(struct kg_buf *spec, struct kg_buf *keys, int index,
+		       const char *key, const char *title, int min_words,
+		       int max_words, const char *guidance);
+
 /* 1 if the text reads as Polish (see above). */
 int kg_stage_is_polish(const char *text);
 

@@ -31,12 +31,9 @@ load_defs(struct wk_data *d, struct kg_err *err)
 		d->defs[i].title = dup_value(res, i, 1);
 		d->defs[i].min_words = atoi(PQgetvalue(res, i, 3));
 		d->defs[i].max_words = atoi(PQgetvalue(res, i, 4));
-		kg_buf_printf(&spec, "- %s (%s, %d-%d słów): %s\n",
-			      PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-			      d->defs[i].min_words, d->defs[i].max_words,
-			      PQgetvalue(res, i, 2));
-		kg_buf_printf(&keys, "%s%s", i ? ", " : "",
-			      PQgetvalue(res, i, 0));
+		kg_stage_spec_add(&spec, &keys, i, PQgetvalue(res, i, 0),
+				  PQgetvalue(res, i, 1), d->defs[i].min_words,
+				  d->defs[i].max_words, PQgetvalue(res, i, 2));
 		d->ndefs++;
 	}
 	PQclear(res);

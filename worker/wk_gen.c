@@ -21,6 +21,7 @@
  */
 #include "wk.h"
 
+#include "kg_batch.h"
 #include "kg_breaker.h"
 #include "kg_config.h"
 #include "kg_db.h"
@@ -62,6 +63,10 @@ struct wk_job {
 	/* Failover (issue 6): the stage's walk along the provider chain. */
 	struct kg_failover_cursor fo;
 	char provider[KG_FAILOVER_NAME];	/* wrote the last stage */
+	/* Stopped (POST /api/batches/{id}/cancel, a cost cap lowered under
+	 * the spend) or re-claimed while a call was in flight: the call
+	 * finishes and is logged, nothing more is written or called. */
+	int stopped;
 };
 
 struct ev_list {
@@ -422,7 +427,11 @@ log_call(struct wk_job *j, const struct kg_ai_result *r, const char *outcome,
 	kg_ai_log_call(&at, r, outcome, error);
 }
 
-/* Returns 1 when the job is gone (another worker re-claimed it). */
+/*
+ * Returns 1 when the project is no longer ours (stopped, or re-claimed
+ * by another worker): the job is gone, or - with a call in flight - it
+ * waits for that call only (j->stopped).
+ */
 static int
 write_progress(struct wk_job *j, int progress)
 {
@@ -432,10 +441,44 @@ write_progress(struct wk_job *j, int progress)
 	j->progress = progress;
 	j->last_progress = kg_loop_now_ms();
 	if (run_step(&s) == 1) {
-		job_end(j, 1);
+		if (j->call)
+			j->stopped = 1;
+		else
+			job_end(j, 1);
 		return 1;
 	}
 	return 0;
+}
+
+/*
+ * Is the project still GENERATING under our claim?  Asked of PostgreSQL
+ * before every AI call, so a stop reaches the job even when the Redis
+ * hint is lost or the worker restarted.  A database failure answers yes:
+ * the next fenced write decides.
+ */
+static int
+still_ours(struct wk_job *j)
+{
+	struct kg_err err = {0};
+	PGresult *res = KG_DB_QUERY(&err,
+		"SELECT 1 FROM projects WHERE id = $1 AND status = 'GENERATING' "
+		"AND attempts = $2::int", j->t.project_id, j->attempts);
+	int ours;
+
+	if (!res)
+		return 1;
+	ours = PQntuples(res) == 1;
+	PQclear(res);
+	return ours;
+}
+
+/* The project was stopped: drop its partial work, no further call. */
+static void
+drop_stopped(struct wk_job *j)
+{
+	KG_INFO("project %s was stopped at stage %s: partial work dropped",
+		j->t.project_id, kg_stage_names[j->stage]);
+	job_end(j, 1);
 }
 
 static void dispatch(struct wk_job *j);
@@ -488,6 +531,12 @@ on_result(void *arg, const struct kg_ai_result *r)
 	char why[256];
 
 	j->call = NULL;
+	if (j->stopped) {	/* the call's cost is real: log it, then go */
+		log_call(j, r, r->ok ? "ok" : r->outcome,
+			 r->ok ? NULL : (r->error ? r->error : "failed"));
+		drop_stopped(j);
+		return;
+	}
 	/* The breaker judges the service: an answer that fails the stage's
 	 * checks still proves the provider up (kg_failover.h). */
 	if (strcmp(kg_failover_current(&j->fo), "offline"))
@@ -579,6 +628,10 @@ dispatch(struct wk_job *j)
 {
 	char what[128];
 
+	if (!still_ours(j)) {
+		drop_stopped(j);
+		return;
+	}
 	if (cost_cap_reached(j)) {
 		KG_WARN("project %s: %s", j->t.project_id, j->error);
 		fail_job(j);
@@ -771,8 +824,16 @@ wk_gen_tick(struct wk *w)
 
 	for (; j; j = next) {
 		next = j->next;
-		if (now - j->last_progress < every || j->stage >= KG_NSTAGES)
+		if (j->stopped || now - j->last_progress < every ||
+		    j->stage >= KG_NSTAGES)
 			continue;
+		/* The stop hint: no more progress for a stopped project. */
+		if (kg_batch_stop_hinted(j->t.batch_id) && !still_ours(j)) {
+			j->stopped = j->call != NULL;
+			if (!j->stopped)
+				drop_stopped(j);
+			continue;
+		}
 		if (j->progress + 1 < stage_progress[j->stage + 1])
 			write_progress(j, j->progress + 1);
 		else
