@@ -103,6 +103,9 @@ static const struct conf_key conf_keys[] = {
 	{"storage", "s3_timeout_ms", T_INT, "30000", 100, 600000, NULL},
 	/* Export (issue 9): how long the endpoint waits for the worker. */
 	{"export", "wait_timeout", T_INT, "30", 1, 600, NULL},
+	/* Export retention (issue 17): days after which old stored exports
+	 * are pruned by the worker once a day; 0 = keep everything. */
+	{"export", "retention_days", T_INT, "0", 0, 36500, NULL},
 	/* SSE relay (cgi-bin/events.c, issue 7). */
 	{"events", "max_streams", T_INT, "256", 1, 10000, NULL},
 	{"events", "heartbeat", T_INT, "15", 1, 300, NULL},

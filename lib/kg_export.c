@@ -515,3 +515,83 @@ kg_export_purge_target(const char *batch_id, const char *project_id,
 	PQclear(res);
 	return n;
 }
+
+int
+kg_export_reusable_zip(const char *batch_id, struct kg_export_file *f,
+		       struct kg_err *err)
+{
+	PGresult *res = KG_DB_QUERY(err,
+		"SELECT e.storage_backend, e.storage_key, e.sha256, e.size_bytes "
+		"FROM export_history e WHERE e.batch_id = $1 AND e.format = 'zip' "
+		"AND e.storage_backend = $2 AND e.created_at >= (SELECT "
+		"greatest(b.updated_at, max(p.updated_at)) FROM batches b "
+		"LEFT JOIN projects p ON p.batch_id = b.id WHERE b.id = $1 "
+		"GROUP BY b.updated_at) ORDER BY e.created_at DESC LIMIT 1",
+		batch_id, kg_storage_backend());
+	int found;
+
+	if (!res)
+		return -1;
+	found = PQntuples(res) == 1;
+	if (found) {
+		file_from_row(res, 0, f);
+		f->reused = 1;
+	}
+	PQclear(res);
+	return found;
+}
+
+/*
+ * Rows older than the cut, except the newest of each card and of each
+ * batch; `shared` when a row that stays names the same stored file (a
+ * card's .docx is deterministic, so two rows can share one key).
+ */
+#define PRUNE_SQL                                                          \
+	"WITH ranked AS (SELECT id, storage_key, storage_backend, created_at," \
+	"  row_number() OVER (PARTITION BY coalesce(project_id, batch_id)"    \
+	"  ORDER BY created_at DESC, id) AS rn FROM export_history),"         \
+	" old AS (SELECT * FROM ranked WHERE rn > 1"                           \
+	"  AND created_at < now() - $1::bigint * interval '1 second'"         \
+	"  ORDER BY created_at LIMIT $2::int)"                                 \
+	" SELECT o.id, o.storage_key, o.storage_backend, EXISTS (SELECT 1"     \
+	"  FROM export_history k WHERE k.storage_key = o.storage_key"          \
+	"  AND k.storage_backend = o.storage_backend"                          \
+	"  AND k.id NOT IN (SELECT id FROM old)) FROM old o"
+
+long long
+kg_export_prune(long long older_than_s, int limit, struct kg_err *err)
+{
+	char age[24], lim[16];
+	PGresult *res;
+	long long n = 0;
+
+	snprintf(age, sizeof(age), "%lld", older_than_s);
+	snprintf(lim, sizeof(lim), "%d", limit);
+	res = KG_DB_QUERY(err, PRUNE_SQL, age, lim);
+	if (!res)
+		return -1;
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *key = PQgetvalue(res, i, 1);
+		int other = strcmp(PQgetvalue(res, i, 2), kg_storage_backend());
+
+		/* files first: a storage failure keeps the row (retry) */
+		if (other) {
+			KG_WARN("export %s is on storage %s, not the configured "
+				"one: left in place", key, PQgetvalue(res, i, 2));
+			continue;
+		}
+		if (PQgetvalue(res, i, 3)[0] != 't' &&
+		    kg_storage_delete(key, err) < 0) {
+			n = -1;
+			break;
+		}
+		if (kg_db_exec(err, "DELETE FROM export_history WHERE id = $1",
+			       1, (const char *const[]){PQgetvalue(res, i, 0)}) < 0) {
+			n = -1;
+			break;
+		}
+		n++;
+	}
+	PQclear(res);
+	return n;
+}

@@ -5,6 +5,7 @@
  *   kartograf-admin adduser EMAIL [--admin] [--name NAME]
  *   kartograf-admin passwd EMAIL
  *   kartograf-admin deluser EMAIL      (and their stored export files)
+ *   kartograf-admin prune-exports --older-than AGE   (30d, 12h, 90m, 3600s)
  *   kartograf-admin config-check
  *
  * Passwords are read from the terminal (twice, without echo) or, when
@@ -36,6 +37,8 @@ usage(void)
 		"       kartograf-admin adduser EMAIL [--admin] [--name NAME]\n"
 		"       kartograf-admin passwd EMAIL\n"
 		"       kartograf-admin deluser EMAIL\n"
+		"       kartograf-admin prune-exports --older-than AGE "
+		"(e.g. 30d, 12h, 90m, 3600s)\n"
 		"       kartograf-admin config-check\n"
 		"Config: $KARTOGRAF_CONFIG or " KG_CONFIG_DEFAULT_PATH "\n");
 	return 2;
@@ -176,6 +179,53 @@ cmd_deluser(int argc, char **argv)
 	return 0;
 }
 
+/* "30d", "12h", "90m", "3600s" or plain seconds -> seconds, -1 if bad. */
+static long long
+parse_age(const char *s)
+{
+	static const struct { char unit; long long secs; } units[] = {
+		{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+	char *end;
+	long long n;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	n = strtoll(s, &end, 10);
+	if (n < 0 || n > 36500LL * 86400)
+		return -1;
+	if (!*end)
+		return n;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (end[0] == units[i].unit && !end[1])
+			return n * units[i].secs;
+	return -1;
+}
+
+static int
+cmd_prune_exports(int argc, char **argv)
+{
+	struct kg_err err = {0};
+	long long age, n, total = 0;
+
+	if (argc != 2 || strcmp(argv[0], "--older-than"))
+		return usage();
+	age = parse_age(argv[1]);
+	if (age < 0) {
+		fprintf(stderr, "bad age \"%s\": use e.g. 30d, 12h, 90m or "
+			"3600s\n", argv[1]);
+		return 2;
+	}
+	do {	/* in rounds, so a huge history is not one transaction */
+		n = kg_export_prune(age, 1000, &err);
+		if (n < 0)
+			return fail(&err);
+		total += n;
+	} while (n == 1000);
+	printf("%lld old export(s) pruned (older than %lld s; the newest "
+	       "export of every card and batch kept)\n", total, age);
+	return 0;
+}
+
 static void
 print_line(const char *line)
 {
@@ -229,6 +279,8 @@ main(int argc, char **argv)
 		rc = cmd_passwd(argc - 2, argv + 2);
 	else if (!strcmp(argv[1], "deluser"))
 		rc = cmd_deluser(argc - 2, argv + 2);
+	else if (!strcmp(argv[1], "prune-exports"))
+		rc = cmd_prune_exports(argc - 2, argv + 2);
 	else
 		rc = usage();
 	kg_db_close();

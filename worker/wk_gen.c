@@ -379,8 +379,9 @@ run_step(struct step *s)
 
 	if (kg_db_tx(&err, step_tx, s) < 0) {
 		if (s->lost) {
-			KG_WARN("project %s was re-claimed by another worker; "
-				"dropping our result", s->j->t.project_id);
+			KG_WARN("project %s is no longer ours (stopped, or "
+				"re-claimed by another worker): partial work "
+				"dropped", s->j->t.project_id);
 			return 1;
 		}
 		KG_ERROR("project %s: writing %s failed: %s",

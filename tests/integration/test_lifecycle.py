@@ -262,8 +262,10 @@ def _wait_inflight(ctx, batch, n):
 
 
 def _slow_env(fake, **over):
-    return tp._env(fake, KARTOGRAF_AI_PROVIDERS="bedrock", KARTOGRAF_AI_TIMEOUT_MS="15000",
-                   KARTOGRAF_WORKER_CONCURRENCY="2", **over)
+    env = {"KARTOGRAF_AI_PROVIDERS": "bedrock", "KARTOGRAF_AI_TIMEOUT_MS": "15000",
+           "KARTOGRAF_WORKER_CONCURRENCY": "2"}
+    env.update(over)
+    return tp._env(fake, **env)
 
 
 def test_lifecycle_cancel_midflight_then_resume(ctx):
@@ -298,6 +300,8 @@ def test_lifecycle_cancel_midflight_then_resume(ctx):
             assert _count(ctx, f"SELECT count(*) FROM sections s JOIN projects p ON "
                                f"p.id = s.project_id WHERE p.batch_id = '{batch}'") == 0
             assert _statuses(ctx, batch) == ["PENDING"] * 3
+            # each job learnt it at its next step (the fenced progress write, or the
+            # check before a call) and dropped its work
             assert tw._log(w).count("partial work dropped") == 2, tw._log(w)[-2000:]
             ev = tw._events(ctx, batch)
             assert [e["type"] for e in ev].count("batch.stopped") == 1
