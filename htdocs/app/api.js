@@ -30,6 +30,9 @@ const CODE_TEXT = {
   timeout: 'Serwer nie odpowiedział na czas. Spróbuj ponownie.',
   not_applied: 'nowa wersja nie została zapisana: karta zmieniła się w międzyczasie albo generowanie się nie powiodło. Spróbuj ponownie.',
   internal: 'Wystąpił błąd serwera. Spróbuj ponownie.',
+  batch_busy: 'Trwa generowanie tego zestawu. Najpierw kliknij „Zatrzymaj”, a potem usuń.',
+  cost_cap_reached: 'Zestaw wydał już swój limit kosztów AI. Podnieś albo usuń limit, a potem kliknij „Generuj”.',
+  storage_unavailable: 'Magazyn plików jest chwilowo niedostępny — nic nie zostało usunięte. Spróbuj ponownie za chwilę.',
 };
 const STATUS_TEXT = {
   400: 'Nieprawidłowe żądanie.',

@@ -3,6 +3,7 @@ import { h, replace, fmtDateTime, fmtCost, fmtDuration, plural, toast, announce,
 import { api, download } from './api.js';
 import { projectStatus, batchStatus } from './labels.js';
 import { BatchLive } from './live.js';
+import { batchLifecycle } from './lifecycle.js';
 
 const ACTIVE = new Set(['QUEUED', 'GENERATING']);
 const DONE = new Set(['COMPLETED', 'FAILED']);
@@ -28,6 +29,8 @@ export function renderBatch(root, batchId) {
   const overallText = h('p', { id: 'overall-text' });
   const eta = h('p', { id: 'eta', class: 'note' });
   const tbody = h('tbody');
+  // stop, delete, cost cap and estimate (lifecycle.js)
+  const life = batchLifecycle(batchId, { onChanged: () => scheduleRefresh(0) });
   const tableBox = h('div', { class: 'table-wrap' },
     h('table', { class: 'data projects', id: 'projects' },
       h('caption', { class: 'visually-hidden' }, 'Projekty zestawu ze statusem generowania'),
@@ -43,7 +46,9 @@ export function renderBatch(root, batchId) {
       h('div', { class: 'row-between' },
         h('h2', { id: 'overall-label' }, 'Postęp generowania'), liveBadge),
       overall, overallText, eta,
-      h('div', { class: 'actions' }, startBtn, retryAllBtn, zipBtn)),
+      h('div', { class: 'actions' }, startBtn, life.stopBtn, retryAllBtn, zipBtn, life.deleteBtn),
+      life.estimateText),
+    life.money,
     h('section', { class: 'card', 'aria-labelledby': 'projects-h' },
       h('h2', { id: 'projects-h' }, 'Projekty'),
       tableBox));
@@ -106,6 +111,7 @@ export function renderBatch(root, batchId) {
   }
 
   function applyEvent(ev) {
+    if (applyLifecycleEvent(ev)) return;
     if (ev.type === 'batch.completed') {
       if (batch) batch.status = ev.status || 'COMPLETED';
       const list = [...projects.values()];
@@ -129,6 +135,25 @@ export function renderBatch(root, batchId) {
     upsert(patch, true);
     updateSummary();
     if (ev.type === 'project.completed' || ev.type === 'project.failed') scheduleRefresh(1500);
+  }
+
+  // batch.stopped (Zatrzymaj, or the cost cap) and project.deleted
+  function applyLifecycleEvent(ev) {
+    if (ev.type === 'batch.stopped') {
+      if (batch) batch.status = ev.status || 'VALIDATED';
+      announce('Generowanie zatrzymane.');
+      scheduleRefresh(300);
+      return true;
+    }
+    if (ev.type === 'project.deleted' && ev.project_id) {
+      const r = rows.get(ev.project_id);
+      if (r) r.tr.remove();
+      rows.delete(ev.project_id);
+      projects.delete(ev.project_id);
+      updateSummary();
+      return true;
+    }
+    return false;
   }
 
   // details the events do not carry (provider, cost, error text): one GET, debounced
@@ -251,6 +276,7 @@ export function renderBatch(root, batchId) {
     retryAllBtn.textContent = `Ponów nieudane (${c.FAILED})`;
     zipBtn.disabled = c.COMPLETED === 0 || zipBtn.textContent !== 'Pobierz wszystko (.zip)';
     offlineNote.hidden = !list.some((p) => p.provider === 'offline');
+    if (batch) life.update(batch, c);
   }
 
   async function generate(ids) {

@@ -3,6 +3,7 @@ import { h, replace, fmtDateTime, fmtCost, plural, toast, announce } from './dom
 import { api, ApiError } from './api.js';
 import { PROJECT_STATUS, STATUS_ORDER, batchStatus } from './labels.js';
 import { COLUMNS, analyzeGrid, gridFromSheet, colName, displayValue } from './sheet.js';
+import { deleteBatch, capField, parseCap, applyCap } from './lifecycle.js';
 
 const TEMPLATE_URL = '/api/template.xlsx';
 const PAGE = 20;
@@ -58,7 +59,8 @@ export function renderBatches(root) {
       h('td', null, fmtDateTime(b.created_at)),
       h('td', null, h('span', { class: `badge batch-${String(b.status || '').toLowerCase()}` }, batchStatus(b.status))),
       h('td', null, countsView(b.counts || {}, b.row_count)),
-      h('td', { class: 'num' }, fmtCost(b.cost))));
+      h('td', { class: 'num' }, fmtCost(b.cost)),
+      h('td', null, deleteButton(b))));
     const pager = h('div', { class: 'pager' });
     if (offset > 0) pager.appendChild(h('button', { type: 'button', class: 'btn', onclick: () => { offset = Math.max(0, offset - PAGE); load(); } }, '← Nowsze'));
     if (offset + batches.length < total) pager.appendChild(h('button', { type: 'button', class: 'btn', onclick: () => { offset += PAGE; load(); } }, 'Starsze →'));
@@ -68,10 +70,19 @@ export function renderBatches(root) {
           h('caption', { class: 'visually-hidden' }, 'Zestawy projektów, od najnowszego'),
           h('thead', null, h('tr', null,
             h('th', { scope: 'col' }, 'Nazwa'), h('th', { scope: 'col' }, 'Utworzono'), h('th', { scope: 'col' }, 'Stan'),
-            h('th', { scope: 'col' }, 'Projekty według statusu'), h('th', { scope: 'col', class: 'num' }, 'Koszt AI'))),
+            h('th', { scope: 'col' }, 'Projekty według statusu'), h('th', { scope: 'col', class: 'num' }, 'Koszt AI (USD)'),
+            h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Akcje')))),
           h('tbody', null, rows))),
       h('p', { class: 'note' }, `Razem: ${plural(total, 'zestaw', 'zestawy', 'zestawów')}.`),
       pager);
+  }
+
+  // "Usuń" with a confirmation naming the batch and its number of cards
+  function deleteButton(b) {
+    return h('button', {
+      type: 'button', class: 'btn btn-small btn-danger-outline delete-batch', 'aria-label': `Usuń zestaw ${b.name || ''}`,
+      onclick: async () => { if (await deleteBatch(b)) load(); },
+    }, 'Usuń');
   }
 
   load();
@@ -102,6 +113,7 @@ function uploadPanel() {
     h('p', { class: 'note' }, 'Wymagane kolumny: Nazwa projektu, Opis, Wnioskodawca. Nagłówki mogą być po polsku lub po angielsku.'));
   const status = h('div', { class: 'upload-status', 'aria-live': 'polite' });
   const preview = h('div', { class: 'preview' });
+  const cap = capField('batch-cap');
   const sendBtn = h('button', { type: 'button', class: 'btn btn-primary', id: 'send', disabled: true }, 'Wyślij plik');
   const resetBtn = h('button', { type: 'button', class: 'btn', id: 'reset', hidden: true }, 'Wybierz inny plik');
   const el = h('section', { class: 'card', 'aria-labelledby': 'upload-h' },
@@ -110,6 +122,7 @@ function uploadPanel() {
       ' — zawiera wszystkie kolumny, przykładowy wiersz i instrukcję.'),
     zone,
     h('div', { class: 'field' }, h('label', { for: 'batch-name' }, 'Nazwa zestawu (opcjonalnie)'), nameInput),
+    cap.el,
     status,
     preview,
     h('div', { class: 'actions' }, sendBtn, resetBtn));
@@ -261,6 +274,12 @@ function uploadPanel() {
 
   async function send() {
     if (!file || busy) return;
+    const capValue = parseCap(cap.input.value);
+    if (Number.isNaN(capValue)) {
+      replace(status, h('p', { class: 'form-error', role: 'alert', id: 'cap-error' }, 'Limit kosztów musi być liczbą, np. 2,50 (USD), albo pustym polem (bez limitu).'));
+      cap.input.focus();
+      return;
+    }
     busy = true;
     sendBtn.disabled = true;
     const old = sendBtn.textContent;
@@ -270,6 +289,7 @@ function uploadPanel() {
     fd.append('file', file, file.name);
     try {
       const b = await api('POST', '/api/batches', { body: fd });
+      if (capValue !== null) await applyCap(b.id, capValue);
       toast(`Utworzono zestaw „${b.name || file.name}”: ${plural(b.row_count || (b.projects || []).length, 'projekt', 'projekty', 'projektów')}.`, 'ok');
       location.hash = `#/batches/${encodeURIComponent(b.id)}`;
     } catch (e) {

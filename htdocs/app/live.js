@@ -6,7 +6,7 @@
 //    failures, with a new attempt to stream every 30 s.
 import { api, token } from './api.js';
 
-export const EVENT_TYPES = ['project.status_changed', 'project.progress', 'project.completed', 'project.failed', 'batch.completed'];
+export const EVENT_TYPES = ['project.status_changed', 'project.progress', 'project.completed', 'project.failed', 'batch.completed', 'batch.stopped', 'project.deleted'];
 const POLL_MS = 3000;
 const RETRY_STREAM_MS = 30000;
 const MAX_FAILURES = 3;

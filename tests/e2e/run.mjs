@@ -508,6 +508,79 @@ await test('an invalid token sends the user back to login with "Sesja wygasła"'
   }
 });
 
+// ---- batch lifecycle and money (issue 17): cap, estimate, stop, delete
+await test('cost cap on the upload form, estimate beside the start button, "Zatrzymaj" stops a generating batch', async () => {
+  await page.goto(`${BASE}/#/`);
+  await page.waitForSelector('#file', { state: 'attached' });
+  const file = writeTmp(`life-${uniq}.xlsx`, xlsxBuffer(goodRows(`L${uniq}`, 15)));
+  await page.setInputFiles('#file', file);
+  await page.waitForSelector('#client-ok');
+  await page.fill('#batch-name', `Cykl życia ${uniq}`);
+  await page.fill('#batch-cap', 'abc');
+  await page.click('#send');
+  await page.waitForSelector('#cap-error:has-text("Limit kosztów musi być liczbą")');
+  await page.fill('#batch-cap', '2,50');
+  await shot(page, 'life-upload-with-cap');
+  await page.click('#send');
+  await page.waitForURL(/#\/batches\/[0-9a-f-]{36}/);
+  state.lifeBatch = page.url().split('/').pop();
+  await page.waitForSelector('#cap-label:has-text("z limitu 2,50")');
+  await page.waitForSelector('#estimate:has-text("Szacowany koszt: ok. 0,00")');
+  const est = await page.textContent('#estimate');
+  assert(/15 projektów, offline/.test(est), `estimate names rows and provider (${est})`);
+  await shot(page, 'life-estimate-and-cap');
+  await page.click('#start');
+  await page.waitForSelector('#stop:not([hidden])');
+  await page.click('#stop');
+  await page.waitForSelector('.toast:has-text("Zatrzymano generowanie")');
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('#projects tbody tr')];
+    return rows.length === 15 && !rows.some((r) => r.dataset.status === 'QUEUED' || r.dataset.status === 'GENERATING') &&
+      rows.some((r) => r.dataset.status === 'PENDING');
+  }, null, { timeout: 30000 });
+  assert(await page.isHidden('#stop'), '"Zatrzymaj" hidden once nothing generates');
+  const pending = await page.$$eval('#projects tbody tr[data-status=PENDING]', (r) => r.length);
+  await shot(page, 'life-stopped');
+  // a cap of 0 stops everything: the page says so, "Generuj" is refused with what to do
+  await page.fill('#cap', '0');
+  await page.click('#cap-save');
+  await page.waitForSelector('#cap-stopped:has-text("Limit kosztów został osiągnięty")');
+  await page.click('#start');
+  await page.waitForSelector('.toast-error:has-text("limit")');
+  await shot(page, 'life-cap-reached');
+  // no cap: "Generuj" resumes the stopped cards
+  await page.fill('#cap', '');
+  await page.click('#cap-save');
+  await page.waitForSelector('#cap-label:has-text("bez limitu")');
+  await page.click('#start');
+  await page.waitForFunction(() => [...document.querySelectorAll('#projects tbody tr')].every((r) => r.dataset.status === 'COMPLETED'),
+    null, { timeout: LIVE_TIMEOUT });
+  await page.waitForSelector('#estimate-vs-actual:not([hidden])');
+  assert(pending > 0, 'some cards were stopped before they started');
+  await shot(page, 'life-resumed-estimate-vs-actual');
+}, { needs: ['loggedIn'] });
+
+await test('"Usuń": a confirmation naming the batch and its cards, then the list updates', async () => {
+  await page.goto(`${BASE}/#/`);
+  const row = `tr[data-batch-id="${state.lifeBatch}"]`;
+  await page.waitForSelector(row);
+  await page.click(`${row} .delete-batch`);
+  await page.waitForSelector('dialog.confirm[open]');
+  const text = await page.textContent('dialog.confirm');
+  assert(text.includes(`„Cykl życia ${uniq}”`) && /15 kartami/.test(text), `dialog names the batch and its cards (${text})`);
+  await shot(page, 'life-delete-confirm');
+  await page.click('#confirm-cancel');
+  await page.waitForSelector('dialog.confirm', { state: 'detached' });
+  assert(await page.isVisible(row), 'cancel keeps the batch');
+  await page.click(`${row} .delete-batch`);
+  await page.click('#confirm-ok');
+  await page.waitForSelector('.toast:has-text("Usunięto zestaw")');
+  await page.waitForSelector(row, { state: 'detached' });
+  const r = await apiCall(BASE, 'GET', `/api/batches/${state.lifeBatch}`, { token: await nodeLogin(BASE) });
+  assert(r.status === 404, `the batch is gone (${r.status})`);
+  await shot(page, 'life-deleted');
+}, { needs: ['lifeBatch'] });
+
 await test('accessibility basics and tablet width', async () => {
   const { ctx, page: t } = await newPage({ viewport: { width: 768, height: 1024 } });
   await login(t, BASE);

@@ -340,8 +340,7 @@ def test_lifecycle_cancel_survives_worker_restart(ctx):
             time.sleep(2)
             assert _statuses(ctx, batch) == ["PENDING", "PENDING"]
             assert all(q["t_start"] < t_stopped for q in fake.requests("bedrock"))
-            assert "GENERATING" not in tw._log(w2).split("started as", 1)[-1] or \
-                batch not in tw._log(w2)
+            assert not any(f"project {p} GENERATING" in tw._log(w2) for p in pids), tw._log(w2)
             tw._stop(w2)
     finally:
         tp._reset_breakers(ctx)
@@ -442,3 +441,61 @@ def test_lifecycle_estimate_vs_fake_usage(ctx):
         tp._reset_breakers(ctx)
         tw._deluser(ctx, user)
         tw._deluser(ctx, other)
+
+
+# ---------------------------------------------------------------- retention
+
+def test_lifecycle_zip_reuse_and_prune_exports(ctx):
+    user, auth = _tx_user(ctx)
+    try:
+        base = ctx.servers["lighttpd"]
+        local = _local_dir(ctx)
+        batch = tx._batch(ctx, user["email"], rows=2)
+        a = tx._project(ctx, user["email"], batch=batch, row=2, name="Park")
+        tx._project(ctx, user["email"], batch=batch, row=3, name="Skwer")
+        r1 = tx._export(ctx, base, auth, "batch", batch)
+        assert r1.status == 200 and r1.header("x-kartograf-export") == "built", r1
+        # nothing changed: the stored zip again, no new build, no new row
+        r2 = tx._export(ctx, ctx.servers["apache"], auth, "batch", batch)
+        assert r2.status == 200 and r2.header("x-kartograf-export") == "reused", r2.headers
+        assert r2.body == r1.body and len(tx._history(ctx, f"batch_id = '{batch}'")) == 1
+        # a card changed: a new zip
+        ctx.psql(f"UPDATE projects SET version = version + 1 WHERE id = '{a}'")
+        r3 = tx._export(ctx, base, auth, "batch", batch)
+        assert r3.header("x-kartograf-export") == "built", r3.headers
+        zips = tx._history(ctx, f"batch_id = '{batch}'")
+        assert len(zips) == 2, zips
+        assert tx._export(ctx, base, auth, "project", a).status == 200
+        # everything of this batch 40 days old: the older zip goes, the newest zip
+        # and the card's only .docx stay
+        ctx.psql(f"UPDATE export_history SET created_at = created_at - interval '40 days' "
+                 f"WHERE batch_id = '{batch}' OR project_id = '{a}'")
+        for bad in (["--older-than", "30x"], ["--older-than"], ["--newer-than", "30d"], []):
+            rc, out, err = ctx.run_program("worker/kartograf-admin", ["prune-exports", *bad])
+            assert rc == 2, (bad, rc, out, err)
+        rc, out, err = ctx.run_program("worker/kartograf-admin",
+                                       ["prune-exports", "--older-than", "30d"])
+        assert rc == 0 and out.startswith("1 old export(s) pruned"), (rc, out, err)
+        left = tx._history(ctx, f"batch_id = '{batch}'")
+        assert [r[8] for r in left] == [zips[1][8]], left
+        assert not os.path.exists(os.path.join(local, zips[0][8]))
+        assert os.path.isfile(os.path.join(local, zips[1][8]))
+        assert len(tx._history(ctx, f"project_id = '{a}'")) == 1
+        # the worker does the same once a day when [export] retention_days is set
+        ctx.psql(f"UPDATE projects SET version = version + 1 WHERE id = '{a}'")
+        assert tx._export(ctx, base, auth, "batch", batch).header("x-kartograf-export") == "built"
+        ctx.psql(f"UPDATE export_history SET created_at = created_at - interval '40 days' "
+                 f"WHERE batch_id = '{batch}'")
+        old_key = tx._history(ctx, f"batch_id = '{batch}'")[0][8]
+        ctx.redis("DEL", "kg:lock:prune-exports")
+        with tw.own_workers(ctx) as ws:
+            w = ws.start("life-prune", {"KARTOGRAF_EXPORT_RETENTION_DAYS": "30"})
+            ctx.wait_until(lambda: len(tx._history(ctx, f"batch_id = '{batch}'")) == 1,
+                           timeout=15, what="the worker's daily pruning")
+            assert not os.path.exists(os.path.join(local, old_key))
+            assert "export retention: 1 export(s) older than 30 day(s) pruned" in tw._log(w)
+            tw._stop(w)
+        assert ctx.redis("EXISTS", "kg:lock:prune-exports") == "1", "once a day, not once a start"
+    finally:
+        ctx.redis("DEL", "kg:lock:prune-exports")
+        tx._drop(ctx, user["email"])
