@@ -15,7 +15,7 @@
 /* The sections and prompts, as the worker loads them (worker/wk_data.c). */
 struct est_data {
 	struct kg_buf spec, keys;
-	char *system[KG_NSTAGES], *body[KG_NSTAGES];
+	struct kg_prompt prompts[KG_NSTAGES];
 	double out[KG_NSTAGES];		/* modelled output tokens */
 	int nsections;
 };
@@ -29,10 +29,7 @@ data_free(struct est_data *d)
 {
 	kg_buf_free(&d->spec);
 	kg_buf_free(&d->keys);
-	for (int s = 0; s < KG_NSTAGES; s++) {
-		free(d->system[s]);
-		free(d->body[s]);
-	}
+	kg_stage_prompts_free(d->prompts);
 }
 
 static int
@@ -63,29 +60,6 @@ load_sections(struct est_data *d, struct kg_err *err)
 	return 0;
 }
 
-static int
-load_prompts(struct est_data *d, struct kg_err *err)
-{
-	PGresult *res = kg_db_query(err,
-		"SELECT stage, system, body FROM prompt_templates", 0, NULL);
-	int found = 0;
-
-	if (!res)
-		return -1;
-	for (int i = 0; i < PQntuples(res); i++)
-		for (int s = 0; s < KG_NSTAGES; s++)
-			if (!strcmp(PQgetvalue(res, i, 0), kg_stage_names[s])) {
-				d->system[s] = strdup(PQgetvalue(res, i, 1));
-				d->body[s] = strdup(PQgetvalue(res, i, 2));
-				found += d->system[s] && d->body[s];
-			}
-	PQclear(res);
-	if (found != KG_NSTAGES)
-		return kg_err_set(err, 500, "no_data",
-				  "prompt_templates lacks a stage");
-	return 0;
-}
-
 /* One row: the three stages' tokens, added to sum. */
 static int
 add_row(const struct est_data *d, const char *input, struct est_sum *sum,
@@ -97,8 +71,10 @@ add_row(const struct est_data *d, const char *input, struct est_sum *sum,
 				kg_buf_str((struct kg_buf *)&d->keys), "", ""};
 
 	for (int s = 0; s < KG_NSTAGES; s++) {
-		char *sys = kg_prompt_render(d->system[s], names, values, 5);
-		char *body = kg_prompt_render(d->body[s], names, values, 5);
+		char *sys = kg_prompt_render(d->prompts[s].system, names,
+					     values, 5);
+		char *body = kg_prompt_render(d->prompts[s].body, names,
+					      values, 5);
 
 		if (!sys || !body) {
 			free(sys);
@@ -261,7 +237,7 @@ kg_estimate_batch(const char *batch_id, const struct kg_user *u,
 		kg_err_set(err, 404, "not_found", "no such batch");
 		goto out;
 	}
-	if (load_sections(&d, err) < 0 || load_prompts(&d, err) < 0 ||
+	if (load_sections(&d, err) < 0 || kg_stage_prompts_load(d.prompts, err) < 0 ||
 	    sum_rows(&d, rows, &all, &rem, &nrem, err) < 0)
 		goto out;
 	o = cJSON_CreateObject();

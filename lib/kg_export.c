@@ -97,6 +97,26 @@ out:
 	return rc;
 }
 
+static void file_from_row(PGresult *res, int row, struct kg_export_file *f);
+
+/* The first row of res (a stored export), if any: 1 found, 0 none,
+ * -1 the query failed.  Takes res. */
+static int
+reuse_row(PGresult *res, struct kg_export_file *f)
+{
+	int found;
+
+	if (!res)
+		return -1;
+	found = PQntuples(res) == 1;
+	if (found) {
+		file_from_row(res, 0, f);
+		f->reused = 1;
+	}
+	PQclear(res);
+	return found;
+}
+
 static void
 file_from_row(PGresult *res, int row, struct kg_export_file *f)
 {
@@ -111,25 +131,14 @@ kg_export_reusable(const char *project_id, int version,
 		   struct kg_export_file *f, struct kg_err *err)
 {
 	char v[16];
-	PGresult *res;
-	int found;
 
 	snprintf(v, sizeof(v), "%d", version);
-	res = KG_DB_QUERY(err,
+	return reuse_row(KG_DB_QUERY(err,
 		"SELECT storage_backend, storage_key, sha256, size_bytes "
 		"FROM export_history WHERE project_id = $1 AND format = 'docx' "
 		"AND project_version = $2::int AND storage_backend = $3 "
 		"ORDER BY created_at DESC LIMIT 1",
-		project_id, v, kg_storage_backend());
-	if (!res)
-		return -1;
-	found = PQntuples(res) == 1;
-	if (found) {
-		file_from_row(res, 0, f);
-		f->reused = 1;
-	}
-	PQclear(res);
-	return found;
+		project_id, v, kg_storage_backend()), f);
 }
 
 /*
@@ -448,6 +457,8 @@ purge_rows(PGresult *res, struct kg_err *err)
 {
 	int n = 0;
 
+	if (!res)
+		return -1;
 	for (int i = 0; i < PQntuples(res); i++) {
 		const char *key = PQgetvalue(res, i, 0);
 
@@ -457,10 +468,13 @@ purge_rows(PGresult *res, struct kg_err *err)
 				PQgetvalue(res, i, 1));
 			continue;
 		}
-		if (kg_storage_delete(key, err) < 0)
-			return -1;
+		if (kg_storage_delete(key, err) < 0) {
+			n = -1;
+			break;
+		}
 		n++;
 	}
+	PQclear(res);
 	return n;
 }
 
@@ -468,12 +482,10 @@ int
 kg_export_purge_user(const char *email, struct kg_err *err)
 {
 	char norm[KG_EMAIL_MAX + 1];
-	PGresult *res;
-	int n;
 
 	if (kg_user_normalize_email(email, norm, err) < 0)
 		return -1;
-	res = KG_DB_QUERY(err,
+	return purge_rows(KG_DB_QUERY(err,
 		"WITH u AS (SELECT id FROM users WHERE lower(email) = $1),"
 		" b AS (SELECT id FROM batches WHERE owner_id IN"
 		"  (SELECT id FROM u))"
@@ -482,63 +494,38 @@ kg_export_purge_user(const char *email, struct kg_err *err)
 		"  OR e.batch_id IN (SELECT id FROM b)"
 		"  OR e.project_id IN (SELECT p.id FROM projects p"
 		"   WHERE p.batch_id IN (SELECT id FROM b))",
-		norm);
-	if (!res)
-		return -1;
-	n = purge_rows(res, err);
-	PQclear(res);
-	return n;
+		norm), err);
 }
 
 int
 kg_export_purge_target(const char *batch_id, const char *project_id,
 		       struct kg_err *err)
 {
-	PGresult *res;
-	int n;
-
 	if (project_id)
-		res = KG_DB_QUERY(err,
+		return purge_rows(KG_DB_QUERY(err,
 			"SELECT DISTINCT storage_key, storage_backend"
 			" FROM export_history WHERE project_id = $1",
-			project_id);
-	else
-		res = KG_DB_QUERY(err,
-			"SELECT DISTINCT e.storage_key, e.storage_backend"
-			" FROM export_history e WHERE e.batch_id = $1"
-			"  OR e.project_id IN (SELECT p.id FROM projects p"
-			"   WHERE p.batch_id = $1)",
-			batch_id);
-	if (!res)
-		return -1;
-	n = purge_rows(res, err);
-	PQclear(res);
-	return n;
+			project_id), err);
+	return purge_rows(KG_DB_QUERY(err,
+		"SELECT DISTINCT e.storage_key, e.storage_backend"
+		" FROM export_history e WHERE e.batch_id = $1"
+		"  OR e.project_id IN (SELECT p.id FROM projects p"
+		"   WHERE p.batch_id = $1)",
+		batch_id), err);
 }
 
 int
 kg_export_reusable_zip(const char *batch_id, struct kg_export_file *f,
 		       struct kg_err *err)
 {
-	PGresult *res = KG_DB_QUERY(err,
+	return reuse_row(KG_DB_QUERY(err,
 		"SELECT e.storage_backend, e.storage_key, e.sha256, e.size_bytes "
 		"FROM export_history e WHERE e.batch_id = $1 AND e.format = 'zip' "
 		"AND e.storage_backend = $2 AND e.created_at >= (SELECT "
 		"greatest(b.updated_at, max(p.updated_at)) FROM batches b "
 		"LEFT JOIN projects p ON p.batch_id = b.id WHERE b.id = $1 "
 		"GROUP BY b.updated_at) ORDER BY e.created_at DESC LIMIT 1",
-		batch_id, kg_storage_backend());
-	int found;
-
-	if (!res)
-		return -1;
-	found = PQntuples(res) == 1;
-	if (found) {
-		file_from_row(res, 0, f);
-		f->reused = 1;
-	}
-	PQclear(res);
-	return found;
+		batch_id, kg_storage_backend()), f);
 }
 
 /*

@@ -48,6 +48,19 @@ int kg_stage_validate(const char *stage, const char *text,
 char *kg_prompt_render(const char *tpl, const char *const *names,
 		       const char *const *values, size_t n);
 
+/* A stage's prompt template (a prompt_templates row). */
+struct kg_prompt {
+	char *stage, *system, *body;
+	int max_tokens;
+};
+
+/* The plan, draft and polish templates into p[KG_NSTAGES], in stage
+ * order; 500 no_data when one is missing.  kg_stage_prompts_free()
+ * releases them (also after a failure). */
+struct kg_err;
+int kg_stage_prompts_load(struct kg_prompt p[KG_NSTAGES], struct kg_err *err);
+void kg_stage_prompts_free(struct kg_prompt p[KG_NSTAGES]);
+
 /*
  * One section of the prompts' {sections_spec} and {section_keys}
  * ("- key (Title, 60-180 słów): guidance" lines, "key, key" list),

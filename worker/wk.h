@@ -24,18 +24,14 @@
 #include "kg_loop.h"
 #include "kg_offline.h"
 #include "kg_quality.h"
-
-struct wk_prompt {
-	char *stage, *system, *body;
-	int max_tokens;
-};
+#include "kg_stage.h"
 
 struct wk_data {
 	struct kg_section_def *defs;
 	size_t ndefs;
 	struct kg_offline_tpl *tpls;
 	size_t ntpls;
-	struct wk_prompt prompts[3];	/* plan, draft, polish */
+	struct kg_prompt prompts[KG_NSTAGES];	/* plan, draft, polish */
 	char *sections_spec;		/* {sections_spec} of the prompts */
 	char *section_keys;		/* {section_keys} */
 };

@@ -577,7 +577,7 @@ static void
 start_stage(struct wk_job *j)
 {
 	const struct wk_data *d = &j->w->data;
-	const struct wk_prompt *p = &d->prompts[j->stage];
+	const struct kg_prompt *p = &d->prompts[j->stage];
 	const char *names[] = {"input_json", "sections_spec", "section_keys",
 			       "plan", "draft"};
 	char bad[KG_FAILOVER_NAME + 64];
