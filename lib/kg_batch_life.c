@@ -16,6 +16,7 @@
 #include "kg_export.h"
 #include "kg_log.h"
 #include "kg_redis.h"
+#include "kg_utf8.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -234,17 +235,18 @@ parse_update(const cJSON *body, const char **name, const char **cap,
 int
 kg_batch_name_valid(const char *s)
 {
-	size_t chars = 0;
+	size_t len = strlen(s);
 	int blank = 1;
 
+	if (kg_utf8_check(s, len) != len)
+		return 0;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if (*p < 0x20 || *p == 0x7f)
 			return 0;
 		if (*p != ' ')
 			blank = 0;
-		chars += (*p & 0xc0) != 0x80;
 	}
-	return !blank && chars <= NAME_MAX_CHARS;
+	return !blank && kg_utf8_chars(s) <= NAME_MAX_CHARS;
 }
 
 struct update {
@@ -329,12 +331,10 @@ struct del {
 
 /*
  * The target and whether it is busy (a project QUEUED or GENERATING):
- * scoped to the user, so another user's batch or card is 404.  `lock`
- * inside the deleting transaction (the batch row FOR UPDATE: no
- * generate or worker claim slips in between check and delete).
+ * scoped to the user, so another user's batch or card is 404.
  */
 static int
-find_target(struct del *d, int lock, struct kg_err *err)
+find_target(struct del *d, struct kg_err *err)
 {
 	PGresult *res;
 
@@ -361,8 +361,6 @@ find_target(struct del *d, int lock, struct kg_err *err)
 		d->busy = PQgetvalue(res, 0, 1)[0] == 't';
 	}
 	PQclear(res);
-	if (d->found && lock && lock_batch(d->batch, d->u, err) < 0)
-		return -1;
 	return 0;
 }
 
@@ -397,9 +395,15 @@ delete_tx(void *arg, struct kg_err *err)
 {
 	struct del *d = arg;
 
-	if (find_target(d, 1, err) < 0 || !d->found)
+	/* Found, then locked (the batch row: no generate, no worker claim
+	 * slips in), then read again under the lock. */
+	if (find_target(d, err) < 0)
+		return -1;
+	if (!d->found)
 		return 0;
-	if (d->busy)
+	if (lock_batch(d->batch, d->u, err) < 0 || find_target(d, err) < 0)
+		return -1;
+	if (!d->found || d->busy)
 		return 0;
 	if (d->project_id)
 		return delete_project_rows(d, err);
@@ -457,7 +461,7 @@ kg_batch_delete(const char *batch_id, const char *project_id,
 
 	/* Files first, rows after: a storage failure (503) leaves every
 	 * row in place and the DELETE can simply be repeated. */
-	if (find_target(&d, 0, err) < 0 || busy_or_missing(&d, err) < 0)
+	if (find_target(&d, err) < 0 || busy_or_missing(&d, err) < 0)
 		return -1;
 	files = kg_export_purge_target(d.batch, project_id, err);
 	if (files < 0)
