@@ -347,6 +347,31 @@ def test_lifecycle_cancel_survives_worker_restart(ctx):
         tw._deluser(ctx, user)
 
 
+def test_lifecycle_delete_right_after_stop_keeps_the_spend(ctx):
+    """Stop, then delete while the stopped card's call is still in flight: the
+    call's cost is still recorded, unlinked."""
+    user = tw._user(ctx)
+    tp._reset_breakers(ctx)
+    try:
+        with tp.Fake(ctx, "--latency-ms", "2500") as fake, tw.own_workers(ctx) as ws:
+            fake.script(bedrock={"then": {"usage": [1000, 1000]}})
+            w = ws.start("life-del-stop", _slow_env(fake))
+            batch, _ = tw._batch(ctx, user, 1)
+            t0 = ctx.psql("SELECT now()").strip()
+            assert tw._generate(ctx, ctx.servers["apache"], user, batch).status == 202
+            _wait_inflight(ctx, batch, 1)
+            assert _cancel(ctx, ctx.servers["apache"], user, batch).json() == {"stopped": 1}
+            assert _delete(ctx, ctx.servers["lighttpd"], user, "batches", batch).status == 200
+            sql = (f"SELECT count(*) FROM ai_calls WHERE created_at > '{t0}' AND batch_id IS NULL "
+                   "AND cost = 0.018")
+            ctx.wait_until(lambda: _count(ctx, sql) == 1, timeout=10, what="the call recorded")
+            assert len(fake.requests("bedrock")) == 1
+            tw._stop(w)
+    finally:
+        tp._reset_breakers(ctx)
+        tw._deluser(ctx, user)
+
+
 def test_lifecycle_cap_lowered_by_patch_stops_generation(ctx):
     user = tw._user(ctx)
     tp._reset_breakers(ctx)
