@@ -78,6 +78,7 @@ export function batchLifecycle(batchId, { onChanged }) {
   let estimate = null;
   let estimating = false;
   let lastCounts = null;
+  let lastKey = '';
 
   const stopBtn = h('button', { type: 'button', class: 'btn', id: 'stop', hidden: true }, 'Zatrzymaj');
   const deleteBtn = h('button', { type: 'button', class: 'btn btn-danger-outline', id: 'delete-batch' }, 'Usuń zestaw');
@@ -189,12 +190,16 @@ export function batchLifecycle(batchId, { onChanged }) {
   return {
     stopBtn, deleteBtn, estimateText, money,
     update(b, counts) {
-      const changed = !batch || b.status !== batch.status || b.cost !== batch.cost;
+      // batch.js keeps one batch object and patches it: compare values
+      const active = (counts.QUEUED || 0) + (counts.GENERATING || 0);
+      const key = `${b.status}|${b.cost}|${counts.PENDING || 0}|${counts.FAILED || 0}|${active}`;
+      const changed = key !== lastKey;
+      lastKey = key;
       batch = b;
       lastCounts = counts;
       render();
-      if (changed && !((counts.QUEUED || 0) + (counts.GENERATING || 0))) loadEstimate();
-      else if (!estimate) loadEstimate();
+      // the estimate (and estimate vs actual) once nothing is in flight
+      if (!estimate || (changed && !active)) loadEstimate();
     },
   };
 }
