@@ -136,8 +136,9 @@ export function batchLifecycle(batchId, { onChanged }) {
     }
   }
 
+  let again = false;
   async function loadEstimate() {
-    if (estimating) return;
+    if (estimating) { again = true; return; }
     estimating = true;
     try {
       estimate = await api('GET', `/api/batches/${encodeURIComponent(batchId)}/estimate`);
@@ -146,6 +147,7 @@ export function batchLifecycle(batchId, { onChanged }) {
       estimateText.textContent = 'Nie udało się oszacować kosztu.';
     } finally {
       estimating = false;
+      if (again) { again = false; loadEstimate(); }
     }
   }
 
