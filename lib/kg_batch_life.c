@@ -263,6 +263,7 @@ update_tx(void *arg, struct kg_err *err)
 	PGresult *res;
 
 	a->capped = 0;
+	stop_free(&a->stop);	/* a retried transaction starts afresh */
 	a->found = lock_batch(a->stop.batch_id, a->u, err);
 	if (a->found <= 0)
 		return a->found;
