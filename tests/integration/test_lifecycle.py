@@ -16,6 +16,7 @@ import uuid
 import test_export as tx
 import test_providers as tp
 import test_worker as tw
+from kgtest import queued_tasks  # noqa: E402
 
 AUTH = "Authorization"
 
@@ -334,7 +335,7 @@ def test_lifecycle_cancel_survives_worker_restart(ctx):
             t_stopped = time.time()
             w2 = ws.start("life-restart-2", _slow_env(fake))
             # the reaper hands the dead worker's tasks to w2, which must drop them
-            ctx.wait_until(lambda: ctx.redis("LLEN", "kg:queue:generate") == "0" and
+            ctx.wait_until(lambda: queued_tasks(ctx, "generate") == [] and
                            ctx.redis("KEYS", "kg:processing:generate:*") == "", timeout=15,
                            what="the dead worker's tasks reaped and dropped")
             time.sleep(2)
