@@ -280,6 +280,17 @@ get_batch(struct kg_req *req)
 	return o ? kg_resp_json(req, 200, o) : -1;
 }
 
+/* PATCH /api/batches/{id}: the shape here; the name's other rules (not
+ * blank, no control characters) and the stop a low cap causes are
+ * kg_batch_update's.  cost_cap null = remove the cap. */
+static const struct kg_field patch_body[] = {
+	{"name", KG_STRING, .min = 1, .max = 300,
+	 .what = "the batch's new name (1-300 characters)"},
+	{"cost_cap", KG_NUMBER, KG_NULLABLE, .min = 0, .max = 999999,
+	 .what = "a cost cap in USD (0-999999), or null for none"},
+	{0},
+};
+
 static int
 patch_batch(struct kg_req *req)
 {
@@ -310,8 +321,12 @@ static const struct kg_route routes[] = {
 	{"POST", "/api/batches", post_batches, KG_ROUTE_AUTH},
 	{"GET", "/api/batches", get_batches, KG_ROUTE_AUTH},
 	{"GET", "/api/batches/{id:uuid}", get_batch, KG_ROUTE_AUTH},
-	{"PATCH", "/api/batches/{id:uuid}", patch_batch, KG_ROUTE_AUTH},
-	{"DELETE", "/api/batches/{id:uuid}", delete_batch, KG_ROUTE_AUTH},
+	{"PATCH", "/api/batches/{id:uuid}", patch_batch, KG_ROUTE_AUTH,
+	 patch_body, .summary = "Rename a batch or set its cost cap (USD)",
+	 .response = "Batch"},
+	{"DELETE", "/api/batches/{id:uuid}", delete_batch, KG_ROUTE_AUTH,
+	 .summary = "Delete a batch, its cards and its stored files",
+	 .response = "Deleted"},
 	{0},
 };
 

@@ -221,11 +221,15 @@ def test_lifecycle_patch_rename_cap_and_bad_bodies(ctx):
             assert r.json()["cost_cap"] == 2.5
             r = _patch(ctx, base, user, batch, {"cost_cap": None})
             assert r.status == 200 and r.json()["cost_cap"] is None, r
-            for bad in ({"name": ""}, {"name": "   "}, {"name": "x" * 301}, {"name": 5},
-                        {"name": "a\nb"}, {"cost_cap": -1}, {"cost_cap": "5"},
-                        {"cost_cap": 1e12}, {"colour": "red"}, [1, 2]):
+            for bad in ({"name": "   "}, {"name": 5}, {"name": "a\nb"}, {"cost_cap": -1},
+                        {"cost_cap": "5"}, {"cost_cap": 1e12}, {"colour": "red"}, [1, 2]):
                 r = _patch(ctx, base, user, batch, bad)
                 assert r.status == 400 and r.json()["error"] == "bad_request", (bad, r)
+            # lengths: the declared body's 422s
+            r = _patch(ctx, base, user, batch, {"name": "x" * 301})
+            assert r.status == 422 and r.json()["error"] == "too_long", r
+            r = _patch(ctx, base, user, batch, {"name": ""})
+            assert r.status == 422 and r.json()["error"] == "too_short", r
             assert _patch(ctx, base, user, batch, "{oops").status == 400
             assert _patch(ctx, base, user, batch, "name=x", ctype="text/plain").status == 415
             assert _patch(ctx, base, user, batch, {"name": "x" * 300}).status == 200
