@@ -246,7 +246,9 @@ read_header(struct kg_rows *r, unsigned row, const struct kg_cell *cells,
 
 /* ---- values ---------------------------------------------------------- */
 
-/* Drops currency words and every kind of space users type in amounts. */
+/* Drops currency words and every kind of space users type in amounts.
+ * A byte that starts no noise word (digits, separators: nearly all) is
+ * copied without looking at the list. */
 static size_t
 strip_amount(const char *in, char *out, size_t size)
 {
@@ -259,6 +261,10 @@ strip_amount(const char *in, char *out, size_t size)
 	while (*in && n + 1 < size) {
 		size_t skip = 0;
 
+		if (!strchr("\xc2\xe2zZPp '\t", *in)) {
+			out[n++] = *in++;
+			continue;
+		}
 		for (size_t i = 0; !skip && i < sizeof(noise) / sizeof(*noise);
 		     i++)
 			if (!strncmp(in, noise[i], strlen(noise[i])))
@@ -413,6 +419,14 @@ utf8_chars(const char *s)
 	return n;
 }
 
+/* `key` is a string constant (the column table's, or a literal): cJSON
+ * keeps the pointer instead of copying the key into every project. */
+static void
+add_string(cJSON *obj, const char *key, const char *text)
+{
+	cJSON_AddItemToObjectCS(obj, key, cJSON_CreateString(text));
+}
+
 static int
 check_text(struct kg_rows *r, unsigned row, int col, int f,
 	   const struct kg_cell *cell, cJSON *input)
@@ -425,7 +439,7 @@ check_text(struct kg_rows *r, unsigned row, int col, int f,
 			  "znaków).", kg_rows_columns[f].label, kg_rows_columns[f].max_chars);
 		return -1;
 	}
-	cJSON_AddStringToObject(input, kg_rows_columns[f].key, text);
+	add_string(input, kg_rows_columns[f].key, text);
 	return 0;
 }
 
@@ -449,7 +463,8 @@ check_amount(struct kg_rows *r, unsigned row, int col, int f,
 			  "bilion zł.");
 		return -1;
 	}
-	cJSON_AddNumberToObject(input, kg_rows_columns[f].key, round(v * 100) / 100);
+	cJSON_AddItemToObjectCS(input, kg_rows_columns[f].key,
+				cJSON_CreateNumber(round(v * 100) / 100));
 	return 0;
 }
 
@@ -473,7 +488,7 @@ check_date(struct kg_rows *r, unsigned row, int col, int f,
 			  cell->text ? cell->text : "");
 		return -1;
 	}
-	cJSON_AddStringToObject(input, kg_rows_columns[f].key, iso);
+	add_string(input, kg_rows_columns[f].key, iso);
 	return 0;
 }
 
@@ -575,10 +590,10 @@ add_project(struct kg_rows *r, unsigned row, cJSON *input)
 {
 	cJSON *p = cJSON_CreateObject();
 
-	cJSON_AddNumberToObject(p, "row", row);
-	cJSON_AddStringToObject(p, "name", cJSON_GetStringValue(
-		cJSON_GetObjectItem(input, "name")));
-	cJSON_AddItemToObject(p, "input", input);
+	cJSON_AddItemToObjectCS(p, "row", cJSON_CreateNumber(row));
+	add_string(p, "name", cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(input, "name")));
+	cJSON_AddItemToObjectCS(p, "input", input);
 	cJSON_AddItemToArray(r->projects, p);
 }
 

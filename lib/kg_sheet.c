@@ -181,6 +181,17 @@ kg_sheet_norm(const char *s, size_t len, struct kg_buf *out)
 			norm_cp(&w, p[i++]);
 			continue;
 		}
+		/* U+00C0-U+02FF (Polish letters among them): no space, no
+		 * mark, nothing to drop -- copied as they are */
+		if (p[i] >= 0xc3 && p[i] <= 0xcb && i + 1 < len &&
+		    (p[i + 1] & 0xc0) == 0x80) {
+			norm_space(&w);
+			w.last_off = w.n;
+			w.last = (uint32_t)(p[i] & 0x1f) << 6 | (p[i + 1] & 0x3f);
+			w.out->data[w.n++] = (char)p[i++];
+			w.out->data[w.n++] = (char)p[i++];
+			continue;
+		}
 		/* an invalid byte becomes U+FFFD; decoding resumes after it */
 		adv = kg_utf8_decode(p + i, len - i, &d);
 		if (!adv) {
