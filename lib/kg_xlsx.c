@@ -1315,7 +1315,7 @@ refuse_cfb(const void *data, size_t len, struct kg_err *err)
 				  "skoroszyt > Szyfruj przy użyciu hasła) and "
 				  "save it again");
 	case 1:
-		return kg_err_set(err, 400, "not_xlsx",
+		return kg_err_set(err, 400, "unsupported_format",
 				  "this is an old Excel 97-2003 .xls workbook; "
 				  "open it in Excel and save it as .xlsx "
 				  "(Zapisz jako > Skoroszyt programu Excel)");

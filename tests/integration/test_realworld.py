@@ -33,7 +33,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # file -> (error code, words of the message): refused, with a reason the user can act on
 REFUSED = {
-    "calamine/date.xls": ("not_xlsx", "Excel 97-2003 .xls"),
+    "calamine/date.xls": ("unsupported_format", "Excel 97-2003 .xls"),
     "calamine/pass_protected.xlsx": ("encrypted", "password"),
     "xlsx-populate/encrypted_input.xlsx": ("encrypted", "password"),
     # a CRC error in xl/_rels/workbook.xml.rels: the bytes are garbage, and

@@ -746,7 +746,7 @@ test_not_xlsx(void **state)
 	kg_buf_append(&x, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8);
 	expect_error(&x, NULL, 400, "not_xlsx", ".xls");
 	cfb(&x, "Workbook");
-	expect_error(&x, NULL, 400, "not_xlsx", "Excel 97-2003 .xls");
+	expect_error(&x, NULL, 400, "unsupported_format", "Excel 97-2003 .xls");
 	cfb(&x, "EncryptionInfo");
 	expect_error(&x, NULL, 400, "encrypted", "password");
 	cfb(&x, "WordDocument");
