@@ -64,10 +64,14 @@ _DT = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
 
 def _duration(cell, ours, theirs, typ):
     """[h]:mm:ss of a day or more: Excel shows elapsed hours (255:10:10),
-    openpyxl returns a datetime (1900-01-10 15:10:10)."""
+    openpyxl returns a datetime (1900-01-10 15:10:10, its seconds truncated
+    where Excel rounds them)."""
     m = re.match(r"^(\d+):(\d\d):(\d\d)$", ours)
-    return typ == "H" and m and int(m.group(1)) >= 24 and _DT.match(theirs) and \
-        theirs.endswith("%02d:%s:%s" % (int(m.group(1)) % 24, m.group(2), m.group(3)))
+    if typ != "H" or not m or int(m.group(1)) < 24 or not _DT.match(theirs):
+        return False
+    h, mi, s = (int(x) for x in theirs[11:].split(":"))
+    tod = (int(m.group(1)) % 24) * 3600 + int(m.group(2)) * 60 + int(m.group(3))
+    return (tod - (h * 3600 + mi * 60 + s)) % 86400 in (0, 1)
 
 
 def _rounded_second(cell, ours, theirs, typ):
@@ -85,12 +89,6 @@ def _escaped_slash_date(cell, ours, theirs, typ):
     """Format mm\\/dd\\/yy: Excel shows a date; openpyxl's date test stops at
     the escaped slash and returns the serial."""
     return typ == "D" and re.match(r"^\d+$", theirs) and ours == _serial_date(int(theirs))
-
-
-def _negative_serial(cell, ours, theirs, typ):
-    """A negative number in a date/time format: Excel shows ##### (no such
-    date); we keep the number, openpyxl makes a date before 1900."""
-    return typ == "N" and ours.startswith("-") and _DT.match(theirs) and theirs < "1900"
 
 
 def _parts_not_under_xl(cell, ours, theirs, typ):
@@ -115,8 +113,7 @@ DIFFERENCES = {
     "derived/duplicate-entry.xlsx": [(DURATION, 1)],
     "derived/local-header-mismatch.xlsx": [(DURATION, 1)],
     "calamine/minimal_package.xlsx": [((_escaped_slash_date, "mm\\/dd\\/yy"), 193)],
-    "sheetjs/LONumbers.xlsx": [((_negative_serial, "negative date serial"), 102)],
-    "sheetjs/number_format.xlsm": [((_rounded_second, "seconds rounded"), 10)],
+    "sheetjs/number_format.xlsm": [(DURATION, 2), ((_rounded_second, "seconds rounded"), 8)],
     "sheetjs/wtf_path.xlsx": [((_parts_not_under_xl, "wtf/ parts"), 1)],
     "xlsx-populate/devextreme-export_input.xlsx": [((_dimension_trusted, "dimension"), 11)],
 }
