@@ -1,0 +1,108 @@
+"""Shared hosting (issue 13): the same binaries as plain CGI programs.
+
+The programs are started the way a web server starts a CGI script: the request
+in the environment, the body on stdin, the answer read from stdout.  The same
+routes, JSON errors and logs as under FastCGI.
+"""
+import json
+import os
+import subprocess
+import uuid
+
+from kgtest import PASSWORD, add_user, drop_users, clear_throttle
+
+
+def cgi(ctx, program, method, uri, body=None, headers=None, env=None):
+    """Run build/cgi-bin/<program>.fcgi as CGI: (status, headers, body bytes, stderr)."""
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body)
+    if isinstance(body, str):
+        body = body.encode()
+    e = {"GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": method, "REQUEST_URI": uri,
+         "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+         "QUERY_STRING": uri.split("?", 1)[1] if "?" in uri else ""}
+    if body is not None:
+        e["CONTENT_LENGTH"] = str(len(body))
+        e.setdefault("CONTENT_TYPE", "application/json")
+    for k, v in (headers or {}).items():
+        if k.lower() == "content-type":
+            e["CONTENT_TYPE"] = v
+        else:
+            e["HTTP_" + k.upper().replace("-", "_")] = v
+    e.update(env or {})
+    path = os.path.join(ctx.build, "cgi-bin", program + ".fcgi")
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("GATEWAY_INTERFACE", "REQUEST_METHOD")}
+    clean.setdefault("KARTOGRAF_CONFIG", ctx.config_path)
+    clean.update(e)
+    p = subprocess.run([path], input=body or b"", capture_output=True, env=clean, timeout=30)
+    head, sep, data = p.stdout.partition(b"\r\n\r\n")
+    assert sep, f"{program}: no header block in {p.stdout[:200]!r} (rc {p.returncode}, {p.stderr[-300:]!r})"
+    hdrs = {}
+    for line in head.decode().split("\r\n"):
+        k, _, v = line.partition(":")
+        hdrs[k.strip().lower()] = v.strip()
+    status = int(hdrs["status"].split()[0])
+    return status, hdrs, data, p.stderr.decode("utf-8", "replace")
+
+
+def test_cgi_requests_like_fastcgi(ctx):
+    email = add_user(ctx, "cgi")
+    try:
+        clear_throttle(ctx)
+        st, h, body, log = cgi(ctx, "health", "GET", "/api/health")
+        assert st == 200 and json.loads(body)["status"] == "ok", (st, body)
+        assert h.get("x-request-id") and h.get("x-content-type-options") == "nosniff", h
+        assert "GET /api/health 200" in log, log
+
+        # body on stdin, exactly CONTENT_LENGTH bytes
+        st, _, body, _ = cgi(ctx, "login", "POST", "/api/auth/login",
+                             {"email": email, "password": PASSWORD})
+        assert st == 200, (st, body)
+        auth = {"Authorization": "Bearer " + json.loads(body)["token"]}
+        st, _, body, _ = cgi(ctx, "me", "GET", "/api/auth/me", headers=auth)
+        assert st == 200 and json.loads(body)["email"] == email, (st, body)
+
+        # the same JSON errors
+        st, _, body, _ = cgi(ctx, "login", "POST", "/api/auth/login",
+                             {"email": email, "password": "wrong password"})
+        assert st == 401 and json.loads(body)["error"], (st, body)
+        st, _, body, _ = cgi(ctx, "me", "GET", "/api/auth/me")
+        assert st == 401, (st, body)
+        st, _, body, _ = cgi(ctx, "health", "GET", "/api/nope")
+        assert st == 404 and json.loads(body)["error"] == "not_found", (st, body)
+        st, h, body, _ = cgi(ctx, "health", "DELETE", "/api/health")
+        assert st == 405 and "GET" in h.get("allow", ""), (st, h)
+        st, _, body, _ = cgi(ctx, "login", "POST", "/api/auth/login", "{not json")
+        assert st == 400, (st, body)
+        st, _, body, _ = cgi(ctx, "login", "POST", "/api/auth/login", "x",
+                             headers={"Content-Type": "text/plain"})
+        assert st == 415, (st, body)
+        st, _, body, _ = cgi(ctx, "project", "GET", f"/api/projects/{uuid.uuid4()}", headers=auth)
+        assert st == 404, (st, body)
+        # a body above [http] max_body: 413 before reading it
+        st, _, body, _ = cgi(ctx, "login", "POST", "/api/auth/login", "{}",
+                             env={"CONTENT_LENGTH": str(1 << 40)})
+        assert st == 413 and json.loads(body)["error"] == "payload_too_large", (st, body)
+        st, _, body, _ = cgi(ctx, "login", "POST", "/api/auth/login", "{}",
+                             env={"CONTENT_LENGTH": "12x"})
+        assert st == 400, (st, body)
+    finally:
+        drop_users(ctx, email)
+
+
+def test_cgi_cannot_start_answers_json(ctx):
+    """A broken configuration still gets a JSON 503 (not the server's HTML 500),
+    and the reason goes to the error log only."""
+    st, _, body, log = cgi(ctx, "health", "GET", "/api/health",
+                           env={"KARTOGRAF_CONFIG": os.path.join(ctx.tmpdir, "missing.conf")})
+    err = json.loads(body)
+    assert st == 503 and err["error"] == "unavailable" and "missing.conf" not in body.decode(), (st, body)
+    assert "missing.conf" in log, log
+
+
+def test_program_without_server_refuses(ctx):
+    """Started by hand (no socket on fd 0, no CGI environment): exit 2 with a hint."""
+    rc, out, err = ctx.run_program("cgi-bin/health.fcgi")
+    assert rc == 2 and "not started as a FastCGI or CGI program" in err, (rc, err)
+    assert out == "", out
