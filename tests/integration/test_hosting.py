@@ -6,7 +6,9 @@ routes, JSON errors and logs as under FastCGI.
 """
 import json
 import os
+import signal
 import subprocess
+import time
 import uuid
 
 from kgtest import PASSWORD, add_user, drop_users, clear_throttle
@@ -106,3 +108,78 @@ def test_program_without_server_refuses(ctx):
     rc, out, err = ctx.run_program("cgi-bin/health.fcgi")
     assert rc == 2 and "not started as a FastCGI or CGI program" in err, (rc, err)
     assert out == "", out
+
+
+# ------------------------------------------------------------ worker --cron
+
+def _cron_worker(ctx, extra_env=None):
+    e = dict(os.environ, KARTOGRAF_CONFIG=ctx.config_path, KARTOGRAF_AI_OFFLINE_DELAY_MS="100",
+             KARTOGRAF_WORKER_IDLE_EXIT="3")
+    e.update(extra_env or {})
+    log = open(os.path.join(ctx.tmpdir, f"cron-{uuid.uuid4().hex[:6]}.log"), "w+")
+    p = subprocess.Popen([os.path.join(ctx.build, "worker", "kartograf-worker"), "--cron"],
+                         stdout=log, stderr=log, env=e)
+    return p, log
+
+
+def _log_text(log):
+    log.flush()
+    with open(log.name) as f:
+        return f.read()
+
+
+def test_worker_cron(ctx):
+    from test_worker import _user, _deluser, _batch, _generate, _wait_done
+    # the stack's own worker is alive in the registry: a cron run leaves at once
+    p, log = _cron_worker(ctx)
+    assert p.wait(timeout=15) == 0, _log_text(log)
+    assert "alive in the registry" in _log_text(log), _log_text(log)
+
+    user = _user(ctx)
+    ctx.stack("stop", "worker")
+    try:
+        ctx.wait_until(lambda: ctx.redis("SCARD", "kg:workers") == "0", timeout=40,
+                       what="the stack's worker gone from the registry")
+        batch, projects = _batch(ctx, user, 4)
+        r = _generate(ctx, ctx.servers["apache"], user, batch)
+        assert r.status == 202, r
+        t0 = time.monotonic()
+        a, alog = _cron_worker(ctx)
+        time.sleep(0.5)
+        # the next cron tick while the first still runs: the lock says no
+        b, blog = _cron_worker(ctx)
+        assert b.wait(timeout=15) == 0, _log_text(blog)
+        assert "started as" not in _log_text(blog), _log_text(blog)
+        _wait_done(ctx, batch, timeout=60)
+        # then idle: it stops by itself after idle_exit, the SIGTERM way
+        assert a.wait(timeout=30) == 0, _log_text(alog)
+        text = _log_text(alog)
+        assert "(--cron)" in text and "idle for 3 s, exiting" in text, text
+        assert ctx.psql(f"SELECT count(*) FROM projects WHERE batch_id = '{batch}' "
+                        "AND status = 'COMPLETED'").strip() == "4", text
+        # nothing registered, leased or held after it left
+        left = [ctx.redis("SMEMBERS", "kg:workers"), ctx.redis("--scan", "--pattern", "kg:processing:*"),
+                ctx.redis("--scan", "--pattern", "kg:lease:*")]
+        assert left == ["", "", ""], left
+        assert time.monotonic() - t0 < 60
+
+        # SIGTERM mid-run: the running projects go back to the queue
+        batch2, _ = _batch(ctx, user, 3)
+        assert _generate(ctx, ctx.servers["apache"], user, batch2).status == 202
+        c, clog = _cron_worker(ctx, {"KARTOGRAF_AI_OFFLINE_DELAY_MS": "3000",
+                                     "KARTOGRAF_WORKER_SHUTDOWN_GRACE": "0"})
+        ctx.wait_until(lambda: "GENERATING" in ctx.psql(
+            f"SELECT status FROM projects WHERE batch_id = '{batch2}'"), timeout=20,
+            what="generation started")
+        c.send_signal(signal.SIGTERM)
+        assert c.wait(timeout=20) == 0, _log_text(clog)
+        left = [ctx.redis("SMEMBERS", "kg:workers"), ctx.redis("--scan", "--pattern", "kg:lease:*")]
+        assert left == ["", ""], left
+        assert "GENERATING" not in ctx.psql(
+            f"SELECT status FROM projects WHERE batch_id = '{batch2}'")
+        # bad argument
+        rc, _, err = ctx.run_program("worker/kartograf-worker", ["--bogus"])
+        assert rc == 2 and "usage" in err, (rc, err)
+    finally:
+        ctx.stack("start", "worker")
+        _deluser(ctx, user)
