@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <openssl/rand.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -558,6 +559,15 @@ kg_resp_write(struct kg_req *req, const void *data, size_t len)
 		len -= (size_t)chunk;
 	}
 	return 0;
+}
+
+/* Under CGI stdin and stdout may be one socket (mod_cgid) that turns
+ * readable once the request body is through: only a hang-up counts. */
+int
+kg_req_watch_fd(struct kg_req *req, short *events)
+{
+	*events = req->fcgi.listen_sock < 0 ? 0 : POLLIN;
+	return req->fcgi.ipcFd;
 }
 
 int

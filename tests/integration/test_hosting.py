@@ -183,3 +183,34 @@ def test_worker_cron(ctx):
     finally:
         ctx.stack("start", "worker")
         _deluser(ctx, user)
+
+
+def test_cgi_event_stream_ends_after_max_stream_seconds(ctx):
+    """The threaded relay as CGI: one stream per process, a snapshot, then plain
+    EOF (no "end") after [events] max_stream_seconds, so EventSource reconnects."""
+    from test_worker import _user, _deluser, _batch
+    user = _user(ctx)
+    try:
+        batch, _ = _batch(ctx, user, 2)
+        t0 = time.monotonic()
+        st, h, body, log = cgi(ctx, "events", "GET", f"/api/events/{batch}",
+                               headers={"Authorization": "Bearer " + user["token"]},
+                               env={"KARTOGRAF_EVENTS_MAX_STREAM_SECONDS": "2",
+                                    "KARTOGRAF_EVENTS_HEARTBEAT": "1"})
+        took = time.monotonic() - t0
+        text = body.decode()
+        assert st == 200 and h["content-type"].startswith("text/event-stream"), (st, h)
+        assert "event: snapshot" in text and "event: end" not in text, text
+        assert ": ping" in text, text
+        assert 1.8 < took < 8, took
+        assert "max_stream_seconds reached" in log, log
+        # someone else's batch: 404 JSON before any stream
+        other = _user(ctx)
+        try:
+            st, _, body, _ = cgi(ctx, "events", "GET", f"/api/events/{batch}",
+                                 headers={"Authorization": "Bearer " + other["token"]})
+            assert st == 404 and json.loads(body)["error"] == "not_found", (st, body)
+        finally:
+            _deluser(ctx, other)
+    finally:
+        _deluser(ctx, user)
