@@ -23,6 +23,7 @@
 #include "kg_http.h"
 #include "kg_log.h"
 #include "kg_multipart.h"
+#include "kg_queue.h"
 #include "kg_rows.h"
 #include "kg_xlsx.h"
 
@@ -260,13 +261,23 @@ get_batches(struct kg_req *req)
 	return o ? kg_resp_json(req, 200, o) : -1;
 }
 
+/* worker_alive: whether any worker has a live heartbeat, so that the UI
+ * can say when queued work waits for the next cron run (shared hosting);
+ * absent when Redis cannot tell. */
 static int
 get_batch(struct kg_req *req)
 {
 	cJSON *o = kg_batch_get(kg_req_param(req, "id"), &req->user, 1,
 				&req->err);
+	struct kg_err err = {0};
+	long long alive;
 
-	return o ? kg_resp_json(req, 200, o) : -1;
+	if (!o)
+		return -1;
+	alive = kg_queue_workers_alive(NULL, &err);
+	if (alive >= 0)
+		cJSON_AddBoolToObject(o, "worker_alive", alive > 0);
+	return kg_resp_json(req, 200, o);
 }
 
 static const struct kg_route routes[] = {

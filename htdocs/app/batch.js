@@ -20,6 +20,8 @@ export function renderBatch(root, batchId) {
   const meta = h('p', { class: 'note' });
   const offlineNote = h('p', { class: 'alert alert-info offline-note', hidden: true, id: 'offline-note' },
     'Tekst wygenerowany offline (bez modelu AI) — wbudowany generator złożył karty z danych arkusza. Przejrzyj je szczególnie uważnie.');
+  const workerNote = h('p', { class: 'alert alert-info', id: 'worker-note', role: 'status', hidden: true },
+    'Generowanie rozpocznie się w ciągu minuty (czeka na uruchomienie procesu generującego).');
   const startBtn = h('button', { type: 'button', class: 'btn btn-primary', id: 'start' }, 'Rozpocznij generowanie');
   const retryAllBtn = h('button', { type: 'button', class: 'btn', id: 'retry-failed', hidden: true }, 'Ponów nieudane');
   const zipBtn = h('button', { type: 'button', class: 'btn', id: 'zip', disabled: true }, 'Pobierz wszystko (.zip)');
@@ -42,7 +44,7 @@ export function renderBatch(root, batchId) {
     h('section', { class: 'card', 'aria-labelledby': 'overall-label' },
       h('div', { class: 'row-between' },
         h('h2', { id: 'overall-label' }, 'Postęp generowania'), liveBadge),
-      overall, overallText, eta,
+      overall, overallText, eta, workerNote,
       h('div', { class: 'actions' }, startBtn, retryAllBtn, zipBtn)),
     h('section', { class: 'card', 'aria-labelledby': 'projects-h' },
       h('h2', { id: 'projects-h' }, 'Projekty'),
@@ -251,6 +253,8 @@ export function renderBatch(root, batchId) {
     retryAllBtn.textContent = `Ponów nieudane (${c.FAILED})`;
     zipBtn.disabled = c.COMPLETED === 0 || zipBtn.textContent !== 'Pobierz wszystko (.zip)';
     offlineNote.hidden = !list.some((p) => p.provider === 'offline');
+    // no worker alive (shared hosting: cron starts one every minute)
+    workerNote.hidden = !(batch && batch.worker_alive === false && c.QUEUED > 0 && !c.GENERATING);
   }
 
   async function generate(ids) {
@@ -262,7 +266,7 @@ export function renderBatch(root, batchId) {
       toast(n ? `Dodano do kolejki: ${plural(n, 'projekt', 'projekty', 'projektów')}.` : 'Nic nowego do wygenerowania.', 'ok');
       if (batch) batch.status = 'GENERATING';
       if (live && (live.mode === 'ended' || live.mode === 'idle')) live.start();
-      if (!live || live.mode === 'polling') scheduleRefresh(500);
+      scheduleRefresh(500); // statuses, and whether a worker is alive
     } catch (e) {
       toast(`Nie udało się rozpocząć generowania: ${e.message}`, 'error');
     } finally {

@@ -143,6 +143,11 @@ def test_worker_cron(ctx):
         batch, projects = _batch(ctx, user, 4)
         r = _generate(ctx, ctx.servers["apache"], user, batch)
         assert r.status == 202, r
+        # no worker alive: the batch says so (the UI: "Generowanie rozpocznie się w ciągu minuty")
+        auth = {"Authorization": "Bearer " + user["token"]}
+        for name, base in ctx.servers.items():
+            b = ctx.request(base, "GET", f"/api/batches/{batch}", headers=auth).json()
+            assert b["worker_alive"] is False, (name, b)
         t0 = time.monotonic()
         a, alog = _cron_worker(ctx)
         time.sleep(0.5)
@@ -150,6 +155,9 @@ def test_worker_cron(ctx):
         b, blog = _cron_worker(ctx)
         assert b.wait(timeout=15) == 0, _log_text(blog)
         assert "started as" not in _log_text(blog), _log_text(blog)
+        ctx.wait_until(lambda: ctx.request(ctx.servers["lighttpd"], "GET", f"/api/batches/{batch}",
+                                           headers=auth).json()["worker_alive"] is True,
+                       timeout=20, what="worker_alive true while the cron worker runs")
         _wait_done(ctx, batch, timeout=60)
         # then idle: it stops by itself after idle_exit, the SIGTERM way
         assert a.wait(timeout=30) == 0, _log_text(alog)
