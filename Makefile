@@ -7,6 +7,8 @@
 #   make test       install packages, build both, run every test
 #   make bench      benchmarks (tests/bench)
 #   make install    PREFIX=/usr/local DESTDIR=...
+#   make bundle     portable tarball for shared hosting (README "Shared
+#                   hosting"): build-bundle/kartograf-<v>-linux-<arch>.tar.gz
 #
 # Sources are picked up by convention, so adding a module or endpoint
 # needs no Makefile change:
@@ -30,6 +32,12 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 $(WARN) -fno-strict-aliasing -MMD -MP $(SAN)
 LDLIBS += $(shell pkg-config --libs $(PKGS)) -lfcgi -lpthread -lm
 LDFLAGS += $(SAN)
+# make bundle: the programs find their libraries beside them (installed
+# into public_html: lib/) or one level up (the bundle: bin/../lib).  DT_RPATH,
+# not RUNPATH, so that it also serves the libraries' own dependencies.
+ifdef BUNDLE
+LDFLAGS += -Wl,--disable-new-dtags,-rpath,'$$ORIGIN/lib:$$ORIGIN/../lib'
+endif
 
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
@@ -47,8 +55,9 @@ ALL_OBJ := $(LIB_OBJ) $(WK_OBJ) $(CGI_SRC:%.c=$(B)/%.o) \
 	$(patsubst %.c,$(B)/%.o,$(wildcard worker/kartograf-*.c)) \
 	$(UNIT_SRC:%.c=$(B)/%.o)
 
-.PHONY: all asan run test bench fuzz install clean deps format
+.PHONY: all asan run test bench fuzz install clean deps format bundle programs
 all: $(LIB) $(CGI) $(TOOLS) $(UNIT)
+programs: $(LIB) $(CGI) $(TOOLS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -119,10 +128,14 @@ install: all
 	  install -m 640 worker/kartograf.conf.example \
 	    $(DESTDIR)$(SYSCONFDIR)/kartograf/kartograf.conf
 
+bundle:
+	$(MAKE) B=build-bundle BUNDLE=1 programs
+	scripts/bundle.sh build-bundle $(VERSION)
+
 format:
 	clang-format -i lib/*.[ch] cgi-bin/*.c worker/*.c tests/unit/*.c
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-bundle
 
 -include $(ALL_OBJ:.o=.d)
