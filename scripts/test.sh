@@ -150,6 +150,13 @@ run_e2e() {
 echo "== integration tests (lighttpd + Apache, BUILD=$BUILD)"
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/kartograf-test.XXXXXX")
 stack_ok=1
+# The shared-host Apache (test_shared_host) installs the portable bundle: build it
+# (incremental) when those tests run; otherwise leave that component out.
+if [[ -z "$PATTERN" || "test_shared_host" == *"$PATTERN"* || "$PATTERN" == *shared* ]]; then
+    step make -s -C "$ROOT" bundle || { echo "not ok - make bundle failed"; fail "bundle"; }
+else
+    export KGSTACK_NO_SHARED=1
+fi
 if ! step env KGSTACK_FAST=1 timeout 180 "$ROOT/scripts/kgstack" init "$STATE"; then
     echo "not ok - stack init failed"; fail "stack: init"; stack_ok=0
 elif ! step timeout 300 "$ROOT/scripts/kgstack" start "$STATE" all; then

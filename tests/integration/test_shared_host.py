@@ -278,3 +278,45 @@ def test_installer_refusals_and_upgrade(ctx):
     assert open(conf).read() == before
     r = ctx.request(base, "GET", "/api/batches", headers={"Authorization": "Bearer " + tok})
     assert r.status == 200 and len(r.json()["batches"]) == nb, r   # same jwt_key, same data
+
+
+GLIBC = ("libc.so", "libm.so", "libpthread.so", "libdl.so", "librt.so", "libresolv.so",
+         "libutil.so", "libanl.so", "libnsl.so", "libmvec.so", "ld-linux", "linux-vdso")
+
+
+def test_bundle_is_self_contained(ctx):
+    """Every library a bundled program loads, glibc and the vDSO aside, comes
+    from inside the bundle (RPATH=$ORIGIN/...), wherever the bundle is copied,
+    and the programs run from there with an empty environment."""
+    import tarfile
+    bundle = ctx.env.get("SHARED_BUNDLE")
+    assert bundle and os.path.isfile(bundle), "no bundle: make bundle, kgstack start shared"
+    fresh = os.path.join(ctx.tmpdir, "fresh-" + uuid.uuid4().hex[:6])
+    with tarfile.open(bundle) as t:
+        t.extractall(fresh)
+    top = os.path.join(fresh, os.listdir(fresh)[0])
+    progs = [os.path.join(top, d, f) for d in ("bin", "cgi-bin")
+             for f in sorted(os.listdir(os.path.join(top, d))) if not f.startswith(".")]
+    assert len(progs) >= 12, progs
+    for prog in progs:
+        out = subprocess.run(["ldd", prog], capture_output=True, text=True,
+                             env={"PATH": "/usr/bin:/bin", "LD_LIBRARY_PATH": ""}).stdout
+        for line in out.splitlines():
+            name = line.split()[0]
+            assert "not found" not in line, (prog, line)
+            if name.startswith(GLIBC) or "=>" not in line:
+                continue
+            path = os.path.realpath(line.split("=>")[1].split("(")[0].strip())
+            assert path.startswith(top + "/lib/"), (prog, line)
+    # run from the fresh copy: a CGI request, and the admin tool
+    env = {"PATH": "/usr/bin:/bin", "LD_LIBRARY_PATH": "", "KARTOGRAF_CONFIG": ctx.config_path,
+           "GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET", "REQUEST_URI": "/api/health"}
+    p = subprocess.run([os.path.join(top, "cgi-bin", "health.fcgi")], capture_output=True,
+                       env=env, timeout=30, stdin=subprocess.DEVNULL)
+    assert p.stdout.startswith(b"Status: 200"), (p.stdout[:300], p.stderr[-300:])
+    p = subprocess.run([os.path.join(top, "bin", "kartograf-admin"), "config-check"],
+                       capture_output=True, text=True, timeout=30,
+                       env={"PATH": "/usr/bin:/bin", "LD_LIBRARY_PATH": "",
+                            "KARTOGRAF_CONFIG": ctx.config_path})
+    assert p.returncode == 0, p.stderr
+    assert os.path.getsize(bundle) < 40 * 1024 * 1024, os.path.getsize(bundle)
