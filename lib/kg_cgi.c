@@ -1,4 +1,5 @@
 #include "kg_cgi.h"
+#include "kg_buf.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -45,22 +46,6 @@ fill(FCGX_Stream *stream)
 	stream->stop = c->buf + n;
 }
 
-static int
-write_all(int fd, const unsigned char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static void
 empty(FCGX_Stream *stream, int do_close)
 {
@@ -68,7 +53,7 @@ empty(FCGX_Stream *stream, int do_close)
 
 	(void)do_close;
 	if (!stream->isClosed &&
-	    write_all(c->fd, c->buf, (size_t)(stream->wrNext - c->buf)) < 0) {
+	    kg_write_all(c->fd, c->buf, (size_t)(stream->wrNext - c->buf)) < 0) {
 		stream->isClosed = 1;
 		stream->FCGI_errno = errno ? errno : EPIPE;
 	}
@@ -93,22 +78,6 @@ stream_new(int fd, int reader, long long left)
 	return &c->s;
 }
 
-/* The body length the server declared; -1 (read to EOF) when it gave
- * none.  A malformed value reads nothing: kg_http answers it with 400. */
-static long long
-body_length(void)
-{
-	const char *cl = getenv("CONTENT_LENGTH");
-	char *end;
-	long long n;
-
-	if (!cl || !*cl)
-		return -1;
-	errno = 0;
-	n = strtoll(cl, &end, 10);
-	return (errno || *end || n < 0) ? 0 : n;
-}
-
 int
 kg_cgi_detected(void)
 {
@@ -116,13 +85,13 @@ kg_cgi_detected(void)
 }
 
 int
-kg_cgi_begin(FCGX_Request *r)
+kg_cgi_begin(FCGX_Request *r, long long body_len)
 {
 	memset(r, 0, sizeof(*r));
 	r->ipcFd = STDOUT_FILENO;
 	r->listen_sock = -1;
 	r->envp = environ;
-	r->in = stream_new(STDIN_FILENO, 1, body_length());
+	r->in = stream_new(STDIN_FILENO, 1, body_len);
 	r->out = stream_new(STDOUT_FILENO, 0, 0);
 	r->err = stream_new(STDERR_FILENO, 0, 0);
 	if (!r->in || !r->out || !r->err) {

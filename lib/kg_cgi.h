@@ -21,8 +21,10 @@
 /* Nonzero when the process looks started by a web server as CGI
  * (GATEWAY_INTERFACE or REQUEST_METHOD in the environment). */
 int kg_cgi_detected(void);
-/* 0, or -1 when out of memory. */
-int kg_cgi_begin(FCGX_Request *r);
+/* body_len: the CONTENT_LENGTH the server declared, the most stdin will
+ * yield (a CGI program must not read further); -1 when none was given
+ * (read to EOF).  0, or -1 when out of memory. */
+int kg_cgi_begin(FCGX_Request *r, long long body_len);
 /* Flushes the answer and frees the streams; 0, or -1 if the answer
  * could not be written completely. */
 int kg_cgi_finish(FCGX_Request *r);

@@ -20,6 +20,8 @@
 #include <strings.h>
 #include <time.h>
 
+extern char **environ;
+
 struct kg_alloc {
 	struct kg_alloc *next;
 	max_align_t data[];
@@ -841,6 +843,15 @@ run_threads(const struct kg_app *app, int n)
 	free(t);
 }
 
+/* A malformed CONTENT_LENGTH reads nothing: dispatch answers it 400. */
+static long long
+cgi_body_length(struct kg_req *req)
+{
+	long long n = declared_length(req);
+
+	return n == -2 ? 0 : n;
+}
+
 /*
  * Plain CGI: one request from the environment and stdin, the answer on
  * stdout, then the process ends (kg_cgi).  A program that cannot start
@@ -855,7 +866,8 @@ run_cgi(const struct kg_app *app, int started)
 	int rc;
 
 	memset(&req, 0, sizeof(req));
-	if (kg_cgi_begin(&req.fcgi) < 0) {
+	req.fcgi.envp = environ;
+	if (kg_cgi_begin(&req.fcgi, cgi_body_length(&req)) < 0) {
 		KG_ERROR("out of memory");
 		return 1;
 	}
