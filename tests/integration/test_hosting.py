@@ -14,6 +14,9 @@ import uuid
 from kgtest import PASSWORD, add_user, drop_users, clear_throttle
 
 
+SANITIZER = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
 def cgi(ctx, program, method, uri, body=None, headers=None, env=None):
     """Run build/cgi-bin/<program>.fcgi as CGI: (status, headers, body bytes, stderr)."""
     if isinstance(body, (dict, list)):
@@ -38,6 +41,8 @@ def cgi(ctx, program, method, uri, body=None, headers=None, env=None):
     clean.setdefault("KARTOGRAF_CONFIG", ctx.config_path)
     clean.update(e)
     p = subprocess.run([path], input=body or b"", capture_output=True, env=clean, timeout=30)
+    err = p.stderr.decode("utf-8", "replace")
+    assert not any(s in err for s in SANITIZER), f"{program}: {err[-2000:]}"
     head, sep, data = p.stdout.partition(b"\r\n\r\n")
     assert sep, f"{program}: no header block in {p.stdout[:200]!r} (rc {p.returncode}, {p.stderr[-300:]!r})"
     hdrs = {}
@@ -162,6 +167,7 @@ def test_worker_cron(ctx):
         # then idle: it stops by itself after idle_exit, the SIGTERM way
         assert a.wait(timeout=30) == 0, _log_text(alog)
         text = _log_text(alog)
+        assert not any(s in text for s in SANITIZER), text[-2000:]
         assert "(--cron)" in text and "idle for 3 s, exiting" in text, text
         assert ctx.psql(f"SELECT count(*) FROM projects WHERE batch_id = '{batch}' "
                         "AND status = 'COMPLETED'").strip() == "4", text
