@@ -961,7 +961,7 @@ kg_app_main(const struct kg_app *app, int argc, char **argv)
 		return 1;
 	else
 		run_fastcgi(app);
-	if (app->fini)
+	if (started && app->fini)
 		app->fini();
 	kg_db_close();
 	kg_redis_close();
