@@ -136,7 +136,15 @@ run_e2e() {
         E2E_ARTIFACTS="${E2E_ARTIFACTS:-$BUILD_DIR/e2e-artifacts}" \
         "$ROOT/tests/e2e/run.sh" "$STATE" 2>&1 | tee "$out"
     set -e
-    read -r p f < <(sed -n 's/^e2e: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$out" | tail -n1)
+    if grep -q '^SHARED_CGI_PORT=' "$STATE/stack.env"; then
+        echo "== browser e2e tests through the shared host's plain-CGI site"
+        set +e
+        step timeout -k 10 900 env BUILD="$BUILD" E2E_SHARED=1 \
+            E2E_ARTIFACTS="${E2E_ARTIFACTS:-$BUILD_DIR/e2e-artifacts}/shared" \
+            "$ROOT/tests/e2e/run.sh" "$STATE" 2>&1 | tee -a "$out"
+        set -e
+    fi
+    read -r p f < <(sed -n 's/^e2e: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$out" | awk '{p += $1; f += $2} END {if (NR) print p, f}')
     if [[ -n "${p:-}" ]]; then
         PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
         ((f > 0)) && FAILED_NAMES+=("e2e ($f)")
