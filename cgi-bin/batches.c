@@ -23,8 +23,8 @@
 #include "kg_http.h"
 #include "kg_log.h"
 #include "kg_multipart.h"
-#include "kg_queue.h"
 #include "kg_rows.h"
+#include "kg_sched.h"
 #include "kg_xlsx.h"
 
 #include <stdio.h>
@@ -261,23 +261,18 @@ get_batches(struct kg_req *req)
 	return o ? kg_resp_json(req, 200, o) : -1;
 }
 
-/* worker_alive: whether any worker has a live heartbeat, so that the UI
- * can say when queued work waits for the next cron run (shared hosting);
- * absent when Redis cannot tell. */
 static int
 get_batch(struct kg_req *req)
 {
 	cJSON *o = kg_batch_get(kg_req_param(req, "id"), &req->user, 1,
 				&req->err);
-	struct kg_err err = {0};
-	long long alive;
 
-	if (!o)
-		return -1;
-	alive = kg_queue_workers_alive(NULL, &err);
-	if (alive >= 0)
-		cJSON_AddBoolToObject(o, "worker_alive", alive > 0);
-	return kg_resp_json(req, 200, o);
+	struct kg_err ignored = {0};
+
+	/* Without Redis the batch is still shown, without "queue". */
+	if (o)
+		kg_sched_describe(o, &ignored);
+	return o ? kg_resp_json(req, 200, o) : -1;
 }
 
 static const struct kg_route routes[] = {

@@ -48,6 +48,7 @@ static const struct conf_key conf_keys[] = {
 	{"auth", "login_window", T_INT, "900", 10, 86400, NULL},
 	{"worker", "concurrency", T_INT, "5", 1, 100, NULL},
 	{"worker", "global_limit", T_INT, "20", 1, 1000, NULL},
+	{"worker", "user_concurrency", T_INT, "0", 0, 1000, NULL},
 	{"worker", "shutdown_grace", T_INT, "30", 0, 3600, NULL},
 	/* kartograf-worker --cron (shared hosting, issue 13) */
 	{"worker", "idle_exit", T_INT, "50", 1, 86400, NULL},

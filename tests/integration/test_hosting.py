@@ -152,7 +152,7 @@ def test_worker_cron(ctx):
         auth = {"Authorization": "Bearer " + user["token"]}
         for name, base in ctx.servers.items():
             b = ctx.request(base, "GET", f"/api/batches/{batch}", headers=auth).json()
-            assert b["worker_alive"] is False, (name, b)
+            assert b["queue"]["workers"] == 0, (name, b)
         t0 = time.monotonic()
         a, alog = _cron_worker(ctx)
         time.sleep(0.5)
@@ -161,8 +161,8 @@ def test_worker_cron(ctx):
         assert b.wait(timeout=15) == 0, _log_text(blog)
         assert "started as" not in _log_text(blog), _log_text(blog)
         ctx.wait_until(lambda: ctx.request(ctx.servers["lighttpd"], "GET", f"/api/batches/{batch}",
-                                           headers=auth).json()["worker_alive"] is True,
-                       timeout=20, what="worker_alive true while the cron worker runs")
+                                           headers=auth).json()["queue"]["workers"] == 1,
+                       timeout=20, what="queue.workers 1 while the cron worker runs")
         _wait_done(ctx, batch, timeout=60)
         # then idle: it stops by itself after idle_exit, the SIGTERM way
         assert a.wait(timeout=30) == 0, _log_text(alog)
