@@ -117,17 +117,21 @@ def test_program_without_server_refuses(ctx):
 
 # ------------------------------------------------------------ worker --cron
 
+def spawn_logged(ctx, argv, env=None, tag="cron"):
+    """Start argv in the background, output to a log file in ctx.tmpdir:
+    (Popen, log file); read the log with log_text()."""
+    log = open(os.path.join(ctx.tmpdir, f"{tag}-{uuid.uuid4().hex[:6]}.log"), "w+")
+    return subprocess.Popen(argv, stdout=log, stderr=log, env=env), log
+
+
 def _cron_worker(ctx, extra_env=None):
     e = dict(os.environ, KARTOGRAF_CONFIG=ctx.config_path, KARTOGRAF_AI_OFFLINE_DELAY_MS="100",
              KARTOGRAF_WORKER_IDLE_EXIT="3")
     e.update(extra_env or {})
-    log = open(os.path.join(ctx.tmpdir, f"cron-{uuid.uuid4().hex[:6]}.log"), "w+")
-    p = subprocess.Popen([os.path.join(ctx.build, "worker", "kartograf-worker"), "--cron"],
-                         stdout=log, stderr=log, env=e)
-    return p, log
+    return spawn_logged(ctx, [os.path.join(ctx.build, "worker", "kartograf-worker"), "--cron"], e)
 
 
-def _log_text(log):
+def log_text(log):
     log.flush()
     with open(log.name) as f:
         return f.read()
@@ -137,8 +141,8 @@ def test_worker_cron(ctx):
     from test_worker import _user, _deluser, _batch, _generate, _wait_done
     # the stack's own worker is alive in the registry: a cron run leaves at once
     p, log = _cron_worker(ctx)
-    assert p.wait(timeout=15) == 0, _log_text(log)
-    assert "alive in the registry" in _log_text(log), _log_text(log)
+    assert p.wait(timeout=15) == 0, log_text(log)
+    assert "alive in the registry" in log_text(log), log_text(log)
 
     user = _user(ctx)
     ctx.stack("stop", "worker")
@@ -158,15 +162,15 @@ def test_worker_cron(ctx):
         time.sleep(0.5)
         # the next cron tick while the first still runs: the lock says no
         b, blog = _cron_worker(ctx)
-        assert b.wait(timeout=15) == 0, _log_text(blog)
-        assert "started as" not in _log_text(blog), _log_text(blog)
+        assert b.wait(timeout=15) == 0, log_text(blog)
+        assert "started as" not in log_text(blog), log_text(blog)
         ctx.wait_until(lambda: ctx.request(ctx.servers["lighttpd"], "GET", f"/api/batches/{batch}",
                                            headers=auth).json()["queue"]["workers"] == 1,
                        timeout=20, what="queue.workers 1 while the cron worker runs")
         _wait_done(ctx, batch, timeout=60)
         # then idle: it stops by itself after idle_exit, the SIGTERM way
-        assert a.wait(timeout=30) == 0, _log_text(alog)
-        text = _log_text(alog)
+        assert a.wait(timeout=30) == 0, log_text(alog)
+        text = log_text(alog)
         assert not any(s in text for s in SANITIZER), text[-2000:]
         assert "(--cron)" in text and "idle for 3 s, exiting" in text, text
         assert ctx.psql(f"SELECT count(*) FROM projects WHERE batch_id = '{batch}' "
@@ -186,7 +190,7 @@ def test_worker_cron(ctx):
             f"SELECT status FROM projects WHERE batch_id = '{batch2}'"), timeout=20,
             what="generation started")
         c.send_signal(signal.SIGTERM)
-        assert c.wait(timeout=20) == 0, _log_text(clog)
+        assert c.wait(timeout=20) == 0, log_text(clog)
         left = [ctx.redis("SMEMBERS", "kg:workers"), ctx.redis("--scan", "--pattern", "kg:lease:*")]
         assert left == ["", ""], left
         assert "GENERATING" not in ctx.psql(

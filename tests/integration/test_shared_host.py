@@ -5,7 +5,6 @@ kartograf-install-shared as the account (www-data) into its public_html, once in
 Kartograf in the server's configuration.  The worker runs the way cron runs it.
 """
 import http.client
-import json
 import os
 import socket
 import subprocess
@@ -15,6 +14,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import xlsxgen  # noqa: E402
+from test_hosting import log_text, spawn_logged  # noqa: E402
 
 ADMIN, ADMIN_PASSWORD = "admin@shared.test", "shared admin pass"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -46,18 +46,9 @@ def _cron_worker(ctx, mode, idle_exit):
     """kartograf-worker --cron exactly as the crontab line starts it: no
     KARTOGRAF_CONFIG (the config pointer beside the program finds it)."""
     home = _home(ctx, mode)
-    log = open(os.path.join(ctx.tmpdir, f"cron-{mode}-{uuid.uuid4().hex[:6]}.log"), "w+")
-    p = subprocess.Popen(_as_account([f"{home}/kartograf/app/bin/kartograf-worker", "--cron"],
-                                     {"KARTOGRAF_WORKER_IDLE_EXIT": str(idle_exit),
-                                      "KARTOGRAF_AI_OFFLINE_DELAY_MS": "150"}),
-                         stdout=log, stderr=log)
-    return p, log
-
-
-def _text(log):
-    log.flush()
-    with open(log.name) as f:
-        return f.read()
+    return spawn_logged(ctx, _as_account([f"{home}/kartograf/app/bin/kartograf-worker", "--cron"],
+                                         {"KARTOGRAF_WORKER_IDLE_EXIT": str(idle_exit),
+                                          "KARTOGRAF_AI_OFFLINE_DELAY_MS": "150"}), tag=f"cron-{mode}")
 
 
 def _rows(n):
@@ -169,8 +160,8 @@ def _smoke(ctx, mode, base):
     finally:
         if worker.poll() is None:
             worker.terminate()
-        assert worker.wait(timeout=60) == 0, _text(wlog)
-    assert "(--cron)" in _text(wlog), _text(wlog)
+        assert worker.wait(timeout=60) == 0, log_text(wlog)
+    assert "(--cron)" in log_text(wlog), log_text(wlog)
     return batch
 
 
