@@ -8,6 +8,8 @@
 #   make bench      benchmarks (tests/bench)
 #   make install    PREFIX=/usr/local: programs + host setup (user, dirs, config)
 #   make deb        build/kartograf_<version>_<arch>.deb (debhelper)
+#   make bundle     portable tarball for shared hosting (README "Shared
+#                   hosting"): build-bundle/kartograf-<v>-linux-<arch>.tar.gz
 #
 # Sources are picked up by convention, so adding a module or endpoint
 # needs no Makefile change:
@@ -34,6 +36,12 @@ CFLAGS ?= -O2 -g
 override CFLAGS += -std=c11 $(WARN) -fno-strict-aliasing -MMD -MP $(SAN)
 LDLIBS += $(shell pkg-config --libs $(PKGS)) -lfcgi -lpthread -lm
 override LDFLAGS += $(SAN)
+# make bundle: the programs find their libraries beside them (installed
+# into public_html: lib/) or one level up (the bundle: bin/../lib).  DT_RPATH,
+# not RUNPATH, so that it also serves the libraries' own dependencies.
+ifdef BUNDLE
+override LDFLAGS += -Wl,--disable-new-dtags,-rpath,'$$ORIGIN/lib:$$ORIGIN/../lib'
+endif
 
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
@@ -51,7 +59,7 @@ ALL_OBJ := $(LIB_OBJ) $(WK_OBJ) $(CGI_SRC:%.c=$(B)/%.o) \
 	$(patsubst %.c,$(B)/%.o,$(wildcard worker/kartograf-*.c)) \
 	$(UNIT_SRC:%.c=$(B)/%.o)
 
-.PHONY: all programs asan run test bench fuzz install install-files deb clean deps format
+.PHONY: all programs asan run test bench fuzz install install-files deb clean deps format bundle
 all: programs $(UNIT)
 # what an install needs: no unit tests, no cmocka
 programs: $(LIB) $(CGI) $(TOOLS)
@@ -180,11 +188,15 @@ deb: programs
 	  debian/debhelper-build-stamp debian/*.debhelper debian/*.debhelper.log
 	@ls $(B)/kartograf_*.deb
 
+bundle:
+	$(MAKE) B=build-bundle BUNDLE=1 programs
+	scripts/bundle.sh build-bundle $(VERSION)
+
 format:
 	clang-format -i lib/*.[ch] cgi-bin/*.c worker/*.c tests/unit/*.c
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-bundle
 	rm -f debian/changelog
 
 -include $(ALL_OBJ:.o=.d)

@@ -36,4 +36,8 @@ int kg_buf_read_file(struct kg_buf *b, const char *path, size_t max);
 void kg_buf_reset(struct kg_buf *b);
 void kg_buf_free(struct kg_buf *b);
 
+/* write(2) all of data to fd, again after EINTR and short writes; 0, or
+ * -1 with errno set. */
+int kg_write_all(int fd, const void *data, size_t len);
+
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 enum conf_type { T_STR, T_INT, T_BOOL, T_SECRET, T_ENUM };
 
@@ -49,6 +50,8 @@ static const struct conf_key conf_keys[] = {
 	{"worker", "global_limit", T_INT, "20", 1, 1000, NULL},
 	{"worker", "user_concurrency", T_INT, "0", 0, 1000, NULL},
 	{"worker", "shutdown_grace", T_INT, "30", 0, 3600, NULL},
+	/* kartograf-worker --cron (shared hosting, issue 13) */
+	{"worker", "idle_exit", T_INT, "50", 1, 86400, NULL},
 	/* Generation worker (issue 5): queue lease, reaper, reconciler. */
 	{"worker", "lease_ms", T_INT, "30000", 500, 3600000, NULL},
 	{"worker", "reconcile_interval", T_INT, "30", 1, 3600, NULL},
@@ -112,6 +115,7 @@ static const struct conf_key conf_keys[] = {
 	{"events", "heartbeat", T_INT, "15", 1, 300, NULL},
 	{"events", "end_grace", T_INT, "5", 0, 300, NULL},
 	{"events", "gap_wait_ms", T_INT, "1000", 10, 60000, NULL},
+	{"events", "max_stream_seconds", T_INT, "0", 0, 86400, NULL},
 	/* GET /metrics: a bearer token for the scraper; empty = loopback
 	 * clients only. */
 	{"metrics", "token", T_SECRET, "", 0, 512, NULL},
@@ -297,6 +301,40 @@ values_free(struct conf_values *v)
 	free(v);
 }
 
+/*
+ * The config pointer: KG_CONFIG_POINTER in the directory of the running
+ * program names the config file on its first line (an absolute path).
+ * This is how a program started by mod_fcgid finds its configuration on
+ * a shared host, where neither /etc nor the process environment is the
+ * account's to set (kartograf-install-shared writes it).
+ */
+static const char *
+pointed_path(void)
+{
+	static char target[4096];
+	char exe[4096], ptr[4200];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+	FILE *f;
+
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	snprintf(ptr, sizeof(ptr), "%s/%s", exe, KG_CONFIG_POINTER);
+	f = fopen(ptr, "r");
+	if (!f)
+		return NULL;
+	if (!fgets(target, sizeof(target), f))
+		target[0] = '\0';
+	fclose(f);
+	target[strcspn(target, "\r\n")] = '\0';
+	return target[0] == '/' ? target : NULL;
+}
+
 static const char *
 resolve_path(const char *path, int *explicit_path)
 {
@@ -305,6 +343,9 @@ resolve_path(const char *path, int *explicit_path)
 		return path;
 	path = getenv("KARTOGRAF_CONFIG");
 	if (path && *path)
+		return path;
+	path = pointed_path();
+	if (path)
 		return path;
 	*explicit_path = 0;
 	return KG_CONFIG_DEFAULT_PATH;

@@ -293,6 +293,11 @@ int kg_resp_start(struct kg_req *req, int status, const char *content_type);
 int kg_resp_write(struct kg_req *req, const void *data, size_t len);
 int kg_resp_flush(struct kg_req *req);
 
+/* The descriptor to poll(2) for the web server giving up on the request
+ * (client gone), and in *events what to ask for: the FastCGI connection
+ * and POLLIN, or under plain CGI stdout and 0 (its POLLHUP/POLLERR). */
+int kg_req_watch_fd(struct kg_req *req, short *events);
+
 /* Nonzero once SIGTERM/SIGINT asked the program to stop.  In a
  * threaded program a request thread blocked in a system call (poll,
  * write) is interrupted by a signal (EINTR) when the stop comes, so

@@ -509,6 +509,7 @@ struct sse {
 	int npending;
 	long long end_at;		/* ms: close then (0 = not ending) */
 	long long gap_since;		/* ms: waiting for a missing seq */
+	long long stop_at;		/* ms: [events] max_stream_seconds */
 };
 
 static long long
@@ -813,12 +814,13 @@ stream_loop(struct sse *x, time_t expires)
 	struct kg_err err = {0};
 
 	for (;;) {
-		struct pollfd pf[2] = {
-			{.fd = x->st.wake_fd, .events = POLLIN},
-			{.fd = x->req->fcgi.ipcFd, .events = POLLIN}};
+		struct pollfd pf[2] = {{.fd = x->st.wake_fd, .events = POLLIN},
+				       {.fd = -1}};
 		long long now = now_ms(), until = next_hb;
 		long long gap = x->gap_since ? x->gap_since +
 			kg_conf_int("events", "gap_wait_ms") : 0;
+
+		pf[1].fd = kg_req_watch_fd(x->req, &pf[1].events);
 
 		if (kg_app_stopping())
 			return "shutdown";
@@ -827,13 +829,18 @@ stream_loop(struct sse *x, time_t expires)
 			sse_flush(x);
 			return "token expired";
 		}
+		/* Plain EOF, no "end": EventSource reconnects with
+		 * Last-Event-ID (CGI and mod_fcgid hosts limit a request's
+		 * life). */
+		if (x->stop_at && now >= x->stop_at)
+			return "max_stream_seconds reached";
 		if (x->end_at && now >= x->end_at) {
 			sse_event(x, -1, "end",
 				  "{\"reason\":\"batch_completed\"}");
 			sse_flush(x);
 			return "batch completed";
 		}
-		until = min_ll(min_ll(until, x->end_at), gap);
+		until = min_ll(min_ll(min_ll(until, x->end_at), gap), x->stop_at);
 		until = min_ll(until, now + (expires - time(NULL)) * 1000);
 		if (poll(pf, 2, (int)(until > now ? until - now : 0)) < 0 &&
 		    errno != EINTR)
@@ -881,6 +888,9 @@ kg_relay_stream(struct kg_req *req, const char *batch_id, long long last_id)
 	x->batch_id = batch_id;
 	x->st.wake_fd = -1;
 	x->last = -1;
+	if (kg_conf_int("events", "max_stream_seconds") > 0)
+		x->stop_at = now_ms() +
+			     kg_conf_int("events", "max_stream_seconds") * 1000;
 	kg_buf_printf(&x->out, "retry: %d\n\n", RETRY_MS);
 	if (stream_register(&x->st, x->batch_id, &req->err) < 0 ||
 	    catch_up(x, last_id, &req->err) < 0) {

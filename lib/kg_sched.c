@@ -16,27 +16,6 @@ count_of(const cJSON *batch, const char *status)
 	return cJSON_IsNumber(n) ? n->valueint : 0;
 }
 
-/* Workers whose heartbeat is alive: kg:workers also lists dead ones
- * until the reaper removes them. */
-static long long
-live_workers(struct kg_err *err)
-{
-	static const char src[] =
-		"local n = 0 "
-		"for _, w in ipairs(redis.call('SMEMBERS', 'kg:workers')) do "
-		"  n = n + redis.call('EXISTS', 'kg:worker:' .. w) end "
-		"return n";
-	redisReply *r = kg_redis_cmd(err, "EVAL %s 0", src);
-	long long n = -1;
-
-	if (!r)
-		return -1;
-	if (r->type == REDIS_REPLY_INTEGER)
-		n = r->integer;
-	freeReplyObject(r);
-	return n;
-}
-
 /* How long until a slot frees for a batch with `ahead` batches before it. */
 static int
 estimate(long long ahead, double *eta, struct kg_err *err)
@@ -65,7 +44,7 @@ kg_sched_describe(cJSON *batch, struct kg_err *err)
 		cJSON_GetObjectItemCaseSensitive(batch, "id"));
 	int waiting = count_of(batch, "QUEUED") > 0 &&
 		      count_of(batch, "GENERATING") == 0;
-	long long workers = live_workers(err), ahead = -1;
+	long long workers = kg_queue_workers_alive(NULL, err), ahead = -1;
 	double eta = 0;
 	cJSON *q;
 

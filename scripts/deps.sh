@@ -25,6 +25,9 @@ if [[ "${1:-}" == "--test" ]]; then
     # driven by npm playwright-core)
     # debhelper + lintian build and check the .deb (make deb), logrotate runs the
     # shipped rotation snippet (tests/integration/test_install.py)
+    # libapache2-mod-fcgid: the shared-hosting Apache of the tests (mod_fcgid
+    # variant, README "Shared hosting")
+    PACKAGES+=(libapache2-mod-fcgid)
     PACKAGES+=(python3-openpyxl python3-docx libreoffice-writer-nogui
                libreoffice-calc-nogui poppler-utils
                chromium debhelper lintian logrotate)

@@ -8,6 +8,12 @@ template, substitutes @NAME@ placeholders in it.
 Usage:
   gen-webconf.py --server lighttpd|apache --routes apache/routes --socket-dir DIR
                  [--template FILE.in] [--set NAME=VALUE ...] [--out FILE]
+  gen-webconf.py --server htaccess --mode cgi|fcgid --routes apache/routes [--out FILE]
+
+--server htaccess writes the .htaccess of a shared-hosting install (README "Shared
+hosting"): the programs sit beside it as <program>.cgi (mod_cgi/mod_cgid) or
+<program>.fcgi (mod_fcgid) and mod_rewrite routes to them; no server configuration
+is needed beyond AllowOverride All.
 
 Without --template only the routing block is printed (for production, include it
 from apache/kartograf-site.conf or apache/lighttpd-site.conf).  In a template the
@@ -100,9 +106,57 @@ def apache_routes(routes, sockdir):
     return "\n".join(out) + "\n"
 
 
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+ERROR_DOCS = (400, 403, 404, 405, 408, 411, 413, 414, 500, 502, 503, 504)
+
+
+def htaccess(routes, mode):
+    ext = ".cgi" if mode == "cgi" else ".fcgi"
+    out = ["# --- generated from apache/routes by scripts/gen-webconf.py --server htaccess",
+           f"# --- (mode {mode}): do not edit, kartograf-install-shared rewrites it ---",
+           "Options -Indexes +ExecCGI",
+           "DirectoryIndex index.html"]
+    if mode == "cgi":
+        out.append(f"AddHandler cgi-script {ext}")
+    else:
+        out += ["# mod_fcgid starts the programs and keeps them running; without the module",
+                "# the server refuses this file (500) and the installer reports it",
+                f"AddHandler fcgid-script {ext}"]
+    out += ['AddType "application/json; charset=utf-8" .json',
+            "AddType application/vnd.openxmlformats-officedocument.spreadsheetml.sheet .xlsx",
+            "# Apache hands Authorization to CGI/FastCGI programs only when told (2.4.13+)",
+            "CGIPassAuth On",
+            "# never served: dotfiles (.kartograf-config), libraries, logs, SQL, configs",
+            '<FilesMatch "^[.]">',
+            "    Require all denied",
+            "</FilesMatch>",
+            '<FilesMatch "[.](conf|ini|sql|log|sh|py|so([.][0-9]+)*|example)$">',
+            "    Require all denied",
+            "</FilesMatch>",
+            "<IfModule mod_headers.c>",
+            '    Header always set X-Content-Type-Options "nosniff"',
+            f'    Header always set Content-Security-Policy "{CSP}"',
+            '    Header always set Referrer-Policy "no-referrer"',
+            "</IfModule>",
+            "# errors the server itself produces (e.g. mod_fcgid's refusal of a body above",
+            "# FcgidMaxRequestLen) are JSON like the programs' own"]
+    out += [f"ErrorDocument {code} /errors/{code}.json" for code in ERROR_DOCS]
+    out += ["RewriteEngine On",
+            "# the programs are reached through the routes only, never by their names",
+            "RewriteCond %{ENV:REDIRECT_STATUS} ^$",
+            'RewriteRule "[.]f?cgi$" - [F]']
+    allr = routes + [(FALLBACK_PROGRAM, FALLBACK_REGEX, {})]
+    for prog, regex, _ in allr:
+        rel = regex.replace("^/", "^", 1)  # per-directory: no leading slash
+        out.append(f'RewriteRule "{rel}" {prog}{ext} [L]')
+    return "\n".join(out) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--server", choices=["lighttpd", "apache"])
+    ap.add_argument("--server", choices=["lighttpd", "apache", "htaccess"])
+    ap.add_argument("--mode", choices=["cgi", "fcgid"], default="cgi")
     ap.add_argument("--routes", required=True)
     ap.add_argument("--socket-dir")
     ap.add_argument("--template")
@@ -117,6 +171,8 @@ def main():
         for prog, _, opts in routes:
             seen[prog] = max(seen.get(prog, 1), opts.get("procs", 1))
         text = "".join(f"{p} {n}\n" for p, n in seen.items())
+    elif a.server == "htaccess":
+        text = htaccess(routes, a.mode)
     else:
         if not a.server or not a.socket_dir:
             ap.error("--server and --socket-dir are required")

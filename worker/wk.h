@@ -99,8 +99,8 @@ void wk_house(struct wk *w);
 void wk_house_free(struct wk *w);
 
 /* Exports (wk_export.c): run a few queued export tasks, reap the export
- * queue of dead workers. */
-void wk_export_poll(struct wk *w);
+ * queue of dead workers; the number of tasks run. */
+int wk_export_poll(struct wk *w);
 
 /* Section regeneration (wk_regen.c): lease renewal, reaper, reconciler
  * and taking of kg:queue:regenerate; its jobs count in w->njobs. */

@@ -310,7 +310,7 @@ export function renderBatch(root, batchId) {
       toast(n ? `Dodano do kolejki: ${plural(n, 'projekt', 'projekty', 'projektów')}.` : 'Nic nowego do wygenerowania.', 'ok');
       if (batch) batch.status = 'GENERATING';
       if (live && (live.mode === 'ended' || live.mode === 'idle')) live.start();
-      if (!live || live.mode === 'polling') scheduleRefresh(500);
+      scheduleRefresh(500); // statuses, and the queue: is a worker alive?
     } catch (e) {
       toast(`Nie udało się rozpocząć generowania: ${e.message}`, 'error');
     } finally {

@@ -97,6 +97,19 @@ export function countsView(counts, rowCount) {
     h('ul', { class: 'chips', 'aria-label': 'Liczba projektów według statusu' }, items.length ? items : h('li', { class: 'chip' }, '—')));
 }
 
+// A 413/500 without our request_id came from the web server, not from
+// Kartograf: on shared hosting mod_fcgid refuses bodies above
+// FcgidMaxRequestLen (128 KiB by default) before the program sees them.
+function uploadErrorText(e, f) {
+  if (e instanceof ApiError && (e.status === 413 || e.status === 500) && !(e.data && e.data.request_id)) {
+    const kib = Math.ceil(f.size / 1024);
+    return `Serwer WWW odrzucił plik (${kib} KiB), zanim Kartograf go odczytał — ` +
+      'najpewniej przekracza limit wielkości żądania ustawiony na tym serwerze. ' +
+      'Podziel arkusz na mniejsze części albo poproś administratora o zwiększenie limitu (FcgidMaxRequestLen).';
+  }
+  return e.message;
+}
+
 function uploadPanel() {
   let file = null;
   let grid = null;
@@ -300,7 +313,7 @@ function uploadPanel() {
         const box = document.getElementById('server-errors');
         if (box) box.scrollIntoView({ block: 'start' });
       } else {
-        replace(status, h('p', { class: 'form-error', role: 'alert', id: 'upload-error' }, e.message),
+        replace(status, h('p', { class: 'form-error', role: 'alert', id: 'upload-error' }, uploadErrorText(e, file)),
           e instanceof ApiError && e.data && e.data.template_url
             ? h('p', null, h('a', { href: e.data.template_url, class: 'template-link' }, 'Pobierz szablon (.xlsx)')) : null);
       }

@@ -3,13 +3,17 @@
 //  - our reopen with ?lastEventId= when the browser gave up (readyState
 //    CLOSED: an HTTP error or a stream the server ended without "end"),
 //  - a polling fallback (GET /api/batches/{id} every 3 s) after repeated
-//    failures, with a new attempt to stream every 30 s.
+//    failures, with a new attempt to stream every 30 s,
+//  - the same fallback when nothing arrives within FIRST_DATA_MS of opening:
+//    a host that buffers the stream (mod_fcgid's FcgidOutputBufferSize on
+//    shared hosting) delivers it only when the relay ends it.
 import { api, token } from './api.js';
 
 export const EVENT_TYPES = ['project.status_changed', 'project.progress', 'project.completed', 'project.failed', 'batch.completed', 'batch.stopped', 'project.deleted'];
 const POLL_MS = 3000;
 const RETRY_STREAM_MS = 30000;
 const MAX_FAILURES = 3;
+const FIRST_DATA_MS = 10000; // the relay sends a snapshot at once
 
 export class BatchLive {
   // handlers: onSnapshot(snap), onEvent(ev), onPoll(batch), onMode(mode), onEnd(reason)
@@ -22,6 +26,7 @@ export class BatchLive {
     this.pollTimer = null;
     this.retryTimer = null;
     this.reopenTimer = null;
+    this.firstTimer = null;
     this.mode = 'idle';
     this.stopped = false;
   }
@@ -56,9 +61,17 @@ export class BatchLive {
       return;
     }
     this.es = es;
-    es.onopen = () => { if (this.es === es) this.streaming(); };
+    let sawData = false;
+    clearTimeout(this.firstTimer);
+    this.firstTimer = setTimeout(() => {
+      if (this.es !== es || sawData) return;
+      this.failures = MAX_FAILURES - 1; // buffered: poll, try streaming again later
+      this.failed();
+    }, FIRST_DATA_MS);
+    es.onopen = () => { if (this.es === es && sawData) this.streaming(); };
     es.addEventListener('snapshot', (e) => {
       if (this.es !== es) return;
+      sawData = true;
       this.streaming();
       let snap;
       try { snap = JSON.parse(e.data); } catch (err) { return; }
@@ -69,6 +82,7 @@ export class BatchLive {
     for (const type of EVENT_TYPES) {
       es.addEventListener(type, (e) => {
         if (this.es !== es) return;
+        sawData = true;
         this.streaming();
         let ev;
         try { ev = JSON.parse(e.data); } catch (err) { return; }
@@ -182,6 +196,7 @@ export class BatchLive {
     this.closeStream();
     this.stopPolling();
     clearTimeout(this.reopenTimer);
+    clearTimeout(this.firstTimer);
     delete document.body.dataset.live;
   }
 }
