@@ -3,6 +3,7 @@
 #include "kg_config.h"
 #include "kg_db.h"
 #include "kg_log.h"
+#include "kg_net.h"
 #include "kg_redis.h"
 
 #include <ctype.h>
@@ -125,6 +126,19 @@ const char *
 kg_req_env(struct kg_req *req, const char *name)
 {
 	return FCGX_GetParam(name, req->fcgi.envp);
+}
+
+const char *
+kg_req_client_addr(struct kg_req *req)
+{
+	char *addr = kg_req_alloc(req, KG_NET_ADDR_MAX);
+
+	if (!addr)
+		return "-";
+	kg_net_client_addr(kg_req_env(req, "REMOTE_ADDR"),
+			   kg_req_env(req, "HTTP_X_FORWARDED_FOR"),
+			   kg_conf_str("http", "trusted_proxies"), addr);
+	return addr;
 }
 
 int
@@ -612,8 +626,9 @@ authenticate(struct kg_req *req)
 
 	if (app_threaded)
 		kg_app_lock();
-	rc = kg_auth_request(req, req->route->flags & KG_ROUTE_QUERY_TOKEN,
-			     &req->user, &req->auth_expires, &req->err);
+	rc = kg_auth_request(req, req->route->flags, &req->user,
+			     &req->session, &req->err);
+	req->auth_expires = req->session.expires;
 	if (app_threaded)
 		kg_app_unlock();
 	return rc;
