@@ -37,4 +37,9 @@ int kg_batch_create(const struct kg_user *u, const char *name,
 		    const char *filename, const cJSON *projects,
 		    char id_out[37], struct kg_err *err);
 
+/* 0 if `u` may see batch `id` (owner or admin), else -1 with 404 (or
+ * 503).  For checks that need no data, e.g. the event stream's. */
+int kg_batch_visible(const char *id, const struct kg_user *u,
+		     struct kg_err *err);
+
 #endif

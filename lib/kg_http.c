@@ -838,11 +838,24 @@ run_threads(const struct kg_app *app, int n)
 	free(t);
 }
 
+int
+kg_http_check_config(struct kg_err *err)
+{
+	char bad[80];
+
+	if (kg_net_check_list(kg_conf_str("http", "trusted_proxies"), bad,
+			      sizeof(bad)) < 0)
+		return kg_err_set(err, 500, "config_invalid",
+				  "[http] trusted_proxies: \"%s\" is not an "
+				  "address or CIDR", bad);
+	return 0;
+}
+
 static int
 app_start(const struct kg_app *app, struct kg_err *err)
 {
 	kg_log_init(app->name);
-	if (kg_config_load(NULL, err) < 0)
+	if (kg_config_load(NULL, err) < 0 || kg_http_check_config(err) < 0)
 		return -1;
 	check_routes(app);
 	for (const struct kg_route *r = app->routes; r->method; r++)

@@ -105,6 +105,10 @@ struct kg_req {
 
 int kg_app_main(const struct kg_app *app, int argc, char **argv);
 
+/* The [http] settings that kg_config cannot check by type (every entry
+ * of trusted_proxies is an address or CIDR); kg_app_main runs it. */
+int kg_http_check_config(struct kg_err *err);
+
 /* CGI/FastCGI parameter (e.g. "HTTP_AUTHORIZATION"), NULL if absent. */
 const char *kg_req_env(struct kg_req *req, const char *name);
 /*
