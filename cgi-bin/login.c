@@ -5,7 +5,8 @@
  *   POST /api/auth/logout   (Bearer) -> {"ended": true}: this token ends
  *   POST /api/auth/password (Bearer) {current_password, new_password}
  *                           -> {token, expires_at, user}: every other
- *                           session of the user ends; 422 weak_password
+ *                           session of the user ends; 422 weak_password,
+ *                           403 wrong_password
  *
  * Unknown email and wrong password give the same 401 after the same
  * amount of work; failures are throttled per (email, address), per email
@@ -117,9 +118,17 @@ post_password(struct kg_req *req)
 					 KG_PASSWORD_MAX_LEN + 1)))
 		return -1;
 	if (kg_password_strength(new_password, req->user.email,
-				 &req->err) < 0 ||
-	    check_password(req, req->user.email, current, &user) < 0 ||
-	    kg_user_change_password(req->user.id, new_password, &user,
+				 &req->err) < 0)
+		return -1;
+	if (check_password(req, req->user.email, current, &user) < 0) {
+		/* Not 401: the session is fine, the body is wrong (a 401
+		 * would send the UI to the login page). */
+		if (req->err.status == 401)
+			kg_fail(req, 403, "wrong_password",
+				"the current password is wrong");
+		return -1;
+	}
+	if (kg_user_change_password(req->user.id, new_password, &user,
 				    &req->err) < 0)
 		return -1;
 	return answer_token(req, &user);
