@@ -159,8 +159,10 @@ kg_streams_alive(struct kg_req *req, struct kg_stream_guard *g,
 		req->user = fresh;
 		return 0;
 	}
-	if (err.status == 503) {
-		KG_WARN("session re-check postponed: %s", err.message);
+	/* The stream loop ends an expired token itself (token_expired). */
+	if (err.status == 503 || !strcmp(err.code, "token_expired")) {
+		if (err.status == 503)
+			KG_WARN("session re-check postponed: %s", err.message);
 		return 0;
 	}
 	KG_INFO("stream of batch %s ends: %s", batch_id, err.message);
