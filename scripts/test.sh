@@ -9,7 +9,8 @@
 #    lighttpd AND Apache httpd) on free loopback ports in a temporary directory,
 #    tests/integration/run.py against it; always torn down and removed afterwards;
 # 3. sanitizer check: every program log that holds an AddressSanitizer/LeakSanitizer/
-#    UBSan report counts as one failed test.
+#    UBSan report counts as one failed test;
+# 4. no log of the run (access logs included) holds a JWT that still works.
 # The last line is "N passed, N failed"; the exit status is non-zero if any failed.
 # Env: BUILD (default build-asan), KEEP_STATE=1 keeps the temporary stack directory
 # for inspection (stopped), UNIT_TIMEOUT (s, default 120), IT_TIMEOUT (s, default 600).
@@ -179,6 +180,19 @@ if [[ -f "$STATE/stack.env" ]]; then
     # stop everything so that sanitizers write their exit (leak) reports
     "$ROOT/scripts/kgstack" stop "$STATE" all >/dev/null 2>&1 || {
         echo "not ok - stack stop failed"; fail "stack: stop"; }
+fi
+
+# ------------------------------------------------------------------ tokens in logs
+# After the whole run (integration + e2e): no access or program log may hold
+# a JWT that still works (issue 16: the UI opens event streams with
+# single-use tickets, never with its token in the URL).
+if [[ -d "$STATE/log" ]]; then
+    echo "== tokens in logs"
+    if /usr/bin/python3 "$ROOT/tests/integration/logscan.py" "$STATE/log"; then
+        PASSED=$((PASSED + 1))
+    else
+        fail "logs: live JWT"
+    fi
 fi
 
 # ------------------------------------------------------------------ sanitizer reports
