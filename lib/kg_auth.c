@@ -1,13 +1,13 @@
 #include "kg_auth.h"
 #include "kg_config.h"
 #include "kg_db.h"
+#include "kg_hash.h"
 #include "kg_http.h"
 #include "kg_log.h"
 #include "kg_ticket.h"
 
 #include <errno.h>
 #include <jwt.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,18 +36,6 @@ signing_key(int *len)
 	return (const unsigned char *)key;
 }
 
-static int
-new_jti(char out[KG_AUTH_JTI_LEN + 1])
-{
-	unsigned char raw[KG_AUTH_JTI_LEN / 2];
-
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
-		return -1;
-	for (size_t i = 0; i < sizeof(raw); i++)
-		sprintf(out + 2 * i, "%02x", raw[i]);
-	return 0;
-}
-
 int
 kg_auth_issue(const struct kg_user *u, char **token, time_t *expires,
 	      struct kg_err *err)
@@ -60,7 +48,7 @@ kg_auth_issue(const struct kg_user *u, char **token, time_t *expires,
 
 	*token = NULL;
 	*expires = now + kg_conf_int("auth", "token_ttl");
-	if (new_jti(jti) < 0 || jwt_new(&jwt) ||
+	if (kg_random_hex(jti, KG_AUTH_JTI_LEN / 2) < 0 || jwt_new(&jwt) ||
 	    jwt_add_grant(jwt, "sub", u->id) ||
 	    jwt_add_grant(jwt, "role", u->role) ||
 	    jwt_add_grant(jwt, "iss", kg_conf_str("auth", "issuer")) ||

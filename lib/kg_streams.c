@@ -2,11 +2,11 @@
 #include "kg_auth.h"
 #include "kg_batch.h"
 #include "kg_config.h"
+#include "kg_hash.h"
 #include "kg_http.h"
 #include "kg_log.h"
 #include "kg_redis.h"
 
-#include <openssl/rand.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -108,7 +108,6 @@ refuse(struct kg_req *req, int status, const char *code,
 int
 kg_streams_enter(struct kg_req *req, struct kg_stream_guard *g)
 {
-	unsigned char raw[16];
 	int taken;
 
 	memset(g, 0, sizeof(*g));
@@ -122,10 +121,8 @@ kg_streams_enter(struct kg_req *req, struct kg_stream_guard *g)
 	}
 	g->in_process = 1;
 	snprintf(g->user_id, sizeof(g->user_id), "%s", req->user.id);
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
-		memset(raw, 0, sizeof(raw));
-	for (size_t i = 0; i < sizeof(raw); i++)
-		sprintf(g->slot + 2 * i, "%02x", raw[i]);
+	if (kg_random_hex(g->slot, (sizeof(g->slot) - 1) / 2) < 0)
+		snprintf(g->slot, sizeof(g->slot), "%p", (void *)g);
 	kg_app_lock();
 	taken = take_user_slot(g, &req->err);
 	kg_app_unlock();

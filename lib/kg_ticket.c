@@ -1,37 +1,25 @@
 #include "kg_ticket.h"
+#include "kg_hash.h"
 #include "kg_log.h"
 #include "kg_redis.h"
 
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define KEY_MAX (sizeof("kg:ticket:") + 2 * EVP_MAX_MD_SIZE)
-
-static void
-hex(const unsigned char *in, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", in[i]);
-}
+#define KEY_MAX (sizeof("kg:ticket:") + KG_SHA256_HEX_LEN)
 
 /* Redis keeps the ticket's hash, never the ticket. */
 static int
 ticket_key(const char *ticket, char key[KEY_MAX])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	char h[2 * EVP_MAX_MD_SIZE + 1];
+	char h[KG_SHA256_HEX_LEN + 1];
 
 	if (strlen(ticket) != KG_TICKET_CHARS ||
 	    strspn(ticket, "0123456789abcdef") != KG_TICKET_CHARS ||
-	    EVP_Digest(ticket, KG_TICKET_CHARS, md, &n, EVP_sha256(),
-		       NULL) != 1)
+	    kg_sha256_hex(ticket, KG_TICKET_CHARS, h) < 0)
 		return -1;
-	hex(md, n, h);
 	snprintf(key, KEY_MAX, "kg:ticket:%s", h);
 	return 0;
 }
@@ -41,17 +29,15 @@ kg_ticket_issue(const char *user_id, const struct kg_session *s,
 		const char *path, char out[KG_TICKET_CHARS + 1],
 		struct kg_err *err)
 {
-	unsigned char raw[KG_TICKET_CHARS / 2];
 	char key[KEY_MAX], *value = NULL;
 	cJSON *o = cJSON_CreateObject();
 	redisReply *r = NULL;
 	int rc = -1;
 
-	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+	if (kg_random_hex(out, KG_TICKET_CHARS / 2) < 0) {
 		kg_err_set(err, 500, "internal", "no randomness");
 		goto out;
 	}
-	hex(raw, sizeof(raw), out);
 	cJSON_AddStringToObject(o, "user", user_id);
 	cJSON_AddStringToObject(o, "path", path);
 	cJSON_AddStringToObject(o, "jti", s->jti);

@@ -59,6 +59,21 @@ fill_user(PGresult *res, struct kg_user *u)
 	kg_user_from_row(res, 0, u);
 }
 
+/* The one user a query returned (consumes res): 0, or 404 / 503. */
+static int
+one_user(PGresult *res, struct kg_user *out, struct kg_err *err)
+{
+	int found;
+
+	if (!res)
+		return -1;
+	found = PQntuples(res) == 1;
+	if (found)
+		fill_user(res, out);
+	PQclear(res);
+	return found ? 0 : kg_err_set(err, 404, "not_found", "no such user");
+}
+
 int
 kg_user_create(const char *email, const char *name, const char *role,
 	       const char *password, struct kg_err *err)
@@ -121,23 +136,14 @@ kg_user_change_password(const char *id, const char *password,
 			struct kg_user *out, struct kg_err *err)
 {
 	char hash[KG_PASSWORD_HASH_MAX];
-	PGresult *res;
-	int found;
 
-	if (kg_password_hash(password, hash, err) < 0)
+	if (kg_password_hash(password, hash, err) < 0 ||
+	    one_user(KG_DB_QUERY(err, "UPDATE users SET password_hash = $2, "
+				      "token_epoch = token_epoch + 1 WHERE "
+				      "id = $1::uuid RETURNING " USER_COLUMNS,
+				 id, hash),
+		     out, err) < 0)
 		return -1;
-	res = KG_DB_QUERY(err, "UPDATE users SET password_hash = $2, "
-			       "token_epoch = token_epoch + 1 "
-			       "WHERE id = $1::uuid RETURNING " USER_COLUMNS,
-			  id, hash);
-	if (!res)
-		return -1;
-	found = PQntuples(res) == 1;
-	if (found)
-		fill_user(res, out);
-	PQclear(res);
-	if (!found)
-		return kg_err_set(err, 404, "not_found", "no such user");
 	KG_INFO("user %s changed their password, other sessions ended", id);
 	return 0;
 }
@@ -178,17 +184,9 @@ kg_user_delete(const char *email, struct kg_err *err)
 int
 kg_user_by_id(const char *id, struct kg_user *out, struct kg_err *err)
 {
-	PGresult *res = KG_DB_QUERY(err, "SELECT " USER_COLUMNS " FROM users "
-					 "WHERE id = $1::uuid", id);
-	int found;
-
-	if (!res)
-		return -1;
-	found = PQntuples(res) == 1;
-	if (found)
-		fill_user(res, out);
-	PQclear(res);
-	return found ? 0 : kg_err_set(err, 404, "not_found", "no such user");
+	return one_user(KG_DB_QUERY(err, "SELECT " USER_COLUMNS " FROM users "
+					 "WHERE id = $1::uuid", id),
+			out, err);
 }
 
 cJSON *

@@ -16,7 +16,7 @@ export BUILD="${BUILD:-build}"
 STATE="${KARTOGRAF_STATE:-$ROOT/.state}"
 KG="$ROOT/scripts/kgstack"
 DEMO_EMAIL="demo@kartograf.local"
-DEMO_PASSWORD="demo1234"
+DEMO_PASSWORD="demo-kartograf-2026"
 
 components=(pg redis migrate fcgi worker lighttpd)
 [[ "${WITH_APACHE:-0}" == 1 ]] && components+=(apache)

@@ -1,5 +1,7 @@
 """GET /metrics (Prometheus text format) through both web servers."""
 import configparser
+import contextlib
+import os
 import re
 
 
@@ -42,53 +44,47 @@ def test_metrics_post_is_405(ctx):
     assert r.status == 405 and r.json()["error"] == "method_not_allowed", r
 
 
+@contextlib.contextmanager
+def _metrics_token(ctx, token):
+    """The FastCGI programs restarted with [metrics] token = `token`, and
+    back to the stack's own afterwards."""
+    def restart():
+        ctx.stack("stop", "fcgi")
+        ctx.stack("start", "fcgi")
+        for base in ctx.servers.values():
+            ctx.wait_until(lambda b=base: ctx.request(b, "GET", "/api/health").status == 200,
+                           timeout=15, what="programs back")
+    os.environ["KARTOGRAF_METRICS_TOKEN"] = token
+    try:
+        restart()
+        yield
+    finally:
+        del os.environ["KARTOGRAF_METRICS_TOKEN"]
+        restart()
+
+
 def test_metrics_token(ctx):
     """With [metrics] token set, only the scraper's bearer token is
     answered; everyone else (loopback included) gets 404."""
-    import os
     token = "scrape-token-0123456789"
-    os.environ["KARTOGRAF_METRICS_TOKEN"] = token
-    try:
-        ctx.stack("stop", "fcgi")
-        ctx.stack("start", "fcgi")
 
-        def check(name, base):
-            assert ctx.request(base, "GET", "/metrics").status == 404
-            bad = ctx.request(base, "GET", "/metrics", headers={"Authorization": "Bearer " + token[:-1] + "x"})
-            assert bad.status == 404, bad
-            ok = ctx.request(base, "GET", "/metrics", headers={"Authorization": "Bearer " + token})
-            assert ok.status == 200 and "kartograf_up" in ok.text, ok
-        ctx.wait_until(lambda: ctx.request(ctx.servers["lighttpd"], "GET", "/api/health").status == 200,
-                       timeout=15, what="programs back")
+    def check(name, base):
+        assert ctx.request(base, "GET", "/metrics").status == 404
+        bad = ctx.request(base, "GET", "/metrics", headers={"Authorization": "Bearer " + token[:-1] + "x"})
+        assert bad.status == 404, bad
+        ok = ctx.request(base, "GET", "/metrics", headers={"Authorization": "Bearer " + token})
+        assert ok.status == 200 and "kartograf_up" in ok.text, ok
+    with _metrics_token(ctx, token):
         ctx.check_servers(check)
-    finally:
-        del os.environ["KARTOGRAF_METRICS_TOKEN"]
-        ctx.stack("stop", "fcgi")
-        ctx.stack("start", "fcgi")
-        ctx.wait_until(lambda: ctx.request(ctx.servers["apache"], "GET", "/api/health").status == 200,
-                       timeout=15, what="programs back")
 
 
 def test_metrics_closed_without_token(ctx):
     """No [metrics] token: nobody is answered, loopback included (behind a
     local reverse proxy every client is loopback)."""
-    import os
-    os.environ["KARTOGRAF_METRICS_TOKEN"] = ""
-    try:
-        ctx.stack("stop", "fcgi")
-        ctx.stack("start", "fcgi")
-        ctx.wait_until(lambda: ctx.request(ctx.servers["lighttpd"], "GET", "/api/health").status == 200,
-                       timeout=15, what="programs back")
-
-        def check(name, base):
-            assert ctx.request(base, "GET", "/metrics").status == 404
-            assert ctx.request(base, "GET", "/metrics", headers={"Authorization": "Bearer "}).status == 404
+    def check(name, base):
+        assert ctx.request(base, "GET", "/metrics").status == 404
+        assert ctx.request(base, "GET", "/metrics", headers={"Authorization": "Bearer "}).status == 404
+    with _metrics_token(ctx, ""):
         ctx.check_servers(check)
         with open(os.path.join(ctx.state, "log", "metrics.log"), encoding="utf-8", errors="replace") as f:
             assert "[metrics] token is empty" in f.read()
-    finally:
-        del os.environ["KARTOGRAF_METRICS_TOKEN"]
-        ctx.stack("stop", "fcgi")
-        ctx.stack("start", "fcgi")
-        ctx.wait_until(lambda: ctx.request(ctx.servers["apache"], "GET", "/api/health").status == 200,
-                       timeout=15, what="programs back")
