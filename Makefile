@@ -24,12 +24,15 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
 	-Wmissing-prototypes -Wno-missing-field-initializers
-CPPFLAGS += -Ilib -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
+# `override`: `make asan` sets CFLAGS on the command line, which would
+# otherwise drop everything added here - the warnings, -std=c11 and the
+# sanitizers themselves ($(SAN)) - from every compile.
+override CPPFLAGS += -Ilib -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
 	-DKG_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS))
 CFLAGS ?= -O2 -g
-CFLAGS += -std=c11 $(WARN) -fno-strict-aliasing -MMD -MP $(SAN)
+override CFLAGS += -std=c11 $(WARN) -fno-strict-aliasing -MMD -MP $(SAN)
 LDLIBS += $(shell pkg-config --libs $(PKGS)) -lfcgi -lpthread -lm
-LDFLAGS += $(SAN)
+override LDFLAGS += $(SAN)
 
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)

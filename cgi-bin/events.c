@@ -115,11 +115,16 @@ post_ticket(struct kg_req *req)
 	return kg_resp_json(req, 201, o);
 }
 
+static const struct kg_field no_body[] = {{0}};
+
 static const struct kg_route routes[] = {
 	{"GET", "/api/events/{batchId:uuid}", get_events,
-	 KG_ROUTE_AUTH | KG_ROUTE_TICKET | KG_ROUTE_QUERY_TOKEN},
+	 KG_ROUTE_AUTH | KG_ROUTE_TICKET | KG_ROUTE_QUERY_TOKEN,
+	 .summary = "The batch's live status as Server-Sent Events"},
 	{"POST", "/api/events/{batchId:uuid}/ticket", post_ticket,
-	 KG_ROUTE_AUTH},
+	 KG_ROUTE_AUTH, no_body,
+	 .summary = "A single-use, 60-second ticket to open the stream with",
+	 .response = "Ticket"},
 	{0},
 };
 

@@ -24,18 +24,28 @@
 #include <string.h>
 #include <time.h>
 
-/* A string member of the body, 1..max bytes; NULL with a 400 otherwise. */
-static const char *
-body_string(struct kg_req *req, cJSON *body, const char *name, size_t max)
-{
-	const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(body, name));
+/* ---- bodies (checked by kg_http before the handlers run) ------------- */
 
-	if (!v || !*v || strlen(v) > max)
-		return kg_fail(req, 400, "bad_request",
-			       "%s is required (at most %zu bytes)", name, max),
-		       NULL;
-	return v;
-}
+static const struct kg_field login_body[] = {
+	{"email", KG_STRING, KG_REQUIRED, .min = 1, .max = KG_EMAIL_MAX},
+	{"password", KG_STRING, KG_REQUIRED, .min = 1,
+	 .max = KG_PASSWORD_MAX_LEN},
+	{0},
+};
+
+/* The strength rule (422 weak_password) is kg_password_strength's, so
+ * the declared bounds here are only the outer ones. */
+static const struct kg_field password_body[] = {
+	{"current_password", KG_STRING, KG_REQUIRED, .min = 1,
+	 .max = KG_PASSWORD_MAX_LEN},
+	{"new_password", KG_STRING, KG_REQUIRED, .min = 1,
+	 .max = KG_PASSWORD_MAX_LEN},
+	{0},
+};
+
+static const struct kg_field no_body[] = {{0}};
+
+/* ---- handlers ---------------------------------------------------------- */
 
 static int
 answer_token(struct kg_req *req, const struct kg_user *u)
@@ -79,15 +89,10 @@ check_password(struct kg_req *req, const char *email, const char *password,
 static int
 post_login(struct kg_req *req)
 {
-	cJSON *body = kg_req_json(req);
-	const char *email, *password;
 	struct kg_user user;
 
-	if (!body ||
-	    !(email = body_string(req, body, "email", KG_EMAIL_MAX)) ||
-	    !(password = body_string(req, body, "password",
-				     KG_PASSWORD_MAX_LEN)) ||
-	    check_password(req, email, password, &user) < 0)
+	if (check_password(req, kg_field_str(req->json, "email"),
+			   kg_field_str(req->json, "password"), &user) < 0)
 		return -1;
 	return answer_token(req, &user);
 }
@@ -107,16 +112,10 @@ post_logout(struct kg_req *req)
 static int
 post_password(struct kg_req *req)
 {
-	cJSON *body = kg_req_json(req);
-	const char *current, *new_password;
+	const char *current = kg_field_str(req->json, "current_password");
+	const char *new_password = kg_field_str(req->json, "new_password");
 	struct kg_user user;
 
-	if (!body ||
-	    !(current = body_string(req, body, "current_password",
-				    KG_PASSWORD_MAX_LEN)) ||
-	    !(new_password = body_string(req, body, "new_password",
-					 KG_PASSWORD_MAX_LEN + 1)))
-		return -1;
 	if (kg_password_strength(new_password, req->user.email,
 				 &req->err) < 0)
 		return -1;
@@ -141,9 +140,15 @@ init(struct kg_err *err)
 }
 
 static const struct kg_route routes[] = {
-	{"POST", "/api/auth/login", post_login, 0},
-	{"POST", "/api/auth/logout", post_logout, KG_ROUTE_AUTH},
-	{"POST", "/api/auth/password", post_password, KG_ROUTE_AUTH},
+	{"POST", "/api/auth/login", post_login, 0, login_body,
+	 .summary = "Sign in: a token for email + password",
+	 .response = "Session"},
+	{"POST", "/api/auth/logout", post_logout, KG_ROUTE_AUTH, no_body,
+	 .summary = "End this token's session"},
+	{"POST", "/api/auth/password", post_password, KG_ROUTE_AUTH,
+	 password_body,
+	 .summary = "Change the password; every other session ends",
+	 .response = "Session"},
 	{0},
 };
 
