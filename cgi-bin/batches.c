@@ -156,14 +156,12 @@ parse_file(struct kg_req *req, struct upload *up, struct kg_rows *rows)
 	lim.max_file = (size_t)kg_conf_int("http", "max_body");
 	if (up->file.len == 0)
 		return kg_fail(req, 400, "empty_file", "the file is empty");
-	if (up->file.len >= 4 && !memcmp(d, "PK\x03\x04", 4))
+	/* a zip, or an OLE2 file: an old .xls or a password-protected
+	 * .xlsx, which the reader tells apart and refuses in its words */
+	if (up->file.len >= 4 && (!memcmp(d, "PK\x03\x04", 4) ||
+				  !memcmp(d, "\xd0\xcf\x11\xe0", 4)))
 		return kg_xlsx_read(up->file.data, up->file.len, &lim,
 				    kg_rows_feed, rows, &req->err);
-	if (up->file.len >= 4 && !memcmp(d, "\xd0\xcf\x11\xe0", 4))
-		return kg_fail(req, 400, "unsupported_format",
-			       "this is an old Excel .xls file: save it as "
-			       ".xlsx (Plik > Zapisz jako > Skoroszyt "
-			       "programu Excel) and upload again");
 	if (has_suffix(up->filename, ".csv") || is_type(ct, "text/csv"))
 		return kg_csv_read(up->file.data, up->file.len, &lim,
 				   kg_rows_feed, rows, &req->err);

@@ -29,6 +29,12 @@ reserve(struct kg_buf *b, size_t extra)
 }
 
 int
+kg_buf_reserve(struct kg_buf *b, size_t extra)
+{
+	return reserve(b, extra);
+}
+
+int
 kg_buf_append(struct kg_buf *b, const void *data, size_t len)
 {
 	if (reserve(b, len) < 0)

@@ -21,6 +21,9 @@ struct kg_buf {
 };
 
 int kg_buf_append(struct kg_buf *b, const void *data, size_t len);
+/* Make room for `extra` more bytes (+ the NUL) without changing len, so
+ * a hot loop can write into data + len directly and set len after. */
+int kg_buf_reserve(struct kg_buf *b, size_t extra);
 int kg_buf_puts(struct kg_buf *b, const char *s);
 int kg_buf_printf(struct kg_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
