@@ -148,3 +148,19 @@ kg_batch_create(const struct kg_user *u, const char *name,
 	free(json);
 	return rc;
 }
+
+int
+kg_batch_visible(const char *id, const struct kg_user *u, struct kg_err *err)
+{
+	PGresult *res = KG_DB_QUERY(err, "SELECT 1 FROM batches WHERE id = "
+					 "$1::uuid AND (owner_id = $2::uuid "
+					 "OR $3::boolean)",
+				    id, u->id, kg_auth_admin_param(u));
+	int n;
+
+	if (!res)
+		return -1;
+	n = PQntuples(res);
+	PQclear(res);
+	return n == 1 ? 0 : kg_err_set(err, 404, "not_found", "no such batch");
+}

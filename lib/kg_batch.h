@@ -88,4 +88,9 @@ int kg_batch_delete(const char *batch_id, const char *project_id,
 		    const struct kg_user *u, int *batch_gone,
 		    struct kg_err *err);
 
+/* 0 if `u` may see batch `id` (owner or admin), else -1 with 404 (or
+ * 503).  For checks that need no data, e.g. the event stream's. */
+int kg_batch_visible(const char *id, const struct kg_user *u,
+		     struct kg_err *err);
+
 #endif

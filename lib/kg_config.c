@@ -38,14 +38,22 @@ static const struct conf_key conf_keys[] = {
 	{"redis", "db", T_INT, "0", 0, 10000, NULL},
 	{"redis", "timeout_ms", T_INT, "2000", 50, 60000, NULL},
 	{"http", "max_body", T_INT, "10485760", 1024, 1073741824, NULL},
+	/* Issue 16: peers whose X-Forwarded-For is believed (kg_net). */
+	{"http", "trusted_proxies", T_STR, "", 0, 4096, NULL},
 	{"log", "level", T_ENUM, "info", 0, 0, "debug|info|warn|error"},
 	{"auth", "jwt_key", T_SECRET, "", 0, 4096, NULL},
 	{"auth", "token_ttl", T_INT, "28800", 60, 604800, NULL},
 	{"auth", "issuer", T_STR, "kartograf", 1, 255, NULL},
 	{"auth", "argon2_memory_kib", T_INT, "19456", 1024, 4194304, NULL},
 	{"auth", "argon2_iterations", T_INT, "2", 1, 64, NULL},
+	/* Login throttling (issue 16, kg_login): per (email, address) pair,
+	 * per email across addresses, per address across emails. */
 	{"auth", "login_max_failures", T_INT, "5", 1, 1000, NULL},
+	{"auth", "login_email_max_failures", T_INT, "20", 1, 100000, NULL},
+	{"auth", "login_addr_max_failures", T_INT, "100", 1, 1000000, NULL},
 	{"auth", "login_window", T_INT, "900", 10, 86400, NULL},
+	/* ?token= on the event stream, for old clients (off: use tickets). */
+	{"auth", "query_token", T_BOOL, "false", 0, 0, NULL},
 	{"worker", "concurrency", T_INT, "5", 1, 100, NULL},
 	{"worker", "global_limit", T_INT, "20", 1, 1000, NULL},
 	{"worker", "user_concurrency", T_INT, "0", 0, 1000, NULL},
@@ -116,8 +124,8 @@ static const struct conf_key conf_keys[] = {
 	{"events", "end_grace", T_INT, "5", 0, 300, NULL},
 	{"events", "gap_wait_ms", T_INT, "1000", 10, 60000, NULL},
 	{"events", "max_stream_seconds", T_INT, "0", 0, 86400, NULL},
-	/* GET /metrics: a bearer token for the scraper; empty = loopback
-	 * clients only. */
+	{"events", "max_streams_per_user", T_INT, "10", 1, 10000, NULL},
+	/* GET /metrics: a bearer token for the scraper; empty = closed. */
 	{"metrics", "token", T_SECRET, "", 0, 512, NULL},
 	{"paths", "sql_dir", T_STR, "/usr/share/kartograf/sql", 1, 4096, NULL},
 };

@@ -4,6 +4,7 @@
 #include "kg_config.h"
 #include "kg_db.h"
 #include "kg_log.h"
+#include "kg_net.h"
 #include "kg_redis.h"
 
 #include <ctype.h>
@@ -129,6 +130,19 @@ const char *
 kg_req_env(struct kg_req *req, const char *name)
 {
 	return FCGX_GetParam(name, req->fcgi.envp);
+}
+
+const char *
+kg_req_client_addr(struct kg_req *req)
+{
+	char *addr = kg_req_alloc(req, KG_NET_ADDR_MAX);
+
+	if (!addr)
+		return "-";
+	kg_net_client_addr(kg_req_env(req, "REMOTE_ADDR"),
+			   kg_req_env(req, "HTTP_X_FORWARDED_FOR"),
+			   kg_conf_str("http", "trusted_proxies"), addr);
+	return addr;
 }
 
 int
@@ -611,8 +625,9 @@ authenticate(struct kg_req *req)
 
 	if (app_threaded)
 		kg_app_lock();
-	rc = kg_auth_request(req, req->route->flags & KG_ROUTE_QUERY_TOKEN,
-			     &req->user, &req->auth_expires, &req->err);
+	rc = kg_auth_request(req, req->route->flags, &req->user,
+			     &req->session, &req->err);
+	req->auth_expires = req->session.expires;
 	if (app_threaded)
 		kg_app_unlock();
 	return rc;
@@ -896,11 +911,24 @@ run_fastcgi(const struct kg_app *app)
 	KG_INFO("stopping");
 }
 
+int
+kg_http_check_config(struct kg_err *err)
+{
+	char bad[80];
+
+	if (kg_net_check_list(kg_conf_str("http", "trusted_proxies"), bad,
+			      sizeof(bad)) < 0)
+		return kg_err_set(err, 500, "config_invalid",
+				  "[http] trusted_proxies: \"%s\" is not an "
+				  "address or CIDR", bad);
+	return 0;
+}
+
 static int
 app_start(const struct kg_app *app, struct kg_err *err)
 {
 	kg_log_init(app->name);
-	if (kg_config_load(NULL, err) < 0)
+	if (kg_config_load(NULL, err) < 0 || kg_http_check_config(err) < 0)
 		return -1;
 	check_routes(app);
 	for (const struct kg_route *r = app->routes; r->method; r++)

@@ -43,6 +43,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "kg_auth.h"
 #include "kg_buf.h"
 #include "kg_err.h"
 #include "kg_user.h"
@@ -51,9 +52,10 @@
 
 /* Route flags. */
 #define KG_ROUTE_AUTH 1u	/* signed-in user required (req->user) */
-#define KG_ROUTE_QUERY_TOKEN 2u	/* also accept ?token= (EventSource only) */
+#define KG_ROUTE_QUERY_TOKEN 2u	/* ?token= too, if [auth] query_token */
 #define KG_ROUTE_VERSION 4u	/* a change based on a version: see
 				   kg_req_version() */
+#define KG_ROUTE_TICKET 8u	/* ?ticket= too (kg_ticket, EventSource) */
 
 struct kg_req;
 typedef int (*kg_handler)(struct kg_req *req);
@@ -201,6 +203,7 @@ struct kg_req {
 	struct kg_err err;
 	struct kg_user user;		/* set for KG_ROUTE_AUTH routes */
 	time_t auth_expires;		/* the token's exp, same routes */
+	struct kg_session session;	/* the token's session, same routes */
 	struct kg_buf headers;		/* extra response headers */
 	int status;			/* status sent, 0 while none */
 	int version;			/* KG_ROUTE_VERSION routes */
@@ -209,8 +212,18 @@ struct kg_req {
 
 int kg_app_main(const struct kg_app *app, int argc, char **argv);
 
+/* The [http] settings that kg_config cannot check by type (every entry
+ * of trusted_proxies is an address or CIDR); kg_app_main runs it. */
+int kg_http_check_config(struct kg_err *err);
+
 /* CGI/FastCGI parameter (e.g. "HTTP_AUTHORIZATION"), NULL if absent. */
 const char *kg_req_env(struct kg_req *req, const char *name);
+/*
+ * The client's address: REMOTE_ADDR, or, when that peer is one of
+ * [http] trusted_proxies, the right-most X-Forwarded-For entry that is
+ * not a trusted proxy (kg_net).  Never NULL ("-" when unknown).
+ */
+const char *kg_req_client_addr(struct kg_req *req);
 /* Path parameter declared in the route pattern, never NULL for a
  * declared name. */
 const char *kg_req_param(struct kg_req *req, const char *name);

@@ -55,6 +55,7 @@
 #include "kg_relay.h"
 #include "kg_log.h"
 #include "kg_redis.h"
+#include "kg_streams.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -510,6 +511,7 @@ struct sse {
 	long long end_at;		/* ms: close then (0 = not ending) */
 	long long gap_since;		/* ms: waiting for a missing seq */
 	long long stop_at;		/* ms: [events] max_stream_seconds */
+	struct kg_stream_guard guard;	/* limits + session re-check */
 };
 
 static long long
@@ -810,7 +812,7 @@ static const char *
 stream_loop(struct sse *x, time_t expires)
 {
 	long long hb = kg_conf_int("events", "heartbeat") * 1000;
-	long long next_hb = now_ms() + hb;
+	long long next_hb = now_ms() + hb, next_check = next_hb;
 	struct kg_err err = {0};
 
 	for (;;) {
@@ -840,7 +842,19 @@ stream_loop(struct sse *x, time_t expires)
 			sse_flush(x);
 			return "batch completed";
 		}
+		/* Every heartbeat: is the session (and the role) still good? */
+		if (now >= next_check) {
+			next_check = now + hb;
+			if (kg_streams_alive(x->req, &x->guard,
+					     x->batch_id) < 0) {
+				sse_event(x, -1, "end",
+					  "{\"reason\":\"session_ended\"}");
+				sse_flush(x);
+				return "session ended";
+			}
+		}
 		until = min_ll(min_ll(min_ll(until, x->end_at), gap), x->stop_at);
+		until = min_ll(until, next_check);
 		until = min_ll(until, now + (expires - time(NULL)) * 1000);
 		if (poll(pf, 2, (int)(until > now ? until - now : 0)) < 0 &&
 		    errno != EINTR)
@@ -868,6 +882,7 @@ stream_loop(struct sse *x, time_t expires)
 static void
 sse_free(struct sse *x)
 {
+	kg_streams_leave(&x->guard);
 	stream_unregister(&x->st);
 	for (int i = 0; i < x->npending; i++)
 		msg_unref(x->pending[i]);
@@ -892,7 +907,8 @@ kg_relay_stream(struct kg_req *req, const char *batch_id, long long last_id)
 		x->stop_at = now_ms() +
 			     kg_conf_int("events", "max_stream_seconds") * 1000;
 	kg_buf_printf(&x->out, "retry: %d\n\n", RETRY_MS);
-	if (stream_register(&x->st, x->batch_id, &req->err) < 0 ||
+	if (kg_streams_enter(req, &x->guard) < 0 ||
+	    stream_register(&x->st, x->batch_id, &req->err) < 0 ||
 	    catch_up(x, last_id, &req->err) < 0) {
 		sse_free(x);
 		return -1;

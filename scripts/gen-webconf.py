@@ -7,6 +7,7 @@ template, substitutes @NAME@ placeholders in it.
 
 Usage:
   gen-webconf.py --server lighttpd|apache --routes apache/routes --socket-dir DIR
+                 [--trusted-proxies "CIDR, ..."]
                  [--template FILE.in] [--set NAME=VALUE ...] [--out FILE]
   gen-webconf.py --server htaccess --mode cgi|fcgid --routes apache/routes [--out FILE]
 
@@ -16,8 +17,16 @@ hosting"): the programs sit beside it as <program>.cgi (mod_cgi/mod_cgid) or
 is needed beyond AllowOverride All.
 
 Without --template only the routing block is printed (for production, include it
-from apache/kartograf-site.conf or apache/lighttpd-site.conf).  In a template the
-placeholder @ROUTES@ receives the routing block.
+from apache/kartograf-site.conf or apache/lighttpd-site.conf), preceded by the
+client-address lines when --trusted-proxies is given.  In a template the
+placeholder @ROUTES@ receives the routing block and @TRUSTED_PROXIES@ the
+client-address lines.
+
+--trusted-proxies takes the same list as [http] trusted_proxies in
+kartograf.conf: the web server then takes the client address from
+X-Forwarded-For only when the peer is one of them (Apache mod_remoteip,
+lighttpd mod_extforward, both reading the header from the right), so its
+access log and REMOTE_ADDR agree with what the programs compute (lib/kg_net.h).
 """
 import argparse
 import re
@@ -153,6 +162,27 @@ def htaccess(routes, mode):
     return "\n".join(out) + "\n"
 
 
+def trusted_block(server, proxies):
+    """Client-address lines for the web server; empty list -> a comment only."""
+    entries = [e for e in re.split(r"[,\s]+", proxies or "") if e]
+    for e in entries:
+        if not re.fullmatch(r"[0-9A-Fa-f:.]+(/[0-9]{1,3})?", e):
+            sys.exit(f"--trusted-proxies: {e!r} is not an address or CIDR")
+    head = "# --- client address: generated from [http] trusted_proxies by scripts/gen-webconf.py ---"
+    if not entries:
+        return head + "\n# (no trusted proxies: X-Forwarded-For is ignored)\n"
+    if server == "lighttpd":
+        pairs = ", ".join(f'{q(e)} => "trust"' for e in entries)
+        return (head + "\n# mod_extforward (loaded in server.modules) believes X-Forwarded-For from these\n"
+                f"extforward.forwarder = ( {pairs} )\n"
+                'extforward.headers = ( "X-Forwarded-For" )\n')
+    # InternalProxy, not TrustedProxy: like the programs, accept any address
+    # (also private ones, e.g. an office LAN) that a listed proxy vouches for
+    return (head + "\n# needs mod_remoteip; %a in LogFormat is then the client\n"
+            "RemoteIPHeader X-Forwarded-For\n"
+            f"RemoteIPInternalProxy {' '.join(entries)}\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--server", choices=["lighttpd", "apache", "htaccess"])
@@ -162,6 +192,7 @@ def main():
     ap.add_argument("--template")
     ap.add_argument("--set", action="append", default=[])
     ap.add_argument("--out")
+    ap.add_argument("--trusted-proxies", default="")
     ap.add_argument("--procs", action="store_true",
                     help="print '<program> <procs>' for programs with a procs= flag")
     a = ap.parse_args()
@@ -182,6 +213,7 @@ def main():
                 text = f.read()
             vals = dict(kv.split("=", 1) for kv in a.set)
             vals["ROUTES"] = block
+            vals["TRUSTED_PROXIES"] = trusted_block(a.server, a.trusted_proxies)
             def sub(m):
                 k = m.group(1)
                 if k not in vals:
@@ -189,7 +221,7 @@ def main():
                 return vals[k]
             text = re.sub(r"@([A-Z_]+)@", sub, text)
         else:
-            text = block
+            text = (trusted_block(a.server, a.trusted_proxies) if a.trusted_proxies else "") + block
     if a.out:
         with open(a.out, "w", encoding="utf-8") as f:
             f.write(text)

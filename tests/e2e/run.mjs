@@ -176,6 +176,7 @@ const browser = await chromium.launch({
 });
 // playwright-core gives each context a fresh profile; no user data is reused
 const problems = [];
+const eventUrls = []; // every event-stream request the browser made (issue 16)
 async function newPage(opts = {}) {
   const ctx = await browser.newContext({ viewport: opts.viewport || { width: 1280, height: 900 }, locale: 'pl-PL', acceptDownloads: true, timezoneId: 'Europe/Warsaw' });
   const page = await ctx.newPage();
@@ -186,6 +187,7 @@ async function newPage(opts = {}) {
     else if (m.type() === 'error' && !/Failed to load resource/.test(t)) problems.push(`console: ${t}`);
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('request', (r) => { if (r.url().includes('/api/events/')) eventUrls.push(`${r.method()} ${r.url()}`); });
   return { ctx, page };
 }
 
@@ -500,9 +502,13 @@ await test('an invalid token sends the user back to login with "Sesja wygasła"'
     await x.waitForSelector('#login-error:has-text("Sesja wygasła, zaloguj się ponownie")');
     await shot(x, 'session-expired');
     await login(x, BASE);
+    const old = await x.evaluate(() => JSON.parse(sessionStorage.getItem('kartograf.session')).token);
+    assert((await apiCall(BASE, 'GET', '/api/auth/me', { token: old })).status === 200, 'token works before logout');
     await x.click('#logout');
     await x.waitForSelector('#email');
     assert(await x.evaluate(() => !sessionStorage.getItem('kartograf.session')), 'logout clears the token');
+    const after = await apiCall(BASE, 'GET', '/api/auth/me', { token: old });
+    assert(after.status === 401, `"Wyloguj" ends the session on the server (old token: ${after.status})`);
   } finally {
     await ctx.close();
   }
@@ -581,6 +587,38 @@ await test('"Usuń": a confirmation naming the batch and its cards, then the lis
   await shot(page, 'life-deleted');
 }, { needs: ['lifeBatch'] });
 
+await test('"Zmień hasło" changes the password and ends the other sessions', async () => {
+  const other = await nodeLogin(BASE);
+  const NEW = `${PASSWORD}-nowe`;
+  const { ctx, page: x } = await newPage();
+  try {
+    await login(x, BASE);
+    await x.click('#account');
+    await x.waitForSelector('#current-password');
+    await x.fill('#current-password', PASSWORD);
+    await x.fill('#new-password', 'krotkie');
+    await x.fill('#repeat-password', 'krotkie');
+    await x.click('form button[type=submit]');
+    await x.waitForSelector('#account-error:has-text("co najmniej 12")');
+    await x.fill('#current-password', 'zle haslo 12345');
+    await x.fill('#new-password', NEW);
+    await x.fill('#repeat-password', NEW);
+    await x.click('form button[type=submit]');
+    await x.waitForSelector('#account-error:has-text("Obecne hasło jest nieprawidłowe")');
+    await shot(x, 'account-wrong-password');
+    await x.fill('#current-password', PASSWORD);
+    await x.click('form button[type=submit]');
+    await x.waitForSelector('h1:has-text("Zestawy projektów")');
+    const mine = await x.evaluate(() => JSON.parse(sessionStorage.getItem('kartograf.session')).token);
+    assert((await apiCall(BASE, 'GET', '/api/auth/me', { token: mine })).status === 200, 'this tab keeps working (new token)');
+    assert((await apiCall(BASE, 'GET', '/api/auth/me', { token: other })).status === 401, 'the other session ended');
+    const back = await apiCall(BASE, 'POST', '/api/auth/password', { token: mine, json: { current_password: NEW, new_password: PASSWORD } });
+    assert(back.status === 200, `password changed back (${back.status})`);
+  } finally {
+    await ctx.close();
+  }
+}, { needs: ['loggedIn'] });
+
 await test('accessibility basics and tablet width', async () => {
   const { ctx, page: t } = await newPage({ viewport: { width: 768, height: 1024 } });
   await login(t, BASE);
@@ -625,6 +663,13 @@ if (APACHE) {
     await ctx.close();
   });
 }
+
+await test('event streams were opened with single-use tickets, never with the token in the URL', async () => {
+  const gets = eventUrls.filter((u) => u.startsWith('GET '));
+  assert(gets.length > 0, 'the UI opened event streams');
+  const bad = eventUrls.filter((u) => /[?&]token=/.test(u) || (u.startsWith('GET ') && !/[?&]ticket=[0-9a-f]{64}/.test(u)));
+  assert(!bad.length, `event URLs without a ticket or with a token: ${bad.slice(0, 3).join(' | ')}`);
+});
 
 await test('no CSP violations or script errors during the run', async () => {
   assert(!problems.length, problems.slice(0, 10).join('\n'));
