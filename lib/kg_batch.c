@@ -6,41 +6,101 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BATCH_JSON                                                          \
-	"json_build_object("                                                \
-	"'id', b.id, 'name', b.name, 'source_filename', b.source_filename," \
-	"'status', b.status, 'row_count', b.row_count,"                     \
-	"'created_at', b.created_at, 'updated_at', b.updated_at,"           \
-	"'completed_at', b.completed_at, 'event_seq', b.event_seq,"         \
-	"'progress', (SELECT coalesce(round(avg(progress)), 0)::int"        \
-	"  FROM projects WHERE batch_id = b.id),"                           \
-	"'cost', (SELECT coalesce(sum(cost), 0) FROM ai_calls"              \
-	"  WHERE batch_id = b.id),"                                         \
-	"'counts', (SELECT json_build_object("                              \
-	"  'PENDING', count(*) FILTER (WHERE status = 'PENDING'),"          \
-	"  'QUEUED', count(*) FILTER (WHERE status = 'QUEUED'),"            \
-	"  'GENERATING', count(*) FILTER (WHERE status = 'GENERATING'),"    \
-	"  'COMPLETED', count(*) FILTER (WHERE status = 'COMPLETED'),"      \
-	"  'FAILED', count(*) FILTER (WHERE status = 'FAILED'))"            \
-	"  FROM projects WHERE batch_id = b.id)"
+/*
+ * The answers are plain rows turned into JSON once, in C (batch_json,
+ * project_json); each read is ONE statement, so counts, progress and
+ * the project rows come from one snapshot, and ownership is checked in
+ * the same WHERE.
+ *
+ * A batch's summary columns, for `x` (a batches row):
+ *   0 id  1 name  2 source_filename  3 status  4 row_count  5 created_at
+ *   6 updated_at  7 completed_at  8 event_seq  9 progress  10 cost
+ *   11..15 counts PENDING QUEUED GENERATING COMPLETED FAILED
+ */
+#define SUMMARY_COLS                                                        \
+	"x.id, x.name, x.source_filename, x.status, x.row_count,"           \
+	" x.created_at, x.updated_at, x.completed_at, x.event_seq,"         \
+	" pc.progress, ac.cost, pc.pending, pc.queued, pc.generating,"      \
+	" pc.completed, pc.failed"
+#define SUMMARY_JOINS                                                       \
+	" CROSS JOIN LATERAL (SELECT"                                       \
+	"  coalesce(round(avg(progress)), 0)::int AS progress,"             \
+	"  count(*) FILTER (WHERE status = 'PENDING') AS pending,"          \
+	"  count(*) FILTER (WHERE status = 'QUEUED') AS queued,"            \
+	"  count(*) FILTER (WHERE status = 'GENERATING') AS generating,"    \
+	"  count(*) FILTER (WHERE status = 'COMPLETED') AS completed,"      \
+	"  count(*) FILTER (WHERE status = 'FAILED') AS failed"             \
+	"  FROM projects WHERE batch_id = x.id) pc"                         \
+	" CROSS JOIN LATERAL (SELECT coalesce(sum(cost), 0) AS cost"        \
+	"  FROM ai_calls WHERE batch_id = x.id) ac"
+#define SUMMARY_NCOLS 16
+#define OWNED_BATCH " (x.owner_id = $2::uuid OR $3::boolean)"
 
-#define PROJECTS_JSON                                                      \
-	"'projects', (SELECT coalesce(json_agg(json_build_object("          \
-	"  'id', p.id, 'row', p.row_number, 'name', p.name,"                \
-	"  'status', p.status, 'progress', p.progress,"                     \
-	"  'quality_score', p.quality_score, 'provider', p.provider,"       \
-	"  'error', p.error, 'updated_at', p.updated_at)"                   \
-	"  ORDER BY p.row_number), '[]'::json)"                             \
-	"  FROM projects p WHERE p.batch_id = b.id)"
+/* One batch without its projects. */
+#define BATCH_SQL                                                           \
+	"SELECT " SUMMARY_COLS " FROM batches x" SUMMARY_JOINS               \
+	" WHERE x.id = $1::uuid AND" OWNED_BATCH
 
-/* Parses the single JSON text cell of a result (PostgreSQL built it). */
+/*
+ * One batch with its projects: the summary row first, then one row per
+ * project in row order (columns 16..24, NULL in the summary row; the
+ * summary columns are NULL in the project rows, so they are not sent
+ * a thousand times).
+ */
+#define PROJECT_COLS                                                        \
+	"p.id, p.row_number, p.name, p.status, p.progress, p.quality_score," \
+	" p.provider, p.error, p.updated_at"
+#define BATCH_PROJECTS_SQL                                                  \
+	"WITH x AS (SELECT * FROM batches x WHERE x.id = $1::uuid AND"      \
+	OWNED_BATCH ")"                                                     \
+	" SELECT " SUMMARY_COLS ", NULL::uuid, NULL::int, NULL::text,"      \
+	" NULL::text, NULL::smallint, NULL::smallint, NULL::text,"          \
+	" NULL::text, NULL::timestamptz FROM x" SUMMARY_JOINS               \
+	" UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"  \
+	" NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, " PROJECT_COLS     \
+	" FROM x JOIN projects p ON p.batch_id = x.id"                       \
+	" ORDER BY 18 NULLS FIRST"
+
 static cJSON *
-json_cell(PGresult *res, struct kg_err *err)
+batch_json(const PGresult *res, int row)
 {
-	cJSON *o = cJSON_Parse(PQgetvalue(res, 0, 0));
+	static const char *const status[] = {
+		"PENDING", "QUEUED", "GENERATING", "COMPLETED", "FAILED"};
+	cJSON *o = cJSON_CreateObject(), *counts = cJSON_CreateObject();
 
-	if (!o)
-		kg_err_set(err, 500, "internal", "malformed JSON from database");
+	KG_JSON_ADD(o, "id", kg_db_json_text(res, row, 0));
+	KG_JSON_ADD(o, "name", kg_db_json_text(res, row, 1));
+	KG_JSON_ADD(o, "source_filename", kg_db_json_text(res, row, 2));
+	KG_JSON_ADD(o, "status", kg_db_json_text(res, row, 3));
+	KG_JSON_ADD(o, "row_count", kg_db_json_int(res, row, 4));
+	KG_JSON_ADD(o, "created_at", kg_db_json_time(res, row, 5));
+	KG_JSON_ADD(o, "updated_at", kg_db_json_time(res, row, 6));
+	KG_JSON_ADD(o, "completed_at", kg_db_json_time(res, row, 7));
+	KG_JSON_ADD(o, "event_seq", kg_db_json_int(res, row, 8));
+	KG_JSON_ADD(o, "progress", kg_db_json_int(res, row, 9));
+	KG_JSON_ADD(o, "cost", kg_db_json_num(res, row, 10));
+	for (int i = 0; i < 5; i++)
+		cJSON_AddItemToObjectCS(counts, status[i],
+					kg_db_json_int(res, row, 11 + i));
+	KG_JSON_ADD(o, "counts", counts);
+	return o;
+}
+
+static cJSON *
+project_json(const PGresult *res, int row)
+{
+	cJSON *o = cJSON_CreateObject();
+	int c = SUMMARY_NCOLS;
+
+	KG_JSON_ADD(o, "id", kg_db_json_text(res, row, c));
+	KG_JSON_ADD(o, "row", kg_db_json_int(res, row, c + 1));
+	KG_JSON_ADD(o, "name", kg_db_json_text(res, row, c + 2));
+	KG_JSON_ADD(o, "status", kg_db_json_text(res, row, c + 3));
+	KG_JSON_ADD(o, "progress", kg_db_json_int(res, row, c + 4));
+	KG_JSON_ADD(o, "quality_score", kg_db_json_int(res, row, c + 5));
+	KG_JSON_ADD(o, "provider", kg_db_json_text(res, row, c + 6));
+	KG_JSON_ADD(o, "error", kg_db_json_text(res, row, c + 7));
+	KG_JSON_ADD(o, "updated_at", kg_db_json_time(res, row, c + 8));
 	return o;
 }
 
@@ -48,25 +108,44 @@ cJSON *
 kg_batch_get(const char *id, const struct kg_user *u, int with_projects,
 	     struct kg_err *err)
 {
-	static const char *const sql[2] = {
-		"SELECT " BATCH_JSON ") FROM batches b WHERE b.id = $1::uuid"
-		" AND (b.owner_id = $2::uuid OR $3::boolean)",
-		"SELECT " BATCH_JSON ", " PROJECTS_JSON ") FROM batches b"
-		" WHERE b.id = $1::uuid"
-		" AND (b.owner_id = $2::uuid OR $3::boolean)",
-	};
-	PGresult *res = KG_DB_QUERY(err, sql[!!with_projects], id, u->id,
-				    kg_auth_admin_param(u));
-	cJSON *o = NULL;
+	PGresult *res = KG_DB_QUERY(err, with_projects ? BATCH_PROJECTS_SQL
+						       : BATCH_SQL,
+				    id, u->id, kg_auth_admin_param(u));
+	cJSON *o = NULL, *list;
 
 	if (!res)
 		return NULL;
-	if (PQntuples(res) == 1)
-		o = json_cell(res, err);
-	else
+	if (PQntuples(res) == 0) {
 		kg_err_set(err, 404, "not_found", "no such batch");
+		goto out;
+	}
+	o = batch_json(res, 0);
+	if (with_projects) {
+		list = cJSON_CreateArray();
+		KG_JSON_ADD(o, "projects", list);
+		for (int i = 1; i < PQntuples(res); i++)
+			cJSON_AddItemToArray(list, project_json(res, i));
+	}
+out:
 	PQclear(res);
 	return o;
+}
+
+/* The user's batches when a page came back empty (an offset past the
+ * end): the count the page's rows would have carried. */
+static int
+count_batches(const struct kg_user *u, const char *every, struct kg_err *err)
+{
+	PGresult *res = KG_DB_QUERY(err,
+		"SELECT count(*) FROM batches x WHERE x.owner_id = $1::uuid"
+		" OR $2::boolean", u->id, every);
+	int n;
+
+	if (!res)
+		return -1;
+	n = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return n;
 }
 
 cJSON *
@@ -76,25 +155,35 @@ kg_batch_list(const struct kg_user *u, int all, long long limit,
 	char lim[24], off[24];
 	const char *every = all ? kg_auth_admin_param(u) : "f";
 	PGresult *res;
-	cJSON *o = NULL;
+	cJSON *o, *list;
+	int total;
 
 	snprintf(lim, sizeof(lim), "%lld", limit);
 	snprintf(off, sizeof(off), "%lld", offset);
+	/* newest first; the total (before LIMIT) rides on every row */
 	res = KG_DB_QUERY(err,
-		"WITH mine AS (SELECT * FROM batches b"
-		"  WHERE b.owner_id = $1::uuid OR $2::boolean)"
-		" SELECT json_build_object("
-		"  'total', (SELECT count(*) FROM mine),"
-		"  'limit', $3::int, 'offset', $4::int,"
-		"  'batches', (SELECT coalesce(json_agg(x.j ORDER BY x.created_at"
-		"    DESC, x.id), '[]'::json) FROM (SELECT " BATCH_JSON ") AS j,"
-		"    b.created_at, b.id FROM mine b"
-		"    ORDER BY b.created_at DESC, b.id LIMIT $3::int"
-		"    OFFSET $4::int) x))",
+		"SELECT " SUMMARY_COLS ", x.total FROM (SELECT b.*,"
+		" count(*) OVER () AS total FROM batches b"
+		" WHERE b.owner_id = $1::uuid OR $2::boolean"
+		" ORDER BY b.created_at DESC, b.id LIMIT $3::int OFFSET $4::int)"
+		" x" SUMMARY_JOINS " ORDER BY x.created_at DESC, x.id",
 		u->id, every, lim, off);
 	if (!res)
 		return NULL;
-	o = json_cell(res, err);
+	total = PQntuples(res) ? atoi(PQgetvalue(res, 0, SUMMARY_NCOLS))
+			       : count_batches(u, every, err);
+	if (total < 0) {
+		PQclear(res);
+		return NULL;
+	}
+	o = cJSON_CreateObject();
+	KG_JSON_ADD(o, "total", cJSON_CreateNumber(total));
+	KG_JSON_ADD(o, "limit", cJSON_CreateNumber((double)limit));
+	KG_JSON_ADD(o, "offset", cJSON_CreateNumber((double)offset));
+	list = cJSON_CreateArray();
+	KG_JSON_ADD(o, "batches", list);
+	for (int i = 0; i < PQntuples(res); i++)
+		cJSON_AddItemToArray(list, batch_json(res, i));
 	PQclear(res);
 	return o;
 }

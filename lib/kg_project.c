@@ -85,40 +85,6 @@ kg_project_clean_text(const char *in, size_t len, size_t max_chars,
 /* Reads                                                              */
 /* ------------------------------------------------------------------ */
 
-/* An AI section written by the offline drafter is labelled as such. */
-#define SECTIONS_JSON                                                        \
-	"(SELECT json_agg(json_build_object("                                \
-	"  'key', d.key, 'title', d.title, 'position', d.position,"          \
-	"  'min_words', d.min_words, 'max_words', d.max_words,"              \
-	"  'body', s.body, 'origin', s.origin,"                              \
-	"  'reviewed', coalesce(s.reviewed, false), 'provider', s.provider," \
-	"  'offline', coalesce(s.origin = 'ai' AND s.provider = 'offline',"  \
-	"    false),"                                                        \
-	"  'updated_at', s.updated_at, 'version', s.version,"                \
-	"  'flags', coalesce(p.quality->'sections'->d.key, '[]'::jsonb),"    \
-	"  'regenerating', EXISTS (SELECT 1 FROM regeneration_requests r"   \
-	"    WHERE r.project_id = p.id AND r.key = d.key))"                 \
-	"  ORDER BY d.position)"                                             \
-	" FROM section_defs d LEFT JOIN sections s"                          \
-	"  ON s.project_id = p.id AND s.key = d.key)"
-
-#define PROJECT_JSON                                                         \
-	"json_build_object("                                                 \
-	"'id', p.id, 'batch_id', p.batch_id, 'row', p.row_number,"           \
-	"'name', p.name, 'status', p.status, 'progress', p.progress,"        \
-	"'version', p.version, 'provider', p.provider,"                      \
-	"'offline', coalesce(p.provider = 'offline', false) OR EXISTS ("     \
-	"  SELECT 1 FROM sections WHERE project_id = p.id"                   \
-	"  AND origin = 'ai' AND provider = 'offline'),"                     \
-	"'error', p.error, 'input', p.input,"                                \
-	"'quality_score', p.quality_score, 'quality', p.quality,"            \
-	"'updated_at', p.updated_at, 'sections', " SECTIONS_JSON ")"
-
-/* Owner scoping of a project: $2 user id, $3 admin flag. */
-#define OWNED                                                                \
-	" FROM projects p JOIN batches b ON b.id = p.batch_id"               \
-	" WHERE p.id = $1::uuid AND (b.owner_id = $2::uuid OR $3::boolean)"
-
 static cJSON *
 json_cell(PGresult *res, int col, struct kg_err *err)
 {
@@ -129,19 +95,150 @@ json_cell(PGresult *res, int col, struct kg_err *err)
 	return o;
 }
 
+/* Owner scoping of a project: $2 user id, $3 admin flag. */
+#define OWNED                                                                \
+	" FROM projects p JOIN batches b ON b.id = p.batch_id"               \
+	" WHERE p.id = $1::uuid AND (b.owner_id = $2::uuid OR $3::boolean)"
+
+/*
+ * The card in ONE statement (one snapshot: the sections belong to the
+ * version shown), as plain rows: one per defined section in card order,
+ * the project's columns on each (its two JSON documents only on the
+ * first), ownership checked in the same WHERE.  The JSON is made once,
+ * in C, by card_json().  No section_defs at all still gives one row.
+ */
+#define CARD_SQL                                                             \
+	"SELECT p.id, p.batch_id, p.row_number, p.name, p.status,"          \
+	" p.progress, p.version, p.provider, p.error,"                      \
+	" CASE WHEN d.position IS NOT DISTINCT FROM f.first THEN p.input END," \
+	" p.quality_score,"                                                 \
+	" CASE WHEN d.position IS NOT DISTINCT FROM f.first THEN p.quality END," \
+	" p.updated_at,"                                                    \
+	" d.key, d.title, d.position, d.min_words, d.max_words, s.body,"    \
+	" s.origin, s.reviewed, s.provider, s.updated_at, s.version,"       \
+	" EXISTS (SELECT 1 FROM regeneration_requests r"                   \
+	"  WHERE r.project_id = p.id AND r.key = d.key)"                   \
+	" FROM projects p JOIN batches b ON b.id = p.batch_id"               \
+	" CROSS JOIN (SELECT min(position) AS first FROM section_defs) f"    \
+	" LEFT JOIN section_defs d ON true"                                  \
+	" LEFT JOIN sections s ON s.project_id = p.id AND s.key = d.key"     \
+	" WHERE p.id = $1::uuid AND (b.owner_id = $2::uuid OR $3::boolean)"  \
+	" ORDER BY d.position"
+
+enum card_col {
+	C_ID, C_BATCH, C_ROW, C_NAME, C_STATUS, C_PROGRESS, C_VERSION,
+	C_PROVIDER, C_ERROR, C_INPUT, C_SCORE, C_QUALITY, C_UPDATED,
+	S_KEY, S_TITLE, S_POSITION, S_MIN, S_MAX, S_BODY, S_ORIGIN,
+	S_REVIEWED, S_PROVIDER, S_UPDATED, S_VERSION, S_REGEN
+};
+
+static int
+cell_is(const PGresult *res, int row, int col, const char *value)
+{
+	return !PQgetisnull(res, row, col) &&
+	       !strcmp(PQgetvalue(res, row, col), value);
+}
+
+/* An AI section written by the offline drafter is labelled as such. */
+static int
+section_offline(const PGresult *res, int row)
+{
+	return cell_is(res, row, S_ORIGIN, "ai") &&
+	       cell_is(res, row, S_PROVIDER, "offline");
+}
+
+/* The section's quality flags: quality.sections.<key>, else []. */
+static cJSON *
+section_flags(const cJSON *quality, const char *key)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(quality, "sections"), key);
+
+	return f ? cJSON_Duplicate(f, 1) : cJSON_CreateArray();
+}
+
+static cJSON *
+section_json(const PGresult *res, int row, const cJSON *quality)
+{
+	cJSON *s = cJSON_CreateObject();
+
+	KG_JSON_ADD(s, "key", kg_db_json_text(res, row, S_KEY));
+	KG_JSON_ADD(s, "title", kg_db_json_text(res, row, S_TITLE));
+	KG_JSON_ADD(s, "position", kg_db_json_int(res, row, S_POSITION));
+	KG_JSON_ADD(s, "min_words", kg_db_json_int(res, row, S_MIN));
+	KG_JSON_ADD(s, "max_words", kg_db_json_int(res, row, S_MAX));
+	KG_JSON_ADD(s, "body", kg_db_json_text(res, row, S_BODY));
+	KG_JSON_ADD(s, "origin", kg_db_json_text(res, row, S_ORIGIN));
+	KG_JSON_ADD(s, "reviewed",
+		    cJSON_CreateBool(cell_is(res, row, S_REVIEWED, "t")));
+	KG_JSON_ADD(s, "provider", kg_db_json_text(res, row, S_PROVIDER));
+	KG_JSON_ADD(s, "offline", cJSON_CreateBool(section_offline(res, row)));
+	KG_JSON_ADD(s, "updated_at", kg_db_json_time(res, row, S_UPDATED));
+	KG_JSON_ADD(s, "version", kg_db_json_int(res, row, S_VERSION));
+	KG_JSON_ADD(s, "flags",
+		    section_flags(quality, PQgetvalue(res, row, S_KEY)));
+	KG_JSON_ADD(s, "regenerating",
+		    cJSON_CreateBool(cell_is(res, row, S_REGEN, "t")));
+	return s;
+}
+
+/* The project's "offline": its provider, or any offline AI section. */
+static int
+card_offline(const PGresult *res)
+{
+	if (cell_is(res, 0, C_PROVIDER, "offline"))
+		return 1;
+	for (int i = 0; i < PQntuples(res); i++)
+		if (section_offline(res, i))
+			return 1;
+	return 0;
+}
+
+static cJSON *
+card_json(const PGresult *res)
+{
+	cJSON *o = cJSON_CreateObject(), *quality, *secs;
+	int n = PQntuples(res);
+
+	KG_JSON_ADD(o, "id", kg_db_json_text(res, 0, C_ID));
+	KG_JSON_ADD(o, "batch_id", kg_db_json_text(res, 0, C_BATCH));
+	KG_JSON_ADD(o, "row", kg_db_json_int(res, 0, C_ROW));
+	KG_JSON_ADD(o, "name", kg_db_json_text(res, 0, C_NAME));
+	KG_JSON_ADD(o, "status", kg_db_json_text(res, 0, C_STATUS));
+	KG_JSON_ADD(o, "progress", kg_db_json_int(res, 0, C_PROGRESS));
+	KG_JSON_ADD(o, "version", kg_db_json_int(res, 0, C_VERSION));
+	KG_JSON_ADD(o, "provider", kg_db_json_text(res, 0, C_PROVIDER));
+	KG_JSON_ADD(o, "offline", cJSON_CreateBool(card_offline(res)));
+	KG_JSON_ADD(o, "error", kg_db_json_text(res, 0, C_ERROR));
+	KG_JSON_ADD(o, "input", kg_db_json_parse(res, 0, C_INPUT));
+	KG_JSON_ADD(o, "quality_score", kg_db_json_int(res, 0, C_SCORE));
+	quality = kg_db_json_parse(res, 0, C_QUALITY);
+	KG_JSON_ADD(o, "quality", quality);
+	KG_JSON_ADD(o, "updated_at", kg_db_json_time(res, 0, C_UPDATED));
+	if (PQgetisnull(res, 0, S_KEY)) {
+		KG_JSON_ADD(o, "sections", cJSON_CreateNull());
+		return o;
+	}
+	secs = cJSON_CreateArray();
+	KG_JSON_ADD(o, "sections", secs);
+	for (int i = 0; i < n; i++)
+		cJSON_AddItemToArray(secs, section_json(res, i, quality));
+	return o;
+}
+
 cJSON *
 kg_project_get(const char *id, const struct kg_user *u, struct kg_err *err)
 {
-	PGresult *res = KG_DB_QUERY(err, "SELECT " PROJECT_JSON OWNED, id,
-				    u->id, kg_auth_admin_param(u));
+	PGresult *res = KG_DB_QUERY(err, CARD_SQL, id, u->id,
+				    kg_auth_admin_param(u));
 	cJSON *o = NULL;
 
 	if (!res)
 		return NULL;
-	if (PQntuples(res) == 1)
-		o = json_cell(res, 0, err);
-	else
+	if (PQntuples(res) == 0)
 		kg_err_set(err, 404, "not_found", "no such project");
+	else if (!(o = card_json(res)))
+		kg_err_set(err, 500, "internal", "out of memory");
 	PQclear(res);
 	return o;
 }
