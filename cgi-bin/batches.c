@@ -210,7 +210,8 @@ static int
 create_batch(struct kg_req *req, struct upload *up, struct kg_rows *rows)
 {
 	char id[37], name[320];
-	cJSON *batch;
+	struct kg_buf batch = {0};
+	int rc = -1;
 
 	batch_name(up, name, sizeof(name));
 	if (kg_batch_create(&req->user, name,
@@ -219,10 +220,10 @@ create_batch(struct kg_req *req, struct upload *up, struct kg_rows *rows)
 		return -1;
 	KG_INFO("batch %s created: %d projects", id,
 		cJSON_GetArraySize(rows->projects));
-	batch = kg_batch_get(id, &req->user, 1, &req->err);
-	if (!batch)
-		return -1;
-	return kg_resp_json(req, 201, batch);
+	if (kg_batch_get_json(id, &req->user, 1, &batch, &req->err) == 0)
+		rc = kg_resp_json_text(req, 201, batch.data, batch.len);
+	kg_buf_free(&batch);
+	return rc;
 }
 
 static int
@@ -250,23 +251,31 @@ static int
 get_batches(struct kg_req *req)
 {
 	long long limit, offset, all;
-	cJSON *o;
+	struct kg_buf list = {0};
+	int rc = -1;
 
 	if (kg_req_query_int(req, "limit", 50, 1, 200, &limit) < 0 ||
 	    kg_req_query_int(req, "offset", 0, 0, 1000000000, &offset) < 0 ||
 	    kg_req_query_int(req, "all", 0, 0, 1, &all) < 0)
 		return -1;
-	o = kg_batch_list(&req->user, (int)all, limit, offset, &req->err);
-	return o ? kg_resp_json(req, 200, o) : -1;
+	if (kg_batch_list_json(&req->user, (int)all, limit, offset, &list,
+			       &req->err) == 0)
+		rc = kg_resp_json_text(req, 200, list.data, list.len);
+	kg_buf_free(&list);
+	return rc;
 }
 
 static int
 get_batch(struct kg_req *req)
 {
-	cJSON *o = kg_batch_get(kg_req_param(req, "id"), &req->user, 1,
-				&req->err);
+	struct kg_buf batch = {0};
+	int rc = -1;
 
-	return o ? kg_resp_json(req, 200, o) : -1;
+	if (kg_batch_get_json(kg_req_param(req, "id"), &req->user, 1, &batch,
+			      &req->err) == 0)
+		rc = kg_resp_json_text(req, 200, batch.data, batch.len);
+	kg_buf_free(&batch);
+	return rc;
 }
 
 static const struct kg_route routes[] = {

@@ -1,14 +1,15 @@
 #include "kg_batch.h"
 #include "kg_auth.h"
 #include "kg_db.h"
+#include "kg_jsonw.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /*
- * The answers are plain rows turned into JSON once, in C (batch_json,
- * project_json); each read is ONE statement, so counts, progress and
+ * The answers are plain rows written as JSON text once, in C (kg_jsonw:
+ * batch_json, project_json); each read is ONE statement, so counts, progress and
  * the project rows come from one snapshot, and ownership is checked in
  * the same WHERE.
  *
@@ -61,102 +62,134 @@
 	" FROM x JOIN projects p ON p.batch_id = x.id"                       \
 	" ORDER BY 18 NULLS FIRST"
 
-static cJSON *
-batch_json(const PGresult *res, int row)
+/* The batch's summary object, left open: the caller may add "projects"
+ * before closing it. */
+static void
+batch_json(struct kg_jsonw *w, const PGresult *res, int row)
 {
 	static const char *const status[] = {
 		"PENDING", "QUEUED", "GENERATING", "COMPLETED", "FAILED"};
-	cJSON *o = cJSON_CreateObject(), *counts = cJSON_CreateObject();
 
-	KG_JSON_ADD(o, "id", kg_db_json_text(res, row, 0));
-	KG_JSON_ADD(o, "name", kg_db_json_text(res, row, 1));
-	KG_JSON_ADD(o, "source_filename", kg_db_json_text(res, row, 2));
-	KG_JSON_ADD(o, "status", kg_db_json_text(res, row, 3));
-	KG_JSON_ADD(o, "row_count", kg_db_json_int(res, row, 4));
-	KG_JSON_ADD(o, "created_at", kg_db_json_time(res, row, 5));
-	KG_JSON_ADD(o, "updated_at", kg_db_json_time(res, row, 6));
-	KG_JSON_ADD(o, "completed_at", kg_db_json_time(res, row, 7));
-	KG_JSON_ADD(o, "event_seq", kg_db_json_int(res, row, 8));
-	KG_JSON_ADD(o, "progress", kg_db_json_int(res, row, 9));
-	KG_JSON_ADD(o, "cost", kg_db_json_num(res, row, 10));
-	for (int i = 0; i < 5; i++)
-		cJSON_AddItemToObjectCS(counts, status[i],
-					kg_db_json_int(res, row, 11 + i));
-	KG_JSON_ADD(o, "counts", counts);
-	return o;
+	kg_jsonw_open(w, '{');
+	kg_jsonw_key(w, "id");
+	kg_jsonw_text_cell(w, res, row, 0);
+	kg_jsonw_key(w, "name");
+	kg_jsonw_text_cell(w, res, row, 1);
+	kg_jsonw_key(w, "source_filename");
+	kg_jsonw_text_cell(w, res, row, 2);
+	kg_jsonw_key(w, "status");
+	kg_jsonw_text_cell(w, res, row, 3);
+	kg_jsonw_key(w, "row_count");
+	kg_jsonw_num_cell(w, res, row, 4);
+	kg_jsonw_key(w, "created_at");
+	kg_jsonw_time_cell(w, res, row, 5);
+	kg_jsonw_key(w, "updated_at");
+	kg_jsonw_time_cell(w, res, row, 6);
+	kg_jsonw_key(w, "completed_at");
+	kg_jsonw_time_cell(w, res, row, 7);
+	kg_jsonw_key(w, "event_seq");
+	kg_jsonw_num_cell(w, res, row, 8);
+	kg_jsonw_key(w, "progress");
+	kg_jsonw_num_cell(w, res, row, 9);
+	kg_jsonw_key(w, "cost");
+	kg_jsonw_num_cell(w, res, row, 10);
+	kg_jsonw_key(w, "counts");
+	kg_jsonw_open(w, '{');
+	for (int i = 0; i < 5; i++) {
+		kg_jsonw_key(w, status[i]);
+		kg_jsonw_num_cell(w, res, row, 11 + i);
+	}
+	kg_jsonw_close(w, '}');
 }
 
-static cJSON *
-project_json(const PGresult *res, int row)
+static void
+project_json(struct kg_jsonw *w, const PGresult *res, int row)
 {
-	cJSON *o = cJSON_CreateObject();
 	int c = SUMMARY_NCOLS;
 
-	KG_JSON_ADD(o, "id", kg_db_json_text(res, row, c));
-	KG_JSON_ADD(o, "row", kg_db_json_int(res, row, c + 1));
-	KG_JSON_ADD(o, "name", kg_db_json_text(res, row, c + 2));
-	KG_JSON_ADD(o, "status", kg_db_json_text(res, row, c + 3));
-	KG_JSON_ADD(o, "progress", kg_db_json_int(res, row, c + 4));
-	KG_JSON_ADD(o, "quality_score", kg_db_json_int(res, row, c + 5));
-	KG_JSON_ADD(o, "provider", kg_db_json_text(res, row, c + 6));
-	KG_JSON_ADD(o, "error", kg_db_json_text(res, row, c + 7));
-	KG_JSON_ADD(o, "updated_at", kg_db_json_time(res, row, c + 8));
-	return o;
+	kg_jsonw_open(w, '{');
+	kg_jsonw_key(w, "id");
+	kg_jsonw_text_cell(w, res, row, c);
+	kg_jsonw_key(w, "row");
+	kg_jsonw_num_cell(w, res, row, c + 1);
+	kg_jsonw_key(w, "name");
+	kg_jsonw_text_cell(w, res, row, c + 2);
+	kg_jsonw_key(w, "status");
+	kg_jsonw_text_cell(w, res, row, c + 3);
+	kg_jsonw_key(w, "progress");
+	kg_jsonw_num_cell(w, res, row, c + 4);
+	kg_jsonw_key(w, "quality_score");
+	kg_jsonw_num_cell(w, res, row, c + 5);
+	kg_jsonw_key(w, "provider");
+	kg_jsonw_text_cell(w, res, row, c + 6);
+	kg_jsonw_key(w, "error");
+	kg_jsonw_text_cell(w, res, row, c + 7);
+	kg_jsonw_key(w, "updated_at");
+	kg_jsonw_time_cell(w, res, row, c + 8);
+	kg_jsonw_close(w, '}');
 }
 
-cJSON *
-kg_batch_get(const char *id, const struct kg_user *u, int with_projects,
-	     struct kg_err *err)
+static int
+written(struct kg_jsonw *w, struct kg_buf *out, struct kg_err *err)
+{
+	*out = w->buf;
+	return w->oom ? kg_err_set(err, 500, "internal", "out of memory") : 0;
+}
+
+int
+kg_batch_get_json(const char *id, const struct kg_user *u, int with_projects,
+		  struct kg_buf *out, struct kg_err *err)
 {
 	PGresult *res = KG_DB_QUERY(err, with_projects ? BATCH_PROJECTS_SQL
 						       : BATCH_SQL,
 				    id, u->id, kg_auth_admin_param(u));
-	cJSON *o = NULL, *list;
+	struct kg_jsonw w = {*out, 0, 0};
 
 	if (!res)
-		return NULL;
+		return -1;
 	if (PQntuples(res) == 0) {
-		kg_err_set(err, 404, "not_found", "no such batch");
-		goto out;
+		PQclear(res);
+		return kg_err_set(err, 404, "not_found", "no such batch");
 	}
-	o = batch_json(res, 0);
+	batch_json(&w, res, 0);
 	if (with_projects) {
-		list = cJSON_CreateArray();
-		KG_JSON_ADD(o, "projects", list);
+		kg_jsonw_key(&w, "projects");
+		kg_jsonw_open(&w, '[');
 		for (int i = 1; i < PQntuples(res); i++)
-			cJSON_AddItemToArray(list, project_json(res, i));
+			project_json(&w, res, i);
+		kg_jsonw_close(&w, ']');
 	}
-out:
+	kg_jsonw_close(&w, '}');
 	PQclear(res);
-	return o;
+	return written(&w, out, err);
 }
 
 /* The user's batches when a page came back empty (an offset past the
  * end): the count the page's rows would have carried. */
-static int
+static long long
 count_batches(const struct kg_user *u, const char *every, struct kg_err *err)
 {
 	PGresult *res = KG_DB_QUERY(err,
 		"SELECT count(*) FROM batches x WHERE x.owner_id = $1::uuid"
 		" OR $2::boolean", u->id, every);
-	int n;
+	long long n;
 
 	if (!res)
 		return -1;
-	n = atoi(PQgetvalue(res, 0, 0));
+	n = atoll(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return n;
 }
 
-cJSON *
-kg_batch_list(const struct kg_user *u, int all, long long limit,
-	      long long offset, struct kg_err *err)
+int
+kg_batch_list_json(const struct kg_user *u, int all, long long limit,
+		   long long offset, struct kg_buf *out, struct kg_err *err)
 {
 	char lim[24], off[24];
 	const char *every = all ? kg_auth_admin_param(u) : "f";
+	struct kg_jsonw w = {*out, 0, 0};
 	PGresult *res;
-	cJSON *o, *list;
-	int total;
+	long long total;
 
 	snprintf(lim, sizeof(lim), "%lld", limit);
 	snprintf(off, sizeof(off), "%lld", offset);
@@ -169,23 +202,62 @@ kg_batch_list(const struct kg_user *u, int all, long long limit,
 		" x" SUMMARY_JOINS " ORDER BY x.created_at DESC, x.id",
 		u->id, every, lim, off);
 	if (!res)
-		return NULL;
-	total = PQntuples(res) ? atoi(PQgetvalue(res, 0, SUMMARY_NCOLS))
+		return -1;
+	total = PQntuples(res) ? atoll(PQgetvalue(res, 0, SUMMARY_NCOLS))
 			       : count_batches(u, every, err);
 	if (total < 0) {
 		PQclear(res);
-		return NULL;
+		return -1;
 	}
-	o = cJSON_CreateObject();
-	KG_JSON_ADD(o, "total", cJSON_CreateNumber(total));
-	KG_JSON_ADD(o, "limit", cJSON_CreateNumber((double)limit));
-	KG_JSON_ADD(o, "offset", cJSON_CreateNumber((double)offset));
-	list = cJSON_CreateArray();
-	KG_JSON_ADD(o, "batches", list);
-	for (int i = 0; i < PQntuples(res); i++)
-		cJSON_AddItemToArray(list, batch_json(res, i));
+	kg_jsonw_open(&w, '{');
+	kg_jsonw_key(&w, "total");
+	kg_jsonw_num(&w, (double)total);
+	kg_jsonw_key(&w, "limit");
+	kg_jsonw_num(&w, (double)limit);
+	kg_jsonw_key(&w, "offset");
+	kg_jsonw_num(&w, (double)offset);
+	kg_jsonw_key(&w, "batches");
+	kg_jsonw_open(&w, '[');
+	for (int i = 0; i < PQntuples(res); i++) {
+		batch_json(&w, res, i);
+		kg_jsonw_close(&w, '}');
+	}
+	kg_jsonw_close(&w, ']');
+	kg_jsonw_close(&w, '}');
 	PQclear(res);
+	return written(&w, out, err);
+}
+
+/* The trees, for callers that put a batch inside another answer. */
+static cJSON *
+parsed(int rc, struct kg_buf *b, struct kg_err *err)
+{
+	cJSON *o = NULL;
+
+	if (rc == 0 && !(o = cJSON_ParseWithLength(b->data, b->len)))
+		kg_err_set(err, 500, "internal", "out of memory");
+	kg_buf_free(b);
 	return o;
+}
+
+cJSON *
+kg_batch_get(const char *id, const struct kg_user *u, int with_projects,
+	     struct kg_err *err)
+{
+	struct kg_buf b = {0};
+
+	return parsed(kg_batch_get_json(id, u, with_projects, &b, err), &b,
+		      err);
+}
+
+cJSON *
+kg_batch_list(const struct kg_user *u, int all, long long limit,
+	      long long offset, struct kg_err *err)
+{
+	struct kg_buf b = {0};
+
+	return parsed(kg_batch_list_json(u, all, limit, offset, &b, err), &b,
+		      err);
 }
 
 struct create_args {

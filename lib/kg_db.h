@@ -14,13 +14,12 @@
  * process runs its SQL text, then executed by name (parse and analysis
  * once per connection, not per call); after a reconnect it is prepared
  * again.  The session runs with DateStyle ISO, so timestamps come as
- * "2026-03-01 10:15:30.5+00" (kg_db_json_time turns that into JSON's
- * form).
+ * "2026-03-01 10:15:30.5+00" whatever the server's default (kg_jsonw
+ * writes them as JSON's to_json() does).
  */
 #ifndef KG_DB_H
 #define KG_DB_H
 
-#include <cjson/cJSON.h>
 #include <libpq-fe.h>
 
 #include "kg_err.h"
@@ -66,29 +65,6 @@ int kg_db_tx(struct kg_err *err, int (*fn)(void *arg, struct kg_err *err),
  * as migrations; never for anything that contains input.
  */
 int kg_db_exec_script(struct kg_err *err, const char *sql);
-
-/*
- * Result cells as JSON values, for answers built in C from plain rows:
- * SQL NULL is JSON null, and each value prints exactly as PostgreSQL's
- * to_json() of the column would after a round trip through cJSON.
- * NULL only when memory runs out.
- *   text     string
- *   int      number (integer columns)
- *   num      number (numeric, float: strtod as cJSON parses)
- *   bool     true/false ('t'/'f')
- *   time     timestamptz as to_json() writes it: "2026-03-01T10:15:30.5+00:00"
- *   parse    json/jsonb text parsed (malformed: null)
- */
-/* Add `item` under a string literal key (not copied: cJSON's CS form). */
-#define KG_JSON_ADD(obj, key, item) \
-	cJSON_AddItemToObjectCS((obj), "" key, (item))
-
-cJSON *kg_db_json_text(const PGresult *res, int row, int col);
-cJSON *kg_db_json_int(const PGresult *res, int row, int col);
-cJSON *kg_db_json_num(const PGresult *res, int row, int col);
-cJSON *kg_db_json_bool(const PGresult *res, int row, int col);
-cJSON *kg_db_json_time(const PGresult *res, int row, int col);
-cJSON *kg_db_json_parse(const PGresult *res, int row, int col);
 
 /* SQLSTATE of the last failed statement ("" if none / no server). */
 const char *kg_db_sqlstate(void);

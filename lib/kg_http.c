@@ -579,11 +579,18 @@ kg_resp_json(struct kg_req *req, int status, cJSON *body)
 		kg_fail(req, 500, "internal", "out of memory");
 		return -1;
 	}
-	rc = kg_resp_start(req, status, "application/json; charset=utf-8");
-	if (rc == 0)
-		rc = kg_resp_write(req, text, strlen(text));
+	rc = kg_resp_json_text(req, status, text, strlen(text));
 	free(text);
 	return rc;
+}
+
+int
+kg_resp_json_text(struct kg_req *req, int status, const char *json,
+		  size_t len)
+{
+	int rc = kg_resp_start(req, status, "application/json; charset=utf-8");
+
+	return rc == 0 ? kg_resp_write(req, json, len) : rc;
 }
 
 int

@@ -11,6 +11,7 @@
 #include "kg_buf.h"
 #include "kg_db.h"
 #include "kg_events.h"
+#include "kg_jsonw.h"
 #include "kg_log.h"
 #include "kg_quality.h"
 #include "kg_queue.h"
@@ -148,38 +149,53 @@ section_offline(const PGresult *res, int row)
 }
 
 /* The section's quality flags: quality.sections.<key>, else []. */
-static cJSON *
-section_flags(const cJSON *quality, const char *key)
+static void
+section_flags(struct kg_jsonw *w, const cJSON *quality, const char *key)
 {
 	const cJSON *f = cJSON_GetObjectItemCaseSensitive(
 		cJSON_GetObjectItemCaseSensitive(quality, "sections"), key);
+	char *text = f ? cJSON_PrintUnformatted(f) : NULL;
 
-	return f ? cJSON_Duplicate(f, 1) : cJSON_CreateArray();
+	if (f && !text)
+		w->oom = 1;
+	kg_jsonw_raw(w, text ? text : "[]");
+	free(text);
 }
 
-static cJSON *
-section_json(const PGresult *res, int row, const cJSON *quality)
+static void
+section_json(struct kg_jsonw *w, const PGresult *res, int row,
+	     const cJSON *quality)
 {
-	cJSON *s = cJSON_CreateObject();
-
-	KG_JSON_ADD(s, "key", kg_db_json_text(res, row, S_KEY));
-	KG_JSON_ADD(s, "title", kg_db_json_text(res, row, S_TITLE));
-	KG_JSON_ADD(s, "position", kg_db_json_int(res, row, S_POSITION));
-	KG_JSON_ADD(s, "min_words", kg_db_json_int(res, row, S_MIN));
-	KG_JSON_ADD(s, "max_words", kg_db_json_int(res, row, S_MAX));
-	KG_JSON_ADD(s, "body", kg_db_json_text(res, row, S_BODY));
-	KG_JSON_ADD(s, "origin", kg_db_json_text(res, row, S_ORIGIN));
-	KG_JSON_ADD(s, "reviewed",
-		    cJSON_CreateBool(cell_is(res, row, S_REVIEWED, "t")));
-	KG_JSON_ADD(s, "provider", kg_db_json_text(res, row, S_PROVIDER));
-	KG_JSON_ADD(s, "offline", cJSON_CreateBool(section_offline(res, row)));
-	KG_JSON_ADD(s, "updated_at", kg_db_json_time(res, row, S_UPDATED));
-	KG_JSON_ADD(s, "version", kg_db_json_int(res, row, S_VERSION));
-	KG_JSON_ADD(s, "flags",
-		    section_flags(quality, PQgetvalue(res, row, S_KEY)));
-	KG_JSON_ADD(s, "regenerating",
-		    cJSON_CreateBool(cell_is(res, row, S_REGEN, "t")));
-	return s;
+	kg_jsonw_open(w, '{');
+	kg_jsonw_key(w, "key");
+	kg_jsonw_text_cell(w, res, row, S_KEY);
+	kg_jsonw_key(w, "title");
+	kg_jsonw_text_cell(w, res, row, S_TITLE);
+	kg_jsonw_key(w, "position");
+	kg_jsonw_num_cell(w, res, row, S_POSITION);
+	kg_jsonw_key(w, "min_words");
+	kg_jsonw_num_cell(w, res, row, S_MIN);
+	kg_jsonw_key(w, "max_words");
+	kg_jsonw_num_cell(w, res, row, S_MAX);
+	kg_jsonw_key(w, "body");
+	kg_jsonw_text_cell(w, res, row, S_BODY);
+	kg_jsonw_key(w, "origin");
+	kg_jsonw_text_cell(w, res, row, S_ORIGIN);
+	kg_jsonw_key(w, "reviewed");
+	kg_jsonw_bool(w, cell_is(res, row, S_REVIEWED, "t"));
+	kg_jsonw_key(w, "provider");
+	kg_jsonw_text_cell(w, res, row, S_PROVIDER);
+	kg_jsonw_key(w, "offline");
+	kg_jsonw_bool(w, section_offline(res, row));
+	kg_jsonw_key(w, "updated_at");
+	kg_jsonw_time_cell(w, res, row, S_UPDATED);
+	kg_jsonw_key(w, "version");
+	kg_jsonw_num_cell(w, res, row, S_VERSION);
+	kg_jsonw_key(w, "flags");
+	section_flags(w, quality, PQgetvalue(res, row, S_KEY));
+	kg_jsonw_key(w, "regenerating");
+	kg_jsonw_bool(w, cell_is(res, row, S_REGEN, "t"));
+	kg_jsonw_close(w, '}');
 }
 
 /* The project's "offline": its provider, or any offline AI section. */
@@ -194,52 +210,87 @@ card_offline(const PGresult *res)
 	return 0;
 }
 
-static cJSON *
-card_json(const PGresult *res)
+static void
+card_json(struct kg_jsonw *w, const PGresult *res, const cJSON *quality)
 {
-	cJSON *o = cJSON_CreateObject(), *quality, *secs;
-	int n = PQntuples(res);
-
-	KG_JSON_ADD(o, "id", kg_db_json_text(res, 0, C_ID));
-	KG_JSON_ADD(o, "batch_id", kg_db_json_text(res, 0, C_BATCH));
-	KG_JSON_ADD(o, "row", kg_db_json_int(res, 0, C_ROW));
-	KG_JSON_ADD(o, "name", kg_db_json_text(res, 0, C_NAME));
-	KG_JSON_ADD(o, "status", kg_db_json_text(res, 0, C_STATUS));
-	KG_JSON_ADD(o, "progress", kg_db_json_int(res, 0, C_PROGRESS));
-	KG_JSON_ADD(o, "version", kg_db_json_int(res, 0, C_VERSION));
-	KG_JSON_ADD(o, "provider", kg_db_json_text(res, 0, C_PROVIDER));
-	KG_JSON_ADD(o, "offline", cJSON_CreateBool(card_offline(res)));
-	KG_JSON_ADD(o, "error", kg_db_json_text(res, 0, C_ERROR));
-	KG_JSON_ADD(o, "input", kg_db_json_parse(res, 0, C_INPUT));
-	KG_JSON_ADD(o, "quality_score", kg_db_json_int(res, 0, C_SCORE));
-	quality = kg_db_json_parse(res, 0, C_QUALITY);
-	KG_JSON_ADD(o, "quality", quality);
-	KG_JSON_ADD(o, "updated_at", kg_db_json_time(res, 0, C_UPDATED));
+	kg_jsonw_open(w, '{');
+	kg_jsonw_key(w, "id");
+	kg_jsonw_text_cell(w, res, 0, C_ID);
+	kg_jsonw_key(w, "batch_id");
+	kg_jsonw_text_cell(w, res, 0, C_BATCH);
+	kg_jsonw_key(w, "row");
+	kg_jsonw_num_cell(w, res, 0, C_ROW);
+	kg_jsonw_key(w, "name");
+	kg_jsonw_text_cell(w, res, 0, C_NAME);
+	kg_jsonw_key(w, "status");
+	kg_jsonw_text_cell(w, res, 0, C_STATUS);
+	kg_jsonw_key(w, "progress");
+	kg_jsonw_num_cell(w, res, 0, C_PROGRESS);
+	kg_jsonw_key(w, "version");
+	kg_jsonw_num_cell(w, res, 0, C_VERSION);
+	kg_jsonw_key(w, "provider");
+	kg_jsonw_text_cell(w, res, 0, C_PROVIDER);
+	kg_jsonw_key(w, "offline");
+	kg_jsonw_bool(w, card_offline(res));
+	kg_jsonw_key(w, "error");
+	kg_jsonw_text_cell(w, res, 0, C_ERROR);
+	kg_jsonw_key(w, "input");
+	kg_jsonw_json_cell(w, res, 0, C_INPUT);
+	kg_jsonw_key(w, "quality_score");
+	kg_jsonw_num_cell(w, res, 0, C_SCORE);
+	kg_jsonw_key(w, "quality");
+	kg_jsonw_json_cell(w, res, 0, C_QUALITY);
+	kg_jsonw_key(w, "updated_at");
+	kg_jsonw_time_cell(w, res, 0, C_UPDATED);
+	kg_jsonw_key(w, "sections");
 	if (PQgetisnull(res, 0, S_KEY)) {
-		KG_JSON_ADD(o, "sections", cJSON_CreateNull());
-		return o;
+		kg_jsonw_null(w);
+	} else {
+		kg_jsonw_open(w, '[');
+		for (int i = 0; i < PQntuples(res); i++)
+			section_json(w, res, i, quality);
+		kg_jsonw_close(w, ']');
 	}
-	secs = cJSON_CreateArray();
-	KG_JSON_ADD(o, "sections", secs);
-	for (int i = 0; i < n; i++)
-		cJSON_AddItemToArray(secs, section_json(res, i, quality));
-	return o;
+	kg_jsonw_close(w, '}');
+}
+
+int
+kg_project_get_json(const char *id, const struct kg_user *u,
+		    struct kg_buf *out, int *version, struct kg_err *err)
+{
+	PGresult *res = KG_DB_QUERY(err, CARD_SQL, id, u->id,
+				    kg_auth_admin_param(u));
+	struct kg_jsonw w = {0};
+	cJSON *quality;
+
+	if (!res)
+		return -1;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return kg_err_set(err, 404, "not_found", "no such project");
+	}
+	w.buf = *out;
+	quality = PQgetisnull(res, 0, C_QUALITY) ? NULL
+		: cJSON_Parse(PQgetvalue(res, 0, C_QUALITY));
+	card_json(&w, res, quality);
+	*out = w.buf;
+	*version = atoi(PQgetvalue(res, 0, C_VERSION));
+	cJSON_Delete(quality);
+	PQclear(res);
+	return w.oom ? kg_err_set(err, 500, "internal", "out of memory") : 0;
 }
 
 cJSON *
 kg_project_get(const char *id, const struct kg_user *u, struct kg_err *err)
 {
-	PGresult *res = KG_DB_QUERY(err, CARD_SQL, id, u->id,
-				    kg_auth_admin_param(u));
+	struct kg_buf b = {0};
+	int version;
 	cJSON *o = NULL;
 
-	if (!res)
-		return NULL;
-	if (PQntuples(res) == 0)
-		kg_err_set(err, 404, "not_found", "no such project");
-	else if (!(o = card_json(res)))
+	if (kg_project_get_json(id, u, &b, &version, err) == 0 &&
+	    !(o = cJSON_ParseWithLength(b.data, b.len)))
 		kg_err_set(err, 500, "internal", "out of memory");
-	PQclear(res);
+	kg_buf_free(&b);
 	return o;
 }
 

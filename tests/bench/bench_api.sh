@@ -19,7 +19,8 @@
 #
 # Env: BUILD (default build), DURATION seconds per point (3), CONNS ("2 16 64 256"),
 #      ENDPOINTS ("card batch list me"), SERVERS ("lighttpd apache"), EXTRAS (1: also
-#      SSE snapshot, export re-download, upload split; 0: skip).
+#      SSE snapshot, export re-download, upload split; 0: skip), KEEP_STATE (1: leave
+#      the stack running for perf / EXPLAIN, and print where it is).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -32,6 +33,7 @@ done
 
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/kartograf-bench.XXXXXX")
 cleanup() {
+    if [[ "${KEEP_STATE:-0}" == 1 ]]; then echo "bench_api: stack left running in $STATE"; return; fi
     "$ROOT/scripts/kgstack" stop "$STATE" all >/dev/null 2>&1 || true
     local pgdata
     pgdata=$(sed -n 's/^PGDATA=//p' "$STATE/stack.env" 2>/dev/null || true)
@@ -52,4 +54,4 @@ psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -AtqX -v ON_ERROR_STOP=1
     -c "ALTER SYSTEM SET log_min_duration_statement = 0" >/dev/null
 "$ROOT/scripts/kgstack" stop "$STATE" pg >/dev/null
 "$ROOT/scripts/kgstack" start "$STATE" pg redis migrate fcgi lighttpd apache >/dev/null
-exec /usr/bin/python3 "$ROOT/tests/bench/bench_api.py" "$STATE"
+/usr/bin/python3 "$ROOT/tests/bench/bench_api.py" "$STATE"
