@@ -14,6 +14,7 @@ from apache/kartograf-site.conf or apache/lighttpd-site.conf).  In a template th
 placeholder @ROUTES@ receives the routing block.
 """
 import argparse
+import os
 import re
 import sys
 
@@ -45,7 +46,9 @@ def parse_routes(path):
             for fl in flags:
                 if fl == "stream":
                     opts["stream"] = True
-                elif fl.startswith("procs="):
+                elif fl == "procs=auto":
+                    opts["procs"] = max(2, os.cpu_count() or 1)   # a core each, at least 2
+                elif re.fullmatch(r"procs=[1-9][0-9]*", fl):
                     opts["procs"] = int(fl[6:])
                 else:
                     sys.exit(f"{path}:{lineno}: unknown flag {fl!r}")
