@@ -22,10 +22,11 @@ if [[ "${1:-}" == "--test" ]]; then
     # python3-openpyxl/python3-docx read what we write; LibreOffice opens every
     # exported card (docx -> PDF, poppler renders page 1) and Calc writes one of
     # the real-world .xlsx fixtures; Chromium runs the browser tests (tests/e2e,
-    # driven by npm playwright-core)
+    # driven by npm playwright-core); wrk drives the API benchmark
+    # (tests/bench/bench_api.sh, next to pgbench from postgresql-client)
     PACKAGES+=(python3-openpyxl python3-docx libreoffice-writer-nogui
                libreoffice-calc-nogui poppler-utils
-               chromium)
+               chromium wrk)
 fi
 
 missing=()
