@@ -24,9 +24,11 @@
 #include "kg_log.h"
 #include "kg_multipart.h"
 #include "kg_rows.h"
+#include "kg_sched.h"
 #include "kg_xlsx.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -240,7 +242,7 @@ create_batch(struct kg_req *req, struct upload *up, struct kg_rows *rows,
 			    rows->projects, id, &req->err) < 0)
 		return -1;
 	t->insert = lap(t);
-	if (kg_batch_get_json(id, &req->user, 1, &batch, &req->err) == 0)
+	if (kg_batch_get_json(id, &req->user, 1, &batch, NULL, &req->err) == 0)
 		rc = kg_resp_json_text(req, 201, batch.data, batch.len);
 	t->answer = lap(t);
 	KG_INFO("batch %s created: %d projects; upload split: read %.1f ms, "
@@ -295,15 +297,41 @@ get_batches(struct kg_req *req)
 	return rc;
 }
 
+/* "queue" (kg_sched) is the batch object's last member, after its
+ * projects; without Redis the batch is still shown, without it. */
+static int
+add_queue(struct kg_buf *batch, const char *id,
+	  const struct kg_batch_counts *n)
+{
+	struct kg_err ignored = {0};
+	cJSON *queue = kg_sched_queue(id, n->queued, n->generating, &ignored);
+	char *q = queue ? cJSON_PrintUnformatted(queue) : NULL;
+	int rc = 0;
+
+	cJSON_Delete(queue);
+	if (q) {
+		batch->data[--batch->len] = '\0';	/* reopen the object */
+		rc = kg_buf_printf(batch, ",\"queue\":%s}", q);
+	}
+	free(q);
+	return rc;
+}
+
 static int
 get_batch(struct kg_req *req)
 {
+	const char *id = kg_req_param(req, "id");
+	struct kg_batch_counts n;
 	struct kg_buf batch = {0};
 	int rc = -1;
 
-	if (kg_batch_get_json(kg_req_param(req, "id"), &req->user, 1, &batch,
-			      &req->err) == 0)
+	if (kg_batch_get_json(id, &req->user, 1, &batch, &n, &req->err) < 0)
+		goto out;
+	if (add_queue(&batch, id, &n) < 0)
+		kg_fail(req, 500, "internal", "out of memory");
+	else
 		rc = kg_resp_json_text(req, 200, batch.data, batch.len);
+out:
 	kg_buf_free(&batch);
 	return rc;
 }

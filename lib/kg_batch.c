@@ -138,7 +138,8 @@ written(struct kg_jsonw *w, struct kg_buf *out, struct kg_err *err)
 
 int
 kg_batch_get_json(const char *id, const struct kg_user *u, int with_projects,
-		  struct kg_buf *out, struct kg_err *err)
+		  struct kg_buf *out, struct kg_batch_counts *counts,
+		  struct kg_err *err)
 {
 	PGresult *res = KG_DB_QUERY(err, with_projects ? BATCH_PROJECTS_SQL
 						       : BATCH_SQL,
@@ -152,6 +153,10 @@ kg_batch_get_json(const char *id, const struct kg_user *u, int with_projects,
 		return kg_err_set(err, 404, "not_found", "no such batch");
 	}
 	batch_json(&w, res, 0);
+	if (counts) {
+		counts->queued = atoll(PQgetvalue(res, 0, 12));
+		counts->generating = atoll(PQgetvalue(res, 0, 13));
+	}
 	if (with_projects) {
 		kg_jsonw_key(&w, "projects");
 		kg_jsonw_open(&w, '[');
@@ -246,8 +251,8 @@ kg_batch_get(const char *id, const struct kg_user *u, int with_projects,
 {
 	struct kg_buf b = {0};
 
-	return parsed(kg_batch_get_json(id, u, with_projects, &b, err), &b,
-		      err);
+	return parsed(kg_batch_get_json(id, u, with_projects, &b, NULL, err),
+		      &b, err);
 }
 
 cJSON *

@@ -25,9 +25,13 @@
  */
 cJSON *kg_batch_get(const char *id, const struct kg_user *u,
 		    int with_projects, struct kg_err *err);
+struct kg_batch_counts {
+	long long queued, generating;
+};
+/* `counts` (may be NULL) gets two of the answer's counts (kg_sched). */
 int kg_batch_get_json(const char *id, const struct kg_user *u,
 		      int with_projects, struct kg_buf *out,
-		      struct kg_err *err);
+		      struct kg_batch_counts *counts, struct kg_err *err);
 
 /* {batches: [...newest first, without projects], total, limit, offset}.
  * `all` lists every user's batches and is honoured for admins only. */

@@ -47,6 +47,7 @@ static const struct conf_key conf_keys[] = {
 	{"auth", "login_window", T_INT, "900", 10, 86400, NULL},
 	{"worker", "concurrency", T_INT, "5", 1, 100, NULL},
 	{"worker", "global_limit", T_INT, "20", 1, 1000, NULL},
+	{"worker", "user_concurrency", T_INT, "0", 0, 1000, NULL},
 	{"worker", "shutdown_grace", T_INT, "30", 0, 3600, NULL},
 	/* Generation worker (issue 5): queue lease, reaper, reconciler. */
 	{"worker", "lease_ms", T_INT, "30000", 500, 3600000, NULL},

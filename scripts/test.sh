@@ -12,7 +12,7 @@
 #    UBSan report counts as one failed test.
 # The last line is "N passed, N failed"; the exit status is non-zero if any failed.
 # Env: BUILD (default build-asan), KEEP_STATE=1 keeps the temporary stack directory
-# for inspection (stopped), UNIT_TIMEOUT (s, default 120), IT_TIMEOUT (s, default 600).
+# for inspection (stopped), UNIT_TIMEOUT (s, default 120), IT_TIMEOUT (s, default 2400).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,7 +20,7 @@ cd "$ROOT"
 export BUILD="${BUILD:-build-asan}"
 [[ "$BUILD" = /* ]] && BUILD_DIR="$BUILD" || BUILD_DIR="$ROOT/$BUILD"
 UNIT_TIMEOUT="${UNIT_TIMEOUT:-120}"
-IT_TIMEOUT="${IT_TIMEOUT:-600}"
+IT_TIMEOUT="${IT_TIMEOUT:-2400}"
 PATTERN=""
 if [[ "${1:-}" == "-k" && -n "${2:-}" ]]; then PATTERN="$2"; fi
 

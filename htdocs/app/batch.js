@@ -27,6 +27,8 @@ export function renderBatch(root, batchId) {
   const overall = h('progress', { id: 'overall', max: '100', value: '0', 'aria-labelledby': 'overall-label' });
   const overallText = h('p', { id: 'overall-text' });
   const eta = h('p', { id: 'eta', class: 'note' });
+  const queueNote = h('p', { id: 'queue-note', class: 'note', role: 'status', hidden: true });
+  let queue = null;           // "queue" of GET /api/batches/{id} (lib/kg_sched.h)
   const tbody = h('tbody');
   const tableBox = h('div', { class: 'table-wrap' },
     h('table', { class: 'data projects', id: 'projects' },
@@ -42,7 +44,7 @@ export function renderBatch(root, batchId) {
     h('section', { class: 'card', 'aria-labelledby': 'overall-label' },
       h('div', { class: 'row-between' },
         h('h2', { id: 'overall-label' }, 'Postęp generowania'), liveBadge),
-      overall, overallText, eta,
+      overall, overallText, eta, queueNote,
       h('div', { class: 'actions' }, startBtn, retryAllBtn, zipBtn)),
     h('section', { class: 'card', 'aria-labelledby': 'projects-h' },
       h('h2', { id: 'projects-h' }, 'Projekty'),
@@ -95,6 +97,7 @@ export function renderBatch(root, batchId) {
     batch = Object.assign(batch || {}, b);
     title.textContent = b.name || 'Zestaw bez nazwy';
     setTitle(b.name || 'Zestaw');
+    if ('queue' in b) queue = b.queue;
     for (const p of b.projects || []) upsert(p, false);
     updateSummary();
   }
@@ -245,12 +248,31 @@ export function renderBatch(root, batchId) {
       etaStart = null;
       eta.textContent = c.COMPLETED + c.FAILED === list.length && list.length ? 'Generowanie zakończone.' : '';
     }
+    showQueue(c);
     startBtn.hidden = c.PENDING === 0;
     startBtn.disabled = false;
     retryAllBtn.hidden = c.FAILED === 0;
     retryAllBtn.textContent = `Ponów nieudane (${c.FAILED})`;
     zipBtn.disabled = c.COMPLETED === 0 || zipBtn.textContent !== 'Pobierz wszystko (.zip)';
     offlineNote.hidden = !list.some((p) => p.provider === 'offline');
+  }
+
+  // Where a waiting batch stands: the queue serves batches round robin,
+  // so the server counts the batches that get a free slot before this one.
+  function showQueue(c) {
+    let text = '';
+    if (queue && c.QUEUED > 0 && c.GENERATING === 0) {
+      if (queue.workers === 0) {
+        text = 'Generowanie rozpocznie się w ciągu minuty.';
+      } else if (queue.waiting && queue.batches_ahead !== null) {
+        const when = `start za ok. ${fmtDuration(queue.eta_seconds)}`;
+        text = queue.batches_ahead > 0
+          ? `Przed Tobą w kolejce: ${plural(queue.batches_ahead, 'zestaw', 'zestawy', 'zestawów')}, ${when}.`
+          : `Twój zestaw jest następny w kolejce, ${when}.`;
+      }
+    }
+    queueNote.textContent = text;
+    queueNote.hidden = !text;
   }
 
   async function generate(ids) {
