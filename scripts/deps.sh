@@ -22,11 +22,13 @@ if [[ "${1:-}" == "--test" ]]; then
     # python3-openpyxl/python3-docx read what we write; LibreOffice opens every
     # exported card (docx -> PDF, poppler renders page 1) and Calc writes one of
     # the real-world .xlsx fixtures; Chromium runs the browser tests (tests/e2e,
-    # driven by npm playwright-core); wrk drives the API benchmark
-    # (tests/bench/bench_api.sh, next to pgbench from postgresql-client)
+    # driven by npm playwright-core)
+    # debhelper + lintian build and check the .deb (make deb), logrotate runs the
+    # shipped rotation snippet (tests/integration/test_install.py); wrk drives the
+    # API benchmark (tests/bench/bench_api.sh, next to pgbench from postgresql-client)
     PACKAGES+=(python3-openpyxl python3-docx libreoffice-writer-nogui
                libreoffice-calc-nogui poppler-utils
-               chromium wrk)
+               chromium debhelper lintian logrotate wrk)
 fi
 
 missing=()
