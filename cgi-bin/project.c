@@ -80,13 +80,18 @@ set_etag(struct kg_req *req, const cJSON *project)
 static int
 answer_project(struct kg_req *req, int status)
 {
-	const char *id = kg_req_param(req, "id");
-	cJSON *p = kg_project_get(id, &req->user, &req->err);
+	struct kg_buf card = {0};
+	char etag[24];
+	int version, rc = -1;
 
-	if (!p)
-		return -1;
-	set_etag(req, p);
-	return kg_resp_json(req, status, p);
+	if (kg_project_get_json(kg_req_param(req, "id"), &req->user, &card,
+				&version, &req->err) == 0) {
+		snprintf(etag, sizeof(etag), "\"%d\"", version);
+		kg_resp_header(req, "ETag", etag);
+		rc = kg_resp_json_text(req, status, card.data, card.len);
+	}
+	kg_buf_free(&card);
+	return rc;
 }
 
 /*

@@ -3,14 +3,17 @@
  *
  * Every function takes the signed-in user and only ever sees that user's
  * batches (admins see all); a batch of someone else is "not found" (404),
- * never "forbidden", so ids cannot be probed.  The JSON is assembled by
- * PostgreSQL (json_build_object) in one round trip per call.
+ * never "forbidden", so ids cannot be probed.  Each read is one
+ * statement (one round trip, one snapshot) whose plain rows are written
+ * as JSON text in C; the *_json functions append that text to a buffer
+ * (what the API sends), the others return it as a cJSON tree.
  */
 #ifndef KG_BATCH_H
 #define KG_BATCH_H
 
 #include <cjson/cJSON.h>
 
+#include "kg_buf.h"
 #include "kg_err.h"
 #include "kg_user.h"
 
@@ -23,11 +26,21 @@
  */
 cJSON *kg_batch_get(const char *id, const struct kg_user *u,
 		    int with_projects, struct kg_err *err);
+struct kg_batch_counts {
+	long long queued, generating;
+};
+/* `counts` (may be NULL) gets two of the answer's counts (kg_sched). */
+int kg_batch_get_json(const char *id, const struct kg_user *u,
+		      int with_projects, struct kg_buf *out,
+		      struct kg_batch_counts *counts, struct kg_err *err);
 
 /* {batches: [...newest first, without projects], total, limit, offset}.
  * `all` lists every user's batches and is honoured for admins only. */
 cJSON *kg_batch_list(const struct kg_user *u, int all, long long limit,
 		     long long offset, struct kg_err *err);
+int kg_batch_list_json(const struct kg_user *u, int all, long long limit,
+		       long long offset, struct kg_buf *out,
+		       struct kg_err *err);
 
 /*
  * One transaction: the batch (VALIDATED) and its projects (PENDING) from

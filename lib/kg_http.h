@@ -299,6 +299,9 @@ int kg_fail(struct kg_req *req, int status, const char *code,
 void kg_resp_header(struct kg_req *req, const char *name, const char *value);
 /* Send `body` (consumed, may be NULL for an empty object). */
 int kg_resp_json(struct kg_req *req, int status, cJSON *body);
+/* Send `len` bytes that already are JSON text (kg_jsonw, kg_*_json). */
+int kg_resp_json_text(struct kg_req *req, int status, const char *json,
+		      size_t len);
 int kg_resp_error(struct kg_req *req, const struct kg_err *err);
 
 /* Streaming responses (files, event streams). */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /*
  * The template's columns.  Aliases are in folded form (see
@@ -597,11 +598,10 @@ add_project(struct kg_rows *r, unsigned row, cJSON *input)
 	cJSON_AddItemToArray(r->projects, p);
 }
 
-int
-kg_rows_feed(void *arg, unsigned row, const struct kg_cell *cells,
-	     unsigned ncols)
+static int
+feed(struct kg_rows *r, unsigned row, const struct kg_cell *cells,
+     unsigned ncols)
 {
-	struct kg_rows *r = arg;
 	cJSON *input;
 	int ok = 1, any = 0;
 
@@ -637,6 +637,22 @@ kg_rows_feed(void *arg, unsigned row, const struct kg_cell *cells,
 	else
 		cJSON_Delete(input);
 	return 0;
+}
+
+int
+kg_rows_feed(void *arg, unsigned row, const struct kg_cell *cells,
+	     unsigned ncols)
+{
+	struct kg_rows *r = arg;
+	struct timespec t0, t1;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = feed(r, row, cells, ncols);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	r->feed_ms += (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		      (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	return rc;
 }
 
 int

@@ -29,6 +29,7 @@ lighttpd mod_extforward, both reading the header from the right), so its
 access log and REMOTE_ADDR agree with what the programs compute (lib/kg_net.h).
 """
 import argparse
+import os
 import re
 import sys
 
@@ -60,7 +61,9 @@ def parse_routes(path):
             for fl in flags:
                 if fl == "stream":
                     opts["stream"] = True
-                elif fl.startswith("procs="):
+                elif fl == "procs=auto":
+                    opts["procs"] = max(2, os.cpu_count() or 1)   # a core each, at least 2
+                elif re.fullmatch(r"procs=[1-9][0-9]*", fl):
                     opts["procs"] = int(fl[6:])
                 else:
                     sys.exit(f"{path}:{lineno}: unknown flag {fl!r}")
