@@ -204,8 +204,7 @@ export function renderProject(root, projectId) {
         setProject(p);
         const diff = (p.quality_score ?? 0) - (before ?? 0);
         const msg = `Sekcja „${s.title}” ${review ? 'zatwierdzona' : 'zapisana'}. Jakość karty: ${p.quality_score ?? '—'}/100${diff ? ` (${diff > 0 ? '+' : ''}${diff})` : ''}.`;
-        status.textContent = msg;
-        announce(msg);
+        status.textContent = msg; // role=status: read once
       } catch (e) {
         busy = false;
         if (e instanceof ApiError && e.status === 409 && e.data && e.data.project && e.code !== 'not_editable') {
@@ -216,7 +215,7 @@ export function renderProject(root, projectId) {
           setProject(e.data.project);
         } else {
           status.textContent = `Nie zapisano: ${e.message}`;
-          toast(`Nie zapisano sekcji „${s.title}”: ${e.message}`, 'error');
+          toast(`Nie zapisano sekcji „${s.title}”: ${e.message}`, 'error', { silent: true });
         }
       } finally {
         busy = false;
@@ -297,8 +296,7 @@ export function renderProject(root, projectId) {
           poll();
         });
         const msg = `Sekcja „${s.title}” wygenerowana ponownie. Przejrzyj nowy tekst.`;
-        status.textContent = msg;
-        announce(msg);
+        status.textContent = msg; // role=status: read once
         instr.value = '';
       } catch (e) {
         status.textContent = `Nie udało się wygenerować sekcji: ${e.message}`;
@@ -344,8 +342,7 @@ export function renderProject(root, projectId) {
         busy = false;
         setProject(p);
         const msg = `Przywrócono wersję z ${fmtDateTime(rev.created_at)}.`;
-        status.textContent = msg;
-        announce(msg);
+        status.textContent = msg; // role=status: read once
         loadHistory();
       } catch (e) {
         status.textContent = `Nie udało się przywrócić: ${e.message}`;

@@ -15,6 +15,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import net from 'node:net';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const execFileP = promisify(execFile);
 
 const BASE = process.env.E2E_BASE;
 const APACHE = process.env.E2E_APACHE || '';
@@ -35,10 +39,12 @@ let failed = 0;
 const state = {}; // shared between the scenario steps
 let shotNo = 0;
 
-async function shot(page, name) {
+// fullPage: false for very long pages (a 1,000-row table takes headless
+// software rendering past any timeout)
+async function shot(page, name, { fullPage = true } = {}) {
   shotNo++;
   const file = path.join(ART, `${String(shotNo).padStart(2, '0')}-${name}.png`);
-  try { await page.screenshot({ path: file, fullPage: true }); } catch (e) { /* page gone */ }
+  try { await page.screenshot({ path: file, fullPage }); } catch (e) { /* page gone */ }
   return file;
 }
 
@@ -532,6 +538,135 @@ await test('accessibility basics and tablet width', async () => {
   }
   await ctx.close();
 }, { needs: ['loggedIn'] });
+
+// ------------------------------------------------------------------ the worker
+// Some tests need the worker with other settings (a 1,000-project batch must
+// finish within the suite's time budget; a batch must stay "running" while axe
+// looks at it): the stack's worker is restarted with KARTOGRAF_* overrides and
+// put back afterwards. Only possible when run.sh passed the stack (E2E_STATE).
+const STACK = process.env.E2E_STATE || '';
+const KGSTACK = process.env.E2E_KGSTACK || '';
+async function restartWorker(overrides = null) {
+  if (!STACK || !KGSTACK) throw new Error('E2E_STATE/E2E_KGSTACK not set: cannot restart the worker');
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('KARTOGRAF_')) delete env[k];
+  await execFileP(KGSTACK, ['stop', STACK, 'worker'], { env });
+  // the server shares this 2-core machine with the browser under test: a
+  // niced worker keeps server CPU from showing up as the page's long tasks
+  const args = overrides ? ['-n', '10', KGSTACK, 'start', STACK, 'worker'] : ['-n', '0', KGSTACK, 'start', STACK, 'worker'];
+  await execFileP('nice', args, { env: { ...env, ...(overrides || {}) } });
+}
+
+async function uploadBatch(token, rows, name) {
+  const fd = new FormData();
+  fd.append('file', new Blob([xlsxBuffer(rows)]), `${name}.xlsx`);
+  fd.append('name', name);
+  const up = await apiCall(BASE, 'POST', '/api/batches', { token, body: fd });
+  assert(up.status === 201, `upload ${up.status} ${up.text.slice(0, 200)}`);
+  return up.data;
+}
+
+// Instruments a page before its scripts run: long tasks (Long Tasks API), the
+// frames (rAF gaps), every change of the summary line and progress bar, and the
+// arrival time of every live event (EventSource wrapped). Fixed-size typed
+// arrays, so the instrument itself does not grow the heap it helps measure.
+function instrumentPage() {
+  const N = 1 << 15;
+  const m = { lt: [], frames: new Float64Array(N), nf: 0, sum: new Float64Array(N), ns: 0, ev: new Float64Array(N), ne: 0, done: 0, lastText: '' };
+  window.__perf = m;
+  new PerformanceObserver((l) => { for (const e of l.getEntries()) m.lt.push([e.startTime, e.duration]); })
+    .observe({ type: 'longtask', buffered: true });
+  const frame = (t) => {
+    if (m.nf < N) m.frames[m.nf++] = t;
+    const el = document.getElementById('overall-text');
+    const txt = el ? el.textContent + '|' + document.getElementById('overall').value : '';
+    if (txt !== m.lastText) { m.lastText = txt; if (m.ns < N) m.sum[m.ns++] = t; }
+    requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
+  const ES = window.EventSource;
+  const types = ['snapshot', 'project.status_changed', 'project.progress', 'project.completed', 'project.failed'];
+  window.EventSource = class extends ES {
+    constructor(...a) {
+      super(...a);
+      for (const t of types) this.addEventListener(t, () => { if (m.ne < N) m.ev[m.ne++] = performance.now(); });
+      this.addEventListener('batch.completed', () => { m.done = performance.now(); });
+    }
+  };
+}
+
+function dist(values) {
+  const v = [...values].sort((a, b) => a - b);
+  if (!v.length) return 'none';
+  const q = (p) => v[Math.min(v.length - 1, Math.floor(p * v.length))];
+  return `n=${v.length} median=${q(0.5).toFixed(0)} p90=${q(0.9).toFixed(0)} p99=${q(0.99).toFixed(0)} max=${v[v.length - 1].toFixed(0)} ms`;
+}
+
+async function heap(cdp) {
+  await cdp.send('HeapProfiler.collectGarbage');
+  const { metrics } = await cdp.send('Performance.getMetrics');
+  const g = (n) => (metrics.find((x) => x.name === n) || {}).value || 0;
+  return { heap: g('JSHeapUsedSize'), nodes: g('Nodes'), listeners: g('JSEventListeners') };
+}
+
+const SCALE_N = Number(process.env.E2E_SCALE_N || 1000);
+await test(`${SCALE_N} projects: the batch page stays fluid from opening to batch.completed`, async () => {
+  const token = await nodeLogin(BASE);
+  let t0 = Date.now();
+  const b = await uploadBatch(token, goodRows(`${uniq}k`, SCALE_N), `E2E ${SCALE_N} ${uniq}`);
+  console.log(`#   upload of ${SCALE_N} rows: ${Date.now() - t0} ms`);
+  await restartWorker({
+    KARTOGRAF_AI_OFFLINE_DELAY_MS: process.env.E2E_SCALE_DELAY_MS || '0',
+    KARTOGRAF_WORKER_CONCURRENCY: process.env.E2E_SCALE_CONCURRENCY || '20',
+    KARTOGRAF_WORKER_GLOBAL_LIMIT: process.env.E2E_SCALE_CONCURRENCY || '20',
+  });
+  const { ctx, page: s } = await newPage();
+  try {
+    await s.addInitScript(instrumentPage);
+    await login(s, BASE);
+    const cdp = await ctx.newCDPSession(s);
+    await cdp.send('Performance.enable');
+    const open = await s.evaluate((id) => { const t = performance.now(); location.hash = `#/batches/${id}`; return t; }, b.id);
+    await s.waitForFunction((n) => document.querySelectorAll('#projects tbody tr').length === n, SCALE_N, { timeout: 30000, polling: 100 });
+    await s.waitForFunction(() => document.body.dataset.live === 'sse', null, { timeout: 15000 });
+    const rendered = await s.evaluate(() => {
+      const m = performance.getEntriesByName('kg:batch:rendered').pop();
+      const r = performance.getEntriesByType('resource').filter((e) => /\/api\/batches\/[0-9a-f-]{36}$/.test(e.name)).shift();
+      return { mark: m ? m.startTime : null, dataEnd: r ? r.responseEnd : null };
+    });
+    const h0 = await heap(cdp);
+    await shot(s, 'scale-open', { fullPage: false });
+    t0 = Date.now();
+    await s.click('#start');
+    await s.waitForFunction(() => window.__perf.done > 0, null, { timeout: LIVE_TIMEOUT * 2, polling: 500 });
+    const genMs = Date.now() - t0;
+    await s.waitForFunction(() => [...document.querySelectorAll('#projects tbody tr')].every((r) => r.dataset.status === 'COMPLETED'), null, { timeout: 15000, polling: 500 });
+    await new Promise((r) => setTimeout(r, 2000)); // the final refresh
+    const h1 = await heap(cdp);
+    await shot(s, 'scale-completed', { fullPage: false });
+    const m = await s.evaluate((openT) => {
+      const p = window.__perf;
+      const frames = [...p.frames.slice(0, p.nf)].filter((t) => t >= openT && t <= p.done);
+      const gaps = frames.slice(1).map((t, i) => t - frames[i]);
+      const sums = [...p.sum.slice(0, p.ns)];
+      const evs = [...p.ev.slice(0, p.ne)];
+      const firstEv = evs.find((t) => t > openT) || p.done;
+      const inRun = sums.filter((t) => t >= firstEv && t <= p.done);
+      const sumGaps = inRun.slice(1).map((t, i) => t - inRun[i]);
+      return { lt: p.lt.filter(([s0, d]) => s0 + d >= openT && s0 <= p.done).map(([, d]) => d), gaps, sumGaps, events: p.ne, runMs: p.done - firstEv };
+    }, open);
+    console.log(`#   generation of ${SCALE_N} projects: ${genMs} ms, ${m.events} events`);
+    console.log(`#   render: data→rendered ${rendered.mark && rendered.dataEnd ? (rendered.mark - rendered.dataEnd).toFixed(0) : '?'} ms, open→rendered ${rendered.mark ? (rendered.mark - open).toFixed(0) : '?'} ms`);
+    console.log(`#   long tasks: ${dist(m.lt)}`);
+    console.log(`#   frame gaps: ${dist(m.gaps)}`);
+    console.log(`#   summary update gaps while running: ${dist(m.sumGaps)}`);
+    console.log(`#   heap ${(h0.heap / 1e6).toFixed(1)} → ${(h1.heap / 1e6).toFixed(1)} MB, DOM nodes ${h0.nodes} → ${h1.nodes}, listeners ${h0.listeners} → ${h1.listeners}`);
+    state.scale = { m, rendered, open, h0, h1 };
+  } finally {
+    await ctx.close();
+    await restartWorker(null);
+  }
+});
 
 if (APACHE) {
   await test('apache smoke: UI served with CSP, login, list, open a batch and a card', async () => {

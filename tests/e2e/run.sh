@@ -72,7 +72,7 @@ printf '%s\n' "$PASSWORD" | KARTOGRAF_CONFIG="$STATE/kartograf.conf" "$ADMIN" ad
 echo "# e2e: lighttpd $BASE${APACHE:+, apache $APACHE}; artifacts in $ART"
 rc=0
 (cd "$HERE" && E2E_BASE="$BASE" E2E_APACHE="$APACHE" E2E_EMAIL="$EMAIL" E2E_PASSWORD="$PASSWORD" \
-    E2E_ARTIFACTS="$ART" timeout -k 10 "${E2E_TIMEOUT:-600}" node run.mjs) || rc=$?
+    E2E_ARTIFACTS="$ART" E2E_STATE="$STATE" E2E_KGSTACK="$ROOT/scripts/kgstack" BUILD="$BUILD" timeout -k 10 "${E2E_TIMEOUT:-600}" node run.mjs) || rc=$?
 if ((rc == 124 || rc == 137)); then
     echo "not ok - e2e suite timed out"
     echo "e2e: 0 passed, 1 failed"
