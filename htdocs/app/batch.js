@@ -76,9 +76,11 @@ export function renderBatch(root, batchId) {
     updateSummary();
   }
 
+  // a snapshot (on connect, or catching up after a gap) is state, not news:
+  // no highlights, no per-project announcements
   function applySnapshot(s) {
     if (batch && s.status) batch.status = s.status;
-    for (const p of s.projects || []) table.apply(p, true);
+    for (const p of s.projects || []) table.apply(p, false);
     updateMeta();
     updateSummary();
   }
@@ -256,7 +258,7 @@ function batchView() {
     overall: h('progress', { id: 'overall', max: '100', value: '0', 'aria-labelledby': 'overall-label' }),
     overallText: h('p', { id: 'overall-text' }),
     eta: h('p', { id: 'eta', class: 'note' }),
-    tbody: h('tbody'),
+    tbody: h('tbody', { role: 'rowgroup' }),
   };
   v.actions = h('div', { class: 'actions' }, v.startBtn, v.retryAllBtn, v.zipBtn);
   v.nodes = [
@@ -269,12 +271,12 @@ function batchView() {
     h('section', { class: 'card', 'aria-labelledby': 'projects-h' },
       h('h2', { id: 'projects-h' }, 'Projekty'),
       h('div', { class: 'table-wrap' },
-        h('table', { class: 'data projects', id: 'projects' },
-          h('caption', { class: 'visually-hidden' }, 'Projekty zestawu ze statusem generowania'),
-          h('colgroup', null, ['c-row', 'c-name', 'c-status', 'c-prog', 'c-quality', 'c-notes'].map((c) => h('col', { class: c }))),
-          h('thead', null, h('tr', null,
-            h('th', { scope: 'col', class: 'num' }, 'Wiersz'), h('th', { scope: 'col' }, 'Projekt'), h('th', { scope: 'col' }, 'Status'),
-            h('th', { scope: 'col' }, 'Postęp'), h('th', { scope: 'col', class: 'num' }, 'Jakość'), h('th', { scope: 'col' }, 'Uwagi'))),
+        // explicit roles: style.css lays the rows out as grids
+        h('table', { class: 'data projects', id: 'projects', role: 'table', 'aria-labelledby': 'projects-caption' },
+          h('caption', { class: 'visually-hidden', id: 'projects-caption' }, 'Projekty zestawu ze statusem generowania'),
+          h('thead', { role: 'rowgroup' }, h('tr', { role: 'row' },
+            ['Wiersz', 'Projekt', 'Status', 'Postęp', 'Jakość', 'Uwagi'].map((t, i) =>
+              h('th', { scope: 'col', role: 'columnheader', class: i === 0 || i === 4 ? 'num' : null }, t)))),
           v.tbody))),
   ];
   return v;

@@ -10,7 +10,9 @@
 //    once and reused.
 //  - rows are created in time slices of a few milliseconds per frame, in
 //    sheet order: appending is O(1), a row that belongs earlier is placed by
-//    binary search.
+//    binary search. style.css lets the browser skip the layout and paint of
+//    rows far from the viewport (content-visibility), and the bars move by
+//    transform only.
 //  - the highlight of a changed row is a Web Animations API animation: no
 //    class toggling and no forced layout to restart it.
 import { h } from './dom.js';
@@ -19,7 +21,10 @@ import { projectStatus } from './labels.js';
 export const STATUSES = ['PENDING', 'QUEUED', 'GENERATING', 'COMPLETED', 'FAILED'];
 const DONE = new Set(['COMPLETED', 'FAILED']);
 const FIELDS = ['row', 'name', 'status', 'progress', 'quality_score', 'error', 'provider'];
-const SLICE_MS = 8;        // row building per frame
+const SLICE_MS = 10;       // row building and painting per frame...
+const MIN_SLICE = 40;      // ...but at least this many rows (the first
+                           // slice, about a screenful, is laid out in full)
+const FLASH_MAX = 40;
 const FLASH = [{ backgroundColor: '#fff1c7' }, { backgroundColor: 'rgba(255, 241, 199, 0)' }];
 
 export function pct(p) {
@@ -37,6 +42,7 @@ export function createProjectTable(tbody, opts = {}) {
   const dirty = new Set();
   const tally = { count: Object.fromEntries(STATUSES.map((s) => [s, 0])), sum: 0, offline: 0, n: 0 };
   let frame = 0;
+  let flashing = 0;
   let renderedOnce = false;
   const motion = window.matchMedia ? !window.matchMedia('(prefers-reduced-motion: reduce)').matches : true;
 
@@ -46,7 +52,8 @@ export function createProjectTable(tbody, opts = {}) {
     if (p.provider === 'offline') tally.offline += sign;
   }
 
-  // patch: {id, ...some of FIELDS}; live: the change came from an event
+  // patch: {id, ...some of FIELDS}; live: the change came from an event (a
+  // highlight for the row, onChange) rather than a load or a snapshot
   function apply(patch, live) {
     let p = projects.get(patch.id);
     if (!p) {
@@ -80,24 +87,34 @@ export function createProjectTable(tbody, opts = {}) {
     if (!frame) frame = requestAnimationFrame(flush);
   }
 
+  // one frame's work, within a budget: a burst (a snapshot after a
+  // reconnect, a backlog of events) is painted over several frames
   function flush() {
     frame = 0;
-    if (pending.length) build();
-    for (const r of dirty) paint(r, projects.get(r.id));
-    dirty.clear();
+    const t0 = performance.now();
+    if (pending.length) build(t0);
+    let n = 0;
+    for (const r of dirty) {
+      if (n >= MIN_SLICE && performance.now() - t0 > SLICE_MS) break;
+      dirty.delete(r);
+      paint(r, projects.get(r.id));
+      n++;
+    }
+    if (dirty.size) schedule();
     if (opts.onFrame) opts.onFrame();
   }
 
-  function build() {
-    const t0 = performance.now();
+  function build(t0) {
+    const frag = document.createDocumentFragment();
     let i = 0;
-    while (i < pending.length && (i < 20 || performance.now() - t0 < SLICE_MS)) {
+    while (i < pending.length && (i < MIN_SLICE || performance.now() - t0 < SLICE_MS)) {
       const p = pending[i++];
       const r = makeRow(p);
       rows.set(p.id, r);
-      place(r, p.row);
       paint(r, p);
+      place(r, p.row, frag);
     }
+    tbody.appendChild(frag);
     pending.splice(0, i);
     if (pending.length) schedule();
     else if (!renderedOnce) {
@@ -106,12 +123,14 @@ export function createProjectTable(tbody, opts = {}) {
     }
   }
 
-  function place(r, rowNo) {
+  // in sheet order: after the last row (the usual case) into frag, which
+  // build() appends in one go; else before its successor, found by bisection
+  function place(r, rowNo, frag) {
     r.rowNo = rowNo ?? Infinity;
     const last = order[order.length - 1];
     if (!last || last.rowNo <= r.rowNo) {
       order.push(r);
-      tbody.appendChild(r.tr);
+      frag.appendChild(r.tr);
       return;
     }
     let lo = 0;
@@ -120,29 +139,34 @@ export function createProjectTable(tbody, opts = {}) {
       const mid = (lo + hi) >> 1;
       if (order[mid].rowNo <= r.rowNo) lo = mid + 1; else hi = mid;
     }
-    tbody.insertBefore(r.tr, order[lo].tr);
+    // a successor may still sit in frag: then insert there
+    const next = order[lo].tr;
+    (next.parentNode || tbody).insertBefore(r.tr, next);
     order.splice(lo, 0, r);
   }
 
   function makeRow(p) {
     const r = {
       id: p.id,
-      tr: h('tr', { dataset: { projectId: p.id } }),
-      num: h('td', { class: 'num' }),
-      nameCell: h('th', { scope: 'row' }),
+      tr: h('tr', { role: 'row', dataset: { projectId: p.id } }),
+      num: h('td', { role: 'cell', class: 'num' }),
+      nameCell: h('th', { role: 'rowheader', scope: 'row' }),
       link: h('a', { href: `#/projects/${encodeURIComponent(p.id)}` }),
       plain: h('span'),
       badge: h('span', { class: 'badge' }),
-      prog: h('progress', { max: '100', value: '0' }),
+      fill: h('span', { class: 'bar-fill' }),
       progText: h('span', { class: 'prog-text' }),
-      quality: h('td', { class: 'num quality' }),
-      notes: h('td', { class: 'notes' }),
+      quality: h('td', { role: 'cell', class: 'num quality' }),
+      notes: h('td', { role: 'cell', class: 'notes' }),
       shown: { linked: false }, // what the row currently shows
       anim: null,
       flash: false,
     };
     r.nameCell.appendChild(r.plain);
-    r.tr.append(r.num, r.nameCell, h('td', null, r.badge), h('td', { class: 'progress-cell' }, r.prog, r.progText), r.quality, r.notes);
+    // the bar is decoration: the percentage beside it is the value read out
+    r.tr.append(r.num, r.nameCell, h('td', { role: 'cell' }, r.badge),
+      h('td', { role: 'cell', class: 'progress-cell' }, h('span', { class: 'bar', 'aria-hidden': 'true' }, r.fill), r.progText),
+      r.quality, r.notes);
     return r;
   }
 
@@ -157,7 +181,6 @@ export function createProjectTable(tbody, opts = {}) {
     if (s.name !== name) {
       r.link.textContent = name;
       r.plain.textContent = name;
-      r.prog.setAttribute('aria-label', `Postęp: ${name}`);
       s.name = name;
     }
     if (s.linked !== linked) {
@@ -171,7 +194,7 @@ export function createProjectTable(tbody, opts = {}) {
       s.status = p.status;
     }
     if (s.progress !== progress) {
-      r.prog.value = progress;
+      r.fill.style.transform = `scaleX(${progress / 100})`;
       r.progText.textContent = `${progress}%`;
       s.progress = progress;
     }
@@ -196,11 +219,20 @@ export function createProjectTable(tbody, opts = {}) {
     r.notes.replaceChildren(...kids);
   }
 
+  // a cue, not information: at most FLASH_MAX at a time (each running
+  // animation costs a style update per frame)
   function highlight(r) {
     if (!motion || !r.tr.animate) return;
     if (r.anim) r.anim.cancel();
-    r.anim = r.tr.animate(FLASH, { duration: 1200, easing: 'ease-out' });
-    r.anim.onfinish = () => { r.anim = null; };
+    else if (flashing >= FLASH_MAX) return;
+    else flashing++;
+    const a = r.tr.animate(FLASH, { duration: 1200, easing: 'ease-out' });
+    r.anim = a;
+    a.onfinish = a.oncancel = () => {
+      if (r.anim !== a) return;
+      r.anim = null;
+      flashing--;
+    };
   }
 
   return {

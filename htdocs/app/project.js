@@ -3,6 +3,8 @@ import { h, replace, fmtDateTime, fmtDay, fmtMoney, wordCount, plural, toast, an
 import { api, download, ApiError } from './api.js';
 import { projectStatus, CRITERIA, FACTS, FACT_SECTION, INPUT_FIELDS, flagText } from './labels.js';
 
+const NATIVE_AUTOSIZE = !!(window.CSS && CSS.supports && CSS.supports('field-sizing', 'content'));
+
 const NOTE_TEXT = {
   edited: 'edycja', edit: 'edycja', reviewed: 'zatwierdzenie', review: 'zatwierdzenie',
   reverted: 'przywrócenie wersji', revert: 'przywrócenie wersji', generated: 'wygenerowanie',
@@ -118,15 +120,27 @@ export function renderProject(root, projectId) {
       status, conflict, regen, history);
     let busy = false;
 
+    // Typing must stay cheap with 20,000 characters in each of 8 sections: an
+    // input event only records the draft; the classes, badge and buttons
+    // change when the section turns dirty or clean, the word count (a scan of
+    // the text) is redone once per frame at most, and the flags are redrawn
+    // only when the data changes. The height follows the text through CSS
+    // (field-sizing: content); the script measures only where that is missing.
+    let countFrame = 0;
+    let sizeFrame = 0;
     const autosize = () => {
+      sizeFrame = 0;
       ta.style.height = 'auto';
       ta.style.height = `${Math.min(Math.max(ta.scrollHeight + 4, 160), 900)}px`;
     };
     ta.addEventListener('input', () => {
-      autosize();
       const s = sectionData(key);
-      if (ta.value === (s.body || '')) drafts.delete(key); else drafts.set(key, ta.value);
-      refresh();
+      const was = drafts.has(key);
+      const text = ta.value; // one read: the getter copies 20,000 characters
+      if (text === (s.body || '')) drafts.delete(key); else drafts.set(key, text);
+      if (drafts.has(key) !== was) refresh();
+      else if (!countFrame) countFrame = requestAnimationFrame(updateCount);
+      if (!NATIVE_AUTOSIZE && !sizeFrame) sizeFrame = requestAnimationFrame(autosize);
     });
     ta.addEventListener('keydown', (ev) => {
       if ((ev.ctrlKey || ev.metaKey) && ev.key === 's') { ev.preventDefault(); if (drafts.has(key)) save(false); }
@@ -148,8 +162,30 @@ export function renderProject(root, projectId) {
     function update(s) {
       heading.textContent = `${idx}. ${s.title || key}`;
       if (!drafts.has(key)) ta.value = s.body || '';
+      renderFlags(s);
       refresh();
-      requestAnimationFrame(autosize);
+      if (!NATIVE_AUTOSIZE && !sizeFrame) sizeFrame = requestAnimationFrame(autosize);
+    }
+
+    function updateCount() {
+      countFrame = 0;
+      const s = sectionData(key);
+      const words = wordCount(ta.value);
+      count.textContent = `${plural(words, 'słowo', 'słowa', 'słów')}` + (s.min_words && s.max_words ? ` (zalecane ${s.min_words}–${s.max_words})` : '') +
+        (s.updated_at ? ` · zmieniono ${fmtDateTime(s.updated_at)}` : '') + (s.offline ? ' · tekst offline (bez modelu AI)' : '');
+      count.classList.toggle('out-of-range', !!(s.min_words && s.max_words && ta.value && (words < s.min_words || words > s.max_words)));
+    }
+
+    function renderFlags(s) {
+      const q = project.quality || {};
+      const codes = (s.flags && s.flags.length ? s.flags : (q.sections && q.sections[key]) || []);
+      const unsupported = (((q.criteria || {}).consistency || {}).unsupported || {})[key] || [];
+      const missing = (q.missing_facts || []).filter((f) => FACT_SECTION[f] === key);
+      replace(flags, codes.map((code) => {
+        const [label, advice] = flagText(code, { section: s, unsupported, missing });
+        return h('li', { class: `flag flag-${code}`, dataset: { flag: code } }, h('strong', null, label), advice ? ` — ${advice}` : '');
+      }));
+      flags.hidden = codes.length === 0;
     }
 
     function refresh() {
@@ -162,19 +198,7 @@ export function renderProject(root, projectId) {
       el.dataset.reviewed = String(!!s.reviewed);
       badge.className = `badge ${dirty ? 'badge-dirty' : s.reviewed ? 'badge-ok' : 'badge-todo'}`;
       badge.textContent = dirty ? 'Niezapisane zmiany' : s.reviewed ? (s.origin === 'human' ? 'Sprawdzona (edytowana)' : 'Zatwierdzona') : s.body ? 'Do przejrzenia (tekst AI)' : 'Pusta';
-      const words = wordCount(ta.value);
-      count.textContent = `${plural(words, 'słowo', 'słowa', 'słów')}` + (s.min_words && s.max_words ? ` (zalecane ${s.min_words}–${s.max_words})` : '') +
-        (s.updated_at ? ` · zmieniono ${fmtDateTime(s.updated_at)}` : '') + (s.offline ? ' · tekst offline (bez modelu AI)' : '');
-      count.classList.toggle('out-of-range', !!(s.min_words && s.max_words && ta.value && (words < s.min_words || words > s.max_words)));
-      const q = project.quality || {};
-      const codes = (s.flags && s.flags.length ? s.flags : (q.sections && q.sections[key]) || []);
-      const unsupported = (((q.criteria || {}).consistency || {}).unsupported || {})[key] || [];
-      const missing = (q.missing_facts || []).filter((f) => FACT_SECTION[f] === key);
-      replace(flags, codes.map((code) => {
-        const [label, advice] = flagText(code, { section: s, unsupported, missing });
-        return h('li', { class: `flag flag-${code}`, dataset: { flag: code } }, h('strong', null, label), advice ? ` — ${advice}` : '');
-      }));
-      flags.hidden = codes.length === 0;
+      updateCount();
       ta.readOnly = !editable();
       saveBtn.disabled = !can || !dirty;
       approveBtn.disabled = !can || (!dirty && !!s.reviewed);

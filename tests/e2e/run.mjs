@@ -566,13 +566,14 @@ async function uploadBatch(token, rows, name) {
   return up.data;
 }
 
-// Instruments a page before its scripts run: long tasks (Long Tasks API), the
-// frames (rAF gaps), every change of the summary line and progress bar, and the
-// arrival time of every live event (EventSource wrapped). Fixed-size typed
-// arrays, so the instrument itself does not grow the heap it helps measure.
+// Instruments a page before its scripts run: the frames, every change of the
+// summary line and progress bar, and every live event (EventSource wrapped:
+// arrival time and size). Fixed-size typed arrays, so the instrument does not
+// grow the heap it helps to measure. Long tasks come from the Long Tasks API
+// and, with their CPU time, from a Chromium trace (see mainTasks).
 function instrumentPage() {
   const N = 1 << 15;
-  const m = { lt: [], frames: new Float64Array(N), nf: 0, sum: new Float64Array(N), ns: 0, ev: new Float64Array(N), ne: 0, done: 0, lastText: '' };
+  const m = { lt: [], frames: new Float64Array(N), nf: 0, sum: new Float64Array(N), ns: 0, ev: new Float64Array(N), ne: 0, bytes: 0, done: 0, lastText: '' };
   window.__perf = m;
   new PerformanceObserver((l) => { for (const e of l.getEntries()) m.lt.push([e.startTime, e.duration]); })
     .observe({ type: 'longtask', buffered: true });
@@ -589,8 +590,9 @@ function instrumentPage() {
   window.EventSource = class extends ES {
     constructor(...a) {
       super(...a);
-      for (const t of types) this.addEventListener(t, () => { if (m.ne < N) m.ev[m.ne++] = performance.now(); });
-      this.addEventListener('batch.completed', () => { m.done = performance.now(); });
+      const note = (e) => { if (m.ne < N) m.ev[m.ne++] = performance.now(); m.bytes += e.data.length; };
+      for (const t of types) this.addEventListener(t, note);
+      this.addEventListener('batch.completed', () => { m.done = performance.now(); performance.mark('e2e:done'); });
     }
   };
 }
@@ -609,7 +611,42 @@ async function heap(cdp) {
   return { heap: g('JSHeapUsedSize'), nodes: g('Nodes'), listeners: g('JSEventListeners') };
 }
 
+// The page's main-thread tasks from a Chromium trace ('toplevel' category):
+// wall-clock duration and the thread's CPU time of each, between two user
+// timing marks. On a loaded machine a task can take 30× its CPU time in wall
+// clock (the renderer waits for a core): CPU time is what the page's own code
+// costs, wall clock what a user on this machine would feel.
+function mainTasks(traceBuf, fromMark, toMark) {
+  const t = JSON.parse(traceBuf.toString('utf8'));
+  const ev = Array.isArray(t) ? t : t.traceEvents;
+  const threads = new Map();
+  for (const e of ev) if (e.ph === 'M' && e.name === 'thread_name' && e.args.name === 'CrRendererMain') threads.set(`${e.pid}:${e.tid}`, []);
+  const marks = {};
+  for (const e of ev) {
+    if (e.cat && e.cat.includes('blink.user_timing')) marks[e.name] = Math.max(marks[e.name] || 0, e.ts);
+    const list = threads.get(`${e.pid}:${e.tid}`);
+    if (list && e.ph === 'X' && e.name === 'ThreadControllerImpl::RunTask') list.push(e);
+  }
+  // the page's renderer: the main thread that saw the marks' frames busiest
+  const tasks = [...threads.values()].sort((a, b) => b.length - a.length)[0] || [];
+  const from = marks[fromMark] || 0;
+  const to = marks[toMark] || Infinity;
+  const gc = [marks['e2e:gc'] || 0, marks['e2e:gc-end'] || 0];
+  const inside = tasks.filter((e) => e.ts + e.dur >= from && e.ts <= to && !(e.ts >= gc[0] && e.ts <= gc[1]));
+  return {
+    wall: inside.map((e) => e.dur / 1000),
+    cpu: inside.map((e) => (e.tdur || 0) / 1000),
+    cpuBetween: (a, b) => inside.filter((e) => e.ts >= a && e.ts <= b).reduce((x, e) => x + (e.tdur || 0) / 1000, 0),
+    marks,
+  };
+}
+
+// The limits of issue 20, for a batch page with SCALE_N projects while it
+// generates. CPU-time limits are always asserted. Wall-clock limits are
+// asserted when the page was not starved of CPU (wall/CPU of its main thread
+// below E2E_STARVED, default 2; the machine is shared), and else reported.
 const SCALE_N = Number(process.env.E2E_SCALE_N || 1000);
+const STARVED = Number(process.env.E2E_STARVED || 2);
 await test(`${SCALE_N} projects: the batch page stays fluid from opening to batch.completed`, async () => {
   const token = await nodeLogin(BASE);
   let t0 = Date.now();
@@ -621,50 +658,217 @@ await test(`${SCALE_N} projects: the batch page stays fluid from opening to batc
     KARTOGRAF_WORKER_GLOBAL_LIMIT: process.env.E2E_SCALE_CONCURRENCY || '20',
   });
   const { ctx, page: s } = await newPage();
+  let tracing = false;
   try {
     await s.addInitScript(instrumentPage);
     await login(s, BASE);
     const cdp = await ctx.newCDPSession(s);
     await cdp.send('Performance.enable');
-    const open = await s.evaluate((id) => { const t = performance.now(); location.hash = `#/batches/${id}`; return t; }, b.id);
-    await s.waitForFunction((n) => document.querySelectorAll('#projects tbody tr').length === n, SCALE_N, { timeout: 30000, polling: 100 });
-    await s.waitForFunction(() => document.body.dataset.live === 'sse', null, { timeout: 15000 });
+    await browser.startTracing(s, { categories: ['toplevel', 'blink.user_timing', ...(process.env.E2E_SAVE_TRACE ? ['devtools.timeline', 'v8.execute'] : [])] });
+    tracing = true;
+    const open = await s.evaluate((id) => { performance.mark('e2e:open'); const t = performance.now(); location.hash = `#/batches/${id}`; return t; }, b.id);
+    await s.waitForFunction(() => performance.getEntriesByName('kg:batch:rendered').length > 0, null, { timeout: 60000, polling: 200 });
+    assert(await s.$$eval('#projects tbody tr', (r) => r.length) === SCALE_N, `${SCALE_N} rows`);
+    await s.waitForFunction(() => document.body.dataset.live === 'sse', null, { timeout: 30000 });
     const rendered = await s.evaluate(() => {
-      const m = performance.getEntriesByName('kg:batch:rendered').pop();
+      const mk = performance.getEntriesByName('kg:batch:rendered').pop();
       const r = performance.getEntriesByType('resource').filter((e) => /\/api\/batches\/[0-9a-f-]{36}$/.test(e.name)).shift();
-      return { mark: m ? m.startTime : null, dataEnd: r ? r.responseEnd : null };
+      return { mark: mk.startTime, dataEnd: r ? r.responseEnd : null };
     });
+    // the forced GC of the heap measurement is ours, not the page's
+    await s.evaluate(() => performance.mark('e2e:gc'));
     const h0 = await heap(cdp);
+    await s.evaluate(() => performance.mark('e2e:gc-end'));
     await shot(s, 'scale-open', { fullPage: false });
     t0 = Date.now();
     await s.click('#start');
-    await s.waitForFunction(() => window.__perf.done > 0, null, { timeout: LIVE_TIMEOUT * 2, polling: 500 });
+    await s.waitForFunction(() => window.__perf.done > 0, null, { timeout: Number(process.env.E2E_SCALE_TIMEOUT || 300000), polling: 1000 });
     const genMs = Date.now() - t0;
-    await s.waitForFunction(() => [...document.querySelectorAll('#projects tbody tr')].every((r) => r.dataset.status === 'COMPLETED'), null, { timeout: 15000, polling: 500 });
-    await new Promise((r) => setTimeout(r, 2000)); // the final refresh
+    await s.waitForFunction((n) => document.getElementById('overall-text').textContent.startsWith(`100% · Gotowe: ${n} z ${n}`), SCALE_N, { timeout: 30000, polling: 500 });
+    const rowsDone = await s.$$eval('#projects tbody tr', (r) => r.filter((x) => x.dataset.status === 'COMPLETED').length);
+    assert(rowsDone === SCALE_N, `all ${SCALE_N} rows COMPLETED (${rowsDone})`);
+    await new Promise((r) => setTimeout(r, 1500)); // the final refresh
+    const traceBuf = await browser.stopTracing();
+    if (process.env.E2E_SAVE_TRACE) fs.writeFileSync(path.join(ART, 'scale-trace.json'), traceBuf);
+    const traced = mainTasks(traceBuf, 'e2e:open', 'e2e:done');
+    tracing = false;
     const h1 = await heap(cdp);
     await shot(s, 'scale-completed', { fullPage: false });
     const m = await s.evaluate((openT) => {
       const p = window.__perf;
       const frames = [...p.frames.slice(0, p.nf)].filter((t) => t >= openT && t <= p.done);
-      const gaps = frames.slice(1).map((t, i) => t - frames[i]);
-      const sums = [...p.sum.slice(0, p.ns)];
-      const evs = [...p.ev.slice(0, p.ne)];
-      const firstEv = evs.find((t) => t > openT) || p.done;
-      const inRun = sums.filter((t) => t >= firstEv && t <= p.done);
-      const sumGaps = inRun.slice(1).map((t, i) => t - inRun[i]);
-      return { lt: p.lt.filter(([s0, d]) => s0 + d >= openT && s0 <= p.done).map(([, d]) => d), gaps, sumGaps, events: p.ne, runMs: p.done - firstEv };
+      const evs = [...p.ev.slice(0, p.ne)].filter((t) => t > openT);
+      const first = evs.length > 1 ? evs[1] : p.done; // [0] is the snapshot
+      const sums = [...p.sum.slice(0, p.ns)].filter((t) => t >= first && t <= p.done);
+      return {
+        lt: p.lt.filter(([t, d]) => t + d >= openT && t <= p.done).map(([, d]) => d),
+        gaps: frames.slice(1).map((t, i) => t - frames[i]),
+        sumGaps: [...sums, p.done].map((t, i, a) => t - (i ? a[i - 1] : first)),
+        events: p.ne, bytes: p.bytes, runMs: p.done - first,
+      };
     }, open);
-    console.log(`#   generation of ${SCALE_N} projects: ${genMs} ms, ${m.events} events`);
-    console.log(`#   render: data→rendered ${rendered.mark && rendered.dataEnd ? (rendered.mark - rendered.dataEnd).toFixed(0) : '?'} ms, open→rendered ${rendered.mark ? (rendered.mark - open).toFixed(0) : '?'} ms`);
-    console.log(`#   long tasks: ${dist(m.lt)}`);
-    console.log(`#   frame gaps: ${dist(m.gaps)}`);
-    console.log(`#   summary update gaps while running: ${dist(m.sumGaps)}`);
-    console.log(`#   heap ${(h0.heap / 1e6).toFixed(1)} → ${(h1.heap / 1e6).toFixed(1)} MB, DOM nodes ${h0.nodes} → ${h1.nodes}, listeners ${h0.listeners} → ${h1.listeners}`);
-    state.scale = { m, rendered, open, h0, h1 };
+    const wallSum = traced.wall.reduce((a, x) => a + x, 0);
+    const cpuSum = traced.cpu.reduce((a, x) => a + x, 0);
+    const starved = cpuSum ? wallSum / cpuSum : 1;
+    const renderWall = rendered.mark - rendered.dataEnd;
+    // CPU from setting the hash (request, parse, every row) to the last row
+    const renderCpu = traced.cpuBetween(traced.marks['e2e:open'] || 0, traced.marks['kg:batch:rendered'] || 0);
+    console.log(`#   generation of ${SCALE_N} projects: ${genMs} ms; ${m.events} events, ${(m.bytes / 1024).toFixed(0)} KiB of event data`);
+    console.log(`#   first full render: data → ${SCALE_N} rows ${renderWall.toFixed(0)} ms wall; open → rows ${(rendered.mark - open).toFixed(0)} ms wall, ${renderCpu.toFixed(0)} ms CPU`);
+    console.log(`#   main-thread tasks, CPU time: ${dist(traced.cpu)}`);
+    console.log(`#   main-thread tasks, wall clock: ${dist(traced.wall)} (starvation factor ${starved.toFixed(1)}: wall/CPU)`);
+    console.log(`#   Long Tasks API (wall clock, > 50 ms): ${dist(m.lt)}`);
+    console.log(`#   frame gaps: ${dist(m.gaps)}; summary update gaps while running: ${dist(m.sumGaps)}`);
+    console.log(`#   heap ${(h0.heap / 1e6).toFixed(2)} → ${(h1.heap / 1e6).toFixed(2)} MB, DOM nodes ${h0.nodes} → ${h1.nodes}, listeners ${h0.listeners} → ${h1.listeners}`);
+    const maxCpu = Math.max(0, ...traced.cpu);
+    assert(maxCpu <= 100, `no main-thread task above 100 ms of CPU (max ${maxCpu.toFixed(0)} ms)`);
+    assert(renderCpu <= 500, `first full render within 500 ms of CPU (${renderCpu.toFixed(0)} ms)`);
+    assert(h1.heap <= h0.heap * 1.25 + 2e6, `heap does not grow with the events (${h0.heap} → ${h1.heap})`);
+    assert(h1.nodes <= h0.nodes * 1.1 + 500, `DOM nodes do not grow with the events (${h0.nodes} → ${h1.nodes})`);
+    if (starved < STARVED) {
+      const maxWall = Math.max(0, ...traced.wall);
+      assert(maxWall <= 100, `no main-thread task above 100 ms wall clock (max ${maxWall.toFixed(0)} ms)`);
+      assert(renderWall <= 500, `first full render within 500 ms (${renderWall.toFixed(0)} ms)`);
+      const maxGap = Math.max(0, ...m.sumGaps);
+      assert(maxGap <= 1000, `summary updated at least once a second while events arrive (max gap ${maxGap.toFixed(0)} ms)`);
+    } else {
+      console.log(`#   note: the renderer was starved of CPU (×${starved.toFixed(1)}): the wall-clock limits are reported above, not asserted`);
+    }
   } finally {
+    if (tracing) await browser.stopTracing().catch(() => {});
     await ctx.close();
     await restartWorker(null);
+  }
+});
+
+// 500 batches: the list asks the server for one page at a time
+// (GET /api/batches?limit=20&offset=…) and keeps the page in the address.
+await test('batches list with 500 batches paginates (server-side limit/offset, page kept in the URL)', async () => {
+  const token = await nodeLogin(BASE);
+  const before = (await apiCall(BASE, 'GET', '/api/batches?limit=1', { token })).data.total;
+  const N = Number(process.env.E2E_LIST_N || 500);
+  const csv = Buffer.from('Nazwa projektu,Opis,Wnioskodawca\nProjekt listy,Opis projektu listy,Fundacja Lista\n');
+  let next = 0;
+  const t0 = Date.now();
+  const one = async () => {
+    while (next < N) {
+      const i = next++;
+      const fd = new FormData();
+      fd.append('file', new Blob([csv], { type: 'text/csv' }), `lista-${i}.csv`);
+      fd.append('name', `Lista ${uniq} ${String(i).padStart(3, '0')}`);
+      const r = await apiCall(BASE, 'POST', '/api/batches', { token, body: fd });
+      assert(r.status === 201, `upload ${i}: ${r.status} ${r.text.slice(0, 200)}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 6 }, one));
+  console.log(`#   ${N} batches uploaded in ${Date.now() - t0} ms`);
+  const total = before + N;
+  // the server refuses what it cannot page
+  for (const q of ['limit=0', 'limit=201', 'offset=-1', 'limit=abc']) {
+    const r = await apiCall(BASE, 'GET', `/api/batches?${q}`, { token });
+    assert(r.status === 400 && r.data && r.data.error, `?${q} → 400 JSON (${r.status} ${r.text.slice(0, 100)})`);
+  }
+  const { ctx, page: l } = await newPage();
+  try {
+    const sizes = [];
+    l.on('response', async (res) => {
+      if (/\/api\/batches\?/.test(res.url())) sizes.push([res.url().replace(/^.*\?/, ''), (await res.body()).length]);
+    });
+    await login(l, BASE);
+    const pages = Math.ceil(total / 20);
+    await l.waitForSelector(`.pager-pos:has-text("Strona 1 z ${pages}")`);
+    assert(await l.$$eval('.batch-list tbody tr', (r) => r.length) === 20, '20 rows on page 1');
+    assert(await l.$eval('.batch-list tbody tr th', (t) => t.textContent) === `Lista ${uniq} ${String(N - 1).padStart(3, '0')}`, 'newest first');
+    assert(await l.isDisabled('.pager-prev') && await l.isDisabled('.pager-first'), 'no newer page on page 1');
+    await l.click('.pager-next');
+    await l.waitForSelector(`.pager-pos:has-text("Strona 2 z ${pages}")`);
+    assert(/#\/\?page=2$/.test(l.url()), `page 2 in the URL (${l.url()})`);
+    assert(await l.$eval('.batch-list tbody tr th', (t) => t.textContent) === `Lista ${uniq} ${String(N - 21).padStart(3, '0')}`, 'page 2 continues the list');
+    await l.click('.pager-last');
+    await l.waitForSelector(`.pager-pos:has-text("Strona ${pages} z ${pages}")`);
+    const lastRows = await l.$$eval('.batch-list tbody tr', (r) => r.length);
+    assert(lastRows === total - (pages - 1) * 20, `last page holds the rest (${lastRows})`);
+    await l.reload();
+    await l.waitForSelector(`.pager-pos:has-text("Strona ${pages} z ${pages}")`);
+    assert(await l.isDisabled('.pager-next'), 'no older page on the last page');
+    await shot(l, 'batches-paged');
+    assert(sizes.every(([, n]) => n < 30000), `every list response is one page (${sizes.map(([q, n]) => `${q}: ${n} B`).join(', ')})`);
+    assert(sizes.some(([q]) => q === `limit=20&offset=${(pages - 1) * 20}`), `the last page asked with an offset (${sizes.map(([q]) => q)})`);
+  } finally {
+    await ctx.close();
+  }
+});
+
+// A completed project of a fresh 1-row batch (generated by the stack's worker).
+async function completedProject(token, tag) {
+  const b = await uploadBatch(token, goodRows(tag, 1), `E2E ${tag}`);
+  const g = await apiCall(BASE, 'POST', `/api/batches/${b.id}/generate`, { token, json: {} });
+  assert(g.status === 202, `generate ${g.status}`);
+  return waitFor(async () => {
+    const r = await apiCall(BASE, 'GET', `/api/batches/${b.id}`, { token });
+    const p = r.data && r.data.projects[0];
+    return p && p.status === 'COMPLETED' ? p.id : null;
+  }, LIVE_TIMEOUT, 'a 1-project batch to complete');
+}
+
+// Typing in a card whose 8 sections hold 20,000 characters each (the most a
+// section takes): every keystroke's Event Timing duration (input delay +
+// handlers + the next paint) and the CPU time of every main-thread task.
+await test('editor with 8 sections × 20,000 characters: typing stays within 50 ms per keystroke', async () => {
+  const token = await nodeLogin(BASE);
+  const pid = await completedProject(token, `${uniq}big`);
+  const cur = await apiCall(BASE, 'GET', `/api/projects/${pid}`, { token });
+  const para = 'Projekt obejmuje warsztaty, spotkania i działania lokalne dla mieszkańców osiedla. ';
+  const long = (i) => `${i}. ${para.repeat(Math.ceil(20000 / para.length))}`.slice(0, 20000);
+  const sections = Object.fromEntries(cur.data.sections.map((x, i) => [x.key, { body: long(i + 1) }]));
+  const r = await apiCall(BASE, 'PATCH', `/api/projects/${pid}`, { token, json: { version: cur.data.version, sections } });
+  assert(r.status === 200, `PATCH 8 × 20,000 characters: ${r.status} ${r.text.slice(0, 200)}`);
+  const { ctx, page: e } = await newPage();
+  let tracing = false;
+  try {
+    await e.addInitScript(() => {
+      window.__keys = [];
+      new PerformanceObserver((l) => { for (const x of l.getEntries()) window.__keys.push([x.name, x.duration, x.processingEnd - x.processingStart]); })
+        .observe({ type: 'event', durationThreshold: 16, buffered: true });
+    });
+    await login(e, BASE);
+    await e.goto(`${BASE}/#/projects/${pid}`);
+    await e.waitForFunction(() => document.querySelectorAll('article.section textarea').length === 8 &&
+      [...document.querySelectorAll('article.section textarea')].every((t) => t.value.length === 20000));
+    const ta = '#sec-activities textarea';
+    await e.click(ta);
+    await e.evaluate((sel) => { const t = document.querySelector(sel); t.setSelectionRange(10000, 10000); }, ta);
+    await browser.startTracing(e, { categories: ['toplevel', 'blink.user_timing'] });
+    tracing = true;
+    await e.evaluate(() => { window.__keys = []; performance.mark('e2e:typing'); });
+    const text = 'Dodatkowe zdanie o rezultatach projektu. ';
+    await e.keyboard.type(text, { delay: 40 });
+    await e.waitForTimeout(500);
+    await e.evaluate(() => performance.mark('e2e:typed'));
+    const traced = mainTasks(await browser.stopTracing(), 'e2e:typing', 'e2e:typed');
+    tracing = false;
+    const val = await e.inputValue(ta);
+    assert(val.length === 20000 + text.length && val.slice(10000, 10000 + text.length) === text, 'the text arrived where typed');
+    await e.waitForSelector('#sec-activities.dirty');
+    const keys = await e.evaluate(() => window.__keys.filter(([n]) => /^key|^input|^beforeinput|^keypress/.test(n)));
+    const wallSum = traced.wall.reduce((a, x) => a + x, 0);
+    const cpuSum = traced.cpu.reduce((a, x) => a + x, 0);
+    const starved = cpuSum ? wallSum / cpuSum : 1;
+    console.log(`#   ${text.length} keystrokes; main-thread tasks CPU: ${dist(traced.cpu)}`);
+    console.log(`#   wall clock: ${dist(traced.wall)} (starvation factor ${starved.toFixed(1)})`);
+    console.log(`#   Event Timing ≥ 16 ms (key/input events): ${dist(keys.map((k) => k[1]))}; handlers ${dist(keys.map((k) => k[2]))}`);
+    await shot(e, 'editor-big', { fullPage: false });
+    const maxCpu = Math.max(0, ...traced.cpu);
+    assert(maxCpu <= 50, `no task above 50 ms of CPU while typing (max ${maxCpu.toFixed(0)} ms)`);
+    if (starved < STARVED) {
+      const maxKey = Math.max(0, ...keys.map((k) => k[1]));
+      assert(maxKey <= 50, `every keystroke painted within 50 ms (max ${maxKey.toFixed(0)} ms)`);
+    } else {
+      console.log(`#   note: the renderer was starved of CPU (×${starved.toFixed(1)}): the wall-clock limit is reported, not asserted`);
+    }
+  } finally {
+    if (tracing) await browser.stopTracing().catch(() => {});
+    await ctx.close();
   }
 });
 
