@@ -23,7 +23,10 @@ export function renderBatch(root, batchId) {
   let refreshTimer = null;
   let refreshDue = 0;
   const v = batchView();
-  replace(root, ...v.nodes);
+  // the page appears when its data is there, below the heading that keeps
+  // the focus (no empty frame that then moves: layout shift)
+  const loading = h('p', { class: 'note' }, 'Wczytywanie zestawu…');
+  replace(root, ...v.head, loading);
 
   const table = createProjectTable(v.tbody, {
     retry: (id) => generate([id]),
@@ -42,6 +45,7 @@ export function renderBatch(root, batchId) {
       const b = await api('GET', `/api/batches/${encodeURIComponent(batchId)}`);
       if (!alive) return;
       applyBatch(b);
+      loading.replaceWith(...v.body);
       startLive();
     } catch (e) {
       if (!alive) return;
@@ -261,9 +265,9 @@ function batchView() {
     tbody: h('tbody', { role: 'rowgroup' }),
   };
   v.actions = h('div', { class: 'actions' }, v.startBtn, v.retryAllBtn, v.zipBtn);
-  v.nodes = [
-    h('p', { class: 'crumbs' }, h('a', { href: '#/' }, '← Zestawy projektów')),
-    v.title, v.meta, v.offlineNote,
+  v.head = [h('p', { class: 'crumbs' }, h('a', { href: '#/' }, '← Zestawy projektów')), v.title];
+  v.body = [
+    v.meta, v.offlineNote,
     h('section', { class: 'card', 'aria-labelledby': 'overall-label' },
       h('div', { class: 'row-between' },
         h('h2', { id: 'overall-label' }, 'Postęp generowania'), v.liveBadge),

@@ -27,12 +27,16 @@ export function renderProject(root, projectId) {
   const quality = h('section', { class: 'card quality', id: 'quality', 'aria-labelledby': 'quality-h' });
   const inputBox = h('section', { class: 'card', 'aria-labelledby': 'input-h' });
 
-  replace(root, crumbs, title, meta, notice,
+  // The card appears in one piece when its data is there: an empty frame
+  // filled in later would move under the reader (layout shift).
+  const loading = h('p', { class: 'note' }, 'Wczytywanie karty…');
+  const body = [meta, notice,
     h('div', { class: 'actions toolbar' }, docxBtn,
       h('span', { class: 'note' }, 'Żółte tło: tekst AI do przejrzenia. Białe: sprawdzone przez człowieka.')),
     h('div', { class: 'editor-layout' },
       h('div', { class: 'editor-main' }, sectionsBox),
-      h('aside', { class: 'editor-side', 'aria-label': 'Ocena jakości i dane projektu' }, quality, inputBox)));
+      h('aside', { class: 'editor-side', 'aria-label': 'Ocena jakości i dane projektu' }, quality, inputBox))];
+  replace(root, crumbs, title, loading);
 
   docxBtn.addEventListener('click', async () => {
     if (drafts.size) toast('Masz niezapisane zmiany — plik zawiera ostatnią zapisaną wersję karty.', 'warn');
@@ -67,6 +71,7 @@ export function renderProject(root, projectId) {
 
   function setProject(p) {
     const oldScore = project ? project.quality_score : null;
+    const first = !project;
     project = p;
     title.textContent = p.name || 'Karta projektu';
     setTitle(p.name || 'Karta projektu');
@@ -88,6 +93,7 @@ export function renderProject(root, projectId) {
     }
     renderQuality(oldScore);
     renderInput();
+    if (first) loading.replaceWith(...body);
   }
 
   function sectionData(key) { return (project.sections || []).find((s) => s.key === key); }
@@ -259,8 +265,8 @@ export function renderProject(root, projectId) {
         h('h3', { tabindex: '-1', id: `sec-${key}-conflict-h` }, 'Ktoś w międzyczasie zmienił tę kartę'),
         h('p', null, `Na serwerze jest już wersja ${current.version} (zmieniona ${fmtDateTime(theirsSec.updated_at || current.updated_at)}${theirsSec.reviewed ? ', zatwierdzona' : ''}). Porównaj teksty i wybierz, który zostaje.`),
         h('div', { class: 'compare' },
-          h('div', null, h('h4', null, 'Twoja wersja'), h('pre', { class: 'mine' }, mine)),
-          h('div', null, h('h4', null, 'Wersja na serwerze'), h('pre', { class: 'theirs' }, theirs))),
+          h('div', null, h('h4', null, 'Twoja wersja'), h('pre', { class: 'mine', tabindex: '0' }, mine)),
+          h('div', null, h('h4', null, 'Wersja na serwerze'), h('pre', { class: 'theirs', tabindex: '0' }, theirs))),
         h('div', { class: 'actions' }, keepBtn, takeBtn));
       conflict.hidden = false;
       conflict.setAttribute('role', 'group');
@@ -348,7 +354,7 @@ export function renderProject(root, projectId) {
             btn.addEventListener('click', () => revert(rev));
             return h('li', { dataset: { revisionId: rev.id } },
               h('p', null, h('strong', null, fmtDateTime(rev.created_at)), ` · ${who} · ${what}${rev.reviewed ? ' · zatwierdzona' : ''}`),
-              h('details', null, h('summary', null, 'Pokaż tekst'), h('pre', null, rev.new_body || '(pusta)')),
+              h('details', null, h('summary', null, 'Pokaż tekst'), h('pre', { tabindex: '0' }, rev.new_body || '(pusta)')),
               btn);
           })));
       } catch (e) {

@@ -8,8 +8,8 @@
 # run through Apache (APACHE_PORT) when Apache answers. A fresh user is created
 # with $BUILD/worker/kartograf-admin adduser (KARTOGRAF_CONFIG=STATE/kartograf.conf).
 #
-# Installs what is missing: Debian's chromium (apt-get) and npm playwright-core +
-# xlsx into tests/e2e/node_modules (from package-lock.json). No browser is ever
+# Installs what is missing: Debian's chromium (apt-get) and npm playwright-core,
+# xlsx and @axe-core/playwright into tests/e2e/node_modules (from package-lock.json). No browser is ever
 # downloaded: playwright-core drives /usr/bin/chromium.
 #
 # Prints "ok - name" / "not ok - name" lines and a final "e2e: N passed, M failed".
@@ -42,7 +42,8 @@ command -v node >/dev/null && command -v npm >/dev/null || {
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null ||
         fail_setup "node/npm missing and could not be installed"
 }
-if [[ ! -d "$HERE/node_modules/playwright-core" || ! -d "$HERE/node_modules/xlsx" ]]; then
+if [[ ! -d "$HERE/node_modules/playwright-core" || ! -d "$HERE/node_modules/xlsx" ||
+      ! -d "$HERE/node_modules/@axe-core/playwright" ]]; then
     echo "# installing npm packages into tests/e2e/node_modules"
     # PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: playwright-core downloads nothing, but be explicit
     (cd "$HERE" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --ignore-scripts --silent) ||
