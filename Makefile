@@ -6,7 +6,8 @@
 #   make run        install packages, build, start the local stack
 #   make test       install packages, build both, run every test
 #   make bench      benchmarks (tests/bench)
-#   make install    PREFIX=/usr/local DESTDIR=...
+#   make install    PREFIX=/usr/local: programs + host setup (user, dirs, config)
+#   make deb        build/kartograf_<version>_<arch>.deb (debhelper)
 #
 # Sources are picked up by convention, so adding a module or endpoint
 # needs no Makefile change:
@@ -24,12 +25,15 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
 	-Wmissing-prototypes -Wno-missing-field-initializers
-CPPFLAGS += -Ilib -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
+# `override`: `make asan` sets CFLAGS on the command line, which would
+# otherwise drop everything added here - the warnings, -std=c11 and the
+# sanitizers themselves ($(SAN)) - from every compile.
+override CPPFLAGS += -Ilib -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
 	-DKG_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS))
 CFLAGS ?= -O2 -g
-CFLAGS += -std=c11 $(WARN) -fno-strict-aliasing -MMD -MP $(SAN)
+override CFLAGS += -std=c11 $(WARN) -fno-strict-aliasing -MMD -MP $(SAN)
 LDLIBS += $(shell pkg-config --libs $(PKGS)) -lfcgi -lpthread -lm
-LDFLAGS += $(SAN)
+override LDFLAGS += $(SAN)
 
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
@@ -47,8 +51,10 @@ ALL_OBJ := $(LIB_OBJ) $(WK_OBJ) $(CGI_SRC:%.c=$(B)/%.o) \
 	$(patsubst %.c,$(B)/%.o,$(wildcard worker/kartograf-*.c)) \
 	$(UNIT_SRC:%.c=$(B)/%.o)
 
-.PHONY: all asan run test bench fuzz install clean deps format
-all: $(LIB) $(CGI) $(TOOLS) $(UNIT)
+.PHONY: all programs asan run test bench fuzz install install-files deb clean deps format
+all: programs $(UNIT)
+# what an install needs: no unit tests, no cmocka
+programs: $(LIB) $(CGI) $(TOOLS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -100,29 +106,85 @@ fuzz:
 
 PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
-install: all
-	install -d $(DESTDIR)$(PREFIX)/lib/kartograf/cgi-bin \
-	  $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
-	  $(DESTDIR)$(PREFIX)/share/kartograf/sql \
-	  $(DESTDIR)$(PREFIX)/share/kartograf/htdocs \
-	  $(DESTDIR)$(PREFIX)/share/doc/kartograf/examples \
-	  $(DESTDIR)$(SYSCONFDIR)/kartograf
-	install -m 755 $(CGI) $(DESTDIR)$(PREFIX)/lib/kartograf/cgi-bin/
-	install -m 755 $(B)/worker/kartograf-worker $(DESTDIR)$(PREFIX)/sbin/
-	install -m 755 $(B)/worker/kartograf-admin $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 sql/*.sql $(DESTDIR)$(PREFIX)/share/kartograf/sql/
-	cp -R htdocs/. $(DESTDIR)$(PREFIX)/share/kartograf/htdocs/
-	install -m 755 scripts/gen-webconf.py $(DESTDIR)$(PREFIX)/share/kartograf/
-	install -m 644 apache/* worker/*.service worker/kartograf.conf.example \
-	  $(DESTDIR)$(PREFIX)/share/doc/kartograf/examples/
-	test -e $(DESTDIR)$(SYSCONFDIR)/kartograf/kartograf.conf || \
-	  install -m 640 worker/kartograf.conf.example \
-	    $(DESTDIR)$(SYSCONFDIR)/kartograf/kartograf.conf
+LOCALSTATEDIR ?= /var
+RUNSTATEDIR ?= /run
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+LIBEXECDIR := $(PREFIX)/lib/kartograf
+DATADIR := $(PREFIX)/share/kartograf
+D := $(DESTDIR)
+SUBST := sed -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@LOCALSTATEDIR@|$(LOCALSTATEDIR)|g' \
+	-e 's|@RUNSTATEDIR@|$(RUNSTATEDIR)|g' -e 's|@LIBDIR@|$(LIBEXECDIR)|g' \
+	-e 's|@DATADIR@|$(DATADIR)|g' -e 's|@SBINDIR@|$(PREFIX)/sbin|g' \
+	-e 's|@BINDIR@|$(PREFIX)/bin|g'
+# the files of an install, into $(DESTDIR) (the Debian package uses this too)
+install-files: programs
+	install -d $(D)$(LIBEXECDIR)/cgi-bin $(D)$(PREFIX)/sbin $(D)$(PREFIX)/bin \
+	  $(D)$(DATADIR)/sql $(D)$(DATADIR)/htdocs $(D)$(DATADIR)/apache \
+	  $(D)$(DATADIR)/lighttpd $(D)$(UNITDIR) $(D)$(TMPFILESDIR) \
+	  $(D)$(SYSCONFDIR)/logrotate.d $(D)$(SYSCONFDIR)/apache2/sites-available
+	install -m 755 $(CGI) $(D)$(LIBEXECDIR)/cgi-bin/
+	install -m 755 scripts/fcgi-multi $(D)$(LIBEXECDIR)/
+	$(SUBST) dist/kartograf-fcgi-run.in >$(D)$(LIBEXECDIR)/kartograf-fcgi-run
+	install -m 755 $(B)/worker/kartograf-worker $(D)$(PREFIX)/sbin/
+	install -m 755 $(B)/worker/kartograf-admin $(D)$(PREFIX)/bin/
+	$(SUBST) dist/kartograf-ctl.in >$(D)$(PREFIX)/sbin/kartograf-ctl
+	$(SUBST) dist/kartograf-setup.in >$(D)$(PREFIX)/sbin/kartograf-setup
+	$(SUBST) dist/kartograf-host-setup.in >$(D)$(DATADIR)/kartograf-host-setup
+	chmod 755 $(D)$(LIBEXECDIR)/kartograf-fcgi-run $(D)$(PREFIX)/sbin/kartograf-ctl \
+	  $(D)$(PREFIX)/sbin/kartograf-setup $(D)$(DATADIR)/kartograf-host-setup
+	install -m 644 sql/*.sql $(D)$(DATADIR)/sql/
+	cp -R htdocs/. $(D)$(DATADIR)/htdocs/
+	chmod -R u=rwX,go=rX $(D)$(DATADIR)/htdocs
+	install -m 755 scripts/gen-webconf.py $(D)$(DATADIR)/
+	install -m 644 apache/routes worker/kartograf.conf.example $(D)$(DATADIR)/
+	$(SUBST) apache/kartograf-common.conf >$(D)$(DATADIR)/apache/kartograf-common.conf
+	/usr/bin/python3 scripts/gen-webconf.py --server apache --routes apache/routes \
+	  --socket-dir $(RUNSTATEDIR)/kartograf --out $(D)$(DATADIR)/apache/kartograf-routes.conf
+	/usr/bin/python3 scripts/gen-webconf.py --server lighttpd --routes apache/routes \
+	  --socket-dir $(RUNSTATEDIR)/kartograf --out $(D)$(DATADIR)/lighttpd/kartograf-routes.conf
+	install -m 644 apache/lighttpd-site.conf $(D)$(DATADIR)/lighttpd/
+	$(SUBST) apache/kartograf-site.conf >$(D)$(SYSCONFDIR)/apache2/sites-available/kartograf.conf
+	$(SUBST) apache/kartograf-site-ssl.conf >$(D)$(SYSCONFDIR)/apache2/sites-available/kartograf-ssl.conf
+	for u in kartograf-fcgi@.socket kartograf-fcgi@.service kartograf-worker.service; do \
+	  $(SUBST) dist/$$u.in >$(D)$(UNITDIR)/$$u || exit 1; done
+	{ echo '# Kartograf: every FastCGI socket and the worker (kartograf-setup enables it)'; \
+	  echo '[Unit]'; echo 'Description=Kartograf (FastCGI programs and worker)'; \
+	  printf 'Wants=kartograf-worker.service'; \
+	  for p in $(CGI:$(B)/cgi-bin/%.fcgi=%); do printf ' kartograf-fcgi@%s.socket' $$p; done; \
+	  echo; echo; echo '[Install]'; echo 'WantedBy=multi-user.target'; \
+	} >$(D)$(UNITDIR)/kartograf.target
+	$(SUBST) dist/kartograf.tmpfiles.in >$(D)$(TMPFILESDIR)/kartograf.conf
+	$(SUBST) dist/kartograf.logrotate.in >$(D)$(SYSCONFDIR)/logrotate.d/kartograf
+	chmod 644 $(D)$(DATADIR)/apache/* $(D)$(DATADIR)/lighttpd/* $(D)$(UNITDIR)/kartograf* \
+	  $(D)$(TMPFILESDIR)/kartograf.conf $(D)$(SYSCONFDIR)/logrotate.d/kartograf \
+	  $(D)$(SYSCONFDIR)/apache2/sites-available/kartograf*.conf
+
+# install + host setup (user kartograf, /var/lib/kartograf/files, /var/log/kartograf,
+# the config with a fresh jwt_key unless one exists); with DESTDIR only the files
+install: install-files
+	@if [ -z "$(DESTDIR)" ]; then $(DATADIR)/kartograf-host-setup $(HOST_SETUP_ARGS); \
+	else echo "DESTDIR set: host setup skipped (run $(DATADIR)/kartograf-host-setup on the host)"; fi
+
+# Debian package from the build tree $(B) (reused when up to date; no unit tests)
+DEB_VERSION ?= 0.1.0+$(shell git rev-list --count HEAD 2>/dev/null || echo 0)
+deb: programs
+	{ echo 'kartograf ($(DEB_VERSION)) unstable; urgency=medium'; echo; \
+	  echo '  * Built from $(VERSION).'; echo; \
+	  echo ' -- Kartograf maintainers <kartograf@example.org>  '"$$(date -R)"; \
+	} >debian/changelog
+	rm -f $(B)/kartograf_*.deb
+	debian/rules B=$(B) binary
+	debian/rules B=$(B) clean >/dev/null
+	rm -rf debian/kartograf debian/.debhelper debian/files debian/*.substvars \
+	  debian/debhelper-build-stamp debian/*.debhelper debian/*.debhelper.log
+	@ls $(B)/kartograf_*.deb
 
 format:
 	clang-format -i lib/*.[ch] cgi-bin/*.c worker/*.c tests/unit/*.c
 
 clean:
 	rm -rf build build-asan
+	rm -f debian/changelog
 
 -include $(ALL_OBJ:.o=.d)

@@ -24,6 +24,7 @@
 #include "kg_log.h"
 #include "kg_multipart.h"
 #include "kg_rows.h"
+#include "kg_sched.h"
 #include "kg_xlsx.h"
 
 #include <stdio.h>
@@ -266,6 +267,11 @@ get_batch(struct kg_req *req)
 	cJSON *o = kg_batch_get(kg_req_param(req, "id"), &req->user, 1,
 				&req->err);
 
+	struct kg_err ignored = {0};
+
+	/* Without Redis the batch is still shown, without "queue". */
+	if (o)
+		kg_sched_describe(o, &ignored);
 	return o ? kg_resp_json(req, 200, o) : -1;
 }
 

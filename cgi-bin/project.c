@@ -8,134 +8,59 @@
  *   POST  /api/projects/{id}/sections/{key}/regenerate -> 202, queued
  *
  * Every change carries the version the client last saw, as "version" in
- * the body or as If-Match: "<version>" (the ETag of GET).  Neither ->
- * 428: an edit that does not say what it was based on could silently
- * overwrite someone else's, which is exactly what the version is for.
- * A stale version (or a project that is not COMPLETED) -> 409 with the
+ * the body or as If-Match: "<version>" (the ETag of GET); neither ->
+ * 428 (KG_ROUTE_VERSION, kg_http.h).  A stale version (or a project that is not COMPLETED) -> 409 with the
  * current project in "project", so the editor can show what changed.
  * The stale case is 409 with If-Match too (not 412), so a client handles
  * one status whichever way it sent the version.
  *
- * The rules of a change (what counts as an edit, reviewed, history,
- * quality) live in kg_project.h; this file checks the request's shape.
+ * The bodies are declared below and checked by the framework before a
+ * handler runs; the rules of a change (what counts as an edit, reviewed,
+ * history, quality) live in kg_project.h.
  */
 #include "kg_http.h"
 #include "kg_log.h"
 #include "kg_project.h"
-#include "kg_utf8.h"
 
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 
 #define MAX_EDITS 64
 #define REVISIONS_DEFAULT 50
 #define REVISIONS_MAX 500
 
-/* Fields a body may carry; anything else is a 400 (typo guard). */
-static int
-only_fields(struct kg_req *req, const cJSON *o, const char *const *names)
-{
-	for (const cJSON *it = o->child; it; it = it->next) {
-		size_t k = 0;
+/* ---- bodies ------------------------------------------------------------ */
 
-		while (names[k] && strcmp(names[k], it->string))
-			k++;
-		if (!names[k])
-			return kg_fail(req, 400, "bad_request",
-				       "unknown field \"%.40s\"", it->string);
-	}
-	return 0;
-}
+/* One entry of "sections": what to change in that section. */
+static const struct kg_field section_edit[] = {
+	{"body", KG_TEXT, .max = KG_SECTION_MAX_CHARS},
+	{"reviewed", KG_BOOL},
+	{0},
+};
 
-/*
- * cJSON turns the escape \u0000 into a NUL inside the string, which would
- * silently cut the text short at that point; refuse it instead.  (A
- * preceding odd run of backslashes means the backslash is escaped.)
- */
-static int
-has_nul_escape(const char *s, size_t len)
-{
-	for (size_t i = 0; i + 6 <= len; i++) {
-		size_t k = 0;
+static const struct kg_field patch_body[] = {
+	KG_FIELD_VERSION,
+	{"sections", KG_MAP, KG_REQUIRED, .min = 1, .max = MAX_EDITS,
+	 .of = &(const struct kg_field){"section_edit", KG_OBJECT, .min = 1,
+					.fields = section_edit},
+	 .what = "an object naming at least one section"},
+	{0},
+};
 
-		if (s[i] != '\\' || strncasecmp(s + i + 1, "u0000", 5))
-			continue;
-		while (k < i && s[i - 1 - k] == '\\')
-			k++;
-		if (k % 2 == 0)
-			return 1;
-	}
-	return 0;
-}
+static const struct kg_field revert_body[] = {
+	KG_FIELD_VERSION,
+	{"revision_id", KG_INT, KG_REQUIRED, .min = 1, .max = LLONG_MAX / 2,
+	 .what = "a revision's id"},
+	{0},
+};
 
-/* The body as a JSON object whose text is valid UTF-8 throughout. */
-static cJSON *
-json_body(struct kg_req *req)
-{
-	cJSON *body = kg_req_json(req);
-	size_t len;
-	const char *raw;
+static const struct kg_field regenerate_body[] = {
+	KG_FIELD_VERSION,
+	{"instruction", KG_TEXT, KG_NULLABLE, .max = KG_INSTRUCTION_MAX_CHARS},
+	{0},
+};
 
-	if (!body)
-		return NULL;
-	raw = kg_req_body(req, &len);
-	if (kg_utf8_check(raw, len) != len)
-		return kg_fail(req, 400, "invalid_utf8",
-			       "request body is not valid UTF-8"), NULL;
-	if (has_nul_escape(raw, len))
-		return kg_fail(req, 400, "bad_request",
-			       "text must not contain NUL (\\u0000)"), NULL;
-	return body;
-}
-
-static int
-positive_int(const cJSON *v, long long max, long long *out)
-{
-	double d = cJSON_GetNumberValue(v);
-
-	if (!cJSON_IsNumber(v) || d != floor(d) || d < 1 || d > (double)max)
-		return -1;
-	*out = (long long)d;
-	return 0;
-}
-
-/* "version" from the body, else If-Match: "<n>"; 428 when neither. */
-static int
-want_version(struct kg_req *req, const cJSON *body, int *version)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "version");
-	const char *im = kg_req_env(req, "HTTP_IF_MATCH");
-	long long n = 0, h = 0;
-	char *end;
-
-	if (v && positive_int(v, INT_MAX, &n) < 0)
-		return kg_fail(req, 400, "bad_request",
-			       "version must be a positive integer");
-	if (im) {
-		if (im[0] != '"' || im[1] < '1' || im[1] > '9')
-			return kg_fail(req, 400, "bad_request",
-				       "If-Match must be a version ETag "
-				       "such as \"3\"");
-		h = strtoll(im + 1, &end, 10);
-		if (strcmp(end, "\"") || h > INT_MAX)
-			return kg_fail(req, 400, "bad_request",
-				       "If-Match must be a version ETag "
-				       "such as \"3\"");
-	}
-	if (v && im && n != h)
-		return kg_fail(req, 400, "bad_request",
-			       "version and If-Match disagree");
-	if (!v && !im)
-		return kg_fail(req, 428, "version_required",
-			       "send the project version you edited, as "
-			       "\"version\" or If-Match");
-	*version = (int)(v ? n : h);
-	return 0;
-}
+/* ---- answers ----------------------------------------------------------- */
 
 static void
 set_etag(struct kg_req *req, const cJSON *project)
@@ -204,70 +129,23 @@ get_project(struct kg_req *req)
 	return answer_project(req, 200);
 }
 
-/* One entry of "sections": {"body": "...", "reviewed": bool}. */
-static int
-parse_edit(struct kg_req *req, const cJSON *it, struct kg_section_edit *e)
-{
-	static const char *const fields[] = {"body", "reviewed", NULL};
-	const cJSON *body = cJSON_GetObjectItemCaseSensitive(it, "body");
-	const cJSON *rev = cJSON_GetObjectItemCaseSensitive(it, "reviewed");
-	char *clean;
-
-	if (!cJSON_IsObject(it))
-		return kg_fail(req, 400, "bad_request",
-			       "sections.%.64s must be an object", it->string);
-	if (only_fields(req, it, fields) < 0)
-		return -1;
-	if ((body && !cJSON_IsString(body)) || (rev && !cJSON_IsBool(rev)))
-		return kg_fail(req, 400, "bad_request",
-			       "sections.%.64s: body is a string, reviewed "
-			       "a boolean", it->string);
-	if (!body && !rev)
-		return kg_fail(req, 400, "bad_request",
-			       "sections.%.64s: nothing to change", it->string);
-	e->key = it->string;
-	e->reviewed = rev ? cJSON_IsTrue(rev) : -1;
-	e->body = NULL;
-	if (!body)
-		return 0;
-	if (kg_project_clean_text(body->valuestring,
-				  strlen(body->valuestring),
-				  KG_SECTION_MAX_CHARS, &clean, &req->err) < 0)
-		return -1;
-	e->body = kg_req_strdup(req, clean);
-	free(clean);
-	return e->body ? 0 : kg_fail(req, 500, "internal", "out of memory");
-}
-
 static int
 patch_project(struct kg_req *req)
 {
-	static const char *const fields[] = {"version", "sections", NULL};
 	struct kg_section_edit edits[MAX_EDITS];
 	struct kg_project_saved saved = {0};
 	struct kg_err err = {0};
-	const cJSON *sections, *it;
-	cJSON *body = json_body(req);
+	const cJSON *it;
 	size_t n = 0;
-	int version;
 
-	if (!body || only_fields(req, body, fields) < 0 ||
-	    want_version(req, body, &version) < 0)
-		return -1;
-	sections = cJSON_GetObjectItemCaseSensitive(body, "sections");
-	if (!cJSON_IsObject(sections) || !sections->child)
-		return kg_fail(req, 400, "bad_request",
-			       "sections must be an object naming at least "
-			       "one section");
-	cJSON_ArrayForEach(it, sections) {
-		if (n == MAX_EDITS)
-			return kg_fail(req, 400, "bad_request",
-				       "too many sections");
-		if (parse_edit(req, it, &edits[n++]) < 0)
-			return -1;
+	cJSON_ArrayForEach(it, kg_field(req->json, "sections")) {
+		edits[n].key = it->string;
+		edits[n].body = kg_field_str(it, "body");
+		edits[n++].reviewed = kg_field_bool(it, "reviewed", -1);
 	}
-	if (kg_project_edit(kg_req_param(req, "id"), &req->user, version,
-			    edits, n, NULL, &saved, &err) < 0)
+	if (kg_project_edit(kg_req_param(req, "id"), &req->user,
+			    kg_req_version(req), edits, n, NULL, &saved,
+			    &err) < 0)
 		return answer_failure(req, &err);
 	return answer_saved(req, &saved, "edited");
 }
@@ -291,23 +169,12 @@ get_revisions(struct kg_req *req)
 static int
 post_revert(struct kg_req *req)
 {
-	static const char *const fields[] = {"version", "revision_id", NULL};
 	struct kg_project_saved saved = {0};
 	struct kg_err err = {0};
-	cJSON *body = json_body(req);
-	long long rev;
-	int version;
 
-	if (!body || only_fields(req, body, fields) < 0)
-		return -1;
-	if (positive_int(cJSON_GetObjectItemCaseSensitive(body, "revision_id"),
-			 LLONG_MAX / 2, &rev) < 0)
-		return kg_fail(req, 400, "bad_request",
-			       "revision_id must be a revision's id");
-	if (want_version(req, body, &version) < 0)
-		return -1;
-	if (kg_project_revert(kg_req_param(req, "id"), &req->user, version,
-			      kg_req_param(req, "key"), rev, &saved,
+	if (kg_project_revert(kg_req_param(req, "id"), &req->user,
+			      kg_req_version(req), kg_req_param(req, "key"),
+			      kg_field_int(req->json, "revision_id", 0), &saved,
 			      &err) < 0)
 		return answer_failure(req, &err);
 	return answer_saved(req, &saved, "reverted");
@@ -316,46 +183,42 @@ post_revert(struct kg_req *req)
 static int
 post_regenerate(struct kg_req *req)
 {
-	static const char *const fields[] = {"version", "instruction", NULL};
-	const cJSON *ins;
 	struct kg_err err = {0};
-	cJSON *body = json_body(req), *o;
-	char *clean = NULL;
-	int version, rc;
+	cJSON *o;
 
-	if (!body || only_fields(req, body, fields) < 0 ||
-	    want_version(req, body, &version) < 0)
-		return -1;
-	ins = cJSON_GetObjectItemCaseSensitive(body, "instruction");
-	if (ins && !cJSON_IsNull(ins) && !cJSON_IsString(ins))
-		return kg_fail(req, 400, "bad_request",
-			       "instruction must be a string");
-	if (cJSON_IsString(ins) &&
-	    kg_project_clean_text(ins->valuestring, strlen(ins->valuestring),
-				  KG_INSTRUCTION_MAX_CHARS, &clean,
-				  &req->err) < 0)
-		return -1;
-	rc = kg_project_request_regeneration(kg_req_param(req, "id"),
-					     kg_req_param(req, "key"),
-					     &req->user, version, clean, &err);
-	free(clean);
-	if (rc < 0)
+	if (kg_project_request_regeneration(
+		    kg_req_param(req, "id"), kg_req_param(req, "key"),
+		    &req->user, kg_req_version(req),
+		    kg_field_str(req->json, "instruction"), &err) < 0)
 		return answer_failure(req, &err);
 	o = cJSON_CreateObject();
 	cJSON_AddBoolToObject(o, "queued", 1);
 	cJSON_AddStringToObject(o, "section", kg_req_param(req, "key"));
-	cJSON_AddNumberToObject(o, "version", version);
+	cJSON_AddNumberToObject(o, "version", kg_req_version(req));
 	return kg_resp_json(req, 202, o);
 }
 
 #define SECTION "/api/projects/{id:uuid}/sections/{key:key}"
 
+#define CHANGE (KG_ROUTE_AUTH | KG_ROUTE_VERSION)
+
 static const struct kg_route routes[] = {
-	{"GET", "/api/projects/{id:uuid}", get_project, KG_ROUTE_AUTH},
-	{"PATCH", "/api/projects/{id:uuid}", patch_project, KG_ROUTE_AUTH},
-	{"GET", SECTION "/revisions", get_revisions, KG_ROUTE_AUTH},
-	{"POST", SECTION "/revert", post_revert, KG_ROUTE_AUTH},
-	{"POST", SECTION "/regenerate", post_regenerate, KG_ROUTE_AUTH},
+	{"GET", "/api/projects/{id:uuid}", get_project, KG_ROUTE_AUTH,
+	 .summary = "A project card: the project and its sections",
+	 .response = "Project"},
+	{"PATCH", "/api/projects/{id:uuid}", patch_project, CHANGE, patch_body,
+	 .summary = "Edit or mark reviewed some sections",
+	 .response = "Project"},
+	{"GET", SECTION "/revisions", get_revisions, KG_ROUTE_AUTH,
+	 .summary = "A section's history, newest first",
+	 .response = "Revisions"},
+	{"POST", SECTION "/revert", post_revert, CHANGE, revert_body,
+	 .summary = "Put a section back to one of its revisions",
+	 .response = "Project"},
+	{"POST", SECTION "/regenerate", post_regenerate, CHANGE,
+	 regenerate_body,
+	 .summary = "Ask the AI to write a section again (queued)",
+	 .response = "RegenerateQueued"},
 	{0},
 };
 

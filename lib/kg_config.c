@@ -47,6 +47,7 @@ static const struct conf_key conf_keys[] = {
 	{"auth", "login_window", T_INT, "900", 10, 86400, NULL},
 	{"worker", "concurrency", T_INT, "5", 1, 100, NULL},
 	{"worker", "global_limit", T_INT, "20", 1, 1000, NULL},
+	{"worker", "user_concurrency", T_INT, "0", 0, 1000, NULL},
 	{"worker", "shutdown_grace", T_INT, "30", 0, 3600, NULL},
 	/* Generation worker (issue 5): queue lease, reaper, reconciler. */
 	{"worker", "lease_ms", T_INT, "30000", 500, 3600000, NULL},
@@ -378,10 +379,97 @@ kg_config_check(const char *path, void (*report)(const char *msg))
 	return ld.problems;
 }
 
+/* Appends s[0..n) to out (size bytes, always terminated), truncating. */
+static void
+append(char *out, size_t size, size_t *len, const char *s, size_t n)
+{
+	if (*len + 1 >= size)
+		return;
+	if (n > size - 1 - *len)
+		n = size - 1 - *len;
+	memcpy(out + *len, s, n);
+	*len += n;
+	out[*len] = '\0';
+}
+
+/* postgresql://user:SECRET@host/db?password=SECRET&... */
+static void
+mask_uri(const char *in, char *out, size_t size)
+{
+	const char *auth = strstr(in, "://") + 3;
+	size_t alen = strcspn(auth, "/?"), len = 0;
+	const char *at = memchr(auth, '@', alen);
+	const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	const char *p;
+
+	out[0] = '\0';
+	if (colon) {
+		append(out, size, &len, in, (size_t)(colon + 1 - in));
+		append(out, size, &len, "***", 3);
+		in = at;
+	}
+	while ((p = strstr(in, "password=")) &&
+	       (p[-1] == '?' || p[-1] == '&')) {
+		append(out, size, &len, in, (size_t)(p + 9 - in));
+		append(out, size, &len, "***", 3);
+		in = p + 9 + strcspn(p + 9, "&");
+	}
+	append(out, size, &len, in, strlen(in));
+}
+
+/* Length of a conninfo value at s: 'quoted \' escaped' or up to a space. */
+static size_t
+conninfo_value_len(const char *s)
+{
+	size_t n = 0;
+
+	if (*s != '\'')
+		return strcspn(s, " \t\n");
+	for (n = 1; s[n] && s[n] != '\''; n++)
+		if (s[n] == '\\' && s[n + 1])
+			n++;
+	return s[n] ? n + 1 : n;
+}
+
+void
+kg_config_mask_conninfo(const char *in, char *out, size_t size)
+{
+	size_t len = 0;
+
+	if (!size)
+		return;
+	out[0] = '\0';
+	if (!strncmp(in, "postgresql://", 13) ||
+	    !strncmp(in, "postgres://", 11)) {
+		mask_uri(in, out, size);
+		return;
+	}
+	while (*in) {
+		size_t sp = strspn(in, " \t\n"), kw, eq, vl;
+		int secret;
+
+		append(out, size, &len, in, sp);
+		in += sp;
+		kw = strcspn(in, " \t\n=");
+		secret = kw == 8 && !strncasecmp(in, "password", 8);
+		eq = kw + strspn(in + kw, " \t\n");
+		if (in[eq] != '=') {	/* malformed: copy the rest as is */
+			append(out, size, &len, in, strlen(in));
+			return;
+		}
+		eq += 1 + strspn(in + eq + 1, " \t\n");
+		append(out, size, &len, in, eq);
+		vl = conninfo_value_len(in + eq);
+		append(out, size, &len, secret ? "***" : in + eq,
+		       secret ? 3 : vl);
+		in += eq + vl;
+	}
+}
+
 void
 kg_config_print(void (*out)(const char *line))
 {
-	char line[4400];
+	char line[4400], masked[4200];
 
 	for (size_t i = 0; i < NKEYS && current; i++) {
 		const struct conf_key *k = &conf_keys[i];
@@ -389,6 +477,11 @@ kg_config_print(void (*out)(const char *line))
 
 		if (k->type == T_SECRET)
 			val = *val ? "(set, hidden)" : "(not set)";
+		else if (!strcmp(k->section, "database") &&
+			 !strcmp(k->key, "conninfo")) {
+			kg_config_mask_conninfo(val, masked, sizeof(masked));
+			val = masked;
+		}
 		snprintf(line, sizeof(line), "[%s] %s = %s", k->section,
 			 k->key, val);
 		out(line);

@@ -21,6 +21,8 @@
 
 #include "kg_err.h"
 
+#include <stddef.h>
+
 #define KG_CONFIG_DEFAULT_PATH "/etc/kartograf/kartograf.conf"
 
 /*
@@ -37,8 +39,15 @@ int kg_config_load(const char *path, struct kg_err *err);
  */
 int kg_config_check(const char *path, void (*report)(const char *msg));
 
-/* Print every key as "[section] key = value", secrets masked. */
+/* Print every key as "[section] key = value", secrets masked (and the
+ * password inside [database] conninfo). */
 void kg_config_print(void (*out)(const char *line));
+
+/*
+ * Copies a libpq connection string (keyword=value list or
+ * postgresql:// URI) to `out` with every password replaced by ***.
+ */
+void kg_config_mask_conninfo(const char *in, char *out, size_t size);
 
 const char *kg_config_path(void);
 void kg_config_free(void);

@@ -247,24 +247,10 @@ kg_req_query_int(struct kg_req *req, const char *name, long long def,
 /* ---- routing --------------------------------------------------------- */
 
 static int
-is_uuid(const char *s, size_t n)
-{
-	if (n != 36)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		int dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-		if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-			return 0;
-	}
-	return 1;
-}
-
-static int
 fits_type(const char *type, size_t tlen, const char *s, size_t n)
 {
 	if (tlen == 4 && !strncmp(type, "uuid", 4))
-		return is_uuid(s, n);
+		return kg_is_uuid(s, n);
 	if (tlen == 3 && !strncmp(type, "int", 3)) {
 		if (n < 1 || n > 18)
 			return 0;
@@ -639,6 +625,8 @@ dispatch(const struct kg_app *app, struct kg_req *req)
 	} else if ((req->route->flags & KG_ROUTE_AUTH) &&
 		   authenticate(req) < 0) {
 		/* req->err holds the 401 */
+	} else if (kg_req_check(req) < 0) {
+		/* req->err holds the 4xx of the body or version */
 	} else if (req->route->handler(req) == 0 && !req->status) {
 		kg_fail(req, 500, "internal", "handler sent no response");
 	}

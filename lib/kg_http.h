@@ -22,6 +22,12 @@
  * (kg_auth); the handler reads the user from req->user and must scope
  * every query on a user's resource to it (404, not 403, for others').
  *
+ * A route that takes a JSON body declares its fields (struct kg_field,
+ * below); the framework checks the body against them after
+ * authentication and before the handler runs, so a handler reads values
+ * that already have their type, bounds and text rules (the Kore model
+ * again, for bodies).
+ *
  * A handler returns 0 after sending a response (kg_resp_json, ...), or
  * -1 after filling req->err (directly, or by passing &req->err to a lib
  * function, or with kg_fail()); the framework then answers
@@ -46,15 +52,115 @@
 /* Route flags. */
 #define KG_ROUTE_AUTH 1u	/* signed-in user required (req->user) */
 #define KG_ROUTE_QUERY_TOKEN 2u	/* also accept ?token= (EventSource only) */
+#define KG_ROUTE_VERSION 4u	/* a change based on a version: see
+				   kg_req_version() */
 
 struct kg_req;
 typedef int (*kg_handler)(struct kg_req *req);
+
+/*
+ * Request bodies, declared.
+ *
+ *   static const struct kg_field edit[] = {
+ *       {"body", KG_TEXT, .max = KG_SECTION_MAX_CHARS},
+ *       {"reviewed", KG_BOOL},
+ *       {0},
+ *   };
+ *   static const struct kg_field patch[] = {
+ *       KG_FIELD_VERSION,
+ *       {"sections", KG_MAP, KG_REQUIRED, .min = 1, .max = 64,
+ *        .of = &(const struct kg_field){"section", KG_OBJECT, .min = 1,
+ *                                       .fields = edit}},
+ *       {0},
+ *   };
+ *   {"PATCH", "/api/projects/{id:uuid}", patch_project,
+ *    KG_ROUTE_AUTH | KG_ROUTE_VERSION, patch},
+ *
+ * The body must then be a JSON object (415 unless the Content-Type is
+ * JSON, 400 if it does not parse); an empty body counts as {}.  Its
+ * text must be valid UTF-8 throughout (400 "invalid_utf8") and must not
+ * hold the escape \u0000 (cJSON would silently cut the string there;
+ * 400).  Then, field by field in table order, depth first:
+ *
+ *   400 "bad_request"  a field the table does not name ("unknown field
+ *                      \"x\""), a field named twice, a KG_REQUIRED field
+ *                      absent, a value of the wrong type or outside its
+ *                      bounds, a map or array with too few or too many
+ *                      entries, an object with fewer than min fields;
+ *   422 "too_long"     a string or text longer than max characters;
+ *   422 "too_short"    one shorter than min characters.
+ *
+ * The messages name the field by its path ("sections.summary.body must
+ * be a string"), using the field's `what` when it has one ("revision_id
+ * must be a revision's id").  null counts as absent for KG_NULLABLE
+ * fields and is the wrong type for the others.  The first fault found
+ * is the answer.
+ *
+ * Types and what min/max bound (max 0: no upper bound, except maps and
+ * arrays, which hold KG_BODY_MAX_ENTRIES at most):
+ *
+ *   KG_STRING  a string; its length in characters (code points)
+ *   KG_TEXT    a string of user text, cleaned in place before the
+ *              length is counted: "\r\n" and "\r" become "\n", other
+ *              control characters are removed (kg_utf8_clean)
+ *   KG_INT     an integral number; its value (min 0 by default:
+ *              negative values need a negative min)
+ *   KG_NUMBER  any number; its value
+ *   KG_BOOL    true or false
+ *   KG_UUID    a string in canonical 8-4-4-4-12 hex form (kg_is_uuid)
+ *   KG_ENUM    a string among `values` (NULL-terminated)
+ *   KG_OBJECT  an object with the fields of `fields`; min: how many of
+ *              them must be present at least
+ *   KG_MAP     an object with free keys (the handler or lib says which
+ *              exist), each value as `of`; its number of entries
+ *   KG_ARRAY   an array, each item as `of`; its number of items
+ *
+ * A field's `name` is unused for `of` and is free for documentation.
+ */
+enum kg_type {
+	KG_STRING = 1,
+	KG_TEXT,
+	KG_INT,
+	KG_NUMBER,
+	KG_BOOL,
+	KG_UUID,
+	KG_ENUM,
+	KG_OBJECT,
+	KG_MAP,
+	KG_ARRAY,
+};
+
+/* Field flags. */
+#define KG_REQUIRED 1u		/* absent -> 400 */
+#define KG_NULLABLE 2u		/* null allowed, read as absent */
+
+#define KG_BODY_MAX_ENTRIES 1000
+
+struct kg_field {
+	const char *name;
+	enum kg_type type;
+	unsigned flags;
+	long long min, max;
+	const char *const *values;	/* KG_ENUM */
+	const struct kg_field *fields;	/* KG_OBJECT, ends with {0} */
+	const struct kg_field *of;	/* KG_MAP values, KG_ARRAY items */
+	const char *what;		/* "a revision's id": messages, docs */
+};
+
+/* The version a change is based on (see KG_ROUTE_VERSION). */
+#define KG_FIELD_VERSION                                                  \
+	{"version", KG_INT, .min = 1, .max = 2147483647,                  \
+	 .what = "a positive integer"}
 
 struct kg_route {
 	const char *method;
 	const char *pattern;
 	kg_handler handler;
 	unsigned flags;
+	const struct kg_field *body;	/* JSON body fields, NULL: none
+					   checked (the handler reads it) */
+	const char *summary;		/* one line for the API document */
+	const char *response;		/* schema name of the success body */
 };
 
 struct kg_app {
@@ -97,6 +203,7 @@ struct kg_req {
 	time_t auth_expires;		/* the token's exp, same routes */
 	struct kg_buf headers;		/* extra response headers */
 	int status;			/* status sent, 0 while none */
+	int version;			/* KG_ROUTE_VERSION routes */
 	struct kg_alloc *allocs;	/* freed at the end of the request */
 };
 
@@ -125,6 +232,49 @@ int kg_req_body_each(struct kg_req *req,
 /* Body parsed as a JSON object (415 unless Content-Type is JSON, 400
  * if malformed); owned by the request. */
 cJSON *kg_req_json(struct kg_req *req);
+/*
+ * The version a KG_ROUTE_VERSION route's change is based on: the body's
+ * "version" (declare KG_FIELD_VERSION) or If-Match: "<n>" (the ETag of
+ * the resource's GET), resolved by the framework after the body check
+ * and before the handler runs.  Neither -> 428 "version_required" (an
+ * edit that does not say what it was based on could silently overwrite
+ * someone else's); both but different, or an If-Match that is not
+ * such an ETag -> 400.  Whether the version is still current is the
+ * lib's question (409 "version_conflict").
+ */
+int kg_req_version(struct kg_req *req);
+
+/*
+ * Typed getters for a body the framework checked: `obj` is req->json or
+ * an object or map value inside it.  An absent (or null) field gives
+ * the default; a present one has the declared type, so there is nothing
+ * left to check.  kg_field_str serves KG_STRING, KG_TEXT (cleaned),
+ * KG_UUID and KG_ENUM; kg_field gives objects, maps and arrays to walk
+ * with cJSON_ArrayForEach (a map entry's key is its ->string).
+ */
+const char *kg_field_str(const cJSON *obj, const char *name);
+long long kg_field_int(const cJSON *obj, const char *name, long long def);
+double kg_field_num(const cJSON *obj, const char *name, double def);
+int kg_field_bool(const cJSON *obj, const char *name, int def);
+const cJSON *kg_field(const cJSON *obj, const char *name);
+
+/*
+ * The checks behind a declared body, for tests and for bodies that do
+ * not arrive as a request: kg_body_check_raw() the text (UTF-8, no
+ * \u0000 escape), kg_body_check() the parsed object against the fields
+ * (cleaning KG_TEXT values in place).  0, or -1 with err set as above.
+ */
+int kg_body_check_raw(const char *text, size_t len, struct kg_err *err);
+int kg_body_check(const struct kg_field *fields, cJSON *obj,
+		  struct kg_err *err);
+
+/* The framework's step between authentication and the handler: the
+ * declared body and the version (0, or -1 with req->err). */
+int kg_req_check(struct kg_req *req);
+
+/* Canonical uuid text: 8-4-4-4-12 hex digits, either case. */
+int kg_is_uuid(const char *s, size_t n);
+
 /* Memory freed automatically when the request ends. */
 void *kg_req_alloc(struct kg_req *req, size_t size);
 char *kg_req_strdup(struct kg_req *req, const char *s);

@@ -1,5 +1,6 @@
 #include "kg_metrics.h"
 #include "kg_db.h"
+#include "kg_queue.h"
 #include "kg_redis.h"
 
 #include <stdlib.h>
@@ -36,6 +37,15 @@ static const struct series db_series[] = {
 	{"kartograf_ai_cost_total", "counter",
 	 "AI cost by provider (price table units).", {"provider"},
 	 "SELECT provider, sum(cost) FROM ai_calls GROUP BY 1 ORDER BY 1"},
+	{"kartograf_queue_wait_seconds", "gauge",
+	 "Time from queued to generating, projects started in the last 15"
+	 " minutes (median and 90th percentile).", {"quantile"},
+	 "SELECT v.q::text, COALESCE(percentile_cont(v.q) WITHIN GROUP"
+	 " (ORDER BY extract(epoch FROM p.started_at - p.queued_at)), 0)"
+	 " FROM (VALUES (0.5::float8), (0.9::float8)) AS v(q)"
+	 " LEFT JOIN projects p ON p.started_at > now() - interval"
+	 " '15 minutes' AND p.queued_at IS NOT NULL"
+	 " GROUP BY v.q ORDER BY v.q"},
 	{"kartograf_exports_total", "counter", "Exports by format.",
 	 {"format"},
 	 "SELECT format, count(*) FROM export_history GROUP BY 1 ORDER BY 1"},
@@ -105,6 +115,69 @@ redis_int(const char *cmd, const char *key, int *ok)
 	return v;
 }
 
+/* One family's samples of one worker's kg:workerstat:<id> hash (see
+ * wk_house.c): fields[i] is the hash field, kinds[i] its label. */
+static void
+render_worker(struct kg_buf *out, const char *family, const char *worker,
+	      const redisReply *h, const char *const *fields,
+	      const char *const *kinds, double scale)
+{
+	for (int f = 0; f < 2; f++)
+		for (size_t i = 0; i + 1 < h->elements; i += 2) {
+			if (strcmp(h->element[i]->str, fields[f]))
+				continue;
+			kg_buf_printf(out, "%s{", family);
+			label(out, "worker", worker);
+			kg_buf_printf(out, ",kind=\"%s\"} %.3f\n", kinds[f],
+				      strtod(h->element[i + 1]->str, NULL) *
+					      scale);
+		}
+}
+
+/*
+ * Slot utilisation per worker: rate(used) / rate(offered) of
+ * kartograf_worker_slot_seconds_total is the share of the worker's
+ * [worker] global_limit that had a job running.
+ */
+static int
+render_worker_slots(struct kg_buf *out)
+{
+	static const char *const time_f[] = {"used_ms", "offered_ms"};
+	static const char *const time_k[] = {"used", "offered"};
+	static const char *const slot_f[] = {"running", "limit"};
+	redisReply *ws = kg_redis_cmd(NULL, "SMEMBERS kg:workers");
+	redisReply **h = NULL;
+	size_t n = 0;
+
+	if (!ws)
+		return -1;
+	if (ws->type == REDIS_REPLY_ARRAY && ws->elements)
+		h = calloc(ws->elements, sizeof(*h));
+	for (size_t i = 0; h && i < ws->elements; i++, n++)
+		h[i] = kg_redis_cmd(NULL, "HGETALL kg:workerstat:%s",
+				    ws->element[i]->str);
+	header(out, "kartograf_worker_slot_seconds_total", "counter",
+	       "Slot-seconds of a worker: used (a job running) and offered "
+	       "(global_limit x time).");
+	for (size_t i = 0; i < n; i++)
+		if (h[i] && h[i]->type == REDIS_REPLY_ARRAY)
+			render_worker(out, "kartograf_worker_slot_seconds_total",
+				      ws->element[i]->str, h[i], time_f, time_k,
+				      0.001);
+	header(out, "kartograf_worker_slots", "gauge",
+	       "A worker's running jobs and its global_limit.");
+	for (size_t i = 0; i < n; i++)
+		if (h[i] && h[i]->type == REDIS_REPLY_ARRAY)
+			render_worker(out, "kartograf_worker_slots",
+				      ws->element[i]->str, h[i], slot_f, slot_f,
+				      1.0);
+	for (size_t i = 0; i < n; i++)
+		freeReplyObject(h[i]);
+	free(h);
+	freeReplyObject(ws);
+	return 0;
+}
+
 static int
 render_redis(struct kg_buf *out)
 {
@@ -115,8 +188,8 @@ render_redis(struct kg_buf *out)
 	header(out, "kartograf_queue_length", "gauge",
 	       "Tasks waiting per queue.");
 	for (size_t i = 0; ok && i < sizeof(queues) / sizeof(*queues); i++) {
-		snprintf(key, sizeof(key), "kg:queue:%s", queues[i]);
-		n = redis_int("LLEN", key, &ok);
+		n = kg_queue_length(queues[i], NULL);
+		ok = n >= 0;
 		if (ok)
 			kg_buf_printf(out,
 				      "kartograf_queue_length{queue=\"%s\"} "
@@ -128,6 +201,8 @@ render_redis(struct kg_buf *out)
 	header(out, "kartograf_workers", "gauge",
 	       "Worker processes with a live heartbeat.");
 	kg_buf_printf(out, "kartograf_workers %lld\n", n);
+	if (render_worker_slots(out) < 0)
+		return -1;
 	header(out, "kartograf_breaker_open", "gauge",
 	       "1 while a provider's circuit breaker is open or half-open.");
 	for (size_t i = 0; i < sizeof(providers) / sizeof(*providers); i++) {

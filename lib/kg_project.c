@@ -1,7 +1,7 @@
 /*
  * kg_project - see kg_project.h for the rules.
  *
- * Layout: the text cleaner, the JSON reads (assembled by PostgreSQL with
+ * Layout: the JSON reads (assembled by PostgreSQL with
  * json_build_object, like kg_batch), then the one change transaction that
  * every writer (edit, revert, AI store, regeneration check) goes through.
  */
@@ -19,67 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ------------------------------------------------------------------ */
-/* Text                                                               */
-/* ------------------------------------------------------------------ */
-
-/* C0 and C1 controls and DEL: invalid in the .docx XML, meaningless in
- * an editor, and refused by sections_body_chars_check. */
-static int
-is_stripped_control(uint32_t c)
-{
-	if (c == '\t' || c == '\n')
-		return 0;
-	return c < 0x20 || (c >= 0x7F && c <= 0x9F);
-}
-
-int
-kg_project_clean_text(const char *in, size_t len, size_t max_chars,
-		      char **out, struct kg_err *err)
-{
-	const unsigned char *p = (const unsigned char *)in;
-	struct kg_buf b = {0};
-	size_t i = 0, chars = 0;
-	uint32_t c;
-
-	*out = NULL;
-	while (i < len) {
-		size_t n = kg_utf8_decode(p + i, len - i, &c);
-
-		if (!n) {
-			kg_buf_free(&b);
-			return kg_err_set(err, 400, "invalid_utf8",
-					  "text is not valid UTF-8 (byte %zu)",
-					  i);
-		}
-		if (c == '\r') {
-			/* \r\n and a lone \r are one line break. */
-			if (i + 1 < len && p[i + 1] == '\n')
-				n = 2;
-			c = '\n';
-		}
-		if (!is_stripped_control(c)) {
-			if (++chars > max_chars) {
-				kg_buf_free(&b);
-				return kg_err_set(err, 422, "too_long",
-						  "text is longer than %zu "
-						  "characters", max_chars);
-			}
-			if (c == '\n' ? kg_buf_append(&b, "\n", 1)
-				      : kg_buf_append(&b, p + i, n)) {
-				kg_buf_free(&b);
-				return kg_err_set(err, 500, "internal",
-						  "out of memory");
-			}
-		}
-		i += n;
-	}
-	*out = b.data ? kg_buf_take(&b) : strdup("");
-	if (!*out)
-		return kg_err_set(err, 500, "internal", "out of memory");
-	return 0;
-}
 
 /* ------------------------------------------------------------------ */
 /* Reads                                                              */
@@ -611,7 +550,7 @@ store_ai(const char *request_id, const char *project_id, const char *key,
 	if (!provider || !*provider)
 		return kg_err_set(err, 400, "bad_request",
 				  "AI text needs its provider");
-	if (kg_project_clean_text(body ? body : "", body ? strlen(body) : 0,
+	if (kg_utf8_clean(body ? body : "", body ? strlen(body) : 0,
 				  KG_SECTION_MAX_CHARS, &clean, err) < 0)
 		return -1;
 	e.body = clean;

@@ -21,7 +21,7 @@
  *     kg_quality_score() over all defined sections and the input row and
  *     stored in the same transaction, so a stored score always belongs to
  *     the stored text.
- *   - Text.  Everything stored goes through kg_project_clean_text(): plain
+ *   - Text.  Everything stored goes through kg_utf8_clean(): plain
  *     text, valid UTF-8, no control characters but \n and \t, at most
  *     KG_SECTION_MAX_CHARS characters.
  *
@@ -52,18 +52,6 @@
  */
 #define KG_QUEUE_REGENERATE "regenerate"
 #define KG_TASK_REGENERATE "regenerate_section"
-
-/*
- * Clean user or model text for storage.  `in` holds `len` bytes (NULs
- * included).  Fails with 400 "invalid_utf8" unless it is valid UTF-8
- * (no overlong forms, surrogates or code points past U+10FFFF).  Then
- * "\r\n" and a lone "\r" become "\n", and every other control character
- * (U+0000-U+001F but \t and \n, U+007F, U+0080-U+009F) is removed.  A
- * result longer than max_chars characters (code points) fails with 422
- * "too_long".  On success *out is a new string the caller free()s.
- */
-int kg_project_clean_text(const char *in, size_t len, size_t max_chars,
-			  char **out, struct kg_err *err);
 
 /*
  * The project as GET /api/projects/{id} shows it (caller frees):

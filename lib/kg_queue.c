@@ -8,18 +8,78 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* KEYS: queue, queued-set   ARGV: task, ident */
-static const char push_script[] =
-	"redis.call('LPUSH', KEYS[1], ARGV[1]) "
-	"redis.call('SADD', KEYS[2], ARGV[2]) return 1";
+/*
+ * Fair queues (generate, regenerate) keep one list per batch,
+ * kg:queue:<q>:<batch>, and a ring kg:ready:<q> of the batches that have
+ * tasks waiting (kg:readyset:<q> says who is in it).  A take rotates the
+ * ring by one batch and pops that batch's oldest task, so runnable
+ * batches are served round robin whatever their size, and a batch that
+ * is at its concurrency limit costs one skipped entry, not a trip past
+ * every task it has waiting.  Plain queues (export) are one list.
+ *
+ * ENLIST is the common tail of every script that puts a task back:
+ * (re)enter its batch in the ring and wake one idle worker (kg:wake is a
+ * short list of tokens; an idle worker blocks on it with BLPOP).
+ */
+#define ENLIST \
+	"local function enlist(ring, ringset, b) " \
+	"  if b ~= '' and redis.call('SADD', ringset, b) == 1 then " \
+	"    redis.call('LPUSH', ring, b) end " \
+	"  redis.call('LPUSH', 'kg:wake', '1') " \
+	"  redis.call('LTRIM', 'kg:wake', 0, 15) end "
 
-/* KEYS: queue, queued-set, lease   ARGV: task, ident, check|push */
+/* KEYS: queue, queued-set, ring, ring-set   ARGV: task, ident, batch */
+static const char push_script[] =
+	ENLIST
+	"redis.call('LPUSH', KEYS[1], ARGV[1]) "
+	"redis.call('SADD', KEYS[2], ARGV[2]) "
+	"enlist(KEYS[3], KEYS[4], ARGV[3]) return 1";
+
+/* KEYS: queue, queued-set, lease, ring, ring-set
+ * ARGV: task, ident, check|push, batch */
 static const char push_lost_script[] =
+	ENLIST
 	"if redis.call('EXISTS', KEYS[3]) == 1 or "
 	"   redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 1 then return 0 end "
 	"if ARGV[3] == 'check' then return 1 end "
 	"redis.call('LPUSH', KEYS[1], ARGV[1]) "
-	"redis.call('SADD', KEYS[2], ARGV[2]) return 1";
+	"redis.call('SADD', KEYS[2], ARGV[2]) "
+	"enlist(KEYS[4], KEYS[5], ARGV[4]) return 1";
+
+/*
+ * KEYS: ring, ring-set, processing, legacy-queue
+ * ARGV: batch-queue prefix ("kg:queue:<q>:"), batches to skip...
+ *
+ * First adopts what an older version (or a test) pushed to the single
+ * list kg:queue:<q>, so a rolling upgrade loses nothing.  Then one turn
+ * of the ring: each batch visited moves to the back, so the next take
+ * starts with the next batch; a batch whose list is empty leaves it.
+ */
+static const char take_fair_script[] =
+	"for i = 1, 100 do "
+	"  local t = redis.call('RPOP', KEYS[4]) "
+	"  if not t then break end "
+	"  local ok, d = pcall(cjson.decode, t) "
+	"  local b = '' "
+	"  if ok and type(d) == 'table' and type(d['batch_id']) == 'string' "
+	"  then b = d['batch_id'] end "
+	"  redis.call('LPUSH', ARGV[1] .. b, t) "
+	"  if redis.call('SADD', KEYS[2], b) == 1 then "
+	"    redis.call('LPUSH', KEYS[1], b) end "
+	"end "
+	"local skip = {} "
+	"for i = 2, #ARGV do skip[ARGV[i]] = true end "
+	"for i = 1, redis.call('LLEN', KEYS[1]) do "
+	"  local b = redis.call('LMOVE', KEYS[1], KEYS[1], 'RIGHT', 'LEFT') "
+	"  if not b then return false end "
+	"  local t = false "
+	"  if not skip[b] then "
+	"    t = redis.call('LMOVE', ARGV[1] .. b, KEYS[3], 'RIGHT', 'LEFT') end "
+	"  if redis.call('LLEN', ARGV[1] .. b) == 0 then "
+	"    redis.call('LREM', KEYS[1], 0, b) "
+	"    redis.call('SREM', KEYS[2], b) end "
+	"  if t then return t end "
+	"end return false";
 
 /*
  * KEYS: lease, queued-set   ARGV: worker, lease_ms, ident
@@ -46,12 +106,14 @@ static const char ack_script[] =
 	"if redis.call('GET', KEYS[2]) == ARGV[2] then "
 	"  redis.call('DEL', KEYS[2]) end return 1";
 
-/* KEYS: processing, lease, queue, queued-set
- * ARGV: task, worker, ident, LPUSH|RPUSH */
+/* KEYS: processing, lease, queue, queued-set, ring, ring-set
+ * ARGV: task, worker, ident, LPUSH|RPUSH, batch */
 static const char back_script[] =
+	ENLIST
 	"redis.call('LREM', KEYS[1], 1, ARGV[1]) "
 	"redis.call(ARGV[4], KEYS[3], ARGV[1]) "
 	"redis.call('SADD', KEYS[4], ARGV[3]) "
+	"enlist(KEYS[5], KEYS[6], ARGV[5]) "
 	"if redis.call('GET', KEYS[2]) == ARGV[2] then "
 	"  redis.call('DEL', KEYS[2]) end return 1";
 
@@ -61,30 +123,37 @@ static const char heartbeat_script[] =
 	"redis.call('SADD', 'kg:workers', ARGV[1]) return 1";
 
 /*
- * KEYS: queue, queued-set pairs, one per queue
- * ARGV: the matching processing-key prefixes ("kg:processing:q:")
+ * KEYS: per queue four keys: its list (a fair queue: the prefix of its
+ *       batch lists), queued-set, ring, ring-set (ring keys unused for a
+ *       plain queue)
+ * ARGV: per queue its processing-key prefix ("kg:processing:q:")
  * Dead workers' tasks go to the near end: they were taken first.  A dead
  * worker leaves kg:workers afterwards, so every queue it may have taken
  * from is reaped in the same pass (see reaped_queues).
  */
 static const char reap_script[] =
+	ENLIST
 	"local n = 0 "
 	"for _, w in ipairs(redis.call('SMEMBERS', 'kg:workers')) do "
 	"  if redis.call('EXISTS', 'kg:worker:' .. w) == 0 then "
 	"    for q = 1, #ARGV do "
-	"      local proc = ARGV[q] .. w "
+	"      local proc, k = ARGV[q] .. w, 4 * q - 3 "
+	"      local fair = string.sub(KEYS[k], -1) == ':' "
 	"      while true do "
 	"        local t = redis.call('RPOP', proc) "
 	"        if not t then break end "
-	"        redis.call('RPUSH', KEYS[2 * q - 1], t) "
 	"        local ok, d = pcall(cjson.decode, t) "
-	"        if ok and type(d) == 'table' then "
-	"          local id = d['project_id'] "
-	"          if type(id) ~= 'string' or id == '' then id = d['batch_id'] end "
-	"          if type(id) ~= 'string' then id = '' end "
-	"          redis.call('SADD', KEYS[2 * q], "
-	"                      tostring(d['kind']) .. ':' .. id) "
-	"        end "
+	"        if not ok or type(d) ~= 'table' then d = {} end "
+	"        local b = d['batch_id'] "
+	"        if type(b) ~= 'string' then b = '' end "
+	"        if fair then "
+	"          redis.call('RPUSH', KEYS[k] .. b, t) "
+	"          enlist(KEYS[k + 2], KEYS[k + 3], b) "
+	"        else redis.call('RPUSH', KEYS[k], t) end "
+	"        local id = d['project_id'] "
+	"        if type(id) ~= 'string' or id == '' then id = b end "
+	"        redis.call('SADD', KEYS[k + 1], "
+	"                    tostring(d['kind']) .. ':' .. id) "
 	"        n = n + 1 "
 	"      end "
 	"    end "
@@ -103,23 +172,43 @@ static const char *const reaped_queues[] = {"generate", "regenerate",
 					    "export"};
 #define NREAPED (sizeof(reaped_queues) / sizeof(reaped_queues[0]))
 
+/* The queues whose tasks are served per batch (see take_fair_script). */
+static int
+is_fair(const char *q)
+{
+	return q && (!strcmp(q, KG_QUEUE_GENERATE) || !strcmp(q, "regenerate"));
+}
+
 struct keys {
 	char queue[64], queued[64], proc[160], lease[128], heartbeat[96];
+	char list[112];			/* where t goes: its batch's list */
+	char prefix[64], ring[64], ringset[64];
+	const char *batch;		/* t's batch in a fair queue, or "" */
 };
 
 static void
 make_keys(const char *q, const char *worker, const struct kg_task *t,
 	  struct keys *k)
 {
-	snprintf(k->queue, sizeof(k->queue), "kg:queue:%.40s", q ? q : "");
-	snprintf(k->queued, sizeof(k->queued), "kg:queued:%.40s",
-		 q ? q : "");
+	const char *name = q ? q : "";
+
+	snprintf(k->queue, sizeof(k->queue), "kg:queue:%.40s", name);
+	snprintf(k->queued, sizeof(k->queued), "kg:queued:%.40s", name);
 	snprintf(k->proc, sizeof(k->proc), "kg:processing:%.40s:%.80s",
-		 q ? q : "", worker ? worker : "");
+		 name, worker ? worker : "");
 	snprintf(k->lease, sizeof(k->lease), "kg:lease:%s",
 		 t ? t->ident : "");
 	snprintf(k->heartbeat, sizeof(k->heartbeat), "kg:worker:%.80s",
 		 worker ? worker : "");
+	snprintf(k->prefix, sizeof(k->prefix), "kg:queue:%.40s:", name);
+	snprintf(k->ring, sizeof(k->ring), "kg:ready:%.40s", name);
+	snprintf(k->ringset, sizeof(k->ringset), "kg:readyset:%.40s", name);
+	k->batch = is_fair(q) && t ? t->batch_id : "";
+	if (is_fair(q))
+		snprintf(k->list, sizeof(k->list), "%s%s", k->prefix,
+			 k->batch);
+	else
+		snprintf(k->list, sizeof(k->list), "%s", k->queue);
 }
 
 char *
@@ -225,8 +314,10 @@ kg_queue_push(const char *q, const char *task, struct kg_err *err)
 	if (parse_or_fail(task, &t, err) < 0)
 		return -1;
 	make_keys(q, NULL, &t, &k);
-	return script(err, push_script, 2, (const char *[]){k.queue, k.queued},
-		      2, (const char *[]){task, t.ident}) < 0 ? -1 : 0;
+	return script(err, push_script, 4,
+		      (const char *[]){k.list, k.queued, k.ring, k.ringset},
+		      3, (const char *[]){task, t.ident, k.batch}) < 0
+		       ? -1 : 0;
 }
 
 int
@@ -239,44 +330,78 @@ kg_queue_push_lost(const char *q, const char *task, int dry_run,
 	if (parse_or_fail(task, &t, err) < 0)
 		return -1;
 	make_keys(q, NULL, &t, &k);
-	return (int)script(err, push_lost_script, 3,
-			   (const char *[]){k.queue, k.queued, k.lease}, 3,
-			   (const char *[]){task, t.ident,
-					    dry_run ? "check" : "push"});
+	return (int)script(err, push_lost_script, 5,
+			   (const char *[]){k.list, k.queued, k.lease, k.ring,
+					    k.ringset},
+			   4, (const char *[]){task, t.ident,
+					       dry_run ? "check" : "push",
+					       k.batch});
 }
 
-char *
-kg_queue_take(const char *q, const char *worker, int block_ms,
-	      struct kg_err *err)
+/* A script's string reply (a task) or NULL: none, or failure (err). */
+static char *
+script_str(struct kg_err *err, int argc, const char **argv)
 {
-	long long limit = kg_conf_int("redis", "timeout_ms") / 2;
-	char timeout[32];
-	struct keys k;
-	redisReply *r;
-	char *task = NULL;
+	redisReply *r = kg_redis_argv(err, argc, argv, NULL);
+	char *out = NULL;
 
-	make_keys(q, worker, NULL, &k);
-	/* A blocking wait longer than the client's read timeout would look
-	 * like an outage. */
-	if (block_ms > limit)
-		block_ms = (int)limit;
-	if (block_ms > 0) {
-		snprintf(timeout, sizeof(timeout), "%.3f", block_ms / 1000.0);
-		r = kg_redis_cmd(err, "BLMOVE %s %s RIGHT LEFT %s", k.queue,
-				 k.proc, timeout);
-	} else {
-		r = kg_redis_cmd(err, "LMOVE %s %s RIGHT LEFT", k.queue,
-				 k.proc);
-	}
 	if (!r)
 		return NULL;
 	if (r->type == REDIS_REPLY_STRING)
-		task = strdup(r->str);
+		out = strdup(r->str);
 	else if (r->type == REDIS_REPLY_ERROR)
 		kg_err_set(err, 503, "unavailable", "queue take failed: %.100s",
 			   r->str);
 	freeReplyObject(r);
-	return task;
+	return out;
+}
+
+char *
+kg_queue_take(const char *q, const char *worker, const char *const *skip,
+	      size_t nskip, struct kg_err *err)
+{
+	const char *argv[8 + KG_QUEUE_MAX_SKIP];
+	int argc = 0;
+	struct keys k;
+
+	make_keys(q, worker, NULL, &k);
+	if (!is_fair(q))
+		return script_str(err, 5, (const char *[]){
+			"LMOVE", k.queue, k.proc, "RIGHT", "LEFT"});
+	if (nskip > KG_QUEUE_MAX_SKIP)
+		nskip = KG_QUEUE_MAX_SKIP;
+	argv[argc++] = "EVAL";
+	argv[argc++] = take_fair_script;
+	argv[argc++] = "4";
+	argv[argc++] = k.ring;
+	argv[argc++] = k.ringset;
+	argv[argc++] = k.proc;
+	argv[argc++] = k.queue;
+	argv[argc++] = k.prefix;
+	for (size_t i = 0; i < nskip; i++)
+		argv[argc++] = skip[i];
+	return script_str(err, argc, argv);
+}
+
+int
+kg_queue_wait(int block_ms, struct kg_err *err)
+{
+	long long limit = kg_conf_int("redis", "timeout_ms") / 2;
+	char timeout[32];
+	redisReply *r;
+
+	/* A blocking wait longer than the client's read timeout would look
+	 * like an outage. */
+	if (block_ms > limit)
+		block_ms = (int)limit;
+	if (block_ms <= 0)
+		return 0;
+	snprintf(timeout, sizeof(timeout), "%.3f", block_ms / 1000.0);
+	r = kg_redis_cmd(err, "BLPOP kg:wake %s", timeout);
+	if (!r)
+		return -1;
+	freeReplyObject(r);
+	return 0;
 }
 
 int
@@ -336,9 +461,10 @@ put_back(const char *q, const char *worker, const char *task,
 	if (parse_or_fail(task, &t, err) < 0)
 		return -1;
 	make_keys(q, worker, &t, &k);
-	return script(err, back_script, 4,
-		      (const char *[]){k.proc, k.lease, k.queue, k.queued}, 4,
-		      (const char *[]){task, worker, t.ident, how}) < 0
+	return script(err, back_script, 6,
+		      (const char *[]){k.proc, k.lease, k.list, k.queued,
+				       k.ring, k.ringset},
+		      5, (const char *[]){task, worker, t.ident, how, k.batch}) < 0
 		       ? -1 : 0;
 }
 
@@ -390,48 +516,64 @@ kg_queue_leave(const char *q, const char *worker, struct kg_err *err)
 long long
 kg_queue_reap(const char *q, struct kg_err *err)
 {
-	char names[NREAPED + 1][48], prefix[NREAPED + 1][80];
-	char qkey[NREAPED + 1][64], queued[NREAPED + 1][64];
-	const char *keys[2 * (NREAPED + 1)], *args[NREAPED + 1];
+	struct keys k[NREAPED + 1];
+	const char *keys[4 * (NREAPED + 1)], *args[NREAPED + 1];
 	size_t n = 0;
 	int known = 0;
 
+	const char *names[NREAPED + 1];
+
 	for (size_t i = 0; i < NREAPED; i++) {
-		snprintf(names[n++], sizeof(names[0]), "%s", reaped_queues[i]);
+		names[n] = reaped_queues[i];
+		make_keys(names[n], "", NULL, &k[n]);
+		n++;
 		known |= q && !strcmp(q, reaped_queues[i]);
 	}
-	if (q && !known)
-		snprintf(names[n++], sizeof(names[0]), "%.40s", q);
-	for (size_t i = 0; i < n; i++) {
-		struct keys k;
-
-		make_keys(names[i], NULL, NULL, &k);
-		snprintf(qkey[i], sizeof(qkey[i]), "%s", k.queue);
-		snprintf(queued[i], sizeof(queued[i]), "%s", k.queued);
-		snprintf(prefix[i], sizeof(prefix[i]), "kg:processing:%.40s:",
-			 names[i]);
-		keys[2 * i] = qkey[i];
-		keys[2 * i + 1] = queued[i];
-		args[i] = prefix[i];
+	if (q && !known) {
+		names[n] = q;
+		make_keys(q, "", NULL, &k[n++]);
 	}
-	return script(err, reap_script, (int)(2 * n), keys, (int)n, args);
+	for (size_t i = 0; i < n; i++) {
+		/* A fair queue is named by its prefix (ends in ':'). */
+		keys[4 * i] = is_fair(names[i]) ? k[i].prefix : k[i].queue;
+		keys[4 * i + 1] = k[i].queued;
+		keys[4 * i + 2] = k[i].ring;
+		keys[4 * i + 3] = k[i].ringset;
+		args[i] = k[i].proc;	/* "kg:processing:<q>:" */
+	}
+	return script(err, reap_script, (int)(4 * n), keys, (int)n, args);
 }
+
+/* KEYS: legacy queue, ring   ARGV: batch-queue prefix */
+static const char length_script[] =
+	"local n = redis.call('LLEN', KEYS[1]) "
+	"for _, b in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do "
+	"  n = n + redis.call('LLEN', ARGV[1] .. b) end return n";
 
 long long
 kg_queue_length(const char *q, struct kg_err *err)
 {
 	struct keys k;
-	redisReply *r;
-	long long n = -1;
 
 	make_keys(q, NULL, NULL, &k);
-	r = kg_redis_cmd(err, "LLEN %s", k.queue);
-	if (!r)
-		return -1;
-	if (r->type == REDIS_REPLY_INTEGER)
-		n = r->integer;
-	freeReplyObject(r);
-	return n;
+	return script(err, length_script, 2, (const char *[]){k.queue, k.ring},
+		      1, (const char *[]){k.prefix});
+}
+
+/* KEYS: ring   ARGV: batch.  The ring is served from its right end. */
+static const char ahead_script[] =
+	"local i = redis.call('LPOS', KEYS[1], ARGV[1]) "
+	"if not i then return -2 end "
+	"return redis.call('LLEN', KEYS[1]) - 1 - i";
+
+long long
+kg_queue_ahead(const char *q, const char *batch_id, struct kg_err *err)
+{
+	struct keys k;
+
+	make_keys(q, NULL, NULL, &k);
+	return script(err, ahead_script, 1, (const char *[]){k.ring}, 1,
+		      (const char *[]){batch_id});
 }
 
 char **

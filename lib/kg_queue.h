@@ -9,8 +9,17 @@
  * Delivery is at least once; processing must be idempotent.
  *
  * Keys, for queue q (e.g. "generate") and worker id w:
- *   kg:queue:<q>            list of task JSON; LPUSH new, taken from the
- *                           right (oldest first)
+ *   kg:queue:<q>:<batch>    fair queues (generate, regenerate): one list
+ *                           of task JSON per batch; LPUSH new, taken from
+ *                           the right (oldest first)
+ *   kg:ready:<q>            the ring of batches with tasks waiting, and
+ *   kg:readyset:<q>         the set of its members; each take turns the
+ *                           ring by one batch (round robin)
+ *   kg:queue:<q>            plain queues (export): one list.  For a fair
+ *                           queue a task found here (pushed by an older
+ *                           version) is moved to its batch's list
+ *   kg:wake                 a token per push (capped): idle workers wait
+ *                           on it instead of polling
  *   kg:processing:<q>:<w>   the tasks worker w has taken (BLMOVE moves a
  *                           task here atomically, so a worker that dies
  *                           right after taking it still has it on record)
@@ -24,8 +33,10 @@
  *
  * Life of a task: push -> take (queue -> processing) -> lease -> work
  * (renew) -> ack (removed from processing, lease deleted).  A task the
- * worker cannot run yet (its batch is at its concurrency limit) is
- * deferred: back to the far end of the queue.  On SIGTERM unfinished
+ * worker cannot run yet (its batch or user is at its concurrency limit)
+ * is deferred: back to the far end of its batch's list; the worker then
+ * names that batch in `skip` for a moment, so the ring serves the other
+ * batches instead of offering the full one again.  On SIGTERM unfinished
  * tasks are requeued at the near end.  The reaper (any worker, a few
  * times per lease period) moves the processing list of every worker
  * whose heartbeat expired back to the queue.
@@ -40,6 +51,7 @@
 #include "kg_err.h"
 
 #define KG_QUEUE_GENERATE "generate"
+#define KG_QUEUE_MAX_SKIP 64	/* batch ids a take can be told to skip */
 #define KG_TASK_IDENT_MAX 96
 
 struct kg_task {
@@ -63,12 +75,18 @@ int kg_queue_push_lost(const char *q, const char *task, int dry_run,
 		       struct kg_err *err);
 
 /*
- * Take the oldest task into worker's processing list, waiting at most
- * block_ms (0 = do not wait; BLMOVE otherwise).  Returns the task JSON
- * (caller frees) or NULL: none (err untouched) or failure (err set).
+ * Take a task into worker's processing list: from a fair queue the
+ * oldest task of the next batch in the ring that is not named in skip
+ * (at most KG_QUEUE_MAX_SKIP are used), from a plain queue the oldest.
+ * Returns the task JSON (caller frees) or NULL: none (err untouched) or
+ * failure (err set).  Does not wait: see kg_queue_wait.
  */
-char *kg_queue_take(const char *q, const char *worker, int block_ms,
+char *kg_queue_take(const char *q, const char *worker,
+		    const char *const *skip, size_t nskip,
 		    struct kg_err *err);
+/* Idle: wait up to block_ms for a push to any queue (0, or -1 with err
+ * when Redis fails). */
+int kg_queue_wait(int block_ms, struct kg_err *err);
 
 /* Lease a taken task: 1 acquired (or it was ours, or its holder's
  * heartbeat is gone), 0 another live worker holds it, -1 error. */
@@ -102,7 +120,12 @@ long long kg_queue_reap(const char *q, struct kg_err *err);
 char **kg_queue_processing(const char *q, const char *worker, size_t *n,
 			   struct kg_err *err);
 
-/* Queue length (tests, metrics); -1 on error. */
+/* How many batches a fair queue serves before batch_id (its place in the
+ * ring); -2 when the batch has nothing waiting, -1 on error. */
+long long kg_queue_ahead(const char *q, const char *batch_id,
+			 struct kg_err *err);
+
+/* Tasks waiting in a queue (tests, metrics); -1 on error. */
 long long kg_queue_length(const char *q, struct kg_err *err);
 
 #endif

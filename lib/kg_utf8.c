@@ -1,4 +1,8 @@
 #include "kg_utf8.h"
+#include "kg_buf.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 size_t
 kg_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
@@ -86,4 +90,61 @@ kg_utf8_chars(const char *s)
 	for (; *s; s++)
 		n += ((unsigned char)*s & 0xc0) != 0x80;
 	return n;
+}
+
+/* C0 and C1 controls and DEL: invalid in the .docx XML, meaningless in
+ * an editor, and refused by sections_body_chars_check. */
+static int
+is_stripped_control(uint32_t c)
+{
+	if (c == '\t' || c == '\n')
+		return 0;
+	return c < 0x20 || (c >= 0x7F && c <= 0x9F);
+}
+
+int
+kg_utf8_clean(const char *in, size_t len, size_t max_chars, char **out,
+	      struct kg_err *err)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	struct kg_buf b = {0};
+	size_t i = 0, chars = 0;
+	uint32_t c;
+
+	*out = NULL;
+	while (i < len) {
+		size_t n = kg_utf8_decode(p + i, len - i, &c);
+
+		if (!n) {
+			kg_buf_free(&b);
+			return kg_err_set(err, 400, "invalid_utf8",
+					  "text is not valid UTF-8 (byte %zu)",
+					  i);
+		}
+		if (c == '\r') {
+			/* \r\n and a lone \r are one line break. */
+			if (i + 1 < len && p[i + 1] == '\n')
+				n = 2;
+			c = '\n';
+		}
+		if (!is_stripped_control(c)) {
+			if (++chars > max_chars) {
+				kg_buf_free(&b);
+				return kg_err_set(err, 422, "too_long",
+						  "text is longer than %zu "
+						  "characters", max_chars);
+			}
+			if (c == '\n' ? kg_buf_append(&b, "\n", 1)
+				      : kg_buf_append(&b, p + i, n)) {
+				kg_buf_free(&b);
+				return kg_err_set(err, 500, "internal",
+						  "out of memory");
+			}
+		}
+		i += n;
+	}
+	*out = b.data ? kg_buf_take(&b) : strdup("");
+	if (!*out)
+		return kg_err_set(err, 500, "internal", "out of memory");
+	return 0;
 }

@@ -23,9 +23,11 @@ if [[ "${1:-}" == "--test" ]]; then
     # exported card (docx -> PDF, poppler renders page 1) and Calc writes one of
     # the real-world .xlsx fixtures; Chromium runs the browser tests (tests/e2e,
     # driven by npm playwright-core)
+    # debhelper + lintian build and check the .deb (make deb), logrotate runs the
+    # shipped rotation snippet (tests/integration/test_install.py)
     PACKAGES+=(python3-openpyxl python3-docx libreoffice-writer-nogui
                libreoffice-calc-nogui poppler-utils
-               chromium)
+               chromium debhelper lintian logrotate)
 fi
 
 missing=()

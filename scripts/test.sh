@@ -8,11 +8,12 @@
 # 2. integration tests: a complete stack (PostgreSQL, Redis, FastCGI programs, worker,
 #    lighttpd AND Apache httpd) on free loopback ports in a temporary directory,
 #    tests/integration/run.py against it; always torn down and removed afterwards;
-# 3. sanitizer check: every program log that holds an AddressSanitizer/LeakSanitizer/
+# 3. no-secrets check: no token or test password in any access or program log;
+# 4. sanitizer check: every program log that holds an AddressSanitizer/LeakSanitizer/
 #    UBSan report counts as one failed test.
 # The last line is "N passed, N failed"; the exit status is non-zero if any failed.
 # Env: BUILD (default build-asan), KEEP_STATE=1 keeps the temporary stack directory
-# for inspection (stopped), UNIT_TIMEOUT (s, default 120), IT_TIMEOUT (s, default 600).
+# for inspection (stopped), UNIT_TIMEOUT (s, default 120), IT_TIMEOUT (s, default 2400).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,7 +21,7 @@ cd "$ROOT"
 export BUILD="${BUILD:-build-asan}"
 [[ "$BUILD" = /* ]] && BUILD_DIR="$BUILD" || BUILD_DIR="$ROOT/$BUILD"
 UNIT_TIMEOUT="${UNIT_TIMEOUT:-120}"
-IT_TIMEOUT="${IT_TIMEOUT:-600}"
+IT_TIMEOUT="${IT_TIMEOUT:-2400}"
 PATTERN=""
 if [[ "${1:-}" == "-k" && -n "${2:-}" ]]; then PATTERN="$2"; fi
 
@@ -180,6 +181,36 @@ if [[ -f "$STATE/stack.env" ]]; then
     "$ROOT/scripts/kgstack" stop "$STATE" all >/dev/null 2>&1 || {
         echo "not ok - stack stop failed"; fail "stack: stop"; }
 fi
+
+# ------------------------------------------------------------------ no secrets in logs
+# Every access log of both servers and every program log (the stack's and the
+# installed layout's, tests/integration/test_install.py) must hold no token (JWT)
+# and no password the tests used: the event stream's ?token= must not be logged.
+check_no_secrets() {
+    local logs=() pwds=() f hits=0 p
+    for f in "$STATE"/log/*.log "$STATE"/inst/var/log/kartograf/*.log*; do
+        [[ -f "$f" ]] && logs+=("$f")
+    done
+    mapfile -t pwds < <(sed -n 's/^ *PASSWORD *= *"\(.*\)"$/\1/p' "$ROOT"/tests/integration/*.py | sort -u)
+    if [[ ! -s "$STATE/log/apache-access.log" || ! -s "$STATE/log/lighttpd-access.log" ]] ||
+        ((${#pwds[@]} == 0)); then
+        echo "not ok - no-secrets check: access logs or test passwords missing"
+        fail "secrets: nothing to check"; return
+    fi
+    if grep -HnoE 'eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*|e2e-[0-9a-f]{24}' "${logs[@]}" |
+        cut -c1-160 | head -n 5 | grep .; then
+        hits=1
+    fi
+    for p in "${pwds[@]}"; do
+        grep -lF -- "$p" "${logs[@]}" && hits=1
+    done
+    if ((hits)); then
+        echo "not ok - a token or password in the logs above"; fail "secrets in logs"
+    else
+        echo "ok - no token or password in ${#logs[@]} logs"; PASSED=$((PASSED + 1))
+    fi
+}
+if ((stack_ok)); then check_no_secrets; fi
 
 # ------------------------------------------------------------------ sanitizer reports
 echo "== sanitizer reports in program logs"

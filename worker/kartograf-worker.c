@@ -38,7 +38,7 @@
 
 #define MAX_TAKES_PER_TURN 16
 #define IDLE_BLOCK_MS 200
-#define DEFER_PAUSE_MS 100
+#define RETRY_PAUSE_MS 100
 
 static volatile sig_atomic_t stop_requested, reload_requested;
 
@@ -142,8 +142,14 @@ load_data(struct wk *w, int64_t *next_try)
 		"templates", w->data.ndefs, w->data.ntpls);
 }
 
-/* Take tasks while below the process limit; see wk_gen_start.
- * Returns 1 when it stopped with tasks possibly still waiting. */
+/*
+ * Take tasks while below the process limit; see wk_gen_start.  The
+ * queue serves batches round robin (kg_queue.h); a batch found full is
+ * skipped for a moment (struct wk_skip) instead of pausing all taking,
+ * so the free slots go to the other batches at once.  An idle worker
+ * waits on kg:wake, which every push signals.
+ * Returns 1 when it stopped with tasks possibly still waiting.
+ */
 static int
 take_tasks(struct wk *w)
 {
@@ -155,22 +161,39 @@ take_tasks(struct wk *w)
 	while (w->njobs < limit && tries < MAX_TAKES_PER_TURN &&
 	       !stop_requested) {
 		struct kg_err err = {0};
-		int block = (!w->njobs && !tries) ? IDLE_BLOCK_MS : 0;
-		char *task = kg_queue_take(KG_QUEUE_GENERATE, w->id, block,
-					   &err);
-		enum wk_take rc;
+		const char *skip[KG_QUEUE_MAX_SKIP];
+		size_t nskip = wk_skip_list(&w->skip, kg_loop_now_ms(), skip);
+		char *task = kg_queue_take(KG_QUEUE_GENERATE, w->id, skip,
+					   nskip, &err);
 
-		if (!task)
-			return 0;
-		tries++;
-		rc = wk_gen_start(w, task);
-		free(task);
-		if (rc == WK_DEFER || rc == WK_RETRY) {
-			w->take_after = kg_loop_now_ms() + DEFER_PAUSE_MS;
+		if (!task) {
+			if (!w->njobs && !tries && !err.status)
+				kg_queue_wait(IDLE_BLOCK_MS, &err);
 			return 0;
 		}
+		tries++;
+		if (wk_gen_start(w, task) == WK_RETRY) {
+			free(task);
+			w->take_after = kg_loop_now_ms() + RETRY_PAUSE_MS;
+			return 0;
+		}
+		free(task);
 	}
 	return tries == MAX_TAKES_PER_TURN;
+}
+
+/* Slot-time for /metrics: how much of global_limit was in use. */
+static void
+count_slots(struct wk *w, int64_t now)
+{
+	if (w->slot_clock) {
+		int64_t dt = now - w->slot_clock;
+
+		w->slot_ms_used += dt * w->njobs;
+		w->slot_ms_offered +=
+			dt * kg_conf_int("worker", "global_limit");
+	}
+	w->slot_clock = now;
 }
 
 int
@@ -219,6 +242,7 @@ main(void)
 			last_check = now;
 		}
 		load_data(&w, &next_data);
+		count_slots(&w, now);
 		wk_house(&w);
 		wk_gen_tick(&w);
 		if (!w.stopping)

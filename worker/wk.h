@@ -24,6 +24,7 @@
 #include "kg_loop.h"
 #include "kg_offline.h"
 #include "kg_quality.h"
+#include "kg_queue.h"
 
 struct wk_prompt {
 	char *stage, *system, *body;
@@ -45,6 +46,27 @@ void wk_data_free(struct wk_data *d);
 
 struct wk_job;
 
+/*
+ * Batches a worker has just found full (its own slots, the batch's or
+ * the user's limit): named in the next takes' skip list until `until`
+ * (a short moment) or until a job of the batch ends here, so the ring
+ * of a fair queue serves the other batches meanwhile (kg_queue.h).
+ */
+struct wk_skip {
+	char batch[KG_QUEUE_MAX_SKIP][37];
+	int64_t until[KG_QUEUE_MAX_SKIP];
+	size_t n;
+};
+
+/* How long a full batch is skipped: a slot freed by another worker's
+ * job is noticed within this time (our own jobs end the skip at once). */
+#define WK_SKIP_MS 250
+
+void wk_skip_add(struct wk_skip *s, const char *batch_id, int64_t until);
+void wk_skip_del(struct wk_skip *s, const char *batch_id);
+/* Drops expired entries; fills out (KG_QUEUE_MAX_SKIP) with the rest. */
+size_t wk_skip_list(struct wk_skip *s, int64_t now, const char **out);
+
 struct wk {
 	struct kg_loop *loop;
 	char id[96];			/* worker id: host:pid:random */
@@ -53,7 +75,10 @@ struct wk {
 	struct wk_job *jobs;
 	int njobs;
 	int stopping;
-	int64_t take_after;		/* no taking before (after a defer) */
+	int64_t take_after;		/* no taking before (after a failure) */
+	struct wk_skip skip;		/* generation: full batches */
+	/* slot accounting for /metrics: slot-ms used and offered */
+	int64_t slot_ms_used, slot_ms_offered, slot_clock;
 	/* housekeeping clocks (ms, monotonic) */
 	int64_t next_heartbeat, next_reap, next_reconcile;
 	char **suspects;		/* reconciler: lost at the last pass */

@@ -105,7 +105,7 @@ wk_export_poll(struct wk *w)
 		next_reap = now + kg_conf_int("worker", "lease_ms") / 2;
 	}
 	for (int i = 0; i < EXPORTS_PER_TURN && !w->stopping; i++) {
-		char *task = kg_queue_take(KG_QUEUE_EXPORT, w->id, 0, &err);
+		char *task = kg_queue_take(KG_QUEUE_EXPORT, w->id, NULL, 0, &err);
 
 		if (!task)
 			return;

@@ -18,6 +18,11 @@
  * projects stay GENERATING only until the reaper or reconciler hands
  * them out again, and re-claiming such a project does not need a new
  * slot (it already holds one).  A task whose batch is full is deferred.
+ *
+ * Per-user concurrency ([worker] user_concurrency, 0 = none) works the
+ * same way one level up: the claim also locks the owner's users row (FOR
+ * NO KEY UPDATE, so it does not block inserts that reference the user)
+ * and counts the GENERATING projects of all the owner's batches.
  */
 #include "wk.h"
 
@@ -117,6 +122,7 @@ job_end(struct wk_job *j, int ack)
 
 	job_unlink(j);
 	j->w->take_after = 0;	/* a slot is free: look at the queue now */
+	wk_skip_del(&j->w->skip, j->t.batch_id);
 	if (ack && kg_queue_ack(KG_QUEUE_GENERATE, j->w->id, j->task, &err) < 0)
 		KG_WARN("ack of %s failed (the reaper will sort it out): %s",
 			j->t.ident, err.message);
@@ -135,21 +141,55 @@ struct claim {
 	int deferred, skipped;
 };
 
+/* The owner's slot: 1 free, 0 full (c->deferred), -1 error.  Runs
+ * under the batch row lock, so the owner cannot change meanwhile. */
 static int
-claim_tx(void *arg, struct kg_err *err)
+claim_user_slot(struct claim *c, const char *owner, struct kg_err *err)
 {
-	struct claim *c = arg;
-	char limit[24];
+	long long limit = kg_conf_int("worker", "user_concurrency");
 	PGresult *res;
 	int busy;
 
-	c->deferred = c->skipped = 0;
-	/* Serialises the claims of one batch (see the top comment). */
-	res = KG_DB_QUERY(err, "SELECT 1 FROM batches WHERE id = $1 FOR UPDATE",
-			  c->batch_id);
+	if (limit <= 0)
+		return 1;
+	res = KG_DB_QUERY(err, "SELECT 1 FROM users WHERE id = $1 "
+			  "FOR NO KEY UPDATE", owner);
 	if (!res)
 		return -1;
 	PQclear(res);
+	res = KG_DB_QUERY(err,
+		"SELECT count(*) FROM projects p JOIN batches b "
+		"ON b.id = p.batch_id WHERE b.owner_id = $1 "
+		"AND p.status = 'GENERATING' AND p.id <> $2", owner,
+		c->project_id);
+	if (!res)
+		return -1;
+	busy = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	c->deferred = busy >= limit;
+	return !c->deferred;
+}
+
+/* The batch's slot and then the owner's: 1 free, 0 full, -1 error. */
+static int
+claim_slot(struct claim *c, struct kg_err *err)
+{
+	char owner[40];
+	PGresult *res;
+	int busy;
+
+	/* Serialises the claims of one batch (see the top comment). */
+	res = KG_DB_QUERY(err, "SELECT owner_id FROM batches WHERE id = $1 "
+			  "FOR UPDATE", c->batch_id);
+	if (!res)
+		return -1;
+	snprintf(owner, sizeof(owner), "%s",
+		 PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
+	PQclear(res);
+	if (!owner[0]) {		/* the batch is gone */
+		c->skipped = 1;
+		return 0;
+	}
 	res = KG_DB_QUERY(err,
 		"SELECT count(*) FROM projects WHERE batch_id = $1 "
 		"AND status = 'GENERATING' AND id <> $2", c->batch_id,
@@ -158,12 +198,24 @@ claim_tx(void *arg, struct kg_err *err)
 		return -1;
 	busy = atoi(PQgetvalue(res, 0, 0));
 	PQclear(res);
-	snprintf(limit, sizeof(limit), "%lld",
-		 kg_conf_int("worker", "concurrency"));
-	if (busy >= atoi(limit)) {
+	if (busy >= kg_conf_int("worker", "concurrency")) {
 		c->deferred = 1;
 		return 0;
 	}
+	return claim_user_slot(c, owner, err);
+}
+
+static int
+claim_tx(void *arg, struct kg_err *err)
+{
+	struct claim *c = arg;
+	PGresult *res;
+	int rc;
+
+	c->deferred = c->skipped = 0;
+	rc = claim_slot(c, err);
+	if (rc <= 0)
+		return rc;
 	res = KG_DB_QUERY(err,
 		"UPDATE projects SET status = 'GENERATING', started_at = now(), "
 		"attempts = attempts + 1, progress = $3::smallint, "
@@ -682,6 +734,7 @@ claim(struct wk *w, const char *task, struct kg_task *t, struct claim *c)
 	}
 	if (c->deferred) {
 		kg_queue_defer(KG_QUEUE_GENERATE, w->id, task, &err);
+		wk_skip_add(&w->skip, t->batch_id, kg_loop_now_ms() + WK_SKIP_MS);
 		return WK_DEFER;
 	}
 	if (c->skipped) {
@@ -724,8 +777,10 @@ wk_gen_start(struct wk *w, const char *task)
 	}
 	if (local_batch_jobs(w, t.batch_id) >=
 	    kg_conf_int("worker", "concurrency")) {
-		/* Full by our own count: no need to ask the database. */
+		/* Full by our own count: no need to ask the database; and
+		 * no need to look at it again before one of ours ends. */
 		kg_queue_defer(KG_QUEUE_GENERATE, w->id, task, &err);
+		wk_skip_add(&w->skip, t.batch_id, INT64_MAX);
 		return WK_DEFER;
 	}
 	leased = kg_queue_lease(KG_QUEUE_GENERATE, w->id, task,

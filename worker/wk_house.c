@@ -26,6 +26,7 @@
 #include "kg_queue.h"
 #include "kg_redis.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,6 +141,32 @@ reconcile(struct wk *w)
 			"lost", pushed);
 }
 
+/* Slot figures for /metrics (kg_metrics.c), kept as long as the
+ * heartbeat; one script, so the hash never outlives its TTL. */
+static void
+publish_slots(struct wk *w, long long lease)
+{
+	char used[24], offered[24], running[16], limit[24], ms[24], key[128];
+	struct kg_err err = {0};
+	redisReply *r;
+
+	snprintf(key, sizeof(key), "kg:workerstat:%s", w->id);
+	snprintf(used, sizeof(used), "%lld", (long long)w->slot_ms_used);
+	snprintf(offered, sizeof(offered), "%lld",
+		 (long long)w->slot_ms_offered);
+	snprintf(running, sizeof(running), "%d", w->njobs);
+	snprintf(limit, sizeof(limit), "%lld",
+		 kg_conf_int("worker", "global_limit"));
+	snprintf(ms, sizeof(ms), "%lld", lease);
+	r = kg_redis_argv(&err, 9, (const char *[]){
+		"EVAL",
+		"redis.call('HSET', KEYS[1], 'used_ms', ARGV[1], 'offered_ms', "
+		"ARGV[2], 'running', ARGV[3], 'limit', ARGV[4]) "
+		"redis.call('PEXPIRE', KEYS[1], ARGV[5]) return 1",
+		"1", key, used, offered, running, limit, ms}, NULL);
+	freeReplyObject(r);
+}
+
 void
 wk_house(struct wk *w)
 {
@@ -148,8 +175,10 @@ wk_house(struct wk *w)
 	struct kg_err err = {0};
 
 	if (now >= w->next_heartbeat) {
-		if (kg_queue_heartbeat(w->id, lease, &err) == 0)
+		if (kg_queue_heartbeat(w->id, lease, &err) == 0) {
 			wk_gen_renew(w);
+			publish_slots(w, lease);
+		}
 		w->next_heartbeat = now + lease / 3;
 	}
 	if (now >= w->next_reap) {
@@ -169,4 +198,52 @@ wk_house_free(struct wk *w)
 	free_suspects(w->suspects, w->nsuspects);
 	w->suspects = NULL;
 	w->nsuspects = 0;
+}
+
+void
+wk_skip_add(struct wk_skip *s, const char *batch_id, int64_t until)
+{
+	size_t i;
+
+	for (i = 0; i < s->n && strcmp(s->batch[i], batch_id); i++)
+		;
+	if (i == s->n) {
+		if (s->n == KG_QUEUE_MAX_SKIP)
+			return;	/* more full batches than a take can name */
+		snprintf(s->batch[s->n++], sizeof(s->batch[0]), "%s", batch_id);
+	}
+	s->until[i] = until;
+}
+
+static void
+skip_remove(struct wk_skip *s, size_t i)
+{
+	s->n--;
+	if (i != s->n) {
+		memcpy(s->batch[i], s->batch[s->n], sizeof(s->batch[0]));
+		s->until[i] = s->until[s->n];
+	}
+}
+
+void
+wk_skip_del(struct wk_skip *s, const char *batch_id)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->batch[i], batch_id)) {
+			skip_remove(s, i);
+			return;
+		}
+}
+
+size_t
+wk_skip_list(struct wk_skip *s, int64_t now, const char **out)
+{
+	for (size_t i = 0; i < s->n;)
+		if (s->until[i] <= now)
+			skip_remove(s, i);
+		else
+			i++;
+	for (size_t i = 0; i < s->n; i++)
+		out[i] = s->batch[i];
+	return s->n;
 }

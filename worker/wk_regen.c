@@ -61,7 +61,7 @@
 #include <string.h>
 
 #define TAKES_PER_TURN 8
-#define DEFER_PAUSE_MS 100
+#define RETRY_PAUSE_MS 100
 #define DB_RETRY_MS 1000
 
 struct rjob {
@@ -89,6 +89,7 @@ struct rjob {
 
 static struct rjob *jobs;
 static int64_t next_renew, next_reap, next_reconcile, take_after;
+static struct wk_skip skip;		/* batches with a deferred task */
 static char **suspects;			/* reconciler: request ids */
 static size_t nsuspects;
 
@@ -126,6 +127,7 @@ job_end(struct rjob *j, int ack)
 		*p = j->next;
 		j->w->njobs--;
 	}
+	wk_skip_del(&skip, j->t.batch_id);
 	if (ack && kg_queue_ack(KG_QUEUE_REGENERATE, j->w->id, j->task,
 				&err) < 0)
 		KG_WARN("ack of %s failed (the reaper will sort it out): %s",
@@ -813,15 +815,24 @@ take(struct wk *w)
 		return;
 	for (int i = 0; i < TAKES_PER_TURN && w->njobs < limit; i++) {
 		struct kg_err err = {0};
-		char *task = kg_queue_take(KG_QUEUE_REGENERATE, w->id, 0, &err);
+		const char *names[KG_QUEUE_MAX_SKIP];
+		size_t n = wk_skip_list(&skip, kg_loop_now_ms(), names);
+		char *task = kg_queue_take(KG_QUEUE_REGENERATE, w->id, names, n,
+					   &err);
+		struct kg_task t;
 		enum start rc;
 
 		if (!task)
 			return;
 		rc = start(w, task);
+		/* A deferred task (its project is being regenerated) skips
+		 * its batch for a moment; the other batches go on. */
+		if (rc == DEFER && kg_task_parse(task, &t) == 0)
+			wk_skip_add(&skip, t.batch_id,
+				    kg_loop_now_ms() + WK_SKIP_MS);
 		free(task);
-		if (rc == DEFER || rc == RETRY) {
-			take_after = kg_loop_now_ms() + DEFER_PAUSE_MS;
+		if (rc == RETRY) {
+			take_after = kg_loop_now_ms() + RETRY_PAUSE_MS;
 			return;
 		}
 	}

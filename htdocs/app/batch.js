@@ -22,6 +22,7 @@ export function renderBatch(root, batchId) {
   let etaShown = 0;
   let refreshTimer = null;
   let refreshDue = 0;
+  let queue = null;           // "queue" of GET /api/batches/{id} (lib/kg_sched.h)
   const v = batchView();
   // the page appears when its data is there, below the heading that keeps
   // the focus (no empty frame that then moves: layout shift)
@@ -73,6 +74,7 @@ export function renderBatch(root, batchId) {
   function applyBatch(b) {
     const { projects, ...rest } = b;
     batch = Object.assign(batch || {}, rest);
+    if ('queue' in b) queue = b.queue;
     v.title.textContent = b.name || 'Zestaw bez nazwy';
     setTitle(b.name || 'Zestaw');
     for (const p of projects || []) table.apply(p, false);
@@ -168,6 +170,7 @@ export function renderBatch(root, batchId) {
       (c.QUEUED ? ` · W kolejce: ${c.QUEUED}` : '') +
       (c.PENDING ? ` · Oczekuje: ${c.PENDING}` : ''));
     updateEta(c.QUEUED + c.GENERATING, avg, n && c.COMPLETED + c.FAILED === n);
+    showQueue(c);
     updateControls(c);
     v.offlineNote.hidden = t.offline === 0;
   }
@@ -189,6 +192,24 @@ export function renderBatch(root, batchId) {
     setText(v.eta, done > 1 && secs > 2
       ? `Szacowany czas do końca: ok. ${fmtDuration(secs * (100 - avg) / done)}.`
       : 'Szacowany czas do końca: obliczanie…');
+  }
+
+  // Where a waiting batch stands: the queue serves batches round robin,
+  // so the server counts the batches that get a free slot before this one.
+  function showQueue(c) {
+    let text = '';
+    if (queue && c.QUEUED > 0 && c.GENERATING === 0) {
+      if (queue.workers === 0) {
+        text = 'Generowanie rozpocznie się w ciągu minuty.';
+      } else if (queue.waiting && queue.batches_ahead !== null) {
+        const when = `start za ok. ${fmtDuration(queue.eta_seconds)}`;
+        text = queue.batches_ahead > 0
+          ? `Przed Tobą w kolejce: ${plural(queue.batches_ahead, 'zestaw', 'zestawy', 'zestawów')}, ${when}.`
+          : `Twój zestaw jest następny w kolejce, ${when}.`;
+      }
+    }
+    setText(v.queueNote, text);
+    v.queueNote.hidden = !text;
   }
 
   function updateControls(c) {
@@ -262,6 +283,7 @@ function batchView() {
     overall: h('progress', { id: 'overall', max: '100', value: '0', 'aria-labelledby': 'overall-label' }),
     overallText: h('p', { id: 'overall-text' }),
     eta: h('p', { id: 'eta', class: 'note' }),
+    queueNote: h('p', { id: 'queue-note', class: 'note', role: 'status', hidden: true }),
     tbody: h('tbody', { role: 'rowgroup' }),
   };
   v.actions = h('div', { class: 'actions' }, v.startBtn, v.retryAllBtn, v.zipBtn);
@@ -271,7 +293,7 @@ function batchView() {
     h('section', { class: 'card', 'aria-labelledby': 'overall-label' },
       h('div', { class: 'row-between' },
         h('h2', { id: 'overall-label' }, 'Postęp generowania'), v.liveBadge),
-      v.overall, v.overallText, v.eta, v.actions),
+      v.overall, v.overallText, v.eta, v.queueNote, v.actions),
     h('section', { class: 'card', 'aria-labelledby': 'projects-h' },
       h('h2', { id: 'projects-h' }, 'Projekty'),
       h('div', { class: 'table-wrap' },

@@ -777,6 +777,7 @@ await test(`${SCALE_N} projects: the batch page stays fluid from opening to batc
     KARTOGRAF_AI_OFFLINE_DELAY_MS: process.env.E2E_SCALE_DELAY_MS || '0',
     KARTOGRAF_WORKER_CONCURRENCY: process.env.E2E_SCALE_CONCURRENCY || '20',
     KARTOGRAF_WORKER_GLOBAL_LIMIT: process.env.E2E_SCALE_CONCURRENCY || '20',
+    KARTOGRAF_WORKER_USER_CONCURRENCY: process.env.E2E_SCALE_CONCURRENCY || '20',
   });
   const { ctx, page: s } = await newPage();
   let tracing = false;

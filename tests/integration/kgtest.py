@@ -5,6 +5,7 @@
     ...
     drop_users(ctx, email)                # also removes their batches and files
 """
+import json
 import uuid
 
 PASSWORD = "integration pass 42"
@@ -37,6 +38,25 @@ def new_user(ctx, prefix="t", admin=False, password=PASSWORD):
     """A new user, signed in: (email, Authorization header dict)."""
     email = add_user(ctx, prefix, admin, password)
     return email, {"Authorization": "Bearer " + login(ctx, email, password)["token"]}
+
+
+def queued_tasks(ctx, q):
+    """The tasks waiting in queue q, oldest first: a fair queue keeps a list per
+    batch (kg:queue:<q>:<batch>, ring kg:ready:<q>), see lib/kg_queue.h."""
+    keys = [f"kg:queue:{q}"] + [f"kg:queue:{q}:{b}" for b in
+                                ctx.redis("LRANGE", f"kg:ready:{q}", "0", "-1").split()]
+    tasks = []
+    for key in keys:
+        raw = ctx.redis("--raw", "LRANGE", key, "0", "-1")
+        tasks += [json.loads(t) for t in reversed(raw.splitlines()) if t.strip()]
+    return tasks
+
+
+def drop_queue(ctx, q):
+    """Forget everything waiting in queue q."""
+    keys = [f"kg:queue:{q}", f"kg:queued:{q}", f"kg:ready:{q}", f"kg:readyset:{q}"]
+    keys += [f"kg:queue:{q}:{b}" for b in ctx.redis("LRANGE", f"kg:ready:{q}", "0", "-1").split()]
+    ctx.redis("DEL", *keys)
 
 
 def drop_users(ctx, *emails):

@@ -3,7 +3,7 @@ regenerate requests - through both web servers."""
 import json
 import threading
 import uuid
-from kgtest import drop_users, new_user  # noqa: E402
+from kgtest import drop_queue, drop_users, new_user, queued_tasks  # noqa: E402
 
 PASSWORD = "projects pass 42"
 KEYS = ["summary", "objectives", "target_group", "activities", "schedule",
@@ -368,11 +368,12 @@ def test_regenerate_requests(ctx):
         def check(name, base):
             pid = _project(ctx, email)
             path = f"/api/projects/{pid}/sections/budget/regenerate"
-            n0 = int(ctx.redis("LLEN", "kg:queue:regenerate"))
+            n0 = len(queued_tasks(ctx, "regenerate"))
             r = ctx.request(base, "POST", path, {"version": 1, "instruction": "krócej"}, auth)
             assert r.status == 202 and r.json()["queued"] is True, r
-            assert int(ctx.redis("LLEN", "kg:queue:regenerate")) == n0 + 1
-            task = json.loads(ctx.redis("LINDEX", "kg:queue:regenerate", "0"))
+            waiting = queued_tasks(ctx, "regenerate")
+            assert len(waiting) == n0 + 1, waiting
+            (task,) = [t for t in waiting if t["project_id"] == pid]
             assert task["kind"] == "regenerate_section" and task["project_id"] == pid, task
             assert task["section"] == "budget" and task["instruction"] == "krócej" and task["version"] == 1
             # recorded in PostgreSQL too (the reconciler's source)
@@ -400,10 +401,10 @@ def test_regenerate_requests(ctx):
             r = ctx.request(base, "POST", f"/api/projects/{gen}/sections/budget/regenerate",
                             {"version": 1}, auth)
             assert r.status == 409 and r.json()["error"] == "not_editable", r
-            assert int(ctx.redis("LLEN", "kg:queue:regenerate")) == n0 + 2
+            assert len(queued_tasks(ctx, "regenerate")) == n0 + 2
             assert _version_db(ctx, pid) == 1
         ctx.check_servers(check)
     finally:
         _drop(ctx, email)    # the request rows go with the projects
-        ctx.redis("DEL", "kg:queue:regenerate", "kg:queued:regenerate")
+        drop_queue(ctx, "regenerate")
         ctx.stack("start", "worker")

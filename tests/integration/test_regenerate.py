@@ -13,7 +13,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import xlsxgen  # noqa: E402
 from test_worker import own_workers, _log, _stop  # noqa: E402
-from kgtest import drop_users, new_user  # noqa: E402
+from kgtest import drop_users, new_user, queued_tasks  # noqa: E402
 
 PASSWORD = "regen pass 42"
 HEADER = ["Nazwa projektu", "Opis", "Wnioskodawca", "Budżet (PLN)", "Data rozpoczęcia",
@@ -226,7 +226,7 @@ def test_regenerate_killed_worker_processed_once(ctx):
                     "section": "activities", "instruction": "dłużej", "version": v,
                     "user_id": "", "request_id": "999999999"}
             ctx.redis("LPUSH", "kg:queue:regenerate", json.dumps(task))
-            ctx.wait_until(lambda: ctx.redis("LLEN", "kg:queue:regenerate") == "0", timeout=10,
+            ctx.wait_until(lambda: queued_tasks(ctx, "regenerate") == [], timeout=10,
                            what="duplicate taken")
             ctx.wait_until(lambda: "is gone" in _log(b), timeout=10, what="duplicate dropped")
             _stop(b)
@@ -253,7 +253,7 @@ def test_regenerate_flushall_reconciler(ctx):
         with own_workers(ctx) as ws:
             _regen(ctx, base, auth, pid, "schedule", {"instruction": "dłużej", "version": v})
             ctx.redis("FLUSHALL")
-            assert ctx.redis("LLEN", "kg:queue:regenerate") == "0"
+            assert queued_tasks(ctx, "regenerate") == []
             w = ws.start("regen-flush")
             _wait_processed(ctx, pid, timeout=30)
             _stop(w)

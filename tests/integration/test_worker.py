@@ -13,7 +13,7 @@ import signal
 import subprocess
 import time
 import uuid
-from kgtest import add_user, drop_users, login  # noqa: E402
+from kgtest import add_user, drop_users, login, queued_tasks  # noqa: E402
 
 PASSWORD = "worker test 42"
 SECTION_KEYS = {"summary", "objectives", "target_group", "activities", "schedule", "budget",
@@ -349,7 +349,7 @@ def test_worker_flushall_reconciler_recovers(ctx):
                                                "AND status = 'COMPLETED'") >= 1,
                            timeout=20, what="first project done")
             ctx.redis("FLUSHALL")
-            assert ctx.redis("LLEN", "kg:queue:generate") == "0"
+            assert queued_tasks(ctx, "generate") == []
             _wait_done(ctx, batch, timeout=40)
             assert _batch_status(ctx, batch) == "COMPLETED", _batch_status(ctx, batch)
             _check_completed(ctx, batch, 20)

@@ -163,6 +163,60 @@ test_print_hides_secrets(void **state)
 	kg_config_print(secret_line);
 }
 
+static void
+conninfo_line(const char *line)
+{
+	assert_null(strstr(line, "pg-secret"));
+	if (!strncmp(line, "[database] conninfo", 19))
+		assert_non_null(strstr(line, "user=kartograf"));
+}
+
+static void
+test_print_masks_conninfo_password(void **state)
+{
+	struct kg_err err = {0};
+
+	(void)state;
+	write_config("[database]\nconninfo = host=127.0.0.1 password=pg-secret "
+		     "user=kartograf\n");
+	assert_int_equal(kg_config_load(path, &err), 0);
+	kg_config_print(conninfo_line);
+}
+
+static void
+check_mask(const char *in, const char *want)
+{
+	char out[256];
+
+	kg_config_mask_conninfo(in, out, sizeof(out));
+	assert_string_equal(out, want);
+}
+
+static void
+test_mask_conninfo_forms(void **state)
+{
+	char tiny[8];
+
+	(void)state;
+	check_mask("host=h password=s3cret dbname=k",
+		   "host=h password=*** dbname=k");
+	check_mask("password = 's3 \\' cret' user=k",
+		   "password = *** user=k");
+	check_mask("PASSWORD=x", "PASSWORD=***");
+	check_mask("dbname=kartograf", "dbname=kartograf");
+	check_mask("passwordless=1 user=k", "passwordless=1 user=k");
+	check_mask("postgresql://kg:s3cret@db:5432/k?sslmode=require",
+		   "postgresql://kg:***@db:5432/k?sslmode=require");
+	check_mask("postgres://db/k?user=kg&password=s3cret&sslmode=disable",
+		   "postgres://db/k?user=kg&password=***&sslmode=disable");
+	check_mask("postgresql://kg@db/k", "postgresql://kg@db/k");
+	check_mask("host=h broken", "host=h broken");
+	check_mask("", "");
+	kg_config_mask_conninfo("password=s3cret", tiny, sizeof(tiny));
+	assert_null(strstr(tiny, "s3c"));
+	assert_int_equal(strlen(tiny), 7);
+}
+
 int
 main(void)
 {
@@ -178,6 +232,9 @@ main(void)
 		cmocka_unit_test_teardown(test_failed_reload_keeps_old,
 					  teardown),
 		cmocka_unit_test_teardown(test_print_hides_secrets, teardown),
+		cmocka_unit_test_teardown(test_print_masks_conninfo_password,
+					  teardown),
+		cmocka_unit_test(test_mask_conninfo_forms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -190,12 +190,17 @@ test_many_distinct_names(void **state)
 	kg_rows_init(&r);
 	kg_rows_feed(&r, 1, head, 3);
 	for (unsigned i = 2; i <= 5002; i++) {
-		struct kg_cell row[] = {text(name), text("d"), text("o")};
+		struct kg_cell row[3];
 
-		/* the last row repeats row 2's name, differently cased */
+		/* the last row repeats row 2's name, differently cased
+		 * (written before text() looks at it: on the first row
+		 * `name` would still be uninitialised) */
 		snprintf(name, sizeof(name), i < 5002 ? "Projekt %u"
 						      : "PROJEKT %u",
 			 i < 5002 ? i : 2);
+		row[0] = text(name);
+		row[1] = text("d");
+		row[2] = text("o");
 		kg_rows_feed(&r, i, row, 3);
 	}
 	assert_int_equal(kg_rows_finish(&r), 1);

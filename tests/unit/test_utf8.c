@@ -1,5 +1,6 @@
-/* Unit tests of kg_project's text cleaner: UTF-8 validity, line breaks,
- * control characters and the length limit (characters, not bytes). */
+/* Unit tests of kg_utf8_clean, the text cleaner: UTF-8 validity, line
+ * breaks, control characters and the length limit (characters, not
+ * bytes). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +19,7 @@ check_ok(const char *in, size_t len, size_t max, const char *want)
 	struct kg_err err = {0};
 	char *out = (char *)1;
 
-	assert_int_equal(kg_project_clean_text(in, len, max, &out, &err), 0);
+	assert_int_equal(kg_utf8_clean(in, len, max, &out, &err), 0);
 	assert_int_equal(err.status, 0);
 	assert_non_null(out);
 	assert_string_equal(out, want);
@@ -32,7 +33,7 @@ check_fails(const char *in, size_t len, size_t max, int status,
 	struct kg_err err = {0};
 	char *out = (char *)1;
 
-	assert_int_equal(kg_project_clean_text(in, len, max, &out, &err), -1);
+	assert_int_equal(kg_utf8_clean(in, len, max, &out, &err), -1);
 	assert_null(out);
 	assert_int_equal(err.status, status);
 	assert_string_equal(err.code, code);
@@ -113,7 +114,7 @@ test_length_in_characters(void **state)
 	assert_non_null(big);
 	for (i = 0; i < KG_SECTION_MAX_CHARS; i++)
 		memcpy(big + 2 * i, "\xc5\x82", 2);	/* ł */
-	assert_int_equal(kg_project_clean_text(big, 2 * i,
+	assert_int_equal(kg_utf8_clean(big, 2 * i,
 					       KG_SECTION_MAX_CHARS, &out,
 					       &err), 0);
 	assert_int_equal(kg_utf8_chars(out), KG_SECTION_MAX_CHARS);
