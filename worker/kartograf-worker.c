@@ -133,7 +133,8 @@ make_id(struct wk *w)
 	RAND_bytes(rnd, sizeof(rnd));
 	snprintf(w->id, sizeof(w->id), "%.60s:%d:%02x%02x%02x%02x", host,
 		 (int)getpid(), rnd[0], rnd[1], rnd[2], rnd[3]);
-	srand((unsigned)(rnd[0] << 24 | rnd[1] << 16 | rnd[2] << 8 | rnd[3]));
+	srand((unsigned)rnd[0] << 24 | (unsigned)rnd[1] << 16 |
+	      (unsigned)rnd[2] << 8 | rnd[3]);
 }
 
 static void

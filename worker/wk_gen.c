@@ -63,7 +63,9 @@ struct wk_job {
 	struct kg_ai_request req;
 	struct kg_ai_call *call;
 	uint64_t timer;
-	int64_t last_progress;
+	int64_t last_progress;		/* last progress write */
+	int64_t last_event;		/* last event the browser got */
+	int held;			/* a progress write not yet published */
 	char error[900];
 	/* Failover (issue 6): the stage's walk along the provider chain. */
 	struct kg_failover_cursor fo;
@@ -252,6 +254,7 @@ struct step {
 	char *quality;
 	int quality_score;
 	const char *provider;
+	int quiet;			/* progress: DB only, no event */
 	/* results */
 	struct ev_list events;
 	int lost;
@@ -388,6 +391,11 @@ step_tx(void *arg, struct kg_err *err)
 	const char *type = "project.progress";
 
 	l->n = 0;
+	/* A held-back progress write takes no seq (a seq without its event
+	 * would be a hole the relay waits for) and locks the project row
+	 * only, so it cannot close a lock cycle with a batch-first writer. */
+	if (s->quiet)
+		return fenced_update(s, err);
 	/* seq first: it locks the batch row, the lock order of every
 	 * writer (batch, then project). */
 	l->seq[0] = kg_event_next_seq(j->t.batch_id, err);
@@ -481,6 +489,15 @@ log_call(struct wk_job *j, const struct kg_ai_result *r, const char *outcome,
 }
 
 /*
+ * Progress is written to the database at once, but published at most once
+ * per [worker] progress_interval_ms for a project (the cadence the browser
+ * already expects from the ticks below): with a fast provider the three
+ * stage ends of one project fall within a second, and their events - 40%
+ * of a batch's events - would each cost a seq lock on the batch row, a
+ * Redis script, a relay write per watcher and a repaint, for a bar that
+ * the browser shows for a few hundred milliseconds.  What is held back is
+ * published by wk_gen_tick() once the interval has passed, unless the
+ * project has finished by then (its status event carries progress 100).
  * Returns 1 when the project is no longer ours (stopped, or re-claimed
  * by another worker): the job is gone, or - with a call in flight - it
  * waits for that call only (j->stopped).
@@ -488,11 +505,14 @@ log_call(struct wk_job *j, const struct kg_ai_result *r, const char *outcome,
 static int
 write_progress(struct wk_job *j, int progress)
 {
+	int64_t now = kg_loop_now_ms();
 	struct step s = {.j = j, .status = "GENERATING", .progress = progress,
 			 .quality_score = -1};
 
+	s.quiet = now - j->last_event <
+		  kg_conf_int("worker", "progress_interval_ms");
 	j->progress = progress;
-	j->last_progress = kg_loop_now_ms();
+	j->last_progress = now;
 	if (run_step(&s) == 1) {
 		if (j->call)
 			j->stopped = 1;
@@ -500,6 +520,9 @@ write_progress(struct wk_job *j, int progress)
 			job_end(j, 1);
 		return 1;
 	}
+	j->held = s.quiet;
+	if (!s.quiet)
+		j->last_event = now;
 	return 0;
 }
 
@@ -834,6 +857,7 @@ wk_gen_start(struct wk *w, const char *task)
 	j->fo.attempt = 1;
 	j->progress = stage_progress[0];
 	j->last_progress = kg_loop_now_ms();
+	j->last_event = j->last_progress;
 	j->next = w->jobs;
 	w->jobs = j;
 	w->njobs++;
@@ -869,7 +893,8 @@ wk_gen_has(struct wk *w, const char *task)
 /*
  * A provider call can take tens of seconds; the browser still gets a
  * progress event every [worker] progress_interval_ms, creeping towards
- * the end of the current stage's band.
+ * the end of the current stage's band.  A progress write that
+ * write_progress() held back is published here once its interval is over.
  */
 void
 wk_gen_tick(struct wk *w)
@@ -880,17 +905,22 @@ wk_gen_tick(struct wk *w)
 
 	for (; j; j = next) {
 		next = j->next;
-		if (j->stopped || now - j->last_progress < every ||
-		    j->stage >= KG_NSTAGES)
+		if (j->stopped || j->stage >= KG_NSTAGES)
 			continue;
-		/* The stop hint: no more progress for a stopped project. */
-		if (kg_batch_stop_hinted(j->t.batch_id) && !still_ours(j)) {
+		/* The stop hint (at the progress cadence, not every turn): no
+		 * more progress for a stopped project. */
+		if (now - j->last_progress >= every &&
+		    kg_batch_stop_hinted(j->t.batch_id) && !still_ours(j)) {
 			j->stopped = j->call != NULL;
 			if (!j->stopped)
 				drop_stopped(j);
 			continue;
 		}
-		if (j->progress + 1 < stage_progress[j->stage + 1])
+		if (j->held && now - j->last_event >= every)
+			write_progress(j, j->progress);
+		else if (now - j->last_progress < every)
+			continue;
+		else if (j->progress + 1 < stage_progress[j->stage + 1])
 			write_progress(j, j->progress + 1);
 		else
 			write_progress(j, j->progress);

@@ -23,8 +23,15 @@ export function loadXLSX() {
   return xlsxPromise;
 }
 
+// The page of the list lives in the address (#/?page=3), so a reload or a
+// link keeps it; replaceState changes it without a new route.
+function pageFromHash() {
+  const m = /[?&]page=(\d{1,6})\b/.exec(location.hash);
+  return m ? Math.max(1, Number(m[1])) : 1;
+}
+
 export function renderBatches(root) {
-  let offset = 0;
+  let offset = (pageFromHash() - 1) * PAGE;
   let alive = true;
   const listBox = h('div', { class: 'batch-list', 'aria-live': 'polite', 'aria-busy': 'true' }, h('p', { class: 'note' }, 'Wczytywanie listy…'));
   const upload = uploadPanel();
@@ -32,7 +39,7 @@ export function renderBatches(root) {
     h('h1', null, 'Zestawy projektów'),
     upload.el,
     h('section', { class: 'card', 'aria-labelledby': 'list-h' },
-      h('h2', { id: 'list-h' }, 'Twoje zestawy'),
+      h('h2', { id: 'list-h', tabindex: '-1' }, 'Twoje zestawy'),
       listBox));
 
   async function load() {
@@ -40,7 +47,13 @@ export function renderBatches(root) {
     try {
       const r = await api('GET', `/api/batches?limit=${PAGE}&offset=${offset}`);
       if (!alive) return;
-      replace(listBox, batchTable(r.batches || [], r.total || 0));
+      const total = r.total || 0;
+      if (offset > 0 && offset >= total) { // past the end (batches deleted meanwhile)
+        offset = Math.max(0, Math.floor((total - 1) / PAGE) * PAGE);
+        load();
+        return;
+      }
+      replace(listBox, batchTable(r.batches || [], total));
     } catch (e) {
       if (!alive) return;
       replace(listBox, h('p', { class: 'form-error', role: 'alert' }, e.message),
@@ -61,9 +74,7 @@ export function renderBatches(root) {
       h('td', null, countsView(b.counts || {}, b.row_count)),
       h('td', { class: 'num' }, fmtCost(b.cost)),
       h('td', null, deleteButton(b))));
-    const pager = h('div', { class: 'pager' });
-    if (offset > 0) pager.appendChild(h('button', { type: 'button', class: 'btn', onclick: () => { offset = Math.max(0, offset - PAGE); load(); } }, '← Nowsze'));
-    if (offset + batches.length < total) pager.appendChild(h('button', { type: 'button', class: 'btn', onclick: () => { offset += PAGE; load(); } }, 'Starsze →'));
+    const pager = pagerView(total);
     return h('div', null,
       h('div', { class: 'table-wrap' },
         h('table', { class: 'data' },
@@ -83,6 +94,27 @@ export function renderBatches(root) {
       type: 'button', class: 'btn btn-small btn-danger-outline delete-batch', 'aria-label': `Usuń zestaw ${b.name || ''}`,
       onclick: async () => { if (await deleteBatch(b)) load(); },
     }, 'Usuń');
+  }
+
+  // « Najnowsze · ← Nowsze · Strona 3 z 25 · Starsze → · Najstarsze »
+  function pagerView(total) {
+    const pages = Math.max(1, Math.ceil(total / PAGE));
+    const page = Math.floor(offset / PAGE) + 1;
+    if (pages === 1) return null;
+    const go = (p) => () => {
+      offset = (p - 1) * PAGE;
+      history.replaceState(null, '', p > 1 ? `#/?page=${p}` : '#/');
+      load().then(() => { const h2 = document.getElementById('list-h'); if (h2) h2.focus(); });
+    };
+    const btn = (label, p, cls, aria) => h('button', {
+      type: 'button', class: `btn ${cls}`, disabled: p === page, onclick: go(p), 'aria-label': aria || null,
+    }, label);
+    return h('nav', { class: 'pager', 'aria-label': 'Strony listy zestawów' },
+      btn('« Najnowsze', 1, 'pager-first', 'Pierwsza strona: najnowsze zestawy'),
+      btn('← Nowsze', Math.max(1, page - 1), 'pager-prev'),
+      h('span', { class: 'pager-pos', 'aria-current': 'page' }, `Strona ${page} z ${pages}`),
+      btn('Starsze →', Math.min(pages, page + 1), 'pager-next'),
+      btn('Najstarsze »', pages, 'pager-last', 'Ostatnia strona: najstarsze zestawy'));
   }
 
   load();

@@ -8,8 +8,8 @@
 # run through Apache (APACHE_PORT) when Apache answers. A fresh user is created
 # with $BUILD/worker/kartograf-admin adduser (KARTOGRAF_CONFIG=STATE/kartograf.conf).
 #
-# Installs what is missing: Debian's chromium (apt-get) and npm playwright-core +
-# xlsx into tests/e2e/node_modules (from package-lock.json). No browser is ever
+# Installs what is missing: Debian's chromium (apt-get) and npm playwright-core,
+# xlsx and @axe-core/playwright into tests/e2e/node_modules (from package-lock.json). No browser is ever
 # downloaded: playwright-core drives /usr/bin/chromium.
 #
 # Prints "ok - name" / "not ok - name" lines and a final "e2e: N passed, M failed".
@@ -45,7 +45,8 @@ command -v node >/dev/null && command -v npm >/dev/null || {
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null ||
         fail_setup "node/npm missing and could not be installed"
 }
-if [[ ! -d "$HERE/node_modules/playwright-core" || ! -d "$HERE/node_modules/xlsx" ]]; then
+if [[ ! -d "$HERE/node_modules/playwright-core" || ! -d "$HERE/node_modules/xlsx" ||
+      ! -d "$HERE/node_modules/@axe-core/playwright" ]]; then
     echo "# installing npm packages into tests/e2e/node_modules"
     # PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: playwright-core downloads nothing, but be explicit
     (cd "$HERE" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --ignore-scripts --silent) ||
@@ -91,7 +92,7 @@ WHERE=lighttpd; [[ -n "${E2E_SHARED:-}" ]] && WHERE="shared-host CGI site"
 echo "# e2e: $WHERE $BASE${APACHE:+, apache $APACHE}; artifacts in $ART"
 rc=0
 (cd "$HERE" && E2E_BASE="$BASE" E2E_APACHE="$APACHE" E2E_EMAIL="$EMAIL" E2E_PASSWORD="$PASSWORD" \
-    E2E_ARTIFACTS="$ART" timeout -k 10 "${E2E_TIMEOUT:-600}" node run.mjs) || rc=$?
+    E2E_ARTIFACTS="$ART" E2E_STATE="$STATE" E2E_KGSTACK="$ROOT/scripts/kgstack" BUILD="$BUILD" timeout -k 10 "${E2E_TIMEOUT:-600}" node run.mjs) || rc=$?
 if ((rc == 124 || rc == 137)); then
     echo "not ok - e2e suite timed out"
     echo "e2e: 0 passed, 1 failed"
