@@ -8,6 +8,8 @@
 #   make bench      benchmarks (tests/bench)
 #   make install    PREFIX=/usr/local: programs + host setup (user, dirs, config)
 #   make deb        build/kartograf_<version>_<arch>.deb (debhelper)
+#   make bundle     portable tarball for shared hosting (README "Shared
+#                   hosting"): build-bundle/kartograf-<v>-linux-<arch>.tar.gz
 #
 # Sources are picked up by convention, so adding a module or endpoint
 # needs no Makefile change:
@@ -35,6 +37,12 @@ CFLAGS ?= -O2 -g
 override CFLAGS += -std=c11 $(WARN) -fno-strict-aliasing -MMD -MP $(SAN)
 LDLIBS += $(shell pkg-config --libs $(PKGS)) -lfcgi -lpthread -lm
 override LDFLAGS += $(SAN)
+# make bundle: the programs find their libraries beside them (installed
+# into public_html: lib/) or one level up (the bundle: bin/../lib).  DT_RPATH,
+# not RUNPATH, so that it also serves the libraries' own dependencies.
+ifdef BUNDLE
+override LDFLAGS += -Wl,--disable-new-dtags,-rpath,'$$ORIGIN/lib:$$ORIGIN/../lib'
+endif
 
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
@@ -52,7 +60,7 @@ ALL_OBJ := $(LIB_OBJ) $(WK_OBJ) $(CGI_SRC:%.c=$(B)/%.o) \
 	$(patsubst %.c,$(B)/%.o,$(wildcard worker/kartograf-*.c)) \
 	$(UNIT_SRC:%.c=$(B)/%.o)
 
-.PHONY: all programs asan run test bench fuzz install install-files deb clean deps format format-check
+.PHONY: all programs asan run test bench fuzz install install-files deb clean deps format format-check bundle
 all: programs $(UNIT)
 # what an install needs: no unit tests, no cmocka
 programs: $(LIB) $(CGI) $(TOOLS) $(B)/openapi.json
@@ -189,6 +197,10 @@ deb: programs
 
 FORMAT_SRC = lib/*.[ch] cgi-bin/*.c worker/*.[ch] tests/unit/*.c tests/fuzz/*.[ch]
 
+bundle:
+	$(MAKE) B=build-bundle BUNDLE=1 programs
+	scripts/bundle.sh build-bundle $(VERSION)
+
 format:
 	clang-format -i $(FORMAT_SRC)
 
@@ -201,7 +213,7 @@ format-check:
 	done; echo "format-check: $$n files differ from .clang-format"; [ $$n -eq 0 ]
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-bundle
 	rm -f debian/changelog
 
 -include $(ALL_OBJ:.o=.d)

@@ -12,12 +12,18 @@
  *   GET  /api/batches          mine, newest first (?limit=&offset=, ?all=1
  *                              for admins)
  *   GET  /api/batches/{id}     one batch with its projects' statuses
+ *   PATCH /api/batches/{id}    {"name"?, "cost_cap"?} -> 200 the batch
+ *                              (+ "stopped": n when the new cap stopped it)
+ *   DELETE /api/batches/{id}   -> 200 {"deleted": "batch", "id", ...}; 409 batch_busy while generating,
+ *                              503 when stored files cannot be removed
+ *                              (then nothing is deleted)
  *
  * The upload is validated completely before anything is written; then
  * one transaction creates the batch and all its projects, so a failure
  * leaves nothing half-created.
  */
 #include "kg_batch.h"
+#include "kg_clock.h"
 #include "kg_config.h"
 #include "kg_http.h"
 #include "kg_log.h"
@@ -26,6 +32,7 @@
 #include "kg_sheet.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #define TEMPLATE_URL "/api/template.xlsx"
 #define NAME_MAX_BYTES 300
@@ -34,11 +41,8 @@
 static int
 read_rows(struct kg_req *req, struct kg_upload *up, struct kg_rows *rows)
 {
-	static const char *const raw_types[] = KG_SHEET_RAW_TYPES;
 	struct kg_sheet_limits lim;
 
-	if (kg_req_upload(req, raw_types, up) < 0)
-		return -1;
 	kg_sheet_limits_default(&lim);
 	lim.max_file = (size_t)kg_conf_int("http", "max_body");
 	return kg_sheet_read(up->file.data, up->file.len, up->filename,
@@ -75,40 +79,69 @@ batch_name(struct kg_upload *up, char *out, size_t size)
 		snprintf(out, size, "Import");
 }
 
+/* Where an upload's server time goes (logged with each new batch). */
+struct split {
+	int64_t mark_us;
+	double read, parse, insert, answer;	/* ms */
+};
+
+static double
+lap(struct split *t)
+{
+	double ms = kg_clock_ms_since(t->mark_us);
+
+	t->mark_us = kg_clock_us();
+	return ms;
+}
+
 static int
-create_batch(struct kg_req *req, struct kg_upload *up, struct kg_rows *rows)
+create_batch(struct kg_req *req, struct kg_upload *up, struct kg_rows *rows,
+	     struct split *t)
 {
 	char id[37], name[320];
-	cJSON *batch;
+	struct kg_buf batch = {0};
+	int rc = -1;
 
 	batch_name(up, name, sizeof(name));
 	if (kg_batch_create(&req->user, name,
 			    up->filename[0] ? up->filename : NULL,
 			    rows->projects, id, &req->err) < 0)
 		return -1;
-	KG_INFO("batch %s created: %d projects", id,
-		cJSON_GetArraySize(rows->projects));
-	batch = kg_batch_get(id, &req->user, 1, &req->err);
-	if (!batch)
-		return -1;
-	return kg_resp_json(req, 201, batch);
+	t->insert = lap(t);
+	if (kg_batch_get_json(id, &req->user, 1, &batch, NULL, &req->err) == 0)
+		rc = kg_resp_json_text(req, 201, batch.data, batch.len);
+	t->answer = lap(t);
+	KG_INFO("batch %s created: %d projects; upload split: read %.1f ms, "
+		"parse %.1f ms, validate %.1f ms, insert %.1f ms, answer "
+		"%.1f ms (%zu bytes)", id, cJSON_GetArraySize(rows->projects),
+		t->read, t->parse - rows->feed_ms, rows->feed_ms, t->insert,
+		t->answer, batch.len);
+	kg_buf_free(&batch);
+	return rc;
 }
 
 static int
 post_batches(struct kg_req *req)
 {
+	static const char *const raw_types[] = KG_SHEET_RAW_TYPES;
 	struct kg_upload up = {.text_field = "name",
 			       .text_max = NAME_MAX_BYTES};
 	struct kg_rows rows;
+	struct split t = {0};
 	int rc;
 
 	kg_rows_init(&rows);
-	rc = read_rows(req, &up, &rows);
+	t.mark_us = kg_clock_us();
+	rc = kg_req_upload(req, raw_types, &up);
+	t.read = lap(&t);
+	if (rc == 0)
+		rc = read_rows(req, &up, &rows);
 	kg_buf_free(&up.file);
+	t.parse = lap(&t);
 	if (rc == 0 && kg_rows_finish(&rows) > 0)
 		rc = answer_invalid(req, &rows);
 	else if (rc == 0)
-		rc = create_batch(req, &up, &rows);
+		rc = create_batch(req, &up, &rows, &t);
 	kg_upload_free(&up);
 	kg_rows_free(&rows);
 	return rc;
@@ -118,28 +151,94 @@ static int
 get_batches(struct kg_req *req)
 {
 	long long limit, offset, all;
-	cJSON *o;
+	struct kg_buf list = {0};
+	int rc = -1;
 
 	if (kg_req_query_int(req, "limit", 50, 1, 200, &limit) < 0 ||
 	    kg_req_query_int(req, "offset", 0, 0, 1000000000, &offset) < 0 ||
 	    kg_req_query_int(req, "all", 0, 0, 1, &all) < 0)
 		return -1;
-	o = kg_batch_list(&req->user, (int)all, limit, offset, &req->err);
-	return o ? kg_resp_json(req, 200, o) : -1;
+	if (kg_batch_list_json(&req->user, (int)all, limit, offset, &list,
+			       &req->err) == 0)
+		rc = kg_resp_json_text(req, 200, list.data, list.len);
+	kg_buf_free(&list);
+	return rc;
+}
+
+/* "queue" (kg_sched) is the batch object's last member, after its
+ * projects; without Redis the batch is still shown, without it. */
+static int
+add_queue(struct kg_buf *batch, const char *id,
+	  const struct kg_batch_counts *n)
+{
+	struct kg_err ignored = {0};
+	cJSON *queue = kg_sched_queue(id, n->queued, n->generating, &ignored);
+	char *q = queue ? cJSON_PrintUnformatted(queue) : NULL;
+	int rc = 0;
+
+	cJSON_Delete(queue);
+	if (q) {
+		batch->data[--batch->len] = '\0';	/* reopen the object */
+		rc = kg_buf_printf(batch, ",\"queue\":%s}", q);
+	}
+	free(q);
+	return rc;
 }
 
 static int
 get_batch(struct kg_req *req)
 {
-	cJSON *o = kg_batch_get(kg_req_param(req, "id"), &req->user, 1,
-				&req->err);
+	const char *id = kg_req_param(req, "id");
+	struct kg_batch_counts n;
+	struct kg_buf batch = {0};
+	int rc = -1;
 
-	struct kg_err ignored = {0};
+	if (kg_batch_get_json(id, &req->user, 1, &batch, &n, &req->err) < 0)
+		goto out;
+	if (add_queue(&batch, id, &n) < 0)
+		kg_fail(req, 500, "internal", "out of memory");
+	else
+		rc = kg_resp_json_text(req, 200, batch.data, batch.len);
+out:
+	kg_buf_free(&batch);
+	return rc;
+}
 
-	/* Without Redis the batch is still shown, without "queue". */
-	if (o)
-		kg_sched_describe(o, &ignored);
-	return o ? kg_resp_json(req, 200, o) : -1;
+/* PATCH /api/batches/{id}: the shape here; the name's other rules (not
+ * blank, no control characters) and the stop a low cap causes are
+ * kg_batch_update's.  cost_cap null = remove the cap. */
+static const struct kg_field patch_body[] = {
+	{"name", KG_STRING, .min = 1, .max = 300,
+	 .what = "the batch's new name (1-300 characters)"},
+	{"cost_cap", KG_NUMBER, KG_NULLABLE, .min = 0, .max = 999999,
+	 .what = "a cost cap in USD (0-999999), or null for none"},
+	{0},
+};
+
+static int
+patch_batch(struct kg_req *req)
+{
+	cJSON *body = kg_req_json(req), *o;
+	int stopped;
+
+	if (!body)
+		return -1;
+	o = kg_batch_update(kg_req_param(req, "id"), &req->user, body,
+			    &stopped, &req->err);
+	if (!o)
+		return -1;
+	cJSON_AddNumberToObject(o, "stopped", stopped);
+	return kg_resp_json(req, 200, o);
+}
+
+static int
+delete_batch(struct kg_req *req)
+{
+	if (kg_batch_delete(kg_req_param(req, "id"), NULL, &req->user, NULL,
+			    &req->err) < 0)
+		return -1;
+	return kg_resp_json(req, 200, kg_batch_deleted_json(
+		"batch", kg_req_param(req, "id"), 1));
 }
 
 static const struct kg_route routes[] = {
@@ -155,6 +254,12 @@ static const struct kg_route routes[] = {
 	{"GET", "/api/batches/{id:uuid}", get_batch, KG_ROUTE_AUTH,
 	 .summary = "One batch with its projects' statuses",
 	 .response = "Batch"},
+	{"PATCH", "/api/batches/{id:uuid}", patch_batch, KG_ROUTE_AUTH,
+	 patch_body, .summary = "Rename a batch or set its cost cap (USD)",
+	 .response = "Batch", .errors = "409"},
+	{"DELETE", "/api/batches/{id:uuid}", delete_batch, KG_ROUTE_AUTH,
+	 .summary = "Delete a batch, its cards and its stored files",
+	 .response = "Deleted", .errors = "409 503"},
 	{0},
 };
 

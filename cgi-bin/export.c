@@ -10,7 +10,8 @@
  * wait_timeout, then 504), reads it back from storage, checks its
  * sha256 and streams it (kg_export.h has the whole exchange).  A
  * project version that was exported before is served from storage
- * directly (X-Kartograf-Export: reused; a new build says "built").
+ * directly (X-Kartograf-Export: reused; a new build says "built"), and
+ * so is a batch's .zip while none of its cards (nor the batch) changed.
  * Storage unreachable -> 503, and nothing is recorded.
  */
 #include "kg_export.h"
@@ -47,13 +48,16 @@ send_file(struct kg_req *req, const struct kg_export_file *f,
 	return 0;
 }
 
-/* The stored file of this project version, if it is still intact. */
+/* The stored file of this project version (or the batch's .zip while
+ * no card changed), if it is still intact. */
 static int
 load_reusable(struct kg_req *req, const struct kg_export_target *t,
 	      struct kg_export_file *f, struct kg_buf *data)
 {
 	struct kg_err err = {0};
-	int found = kg_export_reusable(t->id, t->version, f, &req->err);
+	int found = t->version
+			    ? kg_export_reusable(t->id, t->version, f, &req->err)
+			    : kg_export_reusable_zip(t->id, f, &req->err);
 
 	if (found <= 0)
 		return found;
@@ -82,49 +86,51 @@ load_built(struct kg_req *req, const struct kg_export_file *f,
 	return -1;
 }
 
+/* A card (t->version > 0) or a batch: reused from storage, or built by
+ * the worker now; then streamed. */
 static int
-get_project(struct kg_req *req)
+serve(struct kg_req *req, const struct kg_export_target *t)
 {
-	struct kg_export_target t;
+	int card = t->version > 0;
 	struct kg_export_file f = {0};
 	struct kg_buf data = {0};
-	int rc = -1, found;
+	int rc = -1, found = load_reusable(req, t, &f, &data);
 
-	if (kg_export_find_project(kg_req_param(req, "id"), &req->user, &t,
-				   &req->err) < 0)
-		return -1;
-	found = load_reusable(req, &t, &f, &data);
 	if (found < 0)
 		goto out;
 	if (!found &&
-	    (kg_export_request(KG_TASK_EXPORT_DOCX, t.id, t.batch_id,
+	    (kg_export_request(card ? KG_TASK_EXPORT_DOCX : KG_TASK_EXPORT_ZIP,
+			       card ? t->id : NULL, card ? t->batch_id : t->id,
 			       req->user.id, &f, &req->err) < 0 ||
 	     load_built(req, &f, &data) < 0))
 		goto out;
-	rc = send_file(req, &f, &data, t.name, "karta", ".docx", KG_CT_DOCX);
+	rc = send_file(req, &f, &data, t->name, card ? "karta" : "karty",
+		       card ? ".docx" : ".zip", card ? KG_CT_DOCX : KG_CT_ZIP);
 out:
 	kg_buf_free(&data);
 	return rc;
 }
 
 static int
+get_project(struct kg_req *req)
+{
+	struct kg_export_target t;
+
+	if (kg_export_find_project(kg_req_param(req, "id"), &req->user, &t,
+				   &req->err) < 0)
+		return -1;
+	return serve(req, &t);
+}
+
+static int
 get_batch(struct kg_req *req)
 {
 	struct kg_export_target t;
-	struct kg_export_file f = {0};
-	struct kg_buf data = {0};
-	int rc = -1;
 
 	if (kg_export_find_batch(kg_req_param(req, "id"), &req->user, &t,
-				 &req->err) < 0 ||
-	    kg_export_request(KG_TASK_EXPORT_ZIP, NULL, t.id, req->user.id,
-			      &f, &req->err) < 0 ||
-	    load_built(req, &f, &data) < 0)
-		goto out;
-	rc = send_file(req, &f, &data, t.name, "karty", ".zip", KG_CT_ZIP);
-out:
-	kg_buf_free(&data);
-	return rc;
+				 &req->err) < 0)
+		return -1;
+	return serve(req, &t);
 }
 
 static const struct kg_route routes[] = {

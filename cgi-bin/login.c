@@ -1,63 +1,51 @@
 /*
- * POST /api/auth/login {email, password} -> {token, expires_at, user}
+ * Sessions (README "Authentication"):
+ *
+ *   POST /api/auth/login    {email, password} -> {token, expires_at, user}
+ *   POST /api/auth/logout   (Bearer) -> {"ended": true}: this token ends
+ *   POST /api/auth/password (Bearer) {current_password, new_password}
+ *                           -> {token, expires_at, user}: every other
+ *                           session of the user ends; 422 weak_password,
+ *                           403 wrong_password
  *
  * Unknown email and wrong password give the same 401 after the same
- * amount of work (kg_user_authenticate).  Failures are counted per email
- * and per client address in Redis; once either reaches
- * [auth] login_max_failures within [auth] login_window seconds further
- * attempts get 429 with Retry-After, before any password is checked.  A
- * success clears the email's counter (not the address's: one address
- * guessing many accounts stays throttled).  If Redis is down, login
- * answers 503 rather than run without throttling.
+ * amount of work; failures are throttled per (email, address), per email
+ * and per address (kg_login), and the current password of a password
+ * change goes through the same throttle.
  */
 #include "kg_auth.h"
 #include "kg_config.h"
 #include "kg_http.h"
+#include "kg_login.h"
 #include "kg_password.h"
-#include "kg_throttle.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-struct login_keys {
-	char email[KG_EMAIL_MAX + 32];
-	char addr[96];
+/* ---- bodies (checked by kg_http before the handlers run) ------------- */
+
+static const struct kg_field login_body[] = {
+	{"email", KG_STRING, KG_REQUIRED, .min = 1, .max = KG_EMAIL_MAX},
+	{"password", KG_STRING, KG_REQUIRED, .min = 1,
+	 .max = KG_PASSWORD_MAX_LEN},
+	{0},
 };
 
-static void
-make_keys(struct kg_req *req, const char *email, struct login_keys *k)
-{
-	char norm[KG_EMAIL_MAX + 1];
-	const char *addr = kg_req_env(req, "REMOTE_ADDR");
+/* The strength rule (422 weak_password) is kg_password_strength's, so
+ * the declared bounds here are only the outer ones. */
+static const struct kg_field password_body[] = {
+	{"current_password", KG_STRING, KG_REQUIRED, .min = 1,
+	 .max = KG_PASSWORD_MAX_LEN},
+	{"new_password", KG_STRING, KG_REQUIRED, .min = 1,
+	 .max = KG_PASSWORD_MAX_LEN},
+	{0},
+};
 
-	if (kg_user_normalize_email(email, norm, NULL) < 0)
-		snprintf(norm, sizeof(norm), "(invalid)");
-	snprintf(k->email, sizeof(k->email), "kg:login:email:%s", norm);
-	snprintf(k->addr, sizeof(k->addr), "kg:login:addr:%.64s",
-		 addr ? addr : "-");
-}
+static const struct kg_field no_body[] = {{0}};
 
-static int
-too_many(struct kg_req *req, const struct login_keys *k)
-{
-	const char *keys[] = {k->email, k->addr};
-	long long retry;
-	char value[32];
-	int blocked;
-
-	blocked = kg_throttle_blocked(keys, 2,
-				      kg_conf_int("auth", "login_max_failures"),
-				      &retry, &req->err);
-	if (blocked <= 0)
-		return blocked;
-	snprintf(value, sizeof(value), "%lld", retry);
-	kg_resp_header(req, "Retry-After", value);
-	return kg_fail(req, 429, "too_many_attempts",
-		       "too many failed sign-in attempts, try again in %lld "
-		       "seconds", retry), 1;
-}
+/* ---- handlers ---------------------------------------------------------- */
 
 static int
 answer_token(struct kg_req *req, const struct kg_user *u)
@@ -79,29 +67,69 @@ answer_token(struct kg_req *req, const struct kg_user *u)
 	return kg_resp_json(req, 200, o);
 }
 
+/* The password check of login and password change: on 429 the answer
+ * carries Retry-After. */
+static int
+check_password(struct kg_req *req, const char *email, const char *password,
+	       struct kg_user *out)
+{
+	long long retry = 0;
+	char value[32];
+
+	if (kg_login_check(email, password, kg_req_client_addr(req), out,
+			   &retry, &req->err) == 0)
+		return 0;
+	if (req->err.status == 429) {
+		snprintf(value, sizeof(value), "%lld", retry);
+		kg_resp_header(req, "Retry-After", value);
+	}
+	return -1;
+}
+
 static int
 post_login(struct kg_req *req)
 {
-	const char *email = kg_field_str(req->json, "email");
-	const char *password = kg_field_str(req->json, "password");
-	struct login_keys keys;
 	struct kg_user user;
-	int rc;
 
-	make_keys(req, email, &keys);
-	rc = too_many(req, &keys);
-	if (rc != 0)
+	if (check_password(req, kg_field_str(req->json, "email"),
+			   kg_field_str(req->json, "password"), &user) < 0)
 		return -1;
-	if (kg_user_authenticate(email, password, &user, &req->err) < 0) {
-		if (req->err.status == 401 &&
-		    kg_throttle_hit((const char *[]){keys.email, keys.addr}, 2,
-				    kg_conf_int("auth", "login_window"),
-				    NULL) < 0)
-			return kg_fail(req, 503, "unavailable",
-				       "redis unavailable");
+	return answer_token(req, &user);
+}
+
+static int
+post_logout(struct kg_req *req)
+{
+	cJSON *o;
+
+	if (kg_auth_revoke(req->user.id, &req->session, &req->err) < 0)
+		return -1;
+	o = cJSON_CreateObject();
+	cJSON_AddBoolToObject(o, "ended", 1);
+	return kg_resp_json(req, 200, o);
+}
+
+static int
+post_password(struct kg_req *req)
+{
+	const char *current = kg_field_str(req->json, "current_password");
+	const char *new_password = kg_field_str(req->json, "new_password");
+	struct kg_user user;
+
+	if (kg_password_strength(new_password, req->user.email,
+				 &req->err) < 0)
+		return -1;
+	if (check_password(req, req->user.email, current, &user) < 0) {
+		/* Not 401: the session is fine, the body is wrong (a 401
+		 * would send the UI to the login page). */
+		if (req->err.status == 401)
+			kg_fail(req, 403, "wrong_password",
+				"the current password is wrong");
 		return -1;
 	}
-	kg_throttle_clear(keys.email, NULL);
+	if (kg_user_change_password(req->user.id, new_password, &user,
+				    &req->err) < 0)
+		return -1;
 	return answer_token(req, &user);
 }
 
@@ -111,17 +139,16 @@ init(struct kg_err *err)
 	return kg_auth_check_config(err);
 }
 
-static const struct kg_field login_body[] = {
-	{"email", KG_STRING, KG_REQUIRED, .min = 1, .max = KG_EMAIL_MAX},
-	{"password", KG_STRING, KG_REQUIRED, .min = 1,
-	 .max = KG_PASSWORD_MAX_LEN},
-	{0},
-};
-
 static const struct kg_route routes[] = {
 	{"POST", "/api/auth/login", post_login, 0, login_body,
 	 .summary = "Sign in: a bearer token for the API",
 	 .response = "Login", .errors = "401 429"},
+	{"POST", "/api/auth/logout", post_logout, KG_ROUTE_AUTH, no_body,
+	 .summary = "End this token's session", .response = "Ended"},
+	{"POST", "/api/auth/password", post_password, KG_ROUTE_AUTH,
+	 password_body,
+	 .summary = "Change the password; every other session ends",
+	 .response = "Login", .errors = "403 429"},
 	{0},
 };
 

@@ -1,13 +1,18 @@
 /*
  * GET /metrics - Prometheus metrics (kg_metrics).  Not user data, but
- * not public either: with [metrics] token set, the scraper must send
- * "Authorization: Bearer <token>"; without one only loopback clients
- * (a scraper on the web host itself) are answered.  Everyone else gets
- * 404, so the endpoint is not advertised.
+ * not public either: the scraper must send "Authorization: Bearer
+ * <[metrics] token>"; everyone else gets 404, so the endpoint is not
+ * advertised.  Without a token configured nobody is answered.  (It used
+ * to answer loopback clients without a token, but behind a reverse proxy
+ * or TLS terminator on the same host every request comes from loopback;
+ * X-Forwarded-For cannot fix that for a proxy that does not send it.)
+ * kartograf-admin config-check and this program's start warn about an
+ * empty token.
  */
 #include "kg_buf.h"
 #include "kg_config.h"
 #include "kg_http.h"
+#include "kg_log.h"
 #include "kg_metrics.h"
 
 #include <openssl/crypto.h>
@@ -19,13 +24,9 @@ allowed(struct kg_req *req)
 {
 	const char *token = kg_conf_str("metrics", "token");
 	const char *auth = kg_req_env(req, "HTTP_AUTHORIZATION");
-	const char *addr = kg_req_env(req, "REMOTE_ADDR");
 	size_t n = strlen(token);
 
-	if (!*token)
-		return addr && (!strcmp(addr, "127.0.0.1") ||
-				!strcmp(addr, "::1"));
-	return auth && !strncasecmp(auth, "Bearer ", 7) &&
+	return n > 0 && auth && !strncasecmp(auth, "Bearer ", 7) &&
 	       strlen(auth + 7) == n && !CRYPTO_memcmp(auth + 7, token, n);
 }
 
@@ -46,6 +47,16 @@ get_metrics(struct kg_req *req)
 	return rc;
 }
 
+static int
+init(struct kg_err *err)
+{
+	(void)err;
+	if (!*kg_conf_str("metrics", "token"))
+		KG_WARN("[metrics] token is empty: GET /metrics answers "
+			"nobody until one is set");
+	return 0;
+}
+
 static const struct kg_route routes[] = {
 	{"GET", "/metrics", get_metrics, 0,
 	 .summary = "Prometheus metrics (Authorization: Bearer <[metrics] "
@@ -57,7 +68,7 @@ static const struct kg_route routes[] = {
 int
 main(int argc, char **argv)
 {
-	static const struct kg_app app = {"metrics", routes, NULL, NULL};
+	static const struct kg_app app = {"metrics", routes, init, NULL};
 
 	return kg_app_main(&app, argc, argv);
 }

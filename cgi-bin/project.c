@@ -6,6 +6,9 @@
  *   GET   /api/projects/{id}/sections/{key}/revisions -> history
  *   POST  /api/projects/{id}/sections/{key}/revert    -> back to a revision
  *   POST  /api/projects/{id}/sections/{key}/regenerate -> 202, queued
+ *   DELETE /api/projects/{id}                         -> the card removed
+ *         from its batch (kg_batch_delete: 409 batch_busy while it is
+ *         queued or generating, 503 if its stored files cannot go)
  *
  * Every change carries the version the client last saw, as "version" in
  * the body or as If-Match: "<version>" (the ETag of GET); neither ->
@@ -18,6 +21,7 @@
  * handler runs; the rules of a change (what counts as an edit, reviewed,
  * history, quality) live in kg_project.h.
  */
+#include "kg_batch.h"
 #include "kg_http.h"
 #include "kg_log.h"
 #include "kg_project.h"
@@ -76,13 +80,18 @@ set_etag(struct kg_req *req, const cJSON *project)
 static int
 answer_project(struct kg_req *req, int status)
 {
-	const char *id = kg_req_param(req, "id");
-	cJSON *p = kg_project_get(id, &req->user, &req->err);
+	struct kg_buf card = {0};
+	char etag[24];
+	int version, rc = -1;
 
-	if (!p)
-		return -1;
-	set_etag(req, p);
-	return kg_resp_json(req, status, p);
+	if (kg_project_get_json(kg_req_param(req, "id"), &req->user, &card,
+				&version, &req->err) == 0) {
+		snprintf(etag, sizeof(etag), "\"%d\"", version);
+		kg_resp_header(req, "ETag", etag);
+		rc = kg_resp_json_text(req, status, card.data, card.len);
+	}
+	kg_buf_free(&card);
+	return rc;
 }
 
 /*
@@ -198,6 +207,18 @@ post_regenerate(struct kg_req *req)
 	return kg_resp_json(req, 202, o);
 }
 
+static int
+delete_project(struct kg_req *req)
+{
+	const char *id = kg_req_param(req, "id");
+	int batch_gone = 0;
+
+	if (kg_batch_delete(NULL, id, &req->user, &batch_gone, &req->err) < 0)
+		return -1;
+	return kg_resp_json(req, 200,
+			    kg_batch_deleted_json("project", id, batch_gone));
+}
+
 #define SECTION "/api/projects/{id:uuid}/sections/{key:key}"
 
 #define CHANGE (KG_ROUTE_AUTH | KG_ROUTE_VERSION)
@@ -209,6 +230,9 @@ static const struct kg_route routes[] = {
 	{"PATCH", "/api/projects/{id:uuid}", patch_project, CHANGE, patch_body,
 	 .summary = "Edit or mark reviewed some sections",
 	 .response = "Project"},
+	{"DELETE", "/api/projects/{id:uuid}", delete_project, KG_ROUTE_AUTH,
+	 .summary = "Remove a card from its batch (and its stored files)",
+	 .response = "Deleted"},
 	{"GET", SECTION "/revisions", get_revisions, KG_ROUTE_AUTH,
 	 .summary = "A section's history, newest first",
 	 .response = "Revisions"},

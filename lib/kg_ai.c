@@ -93,8 +93,10 @@ kg_ai_log_call(const struct kg_ai_log *at, const struct kg_ai_result *r,
 	if (kg_db_exec(&err,
 		"INSERT INTO ai_calls (batch_id, project_id, provider, model, "
 		"stage, attempt, tokens_in, tokens_out, cost, latency_ms, "
-		"outcome, error, fallback) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-		"$8, $9, $10, $11, $12, $13)", 13,
+		"outcome, error, fallback) SELECT p.batch_id, p.id, $3, $4, $5, "
+		"$6, $7, $8, $9, $10, $11, $12, $13 FROM (SELECT 1) one "
+		"LEFT JOIN projects p ON p.id = $2::uuid AND p.batch_id = $1::uuid",
+		13,
 		(const char *const[]){at->batch_id, at->project_id,
 			r->provider ? r->provider : "unknown",
 			r->model ? r->model : "unknown", at->stage, attempt,

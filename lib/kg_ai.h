@@ -106,6 +106,8 @@ void kg_ai_finish(struct kg_ai_call *call, struct kg_ai_result *res);
  * "AI generation"): `outcome` is ok, error, timeout, rate_limited or
  * invalid_output; `error` NULL when ok; `fallback` when the provider was
  * not the first of the chain.  A failure to write is logged, not fatal.
+ * A call whose card was deleted while it ran (stopped, then deleted) is
+ * still recorded, unlinked (batch and project NULL): the money was spent.
  */
 struct kg_ai_log {
 	const char *batch_id;

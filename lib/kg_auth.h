@@ -1,19 +1,32 @@
 /*
- * kg_auth - who is making this request.
+ * kg_auth - who is making this request, and sessions that can be ended.
  *
  * Tokens are JWTs signed with HS256 (libjwt) using [auth] jwt_key, with
- * claims sub (user id), role, iat, exp and iss.  Verification accepts
- * nothing but HS256 with our key (so "alg":"none" and RS256-with-our-
- * secret-as-public-key tricks fail), checks exp, nbf, iat and iss, and
- * then loads the user from the database on every request: a deleted
- * user's tokens stop working at once, and a changed role takes effect
- * without waiting for the token to expire.
+ * claims sub (user id), role, iat, exp, iss, jti (128 random bits, hex)
+ * and epoch (the user's token epoch when it was issued).  Verification
+ * accepts nothing but HS256 with our key (so "alg":"none" and
+ * RS256-with-our-secret-as-public-key tricks fail), checks exp, nbf, iat
+ * and iss, and then re-reads the user and its session state from the
+ * database in ONE statement on every request:
  *
- * Endpoint programs do not call this directly: a route declared with
- * KG_ROUTE_AUTH is authenticated by kg_http before its handler runs,
- * and the handler finds the user in req->user.  KG_ROUTE_QUERY_TOKEN
- * additionally accepts ?token= (EventSource cannot send headers); it is
- * refused everywhere else because URLs end up in logs and histories.
+ *   - a deleted user's tokens stop working at once;
+ *   - a changed role takes effect on the next request (the role comes
+ *     from the database, not from the token);
+ *   - a password change bumps users.token_epoch: every token with the old
+ *     epoch ends (kartograf-admin passwd, POST /api/auth/password);
+ *   - POST /api/auth/logout puts the token's jti into revoked_tokens
+ *     until its exp: that one token ends.
+ *
+ * A token without jti or epoch (issued before sessions could end) is
+ * refused: its holder signs in again once.
+ *
+ * Endpoint programs do not call kg_auth_request directly: a route
+ * declared with KG_ROUTE_AUTH is authenticated by kg_http before its
+ * handler runs, and the handler finds the user in req->user and the
+ * session in req->session.  A KG_ROUTE_TICKET route also accepts
+ * ?ticket= (kg_ticket: single-use, 60 s, bound to the path), and a
+ * KG_ROUTE_QUERY_TOKEN route accepts ?token= only while [auth]
+ * query_token is on (off by default: URLs end up in logs).
  */
 #ifndef KG_AUTH_H
 #define KG_AUTH_H
@@ -25,25 +38,47 @@
 
 #define KG_AUTH_MIN_KEY 32	/* bytes of [auth] jwt_key */
 #define KG_AUTH_MAX_TOKEN 4096
+#define KG_AUTH_JTI_LEN 32	/* hex characters */
+
+/* What a token says about its session. */
+struct kg_session {
+	char jti[KG_AUTH_JTI_LEN + 1];
+	long long epoch;
+	time_t expires;		/* the token's exp */
+};
 
 struct kg_req;
 
 /* Refuses a missing or short signing key (programs call this at start). */
 int kg_auth_check_config(struct kg_err *err);
 
-/* New token for `u`; *token is malloc'ed (caller frees). */
+/* New token for `u` (its current token_epoch); *token is malloc'ed
+ * (caller frees). */
 int kg_auth_issue(const struct kg_user *u, char **token, time_t *expires,
 		  struct kg_err *err);
 
 /* Verify `token` and load its user: 0, or -1 with a 401 (503 if the
- * database is down).  *expires (may be NULL) gets the token's exp. */
-int kg_auth_verify(const char *token, struct kg_user *out, time_t *expires,
+ * database is down).  `s` (may be NULL) gets the session. */
+int kg_auth_verify(const char *token, struct kg_user *out,
+		   struct kg_session *s, struct kg_err *err);
+
+/*
+ * Is session `s` of user `user_id` still alive?  Re-reads the user into
+ * `out` (fresh role).  0, or -1 with 401 "session_ended" (user deleted,
+ * password changed, logged out), "token_expired", or 503.
+ */
+int kg_auth_session_check(const char *user_id, const struct kg_session *s,
+			  struct kg_user *out, struct kg_err *err);
+
+/* End session `s` of `user_id` (logout). */
+int kg_auth_revoke(const char *user_id, const struct kg_session *s,
 		   struct kg_err *err);
 
-/* Authenticate a request (Bearer header, or ?token= when allowed);
- * *expires gets the token's exp (long-lived streams end with it). */
-int kg_auth_request(struct kg_req *req, int allow_query_token,
-		    struct kg_user *out, time_t *expires, struct kg_err *err);
+/* Authenticate a request: Bearer header, or (by route flags, see above)
+ * ?ticket= or ?token=. */
+int kg_auth_request(struct kg_req *req, unsigned route_flags,
+		    struct kg_user *out, struct kg_session *s,
+		    struct kg_err *err);
 
 /* "t" or "f": SQL parameter for "owner_id = $n OR $m::boolean". */
 const char *kg_auth_admin_param(const struct kg_user *u);

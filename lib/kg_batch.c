@@ -1,46 +1,250 @@
 #include "kg_batch.h"
 #include "kg_auth.h"
 #include "kg_db.h"
+#include "kg_jsonw.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define BATCH_JSON                                                          \
-	"json_build_object("                                                \
-	"'id', b.id, 'name', b.name, 'source_filename', b.source_filename," \
-	"'status', b.status, 'row_count', b.row_count,"                     \
-	"'created_at', b.created_at, 'updated_at', b.updated_at,"           \
-	"'completed_at', b.completed_at, 'event_seq', b.event_seq,"         \
-	"'progress', (SELECT coalesce(round(avg(progress)), 0)::int"        \
-	"  FROM projects WHERE batch_id = b.id),"                           \
-	"'cost', (SELECT coalesce(sum(cost), 0) FROM ai_calls"              \
-	"  WHERE batch_id = b.id),"                                         \
-	"'counts', (SELECT json_build_object("                              \
-	"  'PENDING', count(*) FILTER (WHERE status = 'PENDING'),"          \
-	"  'QUEUED', count(*) FILTER (WHERE status = 'QUEUED'),"            \
-	"  'GENERATING', count(*) FILTER (WHERE status = 'GENERATING'),"    \
-	"  'COMPLETED', count(*) FILTER (WHERE status = 'COMPLETED'),"      \
-	"  'FAILED', count(*) FILTER (WHERE status = 'FAILED'))"            \
-	"  FROM projects WHERE batch_id = b.id)"
+/*
+ * The answers are plain rows written as JSON text once, in C (kg_jsonw:
+ * batch_json, project_json); each read is ONE statement, so counts, progress and
+ * the project rows come from one snapshot, and ownership is checked in
+ * the same WHERE.
+ *
+ * A batch's summary columns, for `x` (a batches row):
+ *   0 id  1 name  2 source_filename  3 status  4 row_count  5 created_at
+ *   6 updated_at  7 completed_at  8 event_seq  9 progress  10 cost
+ *   11..15 counts PENDING QUEUED GENERATING COMPLETED FAILED
+ *   16 cost_cap
+ */
+#define SUMMARY_COLS                                                        \
+	"x.id, x.name, x.source_filename, x.status, x.row_count,"           \
+	" x.created_at, x.updated_at, x.completed_at, x.event_seq,"         \
+	" pc.progress, ac.cost, pc.pending, pc.queued, pc.generating,"      \
+	" pc.completed, pc.failed, x.cost_cap"
+#define SUMMARY_JOINS                                                       \
+	" CROSS JOIN LATERAL (SELECT"                                       \
+	"  coalesce(round(avg(progress)), 0)::int AS progress,"             \
+	"  count(*) FILTER (WHERE status = 'PENDING') AS pending,"          \
+	"  count(*) FILTER (WHERE status = 'QUEUED') AS queued,"            \
+	"  count(*) FILTER (WHERE status = 'GENERATING') AS generating,"    \
+	"  count(*) FILTER (WHERE status = 'COMPLETED') AS completed,"      \
+	"  count(*) FILTER (WHERE status = 'FAILED') AS failed"             \
+	"  FROM projects WHERE batch_id = x.id) pc"                         \
+	" CROSS JOIN LATERAL (SELECT coalesce(sum(cost), 0) AS cost"        \
+	"  FROM ai_calls WHERE batch_id = x.id) ac"
+#define SUMMARY_NCOLS 17
+#define OWNED_BATCH " (x.owner_id = $2::uuid OR $3::boolean)"
 
-#define PROJECTS_JSON                                                      \
-	"'projects', (SELECT coalesce(json_agg(json_build_object("          \
-	"  'id', p.id, 'row', p.row_number, 'name', p.name,"                \
-	"  'status', p.status, 'progress', p.progress,"                     \
-	"  'quality_score', p.quality_score, 'provider', p.provider,"       \
-	"  'error', p.error, 'updated_at', p.updated_at)"                   \
-	"  ORDER BY p.row_number), '[]'::json)"                             \
-	"  FROM projects p WHERE p.batch_id = b.id)"
+/* One batch without its projects. */
+#define BATCH_SQL                                                           \
+	"SELECT " SUMMARY_COLS " FROM batches x" SUMMARY_JOINS               \
+	" WHERE x.id = $1::uuid AND" OWNED_BATCH
 
-/* Parses the single JSON text cell of a result (PostgreSQL built it). */
-static cJSON *
-json_cell(PGresult *res, struct kg_err *err)
+/*
+ * One batch with its projects: the summary row first, then one row per
+ * project in row order (columns 17..25, NULL in the summary row; the
+ * summary columns are NULL in the project rows, so they are not sent
+ * a thousand times).
+ */
+#define PROJECT_COLS                                                        \
+	"p.id, p.row_number, p.name, p.status, p.progress, p.quality_score," \
+	" p.provider, p.error, p.updated_at"
+#define BATCH_PROJECTS_SQL                                                  \
+	"WITH x AS (SELECT * FROM batches x WHERE x.id = $1::uuid AND"      \
+	OWNED_BATCH ")"                                                     \
+	" SELECT " SUMMARY_COLS ", NULL::uuid, NULL::int, NULL::text,"      \
+	" NULL::text, NULL::smallint, NULL::smallint, NULL::text,"          \
+	" NULL::text, NULL::timestamptz FROM x" SUMMARY_JOINS               \
+	" UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"  \
+	" NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "            \
+	PROJECT_COLS " FROM x JOIN projects p ON p.batch_id = x.id"          \
+	" ORDER BY 19 NULLS FIRST"
+
+/* The batch's summary object, left open: the caller may add "projects"
+ * before closing it. */
+static void
+batch_json(struct kg_jsonw *w, const PGresult *res, int row)
 {
-	cJSON *o = cJSON_Parse(PQgetvalue(res, 0, 0));
+	static const char *const status[] = {
+		"PENDING", "QUEUED", "GENERATING", "COMPLETED", "FAILED"};
 
-	if (!o)
-		kg_err_set(err, 500, "internal", "malformed JSON from database");
+	kg_jsonw_open(w, '{');
+	kg_jsonw_key(w, "id");
+	kg_jsonw_text_cell(w, res, row, 0);
+	kg_jsonw_key(w, "name");
+	kg_jsonw_text_cell(w, res, row, 1);
+	kg_jsonw_key(w, "source_filename");
+	kg_jsonw_text_cell(w, res, row, 2);
+	kg_jsonw_key(w, "status");
+	kg_jsonw_text_cell(w, res, row, 3);
+	kg_jsonw_key(w, "row_count");
+	kg_jsonw_num_cell(w, res, row, 4);
+	kg_jsonw_key(w, "created_at");
+	kg_jsonw_time_cell(w, res, row, 5);
+	kg_jsonw_key(w, "updated_at");
+	kg_jsonw_time_cell(w, res, row, 6);
+	kg_jsonw_key(w, "completed_at");
+	kg_jsonw_time_cell(w, res, row, 7);
+	kg_jsonw_key(w, "event_seq");
+	kg_jsonw_num_cell(w, res, row, 8);
+	kg_jsonw_key(w, "progress");
+	kg_jsonw_num_cell(w, res, row, 9);
+	kg_jsonw_key(w, "cost");
+	kg_jsonw_num_cell(w, res, row, 10);
+	kg_jsonw_key(w, "cost_cap");
+	kg_jsonw_num_cell(w, res, row, 16);
+	kg_jsonw_key(w, "counts");
+	kg_jsonw_open(w, '{');
+	for (int i = 0; i < 5; i++) {
+		kg_jsonw_key(w, status[i]);
+		kg_jsonw_num_cell(w, res, row, 11 + i);
+	}
+	kg_jsonw_close(w, '}');
+}
+
+static void
+project_json(struct kg_jsonw *w, const PGresult *res, int row)
+{
+	int c = SUMMARY_NCOLS;
+
+	kg_jsonw_open(w, '{');
+	kg_jsonw_key(w, "id");
+	kg_jsonw_text_cell(w, res, row, c);
+	kg_jsonw_key(w, "row");
+	kg_jsonw_num_cell(w, res, row, c + 1);
+	kg_jsonw_key(w, "name");
+	kg_jsonw_text_cell(w, res, row, c + 2);
+	kg_jsonw_key(w, "status");
+	kg_jsonw_text_cell(w, res, row, c + 3);
+	kg_jsonw_key(w, "progress");
+	kg_jsonw_num_cell(w, res, row, c + 4);
+	kg_jsonw_key(w, "quality_score");
+	kg_jsonw_num_cell(w, res, row, c + 5);
+	kg_jsonw_key(w, "provider");
+	kg_jsonw_text_cell(w, res, row, c + 6);
+	kg_jsonw_key(w, "error");
+	kg_jsonw_text_cell(w, res, row, c + 7);
+	kg_jsonw_key(w, "updated_at");
+	kg_jsonw_time_cell(w, res, row, c + 8);
+	kg_jsonw_close(w, '}');
+}
+
+static int
+written(struct kg_jsonw *w, struct kg_buf *out, struct kg_err *err)
+{
+	*out = w->buf;
+	return w->oom ? kg_err_set(err, 500, "internal", "out of memory") : 0;
+}
+
+int
+kg_batch_get_json(const char *id, const struct kg_user *u, int with_projects,
+		  struct kg_buf *out, struct kg_batch_counts *counts,
+		  struct kg_err *err)
+{
+	PGresult *res = KG_DB_QUERY(err, with_projects ? BATCH_PROJECTS_SQL
+						       : BATCH_SQL,
+				    id, u->id, kg_auth_admin_param(u));
+	struct kg_jsonw w = {*out, 0, 0};
+
+	if (!res)
+		return -1;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return kg_err_set(err, 404, "not_found", "no such batch");
+	}
+	batch_json(&w, res, 0);
+	if (counts) {
+		counts->queued = atoll(PQgetvalue(res, 0, 12));
+		counts->generating = atoll(PQgetvalue(res, 0, 13));
+	}
+	if (with_projects) {
+		kg_jsonw_key(&w, "projects");
+		kg_jsonw_open(&w, '[');
+		for (int i = 1; i < PQntuples(res); i++)
+			project_json(&w, res, i);
+		kg_jsonw_close(&w, ']');
+	}
+	kg_jsonw_close(&w, '}');
+	PQclear(res);
+	return written(&w, out, err);
+}
+
+/* The user's batches when a page came back empty (an offset past the
+ * end): the count the page's rows would have carried. */
+static long long
+count_batches(const struct kg_user *u, const char *every, struct kg_err *err)
+{
+	PGresult *res = KG_DB_QUERY(err,
+		"SELECT count(*) FROM batches x WHERE x.owner_id = $1::uuid"
+		" OR $2::boolean", u->id, every);
+	long long n;
+
+	if (!res)
+		return -1;
+	n = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return n;
+}
+
+int
+kg_batch_list_json(const struct kg_user *u, int all, long long limit,
+		   long long offset, struct kg_buf *out, struct kg_err *err)
+{
+	char lim[24], off[24];
+	const char *every = all ? kg_auth_admin_param(u) : "f";
+	struct kg_jsonw w = {*out, 0, 0};
+	PGresult *res;
+	long long total;
+
+	snprintf(lim, sizeof(lim), "%lld", limit);
+	snprintf(off, sizeof(off), "%lld", offset);
+	/* newest first; the total (before LIMIT) rides on every row */
+	res = KG_DB_QUERY(err,
+		"SELECT " SUMMARY_COLS ", x.total FROM (SELECT b.*,"
+		" count(*) OVER () AS total FROM batches b"
+		" WHERE b.owner_id = $1::uuid OR $2::boolean"
+		" ORDER BY b.created_at DESC, b.id LIMIT $3::int OFFSET $4::int)"
+		" x" SUMMARY_JOINS " ORDER BY x.created_at DESC, x.id",
+		u->id, every, lim, off);
+	if (!res)
+		return -1;
+	total = PQntuples(res) ? atoll(PQgetvalue(res, 0, SUMMARY_NCOLS))
+			       : count_batches(u, every, err);
+	if (total < 0) {
+		PQclear(res);
+		return -1;
+	}
+	kg_jsonw_open(&w, '{');
+	kg_jsonw_key(&w, "total");
+	kg_jsonw_num(&w, (double)total);
+	kg_jsonw_key(&w, "limit");
+	kg_jsonw_num(&w, (double)limit);
+	kg_jsonw_key(&w, "offset");
+	kg_jsonw_num(&w, (double)offset);
+	kg_jsonw_key(&w, "batches");
+	kg_jsonw_open(&w, '[');
+	for (int i = 0; i < PQntuples(res); i++) {
+		batch_json(&w, res, i);
+		kg_jsonw_close(&w, '}');
+	}
+	kg_jsonw_close(&w, ']');
+	kg_jsonw_close(&w, '}');
+	PQclear(res);
+	return written(&w, out, err);
+}
+
+/* The trees, for callers that put a batch inside another answer. */
+static cJSON *
+parsed(int rc, struct kg_buf *b, struct kg_err *err)
+{
+	cJSON *o = NULL;
+
+	if (rc == 0 && !(o = cJSON_ParseWithLength(b->data, b->len)))
+		kg_err_set(err, 500, "internal", "out of memory");
+	kg_buf_free(b);
 	return o;
 }
 
@@ -48,54 +252,20 @@ cJSON *
 kg_batch_get(const char *id, const struct kg_user *u, int with_projects,
 	     struct kg_err *err)
 {
-	static const char *const sql[2] = {
-		"SELECT " BATCH_JSON ") FROM batches b WHERE b.id = $1::uuid"
-		" AND " KG_BATCH_VISIBLE,
-		"SELECT " BATCH_JSON ", " PROJECTS_JSON ") FROM batches b"
-		" WHERE b.id = $1::uuid AND " KG_BATCH_VISIBLE,
-	};
-	PGresult *res = KG_DB_QUERY(err, sql[!!with_projects], id, u->id,
-				    kg_auth_admin_param(u));
-	cJSON *o = NULL;
+	struct kg_buf b = {0};
 
-	if (!res)
-		return NULL;
-	if (PQntuples(res) == 1)
-		o = json_cell(res, err);
-	else
-		kg_err_set(err, 404, "not_found", "no such batch");
-	PQclear(res);
-	return o;
+	return parsed(kg_batch_get_json(id, u, with_projects, &b, NULL, err),
+		      &b, err);
 }
 
 cJSON *
 kg_batch_list(const struct kg_user *u, int all, long long limit,
 	      long long offset, struct kg_err *err)
 {
-	char lim[24], off[24];
-	const char *every = all ? kg_auth_admin_param(u) : "f";
-	PGresult *res;
-	cJSON *o = NULL;
+	struct kg_buf b = {0};
 
-	snprintf(lim, sizeof(lim), "%lld", limit);
-	snprintf(off, sizeof(off), "%lld", offset);
-	res = KG_DB_QUERY(err,
-		"WITH mine AS (SELECT * FROM batches b"
-		"  WHERE " KG_BATCH_VISIBLE ")"
-		" SELECT json_build_object("
-		"  'total', (SELECT count(*) FROM mine),"
-		"  'limit', $1::int, 'offset', $4::int,"
-		"  'batches', (SELECT coalesce(json_agg(x.j ORDER BY x.created_at"
-		"    DESC, x.id), '[]'::json) FROM (SELECT " BATCH_JSON ") AS j,"
-		"    b.created_at, b.id FROM mine b"
-		"    ORDER BY b.created_at DESC, b.id LIMIT $1::int"
-		"    OFFSET $4::int) x))",
-		lim, u->id, every, off);
-	if (!res)
-		return NULL;
-	o = json_cell(res, err);
-	PQclear(res);
-	return o;
+	return parsed(kg_batch_list_json(u, all, limit, offset, &b, err), &b,
+		      err);
 }
 
 int

@@ -3,14 +3,17 @@
  *
  * Every function takes the signed-in user and only ever sees that user's
  * batches (admins see all); a batch of someone else is "not found" (404),
- * never "forbidden", so ids cannot be probed.  The JSON is assembled by
- * PostgreSQL (json_build_object) in one round trip per call.
+ * never "forbidden", so ids cannot be probed.  Each read is one
+ * statement (one round trip, one snapshot) whose plain rows are written
+ * as JSON text in C; the *_json functions append that text to a buffer
+ * (what the API sends), the others return it as a cJSON tree.
  */
 #ifndef KG_BATCH_H
 #define KG_BATCH_H
 
 #include <cjson/cJSON.h>
 
+#include "kg_buf.h"
 #include "kg_err.h"
 #include "kg_user.h"
 
@@ -32,17 +35,28 @@ int kg_batch_visible(const char *id, const struct kg_user *u, int lock,
 
 /*
  * {id, name, source_filename, status, row_count, created_at, updated_at,
- *  completed_at, event_seq, progress, cost, counts: {PENDING: n, ...},
+ *  completed_at, event_seq, progress, cost, cost_cap (USD or null),
+ *  counts: {PENDING: n, ...},
  *  projects: [{id, row, name, status, progress, quality_score, provider,
  *  error, updated_at}, ...]}  (projects only when with_projects).
  */
 cJSON *kg_batch_get(const char *id, const struct kg_user *u,
 		    int with_projects, struct kg_err *err);
+struct kg_batch_counts {
+	long long queued, generating;
+};
+/* `counts` (may be NULL) gets two of the answer's counts (kg_sched). */
+int kg_batch_get_json(const char *id, const struct kg_user *u,
+		      int with_projects, struct kg_buf *out,
+		      struct kg_batch_counts *counts, struct kg_err *err);
 
 /* {batches: [...newest first, without projects], total, limit, offset}.
  * `all` lists every user's batches and is honoured for admins only. */
 cJSON *kg_batch_list(const struct kg_user *u, int all, long long limit,
 		     long long offset, struct kg_err *err);
+int kg_batch_list_json(const struct kg_user *u, int all, long long limit,
+		       long long offset, struct kg_buf *out,
+		       struct kg_err *err);
 
 /*
  * One transaction: the batch (VALIDATED) and its projects (PENDING) from
@@ -70,5 +84,55 @@ int kg_batch_create(const struct kg_user *u, const char *name,
  */
 int kg_batch_generate(const char *batch_id, const struct kg_user *u,
 		      const cJSON *project_ids, struct kg_err *err);
+
+/* The answer of a DELETE: {"deleted": what, "id": id, "batch_deleted"}. */
+cJSON *kg_batch_deleted_json(const char *what, const char *id,
+			     int batch_gone);
+
+/* ---- lifecycle (kg_batch_life.c, issue 17) ---- */
+
+/*
+ * Stop a batch: its QUEUED and GENERATING projects go back to PENDING at
+ * once and the batch to VALIDATED, in one transaction; after COMMIT a
+ * Redis hint (kg:stop:<id>) for the workers and the events
+ * (project.status_changed PENDING per project, then batch.stopped).  A
+ * worker finishes the AI call it has in flight (its cost is logged),
+ * then drops the project's partial work without another call: it checks
+ * the project in PostgreSQL before every call, so a stop survives a
+ * worker restart and a lost hint.  Idempotent: a batch with nothing in
+ * flight stops 0 projects.  *stopped = number of projects moved.
+ */
+int kg_batch_cancel(const char *id, const struct kg_user *u, int *stopped,
+		    struct kg_err *err);
+
+/* Set by kg_batch_cancel (and a cap that stops a batch) for an hour. */
+int kg_batch_stop_hinted(const char *batch_id);
+
+/*
+ * Rename and cap: body {"name"?: text (1-300 characters, no control
+ * characters), "cost_cap"?: number 0-999999 in USD, or null = no cap};
+ * 400 for anything else.  A cap at or below what the batch has already
+ * spent stops it at once, as kg_batch_cancel does (*stopped = projects
+ * stopped).  Returns the batch as kg_batch_get (without projects).
+ */
+cJSON *kg_batch_update(const char *id, const struct kg_user *u,
+		       const cJSON *body, int *stopped, struct kg_err *err);
+
+/* 1 if s is a valid batch name (see kg_batch_update). */
+int kg_batch_name_valid(const char *s);
+
+/*
+ * Delete a batch (project_id NULL) or one card (project_id; batch_id is
+ * ignored then): 404 if not the user's, 409 batch_busy while the batch
+ * (or the card) has a project QUEUED or GENERATING.  The stored export
+ * files go first; if storage fails the answer is 503 and every row is
+ * still there.  Then one transaction deletes the rows (sections,
+ * revisions, regeneration requests, export_history with them); ai_calls
+ * stay for the accounts, unlinked (sql/005_batch_lifecycle.sql).
+ * Deleting the last card of a batch deletes the batch (*batch_gone = 1).
+ */
+int kg_batch_delete(const char *batch_id, const char *project_id,
+		    const struct kg_user *u, int *batch_gone,
+		    struct kg_err *err);
 
 #endif

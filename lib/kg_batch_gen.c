@@ -21,6 +21,29 @@ struct gen {
 	long long last_seq;	/* their events: last_seq - n + 1 .. last_seq */
 };
 
+/* 0, or -1 with 409 cost_cap_reached when the batch has spent its cost
+ * cap (PATCH /api/batches/{id} raises or removes it). */
+static int
+cap_reached(const char *batch_id, struct kg_err *err)
+{
+	PGresult *res = KG_DB_QUERY(err,
+		"SELECT cost_cap IS NOT NULL AND cost_cap <= (SELECT "
+		"coalesce(sum(cost), 0) FROM ai_calls WHERE batch_id = $1) "
+		"FROM batches WHERE id = $1", batch_id);
+	int capped;
+
+	if (!res)
+		return -1;
+	capped = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	if (!capped)
+		return 0;
+	return kg_err_set(err, 409, "cost_cap_reached",
+			  "the batch has spent its cost cap: raise or remove "
+			  "the cap (PATCH /api/batches/%s) and generate again",
+			  batch_id);
+}
+
 static int
 queue_tx(void *arg, struct kg_err *err)
 {
@@ -31,7 +54,8 @@ queue_tx(void *arg, struct kg_err *err)
 
 	PQclear(g->queued);
 	g->queued = NULL;
-	if (kg_batch_visible(g->batch_id, g->u, 1, err) < 0)
+	if (kg_batch_visible(g->batch_id, g->u, 1, err) < 0 ||
+	    cap_reached(g->batch_id, err) < 0)
 		return -1;
 	g->queued = KG_DB_QUERY(err,
 		"UPDATE projects SET status = 'QUEUED', queued_at = now(), "

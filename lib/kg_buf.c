@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int
 reserve(struct kg_buf *b, size_t extra)
@@ -26,6 +27,12 @@ reserve(struct kg_buf *b, size_t extra)
 	b->data = p;
 	b->cap = cap;
 	return 0;
+}
+
+int
+kg_buf_reserve(struct kg_buf *b, size_t extra)
+{
+	return reserve(b, extra);
 }
 
 int
@@ -119,4 +126,22 @@ kg_buf_read_file(struct kg_buf *b, const char *path, size_t max)
 		rc = -1;
 	fclose(f);
 	return rc;
+}
+
+int
+kg_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }

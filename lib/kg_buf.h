@@ -21,6 +21,9 @@ struct kg_buf {
 };
 
 int kg_buf_append(struct kg_buf *b, const void *data, size_t len);
+/* Make room for `extra` more bytes (+ the NUL) without changing len, so
+ * a hot loop can write into data + len directly and set len after. */
+int kg_buf_reserve(struct kg_buf *b, size_t extra);
 int kg_buf_puts(struct kg_buf *b, const char *s);
 int kg_buf_printf(struct kg_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -32,5 +35,9 @@ char *kg_buf_take(struct kg_buf *b);
 int kg_buf_read_file(struct kg_buf *b, const char *path, size_t max);
 void kg_buf_reset(struct kg_buf *b);
 void kg_buf_free(struct kg_buf *b);
+
+/* write(2) all of data to fd, again after EINTR and short writes; 0, or
+ * -1 with errno set. */
+int kg_write_all(int fd, const void *data, size_t len);
 
 #endif

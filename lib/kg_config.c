@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 enum conf_type { T_STR, T_INT, T_BOOL, T_SECRET, T_ENUM };
 
@@ -38,18 +39,28 @@ static const struct conf_key conf_keys[] = {
 	{"redis", "db", T_INT, "0", 0, 10000, NULL},
 	{"redis", "timeout_ms", T_INT, "2000", 50, 60000, NULL},
 	{"http", "max_body", T_INT, "10485760", 1024, 1073741824, NULL},
+	/* Issue 16: peers whose X-Forwarded-For is believed (kg_net). */
+	{"http", "trusted_proxies", T_STR, "", 0, 4096, NULL},
 	{"log", "level", T_ENUM, "info", 0, 0, "debug|info|warn|error"},
 	{"auth", "jwt_key", T_SECRET, "", 0, 4096, NULL},
 	{"auth", "token_ttl", T_INT, "28800", 60, 604800, NULL},
 	{"auth", "issuer", T_STR, "kartograf", 1, 255, NULL},
 	{"auth", "argon2_memory_kib", T_INT, "19456", 1024, 4194304, NULL},
 	{"auth", "argon2_iterations", T_INT, "2", 1, 64, NULL},
+	/* Login throttling (issue 16, kg_login): per (email, address) pair,
+	 * per email across addresses, per address across emails. */
 	{"auth", "login_max_failures", T_INT, "5", 1, 1000, NULL},
+	{"auth", "login_email_max_failures", T_INT, "20", 1, 100000, NULL},
+	{"auth", "login_addr_max_failures", T_INT, "100", 1, 1000000, NULL},
 	{"auth", "login_window", T_INT, "900", 10, 86400, NULL},
+	/* ?token= on the event stream, for old clients (off: use tickets). */
+	{"auth", "query_token", T_BOOL, "false", 0, 0, NULL},
 	{"worker", "concurrency", T_INT, "5", 1, 100, NULL},
 	{"worker", "global_limit", T_INT, "20", 1, 1000, NULL},
 	{"worker", "user_concurrency", T_INT, "0", 0, 1000, NULL},
 	{"worker", "shutdown_grace", T_INT, "30", 0, 3600, NULL},
+	/* kartograf-worker --cron (shared hosting, issue 13) */
+	{"worker", "idle_exit", T_INT, "50", 1, 86400, NULL},
 	/* Generation worker (issue 5): queue lease, reaper, reconciler. */
 	{"worker", "lease_ms", T_INT, "30000", 500, 3600000, NULL},
 	{"worker", "reconcile_interval", T_INT, "30", 1, 3600, NULL},
@@ -105,13 +116,17 @@ static const struct conf_key conf_keys[] = {
 	{"storage", "s3_timeout_ms", T_INT, "30000", 100, 600000, NULL},
 	/* Export (issue 9): how long the endpoint waits for the worker. */
 	{"export", "wait_timeout", T_INT, "30", 1, 600, NULL},
+	/* Export retention (issue 17): days after which old stored exports
+	 * are pruned by the worker once a day; 0 = keep everything. */
+	{"export", "retention_days", T_INT, "0", 0, 36500, NULL},
 	/* SSE relay (cgi-bin/events.c, issue 7). */
 	{"events", "max_streams", T_INT, "256", 1, 10000, NULL},
 	{"events", "heartbeat", T_INT, "15", 1, 300, NULL},
 	{"events", "end_grace", T_INT, "5", 0, 300, NULL},
 	{"events", "gap_wait_ms", T_INT, "1000", 10, 60000, NULL},
-	/* GET /metrics: a bearer token for the scraper; empty = loopback
-	 * clients only. */
+	{"events", "max_stream_seconds", T_INT, "0", 0, 86400, NULL},
+	{"events", "max_streams_per_user", T_INT, "10", 1, 10000, NULL},
+	/* GET /metrics: a bearer token for the scraper; empty = closed. */
 	{"metrics", "token", T_SECRET, "", 0, 512, NULL},
 	{"paths", "sql_dir", T_STR, "/usr/share/kartograf/sql", 1, 4096, NULL},
 };
@@ -295,6 +310,40 @@ values_free(struct conf_values *v)
 	free(v);
 }
 
+/*
+ * The config pointer: KG_CONFIG_POINTER in the directory of the running
+ * program names the config file on its first line (an absolute path).
+ * This is how a program started by mod_fcgid finds its configuration on
+ * a shared host, where neither /etc nor the process environment is the
+ * account's to set (kartograf-install-shared writes it).
+ */
+static const char *
+pointed_path(void)
+{
+	static char target[4096];
+	char exe[4096], ptr[4200];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+	FILE *f;
+
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	snprintf(ptr, sizeof(ptr), "%s/%s", exe, KG_CONFIG_POINTER);
+	f = fopen(ptr, "r");
+	if (!f)
+		return NULL;
+	if (!fgets(target, sizeof(target), f))
+		target[0] = '\0';
+	fclose(f);
+	target[strcspn(target, "\r\n")] = '\0';
+	return target[0] == '/' ? target : NULL;
+}
+
 static const char *
 resolve_path(const char *path, int *explicit_path)
 {
@@ -303,6 +352,9 @@ resolve_path(const char *path, int *explicit_path)
 		return path;
 	path = getenv("KARTOGRAF_CONFIG");
 	if (path && *path)
+		return path;
+	path = pointed_path();
+	if (path)
 		return path;
 	*explicit_path = 0;
 	return KG_CONFIG_DEFAULT_PATH;

@@ -9,7 +9,9 @@
  * load the typed getters cannot fail.
  *
  * Sources, later ones win: built-in default, the file
- * ($KARTOGRAF_CONFIG, else /etc/kartograf/kartograf.conf), then the
+ * ($KARTOGRAF_CONFIG, else the path named in the file .kartograf-config
+ * beside the program - the shared-hosting install - else
+ * /etc/kartograf/kartograf.conf), then the
  * environment variable KARTOGRAF_<SECTION>_<KEY> (upper case), e.g.
  * KARTOGRAF_DATABASE_CONNINFO.
  *
@@ -24,10 +26,11 @@
 #include <stddef.h>
 
 #define KG_CONFIG_DEFAULT_PATH "/etc/kartograf/kartograf.conf"
+#define KG_CONFIG_POINTER ".kartograf-config"
 
 /*
  * Load and validate the configuration and make it the current one.
- * `path` NULL means $KARTOGRAF_CONFIG or the default path.  On failure
+ * `path` NULL means $KARTOGRAF_CONFIG, the pointer or the default path.  On failure
  * the previous configuration (if any) stays current, `err` names the
  * first problem and -1 is returned.  Safe to call again (SIGHUP reload).
  */

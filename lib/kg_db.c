@@ -3,11 +3,34 @@
 #include "kg_log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static PGconn *db_conn;
 static int db_in_tx;
 static char db_sqlstate[6];
+
+/*
+ * Prepared statements, per connection: a statement is prepared the
+ * first time this process runs its SQL text (named kg_<slot>) and
+ * executed by name afterwards, so PostgreSQL parses and analyses it
+ * once per connection instead of on every call.  db_gen counts
+ * connections: a slot prepared under an older one (the server was
+ * restarted, the session is new) is prepared again on its next use.
+ * SQL beyond DB_STMTS distinct texts runs unnamed, as before.
+ */
+#define DB_STMTS 256
+
+struct db_stmt {
+	char *sql;
+	size_t len;
+	unsigned long hash;
+	unsigned gen;		/* db_gen it was prepared under, 0 = not */
+};
+
+static struct db_stmt db_stmts[DB_STMTS];
+static int db_nstmts;
+static unsigned db_gen = 1;
 
 static void
 notice_to_log(void *arg, const char *message)
@@ -23,6 +46,7 @@ db_connect(struct kg_err *err)
 
 	if (db_conn && PQstatus(db_conn) == CONNECTION_OK)
 		return 0;
+	db_gen++;	/* a new session has no prepared statements */
 	if (db_conn) {
 		PQreset(db_conn);
 	} else {
@@ -60,7 +84,8 @@ db_session_setup(struct kg_err *err)
 	snprintf(ms, sizeof(ms), "%lld",
 		 kg_conf_int("database", "statement_timeout_ms"));
 	res = PQexecParams(db_conn,
-			   "SELECT set_config('statement_timeout', $1, false)",
+			   "SELECT set_config('statement_timeout', $1, false),"
+			   " set_config('DateStyle', 'ISO', false)",
 			   1, NULL, (const char *const[]){ms}, NULL, NULL, 0);
 	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 	PQclear(res);
@@ -111,6 +136,79 @@ fail_from_result(PGresult *res, struct kg_err *err)
 	}
 }
 
+/* The slot of `sql`, added if new; NULL when the table is full. */
+static struct db_stmt *
+stmt_slot(const char *sql)
+{
+	unsigned long h = 5381;
+	size_t len = 0;
+	struct db_stmt *st;
+
+	for (const unsigned char *p = (const unsigned char *)sql; *p; p++)
+		h = h * 33 + *p, len++;
+	for (int i = 0; i < db_nstmts; i++) {
+		st = &db_stmts[i];
+		if (st->hash == h && st->len == len && !memcmp(st->sql, sql, len))
+			return st;
+	}
+	if (db_nstmts == DB_STMTS)
+		return NULL;
+	st = &db_stmts[db_nstmts];
+	st->sql = strdup(sql);
+	if (!st->sql)
+		return NULL;
+	st->len = len;
+	st->hash = h;
+	st->gen = 0;
+	db_nstmts++;
+	return st;
+}
+
+static int
+has_state(PGresult *res, const char *state)
+{
+	const char *s = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return s && !strcmp(s, state);
+}
+
+/*
+ * One execution: by name (preparing it first on this connection if
+ * needed), or unnamed when the statement has no slot.  A prepared
+ * statement the session lost (26000: DISCARD ALL, a pooler in between)
+ * is prepared again, and the call repeated outside a transaction.
+ */
+static PGresult *
+exec_stmt(const char *sql, int nparams, const char *const *params,
+	  int again)
+{
+	struct db_stmt *st = stmt_slot(sql);
+	char name[16];
+	PGresult *res;
+
+	if (!st)
+		return PQexecParams(db_conn, sql, nparams, NULL, params, NULL,
+				    NULL, 0);
+	snprintf(name, sizeof(name), "kg_%d", (int)(st - db_stmts));
+	if (st->gen != db_gen) {
+		res = PQprepare(db_conn, name, sql, nparams, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+		    !has_state(res, "42P05"))	/* already there */
+			return res;
+		PQclear(res);
+		st->gen = db_gen;
+	}
+	res = PQexecPrepared(db_conn, name, nparams, params, NULL, NULL, 0);
+	if (!result_ok(res) && has_state(res, "26000")) {
+		st->gen = 0;
+		if (again && !db_in_tx) {
+			PQclear(res);
+			return exec_stmt(sql, nparams, params, 0);
+		}
+	}
+	return res;
+}
+
 PGresult *
 kg_db_query(struct kg_err *err, const char *sql, int nparams,
 	    const char *const *params)
@@ -120,15 +218,14 @@ kg_db_query(struct kg_err *err, const char *sql, int nparams,
 	db_sqlstate[0] = '\0';
 	if (!kg_db_conn(err))
 		return NULL;
-	res = PQexecParams(db_conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	res = exec_stmt(sql, nparams, params, 1);
 	if (!result_ok(res) && PQstatus(db_conn) != CONNECTION_OK &&
 	    !db_in_tx) {
 		PQclear(res);
 		KG_INFO("database connection lost, reconnecting");
 		if (!kg_db_conn(err))
 			return NULL;
-		res = PQexecParams(db_conn, sql, nparams, NULL, params, NULL,
-				   NULL, 0);
+		res = exec_stmt(sql, nparams, params, 1);
 	}
 	if (result_ok(res))
 		return res;
@@ -206,4 +303,7 @@ kg_db_close(void)
 	PQfinish(db_conn);
 	db_conn = NULL;
 	db_in_tx = 0;
+	for (int i = 0; i < db_nstmts; i++)
+		free(db_stmts[i].sql);
+	db_nstmts = 0;
 }

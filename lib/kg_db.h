@@ -9,6 +9,13 @@
  *   409 conflict     unique violation (SQLSTATE 23505)
  *   500 db_error     anything else (details go to the log, not the client)
  * kg_db_sqlstate() tells the caller exactly what happened.
+ *
+ * Every statement is prepared on its connection the first time the
+ * process runs its SQL text, then executed by name (parse and analysis
+ * once per connection, not per call); after a reconnect it is prepared
+ * again.  The session runs with DateStyle ISO, so timestamps come as
+ * "2026-03-01 10:15:30.5+00" whatever the server's default (kg_jsonw
+ * writes them as JSON's to_json() does).
  */
 #ifndef KG_DB_H
 #define KG_DB_H

@@ -20,6 +20,11 @@
  *        "quality_score": 87 | null, "message": "..." (optional)}
  *     For batch.completed, status is the batch status (COMPLETED or
  *     PARTIAL) and progress 100.
+ *     Batch lifecycle (kg_batch_life.c): "batch.stopped" (a stop or a
+ *     cost cap; status VALIDATED, message the reason; the stopped
+ *     projects' own project.status_changed PENDING come first) and
+ *     "project.deleted" (status "DELETED", the card removed from the
+ *     batch).
  *
  * If Redis is down when publishing, the event is missing from the
  * history but PostgreSQL holds the state: the relay notices the gap in

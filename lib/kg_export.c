@@ -98,6 +98,26 @@ out:
 	return rc;
 }
 
+static void file_from_row(PGresult *res, int row, struct kg_export_file *f);
+
+/* The first row of res (a stored export), if any: 1 found, 0 none,
+ * -1 the query failed.  Takes res. */
+static int
+reuse_row(PGresult *res, struct kg_export_file *f)
+{
+	int found;
+
+	if (!res)
+		return -1;
+	found = PQntuples(res) == 1;
+	if (found) {
+		file_from_row(res, 0, f);
+		f->reused = 1;
+	}
+	PQclear(res);
+	return found;
+}
+
 static void
 file_from_row(PGresult *res, int row, struct kg_export_file *f)
 {
@@ -112,25 +132,14 @@ kg_export_reusable(const char *project_id, int version,
 		   struct kg_export_file *f, struct kg_err *err)
 {
 	char v[16];
-	PGresult *res;
-	int found;
 
 	snprintf(v, sizeof(v), "%d", version);
-	res = KG_DB_QUERY(err,
+	return reuse_row(KG_DB_QUERY(err,
 		"SELECT storage_backend, storage_key, sha256, size_bytes "
 		"FROM export_history WHERE project_id = $1 AND format = 'docx' "
 		"AND project_version = $2::int AND storage_backend = $3 "
 		"ORDER BY created_at DESC LIMIT 1",
-		project_id, v, kg_storage_backend());
-	if (!res)
-		return -1;
-	found = PQntuples(res) == 1;
-	if (found) {
-		file_from_row(res, 0, f);
-		f->reused = 1;
-	}
-	PQclear(res);
-	return found;
+		project_id, v, kg_storage_backend()), f);
 }
 
 /*
@@ -438,25 +447,17 @@ kg_export_reply(const char *request_id, const struct kg_export_file *f,
 	return 0;
 }
 
-int
-kg_export_purge_user(const char *email, struct kg_err *err)
+/*
+ * Remove the files named by rows (storage_key, storage_backend).  A file
+ * on another backend than the configured one cannot be reached from
+ * here: it is left in place (logged).  -1 at the first file that could
+ * not be removed (the caller keeps its rows, so it can simply retry).
+ */
+static int
+purge_rows(PGresult *res, struct kg_err *err)
 {
-	char norm[KG_EMAIL_MAX + 1];
-	PGresult *res;
 	int n = 0;
 
-	if (kg_user_normalize_email(email, norm, err) < 0)
-		return -1;
-	res = KG_DB_QUERY(err,
-		"WITH u AS (SELECT id FROM users WHERE lower(email) = $1),"
-		" b AS (SELECT id FROM batches WHERE owner_id IN"
-		"  (SELECT id FROM u))"
-		" SELECT DISTINCT e.storage_key, e.storage_backend"
-		" FROM export_history e WHERE e.user_id IN (SELECT id FROM u)"
-		"  OR e.batch_id IN (SELECT id FROM b)"
-		"  OR e.project_id IN (SELECT p.id FROM projects p"
-		"   WHERE p.batch_id IN (SELECT id FROM b))",
-		norm);
 	if (!res)
 		return -1;
 	for (int i = 0; i < PQntuples(res); i++) {
@@ -469,8 +470,113 @@ kg_export_purge_user(const char *email, struct kg_err *err)
 			continue;
 		}
 		if (kg_storage_delete(key, err) < 0) {
-			PQclear(res);
-			return -1;
+			n = -1;
+			break;
+		}
+		n++;
+	}
+	PQclear(res);
+	return n;
+}
+
+int
+kg_export_purge_user(const char *email, struct kg_err *err)
+{
+	char norm[KG_EMAIL_MAX + 1];
+
+	if (kg_user_normalize_email(email, norm, err) < 0)
+		return -1;
+	return purge_rows(KG_DB_QUERY(err,
+		"WITH u AS (SELECT id FROM users WHERE lower(email) = $1),"
+		" b AS (SELECT id FROM batches WHERE owner_id IN"
+		"  (SELECT id FROM u))"
+		" SELECT DISTINCT e.storage_key, e.storage_backend"
+		" FROM export_history e WHERE e.user_id IN (SELECT id FROM u)"
+		"  OR e.batch_id IN (SELECT id FROM b)"
+		"  OR e.project_id IN (SELECT p.id FROM projects p"
+		"   WHERE p.batch_id IN (SELECT id FROM b))",
+		norm), err);
+}
+
+int
+kg_export_purge_target(const char *batch_id, const char *project_id,
+		       struct kg_err *err)
+{
+	if (project_id)
+		return purge_rows(KG_DB_QUERY(err,
+			"SELECT DISTINCT storage_key, storage_backend"
+			" FROM export_history WHERE project_id = $1",
+			project_id), err);
+	return purge_rows(KG_DB_QUERY(err,
+		"SELECT DISTINCT e.storage_key, e.storage_backend"
+		" FROM export_history e WHERE e.batch_id = $1"
+		"  OR e.project_id IN (SELECT p.id FROM projects p"
+		"   WHERE p.batch_id = $1)",
+		batch_id), err);
+}
+
+int
+kg_export_reusable_zip(const char *batch_id, struct kg_export_file *f,
+		       struct kg_err *err)
+{
+	return reuse_row(KG_DB_QUERY(err,
+		"SELECT e.storage_backend, e.storage_key, e.sha256, e.size_bytes "
+		"FROM export_history e WHERE e.batch_id = $1 AND e.format = 'zip' "
+		"AND e.storage_backend = $2 AND e.created_at >= (SELECT "
+		"greatest(b.updated_at, max(p.updated_at)) FROM batches b "
+		"LEFT JOIN projects p ON p.batch_id = b.id WHERE b.id = $1 "
+		"GROUP BY b.updated_at) ORDER BY e.created_at DESC LIMIT 1",
+		batch_id, kg_storage_backend()), f);
+}
+
+/*
+ * Rows older than the cut, except the newest of each card and of each
+ * batch; `shared` when a row that stays names the same stored file (a
+ * card's .docx is deterministic, so two rows can share one key).
+ */
+#define PRUNE_SQL                                                          \
+	"WITH ranked AS (SELECT id, storage_key, storage_backend, created_at," \
+	"  row_number() OVER (PARTITION BY coalesce(project_id, batch_id)"    \
+	"  ORDER BY created_at DESC, id) AS rn FROM export_history),"         \
+	" old AS (SELECT * FROM ranked WHERE rn > 1"                           \
+	"  AND created_at < now() - $1::bigint * interval '1 second'"         \
+	"  ORDER BY created_at LIMIT $2::int)"                                 \
+	" SELECT o.id, o.storage_key, o.storage_backend, EXISTS (SELECT 1"     \
+	"  FROM export_history k WHERE k.storage_key = o.storage_key"          \
+	"  AND k.storage_backend = o.storage_backend"                          \
+	"  AND k.id NOT IN (SELECT id FROM old)) FROM old o"
+
+long long
+kg_export_prune(long long older_than_s, int limit, struct kg_err *err)
+{
+	char age[24], lim[16];
+	PGresult *res;
+	long long n = 0;
+
+	snprintf(age, sizeof(age), "%lld", older_than_s);
+	snprintf(lim, sizeof(lim), "%d", limit);
+	res = KG_DB_QUERY(err, PRUNE_SQL, age, lim);
+	if (!res)
+		return -1;
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *key = PQgetvalue(res, i, 1);
+		int other = strcmp(PQgetvalue(res, i, 2), kg_storage_backend());
+
+		/* files first: a storage failure keeps the row (retry) */
+		if (other) {
+			KG_WARN("export %s is on storage %s, not the configured "
+				"one: left in place", key, PQgetvalue(res, i, 2));
+			continue;
+		}
+		if (PQgetvalue(res, i, 3)[0] != 't' &&
+		    kg_storage_delete(key, err) < 0) {
+			n = -1;
+			break;
+		}
+		if (kg_db_exec(err, "DELETE FROM export_history WHERE id = $1",
+			       1, (const char *const[]){PQgetvalue(res, i, 0)}) < 0) {
+			n = -1;
+			break;
 		}
 		n++;
 	}

@@ -108,6 +108,24 @@ int kg_export_find_batch(const char *batch_id, const struct kg_user *u,
 int kg_export_reusable(const char *project_id, int version,
 		       struct kg_export_file *f, struct kg_err *err);
 
+/* The batch's newest stored .zip if no card (and not the batch) has
+ * changed since it was stored: 1 found (f->reused = 1), 0 none, -1. */
+int kg_export_reusable_zip(const char *batch_id, struct kg_export_file *f,
+			   struct kg_err *err);
+
+/*
+ * Export retention (kartograf-admin prune-exports, and the worker once a
+ * day when [export] retention_days is set): export_history rows older
+ * than older_than_s seconds and their stored files, at most `limit` per
+ * call, oldest first - except the newest export of every card and of
+ * every batch (the file a download can reuse), and except a file that
+ * a kept row still names.  Files first, rows after: the number of rows
+ * pruned, or -1 at the first storage failure (what was pruned stays
+ * pruned; run it again).
+ */
+long long kg_export_prune(long long older_than_s, int limit,
+			  struct kg_err *err);
+
 /*
  * Build a project's card from the database and APPEND the .docx to
  * `out`; *version gets the project version it was built from.  404 if
@@ -180,5 +198,15 @@ int kg_export_reply(const char *request_id, const struct kg_export_file *f,
  * caller keeps the user, so the command can simply be repeated).
  */
 int kg_export_purge_user(const char *email, struct kg_err *err);
+
+/*
+ * Before a batch (project_id NULL) or one card is deleted: remove the
+ * stored files of its exports (the batch's .zip files and its cards'
+ * .docx files, or the card's .docx files).  Same contract as
+ * kg_export_purge_user: the number removed, or -1 (503) when one could
+ * not be removed, and then the caller must keep the rows.
+ */
+int kg_export_purge_target(const char *batch_id, const char *project_id,
+			   struct kg_err *err);
 
 #endif

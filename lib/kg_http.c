@@ -1,13 +1,17 @@
 #include "kg_http.h"
 #include "kg_auth.h"
+#include "kg_cgi.h"
 #include "kg_config.h"
 #include "kg_db.h"
 #include "kg_log.h"
+#include "kg_net.h"
 #include "kg_redis.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <malloc.h>
 #include <openssl/rand.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -17,6 +21,8 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+
+extern char **environ;
 
 struct kg_alloc {
 	struct kg_alloc *next;
@@ -125,6 +131,19 @@ const char *
 kg_req_env(struct kg_req *req, const char *name)
 {
 	return FCGX_GetParam(name, req->fcgi.envp);
+}
+
+const char *
+kg_req_client_addr(struct kg_req *req)
+{
+	char *addr = kg_req_alloc(req, KG_NET_ADDR_MAX);
+
+	if (!addr)
+		return "-";
+	kg_net_client_addr(kg_req_env(req, "REMOTE_ADDR"),
+			   kg_req_env(req, "HTTP_X_FORWARDED_FOR"),
+			   kg_conf_str("http", "trusted_proxies"), addr);
+	return addr;
 }
 
 int
@@ -545,6 +564,15 @@ kg_resp_write(struct kg_req *req, const void *data, size_t len)
 	return 0;
 }
 
+/* Under CGI stdin and stdout may be one socket (mod_cgid) that turns
+ * readable once the request body is through: only a hang-up counts. */
+int
+kg_req_watch_fd(struct kg_req *req, short *events)
+{
+	*events = req->fcgi.listen_sock < 0 ? 0 : POLLIN;
+	return req->fcgi.ipcFd;
+}
+
 int
 kg_resp_flush(struct kg_req *req)
 {
@@ -565,11 +593,18 @@ kg_resp_json(struct kg_req *req, int status, cJSON *body)
 		kg_fail(req, 500, "internal", "out of memory");
 		return -1;
 	}
-	rc = kg_resp_start(req, status, "application/json; charset=utf-8");
-	if (rc == 0)
-		rc = kg_resp_write(req, text, strlen(text));
+	rc = kg_resp_json_text(req, status, text, strlen(text));
 	free(text);
 	return rc;
+}
+
+int
+kg_resp_json_text(struct kg_req *req, int status, const char *json,
+		  size_t len)
+{
+	int rc = kg_resp_start(req, status, "application/json; charset=utf-8");
+
+	return rc == 0 ? kg_resp_write(req, json, len) : rc;
 }
 
 int
@@ -598,8 +633,9 @@ authenticate(struct kg_req *req)
 
 	if (app_threaded)
 		kg_app_lock();
-	rc = kg_auth_request(req, req->route->flags & KG_ROUTE_QUERY_TOKEN,
-			     &req->user, &req->auth_expires, &req->err);
+	rc = kg_auth_request(req, req->route->flags, &req->user,
+			     &req->session, &req->err);
+	req->auth_expires = req->session.expires;
 	if (app_threaded)
 		kg_app_unlock();
 	return rc;
@@ -699,9 +735,9 @@ reset_request(struct kg_req *req)
 	req->fcgi = keep;
 }
 
-/* One accepted request, start to finish. */
+/* One request, start to finish, whatever brought it (FastCGI or CGI). */
 static void
-serve(const struct kg_app *app, struct kg_req *req)
+handle(const struct kg_app *app, struct kg_req *req)
 {
 	struct timespec t0;
 
@@ -710,6 +746,13 @@ serve(const struct kg_app *app, struct kg_req *req)
 	request_begin(req);
 	dispatch(app, req);
 	request_end(req, &t0);
+}
+
+/* One accepted FastCGI request. */
+static void
+serve(const struct kg_app *app, struct kg_req *req)
+{
+	handle(app, req);
 	FCGX_Finish_r(&req->fcgi);
 }
 
@@ -811,11 +854,106 @@ run_threads(const struct kg_app *app, int n)
 	free(t);
 }
 
+/* A malformed CONTENT_LENGTH reads nothing: dispatch answers it 400. */
+static long long
+cgi_body_length(struct kg_req *req)
+{
+	long long n = declared_length(req);
+
+	return n == -2 ? 0 : n;
+}
+
+/*
+ * Plain CGI: one request from the environment and stdin, the answer on
+ * stdout, then the process ends (kg_cgi).  A program that cannot start
+ * (bad configuration, database down) still answers in JSON: the web
+ * server would otherwise turn the empty output into its own HTML 500.
+ * The reason goes to the log (the server's error log), not the client.
+ */
+static int
+run_cgi(const struct kg_app *app, int started)
+{
+	struct kg_req req;
+	int rc;
+
+	memset(&req, 0, sizeof(req));
+	req.fcgi.envp = environ;
+	if (kg_cgi_begin(&req.fcgi, cgi_body_length(&req)) < 0) {
+		KG_ERROR("out of memory");
+		return 1;
+	}
+	if (started) {
+		app_threaded = app->threads != NULL;
+		handle(app, &req);
+	} else {
+		struct timespec t0;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		request_begin(&req);
+		kg_fail(&req, 503, "unavailable",
+			"the service cannot start, see the server's error log");
+		kg_resp_error(&req, &req.err);
+		request_end(&req, &t0);
+	}
+	rc = kg_cgi_finish(&req.fcgi);
+	return started && rc == 0 ? 0 : 1;
+}
+
+static void
+run_fastcgi(const struct kg_app *app)
+{
+	struct kg_req req;
+	int threads = app->threads ? app->threads() : 0;
+
+	if (threads > 0) {
+		app_threaded = 1;
+		run_threads(app, threads);
+	} else {
+		memset(&req, 0, sizeof(req));
+		FCGX_InitRequest(&req.fcgi, 0, FCGI_FAIL_ACCEPT_ON_INTR);
+		KG_INFO("ready (config %s)", kg_config_path());
+		while (!app_stopping && FCGX_Accept_r(&req.fcgi) >= 0)
+			serve(app, &req);
+		FCGX_Free(&req.fcgi, 1);
+	}
+	KG_INFO("stopping");
+}
+
+int
+kg_http_check_config(struct kg_err *err)
+{
+	char bad[80];
+
+	if (kg_net_check_list(kg_conf_str("http", "trusted_proxies"), bad,
+			      sizeof(bad)) < 0)
+		return kg_err_set(err, 500, "config_invalid",
+				  "[http] trusted_proxies: \"%s\" is not an "
+				  "address or CIDR", bad);
+	return 0;
+}
+
+/*
+ * A program answers the same kind of request over and over, so its
+ * largest answer (a 1,000-project batch is 230 KB, a .docx more) comes
+ * again.  glibc's defaults hand such blocks back to the kernel when they
+ * are freed (mmap above 128 KB, heap trimmed above 128 KB free) and the
+ * next request faults every page in again: measured, that was 60% of
+ * the CPU of GET /api/batches/{id} (issue 15).  Keep them: the process
+ * holds on to about its largest answer, nothing more.
+ */
+static void
+tune_malloc(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
+
 static int
 app_start(const struct kg_app *app, struct kg_err *err)
 {
+	tune_malloc();
 	kg_log_init(app->name);
-	if (kg_config_load(NULL, err) < 0)
+	if (kg_config_load(NULL, err) < 0 || kg_http_check_config(err) < 0)
 		return -1;
 	check_routes(app);
 	for (const struct kg_route *r = app->routes; r->method; r++)
@@ -826,44 +964,48 @@ app_start(const struct kg_app *app, struct kg_err *err)
 	return 0;
 }
 
+/*
+ * The same binary runs in every mode libfcgi can tell apart: FastCGI on
+ * the listening socket it was handed on fd 0 (spawn-fcgi, systemd,
+ * lighttpd, mod_fcgid, which all start it that way), or plain CGI when
+ * fd 0 is no socket and the environment holds a CGI request.  Started by
+ * hand with neither, it refuses.
+ */
 int
 kg_app_main(const struct kg_app *app, int argc, char **argv)
 {
 	struct kg_err err = {0};
-	struct kg_req req;
-	int threads;
+	int cgi, started, rc = 0;
 
 	if (argc == 2 && !strcmp(argv[1], "--openapi"))
 		return kg_app_print_openapi(app);
-	if (app_start(app, &err) < 0) {
-		KG_ERROR("cannot start: %s", err.message);
-		return 1;
-	}
-	if (FCGX_Init() != 0 || FCGX_IsCGI()) {
-		KG_ERROR("not started as a FastCGI program: run it under "
-			 "spawn-fcgi, systemd socket activation or the web "
-			 "server's FastCGI process manager");
+	if (FCGX_Init() != 0) {
+		kg_log_init(app->name);
+		KG_ERROR("cannot initialise libfcgi");
 		return 2;
 	}
-	install_signals();
-	threads = app->threads ? app->threads() : 0;
-	if (threads > 0) {
-		app_threaded = 1;
-		run_threads(app, threads);
-		KG_INFO("stopping");
-	} else {
-		memset(&req, 0, sizeof(req));
-		FCGX_InitRequest(&req.fcgi, 0, FCGI_FAIL_ACCEPT_ON_INTR);
-		KG_INFO("ready (config %s)", kg_config_path());
-		while (!app_stopping && FCGX_Accept_r(&req.fcgi) >= 0)
-			serve(app, &req);
-		KG_INFO("stopping");
-		FCGX_Free(&req.fcgi, 1);
+	cgi = FCGX_IsCGI();
+	if (cgi && !kg_cgi_detected()) {
+		kg_log_init(app->name);
+		KG_ERROR("not started as a FastCGI or CGI program: run it under "
+			 "spawn-fcgi, systemd socket activation, the web "
+			 "server's FastCGI process manager, or as a CGI script");
+		return 2;
 	}
-	if (app->fini)
+	started = app_start(app, &err) == 0;
+	if (!started)
+		KG_ERROR("cannot start: %s", err.message);
+	install_signals();
+	if (cgi)
+		rc = run_cgi(app, started);
+	else if (!started)
+		return 1;
+	else
+		run_fastcgi(app);
+	if (started && app->fini)
 		app->fini();
 	kg_db_close();
 	kg_redis_close();
 	kg_config_free();
-	return 0;
+	return rc;
 }

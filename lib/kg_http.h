@@ -43,6 +43,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "kg_auth.h"
 #include "kg_buf.h"
 #include "kg_err.h"
 #include "kg_user.h"
@@ -51,9 +52,10 @@
 
 /* Route flags. */
 #define KG_ROUTE_AUTH 1u	/* signed-in user required (req->user) */
-#define KG_ROUTE_QUERY_TOKEN 2u	/* also accept ?token= (EventSource only) */
+#define KG_ROUTE_QUERY_TOKEN 2u	/* ?token= too, if [auth] query_token */
 #define KG_ROUTE_VERSION 4u	/* a change based on a version: see
 				   kg_req_version() */
+#define KG_ROUTE_TICKET 8u	/* ?ticket= too (kg_ticket, EventSource) */
 
 struct kg_req;
 typedef int (*kg_handler)(struct kg_req *req);
@@ -216,6 +218,7 @@ struct kg_req {
 	struct kg_err err;
 	struct kg_user user;		/* set for KG_ROUTE_AUTH routes */
 	time_t auth_expires;		/* the token's exp, same routes */
+	struct kg_session session;	/* the token's session, same routes */
 	struct kg_buf headers;		/* extra response headers */
 	int status;			/* status sent, 0 while none */
 	int version;			/* KG_ROUTE_VERSION routes */
@@ -244,8 +247,18 @@ cJSON *kg_app_openapi(const struct kg_app *app);
  */
 int kg_app_openapi_file(struct kg_buf *out, struct kg_err *err);
 
+/* The [http] settings that kg_config cannot check by type (every entry
+ * of trusted_proxies is an address or CIDR); kg_app_main runs it. */
+int kg_http_check_config(struct kg_err *err);
+
 /* CGI/FastCGI parameter (e.g. "HTTP_AUTHORIZATION"), NULL if absent. */
 const char *kg_req_env(struct kg_req *req, const char *name);
+/*
+ * The client's address: REMOTE_ADDR, or, when that peer is one of
+ * [http] trusted_proxies, the right-most X-Forwarded-For entry that is
+ * not a trusted proxy (kg_net).  Never NULL ("-" when unknown).
+ */
+const char *kg_req_client_addr(struct kg_req *req);
 /* Path parameter declared in the route pattern, never NULL for a
  * declared name. */
 const char *kg_req_param(struct kg_req *req, const char *name);
@@ -349,12 +362,20 @@ int kg_fail(struct kg_req *req, int status, const char *code,
 void kg_resp_header(struct kg_req *req, const char *name, const char *value);
 /* Send `body` (consumed, may be NULL for an empty object). */
 int kg_resp_json(struct kg_req *req, int status, cJSON *body);
+/* Send `len` bytes that already are JSON text (kg_jsonw, kg_*_json). */
+int kg_resp_json_text(struct kg_req *req, int status, const char *json,
+		      size_t len);
 int kg_resp_error(struct kg_req *req, const struct kg_err *err);
 
 /* Streaming responses (files, event streams). */
 int kg_resp_start(struct kg_req *req, int status, const char *content_type);
 int kg_resp_write(struct kg_req *req, const void *data, size_t len);
 int kg_resp_flush(struct kg_req *req);
+
+/* The descriptor to poll(2) for the web server giving up on the request
+ * (client gone), and in *events what to ask for: the FastCGI connection
+ * and POLLIN, or under plain CGI stdout and 0 (its POLLHUP/POLLERR). */
+int kg_req_watch_fd(struct kg_req *req, short *events);
 
 /* Nonzero once SIGTERM/SIGINT asked the program to stop.  In a
  * threaded program a request thread blocked in a system call (poll,

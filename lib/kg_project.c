@@ -12,6 +12,7 @@
 #include "kg_buf.h"
 #include "kg_db.h"
 #include "kg_events.h"
+#include "kg_jsonw.h"
 #include "kg_log.h"
 #include "kg_quality.h"
 #include "kg_queue.h"
@@ -25,40 +26,6 @@
 /* Reads                                                              */
 /* ------------------------------------------------------------------ */
 
-/* An AI section written by the offline drafter is labelled as such. */
-#define SECTIONS_JSON                                                        \
-	"(SELECT json_agg(json_build_object("                                \
-	"  'key', d.key, 'title', d.title, 'position', d.position,"          \
-	"  'min_words', d.min_words, 'max_words', d.max_words,"              \
-	"  'body', s.body, 'origin', s.origin,"                              \
-	"  'reviewed', coalesce(s.reviewed, false), 'provider', s.provider," \
-	"  'offline', coalesce(s.origin = 'ai' AND s.provider = 'offline',"  \
-	"    false),"                                                        \
-	"  'updated_at', s.updated_at, 'version', s.version,"                \
-	"  'flags', coalesce(p.quality->'sections'->d.key, '[]'::jsonb),"    \
-	"  'regenerating', EXISTS (SELECT 1 FROM regeneration_requests r"   \
-	"    WHERE r.project_id = p.id AND r.key = d.key))"                 \
-	"  ORDER BY d.position)"                                             \
-	" FROM section_defs d LEFT JOIN sections s"                          \
-	"  ON s.project_id = p.id AND s.key = d.key)"
-
-#define PROJECT_JSON                                                         \
-	"json_build_object("                                                 \
-	"'id', p.id, 'batch_id', p.batch_id, 'row', p.row_number,"           \
-	"'name', p.name, 'status', p.status, 'progress', p.progress,"        \
-	"'version', p.version, 'provider', p.provider,"                      \
-	"'offline', coalesce(p.provider = 'offline', false) OR EXISTS ("     \
-	"  SELECT 1 FROM sections WHERE project_id = p.id"                   \
-	"  AND origin = 'ai' AND provider = 'offline'),"                     \
-	"'error', p.error, 'input', p.input,"                                \
-	"'quality_score', p.quality_score, 'quality', p.quality,"            \
-	"'updated_at', p.updated_at, 'sections', " SECTIONS_JSON ")"
-
-/* Owner scoping of a project: $2 user id, $3 admin flag. */
-#define OWNED                                                                \
-	" FROM projects p JOIN batches b ON b.id = p.batch_id"               \
-	" WHERE p.id = $1::uuid AND " KG_BATCH_VISIBLE
-
 static cJSON *
 json_cell(PGresult *res, int col, struct kg_err *err)
 {
@@ -69,20 +36,201 @@ json_cell(PGresult *res, int col, struct kg_err *err)
 	return o;
 }
 
+/* Owner scoping of a project: $2 user id, $3 admin flag. */
+#define OWNED                                                                \
+	" FROM projects p JOIN batches b ON b.id = p.batch_id"               \
+	" WHERE p.id = $1::uuid AND " KG_BATCH_VISIBLE
+
+/*
+ * The card in ONE statement (one snapshot: the sections belong to the
+ * version shown), as plain rows: one per defined section in card order,
+ * the project's columns on each (its two JSON documents only on the
+ * first), ownership checked in the same WHERE.  The JSON is made once,
+ * in C, by card_json().  No section_defs at all still gives one row.
+ */
+#define CARD_SQL                                                             \
+	"SELECT p.id, p.batch_id, p.row_number, p.name, p.status,"          \
+	" p.progress, p.version, p.provider, p.error,"                      \
+	" CASE WHEN d.position IS NOT DISTINCT FROM f.first THEN p.input END," \
+	" p.quality_score,"                                                 \
+	" CASE WHEN d.position IS NOT DISTINCT FROM f.first THEN p.quality END," \
+	" p.updated_at,"                                                    \
+	" d.key, d.title, d.position, d.min_words, d.max_words, s.body,"    \
+	" s.origin, s.reviewed, s.provider, s.updated_at, s.version,"       \
+	" EXISTS (SELECT 1 FROM regeneration_requests r"                   \
+	"  WHERE r.project_id = p.id AND r.key = d.key)"                   \
+	" FROM projects p JOIN batches b ON b.id = p.batch_id"               \
+	" CROSS JOIN (SELECT min(position) AS first FROM section_defs) f"    \
+	" LEFT JOIN section_defs d ON true"                                  \
+	" LEFT JOIN sections s ON s.project_id = p.id AND s.key = d.key"     \
+	" WHERE p.id = $1::uuid AND " KG_BATCH_VISIBLE " " \
+	" ORDER BY d.position"
+
+enum card_col {
+	C_ID, C_BATCH, C_ROW, C_NAME, C_STATUS, C_PROGRESS, C_VERSION,
+	C_PROVIDER, C_ERROR, C_INPUT, C_SCORE, C_QUALITY, C_UPDATED,
+	S_KEY, S_TITLE, S_POSITION, S_MIN, S_MAX, S_BODY, S_ORIGIN,
+	S_REVIEWED, S_PROVIDER, S_UPDATED, S_VERSION, S_REGEN
+};
+
+static int
+cell_is(const PGresult *res, int row, int col, const char *value)
+{
+	return !PQgetisnull(res, row, col) &&
+	       !strcmp(PQgetvalue(res, row, col), value);
+}
+
+/* An AI section written by the offline drafter is labelled as such. */
+static int
+section_offline(const PGresult *res, int row)
+{
+	return cell_is(res, row, S_ORIGIN, "ai") &&
+	       cell_is(res, row, S_PROVIDER, "offline");
+}
+
+/* The section's quality flags: quality.sections.<key>, else []. */
+static void
+section_flags(struct kg_jsonw *w, const cJSON *quality, const char *key)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(quality, "sections"), key);
+	char *text = f ? cJSON_PrintUnformatted(f) : NULL;
+
+	if (f && !text)
+		w->oom = 1;
+	kg_jsonw_raw(w, text ? text : "[]");
+	free(text);
+}
+
+static void
+section_json(struct kg_jsonw *w, const PGresult *res, int row,
+	     const cJSON *quality)
+{
+	kg_jsonw_open(w, '{');
+	kg_jsonw_key(w, "key");
+	kg_jsonw_text_cell(w, res, row, S_KEY);
+	kg_jsonw_key(w, "title");
+	kg_jsonw_text_cell(w, res, row, S_TITLE);
+	kg_jsonw_key(w, "position");
+	kg_jsonw_num_cell(w, res, row, S_POSITION);
+	kg_jsonw_key(w, "min_words");
+	kg_jsonw_num_cell(w, res, row, S_MIN);
+	kg_jsonw_key(w, "max_words");
+	kg_jsonw_num_cell(w, res, row, S_MAX);
+	kg_jsonw_key(w, "body");
+	kg_jsonw_text_cell(w, res, row, S_BODY);
+	kg_jsonw_key(w, "origin");
+	kg_jsonw_text_cell(w, res, row, S_ORIGIN);
+	kg_jsonw_key(w, "reviewed");
+	kg_jsonw_bool(w, cell_is(res, row, S_REVIEWED, "t"));
+	kg_jsonw_key(w, "provider");
+	kg_jsonw_text_cell(w, res, row, S_PROVIDER);
+	kg_jsonw_key(w, "offline");
+	kg_jsonw_bool(w, section_offline(res, row));
+	kg_jsonw_key(w, "updated_at");
+	kg_jsonw_time_cell(w, res, row, S_UPDATED);
+	kg_jsonw_key(w, "version");
+	kg_jsonw_num_cell(w, res, row, S_VERSION);
+	kg_jsonw_key(w, "flags");
+	section_flags(w, quality, PQgetvalue(res, row, S_KEY));
+	kg_jsonw_key(w, "regenerating");
+	kg_jsonw_bool(w, cell_is(res, row, S_REGEN, "t"));
+	kg_jsonw_close(w, '}');
+}
+
+/* The project's "offline": its provider, or any offline AI section. */
+static int
+card_offline(const PGresult *res)
+{
+	if (cell_is(res, 0, C_PROVIDER, "offline"))
+		return 1;
+	for (int i = 0; i < PQntuples(res); i++)
+		if (section_offline(res, i))
+			return 1;
+	return 0;
+}
+
+static void
+card_json(struct kg_jsonw *w, const PGresult *res, const cJSON *quality)
+{
+	kg_jsonw_open(w, '{');
+	kg_jsonw_key(w, "id");
+	kg_jsonw_text_cell(w, res, 0, C_ID);
+	kg_jsonw_key(w, "batch_id");
+	kg_jsonw_text_cell(w, res, 0, C_BATCH);
+	kg_jsonw_key(w, "row");
+	kg_jsonw_num_cell(w, res, 0, C_ROW);
+	kg_jsonw_key(w, "name");
+	kg_jsonw_text_cell(w, res, 0, C_NAME);
+	kg_jsonw_key(w, "status");
+	kg_jsonw_text_cell(w, res, 0, C_STATUS);
+	kg_jsonw_key(w, "progress");
+	kg_jsonw_num_cell(w, res, 0, C_PROGRESS);
+	kg_jsonw_key(w, "version");
+	kg_jsonw_num_cell(w, res, 0, C_VERSION);
+	kg_jsonw_key(w, "provider");
+	kg_jsonw_text_cell(w, res, 0, C_PROVIDER);
+	kg_jsonw_key(w, "offline");
+	kg_jsonw_bool(w, card_offline(res));
+	kg_jsonw_key(w, "error");
+	kg_jsonw_text_cell(w, res, 0, C_ERROR);
+	kg_jsonw_key(w, "input");
+	kg_jsonw_json_cell(w, res, 0, C_INPUT);
+	kg_jsonw_key(w, "quality_score");
+	kg_jsonw_num_cell(w, res, 0, C_SCORE);
+	kg_jsonw_key(w, "quality");
+	kg_jsonw_json_cell(w, res, 0, C_QUALITY);
+	kg_jsonw_key(w, "updated_at");
+	kg_jsonw_time_cell(w, res, 0, C_UPDATED);
+	kg_jsonw_key(w, "sections");
+	if (PQgetisnull(res, 0, S_KEY)) {
+		kg_jsonw_null(w);
+	} else {
+		kg_jsonw_open(w, '[');
+		for (int i = 0; i < PQntuples(res); i++)
+			section_json(w, res, i, quality);
+		kg_jsonw_close(w, ']');
+	}
+	kg_jsonw_close(w, '}');
+}
+
+int
+kg_project_get_json(const char *id, const struct kg_user *u,
+		    struct kg_buf *out, int *version, struct kg_err *err)
+{
+	PGresult *res = KG_DB_QUERY(err, CARD_SQL, id, u->id,
+				    kg_auth_admin_param(u));
+	struct kg_jsonw w = {0};
+	cJSON *quality;
+
+	if (!res)
+		return -1;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return kg_err_set(err, 404, "not_found", "no such project");
+	}
+	w.buf = *out;
+	quality = PQgetisnull(res, 0, C_QUALITY) ? NULL
+		: cJSON_Parse(PQgetvalue(res, 0, C_QUALITY));
+	card_json(&w, res, quality);
+	*out = w.buf;
+	*version = atoi(PQgetvalue(res, 0, C_VERSION));
+	cJSON_Delete(quality);
+	PQclear(res);
+	return w.oom ? kg_err_set(err, 500, "internal", "out of memory") : 0;
+}
+
 cJSON *
 kg_project_get(const char *id, const struct kg_user *u, struct kg_err *err)
 {
-	PGresult *res = KG_DB_QUERY(err, "SELECT " PROJECT_JSON OWNED, id,
-				    u->id, kg_auth_admin_param(u));
+	struct kg_buf b = {0};
+	int version;
 	cJSON *o = NULL;
 
-	if (!res)
-		return NULL;
-	if (PQntuples(res) == 1)
-		o = json_cell(res, 0, err);
-	else
-		kg_err_set(err, 404, "not_found", "no such project");
-	PQclear(res);
+	if (kg_project_get_json(id, u, &b, &version, err) == 0 &&
+	    !(o = cJSON_ParseWithLength(b.data, b.len)))
+		kg_err_set(err, 500, "internal", "out of memory");
+	kg_buf_free(&b);
 	return o;
 }
 

@@ -35,6 +35,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "kg_buf.h"
 #include "kg_err.h"
 #include "kg_user.h"
 
@@ -70,6 +71,15 @@ int kg_project_visible(const char *id, const struct kg_user *u,
  */
 cJSON *kg_project_get(const char *id, const struct kg_user *u,
 		      struct kg_err *err);
+
+/*
+ * The same card as JSON text appended to `out` (what the API sends,
+ * byte for byte the tree above printed by cJSON), made in one pass from
+ * one statement's rows; *version gets projects.version (the ETag).
+ * 0, or -1 with 404 / a database error.
+ */
+int kg_project_get_json(const char *id, const struct kg_user *u,
+			struct kg_buf *out, int *version, struct kg_err *err);
 
 /* One section change of a PATCH. */
 struct kg_section_edit {

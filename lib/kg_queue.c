@@ -123,6 +123,14 @@ static const char heartbeat_script[] =
 	"redis.call('SET', KEYS[1], '1', 'PX', ARGV[2]) "
 	"redis.call('SADD', 'kg:workers', ARGV[1]) return 1";
 
+/* ARGV: id prefix ("" for all)   live registered workers */
+static const char alive_script[] =
+	"local n = 0 "
+	"for _, w in ipairs(redis.call('SMEMBERS', 'kg:workers')) do "
+	"  if string.sub(w, 1, #ARGV[1]) == ARGV[1] and "
+	"     redis.call('EXISTS', 'kg:worker:' .. w) == 1 then n = n + 1 end "
+	"end return n";
+
 /*
  * KEYS: per queue four keys: its list (a fair queue: the prefix of its
  *       batch lists), queued-set, ring, ring-set (ring keys unused for a
@@ -512,6 +520,13 @@ kg_queue_leave(const char *q, const char *worker, struct kg_err *err)
 		return -1;
 	freeReplyObject(r);
 	return 0;
+}
+
+long long
+kg_queue_workers_alive(const char *prefix, struct kg_err *err)
+{
+	return script(err, alive_script, 0, NULL, 1,
+		      (const char *[]){prefix ? prefix : ""});
 }
 
 long long

@@ -110,6 +110,10 @@ int kg_queue_heartbeat(const char *worker, long long lease_ms,
 		       struct kg_err *err);
 /* Clean exit: unregister (after requeueing everything). */
 int kg_queue_leave(const char *q, const char *worker, struct kg_err *err);
+/* Workers registered with a live heartbeat whose id starts with prefix
+ * (NULL or "": all; "<host>:" one host's, ids are host:pid:random); -1
+ * on error. */
+long long kg_queue_workers_alive(const char *prefix, struct kg_err *err);
 /* Requeue the tasks of dead workers - of q and of every other queue a
  * worker takes from (generate, regenerate, export), since a reaped worker
  * leaves kg:workers; number of tasks moved or -1. */

@@ -3,6 +3,7 @@
 #include "kg_log.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 static redisContext *redis_ctx;
@@ -39,6 +40,40 @@ redis_session_setup(redisContext *c)
 	return 0;
 }
 
+int
+kg_redis_version_ok(const char *version)
+{
+	int major = 0, minor = 0;
+
+	if (sscanf(version, "%d.%d", &major, &minor) != 2)
+		return 0;
+	return major > KG_REDIS_MIN_MAJOR ||
+	       (major == KG_REDIS_MIN_MAJOR && minor >= KG_REDIS_MIN_MINOR);
+}
+
+/* INFO server's redis_version, checked against the minimum. */
+static int
+check_version(redisContext *c)
+{
+	redisReply *r = redisCommand(c, "INFO server");
+	const char *v = NULL;
+	char version[32] = "?";
+	int ok = 0;
+
+	if (r && r->type == REDIS_REPLY_STRING)
+		v = strstr(r->str, "redis_version:");
+	if (v) {
+		sscanf(v + strlen("redis_version:"), "%31[0-9.]", version);
+		ok = kg_redis_version_ok(version);
+	}
+	freeReplyObject(r);
+	if (!ok)
+		KG_ERROR("redis %s is too old or did not answer INFO: "
+			 "Kartograf needs Redis >= %d.%d", version,
+			 KG_REDIS_MIN_MAJOR, KG_REDIS_MIN_MINOR);
+	return ok ? 0 : -1;
+}
+
 redisContext *
 kg_redis_connect(struct kg_err *err)
 {
@@ -56,7 +91,7 @@ kg_redis_connect(struct kg_err *err)
 	}
 	redisSetTimeout(c, tv);
 	redisEnableKeepAlive(c);
-	if (redis_session_setup(c) < 0)
+	if (redis_session_setup(c) < 0 || check_version(c) < 0)
 		goto fail;
 	return c;
 fail:

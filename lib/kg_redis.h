@@ -9,6 +9,12 @@
  * gets NULL and a 503 "unavailable" error.  Redis error replies
  * (REDIS_REPLY_ERROR) are returned as replies: they are answers, not
  * outages.
+ *
+ * Minimum Redis version: 6.2 (KG_REDIS_MIN_*: the queue's LMOVE/BLMOVE
+ * and the tickets' GETDEL; every multi-step update is one Lua script).
+ * Every new connection asks INFO server and refuses an older server
+ * with a logged error, so a program finds out at its first Redis use -
+ * at start for the worker - rather than through odd failures later.
  */
 #ifndef KG_REDIS_H
 #define KG_REDIS_H
@@ -35,5 +41,11 @@ redisContext *kg_redis_connect(struct kg_err *err);
 int kg_redis_ping(struct kg_err *err);
 
 void kg_redis_close(void);
+
+#define KG_REDIS_MIN_MAJOR 6
+#define KG_REDIS_MIN_MINOR 2
+
+/* 1 if "X.Y.Z" is at least the minimum version, else 0. */
+int kg_redis_version_ok(const char *version);
 
 #endif

@@ -57,6 +57,7 @@
 #include "kg_relay.h"
 #include "kg_log.h"
 #include "kg_redis.h"
+#include "kg_streams.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -511,6 +512,8 @@ struct sse {
 	int npending;
 	long long end_at;		/* ms: close then (0 = not ending) */
 	long long gap_since;		/* ms: waiting for a missing seq */
+	long long stop_at;		/* ms: [events] max_stream_seconds */
+	struct kg_stream_guard guard;	/* limits + session re-check */
 };
 
 /* One SSE event; data lines split at newlines so no input can end the
@@ -802,16 +805,17 @@ static const char *
 stream_loop(struct sse *x, time_t expires)
 {
 	long long hb = kg_conf_int("events", "heartbeat") * 1000;
-	long long next_hb = kg_clock_ms() + hb;
+	long long next_hb = kg_clock_ms() + hb, next_check = next_hb;
 	struct kg_err err = {0};
 
 	for (;;) {
-		struct pollfd pf[2] = {
-			{.fd = x->st.wake_fd, .events = POLLIN},
-			{.fd = x->req->fcgi.ipcFd, .events = POLLIN}};
+		struct pollfd pf[2] = {{.fd = x->st.wake_fd, .events = POLLIN},
+				       {.fd = -1}};
 		long long now = kg_clock_ms(), until = next_hb;
 		long long gap = x->gap_since ? x->gap_since +
 			kg_conf_int("events", "gap_wait_ms") : 0;
+
+		pf[1].fd = kg_req_watch_fd(x->req, &pf[1].events);
 
 		if (kg_app_stopping())
 			return "shutdown";
@@ -820,13 +824,30 @@ stream_loop(struct sse *x, time_t expires)
 			sse_flush(x);
 			return "token expired";
 		}
+		/* Plain EOF, no "end": EventSource reconnects with
+		 * Last-Event-ID (CGI and mod_fcgid hosts limit a request's
+		 * life). */
+		if (x->stop_at && now >= x->stop_at)
+			return "max_stream_seconds reached";
 		if (x->end_at && now >= x->end_at) {
 			sse_event(x, -1, "end",
 				  "{\"reason\":\"batch_completed\"}");
 			sse_flush(x);
 			return "batch completed";
 		}
-		until = min_ll(min_ll(until, x->end_at), gap);
+		/* Every heartbeat: is the session (and the role) still good? */
+		if (now >= next_check) {
+			next_check = now + hb;
+			if (kg_streams_alive(x->req, &x->guard,
+					     x->batch_id) < 0) {
+				sse_event(x, -1, "end",
+					  "{\"reason\":\"session_ended\"}");
+				sse_flush(x);
+				return "session ended";
+			}
+		}
+		until = min_ll(min_ll(min_ll(until, x->end_at), gap), x->stop_at);
+		until = min_ll(until, next_check);
 		until = min_ll(until, now + (expires - time(NULL)) * 1000);
 		if (poll(pf, 2, (int)(until > now ? until - now : 0)) < 0 &&
 		    errno != EINTR)
@@ -854,6 +875,7 @@ stream_loop(struct sse *x, time_t expires)
 static void
 sse_free(struct sse *x)
 {
+	kg_streams_leave(&x->guard);
 	stream_unregister(&x->st);
 	for (int i = 0; i < x->npending; i++)
 		msg_unref(x->pending[i]);
@@ -874,8 +896,12 @@ kg_relay_stream(struct kg_req *req, const char *batch_id, long long last_id)
 	x->batch_id = batch_id;
 	x->st.wake_fd = -1;
 	x->last = -1;
+	if (kg_conf_int("events", "max_stream_seconds") > 0)
+		x->stop_at = kg_clock_ms() +
+			     kg_conf_int("events", "max_stream_seconds") * 1000;
 	kg_buf_printf(&x->out, "retry: %d\n\n", RETRY_MS);
-	if (stream_register(&x->st, x->batch_id, &req->err) < 0 ||
+	if (kg_streams_enter(req, &x->guard) < 0 ||
+	    stream_register(&x->st, x->batch_id, &req->err) < 0 ||
 	    catch_up(x, last_id, &req->err) < 0) {
 		sse_free(x);
 		return -1;

@@ -15,8 +15,10 @@ struct kg_req;
 
 /*
  * Stream the events of `batch_id` to `req` until the batch is finished
- * (plus [events] end_grace), the token expires (req->auth_expires) or
- * the client goes away.  The caller has checked access.  `last_id` is
+ * (plus [events] end_grace), the token expires (req->auth_expires), the
+ * session ends (re-checked at every heartbeat, kg_streams) or the client
+ * goes away.  The stream limits (kg_streams) are taken first: 503 when
+ * this process has no free stream slot, 429 over the user's limit.  The caller has checked access.  `last_id` is
  * the client's Last-Event-ID (-1 if none): events after it are
  * replayed, or a snapshot is sent.  Before the stream starts, failures
  * return -1 with req->err set (so the client gets a JSON error);

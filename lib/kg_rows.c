@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /*
  * The template's columns.  Aliases are in folded form (see
@@ -247,7 +248,9 @@ read_header(struct kg_rows *r, unsigned row, const struct kg_cell *cells,
 
 /* ---- values ---------------------------------------------------------- */
 
-/* Drops currency words and every kind of space users type in amounts. */
+/* Drops currency words and every kind of space users type in amounts.
+ * A byte that starts no noise word (digits, separators: nearly all) is
+ * copied without looking at the list. */
 static size_t
 strip_amount(const char *in, char *out, size_t size)
 {
@@ -260,6 +263,10 @@ strip_amount(const char *in, char *out, size_t size)
 	while (*in && n + 1 < size) {
 		size_t skip = 0;
 
+		if (!strchr("\xc2\xe2zZPp '\t", *in)) {
+			out[n++] = *in++;
+			continue;
+		}
 		for (size_t i = 0; !skip && i < sizeof(noise) / sizeof(*noise);
 		     i++)
 			if (!strncmp(in, noise[i], strlen(noise[i])))
@@ -325,37 +332,91 @@ valid_ymd(int y, int m, int d)
 	       d <= days[m - 1] + (m == 2 && leap);
 }
 
+/* Between min and max digits at *p, advancing it; -1 if fewer. */
+static int
+take_digits(const char **p, int min, int max)
+{
+	int v = 0, n = 0;
+
+	while (n < max && **p >= '0' && **p <= '9') {
+		v = v * 10 + (*(*p)++ - '0');
+		n++;
+	}
+	return n >= min ? v : -1;
+}
+
+/* "YYYY-MM-DD", alone or followed by a time ("T..." or " ..."). */
+static int
+iso_ymd(const char *t, int *y, int *m, int *d)
+{
+	*y = take_digits(&t, 4, 4);
+	if (*y < 0 || *t++ != '-' || (*m = take_digits(&t, 2, 2)) < 0 ||
+	    *t++ != '-' || (*d = take_digits(&t, 2, 2)) < 0)
+		return -1;
+	return !*t || *t == 'T' || *t == ' ' ? 0 : -1;
+}
+
+/* "D.M.YYYY" (also with '/' or '-', the same one twice), optionally
+ * followed by " r." / "r." (rok), as Polish dates are written. */
+static int
+dmy(const char *t, int *y, int *m, int *d)
+{
+	char sep;
+
+	if ((*d = take_digits(&t, 1, 2)) < 0 || !strchr(".-/", *t) || !*t)
+		return -1;
+	sep = *t++;
+	if ((*m = take_digits(&t, 1, 2)) < 0 || *t++ != sep ||
+	    (*y = take_digits(&t, 4, 4)) < 0)
+		return -1;
+	return !*t || !strcmp(t, " r.") || !strcmp(t, "r.") ? 0 : -1;
+}
+
+/*
+ * A date column's cell -> "YYYY-MM-DD".  A date-time keeps its day (the
+ * project's dates are days; the time is dropped).  A time of day or a
+ * duration (KG_CELL_TIME) has no day and is refused, as is a number that
+ * is not a whole serial.
+ */
 int
 kg_rows_parse_date(const struct kg_cell *cell, char out[11])
 {
-	int y = 0, m = 0, d = 0, used = 0;
+	int y = 0, m = 0, d = 0;
 	const char *t = cell->text ? cell->text : "";
-	char iso[48];
 
 	/* A bare number in a date column: an Excel serial of a cell that
 	 * was not date-formatted (1900 system, as such files are). */
 	if (cell->type == KG_CELL_NUMBER) {
 		if (cell->number != floor(cell->number) ||
 		    kg_sheet_serial_date(cell->number, 0, out) < 0 ||
-		    sscanf(out, "%4d-%2d-%2d", &y, &m, &d) != 3)
+		    iso_ymd(out, &y, &m, &d) < 0)
 			return -1;
-	} else if (sscanf(t, "%4d-%2d-%2d%n", &y, &m, &d, &used) == 3 &&
-		   used == 10 && (!t[used] || t[used] == 'T' || t[used] == ' ')) {
-		/* ISO, possibly with a time part from a datetime cell */
-	} else if ((sscanf(t, "%2d.%2d.%4d%n", &d, &m, &y, &used) == 3 ||
-		    sscanf(t, "%2d/%2d/%4d%n", &d, &m, &y, &used) == 3 ||
-		    sscanf(t, "%2d-%2d-%4d%n", &d, &m, &y, &used) == 3) &&
-		   (!t[used] || !strcmp(t + used, " r.") ||
-		    !strcmp(t + used, "r."))) {
-		/* Polish day-first forms */
-	} else {
+	} else if (cell->type == KG_CELL_TIME) {
+		return -1;
+	} else if (iso_ymd(t, &y, &m, &d) < 0 && dmy(t, &y, &m, &d) < 0) {
 		return -1;
 	}
 	if (!valid_ymd(y, m, d))
 		return -1;
-	snprintf(iso, sizeof(iso), "%04d-%02d-%02d", y, m, d);
-	memcpy(out, iso, 11);
+	out[0] = (char)('0' + y / 1000);
+	out[1] = (char)('0' + y / 100 % 10);
+	out[2] = (char)('0' + y / 10 % 10);
+	out[3] = (char)('0' + y % 10);
+	out[4] = out[7] = '-';
+	out[5] = (char)('0' + m / 10);
+	out[6] = (char)('0' + m % 10);
+	out[8] = (char)('0' + d / 10);
+	out[9] = (char)('0' + d % 10);
+	out[10] = '\0';
 	return 0;
+}
+
+/* `key` is a string constant (the column table's, or a literal): cJSON
+ * keeps the pointer instead of copying the key into every project. */
+static void
+add_string(cJSON *obj, const char *key, const char *text)
+{
+	cJSON_AddItemToObjectCS(obj, key, cJSON_CreateString(text));
 }
 
 static int
@@ -370,7 +431,7 @@ check_text(struct kg_rows *r, unsigned row, int col, int f,
 			  "znaków).", kg_rows_columns[f].label, kg_rows_columns[f].max_chars);
 		return -1;
 	}
-	cJSON_AddStringToObject(input, kg_rows_columns[f].key, text);
+	add_string(input, kg_rows_columns[f].key, text);
 	return 0;
 }
 
@@ -394,7 +455,8 @@ check_amount(struct kg_rows *r, unsigned row, int col, int f,
 			  "bilion zł.");
 		return -1;
 	}
-	cJSON_AddNumberToObject(input, kg_rows_columns[f].key, round(v * 100) / 100);
+	cJSON_AddItemToObjectCS(input, kg_rows_columns[f].key,
+				cJSON_CreateNumber(round(v * 100) / 100));
 	return 0;
 }
 
@@ -404,6 +466,13 @@ check_date(struct kg_rows *r, unsigned row, int col, int f,
 {
 	char iso[11];
 
+	if (cell->type == KG_CELL_TIME) {
+		add_error(r, row, col, f, "invalid_date",
+			  "Komórka zawiera godzinę lub czas trwania („%.40s”), "
+			  "a nie datę. Wpisz datę, np. 15.03.2026.",
+			  cell->text);
+		return -1;
+	}
 	if (kg_rows_parse_date(cell, iso) < 0) {
 		add_error(r, row, col, f, "invalid_date",
 			  "Nieprawidłowa data „%.40s”. Użyj formatu "
@@ -411,7 +480,7 @@ check_date(struct kg_rows *r, unsigned row, int col, int f,
 			  cell->text ? cell->text : "");
 		return -1;
 	}
-	cJSON_AddStringToObject(input, kg_rows_columns[f].key, iso);
+	add_string(input, kg_rows_columns[f].key, iso);
 	return 0;
 }
 
@@ -458,15 +527,14 @@ column_of(const struct kg_rows *r, const char *key)
 static int
 required_present(struct kg_rows *r, unsigned row, const cJSON *input)
 {
-	int ok = 1;
+	int ok = 1, col;
 
 	for (size_t i = 0; i < NFIELDS; i++) {
-		int col = column_of(r, kg_rows_columns[i].key);
-
 		if (!kg_rows_columns[i].required ||
-		    cJSON_GetObjectItem(input, kg_rows_columns[i].key))
+		    cJSON_GetObjectItemCaseSensitive(input,
+						     kg_rows_columns[i].key))
 			continue;
-		if (col >= 0)
+		if ((col = column_of(r, kg_rows_columns[i].key)) >= 0)
 			add_error(r, row, col, (int)i, "required",
 				  "Pole „%s” jest wymagane.", kg_rows_columns[i].label);
 		ok = 0;
@@ -514,18 +582,17 @@ add_project(struct kg_rows *r, unsigned row, cJSON *input)
 {
 	cJSON *p = cJSON_CreateObject();
 
-	cJSON_AddNumberToObject(p, "row", row);
-	cJSON_AddStringToObject(p, "name", cJSON_GetStringValue(
-		cJSON_GetObjectItem(input, "name")));
-	cJSON_AddItemToObject(p, "input", input);
+	cJSON_AddItemToObjectCS(p, "row", cJSON_CreateNumber(row));
+	add_string(p, "name", cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(input, "name")));
+	cJSON_AddItemToObjectCS(p, "input", input);
 	cJSON_AddItemToArray(r->projects, p);
 }
 
-int
-kg_rows_feed(void *arg, unsigned row, const struct kg_cell *cells,
-	     unsigned ncols)
+static int
+feed(struct kg_rows *r, unsigned row, const struct kg_cell *cells,
+     unsigned ncols)
 {
-	struct kg_rows *r = arg;
 	cJSON *input;
 	int ok = 1, any = 0;
 
@@ -561,6 +628,22 @@ kg_rows_feed(void *arg, unsigned row, const struct kg_cell *cells,
 	else
 		cJSON_Delete(input);
 	return 0;
+}
+
+int
+kg_rows_feed(void *arg, unsigned row, const struct kg_cell *cells,
+	     unsigned ncols)
+{
+	struct kg_rows *r = arg;
+	struct timespec t0, t1;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = feed(r, row, cells, ncols);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	r->feed_ms += (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		      (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	return rc;
 }
 
 int

@@ -58,6 +58,7 @@ struct kg_rows {
 	int nerrors;		/* errors listed */
 	int dropped;		/* errors past KG_ROWS_MAX_ERRORS */
 	struct kg_dict names;	/* folded names seen -> first row */
+	double feed_ms;		/* time spent in kg_rows_feed (validation) */
 };
 
 void kg_rows_init(struct kg_rows *r);

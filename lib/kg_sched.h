@@ -22,14 +22,16 @@
 #define KG_SCHED_DEFAULT_PROJECT_S 60
 
 /*
- * Adds "queue": {"waiting": bool, "batches_ahead": n, "eta_seconds": s,
- * "workers": n} to a batch object from kg_batch_get (it reads its "id" and
- * "counts").  "waiting" is true while the batch has QUEUED projects and
- * none GENERATING; batches_ahead and eta_seconds are null otherwise.
- * "workers" counts workers with a live heartbeat (0: nothing will start
- * until one runs).  0, or -1 with err set (Redis or the database failed:
- * the object is left without "queue").
+ * The "queue" member of a batch answer (GET /api/batches/{id}) for a batch
+ * with `queued` QUEUED and `generating` GENERATING projects:
+ * {"waiting": bool, "batches_ahead": n, "eta_seconds": s, "workers": n}.
+ * "waiting" is true while the batch has QUEUED projects and none
+ * GENERATING; batches_ahead and eta_seconds are null otherwise.
+ * "workers" counts workers with a live heartbeat (0: nothing starts until
+ * one runs, e.g. the cron worker of shared hosting).  NULL with err set
+ * when Redis or the database failed (the answer goes without "queue").
  */
-int kg_sched_describe(cJSON *batch, struct kg_err *err);
+cJSON *kg_sched_queue(const char *batch_id, long long queued,
+		      long long generating, struct kg_err *err);
 
 #endif

@@ -43,27 +43,19 @@ kg_sheet_col_name(unsigned col, char out[8])
 
 /* ---- text normalisation ---------------------------------------------- */
 
-static int
-utf8_put(struct kg_buf *b, unsigned long cp)
-{
-	char u[4];
-
-	return kg_buf_append(b, u, kg_utf8_encode((uint32_t)cp, u));
-}
-
 /* Control characters read as spaces too: a cell's line break or tab is
  * a word break, nothing more. */
 static int
-is_space(unsigned long cp)
+is_space(uint32_t cp)
 {
 	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) ||
-	       kg_utf8_is_space((uint32_t)cp);
+	       kg_utf8_is_space(cp);
 }
 
 static int
-is_dropped(unsigned long cp)
+is_dropped(uint32_t cp)
 {
-	return kg_utf8_is_invisible((uint32_t)cp);
+	return kg_utf8_is_invisible(cp);
 }
 
 /* Base letter + combining mark -> precomposed letter.  The Polish letters
@@ -91,6 +83,8 @@ compose(unsigned long base, unsigned long mark)
 {
 	size_t i;
 
+	if (mark != 0x301 && mark != 0x307 && mark != 0x328)
+		return 0;
 	for (i = 0; i < sizeof(compose_table) / sizeof(compose_table[0]); i++)
 		if (compose_table[i].base == base &&
 		    compose_table[i].mark == mark)
@@ -98,51 +92,171 @@ compose(unsigned long base, unsigned long mark)
 	return 0;
 }
 
+/*
+ * The writer's state: out->data[start..n) is this cell's text so far;
+ * `space` says a space is pending (written only before a later visible
+ * character, so runs collapse and the ends are trimmed); `last` is the
+ * code point at out->data[last_off], the one a combining mark may join.
+ */
+struct norm {
+	struct kg_buf *out;
+	size_t start, n, last_off;
+	uint32_t last;
+	int space;
+};
+
+static void
+norm_space(struct norm *w)
+{
+	if (w->space && w->n > w->start)
+		w->out->data[w->n++] = ' ';
+	w->space = 0;
+}
+
+/* A run of printable ASCII (0x21-0x7e), the bulk of every sheet: copied
+ * as it is.  Returns its length. */
+static size_t
+norm_ascii(struct norm *w, const unsigned char *p, size_t len)
+{
+	size_t j = 0;
+
+	while (j < len && p[j] > 0x20 && p[j] < 0x7f)
+		j++;
+	norm_space(w);
+	memcpy(w->out->data + w->n, p, j);
+	w->n += j;
+	w->last_off = w->n - 1;
+	w->last = p[j - 1];
+	return j;
+}
+
+static void
+norm_cp(struct norm *w, uint32_t cp)
+{
+	uint32_t c;
+
+	if (is_space(cp)) {
+		w->space = w->n > w->start;
+		w->last = 0;
+		return;
+	}
+	if (is_dropped(cp))
+		return;
+	if (w->last && (c = (uint32_t)compose(w->last, cp)) != 0) {
+		/* base (1 byte) + mark (2) -> 2 bytes: never longer */
+		w->n = w->last_off +
+		       kg_utf8_encode(c, w->out->data + w->last_off);
+		w->last = c;
+		return;
+	}
+	norm_space(w);
+	w->last_off = w->n;
+	w->last = cp;
+	w->n += kg_utf8_encode(cp, w->out->data + w->n);
+}
+
+/*
+ * Valid UTF-8 never grows here (a whitespace run of >= 1 byte becomes at
+ * most one space, a base + mark shrinks, re-encoding a strictly decoded
+ * character gives its bytes back), so `len` bytes are reserved once; a
+ * replacement (1 byte -> 3) reserves for itself.
+ */
 int
 kg_sheet_norm(const char *s, size_t len, struct kg_buf *out)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, adv, start = out->len, last_off = 0;
-	unsigned long cp, last = 0, c;
-	int replaced = 0, space = 0;
+	struct norm w = {out, out->len, out->len, 0, 0, 0};
+	size_t i = 0, adv;
+	int replaced = 0;
 	uint32_t d;
 
+	if (kg_buf_reserve(out, len) < 0)
+		return -1;
 	while (i < len) {
+		if (p[i] > 0x20 && p[i] < 0x7f) {
+			i += norm_ascii(&w, p + i, len - i);
+			continue;
+		}
+		if (p[i] < 0x80) {
+			norm_cp(&w, p[i++]);
+			continue;
+		}
+		/* U+00C0-U+02FF (Polish letters among them): no space, no
+		 * mark, nothing to drop -- copied as they are */
+		if (p[i] >= 0xc3 && p[i] <= 0xcb && i + 1 < len &&
+		    (p[i + 1] & 0xc0) == 0x80) {
+			norm_space(&w);
+			w.last_off = w.n;
+			w.last = (uint32_t)(p[i] & 0x1f) << 6 | (p[i + 1] & 0x3f);
+			w.out->data[w.n++] = (char)p[i++];
+			w.out->data[w.n++] = (char)p[i++];
+			continue;
+		}
 		/* an invalid byte becomes U+FFFD; decoding resumes after it */
 		adv = kg_utf8_decode(p + i, len - i, &d);
 		if (!adv) {
 			replaced++;
 			d = 0xfffd;
 			adv = 1;
+			out->len = w.n;
+			if (kg_buf_reserve(out, len - i + 3) < 0)
+				return -1;
 		}
 		i += adv;
-		cp = d;
-		if (is_space(cp)) {
-			space = out->len > start;
-			last = 0;
-			continue;
-		}
-		if (is_dropped(cp))
-			continue;
-		if (last && (c = compose(last, cp)) != 0) {
-			out->len = last_off;
-			if (utf8_put(out, c) < 0)
-				return -1;
-			last = c;
-			continue;
-		}
-		if (space && kg_buf_append(out, " ", 1) < 0)
-			return -1;
-		space = 0;
-		last_off = out->len;
-		last = cp;
-		if (utf8_put(out, cp) < 0)
-			return -1;
+		norm_cp(&w, d);
 	}
+	out->len = w.n;
+	out->data[w.n] = '\0';
 	return replaced;
 }
 
 /* ---- numbers and dates ----------------------------------------------- */
+
+/*
+ * The common case without printf: v = k / 10^d for an integer k of at
+ * most 15 digits.  k and 10^d are exact doubles, so the quotient is
+ * correctly rounded just as strtod rounds the text; the smallest such d
+ * has no trailing zero, and 15 digits are below a double's precision, so
+ * this is exactly what "%.15g" prints.  Returns 0 when v is not such a
+ * number (or |v| is where %g switches to an exponent).
+ */
+static int
+number_text_fast(double v, char out[32])
+{
+	static const double p10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+				     1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14};
+	double a = fabs(v), x;
+	char dig[20];
+	int d, n = 0, o = 0;
+	uint64_t k = 0;
+
+	if (!(a >= 1e-4 && a < 1e15))
+		return 0;
+	for (d = 0; d < 15; d++) {
+		x = nearbyint(a * p10[d]);
+		if (x >= 1e15)
+			return 0;
+		if (x / p10[d] == a) {
+			k = (uint64_t)x;
+			break;
+		}
+	}
+	if (d == 15)
+		return 0;
+	do {
+		dig[n++] = (char)('0' + k % 10);
+		k /= 10;
+	} while (k || n <= d);
+	if (v < 0)
+		out[o++] = '-';
+	while (n) {
+		out[o++] = dig[--n];
+		if (n == d && d)
+			out[o++] = '.';
+	}
+	out[o] = '\0';
+	return 1;
+}
 
 void
 kg_sheet_number_text(double v, char out[32])
@@ -153,6 +267,8 @@ kg_sheet_number_text(double v, char out[32])
 		strcpy(out, "0");
 		return;
 	}
+	if (number_text_fast(v, out))
+		return;
 	/* 15 digits are exact for every decimal a user types; 17 are always
 	 * enough for a double, so the loop ends. */
 	for (prec = 15; prec <= 17; prec++) {
@@ -194,6 +310,22 @@ civil_from_days(long z, int *y, unsigned *m, unsigned *d)
 	*y = (int)((long)yoe + era * 400 + (*m <= 2));
 }
 
+/* "YYYY-MM-DD" for 1900 <= y <= 9999, without printf (once a cell). */
+static void
+iso_date(int y, unsigned m, unsigned d, char out[11])
+{
+	out[0] = (char)('0' + y / 1000 % 10);
+	out[1] = (char)('0' + y / 100 % 10);
+	out[2] = (char)('0' + y / 10 % 10);
+	out[3] = (char)('0' + y % 10);
+	out[4] = out[7] = '-';
+	out[5] = (char)('0' + m / 10 % 10);
+	out[6] = (char)('0' + m % 10);
+	out[8] = (char)('0' + d / 10 % 10);
+	out[9] = (char)('0' + d % 10);
+	out[10] = '\0';
+}
+
 int
 kg_sheet_serial_date(double serial, int date1904, char out[11])
 {
@@ -221,8 +353,79 @@ kg_sheet_serial_date(double serial, int date1904, char out[11])
 		days = days_from_civil(1899, 12, s < 60 ? 31 : 30) + s;
 	}
 	civil_from_days(days, &y, &m, &d);
-	snprintf(out, 11, "%04d-%02u-%02u", y, m % 100, d % 100);
+	iso_date(y, m, d, out);
 	return 0;
+}
+
+static size_t
+two_digits(char *out, long v)
+{
+	out[0] = (char)('0' + v / 10 % 10);
+	out[1] = (char)('0' + v % 10);
+	return 2;
+}
+
+/* "HH:MM[:SS]" (or "MM:SS" without hours) of `secs`; hours and minutes
+ * not wrapped when elapsed, so "[h]:mm" of 37.5 hours is "37:30". */
+static void
+clock_text(long long secs, unsigned fmt, char *out)
+{
+	long long lead;
+	size_t n = 0;
+	char tmp[24];
+	int k = 0;
+
+	if (!(fmt & KG_FMT_ELAPSED))
+		secs %= fmt & KG_FMT_HOUR ? 86400 : 3600;
+	lead = fmt & KG_FMT_HOUR ? secs / 3600 : secs / 60;
+	do {
+		tmp[k++] = (char)('0' + lead % 10);
+		lead /= 10;
+	} while (lead);
+	if (k < 2)
+		tmp[k++] = '0';
+	while (k)
+		out[n++] = tmp[--k];
+	out[n++] = ':';
+	if (fmt & KG_FMT_HOUR) {
+		n += two_digits(out + n, (long)(secs / 60 % 60));
+		if (fmt & KG_FMT_SEC) {
+			out[n++] = ':';
+			n += two_digits(out + n, (long)(secs % 60));
+		}
+	} else {
+		n += two_digits(out + n, (long)(secs % 60));
+	}
+	out[n] = '\0';
+}
+
+int
+kg_sheet_serial_text(double serial, int date1904, unsigned fmt,
+		     char out[32])
+{
+	long long secs;
+	double days;
+
+	/* beyond 9999-12-31 or a time that is no number of seconds */
+	if (!isfinite(serial) || serial < 0 || serial >= 2958466 ||
+	    !(fmt & (KG_FMT_DATE | KG_FMT_TIME)))
+		return -1;
+	secs = llround(serial * 86400);
+	if (!(fmt & KG_FMT_DATE)) {
+		clock_text(secs, fmt, out);
+		return KG_CELL_TIME;
+	}
+	/* a date alone shows the day the serial is in, as before */
+	if (!(fmt & (KG_FMT_HOUR | KG_FMT_SEC)))
+		return kg_sheet_serial_date(serial, date1904, out) < 0
+			       ? -1 : KG_CELL_DATE;
+	days = (double)(secs / 86400);
+	if (kg_sheet_serial_date(days, date1904, out) < 0)
+		return -1;
+	out[10] = ' ';
+	clock_text(secs % 86400, (fmt | KG_FMT_HOUR) & ~KG_FMT_ELAPSED,
+		   out + 11);
+	return KG_CELL_DATE;
 }
 
 static int
@@ -306,28 +509,28 @@ kg_sheet_rows_free(struct kg_sheet_rows *r)
 	r->off = NULL;
 }
 
-int
-kg_sheet_rows_put(struct kg_sheet_rows *r, unsigned row, unsigned col,
-		  enum kg_cell_type type, const char *text, size_t len,
-		  double number, struct kg_err *err)
+static int
+too_many_columns(const struct kg_sheet_rows *r, unsigned row, unsigned col,
+		 struct kg_err *err)
 {
 	char name[8], last[8];
 
-	if (type == KG_CELL_EMPTY || (type == KG_CELL_TEXT && !len))
-		return 0;
-	if (col >= r->lim->max_cols) {
-		kg_sheet_col_name(col < EXCEL_MAX_COLS ? col : EXCEL_MAX_COLS,
-				  name);
-		kg_sheet_col_name(r->lim->max_cols - 1, last);
-		return kg_err_set(err, 400, "too_many_columns",
-				  "cell %s%u is right of column %s: at most "
-				  "%u columns are read", name, row, last,
-				  r->lim->max_cols);
-	}
-	r->off[col] = r->text.len;
-	if (kg_buf_append(&r->text, text, len) < 0 ||
-	    kg_buf_append(&r->text, "", 1) < 0)
+	kg_sheet_col_name(col < EXCEL_MAX_COLS ? col : EXCEL_MAX_COLS, name);
+	kg_sheet_col_name(r->lim->max_cols - 1, last);
+	return kg_err_set(err, 400, "too_many_columns",
+			  "cell %s%u is right of column %s: at most %u "
+			  "columns are read", name, row, last,
+			  r->lim->max_cols);
+}
+
+/* The cell's text is r->text.data[start..len): terminate and record it. */
+static int
+cell_done(struct kg_sheet_rows *r, unsigned col, enum kg_cell_type type,
+	  size_t start, double number, struct kg_err *err)
+{
+	if (kg_buf_append(&r->text, "", 1) < 0)
 		return kg_err_set(err, 500, "internal", "out of memory");
+	r->off[col] = start;
 	r->cells[col].type = type;
 	r->cells[col].number = number;
 	if (col >= r->ncols)
@@ -336,20 +539,41 @@ kg_sheet_rows_put(struct kg_sheet_rows *r, unsigned row, unsigned col,
 }
 
 int
+kg_sheet_rows_put(struct kg_sheet_rows *r, unsigned row, unsigned col,
+		  enum kg_cell_type type, const char *text, size_t len,
+		  double number, struct kg_err *err)
+{
+	size_t start = r->text.len;
+
+	if (type == KG_CELL_EMPTY || (type == KG_CELL_TEXT && !len))
+		return 0;
+	if (col >= r->lim->max_cols)
+		return too_many_columns(r, row, col, err);
+	if (kg_buf_append(&r->text, text, len) < 0)
+		return kg_err_set(err, 500, "internal", "out of memory");
+	return cell_done(r, col, type, start, number, err);
+}
+
+/* Normalised straight into the row's text: no copy, no allocation once
+ * the row buffer has grown to a row's size. */
+int
 kg_sheet_rows_put_text(struct kg_sheet_rows *r, unsigned row, unsigned col,
 		       const char *raw, size_t len, struct kg_err *err)
 {
-	struct kg_buf tmp = {0};
-	int rc;
+	size_t start = r->text.len;
 
-	if (kg_sheet_norm(raw, len, &tmp) < 0) {
-		kg_buf_free(&tmp);
+	if (kg_sheet_norm(raw, len, &r->text) < 0) {
+		r->text.len = start;
 		return kg_err_set(err, 500, "internal", "out of memory");
 	}
-	rc = kg_sheet_rows_put(r, row, col, KG_CELL_TEXT, kg_buf_str(&tmp),
-			       tmp.len, 0, err);
-	kg_buf_free(&tmp);
-	return rc;
+	if (r->text.len == start)
+		return 0;
+	if (col >= r->lim->max_cols) {
+		r->text.len = start;
+		r->text.data[start] = '\0';
+		return too_many_columns(r, row, col, err);
+	}
+	return cell_done(r, col, KG_CELL_TEXT, start, 0, err);
 }
 
 int

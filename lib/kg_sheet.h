@@ -30,7 +30,8 @@ enum kg_cell_type {
 	KG_CELL_NUMBER,
 	KG_CELL_BOOL,
 	KG_CELL_DATE,
-	KG_CELL_ERROR
+	KG_CELL_ERROR,
+	KG_CELL_TIME
 };
 
 /*
@@ -39,8 +40,13 @@ enum kg_cell_type {
  *   TEXT    the string, normalised by kg_sheet_norm()
  *   NUMBER  shortest round-trip decimal ("1234.5", "0.1", "1e+20")
  *   BOOL    "TRUE" / "FALSE"; number is 1 / 0
- *   DATE    "YYYY-MM-DD" (the time of day, if any, is dropped from the
- *           text); number is the serial exactly as stored in the file
+ *   DATE    "YYYY-MM-DD" for a date format, "YYYY-MM-DD HH:MM" when the
+ *           format also shows the time ("YYYY-MM-DD HH:MM:SS" when it
+ *           shows seconds); number is the serial exactly as stored
+ *   TIME    a time of day or a duration, as its format shows it:
+ *           "13:20", "13:20:05" (h:mm, h:mm:ss: hours 00-23), "37:30:00"
+ *           ([h]:mm:ss elapsed: hours not wrapped), "20:05" (mm:ss);
+ *           rounded to the second; number is the stored day fraction
  *   ERROR   the error literal ("#N/A", "#DIV/0!")
  * `text` is valid only during the callback that received it.
  */
@@ -117,6 +123,29 @@ void kg_sheet_number_text(double v, char out[32]);
  * outside what Excel itself shows as a date.
  */
 int kg_sheet_serial_date(double serial, int date1904, char out[11]);
+
+/*
+ * What a number format shows of a serial (kg_xlsx classifies the
+ * format; these are the bits): a date (d, y, or m that is a month), a
+ * time (h, s, or m next to them: minutes), hours, seconds, and elapsed
+ * time ([h], [m], [s]: not wrapped at a day or an hour).
+ */
+#define KG_FMT_DATE 1u
+#define KG_FMT_TIME 2u
+#define KG_FMT_HOUR 4u
+#define KG_FMT_SEC 8u
+#define KG_FMT_ELAPSED 16u
+
+/*
+ * A serial shown through a format with the bits above -> the cell's text
+ * (see struct kg_cell: "2026-03-01", "2026-03-01 13:20", "13:20:05",
+ * "37:30:00", "20:05"), rounded to the second.  Returns KG_CELL_DATE or
+ * KG_CELL_TIME, or -1 (nothing written) when Excel itself would not show
+ * it as one: a negative serial, a date out of range, fmt without DATE or
+ * TIME.  out must hold 32 bytes.
+ */
+int kg_sheet_serial_text(double serial, int date1904, unsigned fmt,
+			 char out[32]);
 
 /* "YYYY-MM-DD" (a real calendar date, 1900..9999) -> its serial in the
  * given date system; -1 if the text is no such date. */

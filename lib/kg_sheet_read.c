@@ -36,13 +36,11 @@ kg_sheet_read(const void *data, size_t len, const char *filename,
 
 	if (len == 0)
 		return kg_err_set(err, 400, "empty_file", "the file is empty");
-	if (len >= 4 && !memcmp(d, "PK\x03\x04", 4))
+	/* a zip, or an OLE2 file: an old .xls or a password-protected
+	 * .xlsx, which the reader tells apart and refuses in its words */
+	if (len >= 4 && (!memcmp(d, "PK\x03\x04", 4) ||
+			 !memcmp(d, "\xd0\xcf\x11\xe0", 4)))
 		return kg_xlsx_read(data, len, lim, fn, arg, err);
-	if (len >= 4 && !memcmp(d, "\xd0\xcf\x11\xe0", 4))
-		return kg_err_set(err, 400, "unsupported_format",
-				  "this is an old Excel .xls file: save it as "
-				  ".xlsx (Plik > Zapisz jako > Skoroszyt "
-				  "programu Excel) and upload again");
 	if ((filename && has_suffix(filename, ".csv")) || is_csv_type(type))
 		return kg_csv_read(data, len, lim, fn, arg, err);
 	return kg_err_set(err, 400, "not_xlsx",

@@ -1,6 +1,8 @@
 #include "kg_stage.h"
 #include "kg_array.h"
 #include "kg_buf.h"
+#include "kg_db.h"
+#include "kg_err.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -209,4 +211,54 @@ kg_stage_prompt_render(const char *tpl, const char *const *names,
 	if (!b.data && kg_buf_puts(&b, "") < 0)
 		return NULL;
 	return kg_buf_take(&b);
+}
+
+void
+kg_stage_spec_add(struct kg_buf *spec, struct kg_buf *keys, int index,
+		  const char *key, const char *title, int min_words,
+		  int max_words, const char *guidance)
+{
+	kg_buf_printf(spec, "- %s (%s, %d-%d słów): %s\n", key, title,
+		      min_words, max_words, guidance);
+	kg_buf_printf(keys, "%s%s", index ? ", " : "", key);
+}
+
+int
+kg_stage_prompts_load(struct kg_prompt p[KG_NSTAGES], struct kg_err *err)
+{
+	PGresult *res = kg_db_query(err,
+		"SELECT stage, system, body, max_tokens FROM prompt_templates "
+		"WHERE stage IN ('plan', 'draft', 'polish')", 0, NULL);
+	int found = 0;
+
+	memset(p, 0, KG_NSTAGES * sizeof(*p));
+	if (!res)
+		return -1;
+	for (int i = 0; i < PQntuples(res); i++) {
+		for (int s = 0; s < KG_NSTAGES; s++) {
+			if (strcmp(PQgetvalue(res, i, 0), kg_stage_names[s]))
+				continue;
+			p[s].stage = strdup(PQgetvalue(res, i, 0));
+			p[s].system = strdup(PQgetvalue(res, i, 1));
+			p[s].body = strdup(PQgetvalue(res, i, 2));
+			p[s].max_tokens = atoi(PQgetvalue(res, i, 3));
+			found += p[s].stage && p[s].system && p[s].body;
+		}
+	}
+	PQclear(res);
+	if (found != KG_NSTAGES)
+		return kg_err_set(err, 500, "no_data",
+				  "prompt_templates lacks a stage");
+	return 0;
+}
+
+void
+kg_stage_prompts_free(struct kg_prompt p[KG_NSTAGES])
+{
+	for (int s = 0; s < KG_NSTAGES; s++) {
+		free(p[s].stage);
+		free(p[s].system);
+		free(p[s].body);
+	}
+	memset(p, 0, KG_NSTAGES * sizeof(*p));
 }

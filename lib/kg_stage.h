@@ -48,6 +48,30 @@ int kg_stage_validate(const char *stage, const char *text,
 char *kg_stage_prompt_render(const char *tpl, const char *const *names,
 		       const char *const *values, size_t n);
 
+/* A stage's prompt template (a prompt_templates row). */
+struct kg_prompt {
+	char *stage, *system, *body;
+	int max_tokens;
+};
+
+/* The plan, draft and polish templates into p[KG_NSTAGES], in stage
+ * order; 500 no_data when one is missing.  kg_stage_prompts_free()
+ * releases them (also after a failure). */
+struct kg_err;
+int kg_stage_prompts_load(struct kg_prompt p[KG_NSTAGES], struct kg_err *err);
+void kg_stage_prompts_free(struct kg_prompt p[KG_NSTAGES]);
+
+/*
+ * One section of the prompts' {sections_spec} and {section_keys}
+ * ("- key (Title, 60-180 słów): guidance" lines, "key, key" list),
+ * appended for the index-th section (0-based).  The worker's prompts
+ * and the cost estimate (kg_estimate) render exactly the same text.
+ */
+struct kg_buf;
+void kg_stage_spec_add(struct kg_buf *spec, struct kg_buf *keys, int index,
+		       const char *key, const char *title, int min_words,
+		       int max_words, const char *guidance);
+
 /* 1 if the text reads as Polish (see above). */
 int kg_stage_is_polish(const char *text);
 

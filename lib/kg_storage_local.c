@@ -73,22 +73,6 @@ make_parents(const char *path, size_t dirlen, struct kg_err *err)
 }
 
 static int
-write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
 sync_dir(const char *file)
 {
 	char dir[PATH_MAX];
@@ -126,7 +110,7 @@ kg_storage_local_put(const char *dir, const char *key, const void *data,
 	fd = mkstemp(tmp);
 	if (fd < 0)
 		return unavailable(err, "create", tmp);
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (kg_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		unavailable(err, "write", tmp);
 		close(fd);
 		unlink(tmp);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define USER_COLUMNS "id, email, display_name, role"
+#define USER_COLUMNS KG_USER_COLUMNS
 
 int
 kg_user_normalize_email(const char *in, char *out, struct kg_err *err)
@@ -42,14 +42,36 @@ bad:
 	return kg_err_set(err, 400, "bad_request", "invalid email address");
 }
 
+void
+kg_user_from_row(const PGresult *res, int row, struct kg_user *u)
+{
+	snprintf(u->id, sizeof(u->id), "%s", PQgetvalue(res, row, 0));
+	snprintf(u->email, sizeof(u->email), "%s", PQgetvalue(res, row, 1));
+	snprintf(u->display_name, sizeof(u->display_name), "%s",
+		 PQgetvalue(res, row, 2));
+	snprintf(u->role, sizeof(u->role), "%s", PQgetvalue(res, row, 3));
+	u->token_epoch = atoll(PQgetvalue(res, row, 4));
+}
+
 static void
 fill_user(PGresult *res, struct kg_user *u)
 {
-	snprintf(u->id, sizeof(u->id), "%s", PQgetvalue(res, 0, 0));
-	snprintf(u->email, sizeof(u->email), "%s", PQgetvalue(res, 0, 1));
-	snprintf(u->display_name, sizeof(u->display_name), "%s",
-		 PQgetvalue(res, 0, 2));
-	snprintf(u->role, sizeof(u->role), "%s", PQgetvalue(res, 0, 3));
+	kg_user_from_row(res, 0, u);
+}
+
+/* The one user a query returned (consumes res): 0, or 404 / 503. */
+static int
+one_user(PGresult *res, struct kg_user *out, struct kg_err *err)
+{
+	int found;
+
+	if (!res)
+		return -1;
+	found = PQntuples(res) == 1;
+	if (found)
+		fill_user(res, out);
+	PQclear(res);
+	return found ? 0 : kg_err_set(err, 404, "not_found", "no such user");
 }
 
 int
@@ -99,10 +121,49 @@ kg_user_set_password(const char *email, const char *password,
 	if (kg_user_normalize_email(email, norm, err) < 0 ||
 	    kg_password_hash(password, hash, err) < 0)
 		return -1;
-	return update_affected(
-		KG_DB_QUERY(err, "UPDATE users SET password_hash = $2 "
+	if (update_affected(
+		KG_DB_QUERY(err, "UPDATE users SET password_hash = $2, "
+				 "token_epoch = token_epoch + 1 "
 				 "WHERE lower(email) = $1", norm, hash),
-		norm, err);
+		norm, err) < 0)
+		return -1;
+	KG_INFO("password of user %s changed, sessions ended", norm);
+	return 0;
+}
+
+int
+kg_user_change_password(const char *id, const char *password,
+			struct kg_user *out, struct kg_err *err)
+{
+	char hash[KG_PASSWORD_HASH_MAX];
+
+	if (kg_password_hash(password, hash, err) < 0 ||
+	    one_user(KG_DB_QUERY(err, "UPDATE users SET password_hash = $2, "
+				      "token_epoch = token_epoch + 1 WHERE "
+				      "id = $1::uuid RETURNING " USER_COLUMNS,
+				 id, hash),
+		     out, err) < 0)
+		return -1;
+	KG_INFO("user %s changed their password, other sessions ended", id);
+	return 0;
+}
+
+int
+kg_user_set_role(const char *email, const char *role, struct kg_err *err)
+{
+	char norm[KG_EMAIL_MAX + 1];
+
+	if (strcmp(role, "user") != 0 && strcmp(role, "admin") != 0)
+		return kg_err_set(err, 400, "bad_request",
+				  "role must be user or admin");
+	if (kg_user_normalize_email(email, norm, err) < 0 ||
+	    update_affected(KG_DB_QUERY(err, "UPDATE users SET role = $2 "
+					     "WHERE lower(email) = $1",
+					norm, role),
+			    norm, err) < 0)
+		return -1;
+	KG_INFO("user %s now has role %s", norm, role);
+	return 0;
 }
 
 int
@@ -123,17 +184,9 @@ kg_user_delete(const char *email, struct kg_err *err)
 int
 kg_user_by_id(const char *id, struct kg_user *out, struct kg_err *err)
 {
-	PGresult *res = KG_DB_QUERY(err, "SELECT " USER_COLUMNS " FROM users "
-					 "WHERE id = $1::uuid", id);
-	int found;
-
-	if (!res)
-		return -1;
-	found = PQntuples(res) == 1;
-	if (found)
-		fill_user(res, out);
-	PQclear(res);
-	return found ? 0 : kg_err_set(err, 404, "not_found", "no such user");
+	return one_user(KG_DB_QUERY(err, "SELECT " USER_COLUMNS " FROM users "
+					 "WHERE id = $1::uuid", id),
+			out, err);
 }
 
 cJSON *
@@ -179,7 +232,8 @@ kg_user_authenticate(const char *email, const char *password,
 	}
 	if (res && PQntuples(res) == 1) {
 		fill_user(res, out);
-		ok = kg_password_verify(PQgetvalue(res, 0, 4), password,
+		ok = kg_password_verify(PQgetvalue(res, 0, KG_USER_NCOLUMNS),
+					password,
 					&rehash);
 	} else {
 		kg_password_dummy_verify(password);

@@ -22,6 +22,9 @@
 #define MAX_LIST 10000	/* sheets, relationships, styles, formats */
 #define EXCEL_MAX_ROW 1048576u
 #define EXCEL_MAX_COL 16384u
+/* What fixes a package Excel can still open: it repairs it on opening
+ * and writes a clean one. */
+#define REPAIR_HINT "otwórz plik w Excelu i zapisz ponownie"
 
 static const char *const ns_main[] = {
 	"http://schemas.openxmlformats.org/spreadsheetml/2006/main",
@@ -50,24 +53,32 @@ xml_stop(struct xml_base *b)
 	XML_StopParser(b->p, XML_FALSE);
 }
 
-/* `name` (expat's "URI local" or plain "local") is `local` in one of the
- * namespaces `ns`.  A name in no namespace is accepted too: hand-made
- * files sometimes drop xmlns, and nothing else could be meant. */
+/*
+ * The local part of `name` (expat's "URI local" or plain "local") when it
+ * is in one of the namespaces `ns`, else NULL.  A name in no namespace is
+ * accepted too: hand-made files sometimes drop xmlns, and nothing else
+ * could be meant.  The URI is compared first, without scanning the name,
+ * because this runs for every element of the sheet.
+ */
+static const char *
+xlocal(const char *name, const char *const *ns)
+{
+	size_t n;
+
+	for (; *ns; ns++) {
+		n = strlen(*ns);
+		if (!strncmp(name, *ns, n) && name[n] == NS_SEP)
+			return name + n + 1;
+	}
+	return strchr(name, NS_SEP) ? NULL : name;
+}
+
 static int
 xname_is(const char *name, const char *const *ns, const char *local)
 {
-	const char *sep = strrchr(name, NS_SEP);
-	size_t n;
+	const char *l = xlocal(name, ns);
 
-	if (!sep)
-		return !strcmp(name, local);
-	if (strcmp(sep + 1, local))
-		return 0;
-	n = (size_t)(sep - name);
-	for (; *ns; ns++)
-		if (strlen(*ns) == n && !memcmp(*ns, name, n))
-			return 1;
-	return 0;
+	return l && !strcmp(l, local);
 }
 
 static const char *
@@ -135,19 +146,41 @@ name_unsafe(const char *n)
 	return 0;
 }
 
-/* OPC part names compare case-insensitively. */
+/* OPC part names compare case-insensitively; some Windows exporters
+ * write "xl\\worksheets\\sheet1.xml", which Excel opens, so a backslash
+ * matches a slash. */
+static int
+part_name_eq(const char *name, const char *want)
+{
+	unsigned char a, b;
+
+	for (;; name++, want++) {
+		a = (unsigned char)*name;
+		b = (unsigned char)*want;
+		a = a == '\\' ? '/' : (unsigned char)tolower(a);
+		b = b == '\\' ? '/' : (unsigned char)tolower(b);
+		if (a != b)
+			return 0;
+		if (!a)
+			return 1;
+	}
+}
+
+/* An entry name the archive holds twice (which Excel repairs and
+ * Python's zipfile allows) is the LAST one, as Python's zipfile and
+ * calamine read it. */
 static zip_int64_t
 find_entry(struct zipctx *z, const char *want)
 {
-	zip_int64_t i, n = zip_get_num_entries(z->za, 0);
+	zip_int64_t i, n = zip_get_num_entries(z->za, 0), found = -1;
 	const char *name;
 
 	for (i = 0; i < n; i++) {
 		name = zip_get_name(z->za, (zip_uint64_t)i, ZIP_FL_ENC_RAW);
-		if (name && !name_unsafe(name) && !strcasecmp(name, want))
-			return i;
+		if (name && !name_unsafe(name) && part_name_eq(name, want))
+			found = i;
 	}
-	return -1;
+	return found;
 }
 
 /*
@@ -200,7 +233,7 @@ feed(struct zipctx *z, zip_file_t *zf, uint64_t comp, XML_Parser p,
 		if (n < 0)
 			return kg_err_set(err, 400, "damaged",
 					  "the file is damaged or truncated "
-					  "(%s: %s)", name,
+					  "(%s: %s); " REPAIR_HINT, name,
 					  zip_file_strerror(zf));
 		entry += (uint64_t)n;
 		z->inflated += (uint64_t)n;
@@ -240,8 +273,8 @@ parse_entry(struct zipctx *z, const char *name, struct xml_base *b,
 	    (st.valid & ZIP_STAT_COMP_SIZE) && st.comp_size < comp)
 		comp = st.comp_size;
 	if (!(zf = zip_fopen_index(z->za, (zip_uint64_t)idx, 0))) {
-		kg_err_set(err, 400, "damaged", "cannot read %s: %s", name,
-			   zip_strerror(z->za));
+		kg_err_set(err, 400, "damaged", "cannot read %s: %s; "
+			   REPAIR_HINT, name, zip_strerror(z->za));
 		goto out;
 	}
 	if (!(p = XML_ParserCreateNS(NULL, NS_SEP))) {
@@ -280,13 +313,13 @@ resolve(const char *dir, const char *target, char out[MAX_PATH])
 
 	if (strlen(dir) + strlen(target) >= MAX_PATH)
 		return -1;
-	if (target[0] == '/')
+	if (target[0] == '/' || target[0] == '\\')
 		snprintf(tmp, sizeof(tmp), "%s", target + 1);
 	else
 		snprintf(tmp, sizeof(tmp), "%s%s", dir, target);
 	out[0] = '\0';
-	for (p = strtok_r(tmp, "/", &save); p;
-	     p = strtok_r(NULL, "/", &save)) {
+	for (p = strtok_r(tmp, "/\\", &save); p;
+	     p = strtok_r(NULL, "/\\", &save)) {
 		if (!strcmp(p, "."))
 			continue;
 		if (!strcmp(p, "..")) {
@@ -506,24 +539,26 @@ struct styles {
 	struct xml_base b;
 	int in_fmts, in_xfs;
 	unsigned *fmt_id;	/* custom numFmts: id ... */
-	unsigned char *fmt_date;	/* ... and whether it is a date */
+	unsigned char *fmt_date;	/* ... and its KG_FMT_* bits */
 	size_t nfmt;
 	unsigned *xf_fmt;	/* numFmtId of each cellXfs/xf */
 	size_t nxf;
-	unsigned char *is_date;	/* per xf, filled at the end */
+	unsigned char *is_date;	/* KG_FMT_* bits per xf, filled at the end */
 };
 
 /*
- * A custom format is a date when a d, m or y appears outside "quoted
- * text", [brackets] (colours, conditions, [h] elapsed hours) and escapes
- * (\x, _x, *x).  m alone also means minutes, so it only counts when no h
- * or s appears ("mm:ss" is a duration, "dd.mm.yyyy" a date).
+ * What a custom format shows (KG_FMT_* bits).  Letters count outside
+ * "quoted text", escapes (\x, _x, *x) and [brackets] -- colours,
+ * conditions, locales -- except [h], [m], [s], elapsed time.  d or y is a
+ * date; h is hours, s seconds; m is minutes when an h or s occurs in the
+ * format ("mm:ss", "hh:mm"), else a month ("dd.mm.yyyy").
  */
-static int
-format_is_date(const char *code)
+static unsigned
+format_kind(const char *code)
 {
-	int quoted = 0, dy = 0, m = 0, hs = 0;
-	char c;
+	int quoted = 0, dy = 0, m = 0;
+	unsigned k = 0;
+	char c, e;
 
 	for (; *code; code++) {
 		c = (char)tolower((unsigned char)*code);
@@ -532,6 +567,12 @@ format_is_date(const char *code)
 		} else if (quoted) {
 			continue;
 		} else if (c == '[') {
+			e = (char)tolower((unsigned char)code[1]);
+			if (strchr("hms", e) && e && (code[2] == ']' ||
+						      code[2] == e))
+				k |= KG_FMT_ELAPSED | KG_FMT_TIME |
+				     (e == 'h' ? KG_FMT_HOUR : 0) |
+				     (e == 's' ? KG_FMT_SEC : 0);
 			code += strcspn(code, "]");
 			if (!*code)
 				break;
@@ -543,11 +584,38 @@ format_is_date(const char *code)
 			dy = 1;
 		} else if (c == 'm') {
 			m = 1;
-		} else if (c == 'h' || c == 's') {
-			hs = 1;
+		} else if (c == 'h') {
+			k |= KG_FMT_HOUR | KG_FMT_TIME;
+		} else if (c == 's') {
+			k |= KG_FMT_SEC | KG_FMT_TIME;
 		}
 	}
-	return dy || (m && !hs);
+	if (dy || (m && !(k & (KG_FMT_HOUR | KG_FMT_SEC))))
+		k |= KG_FMT_DATE;
+	else if (m)
+		k |= KG_FMT_TIME;
+	return k;
+}
+
+/* The built-in formats Excel does not write into styles.xml. */
+static unsigned
+builtin_kind(unsigned id)
+{
+	const unsigned hm = KG_FMT_TIME | KG_FMT_HOUR;
+
+	if (id >= 14 && id <= 17)
+		return KG_FMT_DATE;	/* m/d/yyyy, d-mmm-yy, d-mmm, mmm-yy */
+	if (id == 18 || id == 20)
+		return hm;		/* h:mm AM/PM, h:mm */
+	if (id == 19 || id == 21)
+		return hm | KG_FMT_SEC;	/* h:mm:ss AM/PM, h:mm:ss */
+	if (id == 22)
+		return KG_FMT_DATE | hm;	/* m/d/yyyy h:mm */
+	if (id == 45 || id == 47)
+		return KG_FMT_TIME | KG_FMT_SEC;	/* mm:ss, mmss.0 */
+	if (id == 46)
+		return hm | KG_FMT_SEC | KG_FMT_ELAPSED;	/* [h]:mm:ss */
+	return 0;
 }
 
 static int
@@ -593,7 +661,7 @@ styles_add_fmt(struct styles *s, const char **atts)
 		return;
 	}
 	s->fmt_id[s->nfmt] = id;
-	s->fmt_date[s->nfmt++] = (unsigned char)format_is_date(code);
+	s->fmt_date[s->nfmt++] = (unsigned char)format_kind(code);
 }
 
 static void XMLCALL
@@ -637,8 +705,8 @@ styles_end(void *ud, const XML_Char *name)
 		s->in_xfs = 0;
 }
 
-static int
-fmt_is_date(const struct styles *s, unsigned id)
+static unsigned
+fmt_kind(const struct styles *s, unsigned id)
 {
 	size_t i;
 
@@ -646,7 +714,7 @@ fmt_is_date(const struct styles *s, unsigned id)
 	for (i = 0; i < s->nfmt; i++)
 		if (s->fmt_id[i] == id)
 			return s->fmt_date[i];
-	return (id >= 14 && id <= 22) || (id >= 45 && id <= 47);
+	return builtin_kind(id);
 }
 
 static int
@@ -659,7 +727,7 @@ styles_finish(struct styles *s, struct kg_err *err)
 	if (!(s->is_date = malloc(s->nxf)))
 		return kg_err_set(err, 500, "internal", "out of memory");
 	for (i = 0; i < s->nxf; i++)
-		s->is_date[i] = (unsigned char)fmt_is_date(s, s->xf_fmt[i]);
+		s->is_date[i] = (unsigned char)fmt_kind(s, s->xf_fmt[i]);
 	return 0;
 }
 
@@ -794,7 +862,9 @@ struct sheet {
 	int in_data, in_row, in_c, in_v, in_is, in_t, rph;
 	unsigned row, next_col, col, style;
 	enum ctype type;
-	struct kg_buf v;	/* <v> or inline <t> text of the cell */
+	struct kg_buf v;	/* <v> text of the cell */
+	struct kg_buf is;	/* its inline string, <is><t>... */
+	int has_is;		/* the cell has an <is> */
 	int stopped;		/* the callback asked to stop */
 };
 
@@ -876,9 +946,19 @@ row_start(struct sheet *s, const char **atts)
 static void
 cell_start(struct sheet *s, const char **atts)
 {
-	const char *r = xattr(atts, NULL, "r");
-	long col = r ? ref_col(r) : (long)s->next_col;
+	const char *r = NULL, *t = NULL, *st = NULL;
+	long col;
 
+	/* one pass over the attributes: this runs for every cell */
+	for (; atts[0]; atts += 2) {
+		if (!strcmp(atts[0], "r"))
+			r = atts[1];
+		else if (!strcmp(atts[0], "t"))
+			t = atts[1];
+		else if (!strcmp(atts[0], "s"))
+			st = atts[1];
+	}
+	col = r ? ref_col(r) : (long)s->next_col;
 	if (col < 0 || col >= (long)EXCEL_MAX_COL) {
 		sheet_fail(s, 400, "bad_xlsx", "invalid cell reference in "
 			   "row %u", s->row);
@@ -886,51 +966,56 @@ cell_start(struct sheet *s, const char **atts)
 	}
 	s->col = (unsigned)col;
 	s->next_col = s->col + 1;
-	s->type = cell_type(xattr(atts, NULL, "t"));
-	if (parse_uint(xattr(atts, NULL, "s"), &s->style) < 0)
+	s->type = cell_type(t);
+	if (parse_uint(st, &s->style) < 0)
 		s->style = 0;
 	s->in_c = 1;
-	s->in_v = s->in_is = s->in_t = s->rph = 0;
+	s->in_v = s->in_is = s->in_t = s->rph = s->has_is = 0;
 	kg_buf_reset(&s->v);
+	kg_buf_reset(&s->is);
 }
 
 static void XMLCALL
 sheet_start(void *ud, const XML_Char *name, const XML_Char **atts)
 {
 	struct sheet *s = ud;
+	const char *l;
 
-	if (s->b.failed || s->b.done)
+	if (s->b.failed || s->b.done || !(l = xlocal(name, ns_main)))
 		return;
-	if (xname_is(name, ns_main, "sheetData"))
+	if (!strcmp(l, "sheetData"))
 		s->in_data = 1;
-	else if (s->in_data && !s->in_row && xname_is(name, ns_main, "row"))
+	else if (s->in_data && !s->in_row && !strcmp(l, "row"))
 		row_start(s, atts);
-	else if (s->in_row && !s->in_c && xname_is(name, ns_main, "c"))
+	else if (s->in_row && !s->in_c && !strcmp(l, "c"))
 		cell_start(s, atts);
-	else if (s->in_c && xname_is(name, ns_main, "v"))
+	else if (s->in_c && !strcmp(l, "v"))
 		s->in_v = 1;
-	else if (s->in_c && xname_is(name, ns_main, "is"))
-		s->in_is = 1;
-	else if (s->in_is && xname_is(name, ns_main, "rPh"))
+	else if (s->in_c && !strcmp(l, "is"))
+		s->in_is = s->has_is = 1;
+	else if (s->in_is && !strcmp(l, "rPh"))
 		s->rph++;
-	else if (s->in_is && !s->rph && xname_is(name, ns_main, "t"))
+	else if (s->in_is && !s->rph && !strcmp(l, "t"))
 		s->in_t = 1;
 }
 
-static int
-is_date_style(const struct sheet *s)
+static unsigned
+style_kind(const struct sheet *s)
 {
-	return s->styles->is_date && s->style < s->styles->nxf &&
-	       s->styles->is_date[s->style];
+	return s->styles->is_date && s->style < s->styles->nxf
+		       ? s->styles->is_date[s->style]
+		       : 0;
 }
 
 static int
 put_number(struct sheet *s, const char *v)
 {
 	struct kg_err *err = s->b.err;
-	char buf[32], date[11];
+	unsigned kind;
+	char buf[32];
 	char *end;
 	double d;
+	int type;
 
 	d = strtod(v, &end);
 	while (*end == ' ')
@@ -938,10 +1023,11 @@ put_number(struct sheet *s, const char *v)
 	if (end == v || *end || !isfinite(d))
 		return kg_sheet_rows_put_text(&s->rows, s->row, s->col, v,
 					      strlen(v), err);
-	if (is_date_style(s) && kg_sheet_serial_date(d, s->date1904,
-						      date) == 0)
+	if ((kind = style_kind(s)) != 0 &&
+	    (type = kg_sheet_serial_text(d, s->date1904, kind, buf)) >= 0)
 		return kg_sheet_rows_put(&s->rows, s->row, s->col,
-					 KG_CELL_DATE, date, 10, d, err);
+					 (enum kg_cell_type)type, buf,
+					 strlen(buf), d, err);
 	kg_sheet_number_text(d, buf);
 	return kg_sheet_rows_put(&s->rows, s->row, s->col, KG_CELL_NUMBER,
 				 buf, strlen(buf), d, err);
@@ -986,6 +1072,46 @@ put_error(struct sheet *s, const char *v)
 	return rc;
 }
 
+/* Two digits at p, 0-max; -1 otherwise. */
+static int
+two_digit(const char *p, int max)
+{
+	int v;
+
+	if (!isdigit((unsigned char)p[0]) || !isdigit((unsigned char)p[1]))
+		return -1;
+	v = (p[0] - '0') * 10 + (p[1] - '0');
+	return v <= max ? v : -1;
+}
+
+/*
+ * A t="d" cell, ISO 8601: "2026-03-01" or "2026-03-01T13:20:05" (any
+ * fraction or zone after the seconds ignored).  The text is the date,
+ * with " HH:MM" when the time is not midnight and ":SS" when the
+ * seconds are not zero -- the form a date-time format gives.
+ */
+static int
+put_iso_date(struct sheet *s, const char *v, double serial)
+{
+	int h = -1, m = -1, sec = 0;
+	char text[20];
+	size_t n = 10;
+
+	memcpy(text, v, 10);
+	if (v[10] == 'T' && (h = two_digit(v + 11, 23)) >= 0 &&
+	    v[13] == ':' && (m = two_digit(v + 14, 59)) >= 0 &&
+	    v[16] == ':' && (sec = two_digit(v + 17, 59)) < 0)
+		sec = 0;
+	if (h >= 0 && m >= 0 && (h || m || sec)) {
+		serial += (h * 3600 + m * 60 + sec) / 86400.0;
+		n = (size_t)snprintf(text + 10, sizeof(text) - 10,
+				     sec ? " %02d:%02d:%02d" : " %02d:%02d",
+				     h, m, sec) + 10;
+	}
+	return kg_sheet_rows_put(&s->rows, s->row, s->col, KG_CELL_DATE,
+				 text, n, serial, s->b.err);
+}
+
 static int
 put_special(struct sheet *s, const char *v)
 {
@@ -1006,8 +1132,7 @@ put_special(struct sheet *s, const char *v)
 		return put_error(s, v);
 	} else if (s->type == C_DATE &&
 		   kg_sheet_date_serial(v, s->date1904, &serial) == 0) {
-		return kg_sheet_rows_put(r, s->row, s->col, KG_CELL_DATE, v,
-					 10, serial, err);
+		return put_iso_date(s, v, serial);
 	}
 	return kg_sheet_rows_put_text(r, s->row, s->col, v, strlen(v), err);
 }
@@ -1022,6 +1147,14 @@ cell_end(struct sheet *s)
 	case C_SST:
 		return put_shared(s, v);
 	case C_INLINE:
+		/* the inline string, never glued to a <v> some writers add
+		 * beside it (what Excel and openpyxl show) */
+		if (s->has_is)
+			return kg_sheet_rows_put_text(&s->rows, s->row,
+						      s->col, kg_buf_str(&s->is),
+						      s->is.len, s->b.err);
+		/* an inlineStr with only a <v>: that text */
+		/* FALLTHROUGH */
 	case C_STR:
 		return kg_sheet_rows_put_text(&s->rows, s->row, s->col, v,
 					      s->v.len, s->b.err);
@@ -1036,22 +1169,23 @@ static void XMLCALL
 sheet_end(void *ud, const XML_Char *name)
 {
 	struct sheet *s = ud;
+	const char *l;
 	int rc;
 
-	if (s->b.failed || s->b.done)
+	if (s->b.failed || s->b.done || !(l = xlocal(name, ns_main)))
 		return;
-	if (s->in_v && xname_is(name, ns_main, "v")) {
+	if (s->in_v && !strcmp(l, "v")) {
 		s->in_v = 0;
-	} else if (s->in_t && xname_is(name, ns_main, "t")) {
+	} else if (s->in_t && !strcmp(l, "t")) {
 		s->in_t = 0;
-	} else if (s->rph && xname_is(name, ns_main, "rPh")) {
+	} else if (s->rph && !strcmp(l, "rPh")) {
 		s->rph--;
-	} else if (s->in_is && xname_is(name, ns_main, "is")) {
+	} else if (s->in_is && !strcmp(l, "is")) {
 		s->in_is = 0;
-	} else if (s->in_c && xname_is(name, ns_main, "c")) {
+	} else if (s->in_c && !strcmp(l, "c")) {
 		if (cell_end(s) < 0)
 			xml_stop(&s->b);
-	} else if (s->in_row && xname_is(name, ns_main, "row")) {
+	} else if (s->in_row && !strcmp(l, "row")) {
 		s->in_row = 0;
 		rc = kg_sheet_rows_end(&s->rows, s->row, s->b.err);
 		if (rc < 0) {
@@ -1060,7 +1194,7 @@ sheet_end(void *ud, const XML_Char *name)
 			s->stopped = s->b.done = 1;
 			XML_StopParser(s->b.p, XML_FALSE);
 		}
-	} else if (s->in_data && xname_is(name, ns_main, "sheetData")) {
+	} else if (s->in_data && !strcmp(l, "sheetData")) {
 		/* Nothing after sheetData (merges, print setup) matters:
 		 * stop inflating. */
 		s->in_data = 0;
@@ -1073,33 +1207,142 @@ static void XMLCALL
 sheet_text(void *ud, const XML_Char *t, int len)
 {
 	struct sheet *s = ud;
+	struct kg_buf *b = s->in_t ? &s->is : &s->v;
 	char name[8];
 
 	if (s->b.failed || !(s->in_v || s->in_t))
 		return;
-	if (s->v.len + (size_t)len > KG_SHEET_MAX_CELL) {
+	if (b->len + (size_t)len > KG_SHEET_MAX_CELL) {
 		kg_sheet_col_name(s->col, name);
 		sheet_fail(s, 400, "bad_xlsx", "cell %s%u holds more than "
 			   "%zu KiB of text", name, s->row,
 			   KG_SHEET_MAX_CELL >> 10);
-	} else if (kg_buf_append(&s->v, t, (size_t)len) < 0) {
+	} else if (kg_buf_append(b, t, (size_t)len) < 0) {
 		sheet_fail(s, 500, "internal", "out of memory");
 	}
 }
 
 /* ---- putting it together --------------------------------------------- */
 
+/* ---- a CFB (OLE2) container: an old .xls or an encrypted .xlsx ------- */
+
+static uint32_t
+le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+/* Does the directory entry at `e` (128 bytes) name `want` (ASCII)?
+ * Names are UTF-16LE with their byte length, NUL included, at 0x40. */
+static int
+cfb_entry_is(const unsigned char *e, const char *want)
+{
+	size_t n = strlen(want), i;
+
+	if ((size_t)(e[0x40] | e[0x41] << 8) != 2 * (n + 1))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (e[2 * i] != (unsigned char)want[i] || e[2 * i + 1])
+			return 0;
+	return 1;
+}
+
+/*
+ * The next sector of a chain: FAT sector k is listed in the header's
+ * DIFAT (the first 109, enough for 7 MiB with 512-byte sectors; a
+ * longer chain simply ends the walk).  0xFFFFFFFF when it cannot be
+ * followed.
+ */
+static uint32_t
+cfb_next(const unsigned char *d, size_t len, unsigned shift, uint32_t sect)
+{
+	size_t per = ((size_t)1 << shift) / 4, k = sect / per, off;
+	uint32_t fat;
+
+	if (k >= 109)
+		return 0xffffffffu;
+	fat = le32(d + 0x4c + 4 * k);
+	off = ((size_t)fat + 1) << shift;
+	if (fat >= 0xfffffffau || off + ((size_t)1 << shift) > len)
+		return 0xffffffffu;
+	return le32(d + off + 4 * (sect % per));
+}
+
+/*
+ * What a CFB container holds, from its directory: 2 for an encrypted
+ * OOXML package ("EncryptionInfo" / "EncryptedPackage", MS-OFFCRYPTO),
+ * 1 for a legacy workbook ("Workbook" / "Book" stream), 0 for anything
+ * else (a .doc, a damaged file).
+ */
+static int
+cfb_kind(const unsigned char *d, size_t len)
+{
+	unsigned shift = len >= 0x200 ? (unsigned)(d[0x1e] | d[0x1f] << 8) : 0;
+	uint32_t sect;
+	size_t off, i, walked = 0;
+	int kind = 0;
+
+	if (shift != 9 && shift != 12)
+		return 0;
+	sect = le32(d + 0x30);
+	while (sect < 0xfffffffau && walked++ < len >> shift) {
+		off = ((size_t)sect + 1) << shift;
+		if (off + ((size_t)1 << shift) > len)
+			break;
+		for (i = 0; i < ((size_t)1 << shift); i += 128) {
+			if (cfb_entry_is(d + off + i, "EncryptionInfo") ||
+			    cfb_entry_is(d + off + i, "EncryptedPackage"))
+				return 2;
+			if (cfb_entry_is(d + off + i, "Workbook") ||
+			    cfb_entry_is(d + off + i, "Book"))
+				kind = 1;
+		}
+		sect = cfb_next(d, len, shift, sect);
+	}
+	return kind;
+}
+
+static int
+refuse_cfb(const void *data, size_t len, struct kg_err *err)
+{
+	switch (cfb_kind(data, len)) {
+	case 2:
+		return kg_err_set(err, 400, "encrypted",
+				  "the workbook is protected with a password "
+				  "(encrypted); open it in Excel, remove the "
+				  "password (Plik > Informacje > Chroń "
+				  "skoroszyt > Szyfruj przy użyciu hasła) and "
+				  "save it again");
+	case 1:
+		return kg_err_set(err, 400, "unsupported_format",
+				  "this is an old Excel 97-2003 .xls workbook; "
+				  "open it in Excel and save it as .xlsx "
+				  "(Zapisz jako > Skoroszyt programu Excel)");
+	default:
+		return kg_err_set(err, 400, "not_xlsx",
+				  "the file is an old-format Office document "
+				  "(.xls, .doc), not an .xlsx workbook");
+	}
+}
+
+/*
+ * Opened without ZIP_CHECKCONS: that flag also refuses what Excel and
+ * Python's zipfile read without a word (a local header that disagrees
+ * with the central directory about sizes or times, an entry name held
+ * twice).  What we read is still checked where it matters: every byte
+ * inflated is CRC-checked by libzip and counted against the limits.
+ */
 static int
 open_zip(struct zipctx *z, const void *data, size_t len, struct kg_err *err)
 {
-	static const unsigned char cfb[] = {0xd0, 0xcf, 0x11, 0xe0};
+	static const unsigned char cfb[] = {0xd0, 0xcf, 0x11, 0xe0,
+					    0xa1, 0xb1, 0x1a, 0xe1};
 	zip_source_t *src;
 	zip_error_t ze;
 
-	if (len >= 4 && !memcmp(data, cfb, 4))
-		return kg_err_set(err, 400, "not_xlsx",
-				  "this is an old .xls or a password-protected "
-				  "workbook; save it as an unprotected .xlsx");
+	if (len >= 8 && !memcmp(data, cfb, 8))
+		return refuse_cfb(data, len, err);
 	if (len < 4 || memcmp(data, "PK", 2))
 		return kg_err_set(err, 400, "not_xlsx",
 				  "the file is not an .xlsx workbook (not a "
@@ -1109,15 +1352,14 @@ open_zip(struct zipctx *z, const void *data, size_t len, struct kg_err *err)
 		zip_error_fini(&ze);
 		return kg_err_set(err, 500, "internal", "out of memory");
 	}
-	z->za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze);
+	z->za = zip_open_from_source(src, ZIP_RDONLY, &ze);
 	if (!z->za) {
 		zip_source_free(src);
 		/* It starts like a zip, so whatever libzip says (no
-		 * central directory, inconsistent headers) the user's
-		 * answer is the same: the upload is cut short or broken. */
+		 * central directory) the upload is cut short or broken. */
 		kg_err_set(err, 400, "damaged",
-			   "the .xlsx file is damaged or truncated (%s)",
-			   zip_error_strerror(&ze));
+			   "the .xlsx file is damaged or truncated (%s); "
+			   REPAIR_HINT, zip_error_strerror(&ze));
 		zip_error_fini(&ze);
 		return -1;
 	}
@@ -1131,19 +1373,29 @@ open_zip(struct zipctx *z, const void *data, size_t len, struct kg_err *err)
 }
 
 /* Package rels -> the workbook part name (Excel's default if absent). */
+/*
+ * Package rels -> the workbook part name.  When _rels/.rels is absent,
+ * or is not well-formed XML, Excel repairs the package and opens
+ * xl/workbook.xml, so do we (out of memory or a forbidden DOCTYPE still
+ * fail).
+ */
 static int
 find_workbook(struct zipctx *z, char part[MAX_PATH], struct kg_err *err)
 {
+	struct kg_err rerr = {0};
 	struct rels r = {0};
 	const char *t;
 	int rc;
 
 	rc = parse_entry(z, "_rels/.rels", &r.b, rels_start, ignore_end,
-			 NULL, err);
-	if (rc < 0)
+			 NULL, &rerr);
+	if (rc < 0 && strcmp(rerr.code, "bad_xlsx")) {
+		if (err)
+			*err = rerr;
 		goto out;
+	}
+	t = rc ? NULL : rels_find(&r, REL_OFFICE, NULL);
 	rc = 0;
-	t = rels_find(&r, REL_OFFICE, NULL);
 	if (!t || resolve("", t, part) < 0)
 		snprintf(part, MAX_PATH, "xl/workbook.xml");
 out:
@@ -1250,6 +1502,7 @@ read_sheet(struct zipctx *z, const struct parts *pt, const struct sst *sst,
 	else if (rc == 0 && s.stopped)
 		rc = 1;
 	kg_buf_free(&s.v);
+	kg_buf_free(&s.is);
 	kg_sheet_rows_free(&s.rows);
 	return rc;
 }

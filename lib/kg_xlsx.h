@@ -21,13 +21,16 @@
  * trusted.
  *
  * Cells: shared strings (rich-text runs joined, phonetic <rPh> runs
- * skipped), inline strings (also empty ones), formula strings t="str"
- * (the cached value), numbers, booleans, errors, ISO dates t="d".  A
- * number whose style (cellXfs -> numFmtId) is a date format -- built-in
- * 14-22 and 45-47, or a custom format with d, m or y outside quotes and
- * brackets (m only when there is no h or s, so "mm:ss" stays a number)
- * -- becomes KG_CELL_DATE in the workbook's date system (1900 with
- * Lotus's phantom 1900-02-29, or date1904).  Cells without an `r`
+ * skipped), inline strings (also empty ones; with a <v> beside the <is>,
+ * the inline string), formula strings t="str" (the cached value),
+ * numbers, booleans, errors, ISO dates t="d" (with their time).  A
+ * number whose style (cellXfs -> numFmtId) is a date or time format --
+ * built-in 14-22 and 45-47, or a custom format with d, y, h, s, [h] or
+ * m outside quotes and brackets (m is minutes next to h or s, else a
+ * month) -- becomes KG_CELL_DATE ("2026-03-01", "2026-03-01 13:20") or
+ * KG_CELL_TIME ("13:20", "37:30:00"), see kg_sheet_serial_text(), in the
+ * workbook's date system (1900 with Lotus's phantom 1900-02-29, or
+ * date1904).  Cells without an `r`
  * attribute take the previous cell's column + 1, rows without one the
  * previous row + 1.
  *
@@ -38,9 +41,14 @@
  *
  * Limits and refusals (all 400 unless noted, with `code`):
  *   too_large (413)       input longer than lim->max_file
- *   not_xlsx              not a zip, an old .xls / encrypted workbook,
- *                         or a zip without a workbook (e.g. a .docx)
- *   damaged               truncated or corrupt zip data (CRC, inflate)
+ *   not_xlsx              not a zip, another OLE2 document, or a zip
+ *                         without a workbook (e.g. a .docx)
+ *   unsupported_format    an old .xls (OLE2 with a Workbook stream)
+ *   encrypted             a password-protected workbook (OLE2 with an
+ *                         EncryptionInfo / EncryptedPackage stream)
+ *   damaged               truncated or corrupt zip data (CRC, inflate,
+ *                         no central directory); the message says to
+ *                         open and save the file in Excel
  *   zip_bomb              more than lim->max_entries entries, more than
  *                         lim->max_uncompressed bytes actually inflated,
  *                         or an entry inflating more than lim->max_ratio
@@ -52,7 +60,11 @@
  *   bad_xlsx              malformed XML or an impossible reference
  *   shared_strings_too_large, too_many_columns, too_many_rows (422)
  * Entry names that are absolute or contain a ".." segment are ignored,
- * as if they were not in the archive.
+ * as if they were not in the archive.  What Excel opens is opened:
+ * backslashes in part names match slashes, an entry name held twice is
+ * its last copy, local headers are not compared with the central
+ * directory (no ZIP_CHECKCONS; every inflated byte is still
+ * CRC-checked), and a broken _rels/.rels falls back to xl/workbook.xml.
  */
 #ifndef KG_XLSX_H
 #define KG_XLSX_H

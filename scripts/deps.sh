@@ -24,10 +24,14 @@ if [[ "${1:-}" == "--test" ]]; then
     # the real-world .xlsx fixtures; Chromium runs the browser tests (tests/e2e,
     # driven by npm playwright-core)
     # debhelper + lintian build and check the .deb (make deb), logrotate runs the
-    # shipped rotation snippet (tests/integration/test_install.py)
+    # shipped rotation snippet (tests/integration/test_install.py); wrk drives the
+    # API benchmark (tests/bench/bench_api.sh, next to pgbench from postgresql-client)
+    # libapache2-mod-fcgid: the shared-hosting Apache of the tests (mod_fcgid
+    # variant, README "Shared hosting")
+    PACKAGES+=(libapache2-mod-fcgid)
     PACKAGES+=(python3-openpyxl python3-docx libreoffice-writer-nogui
                libreoffice-calc-nogui poppler-utils
-               chromium debhelper lintian logrotate)
+               chromium debhelper lintian logrotate wrk)
 fi
 
 missing=()

@@ -7,13 +7,29 @@ template, substitutes @NAME@ placeholders in it.
 
 Usage:
   gen-webconf.py --server lighttpd|apache --routes apache/routes --socket-dir DIR
+                 [--trusted-proxies "CIDR, ..."]
                  [--template FILE.in] [--set NAME=VALUE ...] [--out FILE]
+  gen-webconf.py --server htaccess --mode cgi|fcgid --routes apache/routes [--out FILE]
+
+--server htaccess writes the .htaccess of a shared-hosting install (README "Shared
+hosting"): the programs sit beside it as <program>.cgi (mod_cgi/mod_cgid) or
+<program>.fcgi (mod_fcgid) and mod_rewrite routes to them; no server configuration
+is needed beyond AllowOverride All.
 
 Without --template only the routing block is printed (for production, include it
-from apache/kartograf-site.conf or apache/lighttpd-site.conf).  In a template the
-placeholder @ROUTES@ receives the routing block.
+from apache/kartograf-site.conf or apache/lighttpd-site.conf), preceded by the
+client-address lines when --trusted-proxies is given.  In a template the
+placeholder @ROUTES@ receives the routing block and @TRUSTED_PROXIES@ the
+client-address lines.
+
+--trusted-proxies takes the same list as [http] trusted_proxies in
+kartograf.conf: the web server then takes the client address from
+X-Forwarded-For only when the peer is one of them (Apache mod_remoteip,
+lighttpd mod_extforward, both reading the header from the right), so its
+access log and REMOTE_ADDR agree with what the programs compute (lib/kg_net.h).
 """
 import argparse
+import os
 import re
 import sys
 
@@ -45,7 +61,9 @@ def parse_routes(path):
             for fl in flags:
                 if fl == "stream":
                     opts["stream"] = True
-                elif fl.startswith("procs="):
+                elif fl == "procs=auto":
+                    opts["procs"] = max(2, os.cpu_count() or 1)   # a core each, at least 2
+                elif re.fullmatch(r"procs=[1-9][0-9]*", fl):
                     opts["procs"] = int(fl[6:])
                 else:
                     sys.exit(f"{path}:{lineno}: unknown flag {fl!r}")
@@ -100,14 +118,84 @@ def apache_routes(routes, sockdir):
     return "\n".join(out) + "\n"
 
 
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+ERROR_DOCS = (400, 403, 404, 405, 408, 411, 413, 414, 500, 502, 503, 504)
+
+
+def htaccess(routes, mode):
+    ext = ".cgi" if mode == "cgi" else ".fcgi"
+    out = ["# --- generated from apache/routes by scripts/gen-webconf.py --server htaccess",
+           f"# --- (mode {mode}): do not edit, kartograf-install-shared rewrites it ---",
+           "Options -Indexes +ExecCGI",
+           "DirectoryIndex index.html"]
+    if mode == "cgi":
+        out.append(f"AddHandler cgi-script {ext}")
+    else:
+        out += ["# mod_fcgid starts the programs and keeps them running; without the module",
+                "# the server refuses this file (500) and the installer reports it",
+                f"AddHandler fcgid-script {ext}"]
+    out += ['AddType "application/json; charset=utf-8" .json',
+            "AddType application/vnd.openxmlformats-officedocument.spreadsheetml.sheet .xlsx",
+            "# Apache hands Authorization to CGI/FastCGI programs only when told (2.4.13+)",
+            "CGIPassAuth On",
+            "# never served: dotfiles (.kartograf-config), libraries, logs, SQL, configs",
+            '<FilesMatch "^[.]">',
+            "    Require all denied",
+            "</FilesMatch>",
+            '<FilesMatch "[.](conf|ini|sql|log|sh|py|so([.][0-9]+)*|example)$">',
+            "    Require all denied",
+            "</FilesMatch>",
+            "<IfModule mod_headers.c>",
+            '    Header always set X-Content-Type-Options "nosniff"',
+            f'    Header always set Content-Security-Policy "{CSP}"',
+            '    Header always set Referrer-Policy "no-referrer"',
+            "</IfModule>",
+            "# errors the server itself produces (e.g. mod_fcgid's refusal of a body above",
+            "# FcgidMaxRequestLen) are JSON like the programs' own"]
+    out += [f"ErrorDocument {code} /errors/{code}.json" for code in ERROR_DOCS]
+    out += ["RewriteEngine On",
+            "# the programs are reached through the routes only, never by their names",
+            "RewriteCond %{ENV:REDIRECT_STATUS} ^$",
+            'RewriteRule "[.]f?cgi$" - [F]']
+    allr = routes + [(FALLBACK_PROGRAM, FALLBACK_REGEX, {})]
+    for prog, regex, _ in allr:
+        rel = regex.replace("^/", "^", 1)  # per-directory: no leading slash
+        out.append(f'RewriteRule "{rel}" {prog}{ext} [L]')
+    return "\n".join(out) + "\n"
+
+
+def trusted_block(server, proxies):
+    """Client-address lines for the web server; empty list -> a comment only."""
+    entries = [e for e in re.split(r"[,\s]+", proxies or "") if e]
+    for e in entries:
+        if not re.fullmatch(r"[0-9A-Fa-f:.]+(/[0-9]{1,3})?", e):
+            sys.exit(f"--trusted-proxies: {e!r} is not an address or CIDR")
+    head = "# --- client address: generated from [http] trusted_proxies by scripts/gen-webconf.py ---"
+    if not entries:
+        return head + "\n# (no trusted proxies: X-Forwarded-For is ignored)\n"
+    if server == "lighttpd":
+        pairs = ", ".join(f'{q(e)} => "trust"' for e in entries)
+        return (head + "\n# mod_extforward (loaded in server.modules) believes X-Forwarded-For from these\n"
+                f"extforward.forwarder = ( {pairs} )\n"
+                'extforward.headers = ( "X-Forwarded-For" )\n')
+    # InternalProxy, not TrustedProxy: like the programs, accept any address
+    # (also private ones, e.g. an office LAN) that a listed proxy vouches for
+    return (head + "\n# needs mod_remoteip; %a in LogFormat is then the client\n"
+            "RemoteIPHeader X-Forwarded-For\n"
+            f"RemoteIPInternalProxy {' '.join(entries)}\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--server", choices=["lighttpd", "apache"])
+    ap.add_argument("--server", choices=["lighttpd", "apache", "htaccess"])
+    ap.add_argument("--mode", choices=["cgi", "fcgid"], default="cgi")
     ap.add_argument("--routes", required=True)
     ap.add_argument("--socket-dir")
     ap.add_argument("--template")
     ap.add_argument("--set", action="append", default=[])
     ap.add_argument("--out")
+    ap.add_argument("--trusted-proxies", default="")
     ap.add_argument("--procs", action="store_true",
                     help="print '<program> <procs>' for programs with a procs= flag")
     a = ap.parse_args()
@@ -117,6 +205,8 @@ def main():
         for prog, _, opts in routes:
             seen[prog] = max(seen.get(prog, 1), opts.get("procs", 1))
         text = "".join(f"{p} {n}\n" for p, n in seen.items())
+    elif a.server == "htaccess":
+        text = htaccess(routes, a.mode)
     else:
         if not a.server or not a.socket_dir:
             ap.error("--server and --socket-dir are required")
@@ -126,6 +216,7 @@ def main():
                 text = f.read()
             vals = dict(kv.split("=", 1) for kv in a.set)
             vals["ROUTES"] = block
+            vals["TRUSTED_PROXIES"] = trusted_block(a.server, a.trusted_proxies)
             def sub(m):
                 k = m.group(1)
                 if k not in vals:
@@ -133,7 +224,7 @@ def main():
                 return vals[k]
             text = re.sub(r"@([A-Z_]+)@", sub, text)
         else:
-            text = block
+            text = (trusted_block(a.server, a.trusted_proxies) if a.trusted_proxies else "") + block
     if a.out:
         with open(a.out, "w", encoding="utf-8") as f:
             f.write(text)

@@ -16,7 +16,7 @@ export BUILD="${BUILD:-build}"
 STATE="${KARTOGRAF_STATE:-$ROOT/.state}"
 KG="$ROOT/scripts/kgstack"
 DEMO_EMAIL="demo@kartograf.local"
-DEMO_PASSWORD="demo1234"
+DEMO_PASSWORD="demo-kartograf-2026"
 
 components=(pg redis migrate fcgi worker lighttpd)
 [[ "${WITH_APACHE:-0}" == 1 ]] && components+=(apache)
@@ -41,7 +41,10 @@ STATE="$(cd "$STATE" && pwd -P)"
 out=$(printf '%s\n' "$DEMO_PASSWORD" | KARTOGRAF_CONFIG="$STATE/kartograf.conf" \
       "$BUILD_DIR/worker/kartograf-admin" adduser "$DEMO_EMAIL" --name "Demo" 2>&1) || {
     if grep -qi "exist" <<<"$out"; then
-        :
+        # keep the login printed below true (an older state may hold the demo
+        # user with a password from before the 12-character rule)
+        printf '%s\n' "$DEMO_PASSWORD" | KARTOGRAF_CONFIG="$STATE/kartograf.conf" \
+            "$BUILD_DIR/worker/kartograf-admin" passwd "$DEMO_EMAIL" >/dev/null 2>&1 || true
     else
         echo "run.sh: could not create the demo user:" >&2
         echo "$out" >&2

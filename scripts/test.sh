@@ -137,7 +137,15 @@ run_e2e() {
         E2E_ARTIFACTS="${E2E_ARTIFACTS:-$BUILD_DIR/e2e-artifacts}" \
         "$ROOT/tests/e2e/run.sh" "$STATE" 2>&1 | tee "$out"
     set -e
-    read -r p f < <(sed -n 's/^e2e: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$out" | tail -n1)
+    if grep -q '^SHARED_CGI_PORT=' "$STATE/stack.env"; then
+        echo "== browser e2e tests through the shared host's plain-CGI site"
+        set +e
+        step timeout -k 10 900 env BUILD="$BUILD" E2E_SHARED=1 \
+            E2E_ARTIFACTS="${E2E_ARTIFACTS:-$BUILD_DIR/e2e-artifacts}/shared" \
+            "$ROOT/tests/e2e/run.sh" "$STATE" 2>&1 | tee -a "$out"
+        set -e
+    fi
+    read -r p f < <(sed -n 's/^e2e: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$out" | awk '{p += $1; f += $2} END {if (NR) print p, f}')
     if [[ -n "${p:-}" ]]; then
         PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
         ((f > 0)) && FAILED_NAMES+=("e2e ($f)")
@@ -151,6 +159,13 @@ run_e2e() {
 echo "== integration tests (lighttpd + Apache, BUILD=$BUILD)"
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/kartograf-test.XXXXXX")
 stack_ok=1
+# The shared-host Apache (test_shared_host) installs the portable bundle: build it
+# (incremental) when those tests run; otherwise leave that component out.
+if [[ -z "$PATTERN" || "test_shared_host" == *"$PATTERN"* || "$PATTERN" == *shared* ]]; then
+    step make -s -C "$ROOT" bundle || { echo "not ok - make bundle failed"; fail "bundle"; }
+else
+    export KGSTACK_NO_SHARED=1
+fi
 if ! step env KGSTACK_FAST=1 timeout 180 "$ROOT/scripts/kgstack" init "$STATE"; then
     echo "not ok - stack init failed"; fail "stack: init"; stack_ok=0
 elif ! step timeout 300 "$ROOT/scripts/kgstack" start "$STATE" all; then

@@ -18,6 +18,14 @@
  * the data (section definitions, prompts, templates).  kill -9 loses
  * nothing: the heartbeat and leases expire, the reaper and the
  * reconciler hand the work to the other workers.
+ *
+ * --cron (shared hosting, where crontab is the only process manager):
+ * started every minute, it runs only if it gets the lock file
+ * (<config>.worker-lock, flock) and the Redis registry shows no live
+ * worker of this host; otherwise it exits 0 at once.  It works as long
+ * as there is work and stops itself - the SIGTERM path above, so nothing
+ * stays leased - after [worker] idle_exit seconds without any.  SIGXCPU
+ * (a host's CPU-time limit) stops it the same way.
  */
 #include "kg_config.h"
 #include "kg_db.h"
@@ -28,11 +36,14 @@
 #include "wk.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/rand.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +71,7 @@ install_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGXCPU, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 }
@@ -121,7 +133,8 @@ make_id(struct wk *w)
 	RAND_bytes(rnd, sizeof(rnd));
 	snprintf(w->id, sizeof(w->id), "%.60s:%d:%02x%02x%02x%02x", host,
 		 (int)getpid(), rnd[0], rnd[1], rnd[2], rnd[3]);
-	srand((unsigned)(rnd[0] << 24 | rnd[1] << 16 | rnd[2] << 8 | rnd[3]));
+	srand((unsigned)rnd[0] << 24 | (unsigned)rnd[1] << 16 |
+	      (unsigned)rnd[2] << 8 | rnd[3]);
 }
 
 static void
@@ -182,6 +195,72 @@ take_tasks(struct wk *w)
 	return tries == MAX_TAKES_PER_TURN;
 }
 
+/*
+ * --cron: 1 when this run may go on, 0 when another worker already
+ * serves this host (exit quietly), -1 on error.  The lock is held (fd
+ * left open) until the process ends.
+ */
+static int
+cron_claim(const struct wk *w)
+{
+	char lock[4200], prefix[72];
+	size_t hostlen = strcspn(w->id, ":");
+	struct kg_err err = {0};
+	long long alive;
+	int fd;
+
+	snprintf(lock, sizeof(lock), "%s.worker-lock", kg_config_path());
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		KG_ERROR("cannot open the lock file %s: %s", lock,
+			 strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		if (errno != EWOULDBLOCK) {
+			KG_ERROR("cannot lock %s: %s", lock, strerror(errno));
+			return -1;
+		}
+		KG_DEBUG("another worker holds %s", lock);
+		return 0;
+	}
+	snprintf(prefix, sizeof(prefix), "%.*s:", (int)hostlen, w->id);
+	alive = kg_queue_workers_alive(prefix, &err);
+	if (alive < 0)
+		KG_WARN("worker registry not readable (%s); the lock decides",
+			err.message);
+	if (alive > 0) {
+		KG_INFO("a worker of this host is alive in the registry");
+		return 0;
+	}
+	return 1;
+}
+
+/* --cron: stop (the SIGTERM way) after idle_exit seconds without work. */
+static void
+cron_idle(const struct wk *w, int worked, int64_t *busy_at)
+{
+	int64_t now = kg_loop_now_ms();
+
+	if (w->njobs > 0 || worked || !*busy_at)
+		*busy_at = now;
+	else if (!w->stopping &&
+		 now - *busy_at >= kg_conf_int("worker", "idle_exit") * 1000) {
+		KG_INFO("idle for %lld s, exiting (--cron)",
+			kg_conf_int("worker", "idle_exit"));
+		stop_requested = 1;
+	}
+}
+
+static int
+usage(const char *arg)
+{
+	fprintf(stderr, "kartograf-worker: unknown argument %s\n"
+		"usage: kartograf-worker [--cron]\n", arg);
+	return 2;
+}
+
 /* Slot-time for /metrics: how much of global_limit was in use. */
 static void
 count_slots(struct wk *w, int64_t now)
@@ -197,13 +276,18 @@ count_slots(struct wk *w, int64_t now)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	struct kg_err err = {0};
 	struct wk w = {0};
-	int db_up = -1, redis_up = -1;
-	int64_t last_check = 0, next_data = 0, deadline = 0;
+	int db_up = -1, redis_up = -1, cron = 0, claim;
+	int64_t last_check = 0, next_data = 0, deadline = 0, busy_at = 0;
 
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--cron"))
+			return usage(argv[i]);
+		cron = 1;
+	}
 	kg_log_init("kartograf-worker");
 	if (kg_config_load(NULL, &err) < 0 ||
 	    kg_failover_check_config(&err) < 0) {
@@ -218,14 +302,22 @@ main(void)
 		return 1;
 	}
 	make_id(&w);
-	KG_INFO("started as %s (config %s, provider %s, concurrency %lld, "
-		"global limit %lld)", w.id, kg_config_path(),
+	if (cron && (claim = cron_claim(&w)) <= 0) {
+		kg_loop_free(w.loop);
+		curl_global_cleanup();
+		kg_redis_close();
+		kg_config_free();
+		return claim < 0 ? 1 : 0;
+	}
+	KG_INFO("started as %s%s (config %s, provider %s, concurrency %lld, "
+		"global limit %lld)", w.id, cron ? " (--cron)" : "",
+		kg_config_path(),
 		kg_conf_str("ai", "provider"),
 		kg_conf_int("worker", "concurrency"),
 		kg_conf_int("worker", "global_limit"));
 	for (;;) {
 		int64_t now = kg_loop_now_ms();
-		int more;
+		int more, exported = 0;
 
 		if (stop_requested && !w.stopping) {
 			w.stopping = 1;
@@ -246,9 +338,11 @@ main(void)
 		wk_house(&w);
 		wk_gen_tick(&w);
 		if (!w.stopping)
-			wk_export_poll(&w);
+			exported = wk_export_poll(&w);
 		wk_regen_poll(&w);
 		more = !w.stopping && w.data_loaded && take_tasks(&w);
+		if (cron)
+			cron_idle(&w, exported || more, &busy_at);
 		kg_loop_run_once(w.loop, more ? 0 : w.njobs ? 100 : 50);
 	}
 	if (w.njobs) {

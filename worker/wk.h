@@ -25,18 +25,14 @@
 #include "kg_offline.h"
 #include "kg_quality.h"
 #include "kg_queue.h"
-
-struct wk_prompt {
-	char *stage, *system, *body;
-	int max_tokens;
-};
+#include "kg_stage.h"
 
 struct wk_data {
 	struct kg_section_def *defs;
 	size_t ndefs;
 	struct kg_offline_tpl *tpls;
 	size_t ntpls;
-	struct wk_prompt prompts[3];	/* plan, draft, polish */
+	struct kg_prompt prompts[KG_NSTAGES];	/* plan, draft, polish */
 	char *sections_spec;		/* {sections_spec} of the prompts */
 	char *section_keys;		/* {section_keys} */
 };
@@ -103,8 +99,8 @@ void wk_house(struct wk *w);
 void wk_house_free(struct wk *w);
 
 /* Exports (wk_export.c): run a few queued export tasks, reap the export
- * queue of dead workers. */
-void wk_export_poll(struct wk *w);
+ * queue of dead workers; the number of tasks run. */
+int wk_export_poll(struct wk *w);
 
 /* Section regeneration (wk_regen.c): lease renewal, reaper, reconciler
  * and taking of kg:queue:regenerate; its jobs count in w->njobs. */

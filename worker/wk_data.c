@@ -31,12 +31,9 @@ load_defs(struct wk_data *d, struct kg_err *err)
 		d->defs[i].title = dup_value(res, i, 1);
 		d->defs[i].min_words = atoi(PQgetvalue(res, i, 3));
 		d->defs[i].max_words = atoi(PQgetvalue(res, i, 4));
-		kg_buf_printf(&spec, "- %s (%s, %d-%d słów): %s\n",
-			      PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-			      d->defs[i].min_words, d->defs[i].max_words,
-			      PQgetvalue(res, i, 2));
-		kg_buf_printf(&keys, "%s%s", i ? ", " : "",
-			      PQgetvalue(res, i, 0));
+		kg_stage_spec_add(&spec, &keys, i, PQgetvalue(res, i, 0),
+				  PQgetvalue(res, i, 1), d->defs[i].min_words,
+				  d->defs[i].max_words, PQgetvalue(res, i, 2));
 		d->ndefs++;
 	}
 	PQclear(res);
@@ -69,40 +66,12 @@ load_templates(struct wk_data *d, struct kg_err *err)
 	return 0;
 }
 
-static int
-load_prompts(struct wk_data *d, struct kg_err *err)
-{
-	PGresult *res = kg_db_query(err,
-		"SELECT stage, system, body, max_tokens FROM prompt_templates "
-		"WHERE stage IN ('plan', 'draft', 'polish')", 0, NULL);
-	int found = 0;
-
-	if (!res)
-		return -1;
-	for (int i = 0; i < PQntuples(res); i++) {
-		for (int s = 0; s < KG_NSTAGES; s++) {
-			if (strcmp(PQgetvalue(res, i, 0), kg_stage_names[s]))
-				continue;
-			d->prompts[s].stage = dup_value(res, i, 0);
-			d->prompts[s].system = dup_value(res, i, 1);
-			d->prompts[s].body = dup_value(res, i, 2);
-			d->prompts[s].max_tokens = atoi(PQgetvalue(res, i, 3));
-			found++;
-		}
-	}
-	PQclear(res);
-	if (found != KG_NSTAGES)
-		return kg_err_set(err, 500, "no_data",
-				  "prompt_templates lacks a stage");
-	return 0;
-}
-
 int
 wk_data_load(struct wk_data *d, struct kg_err *err)
 {
 	memset(d, 0, sizeof(*d));
 	if (load_defs(d, err) < 0 || load_templates(d, err) < 0 ||
-	    load_prompts(d, err) < 0) {
+	    kg_stage_prompts_load(d->prompts, err) < 0) {
 		wk_data_free(d);
 		return -1;
 	}
@@ -120,11 +89,7 @@ wk_data_free(struct wk_data *d)
 		free((char *)d->tpls[i].section);
 		free((char *)d->tpls[i].text);
 	}
-	for (int s = 0; s < KG_NSTAGES; s++) {
-		free(d->prompts[s].stage);
-		free(d->prompts[s].system);
-		free(d->prompts[s].body);
-	}
+	kg_stage_prompts_free(d->prompts);
 	free(d->defs);
 	free(d->tpls);
 	free(d->sections_spec);

@@ -90,11 +90,12 @@ out:
 	kg_log_set_request_id(NULL);
 }
 
-void
+int
 wk_export_poll(struct wk *w)
 {
 	struct kg_err err = {0};
 	int64_t now = kg_loop_now_ms();
+	int ran = 0;
 
 	if (now >= next_reap) {
 		long long n = kg_queue_reap(KG_QUEUE_EXPORT, &err);
@@ -108,7 +109,7 @@ wk_export_poll(struct wk *w)
 		char *task = kg_queue_take(KG_QUEUE_EXPORT, w->id, NULL, 0, &err);
 
 		if (!task)
-			return;
+			return ran;
 		/* The lease also takes the task off kg:queued:export.  Two
 		 * workers may run exports of the same project at once (two
 		 * downloads): harmless, so a lease held elsewhere is no
@@ -120,5 +121,7 @@ wk_export_poll(struct wk *w)
 			KG_WARN("export task not acknowledged: %s",
 				err.message);
 		free(task);
+		ran++;
 	}
+	return ran;
 }

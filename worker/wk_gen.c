@@ -26,6 +26,7 @@
  */
 #include "wk.h"
 
+#include "kg_batch.h"
 #include "kg_breaker.h"
 #include "kg_config.h"
 #include "kg_db.h"
@@ -62,11 +63,17 @@ struct wk_job {
 	struct kg_ai_request req;
 	struct kg_ai_call *call;
 	uint64_t timer;
-	int64_t last_progress;
+	int64_t last_progress;		/* last progress write */
+	int64_t last_event;		/* last event the browser got */
+	int held;			/* a progress write not yet published */
 	char error[900];
 	/* Failover (issue 6): the stage's walk along the provider chain. */
 	struct kg_failover_cursor fo;
 	char provider[KG_FAILOVER_NAME];	/* wrote the last stage */
+	/* Stopped (POST /api/batches/{id}/cancel, a cost cap lowered under
+	 * the spend) or re-claimed while a call was in flight: the call
+	 * finishes and is logged, nothing more is written or called. */
+	int stopped;
 };
 
 struct ev_list {
@@ -247,6 +254,7 @@ struct step {
 	char *quality;
 	int quality_score;
 	const char *provider;
+	int quiet;			/* progress: DB only, no event */
 	/* results */
 	struct ev_list events;
 	int lost;
@@ -383,6 +391,11 @@ step_tx(void *arg, struct kg_err *err)
 	const char *type = "project.progress";
 
 	l->n = 0;
+	/* A held-back progress write takes no seq (a seq without its event
+	 * would be a hole the relay waits for) and locks the project row
+	 * only, so it cannot close a lock cycle with a batch-first writer. */
+	if (s->quiet)
+		return fenced_update(s, err);
 	/* seq first: it locks the batch row, the lock order of every
 	 * writer (batch, then project). */
 	l->seq[0] = kg_event_next_seq(j->t.batch_id, err);
@@ -426,8 +439,9 @@ run_step(struct step *s)
 
 	if (kg_db_tx(&err, step_tx, s) < 0) {
 		if (s->lost) {
-			KG_WARN("project %s was re-claimed by another worker; "
-				"dropping our result", s->j->t.project_id);
+			KG_WARN("project %s is no longer ours (stopped, or "
+				"re-claimed by another worker): partial work "
+				"dropped", s->j->t.project_id);
 			return 1;
 		}
 		KG_ERROR("project %s: writing %s failed: %s",
@@ -474,20 +488,73 @@ log_call(struct wk_job *j, const struct kg_ai_result *r, const char *outcome,
 	kg_ai_log_call(&at, r, outcome, error);
 }
 
-/* Returns 1 when the job is gone (another worker re-claimed it). */
+/*
+ * Progress is written to the database at once, but published at most once
+ * per [worker] progress_interval_ms for a project (the cadence the browser
+ * already expects from the ticks below): with a fast provider the three
+ * stage ends of one project fall within a second, and their events - 40%
+ * of a batch's events - would each cost a seq lock on the batch row, a
+ * Redis script, a relay write per watcher and a repaint, for a bar that
+ * the browser shows for a few hundred milliseconds.  What is held back is
+ * published by wk_gen_tick() once the interval has passed, unless the
+ * project has finished by then (its status event carries progress 100).
+ * Returns 1 when the project is no longer ours (stopped, or re-claimed
+ * by another worker): the job is gone, or - with a call in flight - it
+ * waits for that call only (j->stopped).
+ */
 static int
 write_progress(struct wk_job *j, int progress)
 {
+	int64_t now = kg_loop_now_ms();
 	struct step s = {.j = j, .status = "GENERATING", .progress = progress,
 			 .quality_score = -1};
 
+	s.quiet = now - j->last_event <
+		  kg_conf_int("worker", "progress_interval_ms");
 	j->progress = progress;
-	j->last_progress = kg_loop_now_ms();
+	j->last_progress = now;
 	if (run_step(&s) == 1) {
-		job_end(j, 1);
+		if (j->call)
+			j->stopped = 1;
+		else
+			job_end(j, 1);
 		return 1;
 	}
+	j->held = s.quiet;
+	if (!s.quiet)
+		j->last_event = now;
 	return 0;
+}
+
+/*
+ * Is the project still GENERATING under our claim?  Asked of PostgreSQL
+ * before every AI call, so a stop reaches the job even when the Redis
+ * hint is lost or the worker restarted.  A database failure answers yes:
+ * the next fenced write decides.
+ */
+static int
+still_ours(struct wk_job *j)
+{
+	struct kg_err err = {0};
+	PGresult *res = KG_DB_QUERY(&err,
+		"SELECT 1 FROM projects WHERE id = $1 AND status = 'GENERATING' "
+		"AND attempts = $2::int", j->t.project_id, j->attempts);
+	int ours;
+
+	if (!res)
+		return 1;
+	ours = PQntuples(res) == 1;
+	PQclear(res);
+	return ours;
+}
+
+/* The project was stopped: drop its partial work, no further call. */
+static void
+drop_stopped(struct wk_job *j)
+{
+	KG_INFO("project %s was stopped at stage %s: partial work dropped",
+		j->t.project_id, kg_stage_names[j->stage]);
+	job_end(j, 1);
 }
 
 static void dispatch(struct wk_job *j);
@@ -540,6 +607,12 @@ on_result(void *arg, const struct kg_ai_result *r)
 	char why[256];
 
 	j->call = NULL;
+	if (j->stopped) {	/* the call's cost is real: log it, then go */
+		log_call(j, r, r->ok ? "ok" : r->outcome,
+			 r->ok ? NULL : (r->error ? r->error : "failed"));
+		drop_stopped(j);
+		return;
+	}
 	/* The breaker judges the service: an answer that fails the stage's
 	 * checks still proves the provider up (kg_failover.h). */
 	if (strcmp(kg_failover_current(&j->fo), "offline"))
@@ -579,7 +652,7 @@ static void
 start_stage(struct wk_job *j)
 {
 	const struct wk_data *d = &j->w->data;
-	const struct wk_prompt *p = &d->prompts[j->stage];
+	const struct kg_prompt *p = &d->prompts[j->stage];
 	const char *names[] = {"input_json", "sections_spec", "section_keys",
 			       "plan", "draft"};
 	char bad[KG_FAILOVER_NAME + 64];
@@ -631,6 +704,10 @@ dispatch(struct wk_job *j)
 {
 	char what[128];
 
+	if (!still_ours(j)) {
+		drop_stopped(j);
+		return;
+	}
 	if (cost_cap_reached(j)) {
 		KG_WARN("project %s: %s", j->t.project_id, j->error);
 		fail_job(j);
@@ -780,6 +857,7 @@ wk_gen_start(struct wk *w, const char *task)
 	j->fo.attempt = 1;
 	j->progress = stage_progress[0];
 	j->last_progress = kg_loop_now_ms();
+	j->last_event = j->last_progress;
 	j->next = w->jobs;
 	w->jobs = j;
 	w->njobs++;
@@ -815,7 +893,8 @@ wk_gen_has(struct wk *w, const char *task)
 /*
  * A provider call can take tens of seconds; the browser still gets a
  * progress event every [worker] progress_interval_ms, creeping towards
- * the end of the current stage's band.
+ * the end of the current stage's band.  A progress write that
+ * write_progress() held back is published here once its interval is over.
  */
 void
 wk_gen_tick(struct wk *w)
@@ -826,9 +905,22 @@ wk_gen_tick(struct wk *w)
 
 	for (; j; j = next) {
 		next = j->next;
-		if (now - j->last_progress < every || j->stage >= KG_NSTAGES)
+		if (j->stopped || j->stage >= KG_NSTAGES)
 			continue;
-		if (j->progress + 1 < stage_progress[j->stage + 1])
+		/* The stop hint (at the progress cadence, not every turn): no
+		 * more progress for a stopped project. */
+		if (now - j->last_progress >= every &&
+		    kg_batch_stop_hinted(j->t.batch_id) && !still_ours(j)) {
+			j->stopped = j->call != NULL;
+			if (!j->stopped)
+				drop_stopped(j);
+			continue;
+		}
+		if (j->held && now - j->last_event >= every)
+			write_progress(j, j->progress);
+		else if (now - j->last_progress < every)
+			continue;
+		else if (j->progress + 1 < stage_progress[j->stage + 1])
 			write_progress(j, j->progress + 1);
 		else
 			write_progress(j, j->progress);

@@ -22,6 +22,7 @@
 
 #include "kg_config.h"
 #include "kg_db.h"
+#include "kg_export.h"
 #include "kg_log.h"
 #include "kg_queue.h"
 #include "kg_redis.h"
@@ -141,6 +142,39 @@ reconcile(struct wk *w)
 			"lost", pushed);
 }
 
+/*
+ * Export retention: when [export] retention_days is set, one worker a
+ * day (whichever takes the Redis lock first; it lasts a day) prunes old
+ * stored exports (kg_export_prune).  Every worker asks once an hour, so
+ * the day's run happens within an hour of the lock expiring.
+ */
+static int64_t next_prune;
+
+static void
+prune_exports(struct wk *w)
+{
+	long long days = kg_conf_int("export", "retention_days");
+	struct kg_err err = {0};
+	redisReply *r;
+	long long n;
+	int got;
+
+	if (days <= 0)
+		return;
+	r = kg_redis_cmd(&err, "SET kg:lock:prune-exports %s NX EX 86400",
+			 w->id);
+	got = r && r->type == REDIS_REPLY_STATUS;
+	freeReplyObject(r);
+	if (!got)
+		return;
+	n = kg_export_prune(days * 86400, 1000, &err);
+	if (n < 0)
+		KG_WARN("export retention: %s (next try tomorrow)", err.message);
+	else if (n)
+		KG_INFO("export retention: %lld export(s) older than %lld "
+			"day(s) pruned", n, days);
+}
+
 /* Slot figures for /metrics (kg_metrics.c), kept as long as the
  * heartbeat; one script, so the hash never outlives its TTL. */
 static void
@@ -189,6 +223,10 @@ wk_house(struct wk *w)
 		reconcile(w);
 		w->next_reconcile =
 			now + kg_conf_int("worker", "reconcile_interval") * 1000;
+	}
+	if (now >= next_prune && !w->stopping) {
+		prune_exports(w);
+		next_prune = now + 3600 * 1000;
 	}
 }
 

@@ -1,5 +1,7 @@
 // The JSON API client: the session token, error mapping and authenticated
 // downloads (fetch + Blob, since a plain link cannot carry the token).
+// The token never goes into a URL: event streams use single-use tickets
+// (live.js), downloads use fetch with the Authorization header.
 
 const KEY = 'kartograf.session';
 
@@ -26,10 +28,19 @@ const CODE_TEXT = {
   unsupported_media_type: 'Nieobsługiwany typ pliku. Wybierz plik .xlsx albo .csv.',
   too_many_requests: 'Zbyt wiele prób. Spróbuj ponownie za chwilę.',
   throttled: 'Zbyt wiele prób logowania. Spróbuj ponownie za kilka minut.',
+  too_many_attempts: 'Zbyt wiele nieudanych prób. Spróbuj ponownie za kilka minut.',
+  session_ended: 'Sesja została zakończona, zaloguj się ponownie',
+  weak_password: 'Hasło jest za słabe: co najmniej 12 znaków, nie może być popularnym hasłem ani adresem e-mail.',
+  wrong_password: 'Obecne hasło jest nieprawidłowe.',
+  too_many_streams: 'Zbyt wiele otwartych podglądów na żywo — stan będzie odświeżany co kilka sekund.',
+  relay_busy: 'Podgląd na żywo jest chwilowo przeciążony — stan będzie odświeżany co kilka sekund.',
   unavailable: 'Usługa jest chwilowo niedostępna. Spróbuj ponownie za chwilę.',
   timeout: 'Serwer nie odpowiedział na czas. Spróbuj ponownie.',
   not_applied: 'nowa wersja nie została zapisana: karta zmieniła się w międzyczasie albo generowanie się nie powiodło. Spróbuj ponownie.',
   internal: 'Wystąpił błąd serwera. Spróbuj ponownie.',
+  batch_busy: 'Trwa generowanie tego zestawu. Najpierw kliknij „Zatrzymaj”, a potem usuń.',
+  cost_cap_reached: 'Zestaw wydał już swój limit kosztów AI. Podnieś albo usuń limit, a potem kliknij „Generuj”.',
+  storage_unavailable: 'Magazyn plików jest chwilowo niedostępny — nic nie zostało usunięte. Spróbuj ponownie za chwilę.',
 };
 const STATUS_TEXT = {
   400: 'Nieprawidłowe żądanie.',
@@ -132,12 +143,20 @@ export async function api(method, path, opts = {}) {
     throw err;
   }
   const data = await parseBody(res);
-  if (res.status === 401 && opts.auth !== false) {
+  if (res.status === 401 && opts.auth !== false && !opts.quiet401) {
     onUnauthorized();
     throw new ApiError(401, data);
   }
   if (!res.ok) throw new ApiError(res.status, data);
   return data;
+}
+
+// Ends this session on the server (the token stops working everywhere it
+// was copied to); the caller then forgets it locally.  Errors are ignored:
+// an expired or already ended token is as good as logged out.
+export async function logoutServer() {
+  if (!token()) return;
+  try { await api('POST', '/api/auth/logout', { auth: true, quiet401: true }); } catch (e) { /* ignore */ }
 }
 
 // filename from Content-Disposition (RFC 5987 filename* first)

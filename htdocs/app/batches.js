@@ -3,6 +3,7 @@ import { h, replace, fmtDateTime, fmtCost, plural, toast, announce } from './dom
 import { api, ApiError } from './api.js';
 import { PROJECT_STATUS, STATUS_ORDER, batchStatus } from './labels.js';
 import { COLUMNS, analyzeGrid, gridFromSheet, colName, displayValue } from './sheet.js';
+import { deleteBatch, capField, parseCap, applyCap } from './lifecycle.js';
 
 const TEMPLATE_URL = '/api/template.xlsx';
 const PAGE = 20;
@@ -22,8 +23,15 @@ export function loadXLSX() {
   return xlsxPromise;
 }
 
+// The page of the list lives in the address (#/?page=3), so a reload or a
+// link keeps it; replaceState changes it without a new route.
+function pageFromHash() {
+  const m = /[?&]page=(\d{1,6})\b/.exec(location.hash);
+  return m ? Math.max(1, Number(m[1])) : 1;
+}
+
 export function renderBatches(root) {
-  let offset = 0;
+  let offset = (pageFromHash() - 1) * PAGE;
   let alive = true;
   const listBox = h('div', { class: 'batch-list', 'aria-live': 'polite', 'aria-busy': 'true' }, h('p', { class: 'note' }, 'Wczytywanie listy…'));
   const upload = uploadPanel();
@@ -31,7 +39,7 @@ export function renderBatches(root) {
     h('h1', null, 'Zestawy projektów'),
     upload.el,
     h('section', { class: 'card', 'aria-labelledby': 'list-h' },
-      h('h2', { id: 'list-h' }, 'Twoje zestawy'),
+      h('h2', { id: 'list-h', tabindex: '-1' }, 'Twoje zestawy'),
       listBox));
 
   async function load() {
@@ -39,7 +47,13 @@ export function renderBatches(root) {
     try {
       const r = await api('GET', `/api/batches?limit=${PAGE}&offset=${offset}`);
       if (!alive) return;
-      replace(listBox, batchTable(r.batches || [], r.total || 0));
+      const total = r.total || 0;
+      if (offset > 0 && offset >= total) { // past the end (batches deleted meanwhile)
+        offset = Math.max(0, Math.floor((total - 1) / PAGE) * PAGE);
+        load();
+        return;
+      }
+      replace(listBox, batchTable(r.batches || [], total));
     } catch (e) {
       if (!alive) return;
       replace(listBox, h('p', { class: 'form-error', role: 'alert' }, e.message),
@@ -58,20 +72,49 @@ export function renderBatches(root) {
       h('td', null, fmtDateTime(b.created_at)),
       h('td', null, h('span', { class: `badge batch-${String(b.status || '').toLowerCase()}` }, batchStatus(b.status))),
       h('td', null, countsView(b.counts || {}, b.row_count)),
-      h('td', { class: 'num' }, fmtCost(b.cost))));
-    const pager = h('div', { class: 'pager' });
-    if (offset > 0) pager.appendChild(h('button', { type: 'button', class: 'btn', onclick: () => { offset = Math.max(0, offset - PAGE); load(); } }, '← Nowsze'));
-    if (offset + batches.length < total) pager.appendChild(h('button', { type: 'button', class: 'btn', onclick: () => { offset += PAGE; load(); } }, 'Starsze →'));
+      h('td', { class: 'num' }, fmtCost(b.cost)),
+      h('td', null, deleteButton(b))));
+    const pager = pagerView(total);
     return h('div', null,
       h('div', { class: 'table-wrap' },
         h('table', { class: 'data' },
           h('caption', { class: 'visually-hidden' }, 'Zestawy projektów, od najnowszego'),
           h('thead', null, h('tr', null,
             h('th', { scope: 'col' }, 'Nazwa'), h('th', { scope: 'col' }, 'Utworzono'), h('th', { scope: 'col' }, 'Stan'),
-            h('th', { scope: 'col' }, 'Projekty według statusu'), h('th', { scope: 'col', class: 'num' }, 'Koszt AI'))),
+            h('th', { scope: 'col' }, 'Projekty według statusu'), h('th', { scope: 'col', class: 'num' }, 'Koszt AI (USD)'),
+            h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Akcje')))),
           h('tbody', null, rows))),
       h('p', { class: 'note' }, `Razem: ${plural(total, 'zestaw', 'zestawy', 'zestawów')}.`),
       pager);
+  }
+
+  // "Usuń" with a confirmation naming the batch and its number of cards
+  function deleteButton(b) {
+    return h('button', {
+      type: 'button', class: 'btn btn-small btn-danger-outline delete-batch', 'aria-label': `Usuń zestaw ${b.name || ''}`,
+      onclick: async () => { if (await deleteBatch(b)) load(); },
+    }, 'Usuń');
+  }
+
+  // « Najnowsze · ← Nowsze · Strona 3 z 25 · Starsze → · Najstarsze »
+  function pagerView(total) {
+    const pages = Math.max(1, Math.ceil(total / PAGE));
+    const page = Math.floor(offset / PAGE) + 1;
+    if (pages === 1) return null;
+    const go = (p) => () => {
+      offset = (p - 1) * PAGE;
+      history.replaceState(null, '', p > 1 ? `#/?page=${p}` : '#/');
+      load().then(() => { const h2 = document.getElementById('list-h'); if (h2) h2.focus(); });
+    };
+    const btn = (label, p, cls, aria) => h('button', {
+      type: 'button', class: `btn ${cls}`, disabled: p === page, onclick: go(p), 'aria-label': aria || null,
+    }, label);
+    return h('nav', { class: 'pager', 'aria-label': 'Strony listy zestawów' },
+      btn('« Najnowsze', 1, 'pager-first', 'Pierwsza strona: najnowsze zestawy'),
+      btn('← Nowsze', Math.max(1, page - 1), 'pager-prev'),
+      h('span', { class: 'pager-pos', 'aria-current': 'page' }, `Strona ${page} z ${pages}`),
+      btn('Starsze →', Math.min(pages, page + 1), 'pager-next'),
+      btn('Najstarsze »', pages, 'pager-last', 'Ostatnia strona: najstarsze zestawy'));
   }
 
   load();
@@ -84,6 +127,19 @@ export function countsView(counts, rowCount) {
   return h('div', null,
     h('span', { class: 'visually-hidden' }, `${rowCount || 0} projektów. `),
     h('ul', { class: 'chips', 'aria-label': 'Liczba projektów według statusu' }, items.length ? items : h('li', { class: 'chip' }, '—')));
+}
+
+// A 413/500 without our request_id came from the web server, not from
+// Kartograf: on shared hosting mod_fcgid refuses bodies above
+// FcgidMaxRequestLen (128 KiB by default) before the program sees them.
+function uploadErrorText(e, f) {
+  if (e instanceof ApiError && (e.status === 413 || e.status === 500) && !(e.data && e.data.request_id)) {
+    const kib = Math.ceil(f.size / 1024);
+    return `Serwer WWW odrzucił plik (${kib} KiB), zanim Kartograf go odczytał — ` +
+      'najpewniej przekracza limit wielkości żądania ustawiony na tym serwerze. ' +
+      'Podziel arkusz na mniejsze części albo poproś administratora o zwiększenie limitu (FcgidMaxRequestLen).';
+  }
+  return e.message;
 }
 
 function uploadPanel() {
@@ -102,6 +158,7 @@ function uploadPanel() {
     h('p', { class: 'note' }, 'Wymagane kolumny: Nazwa projektu, Opis, Wnioskodawca. Nagłówki mogą być po polsku lub po angielsku.'));
   const status = h('div', { class: 'upload-status', 'aria-live': 'polite' });
   const preview = h('div', { class: 'preview' });
+  const cap = capField('batch-cap');
   const sendBtn = h('button', { type: 'button', class: 'btn btn-primary', id: 'send', disabled: true }, 'Wyślij plik');
   const resetBtn = h('button', { type: 'button', class: 'btn', id: 'reset', hidden: true }, 'Wybierz inny plik');
   const el = h('section', { class: 'card', 'aria-labelledby': 'upload-h' },
@@ -110,6 +167,7 @@ function uploadPanel() {
       ' — zawiera wszystkie kolumny, przykładowy wiersz i instrukcję.'),
     zone,
     h('div', { class: 'field' }, h('label', { for: 'batch-name' }, 'Nazwa zestawu (opcjonalnie)'), nameInput),
+    cap.el,
     status,
     preview,
     h('div', { class: 'actions' }, sendBtn, resetBtn));
@@ -261,6 +319,12 @@ function uploadPanel() {
 
   async function send() {
     if (!file || busy) return;
+    const capValue = parseCap(cap.input.value);
+    if (Number.isNaN(capValue)) {
+      replace(status, h('p', { class: 'form-error', role: 'alert', id: 'cap-error' }, 'Limit kosztów musi być liczbą, np. 2,50 (USD), albo pustym polem (bez limitu).'));
+      cap.input.focus();
+      return;
+    }
     busy = true;
     sendBtn.disabled = true;
     const old = sendBtn.textContent;
@@ -270,6 +334,7 @@ function uploadPanel() {
     fd.append('file', file, file.name);
     try {
       const b = await api('POST', '/api/batches', { body: fd });
+      if (capValue !== null) await applyCap(b.id, capValue);
       toast(`Utworzono zestaw „${b.name || file.name}”: ${plural(b.row_count || (b.projects || []).length, 'projekt', 'projekty', 'projektów')}.`, 'ok');
       location.hash = `#/batches/${encodeURIComponent(b.id)}`;
     } catch (e) {
@@ -280,7 +345,7 @@ function uploadPanel() {
         const box = document.getElementById('server-errors');
         if (box) box.scrollIntoView({ block: 'start' });
       } else {
-        replace(status, h('p', { class: 'form-error', role: 'alert', id: 'upload-error' }, e.message),
+        replace(status, h('p', { class: 'form-error', role: 'alert', id: 'upload-error' }, uploadErrorText(e, file)),
           e instanceof ApiError && e.data && e.data.template_url
             ? h('p', null, h('a', { href: e.data.template_url, class: 'template-link' }, 'Pobierz szablon (.xlsx)')) : null);
       }

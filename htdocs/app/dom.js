@@ -97,29 +97,77 @@ export function wordCount(text) {
   return m ? m.length : 0;
 }
 
-// A visually hidden live region for screen readers plus visible toasts.
+// Screen readers hear every message once, through one of two visually hidden
+// live regions (#sr-live polite, #sr-alert assertive for errors). Toasts are
+// only the visible copy: their container is not a live region, so a toast is
+// never read twice.
 let liveRegion = null;
+let alertRegion = null;
 let toastBox = null;
+const TOAST_MS = { ok: 6000, info: 6000, warn: 10000 }; // errors stay until closed
+const TOASTS_MAX = 3;
 
 export function initAnnouncers() {
   liveRegion = document.getElementById('sr-live');
+  alertRegion = document.getElementById('sr-alert');
   toastBox = document.getElementById('toasts');
+  // the sticky notification lane pushes content down instead of covering
+  // it; sticky parts of a page (the editor's quality panel) keep clear of it
+  // through --toasts-h (a ResizeObserver: no forced layout)
+  if (toastBox && window.ResizeObserver) {
+    new ResizeObserver((entries) => {
+      const hgt = entries[entries.length - 1].borderBoxSize?.[0]?.blockSize ?? toastBox.offsetHeight;
+      document.documentElement.style.setProperty('--toasts-h', `${Math.ceil(hgt)}px`);
+    }).observe(toastBox);
+  }
 }
 
-export function announce(text) {
-  if (!liveRegion) return;
-  liveRegion.textContent = '';
+export function announce(text, assertive = false) {
+  const region = assertive && alertRegion ? alertRegion : liveRegion;
+  if (!region) return;
+  region.textContent = '';
   // a separate task so that the same text twice is read twice
-  setTimeout(() => { liveRegion.textContent = text; }, 30);
+  setTimeout(() => { region.textContent = text; }, 30);
 }
 
-export function toast(text, kind = 'info', ms = 6000) {
-  if (!toastBox) return;
-  const t = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status' },
-    h('span', null, text),
+// kind: ok | info | warn | error. opts.ms: lifetime, 0 = until closed (the
+// default for errors); opts.silent: the same words are already in a live
+// region of the page (e.g. a section's role=status line), do not say it twice
+export function toast(text, kind = 'info', opts = {}) {
+  if (!opts.silent) announce(text, kind === 'error');
+  if (!toastBox) return null;
+  const life = opts.ms === undefined ? (TOAST_MS[kind] || 0) : opts.ms;
+  const t = h('div', { class: `toast toast-${kind}` },
+    h('span', { class: 'toast-text' }, text),
     h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Zamknij powiadomienie', onclick: () => t.remove() }, '×'));
+  // too many: the oldest self-closing ones go first, errors only if nothing else
+  const all = [...toastBox.children];
+  if (all.length >= TOASTS_MAX) (all.find((x) => !x.classList.contains('toast-error')) || all[0]).remove();
   toastBox.appendChild(t);
-  if (ms) setTimeout(() => t.remove(), ms);
+  if (life) autoClose(t, life);
+  return t;
+}
+
+// WCAG 2.2.1: the countdown stops while the pointer or the keyboard is on it
+function autoClose(t, life) {
+  let left = life;
+  let started = Date.now();
+  let timer = setTimeout(() => t.remove(), left);
+  let holds = 0;
+  const pause = () => {
+    if (holds++) return;
+    clearTimeout(timer);
+    left -= Date.now() - started;
+  };
+  const resume = () => {
+    if (holds === 0 || --holds) return;
+    started = Date.now();
+    timer = setTimeout(() => t.remove(), Math.max(left, 1500));
+  };
+  t.addEventListener('mouseenter', pause);
+  t.addEventListener('mouseleave', resume);
+  t.addEventListener('focusin', pause);
+  t.addEventListener('focusout', resume);
 }
 
 export function setTitle(text) {

@@ -1,15 +1,25 @@
-// Live batch status: EventSource on /api/events/{id}?token=..., with
-//  - EventSource's own reconnect (it sends Last-Event-ID),
-//  - our reopen with ?lastEventId= when the browser gave up (readyState
-//    CLOSED: an HTTP error or a stream the server ended without "end"),
-//  - a polling fallback (GET /api/batches/{id} every 3 s) after repeated
-//    failures, with a new attempt to stream every 30 s.
-import { api, token } from './api.js';
+// Live batch status: EventSource on /api/events/{id}?ticket=..., where the
+// ticket comes from POST /api/events/{id}/ticket (with the token in the
+// Authorization header): single-use, valid 60 s, so no credential that is
+// worth anything ever appears in a URL or a log.  Because a ticket works
+// once, EventSource's own reconnect cannot be used: on any error we close
+// it and reopen with a new ticket and ?lastEventId= (the relay replays what
+// was missed).  Falls back to polling (GET /api/batches/{id} every 3 s,
+// with a new attempt to stream every 30 s):
+//  - at once when the relay refuses (429 too many streams for this user,
+//    503 relay full: from the ticket request, or a stream that fails
+//    before it opens while the session is still good),
+//  - after repeated failures of a stream that did open,
+//  - when nothing arrives within FIRST_DATA_MS of opening: a host that
+//    buffers the stream (mod_fcgid's FcgidOutputBufferSize on shared
+//    hosting) delivers it only when the relay ends it.
+import { api } from './api.js';
 
-export const EVENT_TYPES = ['project.status_changed', 'project.progress', 'project.completed', 'project.failed', 'batch.completed'];
+export const EVENT_TYPES = ['project.status_changed', 'project.progress', 'project.completed', 'project.failed', 'batch.completed', 'batch.stopped', 'project.deleted'];
 const POLL_MS = 3000;
 const RETRY_STREAM_MS = 30000;
 const MAX_FAILURES = 3;
+const FIRST_DATA_MS = 10000; // the relay sends a snapshot at once
 
 export class BatchLive {
   // handlers: onSnapshot(snap), onEvent(ev), onPoll(batch), onMode(mode), onEnd(reason)
@@ -22,8 +32,10 @@ export class BatchLive {
     this.pollTimer = null;
     this.retryTimer = null;
     this.reopenTimer = null;
+    this.firstTimer = null;
     this.mode = 'idle';
     this.stopped = false;
+    this.gen = 0; // open() generation: a newer open() wins
   }
 
   setMode(m) {
@@ -38,27 +50,52 @@ export class BatchLive {
     this.open();
   }
 
-  url() {
-    let u = `/api/events/${encodeURIComponent(this.batchId)}?token=${encodeURIComponent(token() || '')}`;
+  // a new ticket, then the stream URL (with the last seq we saw)
+  async streamUrl() {
+    const t = await api('POST', `/api/events/${encodeURIComponent(this.batchId)}/ticket`);
+    let u = t.url;
     if (this.lastSeq >= 0) u += `&lastEventId=${this.lastSeq}`;
     return u;
   }
 
-  open() {
+  async open() {
     if (this.stopped) return;
+    const gen = ++this.gen;
     this.closeStream();
     if (this.mode !== 'polling') this.setMode('connecting');
+    let url;
+    try {
+      url = await this.streamUrl();
+    } catch (e) {
+      if (gen !== this.gen || this.stopped) return;
+      if (e.status === 401) return; // handled globally: back to login
+      if (e.status === 429 || e.status === 503) { this.fallBack(); return; }
+      this.failed();
+      return;
+    }
+    if (gen !== this.gen || this.stopped) return;
     let es;
     try {
-      es = new EventSource(this.url());
+      es = new EventSource(url);
     } catch (e) {
       this.failed();
       return;
     }
     this.es = es;
-    es.onopen = () => { if (this.es === es) this.streaming(); };
+    let sawData = false;
+    let opened = false;
+    clearTimeout(this.firstTimer);
+    this.firstTimer = setTimeout(() => {
+      if (this.es !== es || sawData) return;
+      this.failures = MAX_FAILURES - 1; // buffered: poll, try streaming again later
+      this.failed();
+    }, FIRST_DATA_MS);
+    // "open" alone proves nothing on a buffering host: streaming starts
+    // with the first snapshot or event
+    es.onopen = () => { if (this.es === es) opened = true; };
     es.addEventListener('snapshot', (e) => {
       if (this.es !== es) return;
+      sawData = true;
       this.streaming();
       let snap;
       try { snap = JSON.parse(e.data); } catch (err) { return; }
@@ -69,6 +106,7 @@ export class BatchLive {
     for (const type of EVENT_TYPES) {
       es.addEventListener(type, (e) => {
         if (this.es !== es) return;
+        sawData = true;
         this.streaming();
         let ev;
         try { ev = JSON.parse(e.data); } catch (err) { return; }
@@ -90,22 +128,29 @@ export class BatchLive {
         this.setMode('ended');
         if (this.h.onEnd) this.h.onEnd(reason);
       } else {
-        // token about to expire, server restart...: check the session, reopen
-        this.reopenSoon(1000, true);
+        // token_expired, session_ended (logout, password change, role
+        // change), server restart...: check the session (a 401 sends the
+        // user to the login page), then reopen
+        this.reopenSoon(500, true);
       }
     });
     es.onerror = () => {
       if (this.es !== es) return;
-      if (es.readyState === EventSource.CLOSED) {
-        // the browser will not retry by itself
-        this.failed();
-      } else {
-        // EventSource reconnects by itself (with Last-Event-ID)
-        this.failures++;
-        if (this.mode !== 'polling') this.setMode('connecting');
-        if (this.failures >= MAX_FAILURES) this.fallBack();
-      }
+      // never let EventSource retry by itself: its ticket is used up
+      this.closeStream();
+      if (opened) this.failed();
+      else this.refused();
     };
+  }
+
+  // The stream failed before it opened: the relay refused it (too many
+  // streams, relay full, ticket or batch gone) or the network is down.
+  // If the session is still good, poll now and try streaming later.
+  async refused() {
+    const gen = this.gen;
+    try { await api('GET', '/api/auth/me'); } catch (e) { if (e.status === 401) return; }
+    if (gen !== this.gen || this.stopped) return;
+    this.fallBack();
   }
 
   streaming() {
@@ -118,7 +163,7 @@ export class BatchLive {
     this.failures++;
     this.closeStream();
     if (this.failures >= MAX_FAILURES) this.fallBack();
-    else this.reopenSoon(1000 * 2 ** (this.failures - 1), true);
+    else this.reopenSoon(500 * 2 ** (this.failures - 1), this.failures > 1);
   }
 
   reopenSoon(ms, checkAuth) {
@@ -179,9 +224,11 @@ export class BatchLive {
 
   stop() {
     this.stopped = true;
+    this.gen++;
     this.closeStream();
     this.stopPolling();
     clearTimeout(this.reopenTimer);
+    clearTimeout(this.firstTimer);
     delete document.body.dataset.live;
   }
 }

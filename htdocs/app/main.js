@@ -1,6 +1,7 @@
 // Kartograf browser UI: hash routing and the session.
 import { h, replace, initAnnouncers, focusHeading, setTitle, toast } from './dom.js';
-import { session, clearSession, sessionExpired, setUnauthorizedHandler } from './api.js';
+import { session, clearSession, sessionExpired, setUnauthorizedHandler, logoutServer } from './api.js';
+import { renderAccount } from './account.js';
 import { renderLogin } from './login.js';
 import { renderBatches } from './batches.js';
 import { renderBatch } from './batch.js';
@@ -15,6 +16,13 @@ export function logout(message) {
   flash = message || null;
   if (location.hash !== '#/login') location.hash = '#/login';
   else route();
+}
+
+// "Wyloguj": end the session on the server first, so the token is dead
+// even where it was copied to, then forget it here.
+async function signOut() {
+  await logoutServer();
+  logout(null);
 }
 
 setUnauthorizedHandler(() => {
@@ -54,6 +62,9 @@ async function route() {
     } else if (parts[0] === 'batches' && parts[1]) {
       setTitle('Zestaw');
       cleanup = renderBatch(view, decodeURIComponent(parts[1]));
+    } else if (parts[0] === 'account') {
+      setTitle('Zmiana hasła');
+      cleanup = renderAccount(view);
     } else if (parts[0] === 'projects' && parts[1]) {
       setTitle('Karta projektu');
       cleanup = renderProject(view, decodeURIComponent(parts[1]));
@@ -70,7 +81,7 @@ async function route() {
 
 function boot() {
   initAnnouncers();
-  document.getElementById('logout').addEventListener('click', () => logout(null));
+  document.getElementById('logout').addEventListener('click', signOut);
   window.addEventListener('hashchange', route);
   // the token's expiry, checked while the page stays open
   setInterval(() => {

@@ -3,6 +3,8 @@ import { h, replace, fmtDateTime, fmtDay, fmtMoney, wordCount, plural, toast, an
 import { api, download, ApiError } from './api.js';
 import { projectStatus, CRITERIA, FACTS, FACT_SECTION, INPUT_FIELDS, flagText } from './labels.js';
 
+const NATIVE_AUTOSIZE = !!(window.CSS && CSS.supports && CSS.supports('field-sizing', 'content'));
+
 const NOTE_TEXT = {
   edited: 'edycja', edit: 'edycja', reviewed: 'zatwierdzenie', review: 'zatwierdzenie',
   reverted: 'przywrócenie wersji', revert: 'przywrócenie wersji', generated: 'wygenerowanie',
@@ -25,12 +27,16 @@ export function renderProject(root, projectId) {
   const quality = h('section', { class: 'card quality', id: 'quality', 'aria-labelledby': 'quality-h' });
   const inputBox = h('section', { class: 'card', 'aria-labelledby': 'input-h' });
 
-  replace(root, crumbs, title, meta, notice,
+  // The card appears in one piece when its data is there: an empty frame
+  // filled in later would move under the reader (layout shift).
+  const loading = h('p', { class: 'note' }, 'Wczytywanie karty…');
+  const body = [meta, notice,
     h('div', { class: 'actions toolbar' }, docxBtn,
       h('span', { class: 'note' }, 'Żółte tło: tekst AI do przejrzenia. Białe: sprawdzone przez człowieka.')),
     h('div', { class: 'editor-layout' },
       h('div', { class: 'editor-main' }, sectionsBox),
-      h('aside', { class: 'editor-side', 'aria-label': 'Ocena jakości i dane projektu' }, quality, inputBox)));
+      h('aside', { class: 'editor-side', 'aria-label': 'Ocena jakości i dane projektu' }, quality, inputBox))];
+  replace(root, crumbs, title, loading);
 
   docxBtn.addEventListener('click', async () => {
     if (drafts.size) toast('Masz niezapisane zmiany — plik zawiera ostatnią zapisaną wersję karty.', 'warn');
@@ -65,6 +71,7 @@ export function renderProject(root, projectId) {
 
   function setProject(p) {
     const oldScore = project ? project.quality_score : null;
+    const first = !project;
     project = p;
     title.textContent = p.name || 'Karta projektu';
     setTitle(p.name || 'Karta projektu');
@@ -86,6 +93,7 @@ export function renderProject(root, projectId) {
     }
     renderQuality(oldScore);
     renderInput();
+    if (first) loading.replaceWith(...body);
   }
 
   function sectionData(key) { return (project.sections || []).find((s) => s.key === key); }
@@ -118,15 +126,27 @@ export function renderProject(root, projectId) {
       status, conflict, regen, history);
     let busy = false;
 
+    // Typing must stay cheap with 20,000 characters in each of 8 sections: an
+    // input event only records the draft; the classes, badge and buttons
+    // change when the section turns dirty or clean, the word count (a scan of
+    // the text) is redone once per frame at most, and the flags are redrawn
+    // only when the data changes. The height follows the text through CSS
+    // (field-sizing: content); the script measures only where that is missing.
+    let countFrame = 0;
+    let sizeFrame = 0;
     const autosize = () => {
+      sizeFrame = 0;
       ta.style.height = 'auto';
       ta.style.height = `${Math.min(Math.max(ta.scrollHeight + 4, 160), 900)}px`;
     };
     ta.addEventListener('input', () => {
-      autosize();
       const s = sectionData(key);
-      if (ta.value === (s.body || '')) drafts.delete(key); else drafts.set(key, ta.value);
-      refresh();
+      const was = drafts.has(key);
+      const text = ta.value; // one read: the getter copies 20,000 characters
+      if (text === (s.body || '')) drafts.delete(key); else drafts.set(key, text);
+      if (drafts.has(key) !== was) refresh();
+      else if (!countFrame) countFrame = requestAnimationFrame(updateCount);
+      if (!NATIVE_AUTOSIZE && !sizeFrame) sizeFrame = requestAnimationFrame(autosize);
     });
     ta.addEventListener('keydown', (ev) => {
       if ((ev.ctrlKey || ev.metaKey) && ev.key === 's') { ev.preventDefault(); if (drafts.has(key)) save(false); }
@@ -148,8 +168,30 @@ export function renderProject(root, projectId) {
     function update(s) {
       heading.textContent = `${idx}. ${s.title || key}`;
       if (!drafts.has(key)) ta.value = s.body || '';
+      renderFlags(s);
       refresh();
-      requestAnimationFrame(autosize);
+      if (!NATIVE_AUTOSIZE && !sizeFrame) sizeFrame = requestAnimationFrame(autosize);
+    }
+
+    function updateCount() {
+      countFrame = 0;
+      const s = sectionData(key);
+      const words = wordCount(ta.value);
+      count.textContent = `${plural(words, 'słowo', 'słowa', 'słów')}` + (s.min_words && s.max_words ? ` (zalecane ${s.min_words}–${s.max_words})` : '') +
+        (s.updated_at ? ` · zmieniono ${fmtDateTime(s.updated_at)}` : '') + (s.offline ? ' · tekst offline (bez modelu AI)' : '');
+      count.classList.toggle('out-of-range', !!(s.min_words && s.max_words && ta.value && (words < s.min_words || words > s.max_words)));
+    }
+
+    function renderFlags(s) {
+      const q = project.quality || {};
+      const codes = (s.flags && s.flags.length ? s.flags : (q.sections && q.sections[key]) || []);
+      const unsupported = (((q.criteria || {}).consistency || {}).unsupported || {})[key] || [];
+      const missing = (q.missing_facts || []).filter((f) => FACT_SECTION[f] === key);
+      replace(flags, codes.map((code) => {
+        const [label, advice] = flagText(code, { section: s, unsupported, missing });
+        return h('li', { class: `flag flag-${code}`, dataset: { flag: code } }, h('strong', null, label), advice ? ` — ${advice}` : '');
+      }));
+      flags.hidden = codes.length === 0;
     }
 
     function refresh() {
@@ -162,19 +204,7 @@ export function renderProject(root, projectId) {
       el.dataset.reviewed = String(!!s.reviewed);
       badge.className = `badge ${dirty ? 'badge-dirty' : s.reviewed ? 'badge-ok' : 'badge-todo'}`;
       badge.textContent = dirty ? 'Niezapisane zmiany' : s.reviewed ? (s.origin === 'human' ? 'Sprawdzona (edytowana)' : 'Zatwierdzona') : s.body ? 'Do przejrzenia (tekst AI)' : 'Pusta';
-      const words = wordCount(ta.value);
-      count.textContent = `${plural(words, 'słowo', 'słowa', 'słów')}` + (s.min_words && s.max_words ? ` (zalecane ${s.min_words}–${s.max_words})` : '') +
-        (s.updated_at ? ` · zmieniono ${fmtDateTime(s.updated_at)}` : '') + (s.offline ? ' · tekst offline (bez modelu AI)' : '');
-      count.classList.toggle('out-of-range', !!(s.min_words && s.max_words && ta.value && (words < s.min_words || words > s.max_words)));
-      const q = project.quality || {};
-      const codes = (s.flags && s.flags.length ? s.flags : (q.sections && q.sections[key]) || []);
-      const unsupported = (((q.criteria || {}).consistency || {}).unsupported || {})[key] || [];
-      const missing = (q.missing_facts || []).filter((f) => FACT_SECTION[f] === key);
-      replace(flags, codes.map((code) => {
-        const [label, advice] = flagText(code, { section: s, unsupported, missing });
-        return h('li', { class: `flag flag-${code}`, dataset: { flag: code } }, h('strong', null, label), advice ? ` — ${advice}` : '');
-      }));
-      flags.hidden = codes.length === 0;
+      updateCount();
       ta.readOnly = !editable();
       saveBtn.disabled = !can || !dirty;
       approveBtn.disabled = !can || (!dirty && !!s.reviewed);
@@ -204,8 +234,7 @@ export function renderProject(root, projectId) {
         setProject(p);
         const diff = (p.quality_score ?? 0) - (before ?? 0);
         const msg = `Sekcja „${s.title}” ${review ? 'zatwierdzona' : 'zapisana'}. Jakość karty: ${p.quality_score ?? '—'}/100${diff ? ` (${diff > 0 ? '+' : ''}${diff})` : ''}.`;
-        status.textContent = msg;
-        announce(msg);
+        status.textContent = msg; // role=status: read once
       } catch (e) {
         busy = false;
         if (e instanceof ApiError && e.status === 409 && e.data && e.data.project && e.code !== 'not_editable') {
@@ -216,7 +245,7 @@ export function renderProject(root, projectId) {
           setProject(e.data.project);
         } else {
           status.textContent = `Nie zapisano: ${e.message}`;
-          toast(`Nie zapisano sekcji „${s.title}”: ${e.message}`, 'error');
+          toast(`Nie zapisano sekcji „${s.title}”: ${e.message}`, 'error', { silent: true });
         }
       } finally {
         busy = false;
@@ -236,8 +265,8 @@ export function renderProject(root, projectId) {
         h('h3', { tabindex: '-1', id: `sec-${key}-conflict-h` }, 'Ktoś w międzyczasie zmienił tę kartę'),
         h('p', null, `Na serwerze jest już wersja ${current.version} (zmieniona ${fmtDateTime(theirsSec.updated_at || current.updated_at)}${theirsSec.reviewed ? ', zatwierdzona' : ''}). Porównaj teksty i wybierz, który zostaje.`),
         h('div', { class: 'compare' },
-          h('div', null, h('h4', null, 'Twoja wersja'), h('pre', { class: 'mine' }, mine)),
-          h('div', null, h('h4', null, 'Wersja na serwerze'), h('pre', { class: 'theirs' }, theirs))),
+          h('div', null, h('h4', null, 'Twoja wersja'), h('pre', { class: 'mine', tabindex: '0' }, mine)),
+          h('div', null, h('h4', null, 'Wersja na serwerze'), h('pre', { class: 'theirs', tabindex: '0' }, theirs))),
         h('div', { class: 'actions' }, keepBtn, takeBtn));
       conflict.hidden = false;
       conflict.setAttribute('role', 'group');
@@ -297,8 +326,7 @@ export function renderProject(root, projectId) {
           poll();
         });
         const msg = `Sekcja „${s.title}” wygenerowana ponownie. Przejrzyj nowy tekst.`;
-        status.textContent = msg;
-        announce(msg);
+        status.textContent = msg; // role=status: read once
         instr.value = '';
       } catch (e) {
         status.textContent = `Nie udało się wygenerować sekcji: ${e.message}`;
@@ -326,7 +354,7 @@ export function renderProject(root, projectId) {
             btn.addEventListener('click', () => revert(rev));
             return h('li', { dataset: { revisionId: rev.id } },
               h('p', null, h('strong', null, fmtDateTime(rev.created_at)), ` · ${who} · ${what}${rev.reviewed ? ' · zatwierdzona' : ''}`),
-              h('details', null, h('summary', null, 'Pokaż tekst'), h('pre', null, rev.new_body || '(pusta)')),
+              h('details', null, h('summary', null, 'Pokaż tekst'), h('pre', { tabindex: '0' }, rev.new_body || '(pusta)')),
               btn);
           })));
       } catch (e) {
@@ -344,8 +372,7 @@ export function renderProject(root, projectId) {
         busy = false;
         setProject(p);
         const msg = `Przywrócono wersję z ${fmtDateTime(rev.created_at)}.`;
-        status.textContent = msg;
-        announce(msg);
+        status.textContent = msg; // role=status: read once
         loadHistory();
       } catch (e) {
         status.textContent = `Nie udało się przywrócić: ${e.message}`;

@@ -8,14 +8,17 @@
 # run through Apache (APACHE_PORT) when Apache answers. A fresh user is created
 # with $BUILD/worker/kartograf-admin adduser (KARTOGRAF_CONFIG=STATE/kartograf.conf).
 #
-# Installs what is missing: Debian's chromium (apt-get) and npm playwright-core +
-# xlsx into tests/e2e/node_modules (from package-lock.json). No browser is ever
+# Installs what is missing: Debian's chromium (apt-get) and npm playwright-core,
+# xlsx and @axe-core/playwright into tests/e2e/node_modules (from package-lock.json). No browser is ever
 # downloaded: playwright-core drives /usr/bin/chromium.
 #
 # Prints "ok - name" / "not ok - name" lines and a final "e2e: N passed, M failed".
 # Screenshots of every step and the downloaded files go to $E2E_ARTIFACTS, default
 # STATE/../e2e-artifacts. Env: BUILD (default build), E2E_ONLY (substring filter),
 # E2E_NO_APACHE=1 (skip the Apache smoke run), E2E_TIMEOUT (s, default 600).
+# E2E_SHARED=1: the whole suite through the shared host's plain-CGI site instead
+# (kgstack start STATE shared, README "Shared hosting"): the user is created with
+# that install's kartograf-admin and its worker runs the way cron starts it.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -42,7 +45,8 @@ command -v node >/dev/null && command -v npm >/dev/null || {
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null ||
         fail_setup "node/npm missing and could not be installed"
 }
-if [[ ! -d "$HERE/node_modules/playwright-core" || ! -d "$HERE/node_modules/xlsx" ]]; then
+if [[ ! -d "$HERE/node_modules/playwright-core" || ! -d "$HERE/node_modules/xlsx" ||
+      ! -d "$HERE/node_modules/@axe-core/playwright" ]]; then
     echo "# installing npm packages into tests/e2e/node_modules"
     # PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: playwright-core downloads nothing, but be explicit
     (cd "$HERE" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --ignore-scripts --silent) ||
@@ -63,20 +67,36 @@ fi
 
 # ---- a fresh user for this run
 ADMIN="$BUILD/worker/kartograf-admin"
+ADMIN_RUN=(env KARTOGRAF_CONFIG="$STATE/kartograf.conf")
+CRON_PID=""
+if [[ -n "${E2E_SHARED:-}" ]]; then
+    SPORT=$(env_get SHARED_CGI_PORT)
+    [[ -n "$SPORT" ]] || fail_setup "no shared host in $STATE (make bundle; kgstack start STATE shared)"
+    BASE="http://127.0.0.1:$SPORT" APACHE=""
+    SAPP="$STATE/shared/home-cgi/kartograf/app/bin"
+    ADMIN="$SAPP/kartograf-admin"
+    # the hosting account (www-data) runs its tools; they find the config by the pointer
+    ADMIN_RUN=(env -i PATH=/usr/bin:/bin)
+    [[ $(id -u) -eq 0 ]] && ADMIN_RUN=(setpriv --reuid=www-data --regid=www-data --init-groups "${ADMIN_RUN[@]}")
+    "${ADMIN_RUN[@]}" KARTOGRAF_WORKER_IDLE_EXIT=900 "$SAPP/kartograf-worker" --cron >"$ART/shared-cron-worker.log" 2>&1 &
+    CRON_PID=$!
+    trap '[[ -n "$CRON_PID" ]] && kill "$CRON_PID" 2>/dev/null; wait 2>/dev/null' EXIT
+fi
 [[ -x "$ADMIN" ]] || fail_setup "$ADMIN not built"
 EMAIL="e2e-$(date +%s)-$$@kartograf.test"
 PASSWORD="e2e-$(openssl rand -hex 12)"
-printf '%s\n' "$PASSWORD" | KARTOGRAF_CONFIG="$STATE/kartograf.conf" "$ADMIN" adduser "$EMAIL" --name "Test E2E" >/dev/null 2>&1 ||
+printf '%s\n' "$PASSWORD" | "${ADMIN_RUN[@]}" "$ADMIN" adduser "$EMAIL" --name "Test E2E" >/dev/null 2>&1 ||
     fail_setup "kartograf-admin adduser failed"
 
-echo "# e2e: lighttpd $BASE${APACHE:+, apache $APACHE}; artifacts in $ART"
+WHERE=lighttpd; [[ -n "${E2E_SHARED:-}" ]] && WHERE="shared-host CGI site"
+echo "# e2e: $WHERE $BASE${APACHE:+, apache $APACHE}; artifacts in $ART"
 rc=0
 (cd "$HERE" && E2E_BASE="$BASE" E2E_APACHE="$APACHE" E2E_EMAIL="$EMAIL" E2E_PASSWORD="$PASSWORD" \
-    E2E_ARTIFACTS="$ART" timeout -k 10 "${E2E_TIMEOUT:-600}" node run.mjs) || rc=$?
+    E2E_ARTIFACTS="$ART" E2E_STATE="$STATE" E2E_KGSTACK="$ROOT/scripts/kgstack" BUILD="$BUILD" timeout -k 10 "${E2E_TIMEOUT:-600}" node run.mjs) || rc=$?
 if ((rc == 124 || rc == 137)); then
     echo "not ok - e2e suite timed out"
     echo "e2e: 0 passed, 1 failed"
 fi
 # the user's batches are removed with the user
-KARTOGRAF_CONFIG="$STATE/kartograf.conf" "$ADMIN" deluser "$EMAIL" >/dev/null 2>&1 || true
+"${ADMIN_RUN[@]}" "$ADMIN" deluser "$EMAIL" >/dev/null 2>&1 || true
 exit "$rc"

@@ -24,7 +24,9 @@ import uuid
 
 PASSWORD = "correct horse 42"
 FAST_ENV = {"KARTOGRAF_EVENTS_HEARTBEAT": "1", "KARTOGRAF_EVENTS_END_GRACE": "1",
-            "KARTOGRAF_EVENTS_GAP_WAIT_MS": "300"}
+            "KARTOGRAF_EVENTS_GAP_WAIT_MS": "300",
+            # test_events_vanishing_clients_leave_nothing holds 200 streams of one user
+            "KARTOGRAF_EVENTS_MAX_STREAMS_PER_USER": "1000"}
 _state = {}
 
 
@@ -242,15 +244,24 @@ def _publish(ctx, batch, etype="project.progress", **kw):
     return _send(ctx, batch, _next_seq(ctx, batch), etype, **kw)
 
 
-def _stream(ctx, base, batch, token=None, last_id=None, query=None, timeout=10):
+def _ticket(ctx, base, batch, token=None):
+    r = ctx.request(base, "POST", f"/api/events/{batch}/ticket", body={},
+                    headers={"Authorization": "Bearer " + (token or _state["token"])})
+    assert r.status == 201, r
+    return r.json()["ticket"]
+
+
+def _stream(ctx, base, batch, token=None, last_id=None, query=None, timeout=10, ticket=False):
+    """ticket=True: like the browser, a single-use ticket instead of the header."""
     headers = {"Authorization": "Bearer " + (token or _state["token"])}
     if last_id is not None:
         headers["Last-Event-ID"] = str(last_id)
     path = f"/api/events/{batch}"
+    if ticket:
+        query = dict(query or {}, ticket=_ticket(ctx, base, batch, token))
+        headers.pop("Authorization")
     if query:
         path += "?" + urllib.parse.urlencode(query)
-        if "token" in query:
-            headers.pop("Authorization")
     s = SSE(base, path, headers, timeout=timeout)
     return s
 
@@ -366,8 +377,8 @@ def test_events_replay_after_disconnect(ctx):
             assert g["id"] == str(live["seq"]), (name, g)
         finally:
             s.close()
-        # our UI after a reload: ?token=&lastEventId=
-        s = _open(ctx, base, batch, query={"token": st["token"], "lastEventId": missed[1]["seq"]})
+        # our UI after a reload: ?ticket=&lastEventId=
+        s = _open(ctx, base, batch, query={"lastEventId": missed[1]["seq"]}, ticket=True)
         try:
             ids = [s.next_event(5)["id"] for _ in range(3)]
             assert ids == [str(missed[2]["seq"]), str(missed[3]["seq"]), str(live["seq"])], (name, ids)
@@ -438,7 +449,9 @@ def _short_token(ctx, email, seconds):
     key = cp["auth"]["jwt_key"]
     uid = ctx.psql(f"SELECT id FROM users WHERE email = '{email}'").strip()
     now = int(time.time())
-    claims = {"sub": uid, "role": "user", "iat": now, "exp": now + seconds, "iss": "kartograf"}
+    epoch = int(ctx.psql(f"SELECT token_epoch FROM users WHERE email = '{email}'").strip())
+    claims = {"sub": uid, "role": "user", "iat": now, "exp": now + seconds, "iss": "kartograf",
+              "jti": uuid.uuid4().hex, "epoch": epoch}
     b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()  # noqa: E731
     head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "." + b64(json.dumps(claims).encode())
     return head + "." + b64(hmac.new(key.encode(), head.encode(), hashlib.sha256).digest())
@@ -447,8 +460,8 @@ def _short_token(ctx, email, seconds):
 def test_events_end_when_token_expires(ctx):
     st = _setup(ctx)
     batch, _ = _batch(ctx, st["owner"])
-    token = _short_token(ctx, st["owner"], 2)
-    streams = {name: _open(ctx, base, batch, query={"token": token}) for name, base in ctx.servers.items()}
+    token = _short_token(ctx, st["owner"], 3)
+    streams = {name: _open(ctx, base, batch, token=token, ticket=True) for name, base in ctx.servers.items()}
 
     def check(name, base):
         s = streams[name]
@@ -456,7 +469,7 @@ def test_events_end_when_token_expires(ctx):
         end = s.next_event(6)
         assert end and end["event"] == "end" and json.loads(end["data"])["reason"] == "token_expired", (name, end)
         assert s.next(5) is None, name
-        r = ctx.request(base, "GET", f"/api/events/{batch}?token={token}")
+        r = ctx.request(base, "GET", f"/api/events/{batch}", headers={"Authorization": "Bearer " + token})
         assert r.status == 401 and r.json()["error"] == "token_expired", (name, r)
     try:
         ctx.check_servers(check)
@@ -534,7 +547,8 @@ def test_events_vanishing_clients_leave_nothing(ctx):
         ctx.wait_until(lambda: _proc_counts(ctx)[1] <= fds0 + 2 * started, timeout=15,
                        what=f"[{name}] relay file descriptors back to {fds0} (now {_proc_counts(ctx)})")
         tasks, _ = _proc_counts(ctx)
-        assert tasks == tasks0 + started <= npids * (1 + 256 + 1), f"[{name}] threads {tasks0} -> {tasks}"
+        # main + (max_streams + 1 spare) request threads + dispatcher
+        assert tasks == tasks0 + started <= npids * (1 + 257 + 1), f"[{name}] threads {tasks0} -> {tasks}"
         assert clients <= clients0 + started and subs <= npids, \
             f"[{name}] redis clients {clients0}/{subs0} -> {clients}/{subs}"
         # and the relay still serves

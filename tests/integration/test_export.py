@@ -321,9 +321,27 @@ class own_export_stack:
     """For the block: the stack's worker (and, with fcgi=True, its export
     program) replaced by ones started with extra environment; put back after."""
 
-    def __init__(self, ctx, env, fcgi=False, worker=True):
+    def __init__(self, ctx, env, fcgi=False, worker=True, programs=("export",)):
         self.ctx, self.env, self.fcgi, self.worker = ctx, env, fcgi, worker
+        self.programs = programs if fcgi else ()
         self.procs = []
+
+    def _replace(self, prog):
+        """The stack's FastCGI program `prog` stopped, one with our env on its socket."""
+        run = os.path.join(self.ctx.state, "run")
+        pf = os.path.join(run, f"fcgi-{prog}.pid")
+        with open(pf) as f:
+            pid = int(f.read().split()[0])
+        os.kill(pid, signal.SIGTERM)
+        self.ctx.wait_until(lambda: not os.path.exists(f"/proc/{pid}") or
+                            open(f"/proc/{pid}/stat").read().split()[2] == "Z",
+                            timeout=20, what=f"{prog} program stopped")
+        sock = os.path.join(run, f"{prog}.sock")
+        if os.path.exists(sock):
+            os.unlink(sock)
+        self._spawn(["spawn-fcgi", "-n", "-s", sock, "-M", "0666", "--",
+                     os.path.join(self.ctx.build, "cgi-bin", f"{prog}.fcgi")], f"{prog}.log", pf)
+        self.ctx.wait_until(lambda: os.path.exists(sock), timeout=15, what=f"{prog} socket")
 
     def _spawn(self, args, log_name, pidfile=None):
         e = dict(os.environ, KARTOGRAF_CONFIG=self.ctx.config_path, **self.env)
@@ -339,22 +357,9 @@ class own_export_stack:
         return p
 
     def __enter__(self):
-        run = os.path.join(self.ctx.state, "run")
         self.ctx.stack("stop", "worker")
-        if self.fcgi:
-            pf = os.path.join(run, "fcgi-export.pid")
-            with open(pf) as f:
-                pid = int(f.read().split()[0])
-            os.kill(pid, signal.SIGTERM)
-            self.ctx.wait_until(lambda: not os.path.exists(f"/proc/{pid}") or
-                                open(f"/proc/{pid}/stat").read().split()[2] == "Z",
-                                timeout=20, what="export program stopped")
-            sock = os.path.join(run, "export.sock")
-            if os.path.exists(sock):
-                os.unlink(sock)
-            self._spawn(["spawn-fcgi", "-n", "-s", sock, "-M", "0666", "--",
-                         os.path.join(self.ctx.build, "cgi-bin", "export.fcgi")], "export.log", pf)
-            self.ctx.wait_until(lambda: os.path.exists(sock), timeout=15, what="export socket")
+        for prog in self.programs:
+            self._replace(prog)
         if self.worker:
             w = self._spawn([os.path.join(self.ctx.build, "worker", "kartograf-worker")],
                             "worker-export-test.log")
@@ -371,10 +376,11 @@ class own_export_stack:
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
-        if self.fcgi:
-            pf = os.path.join(self.ctx.state, "run", "fcgi-export.pid")
+        for prog in self.programs:
+            pf = os.path.join(self.ctx.state, "run", f"fcgi-{prog}.pid")
             if os.path.exists(pf):
                 os.unlink(pf)
+        if self.programs:
             self.ctx.stack("start", "fcgi")
         self.ctx.stack("start", "worker")
         return False

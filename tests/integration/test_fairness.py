@@ -10,6 +10,7 @@ import signal
 import time
 
 from kgtest import queued_tasks  # noqa: E402
+from test_metrics import _auth as metrics_auth  # noqa: E402
 from test_worker import (_batch, _batch_status, _check_completed, _count, _deluser,  # noqa: E402
                          _events, _generate, _log, _stop, _user, _wait_done, own_workers)
 
@@ -192,7 +193,9 @@ def test_metrics_show_slots_and_queue_wait(ctx):
             assert _generate(ctx, ctx.servers["lighttpd"], user, batch).status == 202
             _wait_done(ctx, batch)
             time.sleep(0.5)     # one more heartbeat publishes the figures
-            text = ctx.request(ctx.servers["lighttpd"], "GET", "/metrics").text
+            r = ctx.request(ctx.servers["lighttpd"], "GET", "/metrics", headers=metrics_auth(ctx))
+            assert r.status == 200, r
+            text = r.text
             lines = [x for x in text.splitlines() if x.startswith("kartograf_worker_slot_seconds_total{")]
             used = [float(x.split()[-1]) for x in lines if 'kind="used"' in x]
             offered = [float(x.split()[-1]) for x in lines if 'kind="offered"' in x]

@@ -63,11 +63,19 @@ test_dates(void **state)
 		{{KG_CELL_TEXT, "15.03.2026 r.", 0}, "2026-03-15"},
 		{{KG_CELL_DATE, "2024-02-29", 0}, "2024-02-29"},
 		{{KG_CELL_NUMBER, "46082", 46082}, "2026-03-01"},
+		/* a date-time keeps its day */
+		{{KG_CELL_DATE, "2026-03-01 13:20", 46082.5556}, "2026-03-01"},
+		{{KG_CELL_TEXT, "2026-03-01T13:20:00", 0}, "2026-03-01"},
+		{{KG_CELL_TEXT, "1-3-2026", 0}, "2026-03-01"},
 	};
 	static const struct kg_cell bad[] = {
 		{KG_CELL_TEXT, "31.02.2026", 0}, {KG_CELL_TEXT, "2026-13-01", 0},
 		{KG_CELL_TEXT, "jutro", 0},	 {KG_CELL_TEXT, "15.03.26", 0},
 		{KG_CELL_NUMBER, "1.5", 1.5},	 {KG_CELL_TEXT, "29.02.2025", 0},
+		/* a time of day has no day */
+		{KG_CELL_TIME, "13:20", 0.5556}, {KG_CELL_TEXT, "15.03/2026", 0},
+		{KG_CELL_TEXT, "2026-3-1", 0},	 {KG_CELL_TEXT, "15.03.20261", 0},
+		{KG_CELL_TEXT, "15.03.2026 rok", 0},
 	};
 	char out[11];
 

@@ -2,7 +2,8 @@
  * XML strings, so each pitfall of PITFALLS.md "Reading .xlsx" and
  * "Untrusted zip and XML" is one small, explicit case.  Rows are compared
  * as a dump: "row:cell|cell|..." where a cell is its type letter (T text,
- * N number, B bool, D date, X error) and text, and an empty cell is "".
+ * N number, B bool, D date, X error, H time) and text, and an empty
+ * cell is "".
  *
  * KG_CORPUS_DIR=dir writes every workbook built here into dir (the fuzz
  * seed corpus is made that way); KG_FIXTURES=dir (default build/fixtures)
@@ -137,7 +138,7 @@ book(struct kg_buf *out, const char *sheet, const char *sst,
 static int
 dump_row(void *arg, unsigned row, const struct kg_cell *c, unsigned n)
 {
-	static const char letter[] = {0, 'T', 'N', 'B', 'D', 'X'};
+	static const char letter[] = {0, 'T', 'N', 'B', 'D', 'X', 'H'};
 	struct kg_buf *b = arg;
 	unsigned i;
 
@@ -362,9 +363,58 @@ test_dates(void **state)
 			  "<c s=\"1\"><v>-3</v></c>"
 			  "<c t=\"d\"><v>2024-01-15T00:00:00</v></c></row>"),
 		    NULL, STYLES, NULL,
-		    "1:D1900-02-28|D1900-02-29|D1900-03-01|D2024-01-15|N0.5|"
-		    "N45306|N45306|D2024-01-15|N45306|N45306|N-3|"
+		    "1:D1900-02-28|D1900-02-29|D1900-03-01|D2024-01-15|H00:00|"
+		    "N45306|N45306|D2024-01-15 12:00:00|N45306|N45306|N-3|"
 		    "D2024-01-15\n");
+}
+
+/* Built-in 20 h:mm, 21 h:mm:ss, 22 m/d/yyyy h:mm, 46 [h]:mm:ss, 45
+ * mm:ss and custom ones: the text the format shows, in 24-hour form. */
+#define TIME_STYLES                                                     \
+	"<styleSheet xmlns=\"" MAIN "\"><numFmts count=\"3\">"          \
+	"<numFmt numFmtId=\"164\" formatCode=\"hh:mm;@\"/>"             \
+	"<numFmt numFmtId=\"165\" formatCode=\"[hh]:mm\"/>"             \
+	"<numFmt numFmtId=\"166\" formatCode=\"dd.mm.yyyy hh:mm\"/>"    \
+	"</numFmts><cellXfs count=\"9\"><xf numFmtId=\"0\"/>"             \
+	"<xf numFmtId=\"20\"/><xf numFmtId=\"21\"/><xf numFmtId=\"22\"/>"  \
+	"<xf numFmtId=\"46\"/><xf numFmtId=\"45\"/><xf numFmtId=\"164\"/>" \
+	"<xf numFmtId=\"165\"/><xf numFmtId=\"166\"/></cellXfs></styleSheet>"
+
+static void
+test_times(void **state)
+{
+	(void)state;
+	/* 13:20 is 0.5555...; 37.5 hours is 1.5625 days */
+	expect_rows(SHEET("<row r=\"1\"><c s=\"1\"><v>0.55555555555555558</v>"
+			  "</c><c s=\"2\"><v>0.55561342592592597</v></c>"
+			  "<c s=\"3\"><v>46082.555555555555</v></c>"
+			  "<c s=\"4\"><v>1.5625</v></c>"
+			  "<c s=\"5\"><v>0.013946759259259259</v></c>"
+			  "<c s=\"6\"><v>0.34375</v></c>"
+			  "<c s=\"7\"><v>1.5625</v></c>"
+			  "<c s=\"8\"><v>46082.555555555555</v></c>"
+			  "<c s=\"1\"><v>1.25</v></c>"
+			  "<c s=\"2\"><v>0.99999999</v></c>"
+			  "<c s=\"3\"><v>-1</v></c></row>"
+			  "<row r=\"2\"><c t=\"d\"><v>2026-03-01T13:20:00Z</v></c>"
+			  "<c t=\"d\"><v>2026-03-01T13:20:05.123</v></c>"
+			  "<c t=\"d\"><v>2026-03-01T00:00:00</v></c></row>"),
+		    NULL, TIME_STYLES, NULL,
+		    "1:H13:20|H13:20:05|D2026-03-01 13:20|H37:30:00|H20:05|"
+		    "H08:15|H37:30|D2026-03-01 13:20|H06:00|H00:00:00|N-1\n"
+		    "2:D2026-03-01 13:20|D2026-03-01 13:20:05|D2026-03-01\n");
+}
+
+static void
+test_inline_string_with_v(void **state)
+{
+	(void)state;
+	/* the inline string, not glued to the <v> beside it */
+	expect_rows(SHEET("<row r=\"1\"><c t=\"inlineStr\"><is><t>1.</t></is>"
+			  "<v>1.0</v></c><c t=\"inlineStr\"><v>1.0</v>"
+			  "<is><t>a</t><r><t>b</t></r></is></c>"
+			  "<c t=\"inlineStr\"><v>tylko v</v></c></row>"),
+		    NULL, NULL, NULL, "1:T1.|Tab|Ttylko v\n");
 }
 
 static void
@@ -561,6 +611,121 @@ test_traversal_ignored(void **state)
 }
 
 static void
+put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+/* A minimal CFB (OLE2) file: header, one FAT sector, one directory
+ * sector with the root entry and a stream called `stream`. */
+static void
+cfb(struct kg_buf *out, const char *stream)
+{
+	unsigned char f[3 * 512];
+	size_t i;
+
+	memset(f, 0, sizeof(f));
+	memcpy(f, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8);
+	f[0x18] = 0x3e;
+	f[0x1a] = 3;
+	f[0x1c] = 0xfe;
+	f[0x1d] = 0xff;
+	f[0x1e] = 9;			/* 512-byte sectors */
+	f[0x20] = 6;
+	put32(f + 0x2c, 1);		/* one FAT sector ... */
+	put32(f + 0x30, 1);		/* directory in sector 1 */
+	put32(f + 0x3c, 0xfffffffe);
+	put32(f + 0x44, 0xfffffffe);
+	for (i = 0; i < 109; i++)
+		put32(f + 0x4c + 4 * i, 0xffffffff);
+	put32(f + 0x4c, 0);		/* ... which is sector 0 */
+	memset(f + 512, 0xff, 512);
+	put32(f + 512, 0xfffffffd);	/* sector 0: FAT */
+	put32(f + 516, 0xfffffffe);	/* sector 1: end of chain */
+	for (i = 0; i < 10; i++)
+		f[1024 + 2 * i] = (unsigned char)"Root Entry"[i];
+	f[1024 + 0x40] = 22;
+	f[1024 + 0x42] = 5;
+	for (i = 0; stream[i]; i++)
+		f[1024 + 128 + 2 * i] = (unsigned char)stream[i];
+	f[1024 + 128 + 0x40] = (unsigned char)(2 * (i + 1));
+	f[1024 + 128 + 0x42] = 2;
+	kg_buf_reset(out);
+	kg_buf_append(out, f, sizeof(f));
+}
+
+/* Replace every `from` in b by `to` (same length): a zip's names are
+ * stored as they are, in the local and the central headers. */
+static void
+patch_all(struct kg_buf *b, const char *from, const char *to)
+{
+	size_t n = strlen(from), i;
+
+	for (i = 0; i + n <= b->len; i++)
+		if (!memcmp(b->data + i, from, n))
+			memcpy(b->data + i, to, n);
+}
+
+/* What Excel and Python's zipfile open although libzip's strict checks
+ * (ZIP_CHECKCONS) call it inconsistent, and Windows exporters' names. */
+static void
+test_lenient_packages(void **state)
+{
+	struct kg_buf x = {0}, d = {0};
+	struct kg_err err;
+	const struct ent bs[] = {
+		{"_rels\\.rels", PKG_RELS, 0},
+		{"xl\\workbook.xml", WORKBOOK, 0},
+		{"xl\\_rels\\workbook.xml.rels", WB_RELS, 0},
+		{"xl\\worksheets\\sheet1.xml",
+		 SHEET("<row><c><v>7</v></c></row>"), 0},
+	};
+	const struct ent dup[] = {
+		{"_rels/.rels", PKG_RELS, 0},
+		{"xl/workbook.xml", WORKBOOK, 0},
+		{"xl/_rels/workbook.xml.rels", WB_RELS, 0},
+		{"xl/worksheets/sheet1.xml", SHEET("<row><c><v>1</v></c></row>"),
+		 0},
+		{"xl/worksheets/sheet9.xml", SHEET("<row><c><v>2</v></c></row>"),
+		 0},
+	};
+	const struct ent badrels[] = {
+		{"_rels/.rels", "<Relationships><oops", 0},
+		{"xl/workbook.xml", WORKBOOK, 0},
+		{"xl/_rels/workbook.xml.rels", WB_RELS, 0},
+		{"xl/worksheets/sheet1.xml", SHEET("<row><c><v>3</v></c></row>"),
+		 0},
+	};
+
+	(void)state;
+	zipit(bs, 4, &x);
+	assert_int_equal(rd(&x, NULL, &d, &err), 0);
+	assert_string_equal(kg_buf_str(&d), "1:N7\n");
+	/* a name held twice: the last one, as zipfile and calamine */
+	zipit(dup, 5, &x);
+	patch_all(&x, "sheet9.xml", "sheet1.xml");
+	assert_int_equal(rd(&x, NULL, &d, &err), 0);
+	assert_string_equal(kg_buf_str(&d), "1:N2\n");
+	/* a local header whose time disagrees with the central directory */
+	zipit(dup, 4, &x);
+	x.data[10] ^= 0x21;
+	assert_int_equal(rd(&x, NULL, &d, &err), 0);
+	assert_string_equal(kg_buf_str(&d), "1:N1\n");
+	/* broken package rels: Excel repairs and opens xl/workbook.xml */
+	zipit(badrels, 4, &x);
+	assert_int_equal(rd(&x, NULL, &d, &err), 0);
+	assert_string_equal(kg_buf_str(&d), "1:N3\n");
+	/* no central directory at all: refused, saying how to repair */
+	x.len -= 22;
+	expect_error(&x, NULL, 400, "damaged", "zapisz ponownie");
+	kg_buf_free(&x);
+	kg_buf_free(&d);
+}
+
+static void
 test_not_xlsx(void **state)
 {
 	struct kg_buf x = {0};
@@ -580,6 +745,12 @@ test_not_xlsx(void **state)
 	kg_buf_reset(&x);
 	kg_buf_append(&x, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8);
 	expect_error(&x, NULL, 400, "not_xlsx", ".xls");
+	cfb(&x, "Workbook");
+	expect_error(&x, NULL, 400, "unsupported_format", "Excel 97-2003 .xls");
+	cfb(&x, "EncryptionInfo");
+	expect_error(&x, NULL, 400, "encrypted", "password");
+	cfb(&x, "WordDocument");
+	expect_error(&x, NULL, 400, "not_xlsx", "not an .xlsx");
 	kg_buf_reset(&x);
 	expect_error(&x, NULL, 400, "not_xlsx", NULL);	/* empty */
 	zipit(docx, 3, &x);
@@ -720,6 +891,9 @@ main(void)
 		cmocka_unit_test(test_strict_namespaces),
 		cmocka_unit_test(test_dates),
 		cmocka_unit_test(test_date1904),
+		cmocka_unit_test(test_times),
+		cmocka_unit_test(test_inline_string_with_v),
+		cmocka_unit_test(test_lenient_packages),
 		cmocka_unit_test(test_hidden_first_sheet),
 		cmocka_unit_test(test_merged_header),
 		cmocka_unit_test(test_blank_rows_and_limit),

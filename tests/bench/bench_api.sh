@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# bench_api.sh — the read path against PostgreSQL itself (issue 15), run by `make bench`.
+#
+# A temporary stack (PostgreSQL with max_connections 300, Redis, the FastCGI programs,
+# lighttpd and Apache) with realistic data: a 1,000-project batch whose cards have
+# ~2,000 words in 8 sections, and another user's 500 batches for the list. For each
+# endpoint
+#   card   GET /api/projects/{id}     list   GET /api/batches (50 newest of 500)
+#   batch  GET /api/batches/{id}      me     GET /api/auth/me
+# at 2/16/64/256 connections: wrk (Debian package) through lighttpd and Apache, and in
+# the same run pgbench -M prepared executing exactly the SQL the endpoint executes
+# (captured from PostgreSQL's log of one real request, parameters included) with the
+# same number of clients. Printed per point: req/s, p50, p99, errors (non-2xx + socket
+# errors), ratio to pgbench, and CPU seconds per 1,000 requests of the program, of
+# PostgreSQL and of the web server (utime+stime from /proc/<pid>/stat of each process
+# tree). Then: the SSE snapshot of the 1,000-project batch, the re-download of a stored
+# .docx, and the 1,000-row upload with its server-side split (parse, validate, insert,
+# answer, from the batches program's log).
+#
+# Env: BUILD (default build), DURATION seconds per point (3), CONNS ("2 16 64 256"),
+#      ENDPOINTS ("card batch list me"), SERVERS ("lighttpd apache"), EXTRAS (1: also
+#      SSE snapshot, export re-download, upload split; 0: skip), KEEP_STATE (1: leave
+#      the stack running for perf / EXPLAIN, and print where it is).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BUILD="${BUILD:-build}"
+[[ "$BUILD" = /* ]] || BUILD="$ROOT/$BUILD"
+export BUILD
+for tool in wrk pgbench; do
+    command -v "$tool" >/dev/null || { echo "bench_api: $tool missing (scripts/deps.sh --test installs it)" >&2; exit 1; }
+done
+
+STATE=$(mktemp -d "${TMPDIR:-/tmp}/kartograf-bench.XXXXXX")
+cleanup() {
+    if [[ "${KEEP_STATE:-0}" == 1 ]]; then echo "bench_api: stack left running in $STATE"; return; fi
+    "$ROOT/scripts/kgstack" stop "$STATE" all >/dev/null 2>&1 || true
+    local pgdata
+    pgdata=$(sed -n 's/^PGDATA=//p' "$STATE/stack.env" 2>/dev/null || true)
+    [[ -n "$pgdata" && "$pgdata" == /var/tmp/kartograf-pg-* ]] && rm -rf "$pgdata"
+    rm -rf "$STATE"
+}
+trap cleanup EXIT
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+KGSTACK_FAST=1 "$ROOT/scripts/kgstack" init "$STATE" >/dev/null
+"$ROOT/scripts/kgstack" start "$STATE" pg >/dev/null
+# shellcheck disable=SC1091
+source "$STATE/stack.env"
+# 256 pgbench clients next to the programs' own connections; every statement logged
+# until the SQL of each endpoint is captured (then reset, before anything is timed)
+psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -AtqX -v ON_ERROR_STOP=1 \
+    -c "ALTER SYSTEM SET max_connections = 300" \
+    -c "ALTER SYSTEM SET log_min_duration_statement = 0" >/dev/null
+"$ROOT/scripts/kgstack" stop "$STATE" pg >/dev/null
+"$ROOT/scripts/kgstack" start "$STATE" pg redis migrate fcgi lighttpd apache >/dev/null
+/usr/bin/python3 "$ROOT/tests/bench/bench_api.py" "$STATE"
