@@ -134,21 +134,17 @@ kg_batch_stop_hinted(const char *batch_id)
 	return hinted;
 }
 
-/* Locks the user's batch row: 1 found, 0 not (404 for the caller). */
+/* Locks the user's batch row (kg_batch_visible): 1 found, 0 not (404
+ * for the caller), -1 on a database error. */
 static int
 lock_batch(const char *id, const struct kg_user *u, struct kg_err *err)
 {
-	PGresult *res = KG_DB_QUERY(err,
-		"SELECT 1 FROM batches WHERE id = $1 "
-		"AND (owner_id = $2 OR $3::boolean) FOR UPDATE",
-		id, u->id, kg_auth_admin_param(u));
-	int found;
-
-	if (!res)
+	if (kg_batch_visible(id, u, 1, err) == 0)
+		return 1;
+	if (err->status != 404)
 		return -1;
-	found = PQntuples(res) == 1;
-	PQclear(res);
-	return found;
+	*err = (struct kg_err){0};
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -343,15 +339,14 @@ find_target(struct del *d, struct kg_err *err)
 		res = KG_DB_QUERY(err,
 			"SELECT b.id, p.status IN ('QUEUED', 'GENERATING') "
 			"FROM projects p JOIN batches b ON b.id = p.batch_id "
-			"WHERE p.id = $1 AND (b.owner_id = $2 OR $3::boolean)",
+			"WHERE p.id = $1 AND " KG_BATCH_VISIBLE,
 			d->project_id, d->u->id, kg_auth_admin_param(d->u));
 	else
 		res = KG_DB_QUERY(err,
 			"SELECT b.id, EXISTS (SELECT 1 FROM projects p "
 			"WHERE p.batch_id = b.id "
 			"AND p.status IN ('QUEUED', 'GENERATING')) "
-			"FROM batches b WHERE b.id = $1 "
-			"AND (b.owner_id = $2 OR $3::boolean)",
+			"FROM batches b WHERE b.id = $1 AND " KG_BATCH_VISIBLE,
 			d->batch_id, d->u->id, kg_auth_admin_param(d->u));
 	if (!res)
 		return -1;

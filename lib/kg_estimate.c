@@ -6,6 +6,7 @@
 #include "kg_db.h"
 #include "kg_failover.h"
 #include "kg_ai.h"
+#include "kg_batch.h"
 #include "kg_stage.h"
 
 #include <stdio.h>
@@ -227,7 +228,7 @@ kg_estimate_batch(const char *batch_id, const struct kg_user *u,
 	rows = KG_DB_QUERY(err,
 		"SELECT p.input::text, p.status IN ('PENDING', 'FAILED') "
 		"FROM projects p JOIN batches b ON b.id = p.batch_id "
-		"WHERE b.id = $1 AND (b.owner_id = $2 OR $3::boolean) "
+		"WHERE b.id = $1 AND " KG_BATCH_VISIBLE " "
 		"ORDER BY p.row_number", batch_id, u->id,
 		kg_auth_admin_param(u));
 	if (!rows)
