@@ -128,7 +128,7 @@ static const struct kg_route routes[] = {
 	{"POST", "/api/events/{batchId:uuid}/ticket", post_ticket,
 	 KG_ROUTE_AUTH, no_body,
 	 .summary = "A single-use, 60-second ticket to open the stream with",
-	 .response = "Ticket", .errors = "429"},
+	 .response = "Ticket", .status = 201, .errors = "429"},
 	{0},
 };
 

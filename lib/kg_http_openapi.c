@@ -197,8 +197,10 @@ add_errors(cJSON *responses, const struct kg_route *r)
 	const char *e = r->errors;
 
 	add_error(responses, 400);
-	if (r->flags & KG_ROUTE_AUTH)
+	if (r->flags & KG_ROUTE_AUTH) {
 		add_error(responses, 401);
+		add_error(responses, 431);	/* Authorization too large */
+	}
 	add_error(responses, 404);
 	if (r->body) {
 		add_error(responses, 413);
