@@ -985,23 +985,26 @@ kg_app_main(const struct kg_app *app, int argc, char **argv)
 		return 2;
 	}
 	cgi = FCGX_IsCGI();
-	if (cgi && !kg_cgi_detected()) {
-		kg_log_init(app->name);
-		KG_ERROR("not started as a FastCGI or CGI program: run it under "
-			 "spawn-fcgi, systemd socket activation, the web "
-			 "server's FastCGI process manager, or as a CGI script");
-		return 2;
-	}
+	/* The configuration is checked first, so that an admin who starts
+	 * a program by hand to see what is wrong is told. */
 	started = app_start(app, &err) == 0;
 	if (!started)
 		KG_ERROR("cannot start: %s", err.message);
+	if (cgi && !kg_cgi_detected()) {
+		KG_ERROR("not started as a FastCGI or CGI program: run it under "
+			 "spawn-fcgi, systemd socket activation, the web "
+			 "server's FastCGI process manager, or as a CGI script");
+		rc = 2;
+		goto out;
+	}
 	install_signals();
 	if (cgi)
 		rc = run_cgi(app, started);
 	else if (!started)
-		return 1;
+		rc = 1;
 	else
 		run_fastcgi(app);
+out:
 	if (started && app->fini)
 		app->fini();
 	kg_db_close();
