@@ -877,7 +877,7 @@ function mainTasks(traceBuf, fromMark, toMark) {
 // generates. CPU-time limits are always asserted. Wall-clock limits are
 // asserted when the page was not starved of CPU (wall/CPU of its main thread
 // below E2E_STARVED, default 2; the machine is shared), and else reported.
-const SCALE_N = Number(process.env.E2E_SCALE_N || 1000);
+const SCALE_N = Number(process.env.E2E_SCALE_N || 300);
 const STARVED = Number(process.env.E2E_STARVED || 2);
 await test(`${SCALE_N} projects: the batch page stays fluid from opening to batch.completed`, async () => {
   const token = await nodeLogin(BASE);
