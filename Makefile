@@ -22,6 +22,14 @@
 
 B ?= build
 CC ?= cc
+# build-asan/ always holds instrumented objects: any make run on it (make
+# asan, or make install B=build-asan from the tests) compiles and links
+# with the same sanitizers, else a relink fails on the __asan_ symbols.
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+ifeq ($(B),build-asan)
+SAN ?= $(ASAN_FLAGS)
+endif
 PKGS := libpq hiredis libcurl libcjson libzip libjwt openssl expat \
 	xlsxwriter inih libargon2
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
@@ -94,8 +102,12 @@ $(B)/tests/bench/%: $(B)/tests/bench/%.o $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 asan:
-	$(MAKE) B=build-asan CFLAGS="-O1 -g" \
-	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+	$(MAKE) B=build-asan CFLAGS="-O1 -g"
+
+# Objects are kept between runs (they are chained intermediates of the
+# pattern rules, which make would otherwise delete after linking and
+# rebuild - with whatever flags that later run has).
+.SECONDARY:
 
 deps:
 	scripts/deps.sh

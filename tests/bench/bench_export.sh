@@ -35,9 +35,9 @@ source "$STATE/stack.env"
 psql_() { psql -h 127.0.0.1 -p "$PG_PORT" -U kartograf -d kartograf -AtqX -v ON_ERROR_STOP=1 -c "$1"; }
 export KARTOGRAF_CONFIG="$STATE/kartograf.conf" KARTOGRAF_LOG_LEVEL=warn
 
-printf 'bench1234\n' | "$ROOT/$BUILD/worker/kartograf-admin" adduser bench@bench.local >/dev/null
+printf 'bench-password-2026\n' | "$ROOT/$BUILD/worker/kartograf-admin" adduser bench@bench.local >/dev/null
 TOKEN=$(curl -s -X POST -H 'Content-Type: application/json' \
-    -d '{"email":"bench@bench.local","password":"bench1234"}' \
+    -d '{"email":"bench@bench.local","password":"bench-password-2026"}' \
     "http://127.0.0.1:$LIGHTTPD_PORT/api/auth/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 OWNER=$(psql_ "SELECT id FROM users WHERE email = 'bench@bench.local'")
 

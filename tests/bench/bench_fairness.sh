@@ -49,7 +49,7 @@ report() {
 import sys
 label, workers, alone, path, *batches = sys.argv[1:]
 G, C = 20 * int(workers), 5
-rows = [l.split("|") for l in open(path) if l.strip()]
+rows = [l.strip().split("|") for l in open(path) if l.strip()]
 p = [(b, float(q), float(s), float(f)) for b, q, s, f, st in rows if st == "COMPLETED"]
 if len(p) != len(rows):
     sys.exit(f"{label}: {len(rows) - len(p)} projects did not complete")

@@ -47,9 +47,9 @@ psql_() { psql -h 127.0.0.1 -p "$PG_PORT" -U kartograf -d kartograf -AtqX -v ON_
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 bench_user() {
-    printf 'bench1234\n' | "$ROOT/$BUILD/worker/kartograf-admin" adduser "$1" >/dev/null
+    printf 'bench-password-2026\n' | "$ROOT/$BUILD/worker/kartograf-admin" adduser "$1" >/dev/null
     TOKEN=$(curl -s -X POST -H 'Content-Type: application/json' \
-        -d "{\"email\":\"$1\",\"password\":\"bench1234\"}" \
+        -d "{\"email\":\"$1\",\"password\":\"bench-password-2026\"}" \
         "http://127.0.0.1:$LIGHTTPD_PORT/api/auth/login" |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
     OWNER=$(psql_ "SELECT id FROM users WHERE email = '$1'")

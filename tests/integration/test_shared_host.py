@@ -119,10 +119,16 @@ def _smoke(ctx, mode, base):
 
     worker, wlog = _cron_worker(ctx, mode, idle_exit=40)
     try:
-        events = f"/api/events/{batch}?token={tok}"
+
+        def events():
+            # like the browser: a single-use ticket (issue 16), fetched just
+            # before the stream opens (valid 60 s)
+            r = ctx.request(base, "POST", f"/api/events/{batch}/ticket", {}, auth)
+            assert r.status == 201, r
+            return r.json()["url"]
         if mode == "cgi":
             # plain CGI streams: events arrive while the batch is generating
-            text, at = _read_events(base, events, 40, ["event: snapshot", "event: batch.completed"])
+            text, at = _read_events(base, events(), 40, ["event: snapshot", "event: batch.completed"])
             assert at is not None, text[-500:]
         else:
             # mod_fcgid buffers the stream (FcgidOutputBufferSize): the UI polls
@@ -136,7 +142,7 @@ def _smoke(ctx, mode, base):
             ctx.wait_until(done, timeout=60, interval=0.3, what=f"{mode}: batch completed")
             assert "COMPLETED" in seen, seen
             # and the stream is held back: nothing within a few seconds
-            text, at = _read_events(base, events, 4, ["event: snapshot"])
+            text, at = _read_events(base, events(), 4, ["event: snapshot"])
             assert at is None, f"mod_fcgid delivered the stream unbuffered? {text[:200]}"
         ctx.wait_until(lambda: all(p["status"] == "COMPLETED" for p in ctx.request(
             base, "GET", f"/api/batches/{batch}", headers=auth).json()["projects"]),
