@@ -5,8 +5,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <math.h>
 #include <string.h>
 
+#include "kg_array.h"
 #include "kg_rows.h"
 
 static void
@@ -281,6 +283,38 @@ test_projects_json(void **state)
 	kg_rows_free(&r);
 }
 
+/* kg_rows writes row numbers and amounts with kg_sheet_number_text():
+ * for every whole-cent amount below 1e12 that is what cJSON prints. */
+static void
+test_amounts_print_as_cjson(void **state)
+{
+	static const double edge[] = {0.01, 0.1, 1, 9.99, 1234.56, 100000,
+				      999999999999.99, 123456789012.34,
+				      0.07, 5e11, 1048576};
+	uint64_t x = 88172645463325252ull;	/* xorshift, fixed seed */
+	char mine[32];
+
+	(void)state;
+	for (unsigned i = 0; i < 200000; i++) {
+		double v;
+		cJSON *n;
+		char *theirs;
+
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		v = i < KG_COUNT(edge) ? edge[i]
+				       : round((double)(x % 100000000000000ull) /
+					       (i % 3 ? 1 : 1000)) / 100;
+		if (!(v > 0))
+			continue;
+		n = cJSON_CreateNumber(v);
+		theirs = cJSON_PrintUnformatted(n);
+		kg_sheet_number_text(v, mine);
+		assert_string_equal(mine, theirs);
+		cJSON_free(theirs);
+		cJSON_Delete(n);
+	}
+}
+
 int
 main(void)
 {
@@ -292,6 +326,7 @@ main(void)
 		cmocka_unit_test(test_missing_columns_and_empty),
 		cmocka_unit_test(test_error_cap),
 		cmocka_unit_test(test_projects_json),
+		cmocka_unit_test(test_amounts_print_as_cjson),
 		cmocka_unit_test(test_title_rows_above_header),
 		cmocka_unit_test(test_many_distinct_names),
 	};
