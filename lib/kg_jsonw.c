@@ -11,7 +11,7 @@
 static void
 put(struct kg_jsonw *w, const char *s, size_t n)
 {
-	if (kg_buf_append(&w->buf, s, n) < 0)
+	if (kg_buf_add(&w->buf, s, n) < 0)
 		w->oom = 1;
 }
 

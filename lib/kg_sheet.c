@@ -200,7 +200,7 @@ kg_sheet_norm(const char *s, size_t len, struct kg_buf *out)
 	uint32_t d;
 
 	if (is_normal(p, len))
-		return kg_buf_append(out, s, len) < 0 ? -1 : 0;
+		return kg_buf_add(out, s, len) < 0 ? -1 : 0;
 	if (kg_buf_reserve(out, len) < 0)
 		return -1;
 	while (i < len) {
@@ -559,7 +559,7 @@ static int
 cell_done(struct kg_sheet_rows *r, unsigned col, enum kg_cell_type type,
 	  size_t start, double number, struct kg_err *err)
 {
-	if (kg_buf_append(&r->text, "", 1) < 0)
+	if (kg_buf_add(&r->text, "", 1) < 0)
 		return kg_err_set(err, 500, "internal", "out of memory");
 	r->off[col] = start;
 	r->cells[col].type = type;
@@ -580,7 +580,7 @@ kg_sheet_rows_put(struct kg_sheet_rows *r, unsigned row, unsigned col,
 		return 0;
 	if (col >= r->lim->max_cols)
 		return too_many_columns(r, row, col, err);
-	if (kg_buf_append(&r->text, text, len) < 0)
+	if (kg_buf_add(&r->text, text, len) < 0)
 		return kg_err_set(err, 500, "internal", "out of memory");
 	return cell_done(r, col, type, start, number, err);
 }

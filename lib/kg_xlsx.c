@@ -1226,7 +1226,7 @@ sheet_text(void *ud, const XML_Char *t, int len)
 		sheet_fail(s, 400, "bad_xlsx", "cell %s%u holds more than "
 			   "%zu KiB of text", name, s->row,
 			   KG_SHEET_MAX_CELL >> 10);
-	} else if (kg_buf_append(b, t, (size_t)len) < 0) {
+	} else if (kg_buf_add(b, t, (size_t)len) < 0) {
 		sheet_fail(s, 500, "internal", "out of memory");
 	}
 }
