@@ -1516,6 +1516,28 @@ read_sheet(struct zipctx *z, const struct parts *pt, const struct sst *sst,
 	return rc;
 }
 
+/* The archive opened (z->za, to be discarded by the caller) and its
+ * workbook read: where the sheet, its strings and styles are.  `lim`
+ * NULL means the defaults, kept in `def`. */
+static int
+open_package(struct zipctx *z, const void *data, size_t len,
+	     const struct kg_sheet_limits *lim, struct kg_sheet_limits *def,
+	     struct parts *pt, struct kg_err *err)
+{
+	if (!lim) {
+		kg_sheet_limits_default(def);
+		lim = def;
+	}
+	z->lim = lim;
+	z->len = len;
+	if (len > lim->max_file)
+		return kg_err_set(err, 413, "too_large", "the file is larger "
+				  "than %zu MiB", lim->max_file >> 20);
+	if (open_zip(z, data, len, err) < 0)
+		return -1;
+	return read_workbook(z, pt, err);
+}
+
 int
 kg_xlsx_read(const void *data, size_t len, const struct kg_sheet_limits *lim,
 	     kg_sheet_row_fn fn, void *arg, struct kg_err *err)
@@ -1527,18 +1549,9 @@ kg_xlsx_read(const void *data, size_t len, const struct kg_sheet_limits *lim,
 	struct sst sst = {0};
 	int rc = -1;
 
-	if (!lim) {
-		kg_sheet_limits_default(&def);
-		lim = &def;
-	}
-	z.lim = lim;
-	z.len = len;
-	if (len > lim->max_file)
-		return kg_err_set(err, 413, "too_large", "the file is larger "
-				  "than %zu MiB", lim->max_file >> 20);
-	if (open_zip(&z, data, len, err) < 0 ||
-	    read_workbook(&z, &pt, err) < 0)
+	if (open_package(&z, data, len, lim, &def, &pt, err) < 0)
 		goto out;
+	lim = z.lim;
 	if (pt.styles[0] && (parse_entry(&z, pt.styles, &st.b, styles_start,
 					 styles_end, NULL, err) < 0 ||
 			     styles_finish(&st, err) < 0))
@@ -1609,14 +1622,7 @@ kg_xlsx_floor(const void *data, size_t len, const struct kg_sheet_limits *lim,
 	double t0, t1;
 	int rc = -1;
 
-	if (!lim) {
-		kg_sheet_limits_default(&def);
-		lim = &def;
-	}
-	z.lim = lim;
-	z.len = len;
-	if (open_zip(&z, data, len, err) < 0 ||
-	    read_workbook(&z, &pt, err) < 0)
+	if (open_package(&z, data, len, lim, &def, &pt, err) < 0)
 		goto out;
 	t0 = cpu_ms();
 	if (inflate_only(&z, pt.sheet, err) < 0)
