@@ -2,7 +2,6 @@
 #include "kg_array.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <expat.h>
 #include <math.h>
 #include <stdarg.h>
