@@ -449,6 +449,11 @@ def test_installer_refusals(ctx):
     finally:
         srv.terminate()
         srv.wait()
+    # a site below the domain's root: the UI calls /api/... there
+    rc, out = run("--dest", f"{scratch}/www3", "--config-dir", f"{scratch}/c3", "--db", db,
+                  "--url", "http://127.0.0.1:1/kartograf/")
+    assert rc == 1 and "root of a (sub)domain" in out, out
+    assert not os.path.exists(f"{scratch}/www3") and not os.path.exists(f"{scratch}/c3")
     rc, out = run("--bogus")
     assert rc == 2, out
 
