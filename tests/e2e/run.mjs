@@ -1109,7 +1109,7 @@ await test('editor with 8 sections × 20,000 characters: typing stays within 50 
 // a minute until then.
 const CRON_WORKER = process.env.E2E_CRON_WORKER || '';
 if (process.env.E2E_SHARED_MODE === 'fcgid') {
-  await test('mod_fcgid smoke: login, upload, "within a minute" until cron starts the worker, polling follows the batch, .docx and .zip', async () => {
+  await test('mod_fcgid smoke: login, a refused large upload explained, upload, "within a minute" until cron starts the worker, polling follows the batch, .docx and .zip', async () => {
     assert(CRON_WORKER, 'E2E_CRON_WORKER not set (run.sh)');
     const { ctx, page: f } = await newPage();
     let worker = null;
@@ -1120,6 +1120,23 @@ if (process.env.E2E_SHARED_MODE === 'fcgid') {
       assert(/script-src 'self'/.test(h['content-security-policy'] || ''), `CSP from the .htaccess (${h['content-security-policy']})`);
       assert(h['x-content-type-options'] === 'nosniff', `nosniff (${h['x-content-type-options']})`);
       await login(f, BASE);
+      // a sheet above FcgidMaxRequestLen (128 KiB): mod_fcgid refuses it before
+      // Kartograf reads it, and the page says so in words
+      const big = [HEADER];
+      for (let i = 0; i < 300; i++) {
+        big.push([`Duży projekt ${i + 1}`, `${'Opis działań w dzielnicy. '.repeat(24)}${i}`, 'Fundacja Duża',
+          10000 + i, '01.03.2026', '31.10.2026', 'mieszkańcy']);
+      }
+      const csv = big.map((r) => r.map((c) => `"${String(c).replace(/"/g, '""')}"`).join(',')).join('\r\n');
+      assert(Buffer.byteLength(csv) > 160 * 1024, `the sheet is above the limit (${Buffer.byteLength(csv)} bytes)`);
+      await f.setInputFiles('#file', writeTmp(`fcgid-big-${uniq}.csv`, Buffer.from(csv)));
+      await f.waitForSelector('#client-ok');
+      await f.click('#send');
+      const refused = await (await f.waitForSelector('#upload-error', { timeout: 30000 })).textContent();
+      assert(/Serwer WWW odrzucił plik \(\d+ KiB\)/.test(refused) && /FcgidMaxRequestLen/.test(refused),
+        `a readable message for the web server's refusal (${refused})`);
+      await shot(f, 'fcgid-upload-refused');
+      if (await f.isVisible('#reset')) await f.click('#reset');
       const file = writeTmp(`fcgid-${uniq}.xlsx`, xlsxBuffer(goodRows(`${uniq}f`, 3)));
       await f.setInputFiles('#file', file);
       await f.waitForSelector('#client-ok');
