@@ -214,6 +214,9 @@ def test_shared_host_serves_no_secrets(ctx):
         conf = os.path.join(home, "kartograf", "kartograf.conf")
         assert oct(os.stat(conf).st_mode & 0o777) == "0o600", oct(os.stat(conf).st_mode)
         assert oct(os.stat(os.path.dirname(conf)).st_mode & 0o777) == "0o700"
+        for d in ("files", "log"):   # stored files and logs: the account's alone
+            st = os.stat(os.path.join(home, "kartograf", d))
+            assert oct(st.st_mode & 0o777) == "0o700", (mode, d, oct(st.st_mode))
         assert not os.path.realpath(conf).startswith(os.path.realpath(home + "/public_html"))
         # unknown API paths: JSON 404 from the program, not an HTML page
         r = ctx.request(base, "GET", "/api/nope")
@@ -392,6 +395,14 @@ def test_installer_without_mod_fcgid_or_mod_headers(ctx):
     nothing; --mode cgi installs and works without mod_headers (its headers
     are "where available"), Authorization reaching the programs."""
     with _throwaway_apache(ctx, ["rewrite", "cgid"]) as (base, root):
+        www = os.path.join(root, "public_html")
+        # the account's own page and .htaccess, there before Kartograf
+        with open(os.path.join(www, "mine.html"), "w") as f:
+            f.write("<p>moja strona</p>\n")
+        with open(os.path.join(www, ".htaccess"), "w") as f:
+            f.write("# my own settings\n")
+        subprocess.run(["chown", "-R", "www-data:www-data", www], check=False)
+        own = _tree(www)
         _refused_untouched(ctx, root, "fcgid", base, "mod_fcgid is not loaded on this server")
         rc, out = _run_installer(ctx, *_install_args(ctx, root, "cgi", base), stdin=ADMIN_PASSWORD + "\n")
         assert rc == 0 and "checked: " in out, out
@@ -405,8 +416,25 @@ def test_installer_without_mod_fcgid_or_mod_headers(ctx):
         # a program by its file name: refused by the rewrite guard, not run or served
         r = ctx.request(base, "GET", "/health.cgi")
         assert r.status == 403 and b"ELF" not in r.body, r
-        assert not [d for d in os.listdir(os.path.join(root, "public_html"))
-                    if d.startswith("kartograf-probe")]
+        assert not [d for d in os.listdir(www) if d.startswith("kartograf-probe")]
+        assert "kept your previous .htaccess" in out, out
+        # README's uninstall block (the crontab line aside) leaves the account's
+        # own files exactly as they were before the install
+        _readme_uninstall(root)
+        assert _tree(www) == own, sorted(set(_tree(www)) ^ set(own))
+        assert not os.path.exists(os.path.join(root, "kartograf"))
+
+
+def _readme_uninstall(home):
+    """Run the README's "Uninstalling" shell block as the account with HOME=home."""
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")) as f:
+        text = f.read()
+    block = text.split("**Uninstalling**", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    script = "set -e\n" + "\n".join(line for line in block.splitlines()
+                                     if not line.startswith("crontab"))
+    p = subprocess.run(_as_account(["sh", "-c", script], {"HOME": home}), capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, (script, p.stdout, p.stderr)
 
 
 def test_installer_refusals(ctx):
@@ -484,7 +512,7 @@ def test_shared_host_upgrade_in_place(ctx):
     assert rc == 0 and "keeping" in out and "exists, kept" in out, out
     # the crontab line, with this install's worker
     cron = f"* * * * * {home}/kartograf/app/bin/kartograf-worker --cron >>{home}/kartograf/log/worker.log 2>&1"
-    assert cron in out, out
+    assert cron in out and f"site:     {base}/" in out, out
     assert open(conf).read() == before
     assert _tree(os.path.join(home, "kartograf", "files")) == files_before
     r = ctx.request(base, "GET", "/api/batches", headers=auth)   # same jwt_key: still logged in
