@@ -297,11 +297,11 @@ MODDIR = "/usr/lib/apache2/modules"
 
 
 @contextlib.contextmanager
-def _throwaway_apache(ctx, modules):
+def _throwaway_apache(ctx, modules, override="All"):
     """A second, throwaway shared-host Apache on a free loopback port with only
     the given optional modules loaded (of rewrite, cgid, fcgid, headers):
-    AllowOverride All on <root>/public_html, the account's (www-data) document
-    root.  Yields (base URL, root)."""
+    AllowOverride `override` on <root>/public_html, the account's (www-data)
+    document root.  Yields (base URL, root)."""
     root = _scratch(ctx, "apache-" + "-".join(modules))
     www, run = os.path.join(root, "public_html"), os.path.join(root, "run")
     os.makedirs(www)
@@ -321,7 +321,7 @@ def _throwaway_apache(ctx, modules):
     lines += ["StartServers 1", "ServerLimit 2", "ThreadsPerChild 16", "MaxRequestWorkers 32",
               "TypesConfig /etc/mime.types",
               "<Directory />", "    AllowOverride None", "    Require all denied", "</Directory>",
-              f'<Directory "{www}">', "    AllowOverride All", "    Options SymLinksIfOwnerMatch",
+              f'<Directory "{www}">', f"    AllowOverride {override}", "    Options SymLinksIfOwnerMatch",
               "    Require all granted", "</Directory>",
               '<Files ".ht*">', "    Require all denied", "</Files>",
               f'DocumentRoot "{www}"']
@@ -425,6 +425,17 @@ def test_installer_without_mod_fcgid_or_mod_headers(ctx):
         assert not os.path.exists(os.path.join(root, "kartograf"))
 
 
+def test_installer_refuses_narrow_allowoverride(ctx):
+    """Throwaway Apaches with every module but a document root whose
+    AllowOverride ignores the .htaccess (None: 404) or refuses it (no Options:
+    500): refused with the reason, nothing left behind."""
+    mods = ["rewrite", "cgid", "headers"]
+    with _throwaway_apache(ctx, mods, override="None") as (base, root):
+        _refused_untouched(ctx, root, "cgi", base, "AllowOverride None ignores the .htaccess")
+    with _throwaway_apache(ctx, mods, override="FileInfo AuthConfig Limit") as (base, root):
+        _refused_untouched(ctx, root, "cgi", base, "500 - the server refused the .htaccess")
+
+
 def _readme_uninstall(home):
     """Run the README's "Uninstalling" shell block as the account with HOME=home."""
     with open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")) as f:
@@ -463,20 +474,11 @@ def test_installer_refusals(ctx):
     assert rc == 1 and "database unreachable" in out, out
     assert not os.path.exists(f"{scratch}/www") and not os.path.exists(f"{scratch}/c"), \
         os.listdir(scratch)
-    # a server that does not read the .htaccess at all (python's http.server: 404)
-    srv = subprocess.Popen(["/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", "0"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           cwd=scratch)
-    try:
-        line = srv.stdout.readline()
-        port = line.split("port ")[1].split()[0]
-        rc, out = run("--dest", f"{scratch}/www2", "--config-dir", f"{scratch}/c2", "--db",
-                      db, "--url", f"http://127.0.0.1:{port}")
-        assert rc == 1 and "404 - mod_rewrite is not active" in out, out
-        assert not os.path.exists(f"{scratch}/www2") and not os.path.exists(f"{scratch}/c2")
-    finally:
-        srv.terminate()
-        srv.wait()
+    # no web server answers at --url
+    rc, out = run("--dest", f"{scratch}/www2", "--config-dir", f"{scratch}/c2", "--db", db,
+                  "--url", f"http://127.0.0.1:{_free_port()}")
+    assert rc == 1 and "no answer from" in out, out
+    assert not os.path.exists(f"{scratch}/www2") and not os.path.exists(f"{scratch}/c2")
     # a site below the domain's root: the UI calls /api/... there
     rc, out = run("--dest", f"{scratch}/www3", "--config-dir", f"{scratch}/c3", "--db", db,
                   "--url", "http://127.0.0.1:1/kartograf/")
