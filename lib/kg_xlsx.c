@@ -18,6 +18,15 @@
  */
 #define NS_SEP ' '
 #define CHUNK 65536
+/*
+ * What feed() asks expat's buffer for and inflates into it: a little less
+ * than CHUNK, so that a read plus the incomplete token expat keeps from
+ * the previous one plus its 1 KiB of context still fit in the 64 KiB
+ * buffer of the first read.  Asking for the whole CHUNK made expat grow
+ * its buffer to ~128 KiB on the second read (and hold both while it
+ * copied): ~130 KiB of the reader's peak for nothing.
+ */
+#define XML_READ (CHUNK - 4096)
 #define RATIO_FLOOR ((uint64_t)1024 * 1024)
 #define MAX_PATH 512
 #define MAX_LIST 10000	/* sheets, relationships, styles, formats */
@@ -233,10 +242,10 @@ feed(struct zipctx *z, zip_file_t *zf, uint64_t comp, XML_Parser p,
 	void *buf;
 
 	for (;;) {
-		if (!(buf = XML_GetBuffer(p, CHUNK)))
+		if (!(buf = XML_GetBuffer(p, XML_READ)))
 			return kg_err_set(err, 500, "internal",
 					  "out of memory");
-		n = zip_fread(zf, buf, CHUNK);
+		n = zip_fread(zf, buf, XML_READ);
 		if (n < 0)
 			return kg_err_set(err, 400, "damaged",
 					  "the file is damaged or truncated "
