@@ -77,24 +77,16 @@ xml_stop(struct xml_base *b)
  * The local part of `name` (expat's "URI local" or plain "local") when it
  * is in one of the namespaces `ns`, else NULL.  A name in no namespace is
  * accepted too: hand-made files sometimes drop xmlns, and nothing else
- * could be meant.  This runs twice for every element of the sheet: one
- * scan for the separator, then a URI is compared only when its length is
- * the one before the separator (none of ours holds a space, so the first
- * separator ends it).
+ * could be meant.  The URI is compared first, without scanning the name,
+ * because this runs for every element of the sheet.
  */
 static const char *
 xlocal(const char *name, const struct ns *ns)
 {
-	const char *sep = strchr(name, NS_SEP);
-	size_t len;
-
-	if (!sep)
-		return name;
-	len = (size_t)(sep - name);
 	for (; ns->uri; ns++)
-		if (len == ns->len && !memcmp(name, ns->uri, len))
-			return sep + 1;
-	return NULL;
+		if (!strncmp(name, ns->uri, ns->len) && name[ns->len] == NS_SEP)
+			return name + ns->len + 1;
+	return strchr(name, NS_SEP) ? NULL : name;
 }
 
 static int
