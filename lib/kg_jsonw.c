@@ -71,11 +71,25 @@ static void
 put_string(struct kg_jsonw *w, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s), i = 0, k;
+	size_t n = strlen(s), i = 0, k = plain_run(p, n);
+	struct kg_buf *b = &w->buf;
 	char esc[8];
 
+	/* the usual string, nothing to escape: one copy, quotes included */
+	if (k == n) {
+		if (kg_buf_reserve(b, n + 2) < 0) {
+			w->oom = 1;
+			return;
+		}
+		b->data[b->len] = '"';
+		memcpy(b->data + b->len + 1, s, n);
+		b->data[b->len + n + 1] = '"';
+		b->len += n + 2;
+		b->data[b->len] = '\0';
+		return;
+	}
 	put(w, "\"", 1);
-	while ((k = plain_run(p + i, n - i)) < n - i) {
+	for (; k < n - i; k = plain_run(p + i, n - i)) {
 		put(w, (const char *)p + i, k);
 		i += k;
 		switch (p[i]) {
