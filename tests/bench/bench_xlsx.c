@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kg_clock.h"
 #include "kg_csv.h"
 #include "kg_rows.h"
 #include "kg_xlsx.h"
@@ -49,10 +50,7 @@ count_row(void *arg, unsigned row, const struct kg_cell *cells,
 static double
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	return (double)kg_clock_us() / 1e3;
 }
 
 static int

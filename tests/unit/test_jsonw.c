@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "kg_array.h"
 #include "kg_jsonw.h"
 
 /* One value written by the writer equals cJSON's print of `item`. */
@@ -41,7 +42,7 @@ test_numbers(void **state)
 	struct kg_jsonw w = {0};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+	for (size_t i = 0; i < KG_COUNT(v); i++) {
 		kg_jsonw_num(&w, v[i]);
 		same_as_cjson(&w, cJSON_CreateNumber(v[i]));
 	}
@@ -62,7 +63,7 @@ test_strings(void **state)
 	struct kg_jsonw w = {0};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+	for (size_t i = 0; i < KG_COUNT(v); i++) {
 		kg_jsonw_str(&w, v[i]);
 		same_as_cjson(&w, cJSON_CreateString(v[i]));
 	}
