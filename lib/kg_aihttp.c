@@ -584,6 +584,28 @@ kg_aihttp_start(struct kg_ai_call *call, struct kg_aihttp_spec *spec,
 	return 0;
 }
 
+int
+kg_aihttp_start_chat(struct kg_ai_call *call, const char *url,
+		     const char *model, const char *body_model,
+		     const char *key_header, const char *key_value,
+		     struct kg_err *err)
+{
+	struct kg_aihttp_spec spec = {.url = url, .model = model,
+				      .parse = kg_aihttp_chat_parse};
+
+	spec.body = kg_aihttp_chat_body(call->req, body_model);
+	if (!spec.body || !url ||
+	    kg_aihttp_header(&spec.headers, "Content-Type",
+			     "application/json") < 0 ||
+	    (*key_value &&
+	     kg_aihttp_header(&spec.headers, key_header, key_value) < 0)) {
+		curl_slist_free_all(spec.headers);
+		free(spec.body);
+		return kg_err_set(err, 500, "internal", "out of memory");
+	}
+	return kg_aihttp_start(call, &spec, err); /* takes headers, body */
+}
+
 void
 kg_aihttp_cancel(struct kg_ai_call *call)
 {
