@@ -244,3 +244,36 @@ kg_jsonw_json_cell(struct kg_jsonw *w, const PGresult *res, int row, int col)
 	free(text);
 	cJSON_Delete(o);
 }
+
+/* KG_JSONW_FLAG: 't' is true, anything else (NULL too) false. */
+static void
+flag_cell(struct kg_jsonw *w, const PGresult *res, int row, int col)
+{
+	kg_jsonw_bool(w, !PQgetisnull(res, row, col) &&
+			 !strcmp(PQgetvalue(res, row, col), "t"));
+}
+
+static void (*const cell_writer[])(struct kg_jsonw *, const PGresult *, int,
+				    int) = {
+	[KG_JSONW_TEXT] = kg_jsonw_text_cell,
+	[KG_JSONW_NUM] = kg_jsonw_num_cell,
+	[KG_JSONW_BOOL] = kg_jsonw_bool_cell,
+	[KG_JSONW_FLAG] = flag_cell,
+	[KG_JSONW_TIME] = kg_jsonw_time_cell,
+	[KG_JSONW_JSON] = kg_jsonw_json_cell,
+};
+
+void
+kg_jsonw_row(struct kg_jsonw *w, const struct kg_jsonw_col *cols,
+	     size_t ncols, const PGresult *res, int row, int base,
+	     const void *ctx)
+{
+	for (size_t i = 0; i < ncols; i++) {
+		kg_jsonw_key(w, cols[i].key);
+		if (cols[i].kind == KG_JSONW_FN)
+			cols[i].fn(w, res, row, ctx);
+		else
+			cell_writer[cols[i].kind](w, res, row,
+						  base + cols[i].col);
+	}
+}
