@@ -15,7 +15,7 @@
 # Prints "ok - name" / "not ok - name" lines and a final "e2e: N passed, M failed".
 # Screenshots of every step and the downloaded files go to $E2E_ARTIFACTS, default
 # STATE/../e2e-artifacts. Env: BUILD (default build), E2E_ONLY (substring filter),
-# E2E_NO_APACHE=1 (skip the Apache smoke run), E2E_TIMEOUT (s, default 600).
+# E2E_NO_APACHE=1 (skip the Apache smoke run), E2E_TIMEOUT (s, default 600; 1200 through a shared-host site).
 # E2E_SHARED=1: the whole suite through the shared host's plain-CGI site instead
 # (kgstack start STATE shared, README "Shared hosting"): the user is created with
 # that install's kartograf-admin and its worker runs the way cron starts it.
@@ -72,6 +72,9 @@ ADMIN="$BUILD/worker/kartograf-admin"
 ADMIN_RUN=(env KARTOGRAF_CONFIG="$STATE/kartograf.conf")
 CRON_PID=""
 SMODE=""
+# plain CGI starts a process per request (~0.4 s each on a busy 2-core machine)
+DEFAULT_TIMEOUT=600
+[[ -n "${E2E_SHARED:-}" ]] && DEFAULT_TIMEOUT=1200
 if [[ -n "${E2E_SHARED:-}" ]]; then
     SMODE=cgi; [[ "$E2E_SHARED" == fcgid ]] && SMODE=fcgid
     SPORT=$(env_get "SHARED_${SMODE^^}_PORT")
@@ -106,7 +109,7 @@ WHERE=lighttpd; [[ -n "$SMODE" ]] && WHERE="shared-host $SMODE site"
 echo "# e2e: $WHERE $BASE${APACHE:+, apache $APACHE}; artifacts in $ART"
 rc=0
 (cd "$HERE" && E2E_BASE="$BASE" E2E_APACHE="$APACHE" E2E_EMAIL="$EMAIL" E2E_PASSWORD="$PASSWORD" \
-    E2E_ARTIFACTS="$ART" E2E_STATE="$STATE" E2E_KGSTACK="$ROOT/scripts/kgstack" BUILD="$BUILD" timeout -k 10 "${E2E_TIMEOUT:-600}" node run.mjs) || rc=$?
+    E2E_ARTIFACTS="$ART" E2E_STATE="$STATE" E2E_KGSTACK="$ROOT/scripts/kgstack" BUILD="$BUILD" timeout -k 10 "${E2E_TIMEOUT:-$DEFAULT_TIMEOUT}" node run.mjs) || rc=$?
 if ((rc == 124 || rc == 137)); then
     echo "not ok - e2e suite timed out"
     echo "e2e: 0 passed, 1 failed"
