@@ -497,6 +497,13 @@ def test_shared_host_in_a_subdirectory(ctx):
             sub, ext = f"kartograf-{mode}", "cgi" if mode == "cgi" else "fcgi"
             prefix, cfg = f"/~konto/{sub}", os.path.join(root, f"config-{mode}")
             db = f"host=127.0.0.1 port={ctx.env['PG_PORT']} dbname=kg_shared_{mode} user=kartograf"
+            if mode == "cgi":
+                # --url naming another place than --dest: the probe is not found there
+                rc, out = _run_installer(
+                    ctx, "--dest", os.path.join(pub, sub), "--config-dir", cfg, "--mode", mode,
+                    "--db", db, "--url", f"{base}/kartograf/", stdin=ADMIN_PASSWORD + "\n")
+                assert rc == 1 and "--url is not the address of --dest" in out, out
+                assert not os.path.exists(os.path.join(pub, sub)) and not os.path.exists(cfg), out
             rc, out = _run_installer(
                 ctx, "--dest", os.path.join(pub, sub), "--config-dir", cfg, "--mode", mode,
                 "--db", db, "--redis-host", "127.0.0.1", "--redis-port", ctx.env["REDIS_PORT"],
