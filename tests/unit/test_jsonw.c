@@ -62,10 +62,25 @@ test_strings(void **state)
 	struct kg_jsonw w = {0};
 
 	(void)state;
+	static const char special[] = "\"\\\x01\x1f\n ~\x7f\xc5";
+	char s[40];
+
+	(void)state;
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		kg_jsonw_str(&w, v[i]);
 		same_as_cjson(&w, cJSON_CreateString(v[i]));
 	}
+	/* every byte that is or is not escaped, at every place of a text
+	 * long enough to be scanned eight bytes at a time */
+	for (size_t k = 0; k < sizeof(special) - 1; k++)
+		for (size_t at = 0; at < 30; at++) {
+			memset(s, 'a', 30);
+			s[30] = '\0';
+			s[at] = special[k];
+			s[(at * 7) % 30] = special[(k + 1) % (sizeof(special) - 1)];
+			kg_jsonw_str(&w, s);
+			same_as_cjson(&w, cJSON_CreateString(s));
+		}
 }
 
 static void
