@@ -19,7 +19,7 @@ static void
 comma(struct kg_jsonw *w)
 {
 	if (w->comma)
-		put(w, ",", 1);
+		put(w, ", ", w->pg ? 2 : 1);
 	w->comma = 1;
 }
 
@@ -73,7 +73,10 @@ kg_jsonw_key(struct kg_jsonw *w, const char *key)
 {
 	comma(w);
 	put_string(w, key);
-	put(w, ":", 1);
+	if (w->pg)
+		put(w, " : ", 3);
+	else
+		put(w, ":", 1);
 	w->comma = 0;
 }
 

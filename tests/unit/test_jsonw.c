@@ -118,6 +118,41 @@ test_appends(void **state)
 	kg_buf_free(&w.buf);
 }
 
+/* w.pg: the layout of PostgreSQL's json_build_object and json_agg, as
+ * `SELECT json_build_object('a', json_agg(json_build_object('c', x)),
+ * 'k"ey', 'v', 'e', '[]'::json)` printed it (PostgreSQL 15). */
+static void
+test_pg_layout(void **state)
+{
+	struct kg_jsonw w = {.pg = 1};
+
+	(void)state;
+	kg_jsonw_open(&w, '{');
+	kg_jsonw_key(&w, "a");
+	kg_jsonw_open(&w, '[');
+	for (int i = 0; i < 2; i++) {
+		kg_jsonw_open(&w, '{');
+		kg_jsonw_key(&w, "c");
+		if (i)
+			kg_jsonw_num(&w, 2);
+		else
+			kg_jsonw_null(&w);
+		kg_jsonw_close(&w, '}');
+	}
+	kg_jsonw_close(&w, ']');
+	kg_jsonw_key(&w, "k\"ey");
+	kg_jsonw_str(&w, "v");
+	kg_jsonw_key(&w, "e");
+	kg_jsonw_open(&w, '[');
+	kg_jsonw_close(&w, ']');
+	kg_jsonw_close(&w, '}');
+	assert_false(w.oom);
+	assert_string_equal(kg_buf_str(&w.buf),
+			    "{\"a\" : [{\"c\" : null}, {\"c\" : 2}], "
+			    "\"k\\\"ey\" : \"v\", \"e\" : []}");
+	kg_buf_free(&w.buf);
+}
+
 int
 main(void)
 {
@@ -126,6 +161,7 @@ main(void)
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_structure),
 		cmocka_unit_test(test_appends),
+		cmocka_unit_test(test_pg_layout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

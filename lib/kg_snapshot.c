@@ -1,0 +1,106 @@
+#include "kg_snapshot.h"
+#include "kg_auth.h"
+#include "kg_batch.h"
+#include "kg_db.h"
+#include "kg_jsonw.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Row 0 is the batch (columns 0-5, the project columns NULL), then one
+ * row per project (columns 6-11, the batch columns NULL) in row order.
+ * The ts is the statement's now() formatted as the JSON implementation
+ * did, so it is the time of the read, in UTC, to the millisecond.
+ */
+enum { C_SEQ, C_STATUS, C_TS, C_ID, C_NAME, C_ROWS,
+       C_ROW, C_PID, C_PNAME, C_PSTATUS, C_PROGRESS, C_SCORE };
+
+#define SNAPSHOT_SQL                                                        \
+	"WITH b AS (SELECT b.id, b.name, b.status, b.row_count, b.event_seq" \
+	" FROM batches b WHERE b.id = $1::uuid AND " KG_BATCH_VISIBLE ")"    \
+	" SELECT b.event_seq, b.status, to_char(now() AT TIME ZONE 'UTC',"   \
+	" 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), b.id, b.name, b.row_count,"  \
+	" NULL::int, NULL::uuid, NULL::text, NULL::text, NULL::smallint,"    \
+	" NULL::smallint FROM b"                                             \
+	" UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, p.row_number," \
+	" p.id, p.name, p.status, p.progress, p.quality_score"               \
+	" FROM b JOIN projects p ON p.batch_id = b.id"                       \
+	" ORDER BY 7 NULLS FIRST"
+
+int
+kg_snapshot_read(const char *id, const struct kg_user *u,
+		 struct kg_snapshot *s, struct kg_err *err)
+{
+	PGresult *res = KG_DB_QUERY(err, SNAPSHOT_SQL, id, u->id,
+				    kg_auth_admin_param(u));
+
+	memset(s, 0, sizeof(*s));
+	if (!res)
+		return -1;
+	if (PQntuples(res) == 0 || PQgetisnull(res, 0, C_SEQ)) {
+		PQclear(res);
+		return kg_err_set(err, 404, "not_found", "no such batch");
+	}
+	s->res = res;
+	s->seq = atoll(PQgetvalue(res, 0, C_SEQ));
+	s->status = PQgetvalue(res, 0, C_STATUS);
+	return 0;
+}
+
+static void
+project_json(struct kg_jsonw *w, const PGresult *res, int row)
+{
+	kg_jsonw_open(w, '{');
+	kg_jsonw_key(w, "id");
+	kg_jsonw_text_cell(w, res, row, C_PID);
+	kg_jsonw_key(w, "name");
+	kg_jsonw_text_cell(w, res, row, C_PNAME);
+	kg_jsonw_key(w, "row");
+	kg_jsonw_num_cell(w, res, row, C_ROW);
+	kg_jsonw_key(w, "status");
+	kg_jsonw_text_cell(w, res, row, C_PSTATUS);
+	kg_jsonw_key(w, "progress");
+	kg_jsonw_num_cell(w, res, row, C_PROGRESS);
+	kg_jsonw_key(w, "quality_score");
+	kg_jsonw_num_cell(w, res, row, C_SCORE);
+	kg_jsonw_close(w, '}');
+}
+
+int
+kg_snapshot_json(const struct kg_snapshot *s, struct kg_buf *out)
+{
+	const PGresult *res = s->res;
+	struct kg_jsonw w = {.buf = *out, .pg = 1};
+
+	kg_jsonw_open(&w, '{');
+	kg_jsonw_key(&w, "type");
+	kg_jsonw_str(&w, "snapshot");
+	kg_jsonw_key(&w, "seq");
+	kg_jsonw_num_cell(&w, res, 0, C_SEQ);
+	kg_jsonw_key(&w, "ts");
+	kg_jsonw_text_cell(&w, res, 0, C_TS);
+	kg_jsonw_key(&w, "batch_id");
+	kg_jsonw_text_cell(&w, res, 0, C_ID);
+	kg_jsonw_key(&w, "name");
+	kg_jsonw_text_cell(&w, res, 0, C_NAME);
+	kg_jsonw_key(&w, "status");
+	kg_jsonw_text_cell(&w, res, 0, C_STATUS);
+	kg_jsonw_key(&w, "row_count");
+	kg_jsonw_num_cell(&w, res, 0, C_ROWS);
+	kg_jsonw_key(&w, "projects");
+	kg_jsonw_open(&w, '[');
+	for (int i = 1; i < PQntuples(res); i++)
+		project_json(&w, res, i);
+	kg_jsonw_close(&w, ']');
+	kg_jsonw_close(&w, '}');
+	*out = w.buf;
+	return w.oom ? -1 : 0;
+}
+
+void
+kg_snapshot_free(struct kg_snapshot *s)
+{
+	PQclear(s->res);
+	memset(s, 0, sizeof(*s));
+}
