@@ -2,31 +2,32 @@
 #include "kg_auth.h"
 #include "kg_batch.h"
 #include "kg_db.h"
+#include "kg_events.h"
 #include "kg_jsonw.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 /*
- * Row 0 is the batch (columns 0-5, the project columns NULL), then one
- * row per project (columns 6-11, the batch columns NULL) in row order.
- * The ts is the statement's now() formatted as the JSON implementation
- * did, so it is the time of the read, in UTC, to the millisecond.
+ * Row 0 is the batch (columns 0-4, the project columns NULL), then one
+ * row per project (columns 5-10, the batch columns NULL) in row order.
+ * The "ts" is taken when the rows have arrived, as every event's is
+ * (kg_event_timestamp; the JSON implementation had the statement's
+ * now(), to the millisecond in UTC, alike).
  */
-enum { C_SEQ, C_STATUS, C_TS, C_ID, C_NAME, C_ROWS,
+enum { C_SEQ, C_STATUS, C_ID, C_NAME, C_ROWS,
        C_ROW, C_PID, C_PNAME, C_PSTATUS, C_PROGRESS, C_SCORE };
 
 #define SNAPSHOT_SQL                                                        \
 	"WITH b AS (SELECT b.id, b.name, b.status, b.row_count, b.event_seq" \
-	" FROM batches b WHERE b.id = $1::uuid AND " KG_BATCH_VISIBLE ")"    \
-	" SELECT b.event_seq, b.status, to_char(now() AT TIME ZONE 'UTC',"   \
-	" 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), b.id, b.name, b.row_count,"  \
-	" NULL::int, NULL::uuid, NULL::text, NULL::text, NULL::smallint,"    \
-	" NULL::smallint FROM b"                                             \
-	" UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, p.row_number," \
-	" p.id, p.name, p.status, p.progress, p.quality_score"               \
-	" FROM b JOIN projects p ON p.batch_id = b.id"                       \
-	" ORDER BY 7 NULLS FIRST"
+	" FROM batches b WHERE b.id = $1::uuid AND " KG_BATCH_VISIBLE ")"   \
+	" SELECT b.event_seq, b.status, b.id, b.name, b.row_count,"         \
+	" NULL::int, NULL::uuid, NULL::text, NULL::text, NULL::smallint,"   \
+	" NULL::smallint FROM b"                                            \
+	" UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, p.row_number,"     \
+	" p.id, p.name, p.status, p.progress, p.quality_score"              \
+	" FROM b JOIN projects p ON p.batch_id = b.id"                      \
+	" ORDER BY 6 NULLS FIRST"
 
 int
 kg_snapshot_read(const char *id, const struct kg_user *u,
@@ -45,6 +46,7 @@ kg_snapshot_read(const char *id, const struct kg_user *u,
 	s->res = res;
 	s->seq = atoll(PQgetvalue(res, 0, C_SEQ));
 	s->status = PQgetvalue(res, 0, C_STATUS);
+	kg_event_timestamp(s->ts, sizeof(s->ts));
 	return 0;
 }
 
@@ -79,7 +81,7 @@ kg_snapshot_json(const struct kg_snapshot *s, struct kg_buf *out)
 	kg_jsonw_key(&w, "seq");
 	kg_jsonw_num_cell(&w, res, 0, C_SEQ);
 	kg_jsonw_key(&w, "ts");
-	kg_jsonw_text_cell(&w, res, 0, C_TS);
+	kg_jsonw_str(&w, s->ts);
 	kg_jsonw_key(&w, "batch_id");
 	kg_jsonw_text_cell(&w, res, 0, C_ID);
 	kg_jsonw_key(&w, "name");

@@ -29,6 +29,7 @@ struct kg_snapshot {
 	PGresult *res;		/* row 0: the batch; then its projects */
 	long long seq;		/* batches.event_seq as read */
 	const char *status;	/* batches.status (points into res) */
+	char ts[40];		/* when it was read (kg_event_timestamp) */
 };
 
 /* Read batch `id` as u sees it: 0, or -1 with 404 "not_found" when it is
