@@ -118,6 +118,43 @@ test_appends(void **state)
 	kg_buf_free(&w.buf);
 }
 
+/* A number cell is written as kg_jsonw_num writes the double its text
+ * reads as, whether or not it takes the short way for plain integers. */
+static void
+test_num_cells(void **state)
+{
+	static const char *const v[] = {
+		"0", "7", "-12", "100", "123456789012345", "-123456789012345",
+		"1234567890123456", "99999999999999999", "007", "-0", "0.5",
+		"0.512301", "0.000001", "125000.5", "1e3", "12a",
+	};
+	int n = (int)(sizeof(v) / sizeof(v[0]));
+	PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+	PGresAttDesc col = {.name = "n", .typid = 1700, .typlen = -1,
+			    .atttypmod = -1};
+
+	(void)state;
+	assert_non_null(res);
+	assert_int_equal(PQsetResultAttrs(res, 1, &col), 1);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(PQsetvalue(res, i, 0, (char *)v[i],
+					    (int)strlen(v[i])), 1);
+	assert_int_equal(PQsetvalue(res, n, 0, NULL, -1), 1);
+	for (int i = 0; i <= n; i++) {
+		struct kg_jsonw got = {0}, want = {0};
+
+		kg_jsonw_num_cell(&got, res, i, 0);
+		if (i < n)
+			kg_jsonw_num(&want, strtod(v[i], NULL));
+		else
+			kg_jsonw_null(&want);
+		assert_string_equal(kg_buf_str(&got.buf), kg_buf_str(&want.buf));
+		kg_buf_free(&got.buf);
+		kg_buf_free(&want.buf);
+	}
+	PQclear(res);
+}
+
 /* w.pg: the layout of PostgreSQL's json_build_object and json_agg, as
  * `SELECT json_build_object('a', json_agg(json_build_object('c', x)),
  * 'k"ey', 'v', 'e', '[]'::json)` printed it (PostgreSQL 15). */
@@ -162,6 +199,7 @@ main(void)
 		cmocka_unit_test(test_structure),
 		cmocka_unit_test(test_appends),
 		cmocka_unit_test(test_pg_layout),
+		cmocka_unit_test(test_num_cells),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
