@@ -77,6 +77,7 @@
 #define PENDING_MAX 1024	/* out-of-order events held back */
 #define WRITE_TIMEOUT 30	/* s: a client that reads nothing is dropped */
 #define HISTORY_READ (KG_EVENTS_HISTORY * 2)
+#define OUT_KEEP 65536		/* bytes of output buffer a stream keeps */
 
 /* ---- shared state: channels, streams, the dispatcher ----------------- */
 
@@ -513,6 +514,7 @@ struct sse {
 	long long gap_since;		/* ms: waiting for a missing seq */
 	long long stop_at;		/* ms: [events] max_stream_seconds */
 	struct kg_stream_guard guard;	/* limits + session re-check */
+	int64_t began_us;		/* kg_relay_stream was called */
 };
 
 /* One SSE event; data lines split at newlines so no input can end the
@@ -578,27 +580,31 @@ snapshot_read(struct sse *x, struct kg_snapshot *snap, struct kg_err *err)
 }
 
 /* The snapshot event, its id = the seq it was read at.  The JSON is
- * only written here: a catch-up that the history can replay never pays
- * for it. */
+ * only written here (a catch-up that the history can replay never pays
+ * for it), straight into the stream's buffer: kg_jsonw escapes every
+ * control character, so it is one data: line as it is. */
 static int
 send_snapshot(struct sse *x, const struct kg_snapshot *snap, int64_t t0,
 	      struct kg_err *err)
 {
-	struct kg_buf json = {0};
 	double read_ms = kg_clock_ms_since(t0);
+	size_t before = x->out.len;
 
-	if (kg_snapshot_json(snap, &json) < 0) {
-		kg_buf_free(&json);
+	if (kg_buf_printf(&x->out, "id: %lld\nevent: snapshot\ndata: ",
+			  snap->seq) < 0 ||
+	    kg_snapshot_json(snap, &x->out) < 0 ||
+	    kg_buf_puts(&x->out, "\n\n") < 0) {
+		x->out.len = before;
+		if (x->out.data)
+			x->out.data[before] = '\0';
 		return kg_err_set(err, 503, "unavailable", "out of memory");
 	}
-	sse_event(x, snap->seq, "snapshot", kg_buf_str(&json));
 	x->last = snap->seq;
 	note_state(x, is_final(snap->status));
 	KG_INFO("snapshot of batch %s at seq %lld: %d projects, %zu bytes, "
-		"%.2f ms (read %.2f ms)", x->batch_id, snap->seq,
-		PQntuples(snap->res) - 1, json.len, kg_clock_ms_since(t0),
-		read_ms);
-	kg_buf_free(&json);
+		"%.2f ms (read %.2f ms), %.2f ms into the stream", x->batch_id,
+		snap->seq, PQntuples(snap->res) - 1, x->out.len - before,
+		kg_clock_ms_since(t0), read_ms, kg_clock_ms_since(x->began_us));
 	return 0;
 }
 
@@ -787,6 +793,10 @@ sse_flush(struct sse *x)
 		rc = kg_resp_write(x->req, x->out.data, x->out.len);
 		kg_buf_reset(&x->out);
 	}
+	/* A snapshot's worth is not kept for the stream's life (a thousand
+	 * streams of a big batch would hold a thousand of them). */
+	if (x->out.cap > OUT_KEEP)
+		kg_buf_free(&x->out);
 	if (rc == 0)
 		rc = kg_resp_flush(x->req);
 	return rc;
@@ -897,6 +907,7 @@ kg_relay_stream(struct kg_req *req, const char *batch_id, long long last_id)
 
 	if (!x)
 		return kg_fail(req, 503, "unavailable", "out of memory");
+	x->began_us = kg_clock_us();
 	x->req = req;
 	x->batch_id = batch_id;
 	x->st.wake_fd = -1;
