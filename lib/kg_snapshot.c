@@ -1,4 +1,5 @@
 #include "kg_snapshot.h"
+#include "kg_array.h"
 #include "kg_auth.h"
 #include "kg_batch.h"
 #include "kg_db.h"
@@ -50,24 +51,45 @@ kg_snapshot_read(const char *id, const struct kg_user *u,
 	return 0;
 }
 
+/* The event's members, as the JSON implementation ordered them; the
+ * batch's "ts" is computed (the time of the read). */
 static void
-project_json(struct kg_jsonw *w, const PGresult *res, int row)
+ts_json(struct kg_jsonw *w, const PGresult *res, int row, const void *ctx)
 {
-	kg_jsonw_open(w, '{');
-	kg_jsonw_key(w, "id");
-	kg_jsonw_text_cell(w, res, row, C_PID);
-	kg_jsonw_key(w, "name");
-	kg_jsonw_text_cell(w, res, row, C_PNAME);
-	kg_jsonw_key(w, "row");
-	kg_jsonw_num_cell(w, res, row, C_ROW);
-	kg_jsonw_key(w, "status");
-	kg_jsonw_text_cell(w, res, row, C_PSTATUS);
-	kg_jsonw_key(w, "progress");
-	kg_jsonw_num_cell(w, res, row, C_PROGRESS);
-	kg_jsonw_key(w, "quality_score");
-	kg_jsonw_num_cell(w, res, row, C_SCORE);
-	kg_jsonw_close(w, '}');
+	const struct kg_snapshot *s = ctx;
+
+	(void)res;
+	(void)row;
+	kg_jsonw_str(w, s->ts);
 }
+
+static void
+type_json(struct kg_jsonw *w, const PGresult *res, int row, const void *ctx)
+{
+	(void)res;
+	(void)row;
+	(void)ctx;
+	kg_jsonw_str(w, "snapshot");
+}
+
+static const struct kg_jsonw_col batch_cols[] = {
+	{"type", KG_JSONW_FN, 0, type_json},
+	{"seq", KG_JSONW_NUM, C_SEQ},
+	{"ts", KG_JSONW_FN, 0, ts_json},
+	{"batch_id", KG_JSONW_TEXT, C_ID},
+	{"name", KG_JSONW_TEXT, C_NAME},
+	{"status", KG_JSONW_TEXT, C_STATUS},
+	{"row_count", KG_JSONW_NUM, C_ROWS},
+};
+
+static const struct kg_jsonw_col project_cols[] = {
+	{"id", KG_JSONW_TEXT, C_PID},
+	{"name", KG_JSONW_TEXT, C_PNAME},
+	{"row", KG_JSONW_NUM, C_ROW},
+	{"status", KG_JSONW_TEXT, C_PSTATUS},
+	{"progress", KG_JSONW_NUM, C_PROGRESS},
+	{"quality_score", KG_JSONW_NUM, C_SCORE},
+};
 
 int
 kg_snapshot_json(const struct kg_snapshot *s, struct kg_buf *out)
@@ -81,24 +103,15 @@ kg_snapshot_json(const struct kg_snapshot *s, struct kg_buf *out)
 		return -1;
 
 	kg_jsonw_open(&w, '{');
-	kg_jsonw_key(&w, "type");
-	kg_jsonw_str(&w, "snapshot");
-	kg_jsonw_key(&w, "seq");
-	kg_jsonw_num_cell(&w, res, 0, C_SEQ);
-	kg_jsonw_key(&w, "ts");
-	kg_jsonw_str(&w, s->ts);
-	kg_jsonw_key(&w, "batch_id");
-	kg_jsonw_text_cell(&w, res, 0, C_ID);
-	kg_jsonw_key(&w, "name");
-	kg_jsonw_text_cell(&w, res, 0, C_NAME);
-	kg_jsonw_key(&w, "status");
-	kg_jsonw_text_cell(&w, res, 0, C_STATUS);
-	kg_jsonw_key(&w, "row_count");
-	kg_jsonw_num_cell(&w, res, 0, C_ROWS);
+	kg_jsonw_row(&w, batch_cols, KG_COUNT(batch_cols), res, 0, 0, s);
 	kg_jsonw_key(&w, "projects");
 	kg_jsonw_open(&w, '[');
-	for (int i = 1; i < PQntuples(res); i++)
-		project_json(&w, res, i);
+	for (int i = 1; i < PQntuples(res); i++) {
+		kg_jsonw_open(&w, '{');
+		kg_jsonw_row(&w, project_cols, KG_COUNT(project_cols), res, i,
+			     0, NULL);
+		kg_jsonw_close(&w, '}');
+	}
 	kg_jsonw_close(&w, ']');
 	kg_jsonw_close(&w, '}');
 	*out = w.buf;
