@@ -786,11 +786,24 @@ handle(const struct kg_app *app, struct kg_req *req)
 	request_end(req, t0);
 }
 
-/* One accepted FastCGI request. */
+/*
+ * One accepted FastCGI request.  libfcgi closes the connection with a
+ * "lingering close" (shutdown, then wait up to 2 s until the web server
+ * has closed its end), so that data still coming from the web server
+ * cannot turn the close into a reset that loses the answer.  Once the
+ * whole request, FCGI_STDIN up to its end, has been read (request_end
+ * drains what the handler left) nothing more is coming, and waiting for
+ * the web server's close only keeps this process from its next request:
+ * then the connection is closed at once (FCGX_Detach: close without the
+ * shutdown).  A request whose input was not read to the end keeps the
+ * lingering close.
+ */
 static void
 serve(const struct kg_app *app, struct kg_req *req)
 {
 	handle(app, req);
+	if (req->fcgi.in && FCGX_HasSeenEOF(req->fcgi.in) == EOF)
+		FCGX_Detach(&req->fcgi);
 	FCGX_Finish_r(&req->fcgi);
 }
 
