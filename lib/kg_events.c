@@ -43,8 +43,8 @@ kg_event_next_seq(const char *batch_id, struct kg_err *err)
 	return seq;
 }
 
-static void
-timestamp(char *out, size_t size)
+void
+kg_event_timestamp(char *out, size_t size)
 {
 	struct timeval tv;
 	struct tm tm;
@@ -62,7 +62,7 @@ kg_event_json(const struct kg_event *ev, long long seq)
 	cJSON *o = cJSON_CreateObject();
 	char ts[40];
 
-	timestamp(ts, sizeof(ts));
+	kg_event_timestamp(ts, sizeof(ts));
 	cJSON_AddStringToObject(o, "type", ev->type);
 	cJSON_AddNumberToObject(o, "seq", (double)seq);
 	cJSON_AddStringToObject(o, "ts", ts);

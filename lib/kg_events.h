@@ -56,6 +56,10 @@ long long kg_event_next_seq(const char *batch_id, struct kg_err *err);
 /* The event as JSON (caller frees). */
 cJSON *kg_event_json(const struct kg_event *ev, long long seq);
 
+/* Now as an event's "ts": UTC to the millisecond,
+ * "2026-03-01T10:15:30.500Z" (size >= 40). */
+void kg_event_timestamp(char *out, size_t size);
+
 /* After COMMIT: history + PUBLISH.  -1 (503) if Redis is unavailable. */
 int kg_event_publish(const struct kg_event *ev, long long seq,
 		     struct kg_err *err);

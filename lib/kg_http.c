@@ -673,6 +673,46 @@ out:
 		kg_resp_error(req, &req->err);
 }
 
+/* One character of base at uri (as is or %XX-encoded): its length, or 0. */
+static size_t
+base_char(const char *uri, size_t n, char c)
+{
+	unsigned v;
+
+	if (n && *uri == c)
+		return 1;
+	if (n >= 3 && uri[0] == '%' && isxdigit((unsigned char)uri[1]) &&
+	    isxdigit((unsigned char)uri[2]) &&
+	    sscanf(uri + 1, "%2x", &v) == 1 && v == (unsigned char)c)
+		return 3;
+	return 0;
+}
+
+/*
+ * A shared-hosting site in a subdirectory (README "Shared hosting"): its
+ * .htaccess passes the directory's URL path, decoded, as KARTOGRAF_BASE
+ * (REDIRECT_KARTOGRAF_BASE after mod_rewrite's internal redirect), and routes
+ * are matched on what follows it.  Returns how much of uri (n bytes) is that
+ * base, ending at a '/'; 0 without one (every other server).
+ */
+static size_t
+base_len(struct kg_req *req, const char *uri, size_t n)
+{
+	const char *b = kg_req_env(req, "KARTOGRAF_BASE");
+	size_t i = 0, blen, k, step;
+
+	if (!b || !*b)
+		b = kg_req_env(req, "REDIRECT_KARTOGRAF_BASE");
+	if (!b || *b != '/')
+		return 0;
+	for (blen = strlen(b); blen && b[blen - 1] == '/'; blen--)
+		;
+	for (k = 0; k < blen; k++, i += step)
+		if (!(step = base_char(uri + i, n - i, b[k])))
+			return 0;
+	return i < n && uri[i] == '/' ? i : 0;
+}
+
 static void
 request_begin(struct kg_req *req)
 {
@@ -685,6 +725,7 @@ request_begin(struct kg_req *req)
 	if (!uri)
 		uri = "/";
 	q = strchr(uri, '?');
+	uri += base_len(req, uri, q ? (size_t)(q - uri) : strlen(uri));
 	req->path = kg_req_alloc(req, (q ? (size_t)(q - uri) : strlen(uri)) + 1);
 	if (req->path) {
 		size_t n = q ? (size_t)(q - uri) : strlen(uri);
@@ -745,11 +786,24 @@ handle(const struct kg_app *app, struct kg_req *req)
 	request_end(req, t0);
 }
 
-/* One accepted FastCGI request. */
+/*
+ * One accepted FastCGI request.  libfcgi closes the connection with a
+ * "lingering close" (shutdown, then wait up to 2 s until the web server
+ * has closed its end), so that data still coming from the web server
+ * cannot turn the close into a reset that loses the answer.  Once the
+ * whole request, FCGI_STDIN up to its end, has been read (request_end
+ * drains what the handler left) nothing more is coming, and waiting for
+ * the web server's close only keeps this process from its next request:
+ * then the connection is closed at once (FCGX_Detach: close without the
+ * shutdown).  A request whose input was not read to the end keeps the
+ * lingering close.
+ */
 static void
 serve(const struct kg_app *app, struct kg_req *req)
 {
 	handle(app, req);
+	if (req->fcgi.in && FCGX_HasSeenEOF(req->fcgi.in) == EOF)
+		FCGX_Detach(&req->fcgi);
 	FCGX_Finish_r(&req->fcgi);
 }
 

@@ -20,7 +20,7 @@ static void
 comma(struct kg_jsonw *w)
 {
 	if (w->comma)
-		put(w, ",", 1);
+		put(w, ", ", w->pg ? 2 : 1);
 	w->comma = 1;
 }
 
@@ -115,7 +115,10 @@ kg_jsonw_key(struct kg_jsonw *w, const char *key)
 {
 	comma(w);
 	put_string(w, key);
-	put(w, ":", 1);
+	if (w->pg)
+		put(w, " : ", 3);
+	else
+		put(w, ":", 1);
 	w->comma = 0;
 }
 
@@ -178,13 +181,34 @@ kg_jsonw_text_cell(struct kg_jsonw *w, const PGresult *res, int row, int col)
 		kg_jsonw_str(w, PQgetvalue(res, row, col));
 }
 
+/* PostgreSQL's text of an integer column ("-?[0-9]+", no leading zero)
+ * below 1e15 is already what kg_jsonw_num prints for it: written as it
+ * is, without the round trip through a double (most of the time of a
+ * 1,000-row answer's numbers). */
+static int
+plain_integer(const char *v, size_t *len)
+{
+	const char *d = v + (*v == '-');
+	size_t n = strspn(d, "0123456789");
+
+	*len = (size_t)(d - v) + n;
+	return n > 0 && n <= 15 && v[*len] == '\0' && (d[0] != '0' || n == 1);
+}
+
 void
 kg_jsonw_num_cell(struct kg_jsonw *w, const PGresult *res, int row, int col)
 {
-	if (PQgetisnull(res, row, col))
+	const char *v = PQgetvalue(res, row, col);
+	size_t n;
+
+	if (PQgetisnull(res, row, col)) {
 		kg_jsonw_null(w);
-	else
-		kg_jsonw_num(w, strtod(PQgetvalue(res, row, col), NULL));
+	} else if (plain_integer(v, &n)) {
+		comma(w);
+		put(w, v, n);
+	} else {
+		kg_jsonw_num(w, strtod(v, NULL));
+	}
 }
 
 void

@@ -22,6 +22,11 @@
  * Commas are the writer's business: after open or key the next value
  * needs none, after a value the next one does.  A zeroed struct is an
  * empty writer; w.buf may also start with text to append to.
+ *
+ * With w.pg set the layout is PostgreSQL's json_build_object/json_agg
+ * one instead of cJSON's: ", " between members and elements, " : "
+ * after a key ({"a" : 1, "b" : [{"c" : null}, {"c" : 2}]}), for answers
+ * whose bytes PostgreSQL used to make (the relay's snapshot, kg_snapshot).
  */
 #ifndef KG_JSONW_H
 #define KG_JSONW_H
@@ -34,6 +39,7 @@ struct kg_jsonw {
 	struct kg_buf buf;
 	int comma;	/* a comma is due before the next key or value */
 	int oom;	/* an append failed: the text is incomplete */
+	int pg;		/* PostgreSQL's json layout (see above) */
 };
 
 void kg_jsonw_open(struct kg_jsonw *w, char bracket);	/* '{' or '[' */

@@ -46,8 +46,6 @@
  * catch-up itself fails the stream closes; the browser reconnects with
  * Last-Event-ID = the last seq it received, so nothing is lost either.
  */
-#include "kg_auth.h"
-#include "kg_batch.h"
 #include "kg_buf.h"
 #include "kg_clock.h"
 #include "kg_config.h"
@@ -57,6 +55,7 @@
 #include "kg_relay.h"
 #include "kg_log.h"
 #include "kg_redis.h"
+#include "kg_snapshot.h"
 #include "kg_streams.h"
 
 #include <errno.h>
@@ -78,6 +77,7 @@
 #define PENDING_MAX 1024	/* out-of-order events held back */
 #define WRITE_TIMEOUT 30	/* s: a client that reads nothing is dropped */
 #define HISTORY_READ (KG_EVENTS_HISTORY * 2)
+#define OUT_KEEP 65536		/* bytes of output buffer a stream keeps */
 
 /* ---- shared state: channels, streams, the dispatcher ----------------- */
 
@@ -514,6 +514,7 @@ struct sse {
 	long long gap_since;		/* ms: waiting for a missing seq */
 	long long stop_at;		/* ms: [events] max_stream_seconds */
 	struct kg_stream_guard guard;	/* limits + session re-check */
+	int64_t began_us;		/* kg_relay_stream was called */
 };
 
 /* One SSE event; data lines split at newlines so no input can end the
@@ -562,39 +563,49 @@ send_msg(struct sse *x, long long seq, const char *type, const char *data)
 }
 
 /*
- * The batch as the database has it now, in ONE statement (one MVCC
- * snapshot, so event_seq and the project rows agree).  404 when the
- * batch is gone or not the user's.
+ * The batch as the database has it now (kg_snapshot: one statement, so
+ * event_seq and the project rows agree).  404 when the batch is gone or
+ * not the user's.
  */
-static PGresult *
-snapshot_query(struct sse *x, struct kg_err *err)
+static int
+snapshot_read(struct sse *x, struct kg_snapshot *snap, struct kg_err *err)
 {
 	struct kg_user *u = &x->req->user;
-	PGresult *res;
+	int rc;
 
 	kg_app_lock();
-	res = KG_DB_QUERY(err,
-		"SELECT b.event_seq, b.status, json_build_object("
-		" 'type', 'snapshot', 'seq', b.event_seq,"
-		" 'ts', to_char(now() AT TIME ZONE 'UTC',"
-		"   'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
-		" 'batch_id', b.id, 'name', b.name, 'status', b.status,"
-		" 'row_count', b.row_count,"
-		" 'projects', COALESCE((SELECT json_agg(json_build_object("
-		"   'id', p.id, 'name', p.name, 'row', p.row_number,"
-		"   'status', p.status, 'progress', p.progress,"
-		"   'quality_score', p.quality_score) ORDER BY p.row_number)"
-		"  FROM projects p WHERE p.batch_id = b.id), '[]'::json)"
-		")::text FROM batches b WHERE b.id = $1::uuid"
-		" AND " KG_BATCH_VISIBLE,
-		x->batch_id, u->id, kg_auth_admin_param(u));
+	rc = kg_snapshot_read(x->batch_id, u, snap, err);
 	kg_app_unlock();
-	if (res && PQntuples(res) != 1) {
-		PQclear(res);
-		kg_err_set(err, 404, "not_found", "no such batch");
-		return NULL;
+	return rc;
+}
+
+/* The snapshot event, its id = the seq it was read at.  The JSON is
+ * only written here (a catch-up that the history can replay never pays
+ * for it), straight into the stream's buffer: kg_jsonw escapes every
+ * control character, so it is one data: line as it is. */
+static int
+send_snapshot(struct sse *x, const struct kg_snapshot *snap, int64_t t0,
+	      struct kg_err *err)
+{
+	double read_ms = kg_clock_ms_since(t0);
+	size_t before = x->out.len;
+
+	if (kg_buf_printf(&x->out, "id: %lld\nevent: snapshot\ndata: ",
+			  snap->seq) < 0 ||
+	    kg_snapshot_json(snap, &x->out) < 0 ||
+	    kg_buf_puts(&x->out, "\n\n") < 0) {
+		x->out.len = before;
+		if (x->out.data)
+			x->out.data[before] = '\0';
+		return kg_err_set(err, 503, "unavailable", "out of memory");
 	}
-	return res;
+	x->last = snap->seq;
+	note_state(x, is_final(snap->status));
+	KG_INFO("snapshot of batch %s at seq %lld: %d projects, %zu bytes, "
+		"%.2f ms (read %.2f ms), %.2f ms into the stream", x->batch_id,
+		snap->seq, PQntuples(snap->res) - 1, x->out.len - before,
+		kg_clock_ms_since(t0), read_ms, kg_clock_ms_since(x->began_us));
+	return 0;
 }
 
 static int
@@ -662,14 +673,16 @@ read_history(struct sse *x, struct relay_msg ***out, size_t *n)
 static int
 catch_up(struct sse *x, long long from, struct kg_err *err)
 {
-	PGresult *res = snapshot_query(x, err);
+	int64_t t0 = kg_clock_us();
+	struct kg_snapshot snap;
 	struct relay_msg **hist = NULL;
 	size_t nhist = 0, i = 0;
 	long long e, next = from + 1;
+	int rc = 0;
 
-	if (!res)
+	if (snapshot_read(x, &snap, err) < 0)
 		return -1;
-	e = atoll(PQgetvalue(res, 0, 0));
+	e = snap.seq;
 	if (from >= 0 && from <= e && (from == e ||
 	    read_history(x, &hist, &nhist) == 0)) {
 		if (x->last < from)
@@ -688,15 +701,13 @@ catch_up(struct sse *x, long long from, struct kg_err *err)
 			goto out;
 		}
 	}
-	sse_event(x, e, "snapshot", PQgetvalue(res, 0, 2));
-	x->last = e;
-	note_state(x, is_final(PQgetvalue(res, 0, 1)));
+	rc = send_snapshot(x, &snap, t0, err);
 out:
 	for (size_t j = 0; j < nhist; j++)
 		msg_unref(hist[j]);
 	free(hist);
-	PQclear(res);
-	return 0;
+	kg_snapshot_free(&snap);
+	return rc;
 }
 
 /* Live events in seq order.  A hole is waited for gap_wait_ms (the
@@ -782,6 +793,10 @@ sse_flush(struct sse *x)
 		rc = kg_resp_write(x->req, x->out.data, x->out.len);
 		kg_buf_reset(&x->out);
 	}
+	/* A snapshot's worth is not kept for the stream's life (a thousand
+	 * streams of a big batch would hold a thousand of them). */
+	if (x->out.cap > OUT_KEEP)
+		kg_buf_free(&x->out);
 	if (rc == 0)
 		rc = kg_resp_flush(x->req);
 	return rc;
@@ -892,6 +907,7 @@ kg_relay_stream(struct kg_req *req, const char *batch_id, long long last_id)
 
 	if (!x)
 		return kg_fail(req, 503, "unavailable", "out of memory");
+	x->began_us = kg_clock_us();
 	x->req = req;
 	x->batch_id = batch_id;
 	x->st.wake_fd = -1;

@@ -121,6 +121,7 @@ def apache_routes(routes, sockdir):
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 ERROR_DOCS = (400, 403, 404, 405, 408, 411, 413, 414, 500, 502, 503, 504)
+BASE_PATH = "@BASE_PATH@"   # placeholder the installer fills (htaccess only)
 
 
 def htaccess(routes, mode):
@@ -149,10 +150,7 @@ def htaccess(routes, mode):
             '    Header always set X-Content-Type-Options "nosniff"',
             f'    Header always set Content-Security-Policy "{CSP}"',
             '    Header always set Referrer-Policy "no-referrer"',
-            "</IfModule>",
-            "# errors the server itself produces (e.g. mod_fcgid's refusal of a body above",
-            "# FcgidMaxRequestLen) are JSON like the programs' own"]
-    out += [f"ErrorDocument {code} /errors/{code}.json" for code in ERROR_DOCS]
+            "</IfModule>"]
     # A module the site needs is missing: Apache would hand the programs out as
     # plain files (an unknown handler falls back to the default one), and a
     # RewriteRule without mod_rewrite is a 500 for every page.  Refuse the
@@ -160,6 +158,21 @@ def htaccess(routes, mode):
     # check looks for).
     handler = ("mod_cgi or mod_cgid", ["mod_cgi.c", "mod_cgid.c"]) if mode == "cgi" \
         else ("mod_fcgid", ["mod_fcgid.c"])
+    # Errors the server itself produces on /api/* (e.g. mod_fcgid's refusal of a
+    # body above FcgidMaxRequestLen) are JSON like the programs' own; elsewhere
+    # Apache's own pages.  Only where the routes work: the refusals below say
+    # which module is missing instead.  THE_REQUEST, not REQUEST_URI: after the
+    # rewrite that is the program's file.  An ErrorDocument is a URL path from
+    # the domain's root: kartograf-install-shared replaces BASE_PATH by the
+    # site's (empty at the root, /kartograf in a subdirectory).
+    api_errors = ["    <If \"%{THE_REQUEST} =~ m#^[A-Z]+ (https?://[^/]+)?" + BASE_PATH + "/api[/? ]#\">"]
+    api_errors += [f"        ErrorDocument {code} {BASE_PATH}/errors/{code}.json" for code in ERROR_DOCS]
+    api_errors += ["    </If>"]
+    out += ["# the server's own errors on /api/* are JSON (only where the site can work)",
+            "<IfModule mod_rewrite.c>"]
+    for m in handler[1]:
+        out += [f"<IfModule {m}>"] + api_errors + ["</IfModule>"]
+    out += ["</IfModule>"]
     out += [f"# without {handler[0]} the programs are refused, never served as files"]
     out += [f"<IfModule !{m}>" for m in handler[1]]
     out += [f'    <FilesMatch "[.]{ext[1:]}$">',
@@ -178,6 +191,10 @@ def htaccess(routes, mode):
             "</IfModule>",
             "<IfModule mod_rewrite.c>",
             "RewriteEngine On",
+            "# the site's URL path (empty at the domain's root, /kartograf or /~konto/kartograf",
+            "# in a subdirectory) for the programs, which route on what follows it",
+            "RewriteCond %{REQUEST_URI}::$1 ^(.*?)/(.*)::\\2$",
+            "RewriteRule ^(.*)$ - [E=KARTOGRAF_BASE:%1]",
             "# the programs are reached through the routes only, never by their names",
             "RewriteCond %{ENV:REDIRECT_STATUS} ^$",
             'RewriteRule "[.]f?cgi$" - [F]']

@@ -5,6 +5,17 @@
 
 const KEY = 'kartograf.session';
 
+// Where the site is served: its root, or a subdirectory of a shared host
+// (https://host/~konto/kartograf/, README "Shared hosting").  This module
+// lives in <site>/app/, so the site is one level up.  The API paths the code
+// and the server use ("/api/...") are resolved below it.
+const SITE = new URL('..', import.meta.url);
+
+// siteUrl('/api/batches') -> that path's URL on this site (also static files)
+export function siteUrl(path) {
+  return new URL(String(path).replace(/^\/+/, ''), SITE).href;
+}
+
 export class ApiError extends Error {
   constructor(status, data, fallback) {
     const msg = polishMessage(status, data, fallback);
@@ -135,7 +146,7 @@ export async function api(method, path, opts = {}) {
   }
   let res;
   try {
-    res = await fetch(path, { method, headers, body, signal: opts.signal, cache: 'no-store' });
+    res = await fetch(siteUrl(path), { method, headers, body, signal: opts.signal, cache: 'no-store' });
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     const err = new ApiError(0, null, 'Brak połączenia z serwerem. Sprawdź sieć i spróbuj ponownie.');
@@ -177,7 +188,7 @@ export async function download(path, fallbackName) {
   if (t) headers.Authorization = `Bearer ${t}`;
   let res;
   try {
-    res = await fetch(path, { headers, cache: 'no-store' });
+    res = await fetch(siteUrl(path), { headers, cache: 'no-store' });
   } catch (e) {
     throw new ApiError(0, null, 'Brak połączenia z serwerem. Sprawdź sieć i spróbuj ponownie.');
   }

@@ -1,11 +1,11 @@
 // The batches list and the spreadsheet upload with a client-side preview.
 import { h, replace, fmtDateTime, fmtCost, plural, toast, announce } from './dom.js';
-import { api, ApiError } from './api.js';
+import { api, siteUrl, ApiError } from './api.js';
 import { PROJECT_STATUS, STATUS_ORDER, batchStatus } from './labels.js';
 import { COLUMNS, analyzeGrid, gridFromSheet, colName, displayValue } from './sheet.js';
 import { deleteBatch, capField, parseCap, applyCap } from './lifecycle.js';
 
-const TEMPLATE_URL = '/api/template.xlsx';
+const TEMPLATE_URL = siteUrl('/api/template.xlsx');
 const PAGE = 20;
 
 let xlsxPromise = null;
@@ -14,7 +14,7 @@ export function loadXLSX() {
   if (!xlsxPromise) {
     xlsxPromise = new Promise((resolve, reject) => {
       const s = document.createElement('script');
-      s.src = '/vendor/xlsx.full.min.js';
+      s.src = siteUrl('/vendor/xlsx.full.min.js');
       s.onload = () => (window.XLSX ? resolve(window.XLSX) : reject(new Error('XLSX missing')));
       s.onerror = () => { xlsxPromise = null; reject(new Error('load failed')); };
       document.head.appendChild(s);
@@ -347,7 +347,7 @@ function uploadPanel() {
       } else {
         replace(status, h('p', { class: 'form-error', role: 'alert', id: 'upload-error' }, uploadErrorText(e, file)),
           e instanceof ApiError && e.data && e.data.template_url
-            ? h('p', null, h('a', { href: e.data.template_url, class: 'template-link' }, 'Pobierz szablon (.xlsx)')) : null);
+            ? h('p', null, h('a', { href: siteUrl(e.data.template_url), class: 'template-link' }, 'Pobierz szablon (.xlsx)')) : null);
       }
     } finally {
       busy = false;

@@ -13,7 +13,7 @@
 //  - when nothing arrives within FIRST_DATA_MS of opening: a host that
 //    buffers the stream (mod_fcgid's FcgidOutputBufferSize on shared
 //    hosting) delivers it only when the relay ends it.
-import { api } from './api.js';
+import { api, siteUrl } from './api.js';
 
 export const EVENT_TYPES = ['project.status_changed', 'project.progress', 'project.completed', 'project.failed', 'batch.completed', 'batch.stopped', 'project.deleted'];
 const POLL_MS = 3000;
@@ -53,7 +53,7 @@ export class BatchLive {
   // a new ticket, then the stream URL (with the last seq we saw)
   async streamUrl() {
     const t = await api('POST', `/api/events/${encodeURIComponent(this.batchId)}/ticket`);
-    let u = t.url;
+    let u = siteUrl(t.url);
     if (this.lastSeq >= 0) u += `&lastEventId=${this.lastSeq}`;
     return u;
   }

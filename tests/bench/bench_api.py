@@ -129,12 +129,12 @@ def parse_params(detail):
     return out
 
 
-def capture_sql(path, token):
-    """The statements one request runs, from PostgreSQL's log (every statement is
-    logged while capturing): [(sql, [params])]."""
+def capture_sql(path, token, action=None):
+    """The statements one request runs (GET path, or action()), from PostgreSQL's
+    log (every statement is logged while capturing): [(sql, [params])]."""
     logf = os.path.join(LOG, "postgres.log")
     start = os.path.getsize(logf)
-    get(path, token)
+    (action or (lambda: get(path, token)))()
     time.sleep(0.3)
     with open(logf, encoding="utf-8", errors="replace") as f:
         f.seek(start)
@@ -257,14 +257,18 @@ def run_wrk(url, token, conns):
     return r
 
 
-def run_pgbench(script, defs, conns):
+def run_pgbench(script, defs, conns, latency=False):
+    # -T counts the connecting too: on a loaded machine opening 64 or 256 backends
+    # takes seconds, so those runs get a second more per 16 clients
     cmd = ["pgbench", "-h", "127.0.0.1", "-p", ENV["PG_PORT"], "-U", "kartograf", "-n",
-           "-M", "prepared", "-c", str(conns), "-j", str(min(2, conns)), "-T", str(DURATION),
+           "-M", "prepared", "-c", str(conns), "-j", str(min(2, conns)),
+           "-T", str(DURATION + conns // 16),
            "-f", script]
     for d in defs:
         cmd += ["-D", d]
     p = subprocess.run(cmd + ["kartograf"], capture_output=True, text=True)
-    m = re.search(r"tps = ([\d.]+) \(without initial", p.stdout)
+    m = re.search(r"latency average = ([\d.]+) ms" if latency else
+                  r"tps = ([\d.]+) \(without initial", p.stdout)
     if m:
         return float(m.group(1))
     if "actually processed: 0" in p.stdout:
@@ -291,6 +295,8 @@ def bench_endpoints(data):
         print(f"{name}: GET {path.replace(data['card'], '{id}').replace(data['batch'], '{id}')}"
               f" -> {size} bytes; {len(scripts[name][0] and open(scripts[name][0]).read().splitlines())}"
               f" statement(s) per request")
+    if EXTRAS:                  # the statements that open a stream, for sse_snapshot
+        scripts["sse"] = sse_scripts(data)
     psql("ALTER SYSTEM RESET log_min_duration_statement", user="postgres")
     psql("SELECT pg_reload_conf()", user="postgres")
     for name in ENDPOINTS:      # every backend applies the reload after a statement
@@ -317,33 +323,90 @@ def bench_endpoints(data):
                       f"{r['rps'] / tps:>5.2f} {r['p50']:>7.1f} {r['p99']:>7.1f} "
                       f"{r['errors']:>6}  {cpu['program']:.2f}/{cpu['pg']:.2f}/"
                       f"{cpu['web']:.2f}", flush=True)
-    return results
+    return results, scripts.get("sse")
 
 
 # ---------------------------------------------------------------- extras
 
-def sse_snapshot(batch, token, runs=20):
-    """ms from sending the request to the end of the snapshot event."""
-    times, size = [], 0
-    for _ in range(runs):
-        s = socket.create_connection(("127.0.0.1", int(PORTS["lighttpd"])))
-        t0 = time.perf_counter()
-        s.sendall((f"GET /api/events/{batch} HTTP/1.1\r\nHost: bench\r\n"
-                   f"Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n")
-                  .encode())
-        buf = b""
-        while b"event: snapshot" not in buf or not re.search(
-                rb"event: snapshot\r?\n(?:[^\n]*\n)*?\r?\n", buf):
-            chunk = s.recv(65536)
+def open_snapshot(server, batch, token):
+    """Open the batch's event stream, read up to the end of the snapshot event:
+    (ms from sending the request, bytes of the event)."""
+    s = socket.create_connection(("127.0.0.1", int(PORTS[server])))
+    t0 = time.perf_counter()
+    s.sendall((f"GET /api/events/{batch} HTTP/1.1\r\nHost: bench\r\n"
+               f"Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n")
+              .encode())
+    raw, body, head = b"", b"", None
+    try:
+        while True:
+            chunk = s.recv(262144)
             if not chunk:
-                break
-            buf += chunk
-        times.append((time.perf_counter() - t0) * 1000)
-        size = len(buf)
+                sys.exit(f"bench_api: {server} closed the stream before the snapshot")
+            raw += chunk
+            if head is None and b"\r\n\r\n" in raw:
+                head, raw = raw.split(b"\r\n\r\n", 1)
+                if not head.startswith(b"HTTP/1.1 200"):
+                    sys.exit(f"bench_api: stream answered {head[:60]!r}")
+                chunked = b"chunked" in head.lower()
+            if head is None:
+                continue
+            while chunked and b"\r\n" in raw:         # de-chunk what is complete
+                size_line, rest = raw.split(b"\r\n", 1)
+                size = int(size_line.split(b";")[0], 16)
+                if len(rest) < size + 2:
+                    break
+                body, raw = body + rest[:size], rest[size + 2:]
+            if not chunked:
+                body, raw = body + raw, b""
+            at = body.find(b"event: snapshot\n")
+            if at >= 0 and body.find(b"\n\n", at) >= 0:
+                return (time.perf_counter() - t0) * 1000, body.find(b"\n\n", at) - at
+    finally:
         s.close()
-    times.sort()
-    print(f"SSE snapshot of the 1,000-project batch (lighttpd, {runs} runs, ~{size // 1024} KB):"
-          f" p50 {statistics.median(times):.1f} ms, max {times[-1]:.1f} ms")
+
+
+def sse_scripts(data):
+    """pgbench scripts of what opening the stream runs: every statement, and the
+    snapshot's read alone (the statement that reads the projects)."""
+    stmts = capture_sql(None, None, lambda: open_snapshot("lighttpd", data["batch"],
+                                                          data["owner"]))
+    snap = [st for st in stmts if "JOIN projects" in st[0]]
+    if len(snap) != 1:
+        sys.exit(f"bench_api: no single snapshot statement among {len(stmts)} captured")
+    return pgbench_script("sse-all", stmts), pgbench_script("sse-read", snap), len(stmts)
+
+
+def pcts(v):
+    v = sorted(v)
+    return statistics.median(v), v[min(len(v) - 1, int(len(v) * 0.99))]
+
+
+def sse_snapshot(batch, token, scripts, runs=40):
+    """Time to the snapshot of the 1,000-project batch: at the client (through
+    each web server), in the relay (its log: read + JSON), against pgbench -M
+    prepared (1 client) of the snapshot's statement and of every statement the
+    stream's start runs."""
+    since = os.path.getsize(os.path.join(LOG, "events.log"))
+    for server in SERVERS:
+        for _ in range(3):      # both relay processes have prepared the statements
+            open_snapshot(server, batch, token)
+        got = [open_snapshot(server, batch, token) for _ in range(runs)]
+        p50, p99 = pcts([t for t, _ in got])
+        print(f"SSE snapshot of the 1,000-project batch through {server} ({runs} runs, "
+              f"{got[0][1] // 1024} KB event): client p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    with open(os.path.join(LOG, "events.log"), encoding="utf-8", errors="replace") as f:
+        f.seek(since)
+        logged = re.findall(r"snapshot of batch \S+ at seq \d+: 1000 projects, \d+ bytes, "
+                            r"([\d.]+) ms \(read ([\d.]+) ms\)", f.read())
+    total, read = pcts([float(t) for t, _ in logged]), pcts([float(r) for _, r in logged])
+    (all_sql, all_defs), (read_sql, read_defs), nstmts = scripts
+    ideal_read = run_pgbench(read_sql, read_defs, 1, latency=True)
+    ideal_all = run_pgbench(all_sql, all_defs, 1, latency=True)
+    print(f"  relay ({len(logged)} snapshots): read + JSON p50 {total[0]:.2f} ms "
+          f"(p99 {total[1]:.2f}), of which the read p50 {read[0]:.2f} ms (p99 {read[1]:.2f})")
+    print(f"  pgbench -M prepared, 1 client: the snapshot's statement {ideal_read:.2f} ms; "
+          f"all {nstmts} statements of a stream's start {ideal_all:.2f} ms; relay/pgbench "
+          f"{total[0] / ideal_read:.2f} (read + JSON against the statement)")
 
 
 def log_times(program, pattern, since):
@@ -402,10 +465,10 @@ def main():
     data = make_data()
     print(f"data ready in {time.time() - t0:.0f} s; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    bench_endpoints(data)
+    _, sse = bench_endpoints(data)
     if EXTRAS:
         print()
-        sse_snapshot(data["batch"], data["owner"])
+        sse_snapshot(data["batch"], data["owner"], sse)
         export_redownload(data["card"], data["owner"])
         upload_split(data["lister"])
     print(f"load average at the end {os.getloadavg()[0]:.1f}; total {time.time() - t0:.0f} s")

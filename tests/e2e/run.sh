@@ -79,7 +79,7 @@ if [[ -n "${E2E_SHARED:-}" ]]; then
     SMODE=cgi; [[ "$E2E_SHARED" == fcgid ]] && SMODE=fcgid
     SPORT=$(env_get "SHARED_${SMODE^^}_PORT")
     [[ -n "$SPORT" ]] || fail_setup "no shared host in $STATE (make bundle; kgstack start STATE shared)"
-    BASE="http://127.0.0.1:$SPORT" APACHE=""
+    BASE="http://127.0.0.1:$SPORT$(env_get "SHARED_${SMODE^^}_PATH")" APACHE=""   # fcgid: /kartograf
     SAPP="$STATE/shared/home-$SMODE/kartograf/app/bin"
     ADMIN="$SAPP/kartograf-admin"
     # the hosting account (www-data) runs its tools; they find the config by the pointer

@@ -98,6 +98,31 @@ def test_cgi_requests_like_fastcgi(ctx):
         drop_users(ctx, email)
 
 
+def test_cgi_routes_below_a_base_path(ctx):
+    """A site in a subdirectory: the .htaccess passes the directory's URL path
+    as KARTOGRAF_BASE (REDIRECT_KARTOGRAF_BASE after mod_rewrite's internal
+    redirect) and routes match what follows it, %XX-encoded or not; without
+    one (every other server) nothing changes."""
+    for env in ({"KARTOGRAF_BASE": "/~konto/kartograf"},
+                {"REDIRECT_KARTOGRAF_BASE": "/~konto/kartograf"},
+                {"KARTOGRAF_BASE": "/~konto/kartograf/"}):
+        for uri in ("/~konto/kartograf/api/health", "/%7Ekonto/kartograf/api/health?x=1"):
+            st, _, body, log = cgi(ctx, "health", "GET", uri, env=env)
+            assert st == 200 and json.loads(body)["status"] == "ok", (env, uri, st, body)
+            assert "GET /api/health 200" in log, log
+    base = {"KARTOGRAF_BASE": "/kartograf"}
+    # the base must end at a segment boundary, and only a prefix is taken off
+    for uri in ("/kartografX/api/health", "/api/health/kartograf/api/health", "/other/api/health"):
+        st, _, body, _ = cgi(ctx, "health", "GET", uri, env=base)
+        assert st == 404 and json.loads(body)["error"] == "not_found", (uri, st, body)
+    # a root site (an empty base) and a base that is not a path
+    for env in ({"KARTOGRAF_BASE": ""}, {"KARTOGRAF_BASE": "kartograf"}):
+        st, _, body, _ = cgi(ctx, "health", "GET", "/api/health", env=env)
+        assert st == 200, (env, st, body)
+    st, _, body, _ = cgi(ctx, "health", "GET", "/kartograf/api/health")
+    assert st == 404, (st, body)
+
+
 def test_cgi_cannot_start_answers_json(ctx):
     """A broken configuration still gets a JSON 503 (not the server's HTML 500),
     and the reason goes to the error log only."""

@@ -16,6 +16,7 @@ database rather than written down.
 import json
 import os
 import re
+import time
 
 from kgtest import drop_users, new_user  # noqa: E402
 
@@ -179,6 +180,79 @@ def test_me_body_byte_for_byte(ctx):
         def check(name, base):
             r = _get(ctx, base, "/api/auth/me", auth, name)
             _same(name, "me", r.body.decode("utf-8"), want)
+        ctx.check_servers(check)
+    finally:
+        drop_users(ctx, email)
+
+
+# ---------------------------------------------------------------- SSE snapshot
+
+B3 = "33333333-3333-4333-8333-333333333333"
+B4 = "44444444-4444-4444-8444-444444444444"
+TRICKY_NAMES = ['Cudzysłów "x" i \\ ukośnik', 'Tab\tnowa\nlinia\r', 'Ctrl \x01\x1f koniec',
+                'Łąka\u2028„ź” / 100%', ' spacje ']
+
+
+def _snapshot_fixture(ctx, email):
+    """B3: projects whose names need escaping, one in each status; B4: a batch
+    without projects (its only card deleted)."""
+    ctx.psql(f"DELETE FROM batches WHERE id IN ('{B3}', '{B4}')")
+    shape = [  # status, progress, quality_score, quality, error, started, finished
+        ("COMPLETED", 100, "88", "'{}'::jsonb", "NULL", "now()", "now()"),
+        ("FAILED", 35, "NULL", "NULL", "'x'", "now()", "now()"),
+        ("GENERATING", 60, "NULL", "NULL", "NULL", "now()", "NULL"),
+        ("QUEUED", 0, "NULL", "NULL", "NULL", "NULL", "NULL"),
+        ("PENDING", 0, "NULL", "NULL", "NULL", "NULL", "NULL")]
+    rows = ", ".join(
+        f"('cccccccc-0000-4000-8000-00000000000{i + 1}', '{B3}', {i + 7}, {_q(n)}, '{{}}'::jsonb, '{st}', {pr}, {qs}, {q}, {er}, {t0}, {t1})"
+        for i, (n, (st, pr, qs, q, er, t0, t1)) in enumerate(zip(TRICKY_NAMES, shape)))
+    ctx.psql(f"""
+    INSERT INTO batches (id, owner_id, name, source_filename, status, row_count, event_seq)
+    SELECT '{B3}', id, 'Znaki: "cytat" \\ tab\t koniec', 'x.csv', 'GENERATING', 5,
+           123456789012 FROM users WHERE email = {_q(email)};
+    INSERT INTO batches (id, owner_id, name, source_filename, status, row_count, event_seq)
+    SELECT '{B4}', id, 'Pusty', NULL, 'VALIDATED', 1, 0 FROM users WHERE email = {_q(email)};
+    INSERT INTO projects (id, batch_id, row_number, name, input, status, progress,
+                          quality_score, quality, error, started_at, finished_at)
+    VALUES {rows}""")
+
+
+def _snapshot(base, batch, auth):
+    """The data of the stream's first event (the snapshot), its id and event name."""
+    from test_events import SSE   # the test client of the relay's own tests
+    s = SSE(base, f"/api/events/{batch}", auth)
+    try:
+        assert s.status == 200, (batch, s.status, s.json_body())
+        ev = s.next_event(10)
+    finally:
+        s.close()
+    assert ev and ev.get("event") == "snapshot", ev
+    return ev["id"], ev["data"]
+
+
+def test_events_snapshot_byte_for_byte(ctx):
+    """The relay's snapshot event (GET /api/events/{id} without Last-Event-ID)
+    for the fixed fixture, compared with what the json_build_object
+    implementation sent (read_bodies/snapshot_*.json; "ts" is the time of the
+    read, so it is checked for its form and then replaced by {TS})."""
+    email, auth = new_user(ctx, "bodies", password=PASSWORD)
+    try:
+        _fixture(ctx, email)
+        _snapshot_fixture(ctx, email)
+        cases = {"snapshot_b1": (B1, "17"), "snapshot_b3": (B3, "123456789012"),
+                 "snapshot_b4": (B4, "0")}
+
+        def check(name, base):
+            for golden, (batch, seq) in cases.items():
+                before = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 5))
+                sid, data = _snapshot(base, batch, auth)
+                assert sid == seq, (name, golden, sid)
+                m = re.search(r'"ts" : "(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)"', data)
+                assert m, (name, golden, data[:200])
+                assert m.group(1) >= before, (name, golden, m.group(1), before)
+                got = data[:m.start(1)] + "{TS}" + data[m.end(1):]
+                _same(name, golden, got, _golden(golden))
+                json.loads(data)
         ctx.check_servers(check)
     finally:
         drop_users(ctx, email)

@@ -32,6 +32,31 @@ def _sites(ctx):
             "fcgid": f"http://127.0.0.1:{ctx.env['SHARED_FCGID_PORT']}"}
 
 
+class _Below:
+    """ctx for a site in a subdirectory: the tests' API paths (/api/...) are
+    requested below `prefix`, and recorded for the API check as the API's."""
+
+    def __init__(self, ctx, prefix):
+        self._ctx, self.prefix = ctx, prefix
+
+    def __getattr__(self, name):
+        return getattr(self._ctx, name)
+
+    def request(self, base, method, path, *args, **kw):
+        record = kw.pop("record", True)
+        r = self._ctx.request(base, method, self.prefix + path, *args, record=False, **kw)
+        if record:
+            self._ctx._record(method, path, r)
+        return r
+
+
+def _site(ctx, mode):
+    """(ctx whose requests go below the site's URL path, that path): the cgi
+    site is the document root, the fcgid site its subdirectory /kartograf/."""
+    prefix = ctx.env.get(f"SHARED_{mode.upper()}_PATH", "")
+    return _Below(ctx, prefix), prefix
+
+
 def _home(ctx, mode):
     return os.path.join(ctx.state, "shared", f"home-{mode}")
 
@@ -45,11 +70,11 @@ def _as_account(args, env=None, **kw):
     return pre + ["env", "-i"] + [f"{k}={v}" for k, v in e.items()] + list(args)
 
 
-def _cron_worker(ctx, mode, idle_exit):
+def _cron_worker(ctx, mode, idle_exit, cfg=None):
     """kartograf-worker --cron exactly as the crontab line starts it: no
     KARTOGRAF_CONFIG (the config pointer beside the program finds it)."""
-    home = _home(ctx, mode)
-    return spawn_logged(ctx, _as_account([f"{home}/kartograf/app/bin/kartograf-worker", "--cron"],
+    cfg = cfg or os.path.join(_home(ctx, mode), "kartograf")
+    return spawn_logged(ctx, _as_account([f"{cfg}/app/bin/kartograf-worker", "--cron"],
                                          {"KARTOGRAF_WORKER_IDLE_EXIT": str(idle_exit),
                                           "KARTOGRAF_AI_OFFLINE_DELAY_MS": "150"}), tag=f"cron-{mode}")
 
@@ -111,7 +136,8 @@ def _raw_headers(base, path):
         conn.close()
 
 
-def _smoke(ctx, mode, base):
+def _smoke(ctx, mode, base, cfg=None):
+    prefix = getattr(ctx, "prefix", "")
     tok = ctx.request(base, "POST", "/api/auth/login",
                       {"email": ADMIN, "password": ADMIN_PASSWORD}).json()["token"]
     auth = {"Authorization": "Bearer " + tok}
@@ -133,7 +159,7 @@ def _smoke(ctx, mode, base):
     b = ctx.request(base, "GET", f"/api/batches/{batch}", headers=auth).json()
     assert b["queue"]["workers"] == 0, b   # cron has not started one yet
 
-    worker, wlog = _cron_worker(ctx, mode, idle_exit=40)
+    worker, wlog = _cron_worker(ctx, mode, idle_exit=40, cfg=cfg)
     try:
 
         def events():
@@ -144,7 +170,8 @@ def _smoke(ctx, mode, base):
             return r.json()["url"]
         if mode == "cgi":
             # plain CGI streams: events arrive while the batch is generating
-            text, at = _read_events(base, events(), 40, ["event: snapshot", "event: batch.completed"])
+            text, at = _read_events(base, prefix + events(), 40,
+                                    ["event: snapshot", "event: batch.completed"])
             assert at is not None, text[-500:]
         else:
             # mod_fcgid buffers the stream (FcgidOutputBufferSize): the UI polls
@@ -158,7 +185,7 @@ def _smoke(ctx, mode, base):
             ctx.wait_until(done, timeout=60, interval=0.3, what=f"{mode}: batch completed")
             assert "COMPLETED" in seen, seen
             # and the stream is held back: nothing within a few seconds
-            text, at = _read_events(base, events(), 4, ["event: snapshot"])
+            text, at = _read_events(base, prefix + events(), 4, ["event: snapshot"])
             assert at is None, f"mod_fcgid delivered the stream unbuffered? {text[:200]}"
         ctx.wait_until(lambda: all(p["status"] == "COMPLETED" for p in ctx.request(
             base, "GET", f"/api/batches/{batch}", headers=auth).json()["projects"]),
@@ -191,7 +218,7 @@ def test_shared_host_smoke(ctx):
     errors = []
     for mode, base in _sites(ctx).items():
         try:
-            _smoke(ctx, mode, base)
+            _smoke(_site(ctx, mode)[0], mode, base)
         except Exception as e:  # noqa: BLE001
             errors.append(f"[{mode}] {type(e).__name__}: {e}")
     assert not errors, "; ".join(errors)
@@ -203,11 +230,12 @@ def test_shared_host_serves_no_secrets(ctx):
     for mode, base in _sites(ctx).items():
         ext = "cgi" if mode == "cgi" else "fcgi"
         home = _home(ctx, mode)
+        ctx_, prefix = _site(ctx, mode)
         for path in ["/.kartograf-config", "/.htaccess", "/lib/libpq.so.5", "/lib/",
                      f"/health.{ext}", f"/project.{ext}", "/../kartograf/kartograf.conf",
                      "/kartograf/kartograf.conf", "/sql/001_init.sql", "/kartograf.conf",
                      "/kartograf.conf.example", "/log/worker.log", "/errors/"]:
-            r = ctx.request(base, "GET", path)
+            r = ctx_.request(base, "GET", path)
             # (400: Apache refuses a path climbing out of the root outright)
             assert r.status in (403, 404) or (r.status == 400 and "/.." in path), (mode, path, r)
             assert b"jwt_key" not in r.body and b"conninfo" not in r.body, (mode, path)
@@ -218,19 +246,23 @@ def test_shared_host_serves_no_secrets(ctx):
             st = os.stat(os.path.join(home, "kartograf", d))
             assert oct(st.st_mode & 0o777) == "0o700", (mode, d, oct(st.st_mode))
         assert not os.path.realpath(conf).startswith(os.path.realpath(home + "/public_html"))
-        # unknown API paths: JSON 404 from the program, not an HTML page
-        r = ctx.request(base, "GET", "/api/nope")
+        # unknown API paths: JSON 404 from the program, not an HTML page;
+        # Apache's own pages elsewhere (JSON error documents on /api/* only)
+        r = ctx_.request(base, "GET", "/api/nope")
         assert r.status == 404 and r.json()["error"] == "not_found", (mode, r)
+        for path, code in (("/nothing-here", 404), ("/.htaccess", 403)):
+            r = ctx_.request(base, "GET", path, record=False)
+            assert r.status == code and "text/html" in r.header("content-type", ""), (mode, path, r)
         # the security headers of the .htaccess (mod_headers), each exactly once,
         # on the UI, on program answers and on the server's own errors
         for path in ["/", "/app/main.js", "/api/health", "/api/nope", "/.htaccess"]:
-            hs = _raw_headers(base, path)
+            hs = _raw_headers(base, prefix + path)
             for name, want in [("content-security-policy", "script-src 'self'"),
                                ("x-content-type-options", "nosniff"),
                                ("referrer-policy", "no-referrer")]:
                 got = [v for k, v in hs if k.lower() == name]
                 assert len(got) == 1 and want in got[0], (mode, path, name, got)
-        assert not [d for d in os.listdir(os.path.join(home, "public_html"))
+        assert not [d for d in os.listdir(os.path.join(home, "public_html") + prefix)
                     if d.startswith("kartograf-probe")], "the installer's probe was left behind"
 
 
@@ -240,15 +272,17 @@ def test_shared_host_upload_limit(ctx):
     which is how the UI tells it from Kartograf's own errors; plain CGI has no
     such limit."""
     sites = _sites(ctx)
-    tok = {m: ctx.request(b, "POST", "/api/auth/login",
-                          {"email": ADMIN, "password": ADMIN_PASSWORD}).json()["token"]
+    at = {m: _site(ctx, m)[0] for m in sites}
+    tok = {m: at[m].request(b, "POST", "/api/auth/login",
+                            {"email": ADMIN, "password": ADMIN_PASSWORD}).json()["token"]
            for m, b in sites.items()}
     big = b"x" * (300 * 1024)
     body, ct = xlsxgen.multipart([("file", "duzy.csv", "text/csv", big)])
-    r = ctx.request(sites["fcgid"], "POST", "/api/batches", body,
-                    {"Authorization": "Bearer " + tok["fcgid"], "Content-Type": ct})
+    r = at["fcgid"].request(sites["fcgid"], "POST", "/api/batches", body,
+                            {"Authorization": "Bearer " + tok["fcgid"], "Content-Type": ct})
     assert r.status == 500 and "request_id" not in r.json(), r
-    r = ctx.request(sites["cgi"], "POST", "/api/batches", body,
+    assert "json" in r.header("content-type", ""), r.headers
+    r = at["cgi"].request(sites["cgi"], "POST", "/api/batches", body,
                     {"Authorization": "Bearer " + tok["cgi"], "Content-Type": ct})
     assert r.status == 400 and "request_id" in r.json(), r   # Kartograf read it: not a sheet
 
@@ -299,9 +333,10 @@ MODDIR = "/usr/lib/apache2/modules"
 @contextlib.contextmanager
 def _throwaway_apache(ctx, modules, override="All"):
     """A second, throwaway shared-host Apache on a free loopback port with only
-    the given optional modules loaded (of rewrite, cgid, fcgid, headers):
-    AllowOverride `override` on <root>/public_html, the account's (www-data)
-    document root.  Yields (base URL, root)."""
+    the given optional modules loaded (of rewrite, cgid, fcgid, headers,
+    userdir): AllowOverride `override` on <root>/public_html, the account's
+    (www-data) document root, and with userdir on <root>/users/*/public_html
+    as /~<name>/.  Yields (base URL, root)."""
     root = _scratch(ctx, "apache-" + "-".join(modules))
     www, run = os.path.join(root, "public_html"), os.path.join(root, "run")
     os.makedirs(www)
@@ -325,10 +360,16 @@ def _throwaway_apache(ctx, modules, override="All"):
               "    Require all granted", "</Directory>",
               '<Files ".ht*">', "    Require all denied", "</Files>",
               f'DocumentRoot "{www}"']
+    if "userdir" in modules:
+        lines += [f'UserDir "{root}/users/*/public_html"',
+                  f'<Directory "{root}/users/*/public_html">', "    AllowOverride All",
+                  "    Options SymLinksIfOwnerMatch", "    Require all granted", "</Directory>"]
+        os.makedirs(os.path.join(root, "users"))
     conf = os.path.join(root, "httpd.conf")
     with open(conf, "w") as f:
         f.write("\n".join(lines) + "\n")
-    subprocess.run(["chown", "-R", "www-data:www-data", www, run], check=False)
+    subprocess.run(["chown", "-R", "www-data:www-data", www, run]
+                   + ([os.path.join(root, "users")] if "userdir" in modules else []), check=False)
     bin_ = shutil.which("apache2") or "/usr/sbin/apache2"
     proc = subprocess.Popen([bin_, "-f", conf, "-DFOREGROUND"], stdout=subprocess.DEVNULL,
                             stderr=open(os.path.join(root, "apache.log"), "w"))
@@ -436,6 +477,83 @@ def test_installer_refuses_narrow_allowoverride(ctx):
         _refused_untouched(ctx, root, "cgi", base, "500 - the server refused the .htaccess")
 
 
+def test_shared_host_in_a_subdirectory(ctx):
+    """The issue's own example: the site in a subdirectory of the account's
+    site, https://host/~konto/kartograf/ (mod_userdir, so the directory's URL
+    is not its place under a DocumentRoot), in both modes, installed with
+    --url giving that path.  The UI loads with relative assets, the programs
+    route on what follows the directory, the smoke (login, upload, validation
+    errors, generate, live events or polling, 409, .docx and .zip) runs below
+    it, the server's own errors are JSON on /api/* only and the account's own
+    page beside it is left alone."""
+    with _throwaway_apache(ctx, ["rewrite", "cgid", "fcgid", "headers", "userdir"]) as (base, root):
+        pub = os.path.join(root, "users", "konto", "public_html")
+        os.makedirs(pub)
+        with open(os.path.join(pub, "index.html"), "w") as f:
+            f.write("<p>strona konta</p>\n")
+        subprocess.run(["chown", "-R", "www-data:www-data", os.path.join(root, "users")], check=False)
+        errors = []
+        for mode, rdb in (("cgi", "1"), ("fcgid", "2")):
+            sub, ext = f"kartograf-{mode}", "cgi" if mode == "cgi" else "fcgi"
+            prefix, cfg = f"/~konto/{sub}", os.path.join(root, f"config-{mode}")
+            db = f"host=127.0.0.1 port={ctx.env['PG_PORT']} dbname=kg_shared_{mode} user=kartograf"
+            if mode == "cgi":
+                # --url naming another place than --dest: the probe is not found there
+                rc, out = _run_installer(
+                    ctx, "--dest", os.path.join(pub, sub), "--config-dir", cfg, "--mode", mode,
+                    "--db", db, "--url", f"{base}/kartograf/", stdin=ADMIN_PASSWORD + "\n")
+                assert rc == 1 and "--url is not the address of --dest" in out, out
+                assert not os.path.exists(os.path.join(pub, sub)) and not os.path.exists(cfg), out
+            rc, out = _run_installer(
+                ctx, "--dest", os.path.join(pub, sub), "--config-dir", cfg, "--mode", mode,
+                "--db", db, "--redis-host", "127.0.0.1", "--redis-port", ctx.env["REDIS_PORT"],
+                "--redis-db", rdb, "--url", f"{base}{prefix}/", "--admin-email", ADMIN,
+                stdin=ADMIN_PASSWORD + "\n")
+            assert rc == 0 and f"checked: {base}{prefix}/api/health answers" in out, out
+            assert f"site:     {base}{prefix}/" in out, out
+            assert not [d for d in os.listdir(os.path.join(pub, sub)) if d.startswith("kartograf-probe")]
+            # the UI and its assets, relative to the directory, under the strict CSP
+            r = ctx.request(base, "GET", prefix, record=False)
+            assert r.status == 301 and r.header("location", "").endswith(prefix + "/"), r
+            r = ctx.request(base, "GET", prefix + "/", record=False)
+            assert r.status == 200 and b'src="app/main.js"' in r.body and b'"/' not in r.body, r
+            assert "script-src 'self'" in r.header("content-security-policy", ""), r.headers
+            for path in ("/app/main.js", "/app/api.js", "/style.css", "/favicon.svg",
+                         "/vendor/xlsx.full.min.js"):
+                r = ctx.request(base, "GET", prefix + path, record=False)
+                assert r.status == 200 and r.header("x-content-type-options") == "nosniff", (path, r)
+            sd = _Below(ctx, prefix)
+            r = sd.request(base, "GET", "/api/health")
+            assert r.status == 200 and r.json()["status"] == "ok", r
+            r = sd.request(base, "GET", "/api/template.xlsx")
+            assert r.status == 200 and r.body[:2] == b"PK", r
+            # the programs' own 404 on /api/*, Apache's HTML pages elsewhere
+            r = sd.request(base, "GET", "/api/nope")
+            assert r.status == 404 and r.json()["error"] == "not_found", r
+            for path, code in (("/nothing-here", 404), ("/.htaccess", 403), ("/.kartograf-config", 403),
+                               (f"/health.{ext}", 403), ("/lib/", 403)):
+                r = ctx.request(base, "GET", prefix + path, record=False)
+                assert r.status == code and "text/html" in r.header("content-type", ""), (path, r)
+                assert b"jwt_key" not in r.body and b"ELF" not in r.body, path
+            try:
+                if mode == "fcgid":
+                    # mod_fcgid's own refusal of a big body on /api/*: the JSON
+                    # ErrorDocument below the directory, without a request_id
+                    tok = sd.request(base, "POST", "/api/auth/login",
+                                     {"email": ADMIN, "password": ADMIN_PASSWORD}).json()["token"]
+                    body, ct = xlsxgen.multipart([("file", "duzy.csv", "text/csv", b"x" * (300 * 1024))])
+                    r = sd.request(base, "POST", "/api/batches", body,
+                                   {"Authorization": "Bearer " + tok, "Content-Type": ct})
+                    assert r.status == 500 and "json" in r.header("content-type", ""), r
+                    assert r.json()["error"] and "request_id" not in r.json(), r
+                _smoke(sd, mode, base, cfg=cfg)
+            except Exception as e:  # noqa: BLE001
+                errors.append(f"[{mode}] {type(e).__name__}: {e}")
+        assert not errors, "; ".join(errors)
+        r = ctx.request(base, "GET", "/~konto/", record=False)
+        assert r.status == 200 and r.body == b"<p>strona konta</p>\n", r
+
+
 def _readme_uninstall(home):
     """Run the README's "Uninstalling" shell block as the account with HOME=home."""
     with open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")) as f:
@@ -479,10 +597,15 @@ def test_installer_refusals(ctx):
                   "--url", f"http://127.0.0.1:{_free_port()}")
     assert rc == 1 and "no answer from" in out, out
     assert not os.path.exists(f"{scratch}/www2") and not os.path.exists(f"{scratch}/c2")
-    # a site below the domain's root: the UI calls /api/... there
-    rc, out = run("--dest", f"{scratch}/www3", "--config-dir", f"{scratch}/c3", "--db", db,
-                  "--url", "http://127.0.0.1:1/kartograf/")
-    assert rc == 1 and "root of a (sub)domain" in out, out
+    # a site address that is not http(s), or whose path could not be a URL path
+    for url in ("ftp://127.0.0.1/kartograf/", "127.0.0.1/kartograf"):
+        rc, out = run("--dest", f"{scratch}/www3", "--config-dir", f"{scratch}/c3", "--db", db,
+                      "--url", url)
+        assert rc == 1 and "with http:// or https://" in out, out
+    for url in ("http://127.0.0.1:1/moja strona/", "http://127.0.0.1:1/a/../b", "http://h/k?x=1"):
+        rc, out = run("--dest", f"{scratch}/www3", "--config-dir", f"{scratch}/c3", "--db", db,
+                      "--url", url)
+        assert rc == 1 and "its path may hold" in out, out
     assert not os.path.exists(f"{scratch}/www3") and not os.path.exists(f"{scratch}/c3")
     rc, out = run("--bogus")
     assert rc == 2, out

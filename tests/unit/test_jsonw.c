@@ -132,6 +132,78 @@ test_appends(void **state)
 	kg_buf_free(&w.buf);
 }
 
+/* A number cell is written as kg_jsonw_num writes the double its text
+ * reads as, whether or not it takes the short way for plain integers. */
+static void
+test_num_cells(void **state)
+{
+	static const char *const v[] = {
+		"0", "7", "-12", "100", "123456789012345", "-123456789012345",
+		"1234567890123456", "99999999999999999", "007", "-0", "0.5",
+		"0.512301", "0.000001", "125000.5", "1e3", "12a",
+	};
+	int n = (int)(sizeof(v) / sizeof(v[0]));
+	PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+	PGresAttDesc col = {.name = "n", .typid = 1700, .typlen = -1,
+			    .atttypmod = -1};
+
+	(void)state;
+	assert_non_null(res);
+	assert_int_equal(PQsetResultAttrs(res, 1, &col), 1);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(PQsetvalue(res, i, 0, (char *)v[i],
+					    (int)strlen(v[i])), 1);
+	assert_int_equal(PQsetvalue(res, n, 0, NULL, -1), 1);
+	for (int i = 0; i <= n; i++) {
+		struct kg_jsonw got = {0}, want = {0};
+
+		kg_jsonw_num_cell(&got, res, i, 0);
+		if (i < n)
+			kg_jsonw_num(&want, strtod(v[i], NULL));
+		else
+			kg_jsonw_null(&want);
+		assert_string_equal(kg_buf_str(&got.buf), kg_buf_str(&want.buf));
+		kg_buf_free(&got.buf);
+		kg_buf_free(&want.buf);
+	}
+	PQclear(res);
+}
+
+/* w.pg: the layout of PostgreSQL's json_build_object and json_agg, as
+ * `SELECT json_build_object('a', json_agg(json_build_object('c', x)),
+ * 'k"ey', 'v', 'e', '[]'::json)` printed it (PostgreSQL 15). */
+static void
+test_pg_layout(void **state)
+{
+	struct kg_jsonw w = {.pg = 1};
+
+	(void)state;
+	kg_jsonw_open(&w, '{');
+	kg_jsonw_key(&w, "a");
+	kg_jsonw_open(&w, '[');
+	for (int i = 0; i < 2; i++) {
+		kg_jsonw_open(&w, '{');
+		kg_jsonw_key(&w, "c");
+		if (i)
+			kg_jsonw_num(&w, 2);
+		else
+			kg_jsonw_null(&w);
+		kg_jsonw_close(&w, '}');
+	}
+	kg_jsonw_close(&w, ']');
+	kg_jsonw_key(&w, "k\"ey");
+	kg_jsonw_str(&w, "v");
+	kg_jsonw_key(&w, "e");
+	kg_jsonw_open(&w, '[');
+	kg_jsonw_close(&w, ']');
+	kg_jsonw_close(&w, '}');
+	assert_false(w.oom);
+	assert_string_equal(kg_buf_str(&w.buf),
+			    "{\"a\" : [{\"c\" : null}, {\"c\" : 2}], "
+			    "\"k\\\"ey\" : \"v\", \"e\" : []}");
+	kg_buf_free(&w.buf);
+}
+
 /* A result made offline (libpq's PQsetvalue): one row of cells, NULL
  * where the value is NULL. */
 static PGresult *
@@ -206,6 +278,8 @@ main(void)
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_structure),
 		cmocka_unit_test(test_appends),
+		cmocka_unit_test(test_pg_layout),
+		cmocka_unit_test(test_num_cells),
 		cmocka_unit_test(test_row),
 	};
 
