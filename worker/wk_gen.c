@@ -27,11 +27,9 @@
 #include "wk.h"
 
 #include "kg_batch.h"
-#include "kg_breaker.h"
 #include "kg_config.h"
 #include "kg_db.h"
 #include "kg_events.h"
-#include "kg_failover.h"
 #include "kg_log.h"
 #include "kg_ai.h"
 #include "kg_queue.h"
