@@ -132,8 +132,7 @@ def htaccess(routes, mode):
     if mode == "cgi":
         out.append(f"AddHandler cgi-script {ext}")
     else:
-        out += ["# mod_fcgid starts the programs and keeps them running; without the module",
-                "# the server refuses this file (500) and the installer reports it",
+        out += ["# mod_fcgid starts the programs and keeps them running",
                 f"AddHandler fcgid-script {ext}"]
     out += ['AddType "application/json; charset=utf-8" .json',
             "AddType application/vnd.openxmlformats-officedocument.spreadsheetml.sheet .xlsx",
@@ -154,7 +153,31 @@ def htaccess(routes, mode):
             "# errors the server itself produces (e.g. mod_fcgid's refusal of a body above",
             "# FcgidMaxRequestLen) are JSON like the programs' own"]
     out += [f"ErrorDocument {code} /errors/{code}.json" for code in ERROR_DOCS]
-    out += ["RewriteEngine On",
+    # A module the site needs is missing: Apache would hand the programs out as
+    # plain files (an unknown handler falls back to the default one), and a
+    # RewriteRule without mod_rewrite is a 500 for every page.  Refuse the
+    # programs instead and say why ("kartograf: ..." is what the installer's
+    # check looks for).
+    handler = ("mod_cgi or mod_cgid", ["mod_cgi.c", "mod_cgid.c"]) if mode == "cgi" \
+        else ("mod_fcgid", ["mod_fcgid.c"])
+    out += [f"# without {handler[0]} the programs are refused, never served as files"]
+    out += [f"<IfModule !{m}>" for m in handler[1]]
+    out += [f'    <FilesMatch "[.]{ext[1:]}$">',
+            "        Require all denied",
+            "    </FilesMatch>",
+            f'    ErrorDocument 403 "kartograf: {handler[0]} is not loaded on this server: '
+            f'the programs cannot run in --mode {mode} (README Shared hosting)"']
+    out += ["</IfModule>"] * len(handler[1])
+    out += ["# without mod_rewrite no route reaches a program",
+            "<IfModule !mod_rewrite.c>",
+            '    <FilesMatch "[.]f?cgi$">',
+            "        Require all denied",
+            "    </FilesMatch>",
+            '    ErrorDocument 404 "kartograf: mod_rewrite is not loaded on this server: '
+            'the routes of the .htaccess cannot work (README Shared hosting)"',
+            "</IfModule>",
+            "<IfModule mod_rewrite.c>",
+            "RewriteEngine On",
             "# the programs are reached through the routes only, never by their names",
             "RewriteCond %{ENV:REDIRECT_STATUS} ^$",
             'RewriteRule "[.]f?cgi$" - [F]']
@@ -162,6 +185,7 @@ def htaccess(routes, mode):
     for prog, regex, _ in allr:
         rel = regex.replace("^/", "^", 1)  # per-directory: no leading slash
         out.append(f'RewriteRule "{rel}" {prog}{ext} [L]')
+    out.append("</IfModule>")
     return "\n".join(out) + "\n"
 
 

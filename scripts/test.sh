@@ -123,7 +123,8 @@ done
 
 # ------------------------------------------------------------------ browser
 # The Playwright suite (tests/e2e) drives Debian's Chromium against the
-# running stack: lighttpd in full, Apache as a smoke run.  Screenshots go
+# running stack: lighttpd in full, Apache as a smoke run, the shared host's
+# plain-CGI site in full and its mod_fcgid site as a smoke.  Screenshots go
 # to $E2E_ARTIFACTS (default build-asan/e2e-artifacts).
 run_e2e() {
     local out="$STATE/e2e-output" p f
@@ -142,6 +143,16 @@ run_e2e() {
         set +e
         step timeout -k 10 900 env BUILD="$BUILD" E2E_SHARED=1 \
             E2E_ARTIFACTS="${E2E_ARTIFACTS:-$BUILD_DIR/e2e-artifacts}/shared" \
+            "$ROOT/tests/e2e/run.sh" "$STATE" 2>&1 | tee -a "$out"
+        set -e
+    fi
+    if grep -q '^SHARED_FCGID_PORT=' "$STATE/stack.env"; then
+        # a smoke only (login, upload, cron worker, polling, downloads): the
+        # whole suite again would cost minutes for little more
+        echo "== browser e2e smoke through the shared host's mod_fcgid site"
+        set +e
+        step timeout -k 10 600 env BUILD="$BUILD" E2E_SHARED=fcgid \
+            E2E_ARTIFACTS="${E2E_ARTIFACTS:-$BUILD_DIR/e2e-artifacts}/shared-fcgid" \
             "$ROOT/tests/e2e/run.sh" "$STATE" 2>&1 | tee -a "$out"
         set -e
     fi

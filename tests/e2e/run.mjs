@@ -1101,6 +1101,97 @@ await test('editor with 8 sections × 20,000 characters: typing stays within 50 
   }
 });
 
+// The shared host's mod_fcgid site (E2E_SHARED=fcgid in run.sh, README "Shared
+// hosting"): a smoke, not the whole suite again.  mod_fcgid buffers the event
+// stream (FcgidOutputBufferSize), so the page must fall back to polling; no
+// worker runs until "cron" starts one (E2E_CRON_WORKER: the crontab line's
+// command as the hosting account), and the page says generation starts within
+// a minute until then.
+const CRON_WORKER = process.env.E2E_CRON_WORKER || '';
+if (process.env.E2E_SHARED_MODE === 'fcgid') {
+  await test('mod_fcgid smoke: login, a refused large upload explained, upload, "within a minute" until cron starts the worker, polling follows the batch, .docx and .zip', async () => {
+    assert(CRON_WORKER, 'E2E_CRON_WORKER not set (run.sh)');
+    const { ctx, page: f } = await newPage();
+    let worker = null;
+    let workerExit = null;
+    try {
+      const res = await f.goto(`${BASE}/`);
+      const h = res.headers();
+      assert(/script-src 'self'/.test(h['content-security-policy'] || ''), `CSP from the .htaccess (${h['content-security-policy']})`);
+      assert(h['x-content-type-options'] === 'nosniff', `nosniff (${h['x-content-type-options']})`);
+      await login(f, BASE);
+      // a sheet above FcgidMaxRequestLen (128 KiB): mod_fcgid refuses it before
+      // Kartograf reads it, and the page says so in words
+      const big = [HEADER];
+      for (let i = 0; i < 300; i++) {
+        big.push([`Duży projekt ${i + 1}`, `${'Opis działań w dzielnicy. '.repeat(24)}${i}`, 'Fundacja Duża',
+          10000 + i, '01.03.2026', '31.10.2026', 'mieszkańcy']);
+      }
+      const csv = big.map((r) => r.map((c) => `"${String(c).replace(/"/g, '""')}"`).join(',')).join('\r\n');
+      assert(Buffer.byteLength(csv) > 160 * 1024, `the sheet is above the limit (${Buffer.byteLength(csv)} bytes)`);
+      await f.setInputFiles('#file', writeTmp(`fcgid-big-${uniq}.csv`, Buffer.from(csv)));
+      await f.waitForSelector('#client-ok');
+      await f.click('#send');
+      const refused = await (await f.waitForSelector('#upload-error', { timeout: 30000 })).textContent();
+      assert(/Serwer WWW odrzucił plik \(\d+ KiB\)/.test(refused) && /FcgidMaxRequestLen/.test(refused),
+        `a readable message for the web server's refusal (${refused})`);
+      await shot(f, 'fcgid-upload-refused');
+      if (await f.isVisible('#reset')) await f.click('#reset');
+      const file = writeTmp(`fcgid-${uniq}.xlsx`, xlsxBuffer(goodRows(`${uniq}f`, 3)));
+      await f.setInputFiles('#file', file);
+      await f.waitForSelector('#client-ok');
+      await f.fill('#batch-name', `E2E fcgid ${uniq}`);
+      await f.click('#send');
+      await f.waitForURL(/#\/batches\/[0-9a-f-]{36}/);
+      await f.waitForSelector('#projects tbody tr');
+      const n = await f.$$eval('#projects tbody tr', (r) => r.length);
+      assert(n === 3, `3 project rows (got ${n})`);
+      // nothing of the buffered stream arrives: the page polls instead
+      await f.waitForFunction(() => document.body.dataset.live === 'polling', null, { timeout: 25000 });
+      await f.evaluate(() => {
+        window.__marker = 'no-reload';
+        window.__seen = new Set();
+        const note = () => document.querySelectorAll('#projects tbody .badge').forEach((b) => window.__seen.add(b.textContent));
+        new MutationObserver(note).observe(document.querySelector('#projects tbody'), { subtree: true, childList: true, characterData: true });
+        note();
+      });
+      await f.click('#start');
+      await f.waitForSelector('#queue-note:has-text("Generowanie rozpocznie się w ciągu minuty")', { timeout: 20000 });
+      await shot(f, 'fcgid-waiting-for-cron');
+      // the crontab line's command, as cron would start it
+      worker = execFile(CRON_WORKER, [], { env: { PATH: '/usr/bin:/bin' } }, () => {});
+      workerExit = new Promise((r) => worker.on('exit', (code, sig) => r({ code, sig })));
+      await f.waitForFunction(() => [...document.querySelectorAll('#projects tbody tr')].every((r) => r.dataset.status === 'COMPLETED'),
+        null, { timeout: LIVE_TIMEOUT });
+      assert(await f.isHidden('#queue-note'), 'the "within a minute" note is gone once the worker runs');
+      const seen = await f.evaluate(() => [...window.__seen]);
+      assert(seen.includes('Gotowe') && seen.length >= 2, `status changes shown: ${seen.join(', ')}`);
+      assert(await f.evaluate(() => window.__marker === 'no-reload'), 'no page reload');
+      await shot(f, 'fcgid-completed');
+      const batchUrl = f.url();
+      await f.click('#projects tbody tr:first-child th a');
+      await f.waitForSelector('article.section textarea');
+      const docx = await clickDownload(f, '#docx', 90000);
+      const dfile = path.join(ART, `fcgid-card-${uniq}.docx`);
+      await docx.saveAs(dfile);
+      assert(zipEntries(fs.readFileSync(dfile)).some((e) => e.name === 'word/document.xml'), 'a Word document');
+      await f.goto(batchUrl);
+      await f.waitForSelector('#zip:not([disabled])');
+      const zip = await clickDownload(f, '#zip', 120000);
+      const zfile = path.join(ART, `fcgid-batch-${uniq}.zip`);
+      await zip.saveAs(zfile);
+      const names = zipEntries(fs.readFileSync(zfile)).map((e) => e.name);
+      assert(names.filter((x) => /\.docx$/.test(x)).length === 3, `3 cards in the zip (${names.join(', ')})`);
+      await shot(f, 'fcgid-downloaded');
+    } finally {
+      await ctx.close();
+      if (worker && worker.exitCode === null) worker.kill('SIGTERM');
+    }
+    const ex = await Promise.race([workerExit, new Promise((r) => setTimeout(() => r(null), 30000))]);
+    assert(ex && ex.code === 0, `the cron worker left cleanly after SIGTERM (${JSON.stringify(ex)})`);
+  });
+}
+
 if (APACHE) {
   await test('apache smoke: UI served with CSP, login, list, open a batch and a card', async () => {
     const { ctx, page: a } = await newPage();

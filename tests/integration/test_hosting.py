@@ -195,6 +195,18 @@ def test_worker_cron(ctx):
         assert left == ["", ""], left
         assert "GENERATING" not in ctx.psql(
             f"SELECT status FROM projects WHERE batch_id = '{batch2}'")
+        # a host's CPU-time limit (RLIMIT_CPU's soft limit: SIGXCPU) stops it the same way
+        d, dlog = _cron_worker(ctx, {"KARTOGRAF_AI_OFFLINE_DELAY_MS": "3000",
+                                     "KARTOGRAF_WORKER_SHUTDOWN_GRACE": "0"})
+        ctx.wait_until(lambda: "GENERATING" in ctx.psql(
+            f"SELECT status FROM projects WHERE batch_id = '{batch2}'"), timeout=20,
+            what="generation started again")
+        d.send_signal(signal.SIGXCPU)
+        assert d.wait(timeout=20) == 0, log_text(dlog)
+        left = [ctx.redis("SMEMBERS", "kg:workers"), ctx.redis("--scan", "--pattern", "kg:lease:*")]
+        assert left == ["", ""], left
+        assert "GENERATING" not in ctx.psql(
+            f"SELECT status FROM projects WHERE batch_id = '{batch2}'"), log_text(dlog)
         # bad argument
         rc, _, err = ctx.run_program("worker/kartograf-worker", ["--bogus"])
         assert rc == 2 and "usage" in err, (rc, err)

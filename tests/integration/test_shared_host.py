@@ -4,8 +4,11 @@ kartograf-install-shared as the account (www-data) into its public_html, once in
 --mode cgi (mod_cgid) and once in --mode fcgid (mod_fcgid), with nothing about
 Kartograf in the server's configuration.  The worker runs the way cron runs it.
 """
+import contextlib
+import hashlib
 import http.client
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -93,6 +96,19 @@ def _read_events(base, path, seconds, want):
     finally:
         conn.close()
     return buf.decode("utf-8", "replace"), seen_at
+
+
+def _raw_headers(base, path):
+    """Every header line of GET path, repeated ones kept: [(name, value)]."""
+    host, port = base.split("//")[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        r.read()
+        return r.getheaders()
+    finally:
+        conn.close()
 
 
 def _smoke(ctx, mode, base):
@@ -198,10 +214,24 @@ def test_shared_host_serves_no_secrets(ctx):
         conf = os.path.join(home, "kartograf", "kartograf.conf")
         assert oct(os.stat(conf).st_mode & 0o777) == "0o600", oct(os.stat(conf).st_mode)
         assert oct(os.stat(os.path.dirname(conf)).st_mode & 0o777) == "0o700"
+        for d in ("files", "log"):   # stored files and logs: the account's alone
+            st = os.stat(os.path.join(home, "kartograf", d))
+            assert oct(st.st_mode & 0o777) == "0o700", (mode, d, oct(st.st_mode))
         assert not os.path.realpath(conf).startswith(os.path.realpath(home + "/public_html"))
         # unknown API paths: JSON 404 from the program, not an HTML page
         r = ctx.request(base, "GET", "/api/nope")
         assert r.status == 404 and r.json()["error"] == "not_found", (mode, r)
+        # the security headers of the .htaccess (mod_headers), each exactly once,
+        # on the UI, on program answers and on the server's own errors
+        for path in ["/", "/app/main.js", "/api/health", "/api/nope", "/.htaccess"]:
+            hs = _raw_headers(base, path)
+            for name, want in [("content-security-policy", "script-src 'self'"),
+                               ("x-content-type-options", "nosniff"),
+                               ("referrer-policy", "no-referrer")]:
+                got = [v for k, v in hs if k.lower() == name]
+                assert len(got) == 1 and want in got[0], (mode, path, name, got)
+        assert not [d for d in os.listdir(os.path.join(home, "public_html"))
+                    if d.startswith("kartograf-probe")], "the installer's probe was left behind"
 
 
 def test_shared_host_upload_limit(ctx):
@@ -223,58 +253,281 @@ def test_shared_host_upload_limit(ctx):
     assert r.status == 400 and "request_id" in r.json(), r   # Kartograf read it: not a sheet
 
 
-def test_installer_refusals_and_upgrade(ctx):
+def _installer(ctx):
     sh = os.path.join(ctx.state, "shared")
     inst = [d for d in os.listdir(os.path.join(sh, "unpacked-cgi")) if d.startswith("kartograf-")]
-    script = os.path.join(sh, "unpacked-cgi", inst[0], "kartograf-install-shared")
-    scratch = os.path.join(sh, "scratch-" + uuid.uuid4().hex[:6])
-    os.makedirs(scratch)
-    subprocess.run(["chown", "www-data:www-data", scratch], check=False)
+    return os.path.join(sh, "unpacked-cgi", inst[0], "kartograf-install-shared")
+
+
+def _run_installer(ctx, *args, stdin=""):
+    p = subprocess.run(_as_account([_installer(ctx), *args]), input=stdin, capture_output=True,
+                       text=True, timeout=180)
+    return p.returncode, p.stdout + p.stderr
+
+
+def _tree(top):
+    """{relative path: sha256 or 'dir'} of everything under top (None if absent)."""
+    if not os.path.exists(top):
+        return None
+    out = {}
+    for d, dirs, files in os.walk(top):
+        for n in dirs:
+            out[os.path.relpath(os.path.join(d, n), top)] = "dir"
+        for n in files:
+            with open(os.path.join(d, n), "rb") as f:
+                out[os.path.relpath(os.path.join(d, n), top)] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def _scratch(ctx, tag):
+    d = os.path.join(ctx.state, "shared", f"{tag}-{uuid.uuid4().hex[:6]}")
+    os.makedirs(d)
+    os.chmod(d, 0o755)
+    subprocess.run(["chown", "www-data:www-data", d], check=False)
+    return d
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+MODDIR = "/usr/lib/apache2/modules"
+
+
+@contextlib.contextmanager
+def _throwaway_apache(ctx, modules, override="All"):
+    """A second, throwaway shared-host Apache on a free loopback port with only
+    the given optional modules loaded (of rewrite, cgid, fcgid, headers):
+    AllowOverride `override` on <root>/public_html, the account's (www-data)
+    document root.  Yields (base URL, root)."""
+    root = _scratch(ctx, "apache-" + "-".join(modules))
+    www, run = os.path.join(root, "public_html"), os.path.join(root, "run")
+    os.makedirs(www)
+    os.makedirs(os.path.join(run, "fcgid"))
+    port = _free_port()
+    lines = [f'ServerRoot "{root}"', "ServerName 127.0.0.1", f"Listen 127.0.0.1:{port}",
+             f'PidFile "{run}/httpd.pid"', f'DefaultRuntimeDir "{run}"',
+             f'ErrorLog "{root}/error.log"', "LogLevel warn"]
+    if os.getuid() == 0:
+        lines += ["User www-data", "Group www-data"]
+    for m in ["mpm_event", "authz_core", "mime", "dir"] + list(modules):
+        lines.append(f"LoadModule {m}_module {MODDIR}/mod_{m}.so")
+    if "cgid" in modules:
+        lines.append(f'ScriptSock "{run}/cgid.sock"')
+    if "fcgid" in modules:
+        lines += [f'FcgidIPCDir "{run}/fcgid"', f'FcgidProcessTableFile "{run}/fcgid_shm"']
+    lines += ["StartServers 1", "ServerLimit 2", "ThreadsPerChild 16", "MaxRequestWorkers 32",
+              "TypesConfig /etc/mime.types",
+              "<Directory />", "    AllowOverride None", "    Require all denied", "</Directory>",
+              f'<Directory "{www}">', f"    AllowOverride {override}", "    Options SymLinksIfOwnerMatch",
+              "    Require all granted", "</Directory>",
+              '<Files ".ht*">', "    Require all denied", "</Files>",
+              f'DocumentRoot "{www}"']
+    conf = os.path.join(root, "httpd.conf")
+    with open(conf, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    subprocess.run(["chown", "-R", "www-data:www-data", www, run], check=False)
+    bin_ = shutil.which("apache2") or "/usr/sbin/apache2"
+    proc = subprocess.Popen([bin_, "-f", conf, "-DFOREGROUND"], stdout=subprocess.DEVNULL,
+                            stderr=open(os.path.join(root, "apache.log"), "w"))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        def up():
+            assert proc.poll() is None, open(os.path.join(root, "apache.log")).read()
+            try:
+                return ctx.request(base, "GET", "/nothing-here", timeout=2).status == 404
+            except OSError:
+                return False
+        ctx.wait_until(up, timeout=30, what=f"throwaway Apache ({' '.join(modules)})")
+        yield base, root
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _install_args(ctx, root, mode, base):
+    db = f"host=127.0.0.1 port={ctx.env['PG_PORT']} dbname=kg_shared_cgi user=kartograf"
+    return ["--dest", f"{root}/public_html", "--config-dir", f"{root}/kartograf", "--mode", mode,
+            "--db", db, "--redis-host", "127.0.0.1", "--redis-port", ctx.env["REDIS_PORT"],
+            "--redis-db", "1", "--url", base, "--admin-email", ADMIN]
+
+
+def _refused_untouched(ctx, root, mode, base, want):
+    """The installer refuses with `want` in its message and exit status 1, and
+    leaves nothing behind: the document root exactly as it was (the account's
+    own files and .htaccess included), no config directory."""
+    www = os.path.join(root, "public_html")
+    before = _tree(www)
+    rc, out = _run_installer(ctx, *_install_args(ctx, root, mode, base), stdin=ADMIN_PASSWORD + "\n")
+    assert rc == 1 and want in out, (rc, out)
+    assert "Kartograf is installed" not in out, out
+    assert _tree(www) == before, (sorted(set(_tree(www)) ^ set(before)), out)
+    assert not os.path.exists(os.path.join(root, "kartograf")), os.listdir(root)
+
+
+def test_installer_refuses_apache_without_mod_rewrite(ctx):
+    """A real second Apache without mod_rewrite (mod_cgid, mod_fcgid and
+    mod_headers loaded, AllowOverride All): the installer says mod_rewrite is
+    missing, exits 1, and nothing is half-installed."""
+    with _throwaway_apache(ctx, ["cgid", "fcgid", "headers"]) as (base, root):
+        www = os.path.join(root, "public_html")
+        # the account's own site, which must survive the refusal untouched
+        with open(os.path.join(www, "mine.html"), "w") as f:
+            f.write("<p>moja strona</p>\n")
+        with open(os.path.join(www, ".htaccess"), "w") as f:
+            f.write("# my own settings\nDirectoryIndex mine.html\n")
+        subprocess.run(["chown", "-R", "www-data:www-data", www], check=False)
+        assert ctx.request(base, "GET", "/").body == b"<p>moja strona</p>\n"
+        for mode in ("cgi", "fcgid"):
+            _refused_untouched(ctx, root, mode, base, "mod_rewrite is not loaded on this server")
+        assert ctx.request(base, "GET", "/").body == b"<p>moja strona</p>\n"
+
+
+def test_installer_without_mod_fcgid_or_mod_headers(ctx):
+    """A second Apache with mod_rewrite and mod_cgid only: --mode fcgid is
+    refused (the programs would otherwise be handed out as files) and leaves
+    nothing; --mode cgi installs and works without mod_headers (its headers
+    are "where available"), Authorization reaching the programs."""
+    with _throwaway_apache(ctx, ["rewrite", "cgid"]) as (base, root):
+        www = os.path.join(root, "public_html")
+        # the account's own page and .htaccess, there before Kartograf
+        with open(os.path.join(www, "mine.html"), "w") as f:
+            f.write("<p>moja strona</p>\n")
+        with open(os.path.join(www, ".htaccess"), "w") as f:
+            f.write("# my own settings\n")
+        subprocess.run(["chown", "-R", "www-data:www-data", www], check=False)
+        own = _tree(www)
+        _refused_untouched(ctx, root, "fcgid", base, "mod_fcgid is not loaded on this server")
+        rc, out = _run_installer(ctx, *_install_args(ctx, root, "cgi", base), stdin=ADMIN_PASSWORD + "\n")
+        assert rc == 0 and "checked: " in out, out
+        r = ctx.request(base, "GET", "/")
+        assert r.status == 200 and b"<script" in r.body, r
+        assert "content-security-policy" not in {k.lower() for k in r.headers}, r.headers
+        tok = ctx.request(base, "POST", "/api/auth/login",
+                          {"email": ADMIN, "password": ADMIN_PASSWORD}).json()["token"]
+        r = ctx.request(base, "GET", "/api/auth/me", headers={"Authorization": "Bearer " + tok})
+        assert r.status == 200 and r.json()["email"] == ADMIN, r
+        # a program by its file name: refused by the rewrite guard, not run or served
+        r = ctx.request(base, "GET", "/health.cgi")
+        assert r.status == 403 and b"ELF" not in r.body, r
+        assert not [d for d in os.listdir(www) if d.startswith("kartograf-probe")]
+        assert "kept your previous .htaccess" in out, out
+        # README's uninstall block (the crontab line aside) leaves the account's
+        # own files exactly as they were before the install
+        _readme_uninstall(root)
+        assert _tree(www) == own, sorted(set(_tree(www)) ^ set(own))
+        assert not os.path.exists(os.path.join(root, "kartograf"))
+
+
+def test_installer_refuses_narrow_allowoverride(ctx):
+    """Throwaway Apaches with every module but a document root whose
+    AllowOverride ignores the .htaccess (None: 404) or refuses it (no Options:
+    500): refused with the reason, nothing left behind."""
+    mods = ["rewrite", "cgid", "headers"]
+    with _throwaway_apache(ctx, mods, override="None") as (base, root):
+        _refused_untouched(ctx, root, "cgi", base, "AllowOverride None ignores the .htaccess")
+    with _throwaway_apache(ctx, mods, override="FileInfo AuthConfig Limit") as (base, root):
+        _refused_untouched(ctx, root, "cgi", base, "500 - the server refused the .htaccess")
+
+
+def _readme_uninstall(home):
+    """Run the README's "Uninstalling" shell block as the account with HOME=home."""
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")) as f:
+        text = f.read()
+    block = text.split("**Uninstalling**", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    script = "set -e\n" + "\n".join(line for line in block.splitlines()
+                                     if not line.startswith("crontab"))
+    p = subprocess.run(_as_account(["sh", "-c", script], {"HOME": home}), capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, (script, p.stdout, p.stderr)
+
+
+def test_installer_refusals(ctx):
+    scratch = _scratch(ctx, "scratch")
 
     def run(*args, stdin=""):
-        p = subprocess.run(_as_account([script, *args]), input=stdin, capture_output=True,
-                           text=True, timeout=120)
-        return p.returncode, p.stdout + p.stderr
+        return _run_installer(ctx, *args, stdin=stdin)
 
     db = f"host=127.0.0.1 port={ctx.env['PG_PORT']} dbname=kg_shared_cgi user=kartograf"
     rc, out = run("--dest", "/proc/kg-nope", "--config-dir", f"{scratch}/c", "--db", db)
     assert rc == 1 and "destination" in out, out
+    assert not os.path.exists(f"{scratch}/c")
+    # an existing document root the account cannot write to
+    ro = os.path.join(scratch, "ro")
+    os.makedirs(ro)
+    os.chmod(ro, 0o755)   # root's, not the account's
+    if os.getuid() == 0:
+        rc, out = run("--dest", ro, "--config-dir", f"{scratch}/c", "--db", db)
+        assert rc == 1 and f"the destination {ro} is not writable" in out, out
+        assert os.listdir(ro) == [] and not os.path.exists(f"{scratch}/c"), out
     rc, out = run("--dest", f"{scratch}/www", "--config-dir", f"{scratch}/www/conf", "--db", db)
     assert rc == 1 and "inside the document root" in out, out
+    assert not os.path.exists(f"{scratch}/www"), os.listdir(scratch)
     rc, out = run("--dest", f"{scratch}/www", "--config-dir", f"{scratch}/c",
                   "--db", "host=127.0.0.1 port=1 dbname=x user=kartograf connect_timeout=2")
     assert rc == 1 and "database unreachable" in out, out
-    # a server without the rewrite rules in effect (python's http.server: 404)
-    srv = subprocess.Popen(["/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", "0"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           cwd=scratch)
-    try:
-        line = srv.stdout.readline()
-        port = line.split("port ")[1].split()[0]
-        rc, out = run("--dest", f"{scratch}/www2", "--config-dir", f"{scratch}/c2", "--db",
-                      db, "--url", f"http://127.0.0.1:{port}")
-        assert rc == 1 and "mod_rewrite" in out, out
-    finally:
-        srv.terminate()
-        srv.wait()
+    assert not os.path.exists(f"{scratch}/www") and not os.path.exists(f"{scratch}/c"), \
+        os.listdir(scratch)
+    # no web server answers at --url
+    rc, out = run("--dest", f"{scratch}/www2", "--config-dir", f"{scratch}/c2", "--db", db,
+                  "--url", f"http://127.0.0.1:{_free_port()}")
+    assert rc == 1 and "no answer from" in out, out
+    assert not os.path.exists(f"{scratch}/www2") and not os.path.exists(f"{scratch}/c2")
+    # a site below the domain's root: the UI calls /api/... there
+    rc, out = run("--dest", f"{scratch}/www3", "--config-dir", f"{scratch}/c3", "--db", db,
+                  "--url", "http://127.0.0.1:1/kartograf/")
+    assert rc == 1 and "root of a (sub)domain" in out, out
+    assert not os.path.exists(f"{scratch}/www3") and not os.path.exists(f"{scratch}/c3")
     rc, out = run("--bogus")
     assert rc == 2, out
 
-    # upgrade in place: the installer again over the cgi site keeps config, data, users
+
+def test_shared_host_upgrade_in_place(ctx):
+    """The installer run again over the cgi site (after the smoke: sorted
+    after it) keeps the config, stored files, users, batches, cards and stored
+    exports, and prints the crontab line."""
+    def run(*args, stdin=""):
+        return _run_installer(ctx, *args, stdin=stdin)
     home = _home(ctx, "cgi")
     conf = os.path.join(home, "kartograf", "kartograf.conf")
     before = open(conf).read()
     base = _sites(ctx)["cgi"]
     tok = ctx.request(base, "POST", "/api/auth/login",
                       {"email": ADMIN, "password": ADMIN_PASSWORD}).json()["token"]
-    nb = len(ctx.request(base, "GET", "/api/batches", headers={"Authorization": "Bearer " + tok}
-                         ).json()["batches"])
+    auth = {"Authorization": "Bearer " + tok}
+    # data of its own as well, whatever ran before
+    assert _upload(ctx, base, auth, xlsxgen.build(_rows(2))).status == 201
+    batches = ctx.request(base, "GET", "/api/batches", headers=auth).json()["batches"]
+    files_before = _tree(os.path.join(home, "kartograf", "files"))
+    cards = {}
+    for b in batches:
+        for p in ctx.request(base, "GET", f"/api/batches/{b['id']}", headers=auth).json()["projects"]:
+            cards[p["id"]] = ctx.request(base, "GET", f"/api/projects/{p['id']}", headers=auth).json()
     rc, out = run("--dest", f"{home}/public_html", "--config-dir", f"{home}/kartograf",
                   "--mode", "cgi", "--url", base, "--admin-email", ADMIN, stdin=ADMIN_PASSWORD + "\n")
     assert rc == 0 and "keeping" in out and "exists, kept" in out, out
+    # the crontab line, with this install's worker
+    cron = f"* * * * * {home}/kartograf/app/bin/kartograf-worker --cron >>{home}/kartograf/log/worker.log 2>&1"
+    assert cron in out and f"site:     {base}/" in out, out
     assert open(conf).read() == before
-    r = ctx.request(base, "GET", "/api/batches", headers={"Authorization": "Bearer " + tok})
-    assert r.status == 200 and len(r.json()["batches"]) == nb, r   # same jwt_key, same data
+    assert _tree(os.path.join(home, "kartograf", "files")) == files_before
+    r = ctx.request(base, "GET", "/api/batches", headers=auth)   # same jwt_key: still logged in
+    assert r.status == 200 and [b["id"] for b in r.json()["batches"]] == [b["id"] for b in batches], r
+    for pid, card in cards.items():
+        assert ctx.request(base, "GET", f"/api/projects/{pid}", headers=auth).json() == card, pid
+    assert len(cards) >= 2, cards
+    done = [b for b in batches if all(p["status"] == "COMPLETED" for p in ctx.request(
+        base, "GET", f"/api/batches/{b['id']}", headers=auth).json()["projects"])]
+    if done:   # the smoke's stored .zip is still served after the upgrade
+        r = ctx.request(base, "GET", f"/api/export/batch/{done[0]['id']}", headers=auth, timeout=90)
+        assert r.status == 200 and r.body[:2] == b"PK", r
+    assert not [d for d in os.listdir(f"{home}/public_html") if d.startswith("kartograf-probe")]
 
 
 GLIBC = ("libc.so", "libm.so", "libpthread.so", "libdl.so", "librt.so", "libresolv.so",
