@@ -50,8 +50,6 @@ azure_start(struct kg_ai_call *call, struct kg_err *err)
 {
 	const char *key = kg_conf_str("azure", "api_key");
 	struct kg_buf url = {0};
-	struct kg_aihttp_spec spec = {.model = kg_conf_str("azure", "model"),
-				      .parse = kg_aihttp_chat_parse};
 	int rc = -1;
 
 	if (!*key) {
@@ -61,19 +59,9 @@ azure_start(struct kg_ai_call *call, struct kg_err *err)
 	}
 	if (azure_url(&url, err) < 0)
 		goto out;
-	spec.url = url.data;
-	spec.body = kg_aihttp_chat_body(call->req, NULL);
-	if (!spec.body || !url.data ||
-	    kg_aihttp_header(&spec.headers, "Content-Type",
-			     "application/json") < 0 ||
-	    kg_aihttp_header(&spec.headers, "api-key", key) < 0) {
-		kg_err_set(err, 500, "internal", "out of memory");
-		goto out;
-	}
-	rc = kg_aihttp_start(call, &spec, err);	/* takes headers, body */
+	rc = kg_aihttp_start_chat(call, url.data, kg_conf_str("azure", "model"),
+				  NULL, "api-key", key, err);
 out:
-	curl_slist_free_all(spec.headers);
-	free(spec.body);
 	kg_buf_free(&url);
 	return rc;
 }

@@ -20,7 +20,6 @@ openai_start(struct kg_ai_call *call, struct kg_err *err)
 	const char *key = kg_conf_str("openai", "api_key");
 	const char *model = kg_conf_str("openai", "model");
 	struct kg_buf url = {0}, auth = {0};
-	struct kg_aihttp_spec spec = {.model = model, .parse = kg_aihttp_chat_parse};
 	int rc = -1;
 
 	if (kg_aihttp_base(&url, kg_conf_str("openai", "base_url")) < 0) {
@@ -29,21 +28,13 @@ openai_start(struct kg_ai_call *call, struct kg_err *err)
 		goto out;
 	}
 	kg_buf_puts(&url, "/chat/completions");
-	spec.url = url.data;
-	spec.body = kg_aihttp_chat_body(call->req, model);
-	if (!spec.body || !url.data ||
-	    kg_aihttp_header(&spec.headers, "Content-Type",
-			     "application/json") < 0 ||
-	    (*key && (kg_buf_printf(&auth, "Bearer %s", key) < 0 ||
-		      kg_aihttp_header(&spec.headers, "Authorization",
-				       auth.data) < 0))) {
+	if (*key && kg_buf_printf(&auth, "Bearer %s", key) < 0) {
 		kg_err_set(err, 500, "internal", "out of memory");
 		goto out;
 	}
-	rc = kg_aihttp_start(call, &spec, err);	/* takes headers, body */
+	rc = kg_aihttp_start_chat(call, url.data, model, model,
+				  "Authorization", *key ? auth.data : "", err);
 out:
-	curl_slist_free_all(spec.headers);
-	free(spec.body);
 	kg_buf_free(&url);
 	kg_buf_free(&auth);
 	return rc;

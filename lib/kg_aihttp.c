@@ -2,6 +2,7 @@
 #define _XOPEN_SOURCE 700
 
 #include "kg_aihttp.h"
+#include "kg_utf8.h"
 #include "kg_buf.h"
 #include "kg_config.h"
 #include "kg_log.h"
@@ -224,18 +225,7 @@ first_line(const char *s, size_t len, char *out, size_t outsize)
 	if (n >= outsize)
 		n = outsize - 1;
 	memcpy(out, s, n);
-	out[n] = '\0';
-	/* Never cut a UTF-8 sequence in half. */
-	while (n > 0 && ((unsigned char)out[n - 1] & 0xC0) == 0x80)
-		n--;
-	if (n > 0 && ((unsigned char)out[n - 1] & 0x80)) {
-		size_t start = n - 1;
-		unsigned char lead = (unsigned char)out[start];
-		size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
-
-		if (strlen(out + start) < need)
-			out[start] = '\0';
-	}
+	out[kg_utf8_whole(out, n)] = '\0';	/* never half a character */
 	for (char *p = out; *p; p++)
 		if ((unsigned char)*p < 0x20)
 			*p = ' ';
@@ -582,6 +572,28 @@ kg_aihttp_start(struct kg_ai_call *call, struct kg_aihttp_spec *spec,
 		return -1;
 	}
 	return 0;
+}
+
+int
+kg_aihttp_start_chat(struct kg_ai_call *call, const char *url,
+		     const char *model, const char *body_model,
+		     const char *key_header, const char *key_value,
+		     struct kg_err *err)
+{
+	struct kg_aihttp_spec spec = {.url = url, .model = model,
+				      .parse = kg_aihttp_chat_parse};
+
+	spec.body = kg_aihttp_chat_body(call->req, body_model);
+	if (!spec.body || !url ||
+	    kg_aihttp_header(&spec.headers, "Content-Type",
+			     "application/json") < 0 ||
+	    (*key_value &&
+	     kg_aihttp_header(&spec.headers, key_header, key_value) < 0)) {
+		curl_slist_free_all(spec.headers);
+		free(spec.body);
+		return kg_err_set(err, 500, "internal", "out of memory");
+	}
+	return kg_aihttp_start(call, &spec, err); /* takes headers, body */
 }
 
 void

@@ -127,6 +127,17 @@ int kg_aihttp_start(struct kg_ai_call *call, struct kg_aihttp_spec *spec,
 		    struct kg_err *err);
 void kg_aihttp_cancel(struct kg_ai_call *call);
 
+/*
+ * The chat-completions request of the OpenAI-style providers (Azure,
+ * OpenAI-compatible): kg_aihttp_chat_body(req, body_model) as JSON to
+ * url, with the key in one header (`key_header: key_value`; none when
+ * key_value is ""), parsed by kg_aihttp_chat_parse.  As kg_aihttp_start.
+ */
+int kg_aihttp_start_chat(struct kg_ai_call *call, const char *url,
+			 const char *model, const char *body_model,
+			 const char *key_header, const char *key_value,
+			 struct kg_err *err);
+
 /* A header line "Name: value" appended to *list; -1 out of memory. */
 int kg_aihttp_header(struct curl_slist **list, const char *name,
 		     const char *value);

@@ -1,4 +1,5 @@
 #include "kg_batch.h"
+#include "kg_array.h"
 #include "kg_auth.h"
 #include "kg_db.h"
 #include "kg_jsonw.h"
@@ -63,40 +64,15 @@
 	PROJECT_COLS " FROM x JOIN projects p ON p.batch_id = x.id"          \
 	" ORDER BY 19 NULLS FIRST"
 
-/* The batch's summary object, left open: the caller may add "projects"
- * before closing it. */
+/* The summary columns' "counts": projects per status (11..15). */
 static void
-batch_json(struct kg_jsonw *w, const PGresult *res, int row)
+counts_json(struct kg_jsonw *w, const PGresult *res, int row,
+	    const void *ctx)
 {
 	static const char *const status[] = {
 		"PENDING", "QUEUED", "GENERATING", "COMPLETED", "FAILED"};
 
-	kg_jsonw_open(w, '{');
-	kg_jsonw_key(w, "id");
-	kg_jsonw_text_cell(w, res, row, 0);
-	kg_jsonw_key(w, "name");
-	kg_jsonw_text_cell(w, res, row, 1);
-	kg_jsonw_key(w, "source_filename");
-	kg_jsonw_text_cell(w, res, row, 2);
-	kg_jsonw_key(w, "status");
-	kg_jsonw_text_cell(w, res, row, 3);
-	kg_jsonw_key(w, "row_count");
-	kg_jsonw_num_cell(w, res, row, 4);
-	kg_jsonw_key(w, "created_at");
-	kg_jsonw_time_cell(w, res, row, 5);
-	kg_jsonw_key(w, "updated_at");
-	kg_jsonw_time_cell(w, res, row, 6);
-	kg_jsonw_key(w, "completed_at");
-	kg_jsonw_time_cell(w, res, row, 7);
-	kg_jsonw_key(w, "event_seq");
-	kg_jsonw_num_cell(w, res, row, 8);
-	kg_jsonw_key(w, "progress");
-	kg_jsonw_num_cell(w, res, row, 9);
-	kg_jsonw_key(w, "cost");
-	kg_jsonw_num_cell(w, res, row, 10);
-	kg_jsonw_key(w, "cost_cap");
-	kg_jsonw_num_cell(w, res, row, 16);
-	kg_jsonw_key(w, "counts");
+	(void)ctx;
 	kg_jsonw_open(w, '{');
 	for (int i = 0; i < 5; i++) {
 		kg_jsonw_key(w, status[i]);
@@ -105,30 +81,51 @@ batch_json(struct kg_jsonw *w, const PGresult *res, int row)
 	kg_jsonw_close(w, '}');
 }
 
+/* A batch as the API shows it, from the summary columns above. */
+static const struct kg_jsonw_col batch_cols[] = {
+	{"id", KG_JSONW_TEXT, 0},
+	{"name", KG_JSONW_TEXT, 1},
+	{"source_filename", KG_JSONW_TEXT, 2},
+	{"status", KG_JSONW_TEXT, 3},
+	{"row_count", KG_JSONW_NUM, 4},
+	{"created_at", KG_JSONW_TIME, 5},
+	{"updated_at", KG_JSONW_TIME, 6},
+	{"completed_at", KG_JSONW_TIME, 7},
+	{"event_seq", KG_JSONW_NUM, 8},
+	{"progress", KG_JSONW_NUM, 9},
+	{"cost", KG_JSONW_NUM, 10},
+	{"cost_cap", KG_JSONW_NUM, 16},
+	{"counts", KG_JSONW_FN, 0, counts_json},
+};
+
+/* A project of a batch, from PROJECT_COLS (after the summary's). */
+static const struct kg_jsonw_col project_cols[] = {
+	{"id", KG_JSONW_TEXT, 0},
+	{"row", KG_JSONW_NUM, 1},
+	{"name", KG_JSONW_TEXT, 2},
+	{"status", KG_JSONW_TEXT, 3},
+	{"progress", KG_JSONW_NUM, 4},
+	{"quality_score", KG_JSONW_NUM, 5},
+	{"provider", KG_JSONW_TEXT, 6},
+	{"error", KG_JSONW_TEXT, 7},
+	{"updated_at", KG_JSONW_TIME, 8},
+};
+
+/* The batch's summary object, left open: the caller may add "projects"
+ * before closing it. */
+static void
+batch_json(struct kg_jsonw *w, const PGresult *res, int row)
+{
+	kg_jsonw_open(w, '{');
+	kg_jsonw_row(w, batch_cols, KG_COUNT(batch_cols), res, row, 0, NULL);
+}
+
 static void
 project_json(struct kg_jsonw *w, const PGresult *res, int row)
 {
-	int c = SUMMARY_NCOLS;
-
 	kg_jsonw_open(w, '{');
-	kg_jsonw_key(w, "id");
-	kg_jsonw_text_cell(w, res, row, c);
-	kg_jsonw_key(w, "row");
-	kg_jsonw_num_cell(w, res, row, c + 1);
-	kg_jsonw_key(w, "name");
-	kg_jsonw_text_cell(w, res, row, c + 2);
-	kg_jsonw_key(w, "status");
-	kg_jsonw_text_cell(w, res, row, c + 3);
-	kg_jsonw_key(w, "progress");
-	kg_jsonw_num_cell(w, res, row, c + 4);
-	kg_jsonw_key(w, "quality_score");
-	kg_jsonw_num_cell(w, res, row, c + 5);
-	kg_jsonw_key(w, "provider");
-	kg_jsonw_text_cell(w, res, row, c + 6);
-	kg_jsonw_key(w, "error");
-	kg_jsonw_text_cell(w, res, row, c + 7);
-	kg_jsonw_key(w, "updated_at");
-	kg_jsonw_time_cell(w, res, row, c + 8);
+	kg_jsonw_row(w, project_cols, KG_COUNT(project_cols), res, row,
+		     SUMMARY_NCOLS, NULL);
 	kg_jsonw_close(w, '}');
 }
 
@@ -278,15 +275,13 @@ kg_batch_visible(const char *id, const struct kg_user *u, int lock,
 		"SELECT 1 FROM batches b WHERE b.id = $1::uuid AND "
 		KG_BATCH_VISIBLE " FOR UPDATE",
 	};
-	PGresult *res = KG_DB_QUERY(err, sql[!!lock], id, u->id,
-				    kg_auth_admin_param(u));
-	int found;
+	int found = kg_db_found(KG_DB_QUERY(err, sql[!!lock], id, u->id,
+					    kg_auth_admin_param(u)));
 
-	if (!res)
-		return -1;
-	found = PQntuples(res) == 1;
-	PQclear(res);
-	return found ? 0 : kg_err_set(err, 404, "not_found", "no such batch");
+	if (found <= 0)
+		return found ? -1
+			     : kg_err_set(err, 404, "not_found", "no such batch");
+	return 0;
 }
 
 struct create_args {

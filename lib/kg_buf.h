@@ -11,6 +11,7 @@
 #define KG_BUF_H
 
 #include <stddef.h>
+#include <string.h>
 
 #define KG_BUF_MAX ((size_t)1 << 31)
 
@@ -21,6 +22,19 @@ struct kg_buf {
 };
 
 int kg_buf_append(struct kg_buf *b, const void *data, size_t len);
+/* kg_buf_append() for hot loops (a cell's text, a JSON token): the copy
+ * inline when it fits, the call only when the buffer must grow. */
+static inline int
+kg_buf_add(struct kg_buf *b, const void *data, size_t len)
+{
+	if (b->cap - b->len <= len)	/* also while empty: cap 0 */
+		return kg_buf_append(b, data, len);
+	if (len)
+		memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return 0;
+}
 /* Make room for `extra` more bytes (+ the NUL) without changing len, so
  * a hot loop can write into data + len directly and set len after. */
 int kg_buf_reserve(struct kg_buf *b, size_t extra);

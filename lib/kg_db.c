@@ -235,6 +235,18 @@ kg_db_query(struct kg_err *err, const char *sql, int nparams,
 }
 
 int
+kg_db_found(PGresult *res)
+{
+	int found;
+
+	if (!res)
+		return -1;
+	found = PQntuples(res) == 1;
+	PQclear(res);
+	return found;
+}
+
+int
 kg_db_exec(struct kg_err *err, const char *sql, int nparams,
 	   const char *const *params)
 {

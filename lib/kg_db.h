@@ -47,6 +47,17 @@ PGconn *kg_db_conn(struct kg_err *err);
 PGresult *kg_db_query(struct kg_err *err, const char *sql, int nparams,
 		      const char *const *params);
 
+/*
+ * For a statement that looks for one row (SELECT 1 ... WHERE key = $1):
+ * 1 if res has exactly one row, 0 if not, -1 if res is NULL (the query
+ * failed, err already set).  Clears res.
+ *
+ *   int found = kg_db_found(KG_DB_QUERY(err, sql, id));
+ *   if (found <= 0)
+ *           return found ? -1 : kg_err_set(err, 404, ...);
+ */
+int kg_db_found(PGresult *res);
+
 /* Like kg_db_query for statements whose result is not needed. */
 int kg_db_exec(struct kg_err *err, const char *sql, int nparams,
 	       const char *const *params);

@@ -11,6 +11,7 @@
  */
 #include "kg_export.h"
 #include "kg_array.h"
+#include "kg_utf8.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -23,70 +24,33 @@
 static long
 next_cp(const unsigned char **p)
 {
-	const unsigned char *s = *p;
-	long cp;
-	int n;
+	uint32_t cp;
+	size_t n = kg_utf8_decode(*p, 4, &cp);
 
-	if (s[0] < 0x80) {
-		*p = s + 1;
-		return s[0];
-	}
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		n = 1, cp = s[0] & 0x1F;
-	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-		n = 2, cp = s[0] & 0x0F;
-	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-		n = 3, cp = s[0] & 0x07;
-	else
-		goto bad;
-	for (int i = 1; i <= n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			goto bad;
-		cp = cp << 6 | (s[i] & 0x3F);
-	}
-	if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-	    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		goto bad;
-	*p = s + n + 1;
-	return cp;
-bad:
-	*p = s + 1;
-	return -1;
+	*p += n ? n : 1;
+	return n ? (long)cp : -1;
 }
 
 static int
 put_cp(struct kg_buf *b, long cp)
 {
 	char u[4];
-	size_t n;
 
-	if (cp < 0x80)
-		u[0] = (char)cp, n = 1;
-	else if (cp < 0x800)
-		u[0] = (char)(0xC0 | cp >> 6), u[1] = (char)(0x80 | (cp & 0x3F)),
-		n = 2;
-	else if (cp < 0x10000)
-		u[0] = (char)(0xE0 | cp >> 12),
-		u[1] = (char)(0x80 | (cp >> 6 & 0x3F)),
-		u[2] = (char)(0x80 | (cp & 0x3F)), n = 3;
-	else
-		u[0] = (char)(0xF0 | cp >> 18),
-		u[1] = (char)(0x80 | (cp >> 12 & 0x3F)),
-		u[2] = (char)(0x80 | (cp >> 6 & 0x3F)),
-		u[3] = (char)(0x80 | (cp & 0x3F)), n = 4;
-	return kg_buf_append(b, u, n);
+	return kg_buf_append(b, u, kg_utf8_encode((uint32_t)cp, u));
 }
 
 /* Separators and characters Windows/macOS refuse in names, and every
- * kind of space or control: all become one plain space. */
+ * space (kg_utf8_is_space), invisible character, direction mark or
+ * control: all become one plain space. */
 static int
 is_break(long cp)
 {
-	return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0xA0) ||
-	       cp == 0x2028 || cp == 0x2029 || cp == 0xFEFF ||
-	       (cp >= 0x2000 && cp <= 0x200F) || cp == 0xFFFE ||
-	       cp == 0xFFFF ||
-	       (cp < 0x80 && strchr(" /\\:*?\"<>|", (int)cp) != NULL);
+	uint32_t c = (uint32_t)cp;
+
+	return c < 0x20 || (c >= 0x7F && c <= 0x9F) || kg_utf8_is_space(c) ||
+	       kg_utf8_is_invisible(c) || (c >= 0x200B && c <= 0x200F) ||
+	       c == 0xFFFE || c == 0xFFFF ||
+	       (c < 0x80 && strchr("/\\:*?\"<>|", (int)c) != NULL);
 }
 
 static const struct {

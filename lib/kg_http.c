@@ -1,6 +1,7 @@
 #include "kg_http.h"
 #include "kg_auth.h"
 #include "kg_cgi.h"
+#include "kg_clock.h"
 #include "kg_config.h"
 #include "kg_db.h"
 #include "kg_log.h"
@@ -701,17 +702,13 @@ request_begin(struct kg_req *req)
  * servers report a backend error instead of our answer.
  */
 static void
-request_end(struct kg_req *req, const struct timespec *t0)
+request_end(struct kg_req *req, int64_t t0_us)
 {
-	struct timespec t1;
 	char sink[16384];
 
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	/* The query string is never logged: it may carry ?token=. */
 	KG_INFO("%s %s %d %.1fms", req->method, req->path ? req->path : "?",
-		req->status,
-		(double)(t1.tv_sec - t0->tv_sec) * 1e3 +
-			(double)(t1.tv_nsec - t0->tv_nsec) / 1e6);
+		req->status, kg_clock_ms_since(t0_us));
 	if (!req->body_read)
 		while (FCGX_GetStr(sink, sizeof(sink), req->fcgi.in) > 0)
 			;
@@ -739,13 +736,13 @@ reset_request(struct kg_req *req)
 static void
 handle(const struct kg_app *app, struct kg_req *req)
 {
-	struct timespec t0;
+	int64_t t0;
 
 	reset_request(req);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = kg_clock_us();
 	request_begin(req);
 	dispatch(app, req);
-	request_end(req, &t0);
+	request_end(req, t0);
 }
 
 /* One accepted FastCGI request. */
@@ -886,14 +883,13 @@ run_cgi(const struct kg_app *app, int started)
 		app_threaded = app->threads != NULL;
 		handle(app, &req);
 	} else {
-		struct timespec t0;
+		int64_t t0 = kg_clock_us();
 
-		clock_gettime(CLOCK_MONOTONIC, &t0);
 		request_begin(&req);
 		kg_fail(&req, 503, "unavailable",
 			"the service cannot start, see the server's error log");
 		kg_resp_error(&req, &req.err);
-		request_end(&req, &t0);
+		request_end(&req, t0);
 	}
 	rc = kg_cgi_finish(&req.fcgi);
 	return started && rc == 0 ? 0 : 1;

@@ -5,12 +5,13 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 static void
 put(struct kg_jsonw *w, const char *s, size_t n)
 {
-	if (kg_buf_append(&w->buf, s, n) < 0)
+	if (kg_buf_add(&w->buf, s, n) < 0)
 		w->oom = 1;
 }
 
@@ -38,19 +39,46 @@ kg_jsonw_close(struct kg_jsonw *w, char bracket)
 	w->comma = 1;
 }
 
+/*
+ * How many bytes at s[0..n) need no escaping: eight at a time while none
+ * of them is '"', '\\' or below 0x20 (the bit tricks are exact about
+ * whether a word holds such a byte, not about which), then byte by byte.
+ * The bulk of every answer is text without a quote in it.
+ */
+static size_t
+plain_run(const unsigned char *s, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ull;
+	const uint64_t high = 0x8080808080808080ull;
+	uint64_t x, q, b;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&x, s + i, 8);
+		q = x ^ (ones * '"');
+		b = x ^ (ones * '\\');
+		if ((((x - ones * 0x20) & ~x) | ((q - ones) & ~q) |
+		     ((b - ones) & ~b)) & high)
+			break;
+	}
+	while (i < n && s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
+		i++;
+	return i;
+}
+
 /* cJSON's print_string_ptr: escape '"', '\\' and bytes below 0x20. */
 static void
 put_string(struct kg_jsonw *w, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s, *run = p;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0, k;
 	char esc[8];
 
 	put(w, "\"", 1);
-	for (; *p; p++) {
-		if (*p >= 0x20 && *p != '"' && *p != '\\')
-			continue;
-		put(w, (const char *)run, (size_t)(p - run));
-		switch (*p) {
+	while ((k = plain_run(p + i, n - i)) < n - i) {
+		put(w, (const char *)p + i, k);
+		i += k;
+		switch (p[i]) {
 		case '"': put(w, "\\\"", 2); break;
 		case '\\': put(w, "\\\\", 2); break;
 		case '\b': put(w, "\\b", 2); break;
@@ -59,12 +87,12 @@ put_string(struct kg_jsonw *w, const char *s)
 		case '\r': put(w, "\\r", 2); break;
 		case '\t': put(w, "\\t", 2); break;
 		default:
-			snprintf(esc, sizeof(esc), "\\u%04x", *p);
+			snprintf(esc, sizeof(esc), "\\u%04x", p[i]);
 			put(w, esc, 6);
 		}
-		run = p + 1;
+		i++;
 	}
-	put(w, (const char *)run, (size_t)(p - run));
+	put(w, (const char *)p + i, k);
 	put(w, "\"", 1);
 }
 
@@ -201,4 +229,37 @@ kg_jsonw_json_cell(struct kg_jsonw *w, const PGresult *res, int row, int col)
 		kg_jsonw_null(w);
 	free(text);
 	cJSON_Delete(o);
+}
+
+/* KG_JSONW_FLAG: 't' is true, anything else (NULL too) false. */
+static void
+flag_cell(struct kg_jsonw *w, const PGresult *res, int row, int col)
+{
+	kg_jsonw_bool(w, !PQgetisnull(res, row, col) &&
+			 !strcmp(PQgetvalue(res, row, col), "t"));
+}
+
+static void (*const cell_writer[])(struct kg_jsonw *, const PGresult *, int,
+				    int) = {
+	[KG_JSONW_TEXT] = kg_jsonw_text_cell,
+	[KG_JSONW_NUM] = kg_jsonw_num_cell,
+	[KG_JSONW_BOOL] = kg_jsonw_bool_cell,
+	[KG_JSONW_FLAG] = flag_cell,
+	[KG_JSONW_TIME] = kg_jsonw_time_cell,
+	[KG_JSONW_JSON] = kg_jsonw_json_cell,
+};
+
+void
+kg_jsonw_row(struct kg_jsonw *w, const struct kg_jsonw_col *cols,
+	     size_t ncols, const PGresult *res, int row, int base,
+	     const void *ctx)
+{
+	for (size_t i = 0; i < ncols; i++) {
+		kg_jsonw_key(w, cols[i].key);
+		if (cols[i].kind == KG_JSONW_FN)
+			cols[i].fn(w, res, row, ctx);
+		else
+			cell_writer[cols[i].kind](w, res, row,
+						  base + cols[i].col);
+	}
 }

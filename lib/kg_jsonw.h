@@ -64,4 +64,41 @@ void kg_jsonw_time_cell(struct kg_jsonw *w, const PGresult *res, int row,
 void kg_jsonw_json_cell(struct kg_jsonw *w, const PGresult *res, int row,
 			int col);
 
+/*
+ * A result row as an object's members, declared once as a table: one
+ * entry per member, in answer order, naming its key and where its value
+ * comes from.  kg_jsonw_row() writes "key":value for each (the caller
+ * opens and closes the object, so it may add members around them).
+ *
+ *   static const struct kg_jsonw_col batch_cols[] = {
+ *           {"id", KG_JSONW_TEXT, 0},
+ *           {"created_at", KG_JSONW_TIME, 5},
+ *           {"counts", KG_JSONW_FN, 0, counts_json},
+ *   };
+ *   kg_jsonw_open(&w, '{');
+ *   kg_jsonw_row(&w, batch_cols, KG_COUNT(batch_cols), res, row, 0, NULL);
+ *   kg_jsonw_close(&w, '}');
+ */
+enum kg_jsonw_kind {
+	KG_JSONW_TEXT,	/* kg_jsonw_text_cell */
+	KG_JSONW_NUM,	/* kg_jsonw_num_cell */
+	KG_JSONW_BOOL,	/* kg_jsonw_bool_cell: 't'/'f', NULL is null */
+	KG_JSONW_FLAG,	/* true for 't', false otherwise (NULL too) */
+	KG_JSONW_TIME,	/* kg_jsonw_time_cell */
+	KG_JSONW_JSON,	/* kg_jsonw_json_cell */
+	KG_JSONW_FN,	/* computed: fn writes the value */
+};
+
+struct kg_jsonw_col {
+	const char *key;
+	enum kg_jsonw_kind kind;
+	int col;	/* result column, counted from kg_jsonw_row's base */
+	void (*fn)(struct kg_jsonw *w, const PGresult *res, int row,
+		   const void *ctx);
+};
+
+void kg_jsonw_row(struct kg_jsonw *w, const struct kg_jsonw_col *cols,
+		  size_t ncols, const PGresult *res, int row, int base,
+		  const void *ctx);
+
 #endif

@@ -1,4 +1,5 @@
 #include "kg_offline.h"
+#include "kg_utf8.h"
 #include "kg_array.h"
 #include "kg_buf.h"
 
@@ -35,9 +36,7 @@ clean_text(const char *in, char *out, size_t size)
 		out[n++] = (char)*p;
 		space = 0;
 	}
-	/* Never cut a UTF-8 sequence in half. */
-	while (n > 0 && n + 1 >= size && ((unsigned char)out[n - 1] & 0xc0) == 0x80)
-		n--;
+	n = kg_utf8_whole(out, n);	/* never half a character */
 	while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == '.'))
 		n--;
 	out[n] = '\0';

@@ -1,5 +1,6 @@
 #include "kg_password.h"
 #include "kg_config.h"
+#include "kg_utf8.h"
 
 #include <argon2.h>
 #include <openssl/rand.h>
@@ -103,22 +104,9 @@ static const char *const common_passwords[] = {
 static long
 utf8_length(const char *s)
 {
-	long n = 0;
+	size_t len = strlen(s);
 
-	while (*s) {
-		unsigned char c = (unsigned char)*s;
-		int extra = c < 0x80 ? 0 : (c >> 5) == 6 ? 1
-			  : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
-
-		if (extra < 0)
-			return -1;
-		s++;
-		for (int i = 0; i < extra; i++, s++)
-			if (((unsigned char)*s & 0xc0) != 0x80)
-				return -1;
-		n++;
-	}
-	return n;
+	return kg_utf8_check(s, len) == len ? (long)kg_utf8_chars(s) : -1;
 }
 
 static int

@@ -6,6 +6,7 @@
  * every writer (edit, revert, AI store, regeneration check) goes through.
  */
 #include "kg_project.h"
+#include "kg_array.h"
 #include "kg_utf8.h"
 #include "kg_auth.h"
 #include "kg_batch.h"
@@ -88,12 +89,22 @@ section_offline(const PGresult *res, int row)
 	       cell_is(res, row, S_PROVIDER, "offline");
 }
 
+static void
+section_offline_json(struct kg_jsonw *w, const PGresult *res, int row,
+		     const void *quality)
+{
+	(void)quality;
+	kg_jsonw_bool(w, section_offline(res, row));
+}
+
 /* The section's quality flags: quality.sections.<key>, else []. */
 static void
-section_flags(struct kg_jsonw *w, const cJSON *quality, const char *key)
+section_flags(struct kg_jsonw *w, const PGresult *res, int row,
+	      const void *quality)
 {
 	const cJSON *f = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(quality, "sections"), key);
+		cJSON_GetObjectItemCaseSensitive(quality, "sections"),
+		PQgetvalue(res, row, S_KEY));
 	char *text = f ? cJSON_PrintUnformatted(f) : NULL;
 
 	if (f && !text)
@@ -102,95 +113,79 @@ section_flags(struct kg_jsonw *w, const cJSON *quality, const char *key)
 	free(text);
 }
 
-static void
-section_json(struct kg_jsonw *w, const PGresult *res, int row,
-	     const cJSON *quality)
-{
-	kg_jsonw_open(w, '{');
-	kg_jsonw_key(w, "key");
-	kg_jsonw_text_cell(w, res, row, S_KEY);
-	kg_jsonw_key(w, "title");
-	kg_jsonw_text_cell(w, res, row, S_TITLE);
-	kg_jsonw_key(w, "position");
-	kg_jsonw_num_cell(w, res, row, S_POSITION);
-	kg_jsonw_key(w, "min_words");
-	kg_jsonw_num_cell(w, res, row, S_MIN);
-	kg_jsonw_key(w, "max_words");
-	kg_jsonw_num_cell(w, res, row, S_MAX);
-	kg_jsonw_key(w, "body");
-	kg_jsonw_text_cell(w, res, row, S_BODY);
-	kg_jsonw_key(w, "origin");
-	kg_jsonw_text_cell(w, res, row, S_ORIGIN);
-	kg_jsonw_key(w, "reviewed");
-	kg_jsonw_bool(w, cell_is(res, row, S_REVIEWED, "t"));
-	kg_jsonw_key(w, "provider");
-	kg_jsonw_text_cell(w, res, row, S_PROVIDER);
-	kg_jsonw_key(w, "offline");
-	kg_jsonw_bool(w, section_offline(res, row));
-	kg_jsonw_key(w, "updated_at");
-	kg_jsonw_time_cell(w, res, row, S_UPDATED);
-	kg_jsonw_key(w, "version");
-	kg_jsonw_num_cell(w, res, row, S_VERSION);
-	kg_jsonw_key(w, "flags");
-	section_flags(w, quality, PQgetvalue(res, row, S_KEY));
-	kg_jsonw_key(w, "regenerating");
-	kg_jsonw_bool(w, cell_is(res, row, S_REGEN, "t"));
-	kg_jsonw_close(w, '}');
-}
+static const struct kg_jsonw_col section_cols[] = {
+	{"key", KG_JSONW_TEXT, S_KEY},
+	{"title", KG_JSONW_TEXT, S_TITLE},
+	{"position", KG_JSONW_NUM, S_POSITION},
+	{"min_words", KG_JSONW_NUM, S_MIN},
+	{"max_words", KG_JSONW_NUM, S_MAX},
+	{"body", KG_JSONW_TEXT, S_BODY},
+	{"origin", KG_JSONW_TEXT, S_ORIGIN},
+	{"reviewed", KG_JSONW_FLAG, S_REVIEWED},
+	{"provider", KG_JSONW_TEXT, S_PROVIDER},
+	{"offline", KG_JSONW_FN, 0, section_offline_json},
+	{"updated_at", KG_JSONW_TIME, S_UPDATED},
+	{"version", KG_JSONW_NUM, S_VERSION},
+	{"flags", KG_JSONW_FN, 0, section_flags},
+	{"regenerating", KG_JSONW_FLAG, S_REGEN},
+};
 
 /* The project's "offline": its provider, or any offline AI section. */
-static int
-card_offline(const PGresult *res)
+static void
+card_offline(struct kg_jsonw *w, const PGresult *res, int row,
+	     const void *quality)
 {
-	if (cell_is(res, 0, C_PROVIDER, "offline"))
-		return 1;
-	for (int i = 0; i < PQntuples(res); i++)
-		if (section_offline(res, i))
-			return 1;
-	return 0;
+	int offline = cell_is(res, row, C_PROVIDER, "offline");
+
+	(void)quality;
+	for (int i = 0; !offline && i < PQntuples(res); i++)
+		offline = section_offline(res, i);
+	kg_jsonw_bool(w, offline);
 }
 
+/* One section per row, in card order; null when none is defined. */
+static void
+card_sections(struct kg_jsonw *w, const PGresult *res, int row,
+	      const void *quality)
+{
+	if (PQgetisnull(res, row, S_KEY)) {
+		kg_jsonw_null(w);
+		return;
+	}
+	kg_jsonw_open(w, '[');
+	for (int i = 0; i < PQntuples(res); i++) {
+		kg_jsonw_open(w, '{');
+		kg_jsonw_row(w, section_cols, KG_COUNT(section_cols), res, i,
+			     0, quality);
+		kg_jsonw_close(w, '}');
+	}
+	kg_jsonw_close(w, ']');
+}
+
+static const struct kg_jsonw_col card_cols[] = {
+	{"id", KG_JSONW_TEXT, C_ID},
+	{"batch_id", KG_JSONW_TEXT, C_BATCH},
+	{"row", KG_JSONW_NUM, C_ROW},
+	{"name", KG_JSONW_TEXT, C_NAME},
+	{"status", KG_JSONW_TEXT, C_STATUS},
+	{"progress", KG_JSONW_NUM, C_PROGRESS},
+	{"version", KG_JSONW_NUM, C_VERSION},
+	{"provider", KG_JSONW_TEXT, C_PROVIDER},
+	{"offline", KG_JSONW_FN, 0, card_offline},
+	{"error", KG_JSONW_TEXT, C_ERROR},
+	{"input", KG_JSONW_JSON, C_INPUT},
+	{"quality_score", KG_JSONW_NUM, C_SCORE},
+	{"quality", KG_JSONW_JSON, C_QUALITY},
+	{"updated_at", KG_JSONW_TIME, C_UPDATED},
+	{"sections", KG_JSONW_FN, 0, card_sections},
+};
+
+/* The card from row 0 (the project's columns) and every row's section. */
 static void
 card_json(struct kg_jsonw *w, const PGresult *res, const cJSON *quality)
 {
 	kg_jsonw_open(w, '{');
-	kg_jsonw_key(w, "id");
-	kg_jsonw_text_cell(w, res, 0, C_ID);
-	kg_jsonw_key(w, "batch_id");
-	kg_jsonw_text_cell(w, res, 0, C_BATCH);
-	kg_jsonw_key(w, "row");
-	kg_jsonw_num_cell(w, res, 0, C_ROW);
-	kg_jsonw_key(w, "name");
-	kg_jsonw_text_cell(w, res, 0, C_NAME);
-	kg_jsonw_key(w, "status");
-	kg_jsonw_text_cell(w, res, 0, C_STATUS);
-	kg_jsonw_key(w, "progress");
-	kg_jsonw_num_cell(w, res, 0, C_PROGRESS);
-	kg_jsonw_key(w, "version");
-	kg_jsonw_num_cell(w, res, 0, C_VERSION);
-	kg_jsonw_key(w, "provider");
-	kg_jsonw_text_cell(w, res, 0, C_PROVIDER);
-	kg_jsonw_key(w, "offline");
-	kg_jsonw_bool(w, card_offline(res));
-	kg_jsonw_key(w, "error");
-	kg_jsonw_text_cell(w, res, 0, C_ERROR);
-	kg_jsonw_key(w, "input");
-	kg_jsonw_json_cell(w, res, 0, C_INPUT);
-	kg_jsonw_key(w, "quality_score");
-	kg_jsonw_num_cell(w, res, 0, C_SCORE);
-	kg_jsonw_key(w, "quality");
-	kg_jsonw_json_cell(w, res, 0, C_QUALITY);
-	kg_jsonw_key(w, "updated_at");
-	kg_jsonw_time_cell(w, res, 0, C_UPDATED);
-	kg_jsonw_key(w, "sections");
-	if (PQgetisnull(res, 0, S_KEY)) {
-		kg_jsonw_null(w);
-	} else {
-		kg_jsonw_open(w, '[');
-		for (int i = 0; i < PQntuples(res); i++)
-			section_json(w, res, i, quality);
-		kg_jsonw_close(w, ']');
-	}
+	kg_jsonw_row(w, card_cols, KG_COUNT(card_cols), res, 0, 0, quality);
 	kg_jsonw_close(w, '}');
 }
 
@@ -238,17 +233,13 @@ kg_project_get(const char *id, const struct kg_user *u, struct kg_err *err)
 static int
 check_key(const char *key, struct kg_err *err)
 {
-	PGresult *res = KG_DB_QUERY(err,
-		"SELECT 1 FROM section_defs WHERE key = $1", key);
-	int found;
+	int found = kg_db_found(KG_DB_QUERY(err,
+		"SELECT 1 FROM section_defs WHERE key = $1", key));
 
-	if (!res)
-		return -1;
-	found = PQntuples(res) == 1;
-	PQclear(res);
-	if (!found)
-		return kg_err_set(err, 422, "unknown_section",
-				  "no section \"%.64s\"", key);
+	if (found <= 0)
+		return found ? -1
+			     : kg_err_set(err, 422, "unknown_section",
+					  "no section \"%.64s\"", key);
 	return 0;
 }
 
@@ -256,16 +247,14 @@ int
 kg_project_visible(const char *id, const struct kg_user *u,
 		   struct kg_err *err)
 {
-	PGresult *res = KG_DB_QUERY(err, "SELECT 1" OWNED, id, u->id,
-				    kg_auth_admin_param(u));
-	int found;
+	int found = kg_db_found(KG_DB_QUERY(err, "SELECT 1" OWNED, id, u->id,
+					    kg_auth_admin_param(u)));
 
-	if (!res)
-		return -1;
-	found = PQntuples(res) == 1;
-	PQclear(res);
-	return found ? 0 : kg_err_set(err, 404, "not_found",
-				      "no such project");
+	if (found <= 0)
+		return found ? -1
+			     : kg_err_set(err, 404, "not_found",
+					  "no such project");
+	return 0;
 }
 
 cJSON *

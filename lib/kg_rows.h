@@ -53,12 +53,19 @@ struct kg_rows {
 	int title_rows;		/* rows above the header without a known column */
 	int col_field[KG_ROWS_MAX_COLS];	/* column -> field index or -1 */
 	unsigned header_row;
-	cJSON *projects;	/* array of {row, name, input} */
+	/* Array of {row, name, input}, each item a cJSON_Raw holding the
+	 * object's compact JSON text, byte for byte what cJSON would print
+	 * for it (cJSON_Print* copies it as it is; cJSON_Parse it to read
+	 * fields).  READ-ONLY: the items live in `mem`, so they are never
+	 * cJSON_Delete()d or detached; kg_rows_free() releases them. */
+	cJSON *projects;
 	cJSON *errors;		/* array of {row, column, field, code, message} */
 	int nerrors;		/* errors listed */
 	int dropped;		/* errors past KG_ROWS_MAX_ERRORS */
 	struct kg_dict names;	/* folded names seen -> first row */
 	double feed_ms;		/* time spent in kg_rows_feed (validation) */
+	struct kg_rows_block *mem;	/* the projects' nodes and texts */
+	struct kg_buf input, project;	/* a row's JSON, reused row to row */
 };
 
 void kg_rows_init(struct kg_rows *r);

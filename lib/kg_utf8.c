@@ -124,6 +124,28 @@ kg_utf8_before(const char *s, size_t n, size_t i)
 	return j - 1 + len == i ? c : 0xFFFD;
 }
 
+size_t
+kg_utf8_whole(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t j = n, need;
+
+	while (j > 0 && n - j < 3 && (u[j - 1] & 0xc0) == 0x80)
+		j--;
+	if (j == 0)
+		return n;
+	j--;	/* the last character's first byte */
+	if ((u[j] & 0xe0) == 0xc0)
+		need = 2;
+	else if ((u[j] & 0xf0) == 0xe0)
+		need = 3;
+	else if ((u[j] & 0xf8) == 0xf0)
+		need = 4;
+	else
+		return n;
+	return n - j < need ? j : n;
+}
+
 int
 kg_utf8_is_space(uint32_t c)
 {

@@ -45,6 +45,13 @@ uint32_t kg_utf8_at(const char *s, size_t n, size_t i, size_t *len);
 uint32_t kg_utf8_before(const char *s, size_t n, size_t i);
 
 /*
+ * For cutting a text to a byte budget: the length of s[0..n) without a
+ * character cut short at its end - n, or the offset of the last
+ * character's first byte when the rest of it lies past n.
+ */
+size_t kg_utf8_whole(const char *s, size_t n);
+
+/*
  * The one whitespace class, used by the sheet reader (kg_sheet_norm),
  * typography (kg_typo) and the quality score (kg_quality): Unicode's
  * White_Space property - U+0009..U+000D, U+0020, U+0085, U+00A0,

@@ -26,32 +26,20 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="${BUILD:-build}"
 [[ "$BUILD" = /* ]] || BUILD="$ROOT/$BUILD"
-export BUILD
 for tool in wrk pgbench; do
     command -v "$tool" >/dev/null || { echo "bench_api: $tool missing (scripts/deps.sh --test installs it)" >&2; exit 1; }
 done
 
-STATE=$(mktemp -d "${TMPDIR:-/tmp}/kartograf-bench.XXXXXX")
-cleanup() {
-    if [[ "${KEEP_STATE:-0}" == 1 ]]; then echo "bench_api: stack left running in $STATE"; return; fi
-    "$ROOT/scripts/kgstack" stop "$STATE" all >/dev/null 2>&1 || true
-    local pgdata
-    pgdata=$(sed -n 's/^PGDATA=//p' "$STATE/stack.env" 2>/dev/null || true)
-    [[ -n "$pgdata" && "$pgdata" == /var/tmp/kartograf-pg-* ]] && rm -rf "$pgdata"
-    rm -rf "$STATE"
-}
-trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-KGSTACK_FAST=1 "$ROOT/scripts/kgstack" init "$STATE" >/dev/null
-"$ROOT/scripts/kgstack" start "$STATE" pg >/dev/null
-# shellcheck disable=SC1091
-source "$STATE/stack.env"
+STACK_COMPONENTS="pg"
+# shellcheck source=tests/bench/stack.sh
+source "$ROOT/tests/bench/stack.sh"
 # 256 pgbench clients next to the programs' own connections; every statement logged
 # until the SQL of each endpoint is captured (then reset, before anything is timed)
 psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -AtqX -v ON_ERROR_STOP=1 \
     -c "ALTER SYSTEM SET max_connections = 300" \
     -c "ALTER SYSTEM SET log_min_duration_statement = 0" >/dev/null
 "$ROOT/scripts/kgstack" stop "$STATE" pg >/dev/null
-"$ROOT/scripts/kgstack" start "$STATE" pg redis migrate fcgi lighttpd apache >/dev/null
+stack_start pg redis migrate fcgi lighttpd apache
 /usr/bin/python3 "$ROOT/tests/bench/bench_api.py" "$STATE"

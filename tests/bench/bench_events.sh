@@ -13,15 +13,13 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BUILD="${BUILD:-build}"
-[[ "$BUILD" = /* ]] || BUILD="$ROOT/$BUILD"
-LOAD="$BUILD/tests/bench/sse_load"
+LOAD="${BUILD:-build}/tests/bench/sse_load"
+[[ "$LOAD" = /* ]] || LOAD="$ROOT/$LOAD"
 LIGHTTPD_CLIENTS="${LIGHTTPD_CLIENTS:-1000}"
 APACHE_CLIENTS="${APACHE_CLIENTS:-200}"
 EVENTS="${EVENTS:-100}"
 INTERVAL_MS="${INTERVAL_MS:-20}"
 export KARTOGRAF_EVENTS_MAX_STREAMS="${MAX_STREAMS:-700}"
-PASSWORD="bench password 42"
 
 [[ -x "$LOAD" ]] || { echo "bench_events: $LOAD missing (make bench builds it)" >&2; exit 1; }
 # every stream is a socket here, two at the web server and one in the relay
@@ -31,30 +29,18 @@ if (( $(ulimit -n) < 4 * LIGHTTPD_CLIENTS )); then
         echo "bench_events: warning: open files limit $(ulimit -n) may be too low" >&2
 fi
 
-STATE=$(mktemp -d "${TMPDIR:-/tmp}/kartograf-bench.XXXXXX")
-cleanup() {
-    "$ROOT/scripts/kgstack" stop "$STATE" all >/dev/null 2>&1 || true
-    rm -rf "$STATE"
-}
-trap cleanup EXIT
-export BUILD
-KGSTACK_FAST=1 "$ROOT/scripts/kgstack" init "$STATE" >/dev/null
-"$ROOT/scripts/kgstack" start "$STATE" pg redis migrate fcgi lighttpd apache >/dev/null
-# shellcheck disable=SC1091
-source "$STATE/stack.env"
-export KARTOGRAF_CONFIG="$STATE/kartograf.conf"
-
+STACK_COMPONENTS="pg redis migrate fcgi lighttpd apache"
+# shellcheck source=tests/bench/stack.sh
+source "$ROOT/tests/bench/stack.sh"
 email="bench-$$@test.local"
-echo "$PASSWORD" | "$BUILD/worker/kartograf-admin" adduser "$email" >/dev/null 2>&1
-token=$(curl -sf -H 'Content-Type: application/json' \
-    -d "{\"email\":\"$email\",\"password\":\"$PASSWORD\"}" \
-    "http://127.0.0.1:$LIGHTTPD_PORT/api/auth/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+bench_user "$email"
+token=$TOKEN
 # only the relay processes of this stack (children of its fcgi-multi)
 top=$(head -n1 "$STATE/run/fcgi-events.pid")
 pids=$(pgrep -d, -P "$top" || echo "$top")
 
 new_batch() {
-    psql -h 127.0.0.1 -p "$PG_PORT" -U kartograf -d kartograf -XAt -v ON_ERROR_STOP=1 -c "
+    psql_ "
         WITH b AS (INSERT INTO batches (owner_id, name, row_count, status)
                    SELECT id, 'bench', 5, 'GENERATING' FROM users WHERE email = '$email' RETURNING id),
              p AS (INSERT INTO projects (batch_id, row_number, name, input)

@@ -10,36 +10,18 @@
 # Runs against its own temporary stack (scripts/kgstack), torn down at the end.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BUILD="${BUILD:-build}"
-export BUILD
 N="${BENCH_CARDS:-100}"
 CARD_RUNS="${BENCH_CARD_RUNS:-50}"
 ZIP_RUNS="${BENCH_ZIP_RUNS:-3}"
-STATE=$(mktemp -d "${TMPDIR:-/tmp}/kartograf-bench.XXXXXX")
-HELPER="$ROOT/$BUILD/tests/bench/export_build"
+HELPER="${BUILD:-build}/tests/bench/export_build"
+[[ "$HELPER" = /* ]] || HELPER="$ROOT/$HELPER"
 [[ -x "$HELPER" ]] || { echo "$HELPER not built (make bench builds it)"; exit 1; }
 
-cleanup() {
-    "$ROOT/scripts/kgstack" stop "$STATE" all >/dev/null 2>&1 || true
-    local pgdata
-    pgdata=$(sed -n 's/^PGDATA=//p' "$STATE/stack.env" 2>/dev/null || true)
-    [[ -n "$pgdata" && "$pgdata" == /var/tmp/kartograf-pg-* ]] && rm -rf "$pgdata"
-    rm -rf "$STATE"
-}
-trap cleanup EXIT
-
-KGSTACK_FAST=1 "$ROOT/scripts/kgstack" init "$STATE" >/dev/null
-KARTOGRAF_LOG_LEVEL=warn "$ROOT/scripts/kgstack" start "$STATE" pg redis migrate fcgi worker lighttpd >/dev/null
-# shellcheck disable=SC1091
-source "$STATE/stack.env"
-psql_() { psql -h 127.0.0.1 -p "$PG_PORT" -U kartograf -d kartograf -AtqX -v ON_ERROR_STOP=1 -c "$1"; }
-export KARTOGRAF_CONFIG="$STATE/kartograf.conf" KARTOGRAF_LOG_LEVEL=warn
-
-printf 'bench-password-2026\n' | "$ROOT/$BUILD/worker/kartograf-admin" adduser bench@bench.local >/dev/null
-TOKEN=$(curl -s -X POST -H 'Content-Type: application/json' \
-    -d '{"email":"bench@bench.local","password":"bench-password-2026"}' \
-    "http://127.0.0.1:$LIGHTTPD_PORT/api/auth/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-OWNER=$(psql_ "SELECT id FROM users WHERE email = 'bench@bench.local'")
+export KARTOGRAF_LOG_LEVEL=warn
+STACK_COMPONENTS="pg redis migrate fcgi worker lighttpd"
+# shellcheck source=tests/bench/stack.sh
+source "$ROOT/tests/bench/stack.sh"
+bench_user bench@bench.local
 
 # N completed cards, each section 3 paragraphs of about 50 words
 BATCH=$(psql_ "INSERT INTO batches (owner_id, name, row_count) VALUES ('$OWNER', 'Nabór benchmarkowy', $N) RETURNING id" | head -n1)

@@ -16,9 +16,6 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/tests/bench/lighthouse"
-BUILD="${BUILD:-build}"
-[[ "$BUILD" = /* ]] || BUILD="$ROOT/$BUILD"
-PASSWORD="bench password 42"
 
 [[ -x /usr/bin/chromium ]] || { echo "bench_lighthouse: /usr/bin/chromium missing (apt-get install chromium)" >&2; exit 1; }
 command -v node >/dev/null || { echo "bench_lighthouse: node missing (apt-get install nodejs npm)" >&2; exit 1; }
@@ -28,25 +25,14 @@ if [[ ! -d "$HERE/node_modules/lighthouse" ]]; then
         { echo "bench_lighthouse: npm ci failed" >&2; exit 1; }
 fi
 
-STATE=$(mktemp -d "${TMPDIR:-/tmp}/kartograf-bench.XXXXXX")
-cleanup() {
-    "$ROOT/scripts/kgstack" stop "$STATE" all >/dev/null 2>&1 || true
-    rm -rf "$STATE"
-}
-trap cleanup EXIT
-export BUILD
-KGSTACK_FAST=1 "$ROOT/scripts/kgstack" init "$STATE" >/dev/null
-"$ROOT/scripts/kgstack" start "$STATE" pg redis migrate fcgi worker lighttpd >/dev/null
-# shellcheck disable=SC1091
-source "$STATE/stack.env"
-export KARTOGRAF_CONFIG="$STATE/kartograf.conf"
+STACK_COMPONENTS="pg redis migrate fcgi worker lighttpd"
+# shellcheck source=tests/bench/stack.sh
+source "$ROOT/tests/bench/stack.sh"
 BASE="http://127.0.0.1:$LIGHTTPD_PORT"
 
 email="lighthouse-$$@test.local"
-echo "$PASSWORD" | "$BUILD/worker/kartograf-admin" adduser "$email" --name "Lighthouse" >/dev/null 2>&1
-token=$(curl -sf -H 'Content-Type: application/json' \
-    -d "{\"email\":\"$email\",\"password\":\"$PASSWORD\"}" \
-    "$BASE/api/auth/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+bench_user "$email" --name "Lighthouse"
+token=$TOKEN
 json_field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 upload() { # name csv-body -> batch id
     printf '%s' "$2" | curl -sf -H "Authorization: Bearer $token" -F "name=$1" \
@@ -70,5 +56,5 @@ done
 OUT="${LH_OUT:-$STATE/lighthouse}"
 mkdir -p "$OUT"
 echo "Lighthouse 12.2.3 on Debian's Chromium ($(/usr/bin/chromium --version 2>/dev/null | head -n1)), targets: accessibility 95, best practices 90, performance 90"
-(cd "$HERE" && LH_BASE="$BASE" LH_EMAIL="$email" LH_PASSWORD="$PASSWORD" LH_PROJECT="$project" \
+(cd "$HERE" && LH_BASE="$BASE" LH_EMAIL="$email" LH_PASSWORD="$BENCH_PASSWORD" LH_PROJECT="$project" \
     LH_OUT="$OUT" LH_FORM="${LH_FORM:-both}" timeout 900 node run.mjs)

@@ -8,6 +8,7 @@
  * read the card(s) from PostgreSQL and build the file in memory.  Prints
  * "<ms per build> <bytes>" on stdout.  Config from $KARTOGRAF_CONFIG.
  */
+#include "kg_clock.h"
 #include "kg_config.h"
 #include "kg_db.h"
 #include "kg_export.h"
@@ -21,10 +22,7 @@
 static double
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+	return (double)kg_clock_us() / 1e3;
 }
 
 int

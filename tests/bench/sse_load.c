@@ -14,6 +14,7 @@
  * read from /proc for the given pids at the end, while the streams are
  * still open.
  */
+#include "kg_clock.h"
 #include "kg_config.h"
 #include "kg_events.h"
 #include "kg_db.h"
@@ -43,10 +44,7 @@ struct client {
 static double
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	return (double)kg_clock_us() / 1e3;
 }
 
 static int

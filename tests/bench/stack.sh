@@ -1,23 +1,32 @@
-# tests/bench/stack.sh - sourced by the worker benchmarks: a temporary stack
-# (scripts/kgstack) torn down on exit, the provider chosen by BENCH_PROVIDER
-# (offline: the offline provider with [ai] offline_delay_ms = DELAY_MS;
-# fake-bedrock: the real bedrock client, SigV4 and all, against the fake LLM
-# server answering after DELAY_MS), and small helpers.
+# tests/bench/stack.sh - sourced by every benchmark that needs a stack: a
+# temporary one (scripts/kgstack) torn down on exit, and small helpers.
 #
-# Before sourcing: ROOT, DELAY_MS.  After: STATE, PG_PORT, LIGHTTPD_PORT, ...
-# (stack.env), PROVIDER_ENV (env assignments for a worker), psql_, cpu_ticks,
-# bench_user EMAIL (sets TOKEN and OWNER), make_batch OWNER N (prints the id),
-# generate BATCH TOKEN, start_worker LOG ENV... (sets WPIDS).
+# Before sourcing: ROOT; optionally
+#   STACK_COMPONENTS  what to start (default "pg redis migrate fcgi lighttpd";
+#                     "" starts nothing: call stack_start yourself)
+#   DELAY_MS          for the worker benchmarks: the provider chosen by
+#                     BENCH_PROVIDER (offline: the offline provider with
+#                     [ai] offline_delay_ms = DELAY_MS; fake-bedrock: the real
+#                     bedrock client, SigV4 and all, against the fake LLM
+#                     server answering after DELAY_MS), in PROVIDER_ENV
+#   KEEP_STATE=1      leave the stack running at exit, and say where
+# After: STATE, PG_PORT, LIGHTTPD_PORT, ... (stack.env), KARTOGRAF_CONFIG,
+# BUILD_DIR (absolute), stack_start COMP..., psql_, cpu_ticks,
+# bench_user EMAIL [adduser options] (sets TOKEN and OWNER; the password is
+# BENCH_PASSWORD), make_batch OWNER N (prints the id), generate BATCH TOKEN,
+# start_worker LOG ENV... (sets WPIDS), stop_workers.
 BUILD="${BUILD:-build}"
 export BUILD
-PROVIDER="${BENCH_PROVIDER:-offline}"
-case "$PROVIDER" in offline|fake-bedrock) ;; *) echo "BENCH_PROVIDER: offline or fake-bedrock" >&2; exit 2 ;; esac
+if [[ "$BUILD" = /* ]]; then BUILD_DIR="$BUILD"; else BUILD_DIR="$ROOT/$BUILD"; fi
+BENCH_PASSWORD="bench-password-2026"
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/kartograf-bench.XXXXXX")
 WPIDS=()
+PROVIDER_ENV=()
 
 stack_cleanup() {
     local p pgdata
     for p in "${WPIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+    if [[ "${KEEP_STATE:-0}" == 1 ]]; then echo "stack left running in $STATE"; return; fi
     "$ROOT/scripts/kgstack" stop "$STATE" all >/dev/null 2>&1 || true
     pgdata=$(sed -n 's/^PGDATA=//p' "$STATE/stack.env" 2>/dev/null || true)
     [[ -n "$pgdata" && "$pgdata" == /var/tmp/kartograf-pg-* ]] && rm -rf "$pgdata"
@@ -25,31 +34,39 @@ stack_cleanup() {
 }
 trap stack_cleanup EXIT
 
+# stack_start COMP...: start components, then read the ports they took
+stack_start() {
+    "$ROOT/scripts/kgstack" start "$STATE" "$@" >/dev/null
+    # shellcheck disable=SC1091
+    source "$STATE/stack.env"
+}
+
 KGSTACK_FAST=1 "$ROOT/scripts/kgstack" init "$STATE" >/dev/null
-"$ROOT/scripts/kgstack" start "$STATE" pg redis migrate fcgi lighttpd >/dev/null
-PROVIDER_ENV=(KARTOGRAF_AI_PROVIDER=offline KARTOGRAF_AI_OFFLINE_DELAY_MS="$DELAY_MS")
-if [[ "$PROVIDER" == fake-bedrock ]]; then
-    KGSTACK_FAKE_LATENCY_MS="$DELAY_MS" "$ROOT/scripts/kgstack" start "$STATE" fake >/dev/null
-fi
-# shellcheck disable=SC1091
-source "$STATE/stack.env"
-if [[ "$PROVIDER" == fake-bedrock ]]; then
-    # the fake's fixed test credentials (tests/fake/fake_llm.py)
-    PROVIDER_ENV=(KARTOGRAF_AI_PROVIDER=bedrock KARTOGRAF_AI_PROVIDERS=bedrock
-        KARTOGRAF_BEDROCK_ENDPOINT="$FAKE_LLM_URL"
-        KARTOGRAF_BEDROCK_ACCESS_KEY_ID=AKIDKARTOGRAFTEST
-        KARTOGRAF_BEDROCK_SECRET_ACCESS_KEY='kartograf/fake+secret/EXAMPLEKEY0123456789')
-fi
-echo "provider: $PROVIDER ($DELAY_MS ms per call)"
+# shellcheck disable=SC2086
+stack_start ${STACK_COMPONENTS-pg redis migrate fcgi lighttpd}
 export KARTOGRAF_CONFIG="$STATE/kartograf.conf"
+if [[ -n "${DELAY_MS:-}" ]]; then
+    PROVIDER="${BENCH_PROVIDER:-offline}"
+    case "$PROVIDER" in offline|fake-bedrock) ;; *) echo "BENCH_PROVIDER: offline or fake-bedrock" >&2; exit 2 ;; esac
+    PROVIDER_ENV=(KARTOGRAF_AI_PROVIDER=offline KARTOGRAF_AI_OFFLINE_DELAY_MS="$DELAY_MS")
+    if [[ "$PROVIDER" == fake-bedrock ]]; then
+        KGSTACK_FAKE_LATENCY_MS="$DELAY_MS" stack_start fake
+        # the fake's fixed test credentials (tests/fake/fake_llm.py)
+        PROVIDER_ENV=(KARTOGRAF_AI_PROVIDER=bedrock KARTOGRAF_AI_PROVIDERS=bedrock
+            KARTOGRAF_BEDROCK_ENDPOINT="$FAKE_LLM_URL"
+            KARTOGRAF_BEDROCK_ACCESS_KEY_ID=AKIDKARTOGRAFTEST
+            KARTOGRAF_BEDROCK_SECRET_ACCESS_KEY='kartograf/fake+secret/EXAMPLEKEY0123456789')
+    fi
+    echo "provider: $PROVIDER ($DELAY_MS ms per call)"
+fi
 
 psql_() { psql -h 127.0.0.1 -p "$PG_PORT" -U kartograf -d kartograf -AtqX -v ON_ERROR_STOP=1 -c "$1"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 bench_user() {
-    printf 'bench-password-2026\n' | "$ROOT/$BUILD/worker/kartograf-admin" adduser "$1" >/dev/null
+    printf '%s\n' "$BENCH_PASSWORD" | "$BUILD_DIR/worker/kartograf-admin" adduser "$@" >/dev/null
     TOKEN=$(curl -s -X POST -H 'Content-Type: application/json' \
-        -d "{\"email\":\"$1\",\"password\":\"bench-password-2026\"}" \
+        -d "{\"email\":\"$1\",\"password\":\"$BENCH_PASSWORD\"}" \
         "http://127.0.0.1:$LIGHTTPD_PORT/api/auth/login" |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
     OWNER=$(psql_ "SELECT id FROM users WHERE email = '$1'")
@@ -78,7 +95,7 @@ start_worker() {
     local log="$STATE/log/$1.log"
     shift
     env KARTOGRAF_LOG_LEVEL=warn "${PROVIDER_ENV[@]}" "$@" \
-        "$ROOT/$BUILD/worker/kartograf-worker" >>"$log" 2>&1 &
+        "$BUILD_DIR/worker/kartograf-worker" >>"$log" 2>&1 &
     WPIDS+=($!)
 }
 

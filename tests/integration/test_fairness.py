@@ -9,19 +9,19 @@ import json
 import signal
 import time
 
-from kgtest import queued_tasks  # noqa: E402
+from kgtest import (batch_events, batch_status, check_completed, count_rows, db_batch,  # noqa: E402
+                    drop_worker_user, own_workers, post_generate, proc_log, queued_tasks,
+                    stop_proc, wait_batch_done, worker_user)
 from test_metrics import _auth as metrics_auth  # noqa: E402
-from test_worker import (_batch, _batch_status, _check_completed, _count, _deluser,  # noqa: E402
-                         _events, _generate, _log, _stop, _user, _wait_done, own_workers)
 
 
 def _running(ctx, batch):
-    return _count(ctx, f"SELECT count(*) FROM projects WHERE batch_id = '{batch}' "
+    return count_rows(ctx, f"SELECT count(*) FROM projects WHERE batch_id = '{batch}' "
                        "AND status = 'GENERATING'")
 
 
 def _done(ctx, batch):
-    return _count(ctx, f"SELECT count(*) FROM projects WHERE batch_id = '{batch}' "
+    return count_rows(ctx, f"SELECT count(*) FROM projects WHERE batch_id = '{batch}' "
                        "AND status = 'COMPLETED'")
 
 
@@ -41,46 +41,46 @@ def _sample(ctx, batches, until, timeout=90):
 def test_small_batch_runs_beside_a_big_one_queued_first(ctx):
     """A 4-project batch queued behind 60 projects of another user starts at
     once and finishes long before the big batch (FIFO made it wait for all)."""
-    big_owner, small_owner = _user(ctx), _user(ctx)
+    big_owner, small_owner = worker_user(ctx), worker_user(ctx)
     try:
         with own_workers(ctx) as ws:
             w = ws.start("fair-a", {"KARTOGRAF_WORKER_GLOBAL_LIMIT": "12",
                                     "KARTOGRAF_AI_OFFLINE_DELAY_MS": "150"})
-            big, _ = _batch(ctx, big_owner, 60)
-            small, _ = _batch(ctx, small_owner, 4)
-            assert _generate(ctx, ctx.servers["lighttpd"], big_owner, big).json() == {"queued": 60}
+            big, _ = db_batch(ctx, big_owner, 60)
+            small, _ = db_batch(ctx, small_owner, 4)
+            assert post_generate(ctx, ctx.servers["lighttpd"], big_owner, big).json() == {"queued": 60}
             ctx.wait_until(lambda: _running(ctx, big) >= 1, timeout=15, what="big batch started")
-            assert _generate(ctx, ctx.servers["apache"], small_owner, small).json() == {"queued": 4}
-            samples = _sample(ctx, [big, small], lambda: _batch_status(ctx, small) == "COMPLETED")
-            assert _batch_status(ctx, small) == "COMPLETED", _batch_status(ctx, small)
+            assert post_generate(ctx, ctx.servers["apache"], small_owner, small).json() == {"queued": 4}
+            samples = _sample(ctx, [big, small], lambda: batch_status(ctx, small) == "COMPLETED")
+            assert batch_status(ctx, small) == "COMPLETED", batch_status(ctx, small)
             left = 60 - _done(ctx, big)
             assert left >= 30, f"the small batch waited for the big one ({left} of 60 left)"
             # both ran at once, within their per-batch limit of 5
             assert any(b >= 1 and s >= 1 for b, s in samples), samples[:40]
             assert max(b for b, _ in samples) <= 5 and max(s for _, s in samples) <= 5
-            _wait_done(ctx, big, timeout=90)
-            _check_completed(ctx, big, 60)
-            _check_completed(ctx, small, 4)
-            assert "dropping" not in _log(w)
-            _stop(w)
+            wait_batch_done(ctx, big, timeout=90)
+            check_completed(ctx, big, 60)
+            check_completed(ctx, small, 4)
+            assert "dropping" not in proc_log(w)
+            stop_proc(w)
     finally:
-        _deluser(ctx, big_owner)
-        _deluser(ctx, small_owner)
+        drop_worker_user(ctx, big_owner)
+        drop_worker_user(ctx, small_owner)
 
 
 def test_free_slots_go_to_other_batches(ctx):
     """Three batches, concurrency 5, global limit 15: the worker runs 15 at
     once (old FIFO with a 100 ms deferral pause ran one batch at a time)."""
-    user = _user(ctx)
+    user = worker_user(ctx)
     try:
         with own_workers(ctx) as ws:
             w = ws.start("fair-full", {"KARTOGRAF_WORKER_GLOBAL_LIMIT": "15",
                                        "KARTOGRAF_AI_OFFLINE_DELAY_MS": "300"})
-            batches = [_batch(ctx, user, 20)[0] for _ in range(3)]
+            batches = [db_batch(ctx, user, 20)[0] for _ in range(3)]
             for b in batches:
-                assert _generate(ctx, ctx.servers["lighttpd"], user, b).json() == {"queued": 20}
+                assert post_generate(ctx, ctx.servers["lighttpd"], user, b).json() == {"queued": 20}
             samples = _sample(ctx, batches, lambda: all(
-                _batch_status(ctx, b) in ("COMPLETED", "PARTIAL") for b in batches))
+                batch_status(ctx, b) in ("COMPLETED", "PARTIAL") for b in batches))
             totals = [sum(s) for s in samples]
             assert max(totals) == 15, f"peak {max(totals)} of 15 slots"
             assert all(max(s[i] for s in samples) <= 5 for i in range(3)), "per-batch limit broken"
@@ -90,16 +90,16 @@ def test_free_slots_go_to_other_batches(ctx):
             busy = [t for t in totals[len(totals) // 5: len(totals) // 2]]
             assert busy and sum(busy) / len(busy) >= 10.5, busy
             for b in batches:
-                _check_completed(ctx, b, 20)
-            _stop(w)
+                check_completed(ctx, b, 20)
+            stop_proc(w)
     finally:
-        _deluser(ctx, user)
+        drop_worker_user(ctx, user)
 
 
 def test_user_cap_does_not_block_another_user(ctx):
     """[worker] user_concurrency = 4: one user's two batches (5 slots each)
     share 4 slots, and another user, queued last, still gets 4 at once."""
-    heavy, light = _user(ctx), _user(ctx)
+    heavy, light = worker_user(ctx), worker_user(ctx)
     try:
         with own_workers(ctx) as ws:
             w = ws.start("fair-user", {"KARTOGRAF_WORKER_GLOBAL_LIMIT": "20",
@@ -107,13 +107,13 @@ def test_user_cap_does_not_block_another_user(ctx):
                                        # long enough calls that the light user's
                                        # projects overlap even when claims are slow
                                        "KARTOGRAF_AI_OFFLINE_DELAY_MS": "600"})
-            h1, _ = _batch(ctx, heavy, 12)
-            h2, _ = _batch(ctx, heavy, 12)
-            l1, _ = _batch(ctx, light, 10)
+            h1, _ = db_batch(ctx, heavy, 12)
+            h2, _ = db_batch(ctx, heavy, 12)
+            l1, _ = db_batch(ctx, light, 10)
             for u, b in ((heavy, h1), (heavy, h2), (light, l1)):
-                assert _generate(ctx, ctx.servers["apache"], u, b).status == 202
-            samples = _sample(ctx, [h1, h2, l1], lambda: _batch_status(ctx, l1) == "COMPLETED")
-            assert _batch_status(ctx, l1) == "COMPLETED"
+                assert post_generate(ctx, ctx.servers["apache"], u, b).status == 202
+            samples = _sample(ctx, [h1, h2, l1], lambda: batch_status(ctx, l1) == "COMPLETED")
+            assert batch_status(ctx, l1) == "COMPLETED"
             assert max(a + b for a, b, _ in samples) <= 4, "user cap exceeded"
             assert max(c for _, _, c in samples) <= 4, "user cap exceeded"
             # both users ran at once, and the light one was not held to the
@@ -121,25 +121,25 @@ def test_user_cap_does_not_block_another_user(ctx):
             assert any(a + b >= 3 and c >= 3 for a, b, c in samples), samples[:60]
             assert _done(ctx, h1) + _done(ctx, h2) < 24, "the light user waited for the heavy one"
             for b in (h1, h2):
-                _wait_done(ctx, b, timeout=120)
-                _check_completed(ctx, b, 12)
-            _check_completed(ctx, l1, 10)
-            _stop(w)
+                wait_batch_done(ctx, b, timeout=120)
+                check_completed(ctx, b, 12)
+            check_completed(ctx, l1, 10)
+            stop_proc(w)
     finally:
-        _deluser(ctx, heavy)
-        _deluser(ctx, light)
+        drop_worker_user(ctx, heavy)
+        drop_worker_user(ctx, light)
 
 
 def test_multi_batch_kill9_and_flushall_lose_nothing(ctx):
     """kill -9 of one worker, then FLUSHALL, in the middle of three batches:
     every project completes exactly once."""
-    user = _user(ctx)
+    user = worker_user(ctx)
     try:
         with own_workers(ctx) as ws:
             a = ws.start("fair-kill-a", {"KARTOGRAF_AI_OFFLINE_DELAY_MS": "250"})
-            batches = [_batch(ctx, user, 10) for _ in range(3)]
+            batches = [db_batch(ctx, user, 10) for _ in range(3)]
             for b, _ in batches:
-                assert _generate(ctx, ctx.servers["lighttpd"], user, b).json() == {"queued": 10}
+                assert post_generate(ctx, ctx.servers["lighttpd"], user, b).json() == {"queued": 10}
             ctx.wait_until(lambda: sum(_running(ctx, b) for b, _ in batches) >= 3, timeout=15,
                            what="several batches generating")
             a.send_signal(signal.SIGKILL)
@@ -149,49 +149,49 @@ def test_multi_batch_kill9_and_flushall_lose_nothing(ctx):
                            what="work resumed")
             ctx.redis("FLUSHALL")
             for x, _ in batches:
-                _wait_done(ctx, x, timeout=90)
+                wait_batch_done(ctx, x, timeout=90)
             for x, projects in batches:
-                assert _batch_status(ctx, x) == "COMPLETED"
-                _check_completed(ctx, x, 10)
-                events = _events(ctx, x)
+                assert batch_status(ctx, x) == "COMPLETED"
+                check_completed(ctx, x, 10)
+                events = batch_events(ctx, x)
                 for pid in projects:
                     done = [e for e in events if e["project_id"] == pid
                             and e["type"] == "project.completed"]
                     assert len(done) <= 1, f"{pid} completed {len(done)} times"
             assert queued_tasks(ctx, "generate") == []
-            _stop(b)
+            stop_proc(b)
     finally:
-        _deluser(ctx, user)
+        drop_worker_user(ctx, user)
 
 
 def test_task_in_the_old_single_list_is_adopted(ctx):
     """A task an older version pushed to kg:queue:generate (rolling upgrade)
     is moved to its batch's list and generated."""
-    user = _user(ctx)
+    user = worker_user(ctx)
     try:
         with own_workers(ctx) as ws:
-            batch, (pid,) = _batch(ctx, user, 1, "QUEUED", "now()")
+            batch, (pid,) = db_batch(ctx, user, 1, "QUEUED", "now()")
             ctx.psql(f"UPDATE batches SET status = 'GENERATING' WHERE id = '{batch}'")
             task = {"kind": "generate", "project_id": pid, "batch_id": batch}
             ctx.redis("LPUSH", "kg:queue:generate", json.dumps(task))
             ctx.redis("SADD", "kg:queued:generate", f"generate:{pid}")
             w = ws.start("fair-legacy")
-            _wait_done(ctx, batch, timeout=30)
-            _check_completed(ctx, batch, 1)
+            wait_batch_done(ctx, batch, timeout=30)
+            check_completed(ctx, batch, 1)
             assert ctx.redis("LLEN", "kg:queue:generate") == "0"
-            _stop(w)
+            stop_proc(w)
     finally:
-        _deluser(ctx, user)
+        drop_worker_user(ctx, user)
 
 
 def test_metrics_show_slots_and_queue_wait(ctx):
-    user = _user(ctx)
+    user = worker_user(ctx)
     try:
         with own_workers(ctx) as ws:
             w = ws.start("fair-metrics", {"KARTOGRAF_WORKER_LEASE_MS": "900"})
-            batch, _ = _batch(ctx, user, 6)
-            assert _generate(ctx, ctx.servers["lighttpd"], user, batch).status == 202
-            _wait_done(ctx, batch)
+            batch, _ = db_batch(ctx, user, 6)
+            assert post_generate(ctx, ctx.servers["lighttpd"], user, batch).status == 202
+            wait_batch_done(ctx, batch)
             time.sleep(0.5)     # one more heartbeat publishes the figures
             r = ctx.request(ctx.servers["lighttpd"], "GET", "/metrics", headers=metrics_auth(ctx))
             assert r.status == 200, r
@@ -201,22 +201,22 @@ def test_metrics_show_slots_and_queue_wait(ctx):
             offered = [float(x.split()[-1]) for x in lines if 'kind="offered"' in x]
             assert used and offered and max(used) > 0 and max(offered) >= max(used), lines
             assert 'kartograf_queue_wait_seconds{quantile="0.5"}' in text, text[-2000:]
-            _stop(w)
+            stop_proc(w)
     finally:
-        _deluser(ctx, user)
+        drop_worker_user(ctx, user)
 
 
 def test_batch_answer_says_where_it_waits(ctx):
     """GET /api/batches/{id} "queue": no worker alive, then waiting behind
     another batch with batches_ahead and an estimate, then running."""
-    user = _user(ctx)
+    user = worker_user(ctx)
     auth = {"Authorization": "Bearer " + user["token"]}
     try:
         with own_workers(ctx) as ws:
-            first, _ = _batch(ctx, user, 3)
-            second, _ = _batch(ctx, user, 2)
-            assert _generate(ctx, ctx.servers["lighttpd"], user, first).status == 202
-            assert _generate(ctx, ctx.servers["lighttpd"], user, second).status == 202
+            first, _ = db_batch(ctx, user, 3)
+            second, _ = db_batch(ctx, user, 2)
+            assert post_generate(ctx, ctx.servers["lighttpd"], user, first).status == 202
+            assert post_generate(ctx, ctx.servers["lighttpd"], user, second).status == 202
 
             def queue(base, batch):
                 r = ctx.request(base, "GET", f"/api/batches/{batch}", headers=auth)
@@ -232,10 +232,10 @@ def test_batch_answer_says_where_it_waits(ctx):
             q = queue(ctx.servers["apache"], first)
             assert q["waiting"] is False and q["batches_ahead"] is None and q["workers"] == 1, q
             # one slot: the two batches take turns, so both finish
-            _wait_done(ctx, second, timeout=60)
-            _wait_done(ctx, first, timeout=60)
+            wait_batch_done(ctx, second, timeout=60)
+            wait_batch_done(ctx, first, timeout=60)
             q = queue(ctx.servers["lighttpd"], second)
             assert q["waiting"] is False, q
-            _stop(w)
+            stop_proc(w)
     finally:
-        _deluser(ctx, user)
+        drop_worker_user(ctx, user)

@@ -13,9 +13,9 @@ import signal
 import time
 import uuid
 
+import kgtest
 import test_export as tx
 import test_providers as tp
-import test_worker as tw
 from kgtest import queued_tasks  # noqa: E402
 
 AUTH = "Authorization"
@@ -108,7 +108,7 @@ def test_lifecycle_delete_batch_and_card_local(ctx):
             assert ctx.psql(f"SELECT coalesce(batch_id::text, 'null'), coalesce(project_id::text, "
                             f"'null'), cost FROM ai_calls WHERE id = {c1}").strip() == \
                 "null|null|0.050000"
-            ev = [e for e in tw._events(ctx, batch) if e["type"] == "project.deleted"]
+            ev = [e for e in kgtest.batch_events(ctx, batch) if e["type"] == "project.deleted"]
             assert [e["project_id"] for e in ev] == [p1], ev
             assert _delete(ctx, base, user, "projects", p1).status == 404
             # the batch: files first (zip and the other card's docx), then every row
@@ -131,10 +131,10 @@ def test_lifecycle_delete_batch_and_card_local(ctx):
 
 
 def test_lifecycle_delete_busy_409_and_last_card(ctx):
-    user = tw._user(ctx)
+    user = kgtest.worker_user(ctx)
     try:
         def check(name, base):
-            batch, pids = tw._batch(ctx, user, 2)
+            batch, pids = kgtest.db_batch(ctx, user, 2)
             ctx.psql(f"UPDATE projects SET status = 'QUEUED', queued_at = now() WHERE id = '{pids[0]}'")
             r = _delete(ctx, base, user, "batches", batch)
             assert r.status == 409 and r.json()["error"] == "batch_busy", r
@@ -154,7 +154,7 @@ def test_lifecycle_delete_busy_409_and_last_card(ctx):
             assert _count(ctx, f"SELECT count(*) FROM batches WHERE id = '{batch}'") == 0
         ctx.check_servers(check)
     finally:
-        tw._deluser(ctx, user)
+        kgtest.drop_worker_user(ctx, user)
 
 
 def test_lifecycle_delete_s3_and_storage_down_503(ctx):
@@ -204,11 +204,11 @@ def test_lifecycle_delete_s3_and_storage_down_503(ctx):
 # ---------------------------------------------------------------- rename, cap
 
 def test_lifecycle_patch_rename_cap_and_bad_bodies(ctx):
-    user = tw._user(ctx)
-    other = tw._user(ctx)
+    user = kgtest.worker_user(ctx)
+    other = kgtest.worker_user(ctx)
     try:
         def check(name, base):
-            batch, pids = tw._batch(ctx, user, 2)
+            batch, pids = kgtest.db_batch(ctx, user, 2)
             r = _patch(ctx, base, user, batch, {"name": "Nabór „Zielone podwórka” 2026"})
             assert r.status == 200, r
             b = r.json()
@@ -244,17 +244,17 @@ def test_lifecycle_patch_rename_cap_and_bad_bodies(ctx):
             assert r.status == 200 and r.json()["stopped"] == 2, r
             assert r.json()["status"] == "VALIDATED" and r.json()["cost_cap"] == 0.03, r
             assert _statuses(ctx, batch) == ["PENDING", "PENDING"]
-            stops = [e for e in tw._events(ctx, batch) if e["type"] == "batch.stopped"]
+            stops = [e for e in kgtest.batch_events(ctx, batch) if e["type"] == "batch.stopped"]
             assert stops and stops[-1]["message"] == "limit kosztów osiągnięty", stops
             # Generuj with the cap reached: refused, with what to do
-            r = tw._generate(ctx, base, user, batch)
+            r = kgtest.post_generate(ctx, base, user, batch)
             assert r.status == 409 and r.json()["error"] == "cost_cap_reached", r
             assert _patch(ctx, base, user, batch, {"cost_cap": 1}).json()["stopped"] == 0
-            assert tw._generate(ctx, base, user, batch).status == 202
+            assert kgtest.post_generate(ctx, base, user, batch).status == 202
         ctx.check_servers(check)
     finally:
-        tw._deluser(ctx, user)
-        tw._deluser(ctx, other)
+        kgtest.drop_worker_user(ctx, user)
+        kgtest.drop_worker_user(ctx, other)
 
 
 # ---------------------------------------------------------------- stop
@@ -274,15 +274,15 @@ def _slow_env(fake, **over):
 
 
 def test_lifecycle_cancel_midflight_then_resume(ctx):
-    user = tw._user(ctx)
-    other = tw._user(ctx)
+    user = kgtest.worker_user(ctx)
+    other = kgtest.worker_user(ctx)
     tp._reset_breakers(ctx)
     try:
-        with tp.Fake(ctx, "--latency-ms", "1500") as fake, tw.own_workers(ctx) as ws:
+        with tp.Fake(ctx, "--latency-ms", "1500") as fake, kgtest.own_workers(ctx) as ws:
             w = ws.start("life-cancel", _slow_env(fake))
-            batch, pids = tw._batch(ctx, user, 3)
+            batch, pids = kgtest.db_batch(ctx, user, 3)
             base = ctx.servers["apache"]
-            assert tw._generate(ctx, base, user, batch).json() == {"queued": 3}
+            assert kgtest.post_generate(ctx, base, user, batch).json() == {"queued": 3}
             _wait_inflight(ctx, batch, 2)
             assert _cancel(ctx, base, other, batch).status == 404
             r = _cancel(ctx, ctx.servers["lighttpd"], user, batch)
@@ -290,7 +290,7 @@ def test_lifecycle_cancel_midflight_then_resume(ctx):
             assert r.status == 200 and r.json() == {"stopped": 3}, r
             # at once: nothing queued or generating, the batch ready to generate again
             assert _statuses(ctx, batch) == ["PENDING"] * 3
-            assert tw._batch_status(ctx, batch) == "VALIDATED"
+            assert kgtest.batch_status(ctx, batch) == "VALIDATED"
             r = _cancel(ctx, base, user, batch)
             assert r.status == 200 and r.json() == {"stopped": 0}, "not idempotent"
             # the two calls in flight finish and are logged; no stage runs after them
@@ -307,33 +307,33 @@ def test_lifecycle_cancel_midflight_then_resume(ctx):
             assert _statuses(ctx, batch) == ["PENDING"] * 3
             # each job learnt it at its next step (the fenced progress write, or the
             # check before a call) and dropped its work
-            assert tw._log(w).count("partial work dropped") == 2, tw._log(w)[-2000:]
-            ev = tw._events(ctx, batch)
+            assert kgtest.proc_log(w).count("partial work dropped") == 2, kgtest.proc_log(w)[-2000:]
+            ev = kgtest.batch_events(ctx, batch)
             assert [e["type"] for e in ev].count("batch.stopped") == 1
             assert {e["project_id"] for e in ev if e["type"] == "project.status_changed"
                     and e["status"] == "PENDING"} == set(pids)
             # "Generuj" resumes: every card is generated from its first stage
-            assert tw._generate(ctx, base, user, batch).json() == {"queued": 3}
-            tw._wait_done(ctx, batch, timeout=60)
+            assert kgtest.post_generate(ctx, base, user, batch).json() == {"queued": 3}
+            kgtest.wait_batch_done(ctx, batch, timeout=60)
             assert _statuses(ctx, batch) == ["COMPLETED"] * 3
             assert len(tp._calls(ctx, batch)) == 2 + 9
-            tw._stop(w)
+            kgtest.stop_proc(w)
     finally:
         tp._reset_breakers(ctx)
-        tw._deluser(ctx, user)
-        tw._deluser(ctx, other)
+        kgtest.drop_worker_user(ctx, user)
+        kgtest.drop_worker_user(ctx, other)
 
 
 def test_lifecycle_cancel_survives_worker_restart(ctx):
-    user = tw._user(ctx)
+    user = kgtest.worker_user(ctx)
     tp._reset_breakers(ctx)
     try:
-        with tp.Fake(ctx, "--latency-ms", "2500") as fake, tw.own_workers(ctx) as ws:
+        with tp.Fake(ctx, "--latency-ms", "2500") as fake, kgtest.own_workers(ctx) as ws:
             w = ws.start("life-restart-1", _slow_env(fake))
-            batch, pids = tw._batch(ctx, user, 2)
-            assert tw._generate(ctx, ctx.servers["lighttpd"], user, batch).status == 202
+            batch, pids = kgtest.db_batch(ctx, user, 2)
+            assert kgtest.post_generate(ctx, ctx.servers["lighttpd"], user, batch).status == 202
             _wait_inflight(ctx, batch, 2)
-            tw._stop(w, signal.SIGKILL)
+            kgtest.stop_proc(w, signal.SIGKILL)
             assert _cancel(ctx, ctx.servers["apache"], user, batch).json() == {"stopped": 2}
             ctx.redis("DEL", f"kg:stop:{batch}")   # the hint lost too: the database decides
             t_stopped = time.time()
@@ -345,25 +345,25 @@ def test_lifecycle_cancel_survives_worker_restart(ctx):
             time.sleep(2)
             assert _statuses(ctx, batch) == ["PENDING", "PENDING"]
             assert all(q["t_start"] < t_stopped for q in fake.requests("bedrock"))
-            assert not any(f"project {p} GENERATING" in tw._log(w2) for p in pids), tw._log(w2)
-            tw._stop(w2)
+            assert not any(f"project {p} GENERATING" in kgtest.proc_log(w2) for p in pids), kgtest.proc_log(w2)
+            kgtest.stop_proc(w2)
     finally:
         tp._reset_breakers(ctx)
-        tw._deluser(ctx, user)
+        kgtest.drop_worker_user(ctx, user)
 
 
 def test_lifecycle_delete_right_after_stop_keeps_the_spend(ctx):
     """Stop, then delete while the stopped card's call is still in flight: the
     call's cost is still recorded, unlinked."""
-    user = tw._user(ctx)
+    user = kgtest.worker_user(ctx)
     tp._reset_breakers(ctx)
     try:
-        with tp.Fake(ctx, "--latency-ms", "2500") as fake, tw.own_workers(ctx) as ws:
+        with tp.Fake(ctx, "--latency-ms", "2500") as fake, kgtest.own_workers(ctx) as ws:
             fake.script(bedrock={"then": {"usage": [1000, 1000]}})
             w = ws.start("life-del-stop", _slow_env(fake))
-            batch, _ = tw._batch(ctx, user, 1)
+            batch, _ = kgtest.db_batch(ctx, user, 1)
             t0 = ctx.psql("SELECT now()").strip()
-            assert tw._generate(ctx, ctx.servers["apache"], user, batch).status == 202
+            assert kgtest.post_generate(ctx, ctx.servers["apache"], user, batch).status == 202
             _wait_inflight(ctx, batch, 1)
             assert _cancel(ctx, ctx.servers["apache"], user, batch).json() == {"stopped": 1}
             assert _delete(ctx, ctx.servers["lighttpd"], user, "batches", batch).status == 200
@@ -371,24 +371,24 @@ def test_lifecycle_delete_right_after_stop_keeps_the_spend(ctx):
                    "AND cost = 0.018")
             ctx.wait_until(lambda: _count(ctx, sql) == 1, timeout=10, what="the call recorded")
             assert len(fake.requests("bedrock")) == 1
-            tw._stop(w)
+            kgtest.stop_proc(w)
     finally:
         tp._reset_breakers(ctx)
-        tw._deluser(ctx, user)
+        kgtest.drop_worker_user(ctx, user)
 
 
 def test_lifecycle_cap_lowered_by_patch_stops_generation(ctx):
-    user = tw._user(ctx)
+    user = kgtest.worker_user(ctx)
     tp._reset_breakers(ctx)
     try:
-        with tp.Fake(ctx, "--latency-ms", "1000") as fake, tw.own_workers(ctx) as ws:
+        with tp.Fake(ctx, "--latency-ms", "1000") as fake, kgtest.own_workers(ctx) as ws:
             # every call costs 1000 x 0.003/1k + 1000 x 0.015/1k = 0.018 USD
             fake.script(bedrock={"then": {"usage": [1000, 1000]}})
             w = ws.start("life-cap", _slow_env(fake, KARTOGRAF_WORKER_CONCURRENCY="1"))
-            batch, _ = tw._batch(ctx, user, 2)
+            batch, _ = kgtest.db_batch(ctx, user, 2)
             base = ctx.servers["lighttpd"]
             assert _patch(ctx, base, user, batch, {"cost_cap": 5}).status == 200
-            assert tw._generate(ctx, base, user, batch).status == 202
+            assert kgtest.post_generate(ctx, base, user, batch).status == 202
             ctx.wait_until(lambda: len(tp._calls(ctx, batch)) >= 1, timeout=15,
                            what="the first call logged")
             r = _patch(ctx, ctx.servers["apache"], user, batch, {"cost_cap": 0.01})
@@ -402,10 +402,10 @@ def test_lifecycle_cap_lowered_by_patch_stops_generation(ctx):
             assert len(tp._calls(ctx, batch)) == len(reqs), reqs
             b = ctx.request(base, "GET", f"/api/batches/{batch}", headers=_h(user)).json()
             assert b["cost"] >= b["cost_cap"] == 0.01, b
-            tw._stop(w)
+            kgtest.stop_proc(w)
     finally:
         tp._reset_breakers(ctx)
-        tw._deluser(ctx, user)
+        kgtest.drop_worker_user(ctx, user)
 
 
 # ---------------------------------------------------------------- estimate
@@ -421,11 +421,11 @@ def _near(est, real, tol):
 def test_lifecycle_estimate_vs_fake_usage(ctx):
     """The estimate is within 25 % of what the fake LLM reports (tokens in,
     tokens out, cost) for the same batch; offline costs 0."""
-    user = tw._user(ctx)
-    other = tw._user(ctx)
+    user = kgtest.worker_user(ctx)
+    other = kgtest.worker_user(ctx)
     tp._reset_breakers(ctx)
     try:
-        batch, _ = tw._batch(ctx, user, 3)
+        batch, _ = kgtest.db_batch(ctx, user, 3)
         # the stack's configuration: the offline drafter, free
         def offline(name, base):
             r = _estimate(ctx, base, user, batch)
@@ -451,8 +451,8 @@ def test_lifecycle_estimate_vs_fake_usage(ctx):
                            / 1000) < 1e-6, bed
                 assert e["providers"][1]["model"] == "gpt-4"
                 assert e["actual"] == {"calls": 0, "tokens_in": 0, "tokens_out": 0, "cost": 0}
-                assert tw._generate(ctx, base, user, batch).status == 202
-                tw._wait_done(ctx, batch, timeout=60)
+                assert kgtest.post_generate(ctx, base, user, batch).status == 202
+                kgtest.wait_batch_done(ctx, batch, timeout=60)
                 assert _statuses(ctx, batch) == ["COMPLETED"] * 3
                 reqs = [q for q in fake.requests("bedrock") if q["status"] == 200]
                 real_in = sum(q["usage"][0] for q in reqs)
@@ -470,8 +470,8 @@ def test_lifecycle_estimate_vs_fake_usage(ctx):
                 assert _near(after["cost"], act["cost"], 0.25), (after["cost"], act["cost"])
     finally:
         tp._reset_breakers(ctx)
-        tw._deluser(ctx, user)
-        tw._deluser(ctx, other)
+        kgtest.drop_worker_user(ctx, user)
+        kgtest.drop_worker_user(ctx, other)
 
 
 # ---------------------------------------------------------------- retention
@@ -519,13 +519,13 @@ def test_lifecycle_zip_reuse_and_prune_exports(ctx):
                  f"WHERE batch_id = '{batch}'")
         old_key = tx._history(ctx, f"batch_id = '{batch}'")[0][8]
         ctx.redis("DEL", "kg:lock:prune-exports")
-        with tw.own_workers(ctx) as ws:
+        with kgtest.own_workers(ctx) as ws:
             w = ws.start("life-prune", {"KARTOGRAF_EXPORT_RETENTION_DAYS": "30"})
             ctx.wait_until(lambda: len(tx._history(ctx, f"batch_id = '{batch}'")) == 1,
                            timeout=15, what="the worker's daily pruning")
             assert not os.path.exists(os.path.join(local, old_key))
-            assert "export retention: 1 export(s) older than 30 day(s) pruned" in tw._log(w)
-            tw._stop(w)
+            assert "export retention: 1 export(s) older than 30 day(s) pruned" in kgtest.proc_log(w)
+            kgtest.stop_proc(w)
         assert ctx.redis("EXISTS", "kg:lock:prune-exports") == "1", "once a day, not once a start"
     finally:
         ctx.redis("DEL", "kg:lock:prune-exports")

@@ -14,7 +14,8 @@ import subprocess
 import time
 import uuid
 
-import test_worker as tw
+import kgtest  # noqa: E402
+
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE = os.path.join(os.path.dirname(HERE), "fake", "fake_llm.py")
@@ -101,12 +102,12 @@ def _breaker(ctx, provider):
 
 def _run(ctx, user, n, timeout=40, cap=None):
     """A batch of n projects generated to its end; returns (batch, projects)."""
-    batch, projects = tw._batch(ctx, user, n)
+    batch, projects = kgtest.db_batch(ctx, user, n)
     if cap is not None:
         ctx.psql(f"UPDATE batches SET cost_cap = {cap} WHERE id = '{batch}'")
-    r = tw._generate(ctx, ctx.servers["lighttpd"], user, batch)
+    r = kgtest.post_generate(ctx, ctx.servers["lighttpd"], user, batch)
     assert r.status == 202 and r.json() == {"queued": n}, r
-    tw._wait_done(ctx, batch, timeout=timeout)
+    kgtest.wait_batch_done(ctx, batch, timeout=timeout)
     return batch, projects
 
 
@@ -143,10 +144,10 @@ def _projects(ctx, batch):
 # ------------------------------------------------------------------ tests
 
 def test_providers_bedrock_signed_end_to_end(ctx):
-    user = tw._user(ctx)
+    user = kgtest.worker_user(ctx)
     _reset_breakers(ctx)
     try:
-        with Fake(ctx) as fake, tw.own_workers(ctx) as ws:
+        with Fake(ctx) as fake, kgtest.own_workers(ctx) as ws:
             fake.script(bedrock={"steps": [], "then": {"usage": [1000, 500]}})
             w = ws.start("prov-ok", _env(fake, KARTOGRAF_BEDROCK_SESSION_TOKEN="FQoGZXIvYXdzEXAMPLEtoken"))
             batch, _ = _run(ctx, user, 1)
@@ -170,18 +171,18 @@ def test_providers_bedrock_signed_end_to_end(ctx):
             assert abs(_api_cost(ctx, user, batch) - 0.0315) < 1e-9
             assert abs(_db_cost(ctx, batch) - 0.0315) < 1e-9
             assert _breaker(ctx, "bedrock").get("state", "closed") == "closed"
-            log = tw._log(w)
+            log = kgtest.proc_log(w)
             assert SECRET_KEY not in log and "FQoGZXIvYXdzEXAMPLEtoken" not in log
-            tw._stop(w)
+            kgtest.stop_proc(w)
     finally:
-        tw._deluser(ctx, user)
+        kgtest.drop_worker_user(ctx, user)
 
 
 def test_providers_rate_limit_honours_retry_after(ctx):
-    user = tw._user(ctx)
+    user = kgtest.worker_user(ctx)
     _reset_breakers(ctx)
     try:
-        with Fake(ctx) as fake, tw.own_workers(ctx) as ws:
+        with Fake(ctx) as fake, kgtest.own_workers(ctx) as ws:
             fake.script(bedrock=[{"status": 429, "retry_after": 1}])
             w = ws.start("prov-429", _env(fake))
             batch, _ = _run(ctx, user, 1)
@@ -195,16 +196,16 @@ def test_providers_rate_limit_honours_retry_after(ctx):
             assert gap >= 0.95, f"Retry-After: 1 not honoured, next attempt after {gap:.3f}s"
             assert gap < 2.0, f"waited too long: {gap:.3f}s"
             assert _breaker(ctx, "bedrock").get("failures", "0") == "0"
-            tw._stop(w)
+            kgtest.stop_proc(w)
     finally:
-        tw._deluser(ctx, user)
+        kgtest.drop_worker_user(ctx, user)
 
 
 def test_providers_5xx_backoff_breaker_opens_fallback_to_azure(ctx):
-    user = tw._user(ctx)
+    user = kgtest.worker_user(ctx)
     _reset_breakers(ctx)
     try:
-        with Fake(ctx) as fake, tw.own_workers(ctx) as ws:
+        with Fake(ctx) as fake, kgtest.own_workers(ctx) as ws:
             fake.script(bedrock={"steps": [{"status": 500}], "then": {"status": 503}})
             w = ws.start("prov-503", _env(fake))
             batch, _ = _run(ctx, user, 1)
@@ -219,7 +220,7 @@ def test_providers_5xx_backoff_breaker_opens_fallback_to_azure(ctx):
             b = _breaker(ctx, "bedrock")
             assert b.get("state") == "open" and b.get("failures") == "3", b
             assert int(b["opened_at"]) > (time.time() - 60) * 1000, b
-            assert "breaker bedrock: closed -> open after 3 consecutive failures" in tw._log(w)
+            assert "breaker bedrock: closed -> open after 3 consecutive failures" in kgtest.proc_log(w)
             # Azure took over: the plan's 4th call and the later stages, flagged as fallback;
             # Bedrock was not called again while the breaker is open
             calls = _calls(ctx, batch)
@@ -231,20 +232,20 @@ def test_providers_5xx_backoff_breaker_opens_fallback_to_azure(ctx):
             assert all(c["model"] == "gpt-4" for c in calls[3:]), calls
             assert [q["path"] for q in fake.requests("azure")] == [
                 "/openai/deployments/gpt4-prod/chat/completions"] * 3
-            assert "skipped (circuit open)" in tw._log(w)
+            assert "skipped (circuit open)" in kgtest.proc_log(w)
             assert abs(_api_cost(ctx, user, batch) - _db_cost(ctx, batch)) < 1e-9
             assert _db_cost(ctx, batch) > 0
-            tw._stop(w)
+            kgtest.stop_proc(w)
     finally:
         _reset_breakers(ctx)
-        tw._deluser(ctx, user)
+        kgtest.drop_worker_user(ctx, user)
 
 
 def test_providers_timeout_truncated_invalid_json(ctx):
-    user = tw._user(ctx)
+    user = kgtest.worker_user(ctx)
     _reset_breakers(ctx)
     try:
-        with Fake(ctx) as fake, tw.own_workers(ctx) as ws:
+        with Fake(ctx) as fake, kgtest.own_workers(ctx) as ws:
             fake.script(bedrock=[{"hang": 3}, {"truncate": True}, {"invalid_json": True}])
             w = ws.start("prov-faults", _env(fake))
             batch, _ = _run(ctx, user, 1)
@@ -258,17 +259,17 @@ def test_providers_timeout_truncated_invalid_json(ctx):
             assert "invalid JSON" in plan[2]["error"], plan[2]
             assert _breaker(ctx, "bedrock").get("state") == "open"
             assert [c["provider"] for c in _calls(ctx, batch)][3:] == ["azure"] * 3
-            tw._stop(w)
+            kgtest.stop_proc(w)
     finally:
         _reset_breakers(ctx)
-        tw._deluser(ctx, user)
+        kgtest.drop_worker_user(ctx, user)
 
 
 def test_providers_invalid_output_is_a_failed_attempt(ctx):
-    user = tw._user(ctx)
+    user = kgtest.worker_user(ctx)
     _reset_breakers(ctx)
     try:
-        with Fake(ctx) as fake, tw.own_workers(ctx) as ws:
+        with Fake(ctx) as fake, kgtest.own_workers(ctx) as ws:
             # plan fine; the draft misses a section, then comes in English, then right
             fake.script(bedrock=[{}, {"missing_section": "risks"}, {"english": True}])
             w = ws.start("prov-invalid", _env(fake))
@@ -284,16 +285,16 @@ def test_providers_invalid_output_is_a_failed_attempt(ctx):
             # a healthy service that answered badly does not trip the breaker
             assert _breaker(ctx, "bedrock").get("state", "closed") == "closed"
             assert fake.requests("azure") == []
-            tw._stop(w)
+            kgtest.stop_proc(w)
     finally:
-        tw._deluser(ctx, user)
+        kgtest.drop_worker_user(ctx, user)
 
 
 def test_providers_all_fail_then_retry_half_open(ctx):
-    user = tw._user(ctx)
+    user = kgtest.worker_user(ctx)
     _reset_breakers(ctx)
     try:
-        with Fake(ctx) as fake, tw.own_workers(ctx) as ws:
+        with Fake(ctx) as fake, kgtest.own_workers(ctx) as ws:
             fake.script(bedrock={"then": {"status": 500}}, azure={"then": {"status": 503}})
             w = ws.start("prov-allfail", _env(fake, KARTOGRAF_AI_BREAKER_COOLDOWN_MS="2500",
                                              KARTOGRAF_AI_RETRY_BASE_MS="50"))
@@ -305,34 +306,34 @@ def test_providers_all_fail_then_retry_half_open(ctx):
                 assert "; azure: " in error, error
             assert all("bedrock: HTTP 500: The server had an error" in r[2] for r in rows), rows
             assert any("HTTP 503" in r[2] for r in rows), rows
-            assert tw._batch_status(ctx, batch) == "PARTIAL"
+            assert kgtest.batch_status(ctx, batch) == "PARTIAL"
             assert _breaker(ctx, "bedrock")["state"] == "open"
             assert _breaker(ctx, "azure")["state"] == "open"
             opened = time.time()
             # the providers recover; after the cool-down a retry probes and closes the breakers
             fake.script(bedrock={"then": {}}, azure={"then": {}})
             time.sleep(max(0.0, 2.6 - (time.time() - opened)))
-            r = tw._generate(ctx, ctx.servers["lighttpd"], user, batch)
+            r = kgtest.post_generate(ctx, ctx.servers["lighttpd"], user, batch)
             assert r.status == 202 and r.json() == {"queued": 2}, r
-            tw._wait_done(ctx, batch, timeout=30)
-            assert tw._batch_status(ctx, batch) == "COMPLETED", _projects(ctx, batch)
-            log = tw._log(w)
+            kgtest.wait_batch_done(ctx, batch, timeout=30)
+            assert kgtest.batch_status(ctx, batch) == "COMPLETED", _projects(ctx, batch)
+            log = kgtest.proc_log(w)
             assert "breaker bedrock: open -> half-open (probe call by" in log, log[-3000:]
             assert "breaker bedrock: half-open -> closed" in log, log[-3000:]
             assert _breaker(ctx, "bedrock")["state"] == "closed"
             assert ctx.redis("EXISTS", "kg:breaker:bedrock:probe") == "0"
-            tw._stop(w)
+            kgtest.stop_proc(w)
     finally:
         _reset_breakers(ctx)
-        tw._deluser(ctx, user)
+        kgtest.drop_worker_user(ctx, user)
 
 
 def test_providers_wrong_signature_refused_not_retried(ctx):
-    user = tw._user(ctx)
+    user = kgtest.worker_user(ctx)
     _reset_breakers(ctx)
     wrong = "not/the/right/secret/EXAMPLEKEY00000000000"
     try:
-        with Fake(ctx) as fake, tw.own_workers(ctx) as ws:
+        with Fake(ctx) as fake, kgtest.own_workers(ctx) as ws:
             w = ws.start("prov-badsig", _env(fake, KARTOGRAF_BEDROCK_SECRET_ACCESS_KEY=wrong))
             batch, _ = _run(ctx, user, 1)
             assert _projects(ctx, batch)[0][:2] == ["COMPLETED", "azure"]
@@ -347,32 +348,32 @@ def test_providers_wrong_signature_refused_not_retried(ctx):
                 "HTTP 403 InvalidSignatureException: The request signature we calculated does not "
                 "match the signature you provided."), bed[0]
             assert "Canonical" not in bed[0]["error"]
-            assert wrong not in tw._log(w)
-            tw._stop(w)
+            assert wrong not in kgtest.proc_log(w)
+            kgtest.stop_proc(w)
     finally:
         _reset_breakers(ctx)
-        tw._deluser(ctx, user)
+        kgtest.drop_worker_user(ctx, user)
 
 
 def test_providers_two_workers_share_one_breaker(ctx):
-    user = tw._user(ctx)
+    user = kgtest.worker_user(ctx)
     _reset_breakers(ctx)
     try:
-        with Fake(ctx) as fake, tw.own_workers(ctx) as ws:
+        with Fake(ctx) as fake, kgtest.own_workers(ctx) as ws:
             fake.script(bedrock={"then": {"status": 503}})
             a = ws.start("share-breaker-a", _env(fake))
             batch1, _ = _run(ctx, user, 1)
             assert _projects(ctx, batch1)[0][:2] == ["COMPLETED", "azure"]
             assert _breaker(ctx, "bedrock")["state"] == "open"
             assert _breaker(ctx, "bedrock")["by"].split(":")[1] == str(a.pid)
-            tw._stop(a)
+            kgtest.stop_proc(a)
             # another worker process sees the open breaker and never calls Bedrock
             b = ws.start("share-breaker-b", _env(fake))
             before = len(fake.requests("bedrock"))
             batch2, _ = _run(ctx, user, 1)
             assert _projects(ctx, batch2)[0][:2] == ["COMPLETED", "azure"]
             assert len(fake.requests("bedrock")) == before == 3
-            assert "bedrock skipped (circuit open)" in tw._log(b)
+            assert "bedrock skipped (circuit open)" in kgtest.proc_log(b)
             assert all(c["fallback"] for c in _calls(ctx, batch2))
             # cool-down over (opened long ago): with two workers and five projects at once,
             # exactly one probe call reaches Bedrock before the breaker closes again
@@ -380,30 +381,30 @@ def test_providers_two_workers_share_one_breaker(ctx):
             fake.script(bedrock=[{"latency_ms": 1200}])
             ctx.redis("HSET", "kg:breaker:bedrock", "opened_at", "1000")
             batch3, _ = _run(ctx, user, 5)
-            assert tw._batch_status(ctx, batch3) == "COMPLETED", _projects(ctx, batch3)
+            assert kgtest.batch_status(ctx, batch3) == "COMPLETED", _projects(ctx, batch3)
             reqs = fake.requests("bedrock")[before:]
             probe = reqs[0]
             during = [q for q in reqs if q["t_start"] < probe["t_end"]]
             assert len(during) == 1, f"{len(during)} Bedrock calls while half-open"
             assert _breaker(ctx, "bedrock")["state"] == "closed"
-            logs = tw._log(b) + tw._log(c)
+            logs = kgtest.proc_log(b) + kgtest.proc_log(c)
             assert logs.count("breaker bedrock: open -> half-open") == 1, logs[-3000:]
             assert "breaker bedrock: half-open -> closed" in logs
-            assert "GENERATING" in tw._log(c) or "GENERATING" in tw._log(b)
+            assert "GENERATING" in kgtest.proc_log(c) or "GENERATING" in kgtest.proc_log(b)
             # while the probe ran the other projects went to Azure
             assert any(c_["provider"] == "azure" and c_["fallback"] for c_ in _calls(ctx, batch3))
-            tw._stop(b)
-            tw._stop(c)
+            kgtest.stop_proc(b)
+            kgtest.stop_proc(c)
     finally:
         _reset_breakers(ctx)
-        tw._deluser(ctx, user)
+        kgtest.drop_worker_user(ctx, user)
 
 
 def test_providers_cost_cap_stops_calls(ctx):
-    user = tw._user(ctx)
+    user = kgtest.worker_user(ctx)
     _reset_breakers(ctx)
     try:
-        with Fake(ctx) as fake, tw.own_workers(ctx) as ws:
+        with Fake(ctx) as fake, kgtest.own_workers(ctx) as ws:
             # every call costs 1000 x 0.003/1k + 1000 x 0.015/1k = 0.018
             fake.script(bedrock={"then": {"usage": [1000, 1000]}})
             w = ws.start("prov-cap", _env(fake, KARTOGRAF_WORKER_CONCURRENCY="1"))
@@ -413,22 +414,22 @@ def test_providers_cost_cap_stops_calls(ctx):
             for r in rows:
                 assert r[2].startswith("cost cap reached: the batch has spent 0.036000 of its cap "
                                        "of 0.030000"), r
-            assert tw._batch_status(ctx, batch) == "PARTIAL"
+            assert kgtest.batch_status(ctx, batch) == "PARTIAL"
             calls = _calls(ctx, batch)
             assert [(c["stage"], c["outcome"]) for c in calls] == [("plan", "ok"), ("draft", "ok")], calls
             assert len(fake.requests("bedrock")) == 2
             assert abs(_api_cost(ctx, user, batch) - 0.036) < 1e-9
             assert abs(_db_cost(ctx, batch) - 0.036) < 1e-9
-            tw._stop(w)
+            kgtest.stop_proc(w)
     finally:
-        tw._deluser(ctx, user)
+        kgtest.drop_worker_user(ctx, user)
 
 
 def test_providers_azure_retry_after_ms_openai_and_bedrock_api_key(ctx):
-    user = tw._user(ctx)
+    user = kgtest.worker_user(ctx)
     _reset_breakers(ctx)
     try:
-        with Fake(ctx, "--openai-key", "sk-local-test") as fake, tw.own_workers(ctx) as ws:
+        with Fake(ctx, "--openai-key", "sk-local-test") as fake, kgtest.own_workers(ctx) as ws:
             # Azure alone: 429 with retry-after-ms honoured
             fake.script(azure=[{"status": 429, "retry_after_ms": 700}])
             w = ws.start("prov-azure", _env(fake, KARTOGRAF_AI_PROVIDERS="azure"))
@@ -438,7 +439,7 @@ def test_providers_azure_retry_after_ms_openai_and_bedrock_api_key(ctx):
             assert [q["status"] for q in reqs] == [429, 200, 200, 200], reqs
             assert reqs[1]["t_start"] - reqs[0]["t_end"] >= 0.68, reqs[:2]
             assert [c["outcome"] for c in _calls(ctx, batch)] == ["rate_limited", "ok", "ok", "ok"]
-            tw._stop(w)
+            kgtest.stop_proc(w)
             # an OpenAI-compatible server (llama.cpp, Ollama) with a bearer key
             w = ws.start("prov-openai", _env(fake, KARTOGRAF_AI_PROVIDERS="openai",
                                              KARTOGRAF_OPENAI_BASE_URL=fake.url + "/v1",
@@ -450,13 +451,13 @@ def test_providers_azure_retry_after_ms_openai_and_bedrock_api_key(ctx):
             assert [(q["status"], q["model"], q["path"]) for q in reqs] == [
                 (200, "llama3", "/v1/chat/completions")] * 3, reqs
             assert {c["model"] for c in _calls(ctx, batch)} == {"llama3"}
-            tw._stop(w)
+            kgtest.stop_proc(w)
             # Bedrock with an API key (bearer) instead of SigV4
             w = ws.start("prov-bedrock-key", _env(fake, KARTOGRAF_AI_PROVIDERS="bedrock",
                                                   KARTOGRAF_BEDROCK_API_KEY=BEDROCK_API_KEY))
             batch, _ = _run(ctx, user, 1)
             assert _projects(ctx, batch)[0][:2] == ["COMPLETED", "bedrock"]
             assert {(q["auth"], q["status"]) for q in fake.requests("bedrock")} == {("bearer", 200)}
-            tw._stop(w)
+            kgtest.stop_proc(w)
     finally:
-        tw._deluser(ctx, user)
+        kgtest.drop_worker_user(ctx, user)

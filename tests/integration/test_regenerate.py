@@ -12,8 +12,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import xlsxgen  # noqa: E402
-from test_worker import own_workers, _log, _stop  # noqa: E402
-from kgtest import drop_users, new_user, queued_tasks  # noqa: E402
+from kgtest import drop_users, new_user, own_workers, proc_log, queued_tasks, stop_proc  # noqa: E402
 
 PASSWORD = "regen pass 42"
 HEADER = ["Nazwa projektu", "Opis", "Wnioskodawca", "Budżet (PLN)", "Data rozpoczęcia",
@@ -185,8 +184,8 @@ def test_regenerate_edited_meanwhile(ctx):
             assert r.status == 200, r
             w = ws.start("regen-stale")
             _wait_processed(ctx, pid)
-            _stop(w)
-            assert "edited meanwhile" in _log(w)
+            stop_proc(w)
+            assert "edited meanwhile" in proc_log(w)
         after = _get(ctx, base, auth, pid)
         assert after["version"] == v + 1
         assert _sec(after, "summary")["body"] == _sec(before, "summary")["body"]
@@ -214,7 +213,7 @@ def test_regenerate_killed_worker_processed_once(ctx):
         with own_workers(ctx) as ws:
             a = ws.start("regen-kill-a", {"KARTOGRAF_AI_OFFLINE_DELAY_MS": "4000"})
             _regen(ctx, base, auth, pid, "activities", {"instruction": "dłużej", "version": v})
-            ctx.wait_until(lambda: "regenerating section activities" in _log(a), timeout=15,
+            ctx.wait_until(lambda: "regenerating section activities" in proc_log(a), timeout=15,
                            what="worker A started the regeneration")
             a.send_signal(signal.SIGKILL)
             a.wait()
@@ -228,8 +227,8 @@ def test_regenerate_killed_worker_processed_once(ctx):
             ctx.redis("LPUSH", "kg:queue:regenerate", json.dumps(task))
             ctx.wait_until(lambda: queued_tasks(ctx, "regenerate") == [], timeout=10,
                            what="duplicate taken")
-            ctx.wait_until(lambda: "is gone" in _log(b), timeout=10, what="duplicate dropped")
-            _stop(b)
+            ctx.wait_until(lambda: "is gone" in proc_log(b), timeout=10, what="duplicate dropped")
+            stop_proc(b)
         after = _get(ctx, base, auth, pid)
         assert after["version"] == v + 1, after["version"]
         n = ctx.psql(f"SELECT count(*) FROM section_revisions WHERE project_id = '{pid}' "
@@ -256,8 +255,8 @@ def test_regenerate_flushall_reconciler(ctx):
             assert queued_tasks(ctx, "regenerate") == []
             w = ws.start("regen-flush")
             _wait_processed(ctx, pid, timeout=30)
-            _stop(w)
-            assert "re-enqueued 1 regeneration request" in _log(w)
+            stop_proc(w)
+            assert "re-enqueued 1 regeneration request" in proc_log(w)
         after = _get(ctx, base, auth, pid)
         assert after["version"] == v + 1
         top = ctx.request(base, "GET", f"/api/projects/{pid}/sections/schedule/revisions",

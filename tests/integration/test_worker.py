@@ -7,163 +7,23 @@ lease/reconciler intervals (KARTOGRAF_WORKER_* overrides) and restart the
 stack's worker in `finally`.
 """
 import datetime
-import json
-import os
 import signal
-import subprocess
 import time
 import uuid
-from kgtest import add_user, drop_users, login, queued_tasks  # noqa: E402
+from kgtest import queued_tasks  # noqa: E402
+# the shared worker helpers (tests/integration/kgtest.py), by the names these
+# tests (and test_hosting) use
+from kgtest import (batch_events as _events, batch_status as _batch_status,  # noqa: E402
+                    check_completed as _check_completed, count_rows as _count, db_batch as _batch,
+                    drop_worker_user as _deluser, own_workers, post_generate as _generate,
+                    proc_log as _log, stop_proc as _stop, wait_batch_done as _wait_done,
+                    worker_user as _user)
 
-PASSWORD = "worker test 42"
 SECTION_KEYS = {"summary", "objectives", "target_group", "activities", "schedule", "budget",
                 "outcomes", "risks"}
-FAST = {
-    "KARTOGRAF_WORKER_LEASE_MS": "1500",
-    "KARTOGRAF_WORKER_RECONCILE_INTERVAL": "1",
-    "KARTOGRAF_WORKER_RECONCILE_GRACE": "1",
-    "KARTOGRAF_AI_OFFLINE_DELAY_MS": "200",
-}
-SANITIZER = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
 # ------------------------------------------------------------------ helpers
-
-def _user(ctx, admin=False):
-    email = add_user(ctx, "wk", admin, PASSWORD)
-    body = login(ctx, email, PASSWORD)
-    return {"email": email, "id": body["user"]["id"], "token": body["token"]}
-
-
-def _deluser(ctx, user):
-    drop_users(ctx, user["email"])
-
-
-def _batch(ctx, owner, n, status="PENDING", extra=""):
-    """A batch of n projects (status PENDING unless told); returns (batch, [project ids])."""
-    batch = ctx.psql(
-        f"INSERT INTO batches (owner_id, name, row_count) VALUES ('{owner['id']}', 'test', {n}) "
-        "RETURNING id").split()[0]
-    # psql prints the command tag ("INSERT 0 n") after RETURNING rows
-    rows = ctx.psql(
-        "INSERT INTO projects (batch_id, row_number, name, input, status, queued_at) "
-        f"SELECT '{batch}', g + 1, 'Projekt ' || g, jsonb_build_object("
-        "'name', 'Centrum Aktywności Lokalnej ' || g, "
-        "'description', 'Warsztaty cyfrowe i spotkania integracyjne dla mieszkańców gminy', "
-        "'organization', 'Fundacja Przykładowa', "
-        "'goal', 'zwiększenie kompetencji cyfrowych seniorów', "
-        "'target_group', 'seniorzy z gminy Nowa Wieś', "
-        "'budget', 125000.5, 'start_date', '2025-03-01', 'end_date', '2025-11-30', "
-        "'location', 'Nowa Wieś'), "
-        f"'{status}', {extra or 'NULL'} "
-        f"FROM generate_series(1, {n}) g RETURNING id")
-    return batch, [t for t in rows.split() if len(t) == 36]
-
-
-def _generate(ctx, base, user, batch, body=None, ctype="application/json"):
-    headers = {"Authorization": "Bearer " + user["token"]}
-    if body is not None:
-        headers["Content-Type"] = ctype
-        if not isinstance(body, (str, bytes)):
-            body = json.dumps(body)
-    return ctx.request(base, "POST", f"/api/batches/{batch}/generate", body=body, headers=headers)
-
-
-def _batch_status(ctx, batch):
-    return ctx.psql(f"SELECT status FROM batches WHERE id = '{batch}'").strip()
-
-
-def _wait_done(ctx, batch, timeout=30):
-    return ctx.wait_until(lambda: _batch_status(ctx, batch) in ("COMPLETED", "PARTIAL"),
-                          timeout=timeout, interval=0.2, what=f"batch {batch} finished")
-
-
-def _count(ctx, sql):
-    return int(ctx.psql(sql).strip() or 0)
-
-
-def _events(ctx, batch):
-    out = ctx.redis("--no-raw", "XRANGE", f"kg:events:{batch}", "-", "+")
-    # redis-cli --raw prints fields one per line; parse the data fields instead
-    raw = ctx.redis("--raw", "XRANGE", f"kg:events:{batch}", "-", "+").splitlines()
-    events = []
-    for i, line in enumerate(raw):
-        if line == "data" and i + 1 < len(raw):
-            events.append(json.loads(raw[i + 1]))
-    assert out is not None
-    return events
-
-
-def _start_worker(ctx, name, env=None):
-    log_path = os.path.join(ctx.tmpdir, f"{name}.log")
-    e = dict(os.environ, KARTOGRAF_CONFIG=ctx.config_path)
-    e.update(FAST)
-    e.update(env or {})
-    log = open(log_path, "ab")
-    p = subprocess.Popen([os.path.join(ctx.build, "worker", "kartograf-worker")],
-                         stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=e)
-    log.close()
-    p.log_path = log_path
-    ctx.wait_until(lambda: "generation data loaded" in _log(p), timeout=15, what=f"{name} ready")
-    return p
-
-
-def _log(p):
-    with open(p.log_path, encoding="utf-8", errors="replace") as f:
-        return f.read()
-
-
-def _stop(p, sig=signal.SIGTERM):
-    if p.poll() is None:
-        p.send_signal(sig)
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-    if sig != signal.SIGKILL:
-        text = _log(p)
-        assert not any(s in text for s in SANITIZER), f"sanitizer report in {p.log_path}"
-
-
-class own_workers:
-    """Stops the stack's worker for the block, restarts it afterwards."""
-
-    def __init__(self, ctx):
-        self.ctx = ctx
-        self.procs = []
-
-    def __enter__(self):
-        self.ctx.stack("stop", "worker")
-        return self
-
-    def start(self, name, env=None):
-        p = _start_worker(self.ctx, name, env)
-        self.procs.append(p)
-        return p
-
-    def __exit__(self, *exc):
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        self.ctx.stack("start", "worker")
-        return False
-
-
-def _check_completed(ctx, batch, n):
-    got = ctx.psql(f"SELECT status, count(*) FROM projects WHERE batch_id = '{batch}' GROUP BY 1")
-    assert got.split() == [f"COMPLETED|{n}"], got
-    per_project = ctx.psql(
-        "SELECT p.id, count(s.key), count(*) FILTER (WHERE s.origin = 'ai' AND NOT s.reviewed "
-        "AND s.provider = 'offline' AND s.body <> '') "
-        f"FROM projects p LEFT JOIN sections s ON s.project_id = p.id WHERE p.batch_id = '{batch}' "
-        "GROUP BY p.id").split()
-    assert len(per_project) == n, per_project
-    for row in per_project:
-        pid, nsec, nai = row.split("|")
-        assert nsec == "8" and nai == "8", f"project {pid}: {nsec} sections, {nai} offline ai"
-
 
 def _ms(ts):
     return datetime.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp() * 1000

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kg_array.h"
 #include "kg_aihttp.h"
 
 static const struct kg_ai_request req = {
@@ -182,7 +183,7 @@ test_classify(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+	for (size_t i = 0; i < KG_COUNT(t); i++) {
 		struct kg_aihttp_outcome o = kg_aihttp_classify(t[i].rc,
 							    t[i].status);
 

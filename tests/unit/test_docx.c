@@ -14,6 +14,7 @@
 #include <time.h>
 #include <zip.h>
 
+#include "kg_array.h"
 #include "kg_docx.h"
 #include "kg_typo.h"
 
@@ -26,7 +27,7 @@ static const char *const required_parts[] = {
 	"docProps/core.xml", "docProps/app.xml",
 };
 
-#define NPARTS (sizeof(required_parts) / sizeof(required_parts[0]))
+#define NPARTS KG_COUNT(required_parts)
 
 static const char *const section_titles[] = {
 	"Podsumowanie projektu", "Cel i uzasadnienie", "Grupa docelowa",

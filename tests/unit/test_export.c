@@ -73,6 +73,10 @@ test_control_and_quotes(void **state)
 	names("a\xe2\x80\xa8" "b\xc2\xa0" "c", "a b c.docx", "a_b_c.docx");
 	names("  spaced   out .  ", "spaced out.docx", "spaced_out.docx");
 	names("zero\xe2\x80\x8bwidth", "zero width.docx", "zero_width.docx");
+	/* every space of kg_utf8_is_space: narrow NBSP, ideographic space;
+	 * and the word joiner, invisible */
+	names("a\xe2\x80\xaf" "b\xe3\x80\x80" "c\xe2\x81\xa0" "d",
+	      "a b c d.docx", "a_b_c_d.docx");
 }
 
 static void

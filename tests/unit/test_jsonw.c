@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "kg_array.h"
 #include "kg_jsonw.h"
 
 /* One value written by the writer equals cJSON's print of `item`. */
@@ -41,7 +42,7 @@ test_numbers(void **state)
 	struct kg_jsonw w = {0};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+	for (size_t i = 0; i < KG_COUNT(v); i++) {
 		kg_jsonw_num(&w, v[i]);
 		same_as_cjson(&w, cJSON_CreateNumber(v[i]));
 	}
@@ -59,13 +60,26 @@ test_strings(void **state)
 		"\b\f\n\r\t", "\x01\x02\x1f\x7f", "Łąka „cudzysłów” – ok",
 		"line\xe2\x80\xa8sep", "emoji \xf0\x9f\x98\x80",
 	};
+	static const char special[] = "\"\\\x01\x1f\n ~\x7f\xc5";
 	struct kg_jsonw w = {0};
+	char s[40];
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+	for (size_t i = 0; i < KG_COUNT(v); i++) {
 		kg_jsonw_str(&w, v[i]);
 		same_as_cjson(&w, cJSON_CreateString(v[i]));
 	}
+	/* every byte that is or is not escaped, at every place of a text
+	 * long enough to be scanned eight bytes at a time */
+	for (size_t k = 0; k < sizeof(special) - 1; k++)
+		for (size_t at = 0; at < 30; at++) {
+			memset(s, 'a', 30);
+			s[30] = '\0';
+			s[at] = special[k];
+			s[(at * 7) % 30] = special[(k + 1) % (sizeof(special) - 1)];
+			kg_jsonw_str(&w, s);
+			same_as_cjson(&w, cJSON_CreateString(s));
+		}
 }
 
 static void
@@ -118,6 +132,72 @@ test_appends(void **state)
 	kg_buf_free(&w.buf);
 }
 
+/* A result made offline (libpq's PQsetvalue): one row of cells, NULL
+ * where the value is NULL. */
+static PGresult *
+one_row(const char *const *cells, int n)
+{
+	PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+	PGresAttDesc att[8];
+
+	assert_non_null(res);
+	assert_true(n <= 8);
+	memset(att, 0, sizeof(att));
+	for (int i = 0; i < n; i++)
+		att[i].name = (char *)"c";
+	assert_true(PQsetResultAttrs(res, n, att));
+	for (int i = 0; i < n; i++)
+		assert_true(PQsetvalue(res, 0, i, (char *)cells[i],
+				       cells[i] ? (int)strlen(cells[i]) : -1));
+	return res;
+}
+
+static void
+answer_fn(struct kg_jsonw *w, const PGresult *res, int row, const void *ctx)
+{
+	(void)res;
+	(void)row;
+	kg_jsonw_str(w, ctx);
+}
+
+/* A declared row: every kind, NULLs, the base column, a computed member. */
+static void
+test_row(void **state)
+{
+	static const char *const cells[] = {
+		"skip", "a\"b", "42", "t", NULL, "2026-03-01 10:15:30.5+00",
+		"{\"k\": [1, 2]}", NULL,
+	};
+	static const struct kg_jsonw_col cols[] = {
+		{"text", KG_JSONW_TEXT, 0},
+		{"num", KG_JSONW_NUM, 1},
+		{"bool", KG_JSONW_BOOL, 2},
+		{"bool_null", KG_JSONW_BOOL, 3},
+		{"flag", KG_JSONW_FLAG, 2},
+		{"flag_null", KG_JSONW_FLAG, 3},
+		{"time", KG_JSONW_TIME, 4},
+		{"json", KG_JSONW_JSON, 5},
+		{"text_null", KG_JSONW_TEXT, 6},
+		{"fn", KG_JSONW_FN, 0, answer_fn},
+	};
+	PGresult *res = one_row(cells, (int)KG_COUNT(cells));
+	struct kg_jsonw w = {0};
+
+	(void)state;
+	kg_jsonw_open(&w, '{');
+	kg_jsonw_row(&w, cols, KG_COUNT(cols), res, 0, 1, "computed");
+	kg_jsonw_close(&w, '}');
+	assert_false(w.oom);
+	assert_string_equal(w.buf.data,
+		"{\"text\":\"a\\\"b\",\"num\":42,\"bool\":true,"
+		"\"bool_null\":null,\"flag\":true,\"flag_null\":false,"
+		"\"time\":\"2026-03-01T10:15:30.5+00:00\","
+		"\"json\":{\"k\":[1,2]},\"text_null\":null,"
+		"\"fn\":\"computed\"}");
+	kg_buf_free(&w.buf);
+	PQclear(res);
+}
+
 int
 main(void)
 {
@@ -126,6 +206,7 @@ main(void)
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_structure),
 		cmocka_unit_test(test_appends),
+		cmocka_unit_test(test_row),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

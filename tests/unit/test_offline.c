@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kg_array.h"
 #include "kg_offline.h"
 #include "kg_stage.h"
 
@@ -17,7 +18,7 @@ static const struct kg_section_def defs[] = {
 	{"summary", "Podsumowanie projektu", 12, 40},
 	{"budget", "Budżet", 8, 30},
 };
-#define NDEFS (sizeof(defs) / sizeof(defs[0]))
+#define NDEFS KG_COUNT(defs)
 
 static const struct kg_offline_tpl tpls[] = {
 	{"summary", "Projekt „{name}” realizuje {organization}."},
@@ -28,7 +29,7 @@ static const struct kg_offline_tpl tpls[] = {
 	{"*", "Wszystkie działania będą dostępne dla każdej osoby."},
 	{"*", "Przebieg projektu zostanie opisany w sprawozdaniu."},
 };
-#define NTPLS (sizeof(tpls) / sizeof(tpls[0]))
+#define NTPLS KG_COUNT(tpls)
 
 static const char input_json[] =
 	"{\"name\":\"Zielona   Szkoła.\",\"organization\":\"Fundacja Dom\","
@@ -106,14 +107,16 @@ test_plan_and_polish(void **state)
 	char *plan = kg_offline_plan(input, defs, NDEFS);
 	char *polished = kg_offline_polish(
 		"{\"sections\":{\"summary\":\"  ala  ma\\nkota \","
-		"\"budget\":\"Koniec!\"}}");
+		"\"budget\":\"Koniec!\",\"risks\":\"gość\"}}");
 	char why[256];
 
 	(void)state;
 	assert_int_equal(kg_stage_validate("plan", plan, defs, NDEFS, NULL,
 					   why, sizeof(why)), 0);
+	/* a text ending in a letter of two bytes keeps all of it */
 	assert_string_equal(polished, "{\"sections\":{\"summary\":\"Ala ma "
-				      "kota.\",\"budget\":\"Koniec!\"}}");
+				      "kota.\",\"budget\":\"Koniec!\","
+				      "\"risks\":\"Gość.\"}}");
 	assert_null(kg_offline_polish("[1]"));
 	assert_null(kg_offline_polish(NULL));
 	free(plan);

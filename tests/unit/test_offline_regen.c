@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kg_array.h"
 #include "kg_offline.h"
 #include "kg_quality.h"
 #include "kg_stage.h"
@@ -28,7 +29,7 @@ static const struct kg_offline_tpl tpls[] = {
 	{"*", "Wszystkie działania będą dostępne dla każdej osoby."},
 	{"*", "Przebieg projektu zostanie opisany w sprawozdaniu."},
 };
-#define NTPLS (sizeof(tpls) / sizeof(tpls[0]))
+#define NTPLS KG_COUNT(tpls)
 
 static const char input_json[] =
 	"{\"name\":\"Zielona Szkoła\",\"organization\":\"Fundacja Dom\","

@@ -5,8 +5,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <math.h>
 #include <string.h>
 
+#include "kg_array.h"
 #include "kg_rows.h"
 
 static void
@@ -236,6 +238,83 @@ test_error_cap(void **state)
 	kg_rows_free(&r);
 }
 
+/* What kg_batch stores: the projects printed.  Each is one raw item of
+ * compact JSON, and prints exactly as the cJSON object tree it replaced:
+ * keys in column order, escapes as cJSON's, numbers as cJSON's. */
+static void
+test_projects_json(void **state)
+{
+	struct kg_cell head[] = {text("Opis"), text("Nazwa projektu"),
+				 text("Wnioskodawca"), text("Budżet"),
+				 text("Data rozpoczęcia"), text("Koniec")};
+	struct kg_cell r2[] = {text("Opis \"cytat\" \\ ukośnik"),
+			       text("Łąka „kwietna”"), text("Fundacja"),
+			       text("1 234,56 zł"), text("01.03.2026"),
+			       text("2026-10-31")};
+	struct kg_cell r3[] = {text("d"), text("B"), text("o"),
+			       {KG_CELL_NUMBER, "125000", 125000},
+			       {KG_CELL_DATE, "2026-03-01 13:20", 46082.5},
+			       text("")};
+	struct kg_cell r4[] = {text("d"), text("bad"), text("o"), text("-5"),
+			       text(""), text("")};
+	const char *want =
+		"[{\"row\":2,\"name\":\"Łąka „kwietna”\",\"input\":{"
+		"\"description\":\"Opis \\\"cytat\\\" \\\\ ukośnik\","
+		"\"name\":\"Łąka „kwietna”\",\"organization\":\"Fundacja\","
+		"\"budget\":1234.56,\"start_date\":\"2026-03-01\","
+		"\"end_date\":\"2026-10-31\"}},"
+		"{\"row\":3,\"name\":\"B\",\"input\":{\"description\":\"d\","
+		"\"name\":\"B\",\"organization\":\"o\",\"budget\":125000,"
+		"\"start_date\":\"2026-03-01\"}}]";
+	struct kg_rows r;
+	char *json;
+
+	(void)state;
+	kg_rows_init(&r);
+	kg_rows_feed(&r, 1, head, 6);
+	kg_rows_feed(&r, 2, r2, 6);
+	kg_rows_feed(&r, 3, r3, 6);
+	kg_rows_feed(&r, 4, r4, 6);	/* invalid: not among the projects */
+	assert_int_equal(kg_rows_finish(&r), 1);
+	assert_int_equal(cJSON_GetArraySize(r.projects), 2);
+	json = cJSON_PrintUnformatted(r.projects);
+	assert_string_equal(json, want);
+	cJSON_free(json);
+	kg_rows_free(&r);
+}
+
+/* kg_rows writes row numbers and amounts with kg_sheet_number_text():
+ * for every whole-cent amount below 1e12 that is what cJSON prints. */
+static void
+test_amounts_print_as_cjson(void **state)
+{
+	static const double edge[] = {0.01, 0.1, 1, 9.99, 1234.56, 100000,
+				      999999999999.99, 123456789012.34,
+				      0.07, 5e11, 1048576};
+	uint64_t x = 88172645463325252ull;	/* xorshift, fixed seed */
+	char mine[32];
+
+	(void)state;
+	for (unsigned i = 0; i < 200000; i++) {
+		double v;
+		cJSON *n;
+		char *theirs;
+
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		v = i < KG_COUNT(edge) ? edge[i]
+				       : round((double)(x % 100000000000000ull) /
+					       (i % 3 ? 1 : 1000)) / 100;
+		if (!(v > 0))
+			continue;
+		n = cJSON_CreateNumber(v);
+		theirs = cJSON_PrintUnformatted(n);
+		kg_sheet_number_text(v, mine);
+		assert_string_equal(mine, theirs);
+		cJSON_free(theirs);
+		cJSON_Delete(n);
+	}
+}
+
 int
 main(void)
 {
@@ -246,6 +325,8 @@ main(void)
 		cmocka_unit_test(test_rows_all_errors_at_once),
 		cmocka_unit_test(test_missing_columns_and_empty),
 		cmocka_unit_test(test_error_cap),
+		cmocka_unit_test(test_projects_json),
+		cmocka_unit_test(test_amounts_print_as_cjson),
 		cmocka_unit_test(test_title_rows_above_header),
 		cmocka_unit_test(test_many_distinct_names),
 	};

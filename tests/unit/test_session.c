@@ -114,6 +114,8 @@ test_password_strength(void **state)
 	weak("anna.kowalska@example.pl", "Anna.Kowalska@example.pl");
 	weak("anna.kowalska", "anna.kowalska@example.pl");
 	weak("\xff\xfe invalid utf8", NULL);
+	weak("overlong \xc0\xaf slash 1", NULL);	/* strict, as kg_utf8 */
+	weak("surrogate \xed\xa0\x80 here", NULL);
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	big[0] = 'y';

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include "kg_array.h"
 #include "kg_sigv4.h"
 
 #define SUITE_TIME ((time_t)1440938160)	/* 2015-08-30T12:36:00Z */
@@ -251,7 +252,7 @@ test_aws_suite(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(suite) / sizeof(suite[0]); i++)
+	for (i = 0; i < KG_COUNT(suite); i++)
 		check_vector(&suite[i]);
 }
 

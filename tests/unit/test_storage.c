@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kg_array.h"
 #include "kg_storage.h"
 
 static void
@@ -30,9 +31,9 @@ test_key_valid(void **state)
 	char longkey[KG_STORAGE_KEY_MAX + 2];
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+	for (size_t i = 0; i < KG_COUNT(good); i++)
 		assert_true(kg_storage_key_valid(good[i]));
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (size_t i = 0; i < KG_COUNT(bad); i++)
 		if (kg_storage_key_valid(bad[i]))
 			fail_msg("accepted unsafe key \"%s\"", bad[i]);
 	assert_false(kg_storage_key_valid(NULL));

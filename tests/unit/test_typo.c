@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kg_array.h"
 #include "kg_typo.h"
 
 #define NBSP "\xc2\xa0"
@@ -264,7 +265,7 @@ test_dates(void **state)
 	check_date("2026-10-05", "05.10.2026", "5~października 2026~r.");
 	check_date("2026-12-31", "31.12.2026", "31~grudnia 2026~r.");
 	check_date("0001-06-01", "01.06.0001", "1~czerwca 0001~r.");
-	for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+	for (k = 0; k < KG_COUNT(bad); k++) {
 		assert_int_equal(kg_typo_date(bad[k], &b), -1);
 		assert_int_equal(kg_typo_date_long(bad[k], &b), -1);
 	}

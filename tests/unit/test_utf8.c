@@ -181,6 +181,27 @@ test_one_space_class(void **state)
 	kg_buf_free(&b);
 }
 
+/* kg_utf8_whole: a character cut short at the end goes, whole ones stay. */
+static void
+test_whole(void **state)
+{
+	const char *s = "a\xc5\x82\xe2\x80\x94\xf0\x9f\x98\x80"; /* a ł — 😀 */
+
+	(void)state;
+	assert_int_equal(kg_utf8_whole(s, 0), 0);
+	assert_int_equal(kg_utf8_whole(s, 1), 1);
+	assert_int_equal(kg_utf8_whole(s, 2), 1);	/* half of ł */
+	assert_int_equal(kg_utf8_whole(s, 3), 3);
+	assert_int_equal(kg_utf8_whole(s, 4), 3);	/* a third of — */
+	assert_int_equal(kg_utf8_whole(s, 5), 3);
+	assert_int_equal(kg_utf8_whole(s, 6), 6);
+	assert_int_equal(kg_utf8_whole(s, 9), 6);	/* 3 of 4 bytes */
+	assert_int_equal(kg_utf8_whole(s, 10), 10);
+	/* not UTF-8: left as it is */
+	assert_int_equal(kg_utf8_whole("\x80\x80", 2), 2);
+	assert_int_equal(kg_utf8_whole("a\xff", 2), 2);
+}
+
 int
 main(void)
 {
@@ -192,6 +213,7 @@ main(void)
 		cmocka_unit_test(test_length_in_characters),
 		cmocka_unit_test(test_at_and_before),
 		cmocka_unit_test(test_one_space_class),
+		cmocka_unit_test(test_whole),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
