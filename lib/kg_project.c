@@ -732,6 +732,26 @@ kg_project_publish(const char *project_id, const struct kg_project_saved *s,
 	return kg_event_publish(&ev, s->seq, err);
 }
 
+char *
+kg_project_regen_task(const struct kg_regen_task *t)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *s;
+
+	cJSON_AddStringToObject(o, "kind", KG_TASK_REGENERATE);
+	cJSON_AddStringToObject(o, "project_id", t->project_id);
+	cJSON_AddStringToObject(o, "batch_id", t->batch_id);
+	cJSON_AddStringToObject(o, "section", t->section);
+	cJSON_AddStringToObject(o, "instruction",
+				t->instruction ? t->instruction : "");
+	cJSON_AddNumberToObject(o, "version", t->version);
+	cJSON_AddStringToObject(o, "user_id", t->user_id);
+	cJSON_AddStringToObject(o, "request_id", t->request_id);
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
 int
 kg_project_request_regeneration(const char *project_id, const char *key,
 				const struct kg_user *u, int version,
@@ -741,7 +761,6 @@ kg_project_request_regeneration(const char *project_id, const char *key,
 	struct kg_project_saved saved = {0};
 	struct change c = {CHANGE_CHECK, project_id, u, version, &e, 1, NULL,
 			   0, NULL, &saved};
-	cJSON *task;
 	char *json;
 	int rc;
 
@@ -749,18 +768,9 @@ kg_project_request_regeneration(const char *project_id, const char *key,
 	c.instruction = instruction ? instruction : "";
 	if (kg_db_tx(err, change_tx, &c) < 0)
 		return -1;
-	task = cJSON_CreateObject();
-	cJSON_AddStringToObject(task, "kind", KG_TASK_REGENERATE);
-	cJSON_AddStringToObject(task, "project_id", project_id);
-	cJSON_AddStringToObject(task, "batch_id", saved.batch_id);
-	cJSON_AddStringToObject(task, "section", key);
-	cJSON_AddStringToObject(task, "instruction",
-				instruction ? instruction : "");
-	cJSON_AddNumberToObject(task, "version", version);
-	cJSON_AddStringToObject(task, "user_id", u->id);
-	cJSON_AddStringToObject(task, "request_id", c.request_buf);
-	json = cJSON_PrintUnformatted(task);
-	cJSON_Delete(task);
+	json = kg_project_regen_task(&(struct kg_regen_task){
+		project_id, saved.batch_id, key, c.instruction, u->id,
+		c.request_buf, version});
 	if (!json)
 		return kg_err_set(err, 500, "internal", "out of memory");
 	rc = kg_queue_push(KG_QUEUE_REGENERATE, json, err);

@@ -193,4 +193,13 @@ int kg_project_request_regeneration(const char *project_id, const char *key,
 				    const char *instruction,
 				    struct kg_err *err);
 
+/* The task JSON of a regeneration request (above; caller frees), built
+ * here once for the API's push and the worker's reconciler. */
+struct kg_regen_task {
+	const char *project_id, *batch_id, *section, *instruction;
+	const char *user_id, *request_id;
+	int version;
+};
+char *kg_project_regen_task(const struct kg_regen_task *t);
+
 #endif

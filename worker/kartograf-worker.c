@@ -5,11 +5,12 @@
  * hosts share one PostgreSQL and one Redis.
  *
  * One thread, one event loop (kg_loop: libcurl multi + timers): each
- * turn it keeps the queue healthy (heartbeat, lease renewal, reaper,
- * reconciler: wk_house.c), takes tasks while it is below [worker]
- * global_limit (wk_gen_start claims the project if its batch is below
- * [worker] concurrency), and drives every running provider call.  The
- * queue design is described in lib/kg_queue.h, the job in wk_gen.c.
+ * turn it keeps the queues healthy (heartbeat, lease renewal, reaper,
+ * reconciler: wk_house.c), takes tasks of every queue while it is below
+ * [worker] global_limit (wk_task.c; generation claims the project if
+ * its batch is below [worker] concurrency), and drives every running
+ * provider call.  The queue design is described in lib/kg_queue.h, the
+ * queues in wk.h (struct wk_queue), the generation job in wk_gen.c.
  *
  * Signals: SIGTERM/SIGINT stop taking work; running jobs get [worker]
  * shutdown_grace seconds to finish, the rest go back to QUEUED and to
@@ -46,10 +47,6 @@
 #include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
-
-#define MAX_TAKES_PER_TURN 16
-#define IDLE_BLOCK_MS 200
-#define RETRY_PAUSE_MS 100
 
 static volatile sig_atomic_t stop_requested, reload_requested;
 
@@ -156,46 +153,6 @@ load_data(struct wk *w, int64_t *next_try)
 }
 
 /*
- * Take tasks while below the process limit; see wk_gen_start.  The
- * queue serves batches round robin (kg_queue.h); a batch found full is
- * skipped for a moment (struct wk_skip) instead of pausing all taking,
- * so the free slots go to the other batches at once.  An idle worker
- * waits on kg:wake, which every push signals.
- * Returns 1 when it stopped with tasks possibly still waiting.
- */
-static int
-take_tasks(struct wk *w)
-{
-	long long limit = kg_conf_int("worker", "global_limit");
-	int tries = 0;
-
-	if (kg_loop_now_ms() < w->take_after)
-		return 0;
-	while (w->njobs < limit && tries < MAX_TAKES_PER_TURN &&
-	       !stop_requested) {
-		struct kg_err err = {0};
-		const char *skip[KG_QUEUE_MAX_SKIP];
-		size_t nskip = wk_skip_list(&w->skip, kg_loop_now_ms(), skip);
-		char *task = kg_queue_take(KG_QUEUE_GENERATE, w->id, skip,
-					   nskip, &err);
-
-		if (!task) {
-			if (!w->njobs && !tries && !err.status)
-				kg_queue_wait(IDLE_BLOCK_MS, &err);
-			return 0;
-		}
-		tries++;
-		if (wk_gen_start(w, task) == WK_RETRY) {
-			free(task);
-			w->take_after = kg_loop_now_ms() + RETRY_PAUSE_MS;
-			return 0;
-		}
-		free(task);
-	}
-	return tries == MAX_TAKES_PER_TURN;
-}
-
-/*
  * --cron: 1 when this run may go on, 0 when another worker already
  * serves this host (exit quietly), -1 on error.  The lock is held (fd
  * left open) until the process ends.
@@ -279,7 +236,7 @@ int
 main(int argc, char **argv)
 {
 	struct kg_err err = {0};
-	struct wk w = {0};
+	struct wk w = {.stop = &stop_requested};
 	int db_up = -1, redis_up = -1, cron = 0, claim;
 	int64_t last_check = 0, next_data = 0, deadline = 0, busy_at = 0;
 
@@ -317,7 +274,7 @@ main(int argc, char **argv)
 		kg_conf_int("worker", "global_limit"));
 	for (;;) {
 		int64_t now = kg_loop_now_ms();
-		int more, exported = 0;
+		int more, taken;
 
 		if (stop_requested && !w.stopping) {
 			w.stopping = 1;
@@ -337,19 +294,15 @@ main(int argc, char **argv)
 		count_slots(&w, now);
 		wk_house(&w);
 		wk_gen_tick(&w);
-		if (!w.stopping)
-			exported = wk_export_poll(&w);
-		wk_regen_poll(&w);
-		more = !w.stopping && w.data_loaded && take_tasks(&w);
+		taken = wk_take(&w, &more);
 		if (cron)
-			cron_idle(&w, exported || more, &busy_at);
+			cron_idle(&w, taken, &busy_at);
 		kg_loop_run_once(w.loop, more ? 0 : w.njobs ? 100 : 50);
 	}
-	if (w.njobs) {
+	if (w.jobs) {
 		KG_INFO("grace period over: handing %d job(s) back", w.njobs);
-		wk_gen_requeue_all(&w);
+		wk_requeue_all(&w);
 	}
-	wk_regen_requeue_all(&w);
 	if (kg_queue_leave(KG_QUEUE_GENERATE, w.id, &err) < 0)
 		KG_WARN("could not unregister: %s", err.message);
 	KG_INFO("stopping");

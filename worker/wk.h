@@ -1,26 +1,36 @@
 /*
- * wk - the generation part of kartograf-worker (issue 5).
+ * wk - the task part of kartograf-worker.
  *
+ *   wk_task.c   the one task core: a description per queue (struct
+ *               wk_queue), one take loop over the queues, the job list
+ *               (start, end, renew, hand back), timers of a job
+ *   wk_ai.c     the one AI-job core around kg_failover: begin, dispatch
+ *               along the provider chain, retry with back-off, breaker,
+ *               every call logged; used by generation and regeneration
+ *   wk_house.c  the housekeeping around the queues: heartbeat and lease
+ *               renewal, one reaper and one two-pass reconciler for
+ *               every queue that describes what it looks for
  *   wk_data.c   section definitions, prompts and offline templates,
  *               loaded from PostgreSQL (data, not code)
- *   wk_gen.c    one job per project: claim, plan -> draft -> polish on
- *               the provider interface, store, score, finish; every
- *               state change written to the database first (fenced by
+ *   wk_gen.c    generation (issue 5): one job per project: claim, plan
+ *               -> draft -> polish, store, score, finish; every state
+ *               change written to the database first (fenced by
  *               projects.attempts), then published as an event
- *   wk_house.c  the housekeeping around the queue: heartbeat and lease
- *               renewal, reaper, reconciler
- *   wk_export.c export tasks (issue 9): .docx / .zip built, stored,
- *               recorded, the waiting endpoint answered
  *   wk_regen.c  section regeneration (issue 8): one section rewritten
  *               with the card as context, stored as a new AI revision
+ *   wk_export.c export tasks (issue 9): .docx / .zip built, stored,
+ *               recorded, the waiting endpoint answered
  */
 #ifndef WK_H
 #define WK_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kg_db.h"
 #include "kg_err.h"
+#include "kg_failover.h"
 #include "kg_loop.h"
 #include "kg_offline.h"
 #include "kg_quality.h"
@@ -33,14 +43,16 @@ struct wk_data {
 	struct kg_offline_tpl *tpls;
 	size_t ntpls;
 	struct kg_prompt prompts[KG_NSTAGES];	/* plan, draft, polish */
+	struct kg_prompt regenerate;	/* .body NULL: none in the table */
 	char *sections_spec;		/* {sections_spec} of the prompts */
 	char *section_keys;		/* {section_keys} */
 };
 
 int wk_data_load(struct wk_data *d, struct kg_err *err);
 void wk_data_free(struct wk_data *d);
-
-struct wk_job;
+/* The definition of section `key`, NULL if none. */
+const struct kg_section_def *wk_data_def(const struct wk_data *d,
+					 const char *key);
 
 /*
  * Batches a worker has just found full (its own slots, the batch's or
@@ -63,49 +75,151 @@ void wk_skip_del(struct wk_skip *s, const char *batch_id);
 /* Drops expired entries; fills out (KG_QUEUE_MAX_SKIP) with the rest. */
 size_t wk_skip_list(struct wk_skip *s, int64_t now, const char **out);
 
+struct wk;
+struct wk_job;
+
+/* The outcome of offering a taken task to its queue's start. */
+enum wk_take { WK_STARTED, WK_DEFER, WK_DROP, WK_RETRY };
+
+/*
+ * The AI part of a queue's jobs (wk_ai.c runs it): what a call is
+ * checked against and what happens after it.  Every hook may end the
+ * job (wk_job_end).
+ */
+struct wk_ai_ops {
+	/* The stage of the call (ai_calls.stage, logs). */
+	const char *(*stage)(const struct wk_job *j);
+	/* Before every call: 1 go on, 0 the job was dealt with (NULL: go). */
+	int (*go_on)(struct wk_job *j);
+	/* An answer: 0 usable (kept by the job), -1 invalid (why). */
+	int (*accept)(struct wk_job *j, const char *text, char *why,
+		      size_t size);
+	/* The answer was accepted (j->provider is set). */
+	void (*done)(struct wk_job *j);
+	/* No call can be made (j->error says why): cost cap, a bad chain,
+	 * every provider failed. */
+	void (*fail)(struct wk_job *j);
+	/* A call came back for a job stopped meanwhile (j->stopped). */
+	void (*dropped)(struct wk_job *j);
+	/* "<stage>: " before "all AI providers failed" in j->error. */
+	int stage_in_error;
+};
+
+/*
+ * One description per queue - the worker's whole knowledge of it; the
+ * take loop (wk_task.c), the reaper and the reconciler (wk_house.c)
+ * are written once over these.
+ */
+struct wk_queue {
+	int id;				/* index into struct wk .qs */
+	const char *queue;		/* KG_QUEUE_* */
+	const char *noun;		/* in log lines */
+	int takes_per_turn;
+	int counts;			/* its jobs count in global_limit */
+	int needs_data;			/* waits for struct wk_data */
+	/* Lease, claim and start a taken task (JSON).  Runs it to the end
+	 * when the queue has no jobs (export). */
+	enum wk_take (*start)(struct wk *w, const char *task);
+	/* Frees what the queue's job adds to struct wk_job (NULL: none). */
+	void (*free_job)(struct wk_job *j);
+	/* Shutdown: write the job back before its task is requeued. */
+	void (*hand_back)(struct wk_job *j);
+	/* The reconciler (NULL: none): under Redis lock `lock`, the rows of
+	 * `lost_sql` ($1 = reconcile_grace s; the first column identifies
+	 * the row) whose task task_of() is neither queued nor leased on
+	 * two passes in a row are pushed again. */
+	const char *lock, *lost_sql, *lost_noun;
+	char *(*task_of)(PGresult *res, int row);
+	const struct wk_ai_ops *ai;
+};
+
+enum { WK_Q_EXPORT, WK_Q_REGENERATE, WK_Q_GENERATE, WK_NQUEUES };
+
+/* The queues, in the order a turn takes from them (generation last: an
+ * idle worker blocks after it on kg:wake). */
+extern const struct wk_queue wk_export_queue, wk_regen_queue, wk_gen_queue;
+extern const struct wk_queue *const wk_queues[WK_NQUEUES];
+
+/* A queue's state in one worker. */
+struct wk_qstate {
+	int64_t take_after;		/* no taking before (after a failure) */
+	struct wk_skip skip;		/* batches skipped for a moment */
+	char **suspects;		/* reconciler: lost at the last pass */
+	size_t nsuspects;
+};
+
+/*
+ * A running task.  A queue's job embeds this first (struct gen_job,
+ * struct regen_job) and frees the rest in free_job.
+ */
+struct wk_job {
+	struct wk_job *next;
+	struct wk *w;
+	const struct wk_queue *q;
+	char *task;
+	struct kg_task t;
+	uint64_t timer;
+	void (*then)(struct wk_job *j);	/* run when the timer fires */
+	char error[900];		/* why it failed or gives up */
+	/* The AI core (wk_ai.c). */
+	struct kg_failover_cursor fo;	/* the walk along the providers */
+	struct kg_ai_request req;
+	struct kg_ai_call *call;
+	char provider[KG_FAILOVER_NAME];	/* answered the last call */
+	char what[160];			/* "project <id> stage <s>" */
+	/* Stopped (POST /api/batches/{id}/cancel, a cost cap lowered under
+	 * the spend) or re-claimed while a call was in flight: the call
+	 * finishes and is logged, nothing more is written or called. */
+	int stopped;
+};
+
 struct wk {
 	struct kg_loop *loop;
 	char id[96];			/* worker id: host:pid:random */
 	struct wk_data data;
 	int data_loaded;
 	struct wk_job *jobs;
-	int njobs;
+	int njobs;			/* the jobs of counting queues */
 	int stopping;
-	int64_t take_after;		/* no taking before (after a failure) */
-	struct wk_skip skip;		/* generation: full batches */
+	const volatile sig_atomic_t *stop;	/* SIGTERM seen */
+	struct wk_qstate qs[WK_NQUEUES];
 	/* slot accounting for /metrics: slot-ms used and offered */
 	int64_t slot_ms_used, slot_ms_offered, slot_clock;
 	/* housekeeping clocks (ms, monotonic) */
 	int64_t next_heartbeat, next_reap, next_reconcile;
-	char **suspects;		/* reconciler: lost at the last pass */
-	size_t nsuspects;
 };
 
-/* The outcome of offering a taken task to wk_gen_start. */
-enum wk_take { WK_STARTED, WK_DEFER, WK_DROP, WK_RETRY };
-
-/* Lease, claim and start a taken task (JSON). */
-enum wk_take wk_gen_start(struct wk *w, const char *task);
-/* Periodic: progress events of long calls. */
-void wk_gen_tick(struct wk *w);
+/* wk_task.c: the job list and the take loop. */
+struct wk_qstate *wk_state(struct wk *w, const struct wk_queue *q);
+/* A new job of q for task, linked in; NULL when memory runs out. */
+struct wk_job *wk_job_new(struct wk *w, const struct wk_queue *q,
+			  const char *task, const struct kg_task *t,
+			  size_t size);
+/* The job is over (done, failed, lost or handed back): forget it,
+ * acknowledging its task when ack. */
+void wk_job_end(struct wk_job *j, int ack);
+/* Run fn(j) after ms (a database write tried again, a back-off). */
+void wk_job_later(struct wk_job *j, long ms, void (*fn)(struct wk_job *j));
+/* A job of q with the task's ident (one per project), or NULL. */
+struct wk_job *wk_job_find(struct wk *w, const struct wk_queue *q,
+			   const char *ident);
+/* Take from every queue while below the limits; the number taken,
+ * *more when a queue may have more waiting.  An idle worker waits on
+ * kg:wake (every push signals it). */
+int wk_take(struct wk *w, int *more);
 /* Renew every job's lease; abandon the ones another worker took. */
-void wk_gen_renew(struct wk *w);
-/* Shutdown: give every running job back to the queue. */
-void wk_gen_requeue_all(struct wk *w);
-/* 1 if a job for this task runs here. */
-int wk_gen_has(struct wk *w, const char *task);
+void wk_renew(struct wk *w);
+/* Shutdown: hand every running job back to its queue. */
+void wk_requeue_all(struct wk *w);
+
+/* wk_ai.c: start the job's call (j->req set) from the first provider
+ * of the chain; the hooks of j->q->ai take over. */
+void wk_ai_start(struct wk_job *j);
+
+/* wk_gen.c: progress events of long calls, the stop hint. */
+void wk_gen_tick(struct wk *w);
 
 void wk_house(struct wk *w);
 void wk_house_free(struct wk *w);
-
-/* Exports (wk_export.c): run a few queued export tasks, reap the export
- * queue of dead workers; the number of tasks run. */
-int wk_export_poll(struct wk *w);
-
-/* Section regeneration (wk_regen.c): lease renewal, reaper, reconciler
- * and taking of kg:queue:regenerate; its jobs count in w->njobs. */
-void wk_regen_poll(struct wk *w);
-/* Shutdown: hand every running regeneration back to the queue. */
-void wk_regen_requeue_all(struct wk *w);
 
 #endif

@@ -66,12 +66,46 @@ load_templates(struct wk_data *d, struct kg_err *err)
 	return 0;
 }
 
+/* The prompt of stage "regenerate" (sql/004_regenerate.sql): optional,
+ * a regeneration gives up without it. */
+static int
+load_regenerate(struct wk_data *d, struct kg_err *err)
+{
+	PGresult *res = kg_db_query(err,
+		"SELECT system, body, max_tokens FROM prompt_templates "
+		"WHERE stage = 'regenerate'", 0, NULL);
+	struct kg_prompt *p = &d->regenerate;
+
+	if (!res)
+		return -1;
+	if (PQntuples(res) == 1) {
+		p->stage = strdup("regenerate");
+		p->system = dup_value(res, 0, 0);
+		p->body = dup_value(res, 0, 1);
+		p->max_tokens = atoi(PQgetvalue(res, 0, 2));
+	}
+	PQclear(res);
+	if (p->body && (!p->stage || !p->system))
+		return kg_err_set(err, 500, "internal", "out of memory");
+	return 0;
+}
+
+const struct kg_section_def *
+wk_data_def(const struct wk_data *d, const char *key)
+{
+	for (size_t i = 0; i < d->ndefs; i++)
+		if (!strcmp(d->defs[i].key, key))
+			return &d->defs[i];
+	return NULL;
+}
+
 int
 wk_data_load(struct wk_data *d, struct kg_err *err)
 {
 	memset(d, 0, sizeof(*d));
 	if (load_defs(d, err) < 0 || load_templates(d, err) < 0 ||
-	    kg_stage_prompts_load(d->prompts, err) < 0) {
+	    kg_stage_prompts_load(d->prompts, err) < 0 ||
+	    load_regenerate(d, err) < 0) {
 		wk_data_free(d);
 		return -1;
 	}
@@ -90,6 +124,9 @@ wk_data_free(struct wk_data *d)
 		free((char *)d->tpls[i].text);
 	}
 	kg_stage_prompts_free(d->prompts);
+	free(d->regenerate.stage);
+	free(d->regenerate.system);
+	free(d->regenerate.body);
 	free(d->defs);
 	free(d->tpls);
 	free(d->sections_spec);

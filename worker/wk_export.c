@@ -7,14 +7,15 @@
  * An export is short (a card is a few milliseconds of CPU, a batch of
  * 100 cards well under a second) and the endpoint is waiting for it, so
  * it runs to completion inside one loop turn rather than as a job on
- * the event loop: a few per turn, without blocking on the queue (the
- * generation take blocks instead).  The price is that an S3 PUT holds
- * the loop for its duration, bounded by [storage] s3_timeout_ms;
+ * the event loop: a few per turn (wk_export_queue, taken before the
+ * other queues; an idle worker is woken by the push through kg:wake).
+ * The price is that an S3 PUT holds the loop for its duration, bounded
+ * by [storage] s3_timeout_ms;
  * generation calls in flight just see their answers a little later.
  *
  * Delivery: taken into our processing list, acknowledged when
- * answered.  If this worker dies in between, the export queue's reaper
- * (any worker, below) hands the task to another worker; a task whose
+ * answered.  If this worker dies in between, the reaper (any worker,
+ * wk_house.c) hands the task to another worker; a task whose
  * endpoint stopped waiting (its deadline passed) is dropped unanswered.
  */
 #include "wk.h"
@@ -28,10 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#define EXPORTS_PER_TURN 4
-
-static int64_t next_reap;
 
 static int
 build_and_store(const struct kg_export_task *t, struct kg_export_file *f,
@@ -90,38 +87,29 @@ out:
 	kg_log_set_request_id(NULL);
 }
 
-int
-wk_export_poll(struct wk *w)
+/* Runs a taken export task to the end (see the top comment). */
+static enum wk_take
+export_start(struct wk *w, const char *task)
 {
 	struct kg_err err = {0};
-	int64_t now = kg_loop_now_ms();
-	int ran = 0;
 
-	if (now >= next_reap) {
-		long long n = kg_queue_reap(KG_QUEUE_EXPORT, &err);
-
-		if (n > 0)
-			KG_INFO("reaper: %lld export task(s) of dead workers "
-				"requeued", n);
-		next_reap = now + kg_conf_int("worker", "lease_ms") / 2;
-	}
-	for (int i = 0; i < EXPORTS_PER_TURN && !w->stopping; i++) {
-		char *task = kg_queue_take(KG_QUEUE_EXPORT, w->id, NULL, 0, &err);
-
-		if (!task)
-			return ran;
-		/* The lease also takes the task off kg:queued:export.  Two
-		 * workers may run exports of the same project at once (two
-		 * downloads): harmless, so a lease held elsewhere is no
-		 * reason to wait. */
-		kg_queue_lease(KG_QUEUE_EXPORT, w->id, task,
-			       kg_conf_int("worker", "lease_ms"), &err);
-		run(task);
-		if (kg_queue_ack(KG_QUEUE_EXPORT, w->id, task, &err) < 0)
-			KG_WARN("export task not acknowledged: %s",
-				err.message);
-		free(task);
-		ran++;
-	}
-	return ran;
+	/* The lease also takes the task off kg:queued:export.  Two workers
+	 * may run exports of the same project at once (two downloads):
+	 * harmless, so a lease held elsewhere is no reason to wait. */
+	kg_queue_lease(KG_QUEUE_EXPORT, w->id, task,
+		       kg_conf_int("worker", "lease_ms"), &err);
+	run(task);
+	if (kg_queue_ack(KG_QUEUE_EXPORT, w->id, task, &err) < 0)
+		KG_WARN("export task not acknowledged: %s", err.message);
+	return WK_DROP;
 }
+
+/* No jobs, so nothing to renew or hand back; no reconciler: a lost
+ * export task is an endpoint that stopped waiting. */
+const struct wk_queue wk_export_queue = {
+	.id = WK_Q_EXPORT,
+	.queue = KG_QUEUE_EXPORT,
+	.noun = "export",
+	.takes_per_turn = 4,
+	.start = export_start,
+};

@@ -27,11 +27,9 @@
 #include "wk.h"
 
 #include "kg_batch.h"
-#include "kg_breaker.h"
 #include "kg_config.h"
 #include "kg_db.h"
 #include "kg_events.h"
-#include "kg_failover.h"
 #include "kg_log.h"
 #include "kg_ai.h"
 #include "kg_queue.h"
@@ -49,32 +47,25 @@
 /* Progress reached when each stage has finished (plan, draft, polish). */
 static const int stage_progress[KG_NSTAGES + 1] = {5, 30, 70, 95};
 
-struct wk_job {
-	struct wk_job *next;
-	struct wk *w;
-	char *task;
-	struct kg_task t;
+/* A generation job: struct wk_job and the stages' state. */
+struct gen_job {
+	struct wk_job j;
 	char attempts[16];		/* fencing token, see above */
 	cJSON *input;
 	char *input_json;
 	int stage, progress;
 	char *outputs[KG_NSTAGES];
 	char *system, *prompt;
-	struct kg_ai_request req;
-	struct kg_ai_call *call;
-	uint64_t timer;
 	int64_t last_progress;		/* last progress write */
 	int64_t last_event;		/* last event the browser got */
 	int held;			/* a progress write not yet published */
-	char error[900];
-	/* Failover (issue 6): the stage's walk along the provider chain. */
-	struct kg_failover_cursor fo;
-	char provider[KG_FAILOVER_NAME];	/* wrote the last stage */
-	/* Stopped (POST /api/batches/{id}/cancel, a cost cap lowered under
-	 * the spend) or re-claimed while a call was in flight: the call
-	 * finishes and is logged, nothing more is written or called. */
-	int stopped;
 };
+
+static struct gen_job *
+gen(struct wk_job *j)
+{
+	return (struct gen_job *)j;
+}
 
 struct ev_list {
 	struct kg_event ev[2];
@@ -86,52 +77,17 @@ struct ev_list {
 
 static void publish(struct ev_list *l);
 
-/* ------------------------------------------------------------------ */
-
 static void
-job_free(struct wk_job *j)
+gen_free(struct wk_job *j)
 {
-	if (!j)
-		return;
-	kg_ai_cancel(j->call);
-	if (j->timer)
-		kg_loop_timer_cancel(j->w->loop, j->timer);
-	free(j->task);
-	cJSON_Delete(j->input);
-	free(j->input_json);
+	struct gen_job *g = gen(j);
+
+	cJSON_Delete(g->input);
+	free(g->input_json);
 	for (int i = 0; i < KG_NSTAGES; i++)
-		free(j->outputs[i]);
-	free(j->system);
-	free(j->prompt);
-	free(j);
-}
-
-static void
-job_unlink(struct wk_job *j)
-{
-	struct wk_job **p = &j->w->jobs;
-
-	while (*p && *p != j)
-		p = &(*p)->next;
-	if (*p) {
-		*p = j->next;
-		j->w->njobs--;
-	}
-}
-
-/* The job is over (done, failed, lost or handed back): forget it. */
-static void
-job_end(struct wk_job *j, int ack)
-{
-	struct kg_err err = {0};
-
-	job_unlink(j);
-	j->w->take_after = 0;	/* a slot is free: look at the queue now */
-	wk_skip_del(&j->w->skip, j->t.batch_id);
-	if (ack && kg_queue_ack(KG_QUEUE_GENERATE, j->w->id, j->task, &err) < 0)
-		KG_WARN("ack of %s failed (the reaper will sort it out): %s",
-			j->t.ident, err.message);
-	job_free(j);
+		free(g->outputs[i]);
+	free(g->system);
+	free(g->prompt);
 }
 
 /* ------------------------------------------------------------------ */
@@ -245,7 +201,7 @@ claim_tx(void *arg, struct kg_err *err)
 }
 
 struct step {
-	struct wk_job *j;
+	struct gen_job *g;
 	const char *status;		/* new project status */
 	int progress;
 	const char *error;		/* FAILED */
@@ -263,7 +219,7 @@ struct step {
 static int
 fenced_update(struct step *s, struct kg_err *err)
 {
-	struct wk_job *j = s->j;
+	struct gen_job *g = s->g;
 	char progress[8], score[8];
 	PGresult *res;
 
@@ -274,7 +230,7 @@ fenced_update(struct step *s, struct kg_err *err)
 			"UPDATE projects SET progress = $3::smallint "
 			"WHERE id = $1 AND status = 'GENERATING' "
 			"AND attempts = $2::int RETURNING 1",
-			j->t.project_id, j->attempts, progress);
+			g->j.t.project_id, g->attempts, progress);
 	else if (!strcmp(s->status, "COMPLETED"))
 		res = KG_DB_QUERY(err,
 			"UPDATE projects SET status = 'COMPLETED', progress = 100, "
@@ -283,20 +239,20 @@ fenced_update(struct step *s, struct kg_err *err)
 			"version = version + 1 "
 			"WHERE id = $1 AND status = 'GENERATING' "
 			"AND attempts = $2::int RETURNING 1",
-			j->t.project_id, j->attempts, s->quality, score,
+			g->j.t.project_id, g->attempts, s->quality, score,
 			s->provider);
 	else if (!strcmp(s->status, "FAILED"))
 		res = KG_DB_QUERY(err,
 			"UPDATE projects SET status = 'FAILED', finished_at = now(), "
 			"error = $3 WHERE id = $1 AND status = 'GENERATING' "
 			"AND attempts = $2::int RETURNING 1",
-			j->t.project_id, j->attempts, s->error);
+			g->j.t.project_id, g->attempts, s->error);
 	else	/* QUEUED: handed back on shutdown */
 		res = KG_DB_QUERY(err,
 			"UPDATE projects SET status = 'QUEUED', progress = 0, "
 			"queued_at = now() WHERE id = $1 "
 			"AND status = 'GENERATING' AND attempts = $2::int "
-			"RETURNING 1", j->t.project_id, j->attempts);
+			"RETURNING 1", g->j.t.project_id, g->attempts);
 	if (!res)
 		return -1;
 	s->lost = PQntuples(res) != 1;
@@ -333,7 +289,7 @@ store_sections(struct step *s, struct kg_err *err)
 		"ON CONFLICT (project_id, key) DO UPDATE SET body = EXCLUDED.body, "
 		"origin = 'ai', reviewed = false, provider = EXCLUDED.provider, "
 		"version = sections.version + 1, updated_by = NULL",
-		s->j->t.project_id, k ? k : "[]", b ? b : "[]", s->provider);
+		s->g->j.t.project_id, k ? k : "[]", b ? b : "[]", s->provider);
 	free(k);
 	free(b);
 	return rc;
@@ -343,7 +299,7 @@ store_sections(struct step *s, struct kg_err *err)
 static int
 finish_batch(struct step *s, struct kg_err *err)
 {
-	const char *batch = s->j->t.batch_id;
+	const char *batch = s->g->j.t.batch_id;
 	struct ev_list *l = &s->events;
 	PGresult *res;
 	int inflight, all_done;
@@ -374,7 +330,7 @@ finish_batch(struct step *s, struct kg_err *err)
 			return -1;
 		}
 		l->ev[l->n] = (struct kg_event){
-			"batch.completed", s->j->t.batch_id, NULL,
+			"batch.completed", s->g->j.t.batch_id, NULL,
 			l->batch_status, 100, -1, NULL};
 		l->n++;
 	}
@@ -386,7 +342,7 @@ static int
 step_tx(void *arg, struct kg_err *err)
 {
 	struct step *s = arg;
-	struct wk_job *j = s->j;
+	struct gen_job *g = s->g;
 	struct ev_list *l = &s->events;
 	const char *type = "project.progress";
 
@@ -398,7 +354,7 @@ step_tx(void *arg, struct kg_err *err)
 		return fenced_update(s, err);
 	/* seq first: it locks the batch row, the lock order of every
 	 * writer (batch, then project). */
-	l->seq[0] = kg_event_next_seq(j->t.batch_id, err);
+	l->seq[0] = kg_event_next_seq(g->j.t.batch_id, err);
 	if (l->seq[0] < 0 || fenced_update(s, err) < 0)
 		return -1;
 	if (!strcmp(s->status, "COMPLETED")) {
@@ -411,7 +367,7 @@ step_tx(void *arg, struct kg_err *err)
 		type = "project.status_changed";
 	}
 	snprintf(l->status, sizeof(l->status), "%s", s->status);
-	l->ev[0] = (struct kg_event){type, j->t.batch_id, j->t.project_id,
+	l->ev[0] = (struct kg_event){type, g->j.t.batch_id, g->j.t.project_id,
 				     l->status, s->progress,
 				     s->quality_score, s->error};
 	l->n = 1;
@@ -441,11 +397,11 @@ run_step(struct step *s)
 		if (s->lost) {
 			KG_WARN("project %s is no longer ours (stopped, or "
 				"re-claimed by another worker): partial work "
-				"dropped", s->j->t.project_id);
+				"dropped", s->g->j.t.project_id);
 			return 1;
 		}
 		KG_ERROR("project %s: writing %s failed: %s",
-			 s->j->t.project_id, s->status, err.message);
+			 s->g->j.t.project_id, s->status, err.message);
 		return -1;
 	}
 	publish(&s->events);
@@ -454,38 +410,12 @@ run_step(struct step *s)
 
 /* ------------------------------------------------------------------ */
 
-static void start_stage(struct wk_job *j);
-static void finish_job(struct wk_job *j);
-static void fail_job(struct wk_job *j);
+static void start_stage(struct gen_job *g);
 
-/* Timer trampolines: a database write that failed is tried again. */
-static void
-finish_again(void *arg)
+static const char *
+gen_stage(const struct wk_job *j)
 {
-	struct wk_job *j = arg;
-
-	j->timer = 0;
-	finish_job(j);
-}
-
-static void
-fail_again(void *arg)
-{
-	struct wk_job *j = arg;
-
-	j->timer = 0;
-	fail_job(j);
-}
-
-static void
-log_call(struct wk_job *j, const struct kg_ai_result *r, const char *outcome,
-	 const char *error)
-{
-	struct kg_ai_log at = {j->t.batch_id, j->t.project_id,
-			       kg_stage_names[j->stage], j->fo.attempt,
-			       j->fo.prov > 0};
-
-	kg_ai_log_call(&at, r, outcome, error);
+	return kg_stage_names[((const struct gen_job *)j)->stage];
 }
 
 /*
@@ -500,29 +430,29 @@ log_call(struct wk_job *j, const struct kg_ai_result *r, const char *outcome,
  * project has finished by then (its status event carries progress 100).
  * Returns 1 when the project is no longer ours (stopped, or re-claimed
  * by another worker): the job is gone, or - with a call in flight - it
- * waits for that call only (j->stopped).
+ * waits for that call only (j.stopped).
  */
 static int
-write_progress(struct wk_job *j, int progress)
+write_progress(struct gen_job *g, int progress)
 {
 	int64_t now = kg_loop_now_ms();
-	struct step s = {.j = j, .status = "GENERATING", .progress = progress,
+	struct step s = {.g = g, .status = "GENERATING", .progress = progress,
 			 .quality_score = -1};
 
-	s.quiet = now - j->last_event <
+	s.quiet = now - g->last_event <
 		  kg_conf_int("worker", "progress_interval_ms");
-	j->progress = progress;
-	j->last_progress = now;
+	g->progress = progress;
+	g->last_progress = now;
 	if (run_step(&s) == 1) {
-		if (j->call)
-			j->stopped = 1;
+		if (g->j.call)
+			g->j.stopped = 1;
 		else
-			job_end(j, 1);
+			wk_job_end(&g->j, 1);
 		return 1;
 	}
-	j->held = s.quiet;
+	g->held = s.quiet;
 	if (!s.quiet)
-		j->last_event = now;
+		g->last_event = now;
 	return 0;
 }
 
@@ -533,12 +463,12 @@ write_progress(struct wk_job *j, int progress)
  * the next fenced write decides.
  */
 static int
-still_ours(struct wk_job *j)
+still_ours(struct gen_job *g)
 {
 	struct kg_err err = {0};
 	PGresult *res = KG_DB_QUERY(&err,
 		"SELECT 1 FROM projects WHERE id = $1 AND status = 'GENERATING' "
-		"AND attempts = $2::int", j->t.project_id, j->attempts);
+		"AND attempts = $2::int", g->j.t.project_id, g->attempts);
 	int ours;
 
 	if (!res)
@@ -553,220 +483,159 @@ static void
 drop_stopped(struct wk_job *j)
 {
 	KG_INFO("project %s was stopped at stage %s: partial work dropped",
-		j->t.project_id, kg_stage_names[j->stage]);
-	job_end(j, 1);
+		j->t.project_id, gen_stage(j));
+	wk_job_end(j, 1);
 }
 
-static void dispatch(struct wk_job *j);
-
-static void
-retry_timer(void *arg)
+/* Before every call: a stopped project gets none. */
+static int
+gen_go_on(struct wk_job *j)
 {
-	struct wk_job *j = arg;
-
-	j->timer = 0;
-	dispatch(j);
+	if (still_ours(gen(j)))
+		return 1;
+	drop_stopped(j);
+	return 0;
 }
 
 static void
 fail_job(struct wk_job *j)
 {
-	struct step s = {.j = j, .status = "FAILED", .error = j->error,
-			 .progress = j->progress, .quality_score = -1};
-	int rc = run_step(&s);
+	struct gen_job *g = gen(j);
+	struct step s = {.g = g, .status = "FAILED", .error = j->error,
+			 .progress = g->progress, .quality_score = -1};
 
-	if (rc < 0) {
+	if (run_step(&s) < 0) {
 		/* Database unavailable: keep the lease and try again. */
-		j->timer = kg_loop_timer(j->w->loop, 1000, fail_again, j);
+		wk_job_later(j, 1000, fail_job);
 		return;
 	}
 	KG_INFO("project %s FAILED: %s", j->t.project_id, j->error);
-	job_end(j, 1);
+	wk_job_end(j, 1);
 }
 
-/* An attempt failed: back off (full jitter) or go to the next provider
- * (kg_failover.h).  The job may be gone on return. */
-static void
-attempt_failed(struct wk_job *j, long retry_after_ms, int retryable)
+/* A stage's answer: checked, then kept as the stage's output. */
+static int
+gen_accept(struct wk_job *j, const char *text, char *why, size_t size)
 {
-	long delay;
-
-	KG_WARN("project %s stage %s attempt %d (%s): %s", j->t.project_id,
-		kg_stage_names[j->stage], j->fo.attempt,
-		kg_failover_current(&j->fo), j->error);
-	if (kg_failover_after(&j->fo, retry_after_ms, retryable, &delay))
-		j->timer = kg_loop_timer(j->w->loop, delay, retry_timer, j);
-	else
-		dispatch(j);
-}
-static void
-on_result(void *arg, const struct kg_ai_result *r)
-{
-	struct wk_job *j = arg;
 	const struct wk_data *d = &j->w->data;
-	char why[256];
+	struct gen_job *g = gen(j);
 
-	j->call = NULL;
-	if (j->stopped) {	/* the call's cost is real: log it, then go */
-		log_call(j, r, r->ok ? "ok" : r->outcome,
-			 r->ok ? NULL : (r->error ? r->error : "failed"));
-		drop_stopped(j);
-		return;
-	}
-	/* The breaker judges the service: an answer that fails the stage's
-	 * checks still proves the provider up (kg_failover.h). */
-	if (strcmp(kg_failover_current(&j->fo), "offline"))
-		kg_breaker_report(kg_failover_current(&j->fo), j->w->id, r->ok);
-	if (!r->ok) {
-		snprintf(j->fo.last, sizeof(j->fo.last), "%s",
-			 r->error ? r->error : "failed");
-		snprintf(j->error, sizeof(j->error), "%s: %s (%s)",
-			 kg_stage_names[j->stage],
-			 r->error ? r->error : "failed", r->provider);
-		log_call(j, r, r->outcome, r->error ? r->error : "failed");
-		attempt_failed(j, r->retry_after_ms, r->retryable);
-		return;
-	}
-	if (kg_stage_validate(kg_stage_names[j->stage], r->text, d->defs,
-			      d->ndefs, NULL, why, sizeof(why)) < 0) {
-		snprintf(j->error, sizeof(j->error),
-			 "invalid %s output: %s", kg_stage_names[j->stage], why);
-		snprintf(j->fo.last, sizeof(j->fo.last), "invalid output: %s", why);
-		log_call(j, r, "invalid_output", why);
-		attempt_failed(j, -1, 1);
-		return;
-	}
-	log_call(j, r, "ok", NULL);
-	snprintf(j->provider, sizeof(j->provider), "%s", r->provider);
-	free(j->outputs[j->stage]);
-	j->outputs[j->stage] = strdup(r->text);
-	j->stage++;
-	j->fo.attempt = 1;
-	if (j->stage == KG_NSTAGES)
+	if (kg_stage_validate(gen_stage(j), text, d->defs, d->ndefs, NULL, why,
+			      size) < 0)
+		return -1;
+	free(g->outputs[g->stage]);
+	g->outputs[g->stage] = strdup(text);
+	return 0;
+}
+
+static void finish_job(struct wk_job *j);
+
+/* The stage is done: the next one, or the end. */
+static void
+gen_done(struct wk_job *j)
+{
+	struct gen_job *g = gen(j);
+
+	g->stage++;
+	if (g->stage == KG_NSTAGES)
 		finish_job(j);
-	else if (write_progress(j, stage_progress[j->stage]) == 0)
-		start_stage(j);
+	else if (write_progress(g, stage_progress[g->stage]) == 0)
+		start_stage(g);
 }
 
 static void
-start_stage(struct wk_job *j)
+start_stage(struct gen_job *g)
 {
-	const struct wk_data *d = &j->w->data;
-	const struct kg_prompt *p = &d->prompts[j->stage];
+	const struct wk_data *d = &g->j.w->data;
+	const struct kg_prompt *p = &d->prompts[g->stage];
 	const char *names[] = {"input_json", "sections_spec", "section_keys",
 			       "plan", "draft"};
-	char bad[KG_FAILOVER_NAME + 64];
-	const char *values[] = {j->input_json, d->sections_spec,
+	const char *values[] = {g->input_json, d->sections_spec,
 				d->section_keys,
-				j->outputs[0] ? j->outputs[0] : "",
-				j->outputs[1] ? j->outputs[1] : ""};
+				g->outputs[0] ? g->outputs[0] : "",
+				g->outputs[1] ? g->outputs[1] : ""};
 
-	free(j->system);
-	free(j->prompt);
-	j->system = kg_stage_prompt_render(p->system, names, values, 5);
-	j->prompt = kg_stage_prompt_render(p->body, names, values, 5);
-	j->req = (struct kg_ai_request){
-		.stage = kg_stage_names[j->stage],
-		.system = j->system,
-		.prompt = j->prompt,
+	free(g->system);
+	free(g->prompt);
+	g->system = kg_stage_prompt_render(p->system, names, values, 5);
+	g->prompt = kg_stage_prompt_render(p->body, names, values, 5);
+	g->j.req = (struct kg_ai_request){
+		.stage = kg_stage_names[g->stage],
+		.system = g->system,
+		.prompt = g->prompt,
 		.max_tokens = p->max_tokens,
-		.input = j->input,
+		.input = g->input,
 		.defs = d->defs,
 		.ndefs = d->ndefs,
 		.tpls = d->tpls,
 		.ntpls = d->ntpls,
-		.previous = j->stage ? j->outputs[j->stage - 1] : NULL,
+		.previous = g->stage ? g->outputs[g->stage - 1] : NULL,
 	};
-	if (kg_failover_begin(&j->fo, bad, sizeof(bad)) < 0) {
-		snprintf(j->error, sizeof(j->error),
-			 "[ai] providers: bad entry \"%s\"", bad);
-		fail_job(j);
-		return;
-	}
-	dispatch(j);
+	snprintf(g->j.what, sizeof(g->j.what), "project %s stage %s",
+		 g->j.t.project_id, kg_stage_names[g->stage]);
+	wk_ai_start(&g->j);
 }
 
-static int
-cost_cap_reached(struct wk_job *j)
-{
-	return kg_ai_cost_cap_reached(j->t.batch_id, j->error,
-				      sizeof(j->error));
-}
-
-/*
- * Start the stage's call on the first provider of the chain (from the
- * current one) that its circuit breaker lets through; none left -> the
- * project FAILED with what each one said.  The job may be gone on
- * return.
- */
+/* The sections of the polish output, in definition order, scored. */
 static void
-dispatch(struct wk_job *j)
+score(struct gen_job *g, struct step *s)
 {
-	char what[128];
+	const struct wk_data *d = &g->j.w->data;
+	cJSON *out = NULL, *sections, *q;
+	struct kg_quality_section qs[64];
+	size_t n = 0;
+	char why[256];
 
-	if (!still_ours(j)) {
-		drop_stopped(j);
-		return;
+	kg_stage_validate("polish", g->outputs[KG_NSTAGES - 1], d->defs,
+			  d->ndefs, &out, why, sizeof(why));
+	sections = cJSON_GetObjectItemCaseSensitive(out, "sections");
+	s->sections = cJSON_CreateObject();
+	for (size_t i = 0; i < d->ndefs && n < 64; i++) {
+		const char *body = cJSON_GetStringValue(
+			cJSON_GetObjectItemCaseSensitive(sections, d->defs[i].key));
+
+		cJSON_AddStringToObject(s->sections, d->defs[i].key,
+					body ? body : "");
+		qs[n++] = (struct kg_quality_section){d->defs[i].key, body, 0};
 	}
-	if (cost_cap_reached(j)) {
-		KG_WARN("project %s: %s", j->t.project_id, j->error);
-		fail_job(j);
-		return;
-	}
-	snprintf(what, sizeof(what), "project %s stage %s", j->t.project_id,
-		 kg_stage_names[j->stage]);
-	j->call = kg_failover_call(&j->fo, j->w->loop, j->w->id, what, &j->req,
-				   on_result, j);
-	if (j->call)
-		return;
-	snprintf(j->error, sizeof(j->error), "%s: all AI providers failed: %s",
-		 kg_stage_names[j->stage], j->fo.tried);
-	fail_job(j);
+	q = kg_quality_score(g->input, d->defs, d->ndefs, qs, n);
+	s->quality_score = (int)cJSON_GetNumberValue(
+		cJSON_GetObjectItemCaseSensitive(q, "score"));
+	s->quality = cJSON_PrintUnformatted(q);
+	cJSON_Delete(q);
+	cJSON_Delete(out);
 }
 
 static void
 finish_job(struct wk_job *j)
 {
-	const struct wk_data *d = &j->w->data;
-	cJSON *out = NULL, *sections, *q;
-	struct kg_quality_section qs[64];
-	struct step s = {.j = j, .status = "COMPLETED", .progress = 100,
+	struct gen_job *g = gen(j);
+	struct step s = {.g = g, .status = "COMPLETED", .progress = 100,
 			 .provider = j->provider[0] ? j->provider
 						    : kg_conf_str("ai", "provider")};
-	size_t n = 0;
-	char why[256];
 	int rc;
 
-	kg_stage_validate("polish", j->outputs[KG_NSTAGES - 1], d->defs,
-			  d->ndefs, &out, why, sizeof(why));
-	sections = cJSON_GetObjectItemCaseSensitive(out, "sections");
-	/* Only the defined keys are stored, in definition order. */
-	s.sections = cJSON_CreateObject();
-	for (size_t i = 0; i < d->ndefs && n < 64; i++) {
-		const char *body = cJSON_GetStringValue(
-			cJSON_GetObjectItemCaseSensitive(sections, d->defs[i].key));
-
-		cJSON_AddStringToObject(s.sections, d->defs[i].key,
-					body ? body : "");
-		qs[n++] = (struct kg_quality_section){d->defs[i].key, body, 0};
-	}
-	q = kg_quality_score(j->input, d->defs, d->ndefs, qs, n);
-	s.quality_score = (int)cJSON_GetNumberValue(
-		cJSON_GetObjectItemCaseSensitive(q, "score"));
-	s.quality = cJSON_PrintUnformatted(q);
-	cJSON_Delete(q);
-	cJSON_Delete(out);
+	score(g, &s);
 	rc = run_step(&s);
 	cJSON_Delete(s.sections);
 	free(s.quality);
 	if (rc < 0) {
-		j->timer = kg_loop_timer(j->w->loop, 1000, finish_again, j);
+		wk_job_later(j, 1000, finish_job);
 		return;
 	}
 	if (rc == 0)
 		KG_INFO("project %s COMPLETED (quality %d)", j->t.project_id,
 			s.quality_score);
-	job_end(j, 1);
+	wk_job_end(j, 1);
+}
+
+/* Shutdown: the project back to QUEUED (fenced) before its task. */
+static void
+gen_hand_back(struct wk_job *j)
+{
+	struct step s = {.g = gen(j), .status = "QUEUED", .quality_score = -1};
+
+	run_step(&s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -786,7 +655,8 @@ claim(struct wk *w, const char *task, struct kg_task *t, struct claim *c)
 	}
 	if (c->deferred) {
 		kg_queue_defer(KG_QUEUE_GENERATE, w->id, task, &err);
-		wk_skip_add(&w->skip, t->batch_id, kg_loop_now_ms() + WK_SKIP_MS);
+		wk_skip_add(&wk_state(w, &wk_gen_queue)->skip, t->batch_id,
+			    kg_loop_now_ms() + WK_SKIP_MS);
 		return WK_DEFER;
 	}
 	if (c->skipped) {
@@ -802,19 +672,50 @@ local_batch_jobs(struct wk *w, const char *batch_id)
 	int n = 0;
 
 	for (struct wk_job *j = w->jobs; j; j = j->next)
-		n += !strcmp(j->t.batch_id, batch_id);
+		n += j->q == &wk_gen_queue && !strcmp(j->t.batch_id, batch_id);
 	return n;
 }
 
-enum wk_take
-wk_gen_start(struct wk *w, const char *task)
+/* Before the claim: 1 go on, else the task was dealt with (*rc). */
+static int
+may_claim(struct wk *w, const char *task, const struct kg_task *t,
+	  enum wk_take *rc)
+{
+	struct kg_err err = {0};
+	int leased;
+
+	*rc = WK_DROP;
+	if (wk_job_find(w, &wk_gen_queue, t->ident)) {
+		/* a duplicate of our own job */
+		kg_queue_ack(KG_QUEUE_GENERATE, w->id, task, &err);
+		return 0;
+	}
+	if (local_batch_jobs(w, t->batch_id) >=
+	    kg_conf_int("worker", "concurrency")) {
+		/* Full by our own count: no need to ask the database; and
+		 * no need to look at it again before one of ours ends. */
+		kg_queue_defer(KG_QUEUE_GENERATE, w->id, task, &err);
+		wk_skip_add(&wk_state(w, &wk_gen_queue)->skip, t->batch_id,
+			    INT64_MAX);
+		*rc = WK_DEFER;
+		return 0;
+	}
+	leased = kg_queue_lease(KG_QUEUE_GENERATE, w->id, task,
+				kg_conf_int("worker", "lease_ms"), &err);
+	if (leased == 0)	/* another live worker runs it */
+		kg_queue_ack(KG_QUEUE_GENERATE, w->id, task, &err);
+	*rc = leased == 0 ? WK_DROP : WK_RETRY;
+	return leased > 0;
+}
+
+static enum wk_take
+gen_start(struct wk *w, const char *task)
 {
 	struct kg_err err = {0};
 	struct claim c = {0};
 	struct kg_task t;
-	struct wk_job *j;
+	struct gen_job *g;
 	enum wk_take rc;
-	int leased;
 
 	if (kg_task_parse(task, &t) < 0 || strcmp(t.kind, "generate") ||
 	    !t.project_id[0] || !t.batch_id[0]) {
@@ -823,71 +724,42 @@ wk_gen_start(struct wk *w, const char *task)
 		kg_queue_ack(KG_QUEUE_GENERATE, w->id, task, &err);
 		return WK_DROP;
 	}
-	if (wk_gen_has(w, task)) {	/* a duplicate of our own job */
-		kg_queue_ack(KG_QUEUE_GENERATE, w->id, task, &err);
-		return WK_DROP;
-	}
-	if (local_batch_jobs(w, t.batch_id) >=
-	    kg_conf_int("worker", "concurrency")) {
-		/* Full by our own count: no need to ask the database; and
-		 * no need to look at it again before one of ours ends. */
-		kg_queue_defer(KG_QUEUE_GENERATE, w->id, task, &err);
-		wk_skip_add(&w->skip, t.batch_id, INT64_MAX);
-		return WK_DEFER;
-	}
-	leased = kg_queue_lease(KG_QUEUE_GENERATE, w->id, task,
-				kg_conf_int("worker", "lease_ms"), &err);
-	if (leased <= 0) {
-		if (leased == 0)	/* another live worker runs it */
-			kg_queue_ack(KG_QUEUE_GENERATE, w->id, task, &err);
-		return leased == 0 ? WK_DROP : WK_RETRY;
-	}
+	if (!may_claim(w, task, &t, &rc))
+		return rc;
 	rc = claim(w, task, &t, &c);
-	if (rc != WK_STARTED) {
+	g = rc == WK_STARTED ? (struct gen_job *)wk_job_new(
+		w, &wk_gen_queue, task, &t, sizeof(*g)) : NULL;
+	if (!g) {
 		free(c.input);
 		return rc;
 	}
-	j = calloc(1, sizeof(*j));
-	j->w = w;
-	j->task = strdup(task);
-	j->t = t;
-	snprintf(j->attempts, sizeof(j->attempts), "%s", c.attempts);
-	j->input_json = c.input;
-	j->input = cJSON_Parse(c.input);
-	j->fo.attempt = 1;
-	j->progress = stage_progress[0];
-	j->last_progress = kg_loop_now_ms();
-	j->last_event = j->last_progress;
-	j->next = w->jobs;
-	w->jobs = j;
-	w->njobs++;
-	{
-		struct ev_list l = {.n = 1};
-
-		l.seq[0] = c.seq;
-		l.ev[0] = (struct kg_event){"project.status_changed",
-					    t.batch_id, t.project_id,
-					    "GENERATING", j->progress, -1,
-					    NULL};
-		publish(&l);
-	}
+	snprintf(g->attempts, sizeof(g->attempts), "%s", c.attempts);
+	g->input_json = c.input;
+	g->input = cJSON_Parse(c.input);
+	g->progress = stage_progress[0];
+	g->last_progress = kg_loop_now_ms();
+	g->last_event = g->last_progress;
+	publish(&(struct ev_list){
+		.n = 1, .seq = {c.seq},
+		.ev = {{"project.status_changed", t.batch_id, t.project_id,
+			"GENERATING", g->progress, -1, NULL}}});
 	KG_INFO("project %s GENERATING (batch %s, attempt %s)", t.project_id,
-		t.batch_id, j->attempts);
-	start_stage(j);
+		t.batch_id, g->attempts);
+	start_stage(g);
 	return WK_STARTED;
 }
 
-int
-wk_gen_has(struct wk *w, const char *task)
+/* The stop hint (at the progress cadence, not every turn): no more
+ * progress for a stopped project.  1 when the job stopped. */
+static int
+stop_hinted(struct gen_job *g)
 {
-	struct kg_task t;
-
-	if (kg_task_parse(task, &t) < 0)
+	if (!kg_batch_stop_hinted(g->j.t.batch_id) || still_ours(g))
 		return 0;
-	for (struct wk_job *j = w->jobs; j; j = j->next)
-		if (!strcmp(j->t.ident, t.ident))
-			return 1;
-	return 0;
+	g->j.stopped = g->j.call != NULL;
+	if (!g->j.stopped)
+		drop_stopped(&g->j);
+	return 1;
 }
 
 /*
@@ -904,67 +776,64 @@ wk_gen_tick(struct wk *w)
 	struct wk_job *j = w->jobs, *next;
 
 	for (; j; j = next) {
+		struct gen_job *g = gen(j);
+
 		next = j->next;
-		if (j->stopped || j->stage >= KG_NSTAGES)
+		if (j->q != &wk_gen_queue || j->stopped ||
+		    g->stage >= KG_NSTAGES)
 			continue;
-		/* The stop hint (at the progress cadence, not every turn): no
-		 * more progress for a stopped project. */
-		if (now - j->last_progress >= every &&
-		    kg_batch_stop_hinted(j->t.batch_id) && !still_ours(j)) {
-			j->stopped = j->call != NULL;
-			if (!j->stopped)
-				drop_stopped(j);
+		if (now - g->last_progress >= every && stop_hinted(g))
 			continue;
-		}
-		if (j->held && now - j->last_event >= every)
-			write_progress(j, j->progress);
-		else if (now - j->last_progress < every)
+		if (g->held && now - g->last_event >= every)
+			write_progress(g, g->progress);
+		else if (now - g->last_progress < every)
 			continue;
-		else if (j->progress + 1 < stage_progress[j->stage + 1])
-			write_progress(j, j->progress + 1);
+		else if (g->progress + 1 < stage_progress[g->stage + 1])
+			write_progress(g, g->progress + 1);
 		else
-			write_progress(j, j->progress);
+			write_progress(g, g->progress);
 	}
 }
 
-void
-wk_gen_renew(struct wk *w)
+/* The reconciler's task for a row of lost_sql (id, batch_id). */
+static char *
+gen_task_of(PGresult *res, int row)
 {
-	long long lease = kg_conf_int("worker", "lease_ms");
-	struct wk_job *j = w->jobs, *next;
-
-	for (; j; j = next) {
-		struct kg_err err = {0};
-
-		next = j->next;
-		if (kg_queue_renew(w->id, j->task, lease, &err) == 0) {
-			KG_WARN("lost the lease of project %s; abandoning it",
-				j->t.project_id);
-			job_end(j, 1);
-		}
-	}
+	return kg_task_json("generate", PQgetvalue(res, row, 0),
+			    PQgetvalue(res, row, 1));
 }
 
-void
-wk_gen_requeue_all(struct wk *w)
-{
-	while (w->jobs) {
-		struct wk_job *j = w->jobs;
-		struct step s = {.j = j, .status = "QUEUED",
-				 .quality_score = -1};
-		struct kg_err err = {0};
+static const struct wk_ai_ops gen_ai = {
+	.stage = gen_stage,
+	.go_on = gen_go_on,
+	.accept = gen_accept,
+	.done = gen_done,
+	.fail = fail_job,
+	.dropped = drop_stopped,
+	.stage_in_error = 1,
+};
 
-		kg_ai_cancel(j->call);
-		j->call = NULL;
-		if (run_step(&s) == 0)
-			KG_INFO("project %s handed back to the queue",
-				j->t.project_id);
-		/* Whatever the database said, the task goes back: if the
-		 * write failed the project is still GENERATING and the next
-		 * worker re-claims it. */
-		if (kg_queue_requeue(KG_QUEUE_GENERATE, w->id, j->task, &err) < 0)
-			KG_WARN("requeue of %s failed (the reconciler will "
-				"recover it): %s", j->t.ident, err.message);
-		job_end(j, 0);
-	}
-}
+/*
+ * The reconciler looks for every project PostgreSQL says is QUEUED or
+ * GENERATING, queued more than reconcile_grace s ago (wk_house.c).
+ */
+const struct wk_queue wk_gen_queue = {
+	.id = WK_Q_GENERATE,
+	.queue = KG_QUEUE_GENERATE,
+	.noun = "project",
+	.takes_per_turn = 16,
+	.counts = 1,
+	.needs_data = 1,
+	.start = gen_start,
+	.free_job = gen_free,
+	.hand_back = gen_hand_back,
+	.lock = "kg:lock:reconcile",
+	.lost_sql =
+		"SELECT id, batch_id FROM projects "
+		"WHERE status IN ('QUEUED', 'GENERATING') AND (queued_at IS NULL "
+		"OR queued_at < now() - $1::int * interval '1 second') "
+		"ORDER BY queued_at NULLS FIRST LIMIT 10000",
+	.lost_noun = "project(s)",
+	.task_of = gen_task_of,
+	.ai = &gen_ai,
+};

@@ -1,22 +1,25 @@
 /*
- * Housekeeping of the queue, run from the worker's loop:
+ * Housekeeping of the queues, run from the worker's loop, written once
+ * over the queue descriptions (struct wk_queue):
  *
  *   every lease_ms/3   heartbeat (kg:worker:<id>) and renewal of every
  *                      running job's lease; a lease another worker took
- *                      over means we lost the project: the job is
- *                      dropped (its writes would be fenced off anyway)
- *   every lease_ms/2   the reaper: tasks of workers without heartbeat go
- *                      back to the queue; and tasks in our own processing
- *                      list that no job of ours runs (a failure between
- *                      two Redis calls) go back too
- *   every reconcile_interval s  the reconciler (one worker at a time, a
- *                      Redis lock): every project PostgreSQL says is
- *                      QUEUED or GENERATING, queued more than
- *                      reconcile_grace s ago, with no lease and not
- *                      waiting in the queue, is pushed again.  It must
- *                      look lost on two passes in a row: right after a
- *                      FLUSHALL the working worker re-creates its lease
- *                      within lease_ms/3, and should keep its project.
+ *                      over means we lost the task: the job is dropped
+ *                      (its writes would be fenced off anyway)
+ *   every lease_ms/2   the reaper, per queue: tasks of workers without
+ *                      heartbeat go back to the queue; and tasks in our
+ *                      own processing list that no job of ours runs (a
+ *                      failure between two Redis calls) go back too
+ *   every reconcile_interval s  the reconciler of each queue that has
+ *                      one (one worker at a time, a Redis lock per
+ *                      queue): every row its lost_sql finds (generation:
+ *                      projects QUEUED or GENERATING, queued more than
+ *                      reconcile_grace s ago; regeneration: requests
+ *                      older than that) whose task has no lease and is
+ *                      not waiting in the queue is pushed again.  It
+ *                      must look lost on two passes in a row: right after
+ *                      a FLUSHALL the working worker re-creates its
+ *                      lease within lease_ms/3, and should keep its task.
  */
 #include "wk.h"
 
@@ -31,54 +34,67 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int
+runs_here(struct wk *w, const struct wk_queue *q, const char *task)
+{
+	for (struct wk_job *j = w->jobs; j; j = j->next)
+		if (j->q == q && !strcmp(j->task, task))
+			return 1;
+	return 0;
+}
+
+/* Tasks in our own processing list that no job of ours runs (a failure
+ * between two Redis calls) go back to the queue. */
 static void
-self_reap(struct wk *w)
+self_reap(struct wk *w, const struct wk_queue *q)
 {
 	struct kg_err err = {0};
 	size_t n = 0;
-	char **tasks = kg_queue_processing(KG_QUEUE_GENERATE, w->id, &n, &err);
+	char **tasks = kg_queue_processing(q->queue, w->id, &n, &err);
 
 	for (size_t i = 0; i < n; i++) {
-		if (!wk_gen_has(w, tasks[i]) &&
-		    kg_queue_requeue(KG_QUEUE_GENERATE, w->id, tasks[i],
-				     &err) == 0)
-			KG_INFO("requeued a stray task of ours: %.120s",
-				tasks[i]);
+		if (!runs_here(w, q, tasks[i]) &&
+		    kg_queue_requeue(q->queue, w->id, tasks[i], &err) == 0)
+			KG_INFO("requeued a stray %s task of ours: %.120s",
+				q->queue, tasks[i]);
 		free(tasks[i]);
 	}
 	free(tasks);
 }
 
 static void
-reap(struct wk *w)
+reap(struct wk *w, const struct wk_queue *q)
 {
 	struct kg_err err = {0};
-	long long n = kg_queue_reap(KG_QUEUE_GENERATE, &err);
+	long long n = kg_queue_reap(q->queue, &err);
 
 	if (n > 0)
 		KG_INFO("reaper: %lld task(s) of dead workers requeued", n);
-	self_reap(w);
+	if (q->counts)	/* its tasks become jobs */
+		self_reap(w, q);
 }
 
 static int
-was_suspect(struct wk *w, const char *id)
+was_suspect(const struct wk_qstate *s, const char *id)
 {
-	for (size_t i = 0; i < w->nsuspects; i++)
-		if (!strcmp(w->suspects[i], id))
+	for (size_t i = 0; i < s->nsuspects; i++)
+		if (!strcmp(s->suspects[i], id))
 			return 1;
 	return 0;
 }
 
 static void
-free_suspects(char **s, size_t n)
+free_suspects(struct wk_qstate *s)
 {
-	for (size_t i = 0; i < n; i++)
-		free(s[i]);
-	free(s);
+	for (size_t i = 0; i < s->nsuspects; i++)
+		free(s->suspects[i]);
+	free(s->suspects);
+	s->suspects = NULL;
+	s->nsuspects = 0;
 }
 
 static int
-reconcile_lock(struct wk *w)
+reconcile_lock(struct wk *w, const struct wk_queue *q)
 {
 	struct kg_err err = {0};
 	long long ms = kg_conf_int("worker", "reconcile_interval") * 1000 - 100;
@@ -87,15 +103,36 @@ reconcile_lock(struct wk *w)
 	int got;
 
 	snprintf(px, sizeof(px), "%lld", ms > 100 ? ms : 100);
-	r = kg_redis_cmd(&err, "SET kg:lock:reconcile %s NX PX %s", w->id, px);
+	r = kg_redis_cmd(&err, "SET %s %s NX PX %s", q->lock, w->id, px);
 	got = r && r->type == REDIS_REPLY_STATUS;
 	freeReplyObject(r);
 	return got;
 }
 
-static void
-reconcile(struct wk *w)
+/* Row i of the reconciler's query: 1 pushed again, 0 not (a suspect
+ * now when it looks lost for the first time). */
+static int
+reconcile_row(const struct wk_queue *q, struct wk_qstate *s, PGresult *res,
+	      int i, char **now, size_t *nnow)
 {
+	const char *id = PQgetvalue(res, i, 0);
+	struct kg_err err = {0};
+	char *task = q->task_of(res, i);
+	int lost = task ? kg_queue_push_lost(q->queue, task, 1, &err) : -1,
+	    pushed = 0;
+
+	if (lost == 1 && was_suspect(s, id))
+		pushed = kg_queue_push_lost(q->queue, task, 0, &err) == 1;
+	else if (lost == 1)
+		now[(*nnow)++] = strdup(id);
+	free(task);
+	return pushed;
+}
+
+static void
+reconcile(struct wk *w, const struct wk_queue *q)
+{
+	struct wk_qstate *s = wk_state(w, q);
 	char grace[24];
 	struct kg_err err = {0};
 	PGresult *res;
@@ -103,43 +140,26 @@ reconcile(struct wk *w)
 	size_t nnow = 0;
 	int pushed = 0, rows;
 
-	if (!reconcile_lock(w))
+	if (!reconcile_lock(w, q))
 		return;
 	snprintf(grace, sizeof(grace), "%lld",
 		 kg_conf_int("worker", "reconcile_grace"));
-	res = KG_DB_QUERY(&err,
-		"SELECT id, batch_id FROM projects "
-		"WHERE status IN ('QUEUED', 'GENERATING') AND (queued_at IS NULL "
-		"OR queued_at < now() - $1::int * interval '1 second') "
-		"ORDER BY queued_at NULLS FIRST LIMIT 10000", grace);
+	res = KG_DB_QUERY(&err, q->lost_sql, grace);
 	if (!res) {
-		KG_WARN("reconciler: %s", err.message);
+		KG_WARN("reconciler (%s): %s", q->queue, err.message);
 		return;
 	}
 	rows = PQntuples(res);
 	now = calloc((size_t)rows + 1, sizeof(*now));
-	for (int i = 0; now && i < rows; i++) {
-		const char *id = PQgetvalue(res, i, 0);
-		char *task = kg_task_json("generate", id, PQgetvalue(res, i, 1));
-		int lost = task ? kg_queue_push_lost(KG_QUEUE_GENERATE, task, 1,
-						     &err) : -1;
-
-		if (lost == 1 && was_suspect(w, id)) {
-			if (kg_queue_push_lost(KG_QUEUE_GENERATE, task, 0,
-					       &err) == 1)
-				pushed++;
-		} else if (lost == 1) {
-			now[nnow++] = strdup(id);
-		}
-		free(task);
-	}
+	for (int i = 0; now && i < rows; i++)
+		pushed += reconcile_row(q, s, res, i, now, &nnow);
 	PQclear(res);
-	free_suspects(w->suspects, w->nsuspects);
-	w->suspects = now;
-	w->nsuspects = nnow;
+	free_suspects(s);
+	s->suspects = now;
+	s->nsuspects = nnow;
 	if (pushed)
-		KG_INFO("reconciler: re-enqueued %d project(s) the queue had "
-			"lost", pushed);
+		KG_INFO("reconciler: re-enqueued %d %s the queue had lost",
+			pushed, q->lost_noun);
 }
 
 /*
@@ -210,17 +230,20 @@ wk_house(struct wk *w)
 
 	if (now >= w->next_heartbeat) {
 		if (kg_queue_heartbeat(w->id, lease, &err) == 0) {
-			wk_gen_renew(w);
+			wk_renew(w);
 			publish_slots(w, lease);
 		}
 		w->next_heartbeat = now + lease / 3;
 	}
 	if (now >= w->next_reap) {
-		reap(w);
+		for (int i = 0; i < WK_NQUEUES; i++)
+			reap(w, wk_queues[i]);
 		w->next_reap = now + lease / 2;
 	}
 	if (now >= w->next_reconcile && !w->stopping) {
-		reconcile(w);
+		for (int i = 0; i < WK_NQUEUES; i++)
+			if (wk_queues[i]->lost_sql)
+				reconcile(w, wk_queues[i]);
 		w->next_reconcile =
 			now + kg_conf_int("worker", "reconcile_interval") * 1000;
 	}
@@ -233,9 +256,8 @@ wk_house(struct wk *w)
 void
 wk_house_free(struct wk *w)
 {
-	free_suspects(w->suspects, w->nsuspects);
-	w->suspects = NULL;
-	w->nsuspects = 0;
+	for (int i = 0; i < WK_NQUEUES; i++)
+		free_suspects(&w->qs[i]);
 }
 
 void

@@ -33,42 +33,34 @@
  * and is acknowledged without work.  Database unavailable while storing
  * or giving up: tried again every second under the lease.
  *
- * Housekeeping of this queue (its own clocks, from wk_regen_poll): lease
- * renewal every lease_ms/3 (the heartbeat is wk_house's), the reaper
- * every lease_ms/2 (kg_queue_reap covers every queue of a dead worker)
- * plus our own stray tasks, and a reconciler every reconcile_interval:
- * requests older than reconcile_grace whose task is neither queued nor
- * leased, on two passes in a row, are pushed again (FLUSHALL).
+ * Its description (wk_regen_queue): one task per project at a time (a
+ * task of a project regenerated here or leased elsewhere is deferred,
+ * never dropped), the AI call on the core of wk_ai.c, and the
+ * reconciler's look at regeneration_requests: requests older than
+ * reconcile_grace whose task is neither queued nor leased, on two
+ * passes in a row, are pushed again (FLUSHALL).
  */
 #include "wk.h"
 
-#include "kg_breaker.h"
 #include "kg_buf.h"
 #include "kg_config.h"
 #include "kg_db.h"
 #include "kg_events.h"
-#include "kg_failover.h"
 #include "kg_log.h"
 #include "kg_project.h"
 #include "kg_ai.h"
 #include "kg_queue.h"
-#include "kg_redis.h"
-#include "kg_stage.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define TAKES_PER_TURN 8
-#define RETRY_PAUSE_MS 100
 #define DB_RETRY_MS 1000
 
-struct rjob {
-	struct rjob *next;
-	struct wk *w;
-	char *task;
-	struct kg_task t;
+/* A regeneration job: struct wk_job and the request. */
+struct regen_job {
+	struct wk_job j;
 	char request_id[24];		/* "" = a task without a row */
 	char key[48];
 	char *instruction;
@@ -77,78 +69,37 @@ struct rjob {
 	cJSON *input;
 	char *input_json, *card, *current, *spec, *context;
 	char *system, *prompt;
-	int max_tokens;
-	struct kg_ai_request req;
-	struct kg_ai_call *call;
-	uint64_t timer;
-	struct kg_failover_cursor fo;	/* the walk along the providers */
-	char provider[KG_FAILOVER_NAME];
 	char *text;			/* validated section text */
-	char why[400];			/* give-up reason */
 };
 
-static struct rjob *jobs;
-static int64_t next_renew, next_reap, next_reconcile, take_after;
-static struct wk_skip skip;		/* batches with a deferred task */
-static char **suspects;			/* reconciler: request ids */
-static size_t nsuspects;
-
-/* ------------------------------------------------------------------ */
-
-static void
-job_free(struct rjob *j)
+static struct regen_job *
+regen(struct wk_job *j)
 {
-	kg_ai_cancel(j->call);
-	if (j->timer)
-		kg_loop_timer_cancel(j->w->loop, j->timer);
-	free(j->task);
-	free(j->instruction);
-	cJSON_Delete(j->input);
-	free(j->input_json);
-	free(j->card);
-	free(j->current);
-	free(j->spec);
-	free(j->context);
-	free(j->system);
-	free(j->prompt);
-	free(j->text);
-	free(j);
+	return (struct regen_job *)j;
 }
 
 static void
-job_end(struct rjob *j, int ack)
+regen_free(struct wk_job *j)
 {
-	struct kg_err err = {0};
-	struct rjob **p = &jobs;
+	struct regen_job *r = regen(j);
 
-	while (*p && *p != j)
-		p = &(*p)->next;
-	if (*p) {
-		*p = j->next;
-		j->w->njobs--;
-	}
-	wk_skip_del(&skip, j->t.batch_id);
-	if (ack && kg_queue_ack(KG_QUEUE_REGENERATE, j->w->id, j->task,
-				&err) < 0)
-		KG_WARN("ack of %s failed (the reaper will sort it out): %s",
-			j->t.ident, err.message);
-	job_free(j);
-}
-
-static struct rjob *
-find_job(const struct kg_task *t)
-{
-	for (struct rjob *j = jobs; j; j = j->next)
-		if (!strcmp(j->t.ident, t->ident))
-			return j;
-	return NULL;
+	free(r->instruction);
+	cJSON_Delete(r->input);
+	free(r->input_json);
+	free(r->card);
+	free(r->current);
+	free(r->spec);
+	free(r->context);
+	free(r->system);
+	free(r->prompt);
+	free(r->text);
 }
 
 /* ------------------------------------------------------------------ */
 /* Giving up                                                          */
 
 struct giveup {
-	struct rjob *j;
+	struct regen_job *r;
 	long long seq;
 	char status[16];
 	int score;
@@ -160,17 +111,17 @@ giveup_tx(void *arg, struct kg_err *err)
 	struct giveup *g = arg;
 	PGresult *res;
 
-	g->seq = kg_event_next_seq(g->j->t.batch_id, err);
+	g->seq = kg_event_next_seq(g->r->j.t.batch_id, err);
 	if (g->seq < 0)
 		return -1;
-	if (g->j->request_id[0] &&
+	if (g->r->request_id[0] &&
 	    kg_db_exec(err, "DELETE FROM regeneration_requests "
 			    "WHERE id = $1::bigint", 1,
-		       (const char *const[]){g->j->request_id}) < 0)
+		       (const char *const[]){g->r->request_id}) < 0)
 		return -1;
 	res = KG_DB_QUERY(err,
 		"SELECT status, coalesce(quality_score, -1) FROM projects "
-		"WHERE id = $1", g->j->t.project_id);
+		"WHERE id = $1", g->r->j.t.project_id);
 	if (!res)
 		return -1;
 	if (PQntuples(res) == 1) {
@@ -182,22 +133,12 @@ giveup_tx(void *arg, struct kg_err *err)
 	return 0;
 }
 
-static void give_up(struct rjob *j);
-
+/* The request cannot be applied (j->error): forget it, say so, ack. */
 static void
-give_up_again(void *arg)
+give_up(struct wk_job *j)
 {
-	struct rjob *j = arg;
-
-	j->timer = 0;
-	give_up(j);
-}
-
-/* The request cannot be applied (j->why): forget it, say so, ack. */
-static void
-give_up(struct rjob *j)
-{
-	struct giveup g = {j, -1, "", -1};
+	struct regen_job *r = regen(j);
+	struct giveup g = {r, -1, "", -1};
 	struct kg_err err = {0};
 	char msg[600];
 	struct kg_event ev = {"project.status_changed", j->t.batch_id,
@@ -205,17 +146,16 @@ give_up(struct rjob *j)
 
 	if (kg_db_tx(&err, giveup_tx, &g) < 0) {
 		if (err.status == 404 || !strcmp(err.code, "not_found")) {
-			job_end(j, 1);
+			wk_job_end(j, 1);
 			return;
 		}
 		KG_WARN("regeneration %s: giving up not recorded (retrying): %s",
 			j->t.ident, err.message);
-		j->timer = kg_loop_timer(j->w->loop, DB_RETRY_MS, give_up_again,
-					 j);
+		wk_job_later(j, DB_RETRY_MS, give_up);
 		return;
 	}
-	snprintf(msg, sizeof(msg), "regeneration of %s not applied: %s",
-		 j->key, j->why);
+	snprintf(msg, sizeof(msg), "regeneration of %s not applied: %.399s",
+		 r->key, j->error);
 	KG_INFO("project %s: %s", j->t.project_id, msg);
 	if (g.status[0]) {
 		ev.quality_score = g.score;
@@ -223,184 +163,117 @@ give_up(struct rjob *j)
 		if (kg_event_publish(&ev, g.seq, &err) < 0)
 			KG_WARN("event not published: %s", err.message);
 	}
-	job_end(j, 1);
+	wk_job_end(j, 1);
 }
 
 /* ------------------------------------------------------------------ */
 /* Storing                                                            */
 
-static void store(struct rjob *j);
-
-static void
-store_again(void *arg)
+static int
+store_rc(struct regen_job *r, struct kg_project_saved *saved,
+	 struct kg_err *err)
 {
-	struct rjob *j = arg;
+	const char *note = r->instruction[0] ? r->instruction : "regenerated";
 
-	j->timer = 0;
-	store(j);
+	if (r->request_id[0])
+		return kg_project_store_regeneration(
+			r->request_id, r->j.t.project_id, r->key, r->text,
+			r->j.provider, note, saved, err);
+	return kg_project_store_ai_section(r->j.t.project_id, r->key, r->text,
+					   r->j.provider, note, r->version,
+					   saved, err);
 }
 
 static void
-store(struct rjob *j)
+store(struct wk_job *j)
 {
+	struct regen_job *r = regen(j);
 	struct kg_project_saved saved = {0};
 	struct kg_err err = {0};
-	const char *note = j->instruction[0] ? j->instruction : "regenerated";
-	int rc;
 
-	if (j->request_id[0])
-		rc = kg_project_store_regeneration(j->request_id,
-						   j->t.project_id, j->key,
-						   j->text, j->provider, note,
-						   &saved, &err);
-	else
-		rc = kg_project_store_ai_section(j->t.project_id, j->key,
-						 j->text, j->provider, note,
-						 j->version, &saved, &err);
-	if (rc == 0) {
+	if (store_rc(r, &saved, &err) == 0) {
 		KG_INFO("project %s: section %s regenerated (version %d, "
-			"quality %d)", j->t.project_id, j->key, saved.version,
+			"quality %d)", j->t.project_id, r->key, saved.version,
 			saved.quality_score);
 		if (kg_project_publish(j->t.project_id, &saved, "regenerated",
 				       &err) < 0)
 			KG_WARN("event not published: %s", err.message);
-		job_end(j, 1);
-		return;
-	}
-	if (!strcmp(err.code, "already_done") || err.status == 404) {
+		wk_job_end(j, 1);
+	} else if (!strcmp(err.code, "already_done") || err.status == 404) {
 		KG_INFO("regeneration %s: %s; nothing to do", j->t.ident,
 			err.message);
-		job_end(j, 1);
+		wk_job_end(j, 1);
 	} else if (!strcmp(err.code, "version_conflict")) {
-		snprintf(j->why, sizeof(j->why), "edited meanwhile");
+		snprintf(j->error, sizeof(j->error), "edited meanwhile");
 		give_up(j);
 	} else if (err.status == 409) {
-		snprintf(j->why, sizeof(j->why), "%s", err.message);
+		snprintf(j->error, sizeof(j->error), "%s", err.message);
 		give_up(j);
 	} else {
 		KG_WARN("regeneration %s: storing failed (retrying): %s",
 			j->t.ident, err.message);
-		j->timer = kg_loop_timer(j->w->loop, DB_RETRY_MS, store_again,
-					 j);
+		wk_job_later(j, DB_RETRY_MS, store);
 	}
 }
 
 /* ------------------------------------------------------------------ */
-/* The AI call: the provider chain, retries, breaker (kg_failover.h)   */
+/* The AI hooks (wk_ai.c)                                             */
 
-static void dispatch(struct rjob *j);
-
-static void
-log_call(struct rjob *j, const struct kg_ai_result *r, const char *outcome,
-	 const char *error)
+static const char *
+regen_stage(const struct wk_job *j)
 {
-	struct kg_ai_log at = {j->t.batch_id, j->t.project_id, "regenerate",
-			       j->fo.attempt, j->fo.prov > 0};
-
-	kg_ai_log_call(&at, r, outcome, error);
+	(void)j;
+	return "regenerate";
 }
 
-static void
-retry_timer(void *arg)
+/* The answer: {"sections": {key: text}} (kg_stage), the text kept. */
+static int
+regen_accept(struct wk_job *j, const char *text, char *why, size_t size)
 {
-	struct rjob *j = arg;
-
-	j->timer = 0;
-	dispatch(j);
-}
-
-static void
-attempt_failed(struct rjob *j, long retry_after_ms, int retryable)
-{
-	long delay;
-
-	KG_WARN("regeneration %s/%s attempt %d (%s): %s", j->t.project_id,
-		j->key, j->fo.attempt, kg_failover_current(&j->fo), j->fo.last);
-	if (kg_failover_after(&j->fo, retry_after_ms, retryable, &delay))
-		j->timer = kg_loop_timer(j->w->loop, delay, retry_timer, j);
-	else
-		dispatch(j);
-}
-
-static void
-on_result(void *arg, const struct kg_ai_result *r)
-{
-	struct rjob *j = arg;
+	struct regen_job *r = regen(j);
 	cJSON *out = NULL;
 	const char *body;
-	char why[256];
 
-	j->call = NULL;
-	if (strcmp(kg_failover_current(&j->fo), "offline"))
-		kg_breaker_report(kg_failover_current(&j->fo), j->w->id, r->ok);
-	if (!r->ok) {
-		snprintf(j->fo.last, sizeof(j->fo.last), "%s",
-			 r->error ? r->error : "failed");
-		log_call(j, r, r->outcome ? r->outcome : "error", j->fo.last);
-		attempt_failed(j, r->retry_after_ms, r->retryable);
-		return;
-	}
-	if (kg_stage_validate("regenerate", r->text, j->def, 1, &out, why,
-			      sizeof(why)) < 0) {
-		snprintf(j->fo.last, sizeof(j->fo.last), "invalid output: %s", why);
-		log_call(j, r, "invalid_output", why);
-		attempt_failed(j, -1, 1);
-		return;
-	}
-	log_call(j, r, "ok", NULL);
+	if (kg_stage_validate("regenerate", text, r->def, 1, &out, why,
+			      size) < 0)
+		return -1;
 	body = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(out, "sections"), j->key));
-	free(j->text);
-	j->text = strdup(body ? body : "");
+		cJSON_GetObjectItemCaseSensitive(out, "sections"), r->key));
+	free(r->text);
+	r->text = strdup(body ? body : "");
 	cJSON_Delete(out);
-	snprintf(j->provider, sizeof(j->provider), "%s",
-		 r->provider ? r->provider : kg_failover_current(&j->fo));
-	store(j);
+	return 0;
 }
 
-/* The batch's cost cap holds for regenerations too. */
-static int
-cost_cap_reached(struct rjob *j)
-{
-	return kg_ai_cost_cap_reached(j->t.batch_id, j->why, sizeof(j->why));
-}
-
-static void
-dispatch(struct rjob *j)
-{
-	char what[160];
-
-	if (cost_cap_reached(j)) {
-		give_up(j);
-		return;
-	}
-	snprintf(what, sizeof(what), "regeneration %s/%s", j->t.project_id,
-		 j->key);
-	j->call = kg_failover_call(&j->fo, j->w->loop, j->w->id, what, &j->req,
-				   on_result, j);
-	if (j->call)
-		return;
-	snprintf(j->why, sizeof(j->why), "all AI providers failed: %.350s",
-		 j->fo.tried);
-	give_up(j);
-}
+static const struct wk_ai_ops regen_ai = {
+	.stage = regen_stage,
+	.accept = regen_accept,
+	.done = store,
+	.fail = give_up,
+	.dropped = give_up,
+};
 
 /* ------------------------------------------------------------------ */
 /* Starting a task                                                    */
 
-static const struct kg_section_def *
-find_def(const struct wk_data *d, const char *key)
+static void
+request_of_task(struct regen_job *r, const cJSON *task)
 {
-	for (size_t i = 0; i < d->ndefs; i++)
-		if (!strcmp(d->defs[i].key, key))
-			return &d->defs[i];
-	return NULL;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(task, "version");
+	const char *s = cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(task, "instruction"));
+
+	r->instruction = strdup(s ? s : "");
+	r->version = cJSON_IsNumber(v) ? v->valueint : 0;
+	s = cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(task, "section"));
+	snprintf(r->key, sizeof(r->key), "%s", s ? s : "");
 }
 
 /* The request row (the truth), or the task's own fields without one.
  * 1 found, 0 gone, -1 database error. */
 static int
-load_request(struct rjob *j, const cJSON *task)
+load_request(struct regen_job *r, const cJSON *task)
 {
 	struct kg_err err = {0};
 	PGresult *res;
@@ -410,477 +283,277 @@ load_request(struct rjob *j, const cJSON *task)
 	s = cJSON_GetStringValue(
 		cJSON_GetObjectItemCaseSensitive(task, "request_id"));
 	if (!s || !*s) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(task,
-								  "version");
-
-		s = cJSON_GetStringValue(
-			cJSON_GetObjectItemCaseSensitive(task, "instruction"));
-		j->instruction = strdup(s ? s : "");
-		j->version = cJSON_IsNumber(v) ? v->valueint : 0;
-		s = cJSON_GetStringValue(
-			cJSON_GetObjectItemCaseSensitive(task, "section"));
-		snprintf(j->key, sizeof(j->key), "%s", s ? s : "");
+		request_of_task(r, task);
 		return 1;
 	}
-	snprintf(j->request_id, sizeof(j->request_id), "%s", s);
+	snprintf(r->request_id, sizeof(r->request_id), "%s", s);
 	res = KG_DB_QUERY(&err,
 		"SELECT key, instruction, requested_version "
 		"FROM regeneration_requests WHERE id = $1::bigint "
-		"AND project_id = $2::uuid", j->request_id, j->t.project_id);
+		"AND project_id = $2::uuid", r->request_id, r->j.t.project_id);
 	if (!res) {
-		KG_WARN("regeneration %s: %s", j->t.ident, err.message);
+		KG_WARN("regeneration %s: %s", r->j.t.ident, err.message);
 		return -1;
 	}
 	found = PQntuples(res) == 1;
 	if (found) {
-		snprintf(j->key, sizeof(j->key), "%s", PQgetvalue(res, 0, 0));
-		j->instruction = strdup(PQgetvalue(res, 0, 1));
-		j->version = atoi(PQgetvalue(res, 0, 2));
+		snprintf(r->key, sizeof(r->key), "%s", PQgetvalue(res, 0, 0));
+		r->instruction = strdup(PQgetvalue(res, 0, 1));
+		r->version = atoi(PQgetvalue(res, 0, 2));
 	}
 	PQclear(res);
 	return found;
 }
 
-/*
- * The card: status and version (checked at once: no AI call for a
- * request that cannot be applied), the input row, the section's text and
- * the other sections as context.  0 ok, 1 give up (j->why), -1 error.
- */
+/* Why the card cannot be regenerated (j->error), or 0. */
 static int
-load_card(struct rjob *j)
+card_refused(struct regen_job *r, PGresult *res)
 {
-	struct kg_err err = {0};
-	struct kg_buf card = {0};
-	PGresult *res = KG_DB_QUERY(&err,
-		"SELECT p.status, p.version, p.input::text, d.key, d.title, "
-		"d.guidance, s.body FROM projects p CROSS JOIN section_defs d "
-		"LEFT JOIN sections s ON s.project_id = p.id AND s.key = d.key "
-		"WHERE p.id = $1::uuid ORDER BY d.position", j->t.project_id);
-	int rc = 0;
+	char *why = r->j.error;
+	size_t n = sizeof(r->j.error);
 
-	if (!res) {
-		KG_WARN("regeneration %s: %s", j->t.ident, err.message);
-		return -1;
-	}
-	if (!PQntuples(res)) {
-		snprintf(j->why, sizeof(j->why), "the project is gone");
-		rc = 1;
-	} else if (strcmp(PQgetvalue(res, 0, 0), "COMPLETED")) {
-		snprintf(j->why, sizeof(j->why), "the project is %s",
-			 PQgetvalue(res, 0, 0));
-		rc = 1;
-	} else if (j->version > 0 &&
-		   atoi(PQgetvalue(res, 0, 1)) != j->version) {
-		snprintf(j->why, sizeof(j->why), "edited meanwhile");
-		rc = 1;
-	}
-	for (int i = 0; !rc && i < PQntuples(res); i++) {
+	if (!PQntuples(res))
+		snprintf(why, n, "the project is gone");
+	else if (strcmp(PQgetvalue(res, 0, 0), "COMPLETED"))
+		snprintf(why, n, "the project is %s", PQgetvalue(res, 0, 0));
+	else if (r->version > 0 && atoi(PQgetvalue(res, 0, 1)) != r->version)
+		snprintf(why, n, "edited meanwhile");
+	else
+		return 0;
+	return 1;
+}
+
+/* The section's text and spec, the other sections as the card. */
+static void
+card_text(struct regen_job *r, PGresult *res)
+{
+	struct kg_buf card = {0};
+
+	for (int i = 0; i < PQntuples(res); i++) {
 		const char *body = PQgetisnull(res, i, 6) ? ""
 							  : PQgetvalue(res, i, 6);
 		struct kg_buf spec = {0};
 
-		if (strcmp(PQgetvalue(res, i, 3), j->key)) {
+		if (strcmp(PQgetvalue(res, i, 3), r->key)) {
 			kg_buf_printf(&card, "## %s\n%s\n\n",
 				      PQgetvalue(res, i, 4),
 				      *body ? body : "(pusta)");
 			continue;
 		}
-		j->current = strdup(body);
+		r->current = strdup(body);
 		kg_buf_printf(&spec, "%s, %d–%d słów: %s",
-			      PQgetvalue(res, i, 4), j->def->min_words,
-			      j->def->max_words, PQgetvalue(res, i, 5));
-		j->spec = kg_buf_take(&spec);
+			      PQgetvalue(res, i, 4), r->def->min_words,
+			      r->def->max_words, PQgetvalue(res, i, 5));
+		r->spec = kg_buf_take(&spec);
 	}
-	if (!rc) {
-		j->input_json = strdup(PQgetvalue(res, 0, 2));
-		j->input = cJSON_Parse(j->input_json);
-		j->card = kg_buf_take(&card);
-		if (!j->card)
-			j->card = strdup("");
-	}
+	r->card = kg_buf_take(&card);
+	if (!r->card)
+		r->card = strdup("");
 	kg_buf_free(&card);
+}
+
+/*
+ * The card: status and version (checked at once: no AI call for a
+ * request that cannot be applied), the input row, the section's text and
+ * the other sections as context.  0 ok, 1 give up (j->error), -1 error.
+ */
+static int
+load_card(struct regen_job *r)
+{
+	struct kg_err err = {0};
+	PGresult *res = KG_DB_QUERY(&err,
+		"SELECT p.status, p.version, p.input::text, d.key, d.title, "
+		"d.guidance, s.body FROM projects p CROSS JOIN section_defs d "
+		"LEFT JOIN sections s ON s.project_id = p.id AND s.key = d.key "
+		"WHERE p.id = $1::uuid ORDER BY d.position", r->j.t.project_id);
+	int rc = 0;
+
+	if (!res) {
+		KG_WARN("regeneration %s: %s", r->j.t.ident, err.message);
+		return -1;
+	}
+	rc = card_refused(r, res);
+	if (!rc) {
+		card_text(r, res);
+		r->input_json = strdup(PQgetvalue(res, 0, 2));
+		r->input = cJSON_Parse(r->input_json);
+	}
 	PQclear(res);
 	return rc;
 }
 
-/* Render the prompts of stage "regenerate" and set up the request. */
+/* Render the prompts of stage "regenerate" (wk_data) and set up the
+ * request.  0 ok, 1 give up (j->error), -1 out of memory. */
 static int
-prepare(struct rjob *j)
+prepare(struct regen_job *r)
 {
-	const struct wk_data *d = &j->w->data;
-	struct kg_err err = {0};
-	const char *ins;
-	cJSON *ctx;
-	PGresult *res = kg_db_query(&err,
-		"SELECT system, body, max_tokens FROM prompt_templates "
-		"WHERE stage = 'regenerate'", 0, NULL);
+	const struct wk_data *d = &r->j.w->data;
+	const struct kg_prompt *p = &d->regenerate;
 	const char *names[] = {"input_json", "section_key", "section_title",
 			       "section_spec", "card", "current",
 			       "instruction"};
+	const char *values[] = {
+		r->input_json, r->key, r->def->title,
+		r->spec ? r->spec : r->def->title, r->card ? r->card : "",
+		r->current ? r->current : "",
+		r->instruction[0] ? r->instruction
+				  : "brak; napisz sekcję na nowo, lepiej"};
+	cJSON *ctx;
 
-	if (!res) {
-		KG_WARN("regeneration %s: %s", j->t.ident, err.message);
-		return -1;
-	}
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		snprintf(j->why, sizeof(j->why),
+	if (!p->body) {
+		snprintf(r->j.error, sizeof(r->j.error),
 			 "no prompt for stage regenerate");
 		return 1;
 	}
-	ins = j->instruction[0] ? j->instruction
-				: "brak; napisz sekcję na nowo, lepiej";
-	{
-		const char *values[] = {j->input_json, j->key, j->def->title,
-					j->spec ? j->spec : j->def->title,
-					j->card ? j->card : "",
-					j->current ? j->current : "", ins};
-
-		j->system = kg_stage_prompt_render(PQgetvalue(res, 0, 0), names,
-					     values, 7);
-		j->prompt = kg_stage_prompt_render(PQgetvalue(res, 0, 1), names,
-					     values, 7);
-	}
-	j->max_tokens = atoi(PQgetvalue(res, 0, 2));
-	PQclear(res);
+	r->system = kg_stage_prompt_render(p->system, names, values, 7);
+	r->prompt = kg_stage_prompt_render(p->body, names, values, 7);
 	ctx = cJSON_CreateObject();
-	cJSON_AddStringToObject(ctx, "current", j->current ? j->current : "");
-	cJSON_AddStringToObject(ctx, "instruction", j->instruction);
-	j->context = cJSON_PrintUnformatted(ctx);
+	cJSON_AddStringToObject(ctx, "current", r->current ? r->current : "");
+	cJSON_AddStringToObject(ctx, "instruction", r->instruction);
+	r->context = cJSON_PrintUnformatted(ctx);
 	cJSON_Delete(ctx);
-	if (!j->system || !j->prompt || !j->context)
+	if (!r->system || !r->prompt || !r->context)
 		return -1;
-	j->req = (struct kg_ai_request){
+	r->j.req = (struct kg_ai_request){
 		.stage = "regenerate",
-		.system = j->system,
-		.prompt = j->prompt,
-		.max_tokens = j->max_tokens,
-		.input = j->input,
-		.defs = j->def,
+		.system = r->system,
+		.prompt = r->prompt,
+		.max_tokens = p->max_tokens,
+		.input = r->input,
+		.defs = r->def,
 		.ndefs = 1,
 		.tpls = d->tpls,
 		.ntpls = d->ntpls,
-		.previous = j->context,
+		.previous = r->context,
 	};
 	return 0;
 }
 
-enum start { STARTED, DEFER, DROP, RETRY };
+/* The lease of the project's regenerations: 1 ours, else the task was
+ * deferred (0: leased elsewhere) or requeued (-1). */
+static int
+lease(struct wk *w, const char *task, const struct kg_task *t)
+{
+	struct kg_err err = {0};
+	int rc;
 
-static enum start
-start(struct wk *w, const char *task)
+	/* One regeneration of a project at a time: the others wait. */
+	rc = wk_job_find(w, &wk_regen_queue, t->ident)
+		     ? 0
+		     : kg_queue_lease(KG_QUEUE_REGENERATE, w->id, task,
+				      kg_conf_int("worker", "lease_ms"), &err);
+	if (rc == 0) {
+		kg_queue_defer(KG_QUEUE_REGENERATE, w->id, task, &err);
+		/* Its batch is skipped for a moment; the others go on. */
+		wk_skip_add(&wk_state(w, &wk_regen_queue)->skip, t->batch_id,
+			    kg_loop_now_ms() + WK_SKIP_MS);
+	} else if (rc < 0) {
+		kg_queue_requeue(KG_QUEUE_REGENERATE, w->id, task, &err);
+	}
+	return rc;
+}
+
+/* The request, the card, the prompt: 0 ready, 1 give up, 2 gone, -1
+ * database error. */
+static int
+load(struct regen_job *r, const char *task)
+{
+	cJSON *o = cJSON_Parse(task);
+	int rc = load_request(r, o);
+
+	cJSON_Delete(o);
+	if (rc <= 0)
+		return rc == 0 ? 2 : -1;
+	r->def = wk_data_def(&r->j.w->data, r->key);
+	if (!r->def) {
+		snprintf(r->j.error, sizeof(r->j.error), "unknown section");
+		return 1;
+	}
+	rc = load_card(r);
+	return rc == 0 ? prepare(r) : rc;
+}
+
+static enum wk_take
+regen_start(struct wk *w, const char *task)
 {
 	struct kg_err err = {0};
 	struct kg_task t;
-	struct rjob *j;
-	cJSON *o;
-	char bad[KG_FAILOVER_NAME + 64];
+	struct regen_job *r;
 	int rc;
 
 	if (kg_task_parse(task, &t) < 0 || strcmp(t.kind, KG_TASK_REGENERATE) ||
 	    !t.project_id[0] || !t.batch_id[0]) {
 		KG_WARN("dropping a malformed regenerate task: %.200s", task);
 		kg_queue_ack(KG_QUEUE_REGENERATE, w->id, task, &err);
-		return DROP;
+		return WK_DROP;
 	}
-	/* One regeneration of a project at a time: the others wait. */
-	if (find_job(&t)) {
-		kg_queue_defer(KG_QUEUE_REGENERATE, w->id, task, &err);
-		return DEFER;
-	}
-	rc = kg_queue_lease(KG_QUEUE_REGENERATE, w->id, task,
-			    kg_conf_int("worker", "lease_ms"), &err);
-	if (rc <= 0) {
-		if (rc == 0)
-			kg_queue_defer(KG_QUEUE_REGENERATE, w->id, task, &err);
-		else
-			kg_queue_requeue(KG_QUEUE_REGENERATE, w->id, task,
-					 &err);
-		return rc == 0 ? DEFER : RETRY;
-	}
-	j = calloc(1, sizeof(*j));
-	if (!j) {
+	rc = lease(w, task, &t);
+	if (rc <= 0)
+		return rc == 0 ? WK_DEFER : WK_RETRY;
+	r = (struct regen_job *)wk_job_new(w, &wk_regen_queue, task, &t,
+					   sizeof(*r));
+	if (!r) {
 		kg_queue_requeue(KG_QUEUE_REGENERATE, w->id, task, &err);
-		return RETRY;
+		return WK_RETRY;
 	}
-	j->w = w;
-	j->t = t;
-	j->task = strdup(task);
-	j->fo.attempt = 1;
-	j->next = jobs;
-	jobs = j;
-	w->njobs++;
-	o = cJSON_Parse(task);
-	rc = load_request(j, o);
-	cJSON_Delete(o);
-	if (rc <= 0) {
-		if (rc == 0) {
-			KG_INFO("regeneration request %s of %s is gone "
-				"(done already); dropped", j->request_id,
-				t.project_id);
-			job_end(j, 1);
-			return DROP;
-		}
+	rc = load(r, task);
+	if (rc == 2) {
+		KG_INFO("regeneration request %s of %s is gone (done "
+			"already); dropped", r->request_id, t.project_id);
+		wk_job_end(&r->j, 1);
+		return WK_DROP;
+	}
+	if (rc < 0) {
 		kg_queue_requeue(KG_QUEUE_REGENERATE, w->id, task, &err);
-		job_end(j, 0);
-		return RETRY;
+		wk_job_end(&r->j, 0);
+		return WK_RETRY;
 	}
-	j->def = find_def(&w->data, j->key);
-	if (!j->def) {
-		snprintf(j->why, sizeof(j->why), "unknown section");
-		give_up(j);
-		return DROP;
-	}
-	rc = load_card(j);
-	if (rc == 0)
-		rc = prepare(j);
-	if (rc != 0) {
-		if (rc > 0) {
-			give_up(j);
-			return DROP;
-		}
-		kg_queue_requeue(KG_QUEUE_REGENERATE, w->id, task, &err);
-		job_end(j, 0);
-		return RETRY;
-	}
-	if (kg_failover_begin(&j->fo, bad, sizeof(bad)) < 0) {
-		snprintf(j->why, sizeof(j->why),
-			 "[ai] providers: bad entry \"%s\"", bad);
-		give_up(j);
-		return DROP;
+	if (rc > 0) {
+		give_up(&r->j);
+		return WK_DROP;
 	}
 	KG_INFO("project %s: regenerating section %s (request %s, "
-		"instruction \"%.80s\")", t.project_id, j->key,
-		j->request_id[0] ? j->request_id : "-", j->instruction);
-	dispatch(j);
-	return STARTED;
+		"instruction \"%.80s\")", t.project_id, r->key,
+		r->request_id[0] ? r->request_id : "-", r->instruction);
+	snprintf(r->j.what, sizeof(r->j.what), "regeneration %s/%s",
+		 t.project_id, r->key);
+	wk_ai_start(&r->j);
+	return WK_STARTED;
 }
 
-/* ------------------------------------------------------------------ */
-/* Housekeeping                                                       */
-
-static void
-renew(struct wk *w)
-{
-	long long lease = kg_conf_int("worker", "lease_ms");
-	struct rjob *j = jobs, *next;
-
-	(void)w;
-	for (; j; j = next) {
-		struct kg_err err = {0};
-
-		next = j->next;
-		if (kg_queue_renew(j->w->id, j->task, lease, &err) == 0) {
-			KG_WARN("lost the lease of %s; abandoning it",
-				j->t.ident);
-			job_end(j, 1);
-		}
-	}
-}
-
-static int
-runs_here(const char *task)
-{
-	for (struct rjob *j = jobs; j; j = j->next)
-		if (!strcmp(j->task, task))
-			return 1;
-	return 0;
-}
-
-static void
-reap(struct wk *w)
-{
-	struct kg_err err = {0};
-	long long n = kg_queue_reap(KG_QUEUE_REGENERATE, &err);
-	size_t ntasks = 0;
-	char **tasks;
-
-	if (n > 0)
-		KG_INFO("reaper: %lld task(s) of dead workers requeued", n);
-	tasks = kg_queue_processing(KG_QUEUE_REGENERATE, w->id, &ntasks, &err);
-	for (size_t i = 0; i < ntasks; i++) {
-		if (!runs_here(tasks[i]) &&
-		    kg_queue_requeue(KG_QUEUE_REGENERATE, w->id, tasks[i],
-				     &err) == 0)
-			KG_INFO("requeued a stray regenerate task of ours: "
-				"%.120s", tasks[i]);
-		free(tasks[i]);
-	}
-	free(tasks);
-}
-
-static int
-was_suspect(const char *id)
-{
-	for (size_t i = 0; i < nsuspects; i++)
-		if (!strcmp(suspects[i], id))
-			return 1;
-	return 0;
-}
-
-static void
-free_suspects(void)
-{
-	for (size_t i = 0; i < nsuspects; i++)
-		free(suspects[i]);
-	free(suspects);
-	suspects = NULL;
-	nsuspects = 0;
-}
-
-/* The task the API would have pushed for request row i. */
+/* The task the API would have pushed for a row of lost_sql. */
 static char *
-task_json(PGresult *res, int i)
+regen_task_of(PGresult *res, int i)
 {
-	cJSON *o = cJSON_CreateObject();
-	char *s;
-
-	cJSON_AddStringToObject(o, "kind", KG_TASK_REGENERATE);
-	cJSON_AddStringToObject(o, "project_id", PQgetvalue(res, i, 1));
-	cJSON_AddStringToObject(o, "batch_id", PQgetvalue(res, i, 2));
-	cJSON_AddStringToObject(o, "section", PQgetvalue(res, i, 3));
-	cJSON_AddStringToObject(o, "instruction", PQgetvalue(res, i, 4));
-	cJSON_AddNumberToObject(o, "version", atoi(PQgetvalue(res, i, 5)));
-	cJSON_AddStringToObject(o, "user_id", PQgetvalue(res, i, 6));
-	cJSON_AddStringToObject(o, "request_id", PQgetvalue(res, i, 0));
-	s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	return s;
+	return kg_project_regen_task(&(struct kg_regen_task){
+		.request_id = PQgetvalue(res, i, 0),
+		.project_id = PQgetvalue(res, i, 1),
+		.batch_id = PQgetvalue(res, i, 2),
+		.section = PQgetvalue(res, i, 3),
+		.instruction = PQgetvalue(res, i, 4),
+		.version = atoi(PQgetvalue(res, i, 5)),
+		.user_id = PQgetvalue(res, i, 6),
+	});
 }
 
-static void
-reconcile(struct wk *w)
-{
-	long long ms = kg_conf_int("worker", "reconcile_interval") * 1000 - 100;
-	struct kg_err err = {0};
-	char px[24], grace[24];
-	redisReply *r;
-	PGresult *res;
-	char **now;
-	size_t nnow = 0;
-	int pushed = 0, rows, got;
-
-	snprintf(px, sizeof(px), "%lld", ms > 100 ? ms : 100);
-	r = kg_redis_cmd(&err, "SET kg:lock:reconcile:regenerate %s NX PX %s",
-			 w->id, px);
-	got = r && r->type == REDIS_REPLY_STATUS;
-	freeReplyObject(r);
-	if (!got)
-		return;
-	snprintf(grace, sizeof(grace), "%lld",
-		 kg_conf_int("worker", "reconcile_grace"));
-	res = KG_DB_QUERY(&err,
+const struct wk_queue wk_regen_queue = {
+	.id = WK_Q_REGENERATE,
+	.queue = KG_QUEUE_REGENERATE,
+	.noun = "regeneration",
+	.takes_per_turn = 8,
+	.counts = 1,
+	.needs_data = 1,
+	.start = regen_start,
+	.free_job = regen_free,
+	.lock = "kg:lock:reconcile:regenerate",
+	.lost_sql =
 		"SELECT r.id, r.project_id, p.batch_id, r.key, r.instruction, "
 		"r.requested_version, coalesce(r.requested_by::text, '') "
 		"FROM regeneration_requests r JOIN projects p "
 		"ON p.id = r.project_id "
 		"WHERE r.created_at < now() - $1::int * interval '1 second' "
-		"ORDER BY r.created_at LIMIT 1000", grace);
-	if (!res) {
-		KG_WARN("regeneration reconciler: %s", err.message);
-		return;
-	}
-	rows = PQntuples(res);
-	now = calloc((size_t)rows + 1, sizeof(*now));
-	for (int i = 0; now && i < rows; i++) {
-		const char *id = PQgetvalue(res, i, 0);
-		char *task = task_json(res, i);
-		int lost = task ? kg_queue_push_lost(KG_QUEUE_REGENERATE, task,
-						     1, &err) : -1;
-
-		if (lost == 1 && was_suspect(id)) {
-			if (kg_queue_push_lost(KG_QUEUE_REGENERATE, task, 0,
-					       &err) == 1)
-				pushed++;
-		} else if (lost == 1) {
-			now[nnow++] = strdup(id);
-		}
-		free(task);
-	}
-	PQclear(res);
-	free_suspects();
-	suspects = now;
-	nsuspects = nnow;
-	if (pushed)
-		KG_INFO("reconciler: re-enqueued %d regeneration request(s) "
-			"the queue had lost", pushed);
-}
-
-static void
-take(struct wk *w)
-{
-	long long limit = kg_conf_int("worker", "global_limit");
-
-	if (kg_loop_now_ms() < take_after)
-		return;
-	for (int i = 0; i < TAKES_PER_TURN && w->njobs < limit; i++) {
-		struct kg_err err = {0};
-		const char *names[KG_QUEUE_MAX_SKIP];
-		size_t n = wk_skip_list(&skip, kg_loop_now_ms(), names);
-		char *task = kg_queue_take(KG_QUEUE_REGENERATE, w->id, names, n,
-					   &err);
-		struct kg_task t;
-		enum start rc;
-
-		if (!task)
-			return;
-		rc = start(w, task);
-		/* A deferred task (its project is being regenerated) skips
-		 * its batch for a moment; the other batches go on. */
-		if (rc == DEFER && kg_task_parse(task, &t) == 0)
-			wk_skip_add(&skip, t.batch_id,
-				    kg_loop_now_ms() + WK_SKIP_MS);
-		free(task);
-		if (rc == RETRY) {
-			take_after = kg_loop_now_ms() + RETRY_PAUSE_MS;
-			return;
-		}
-	}
-}
-
-void
-wk_regen_poll(struct wk *w)
-{
-	int64_t now = kg_loop_now_ms();
-	long long lease = kg_conf_int("worker", "lease_ms");
-
-	if (now >= next_renew) {
-		renew(w);
-		next_renew = now + lease / 3;
-	}
-	if (now >= next_reap) {
-		reap(w);
-		next_reap = now + lease / 2;
-	}
-	if (w->stopping)
-		return;
-	if (now >= next_reconcile) {
-		reconcile(w);
-		next_reconcile =
-			now + kg_conf_int("worker", "reconcile_interval") * 1000;
-	}
-	if (w->data_loaded)
-		take(w);
-}
-
-void
-wk_regen_requeue_all(struct wk *w)
-{
-	struct kg_err err = {0};
-
-	while (jobs) {
-		struct rjob *j = jobs;
-
-		kg_ai_cancel(j->call);
-		j->call = NULL;
-		if (kg_queue_requeue(KG_QUEUE_REGENERATE, w->id, j->task,
-				     &err) < 0)
-			KG_WARN("requeue of %s failed (the reconciler will "
-				"recover it): %s", j->t.ident, err.message);
-		else
-			KG_INFO("regeneration %s handed back to the queue",
-				j->t.ident);
-		job_end(j, 0);
-	}
-	free_suspects();
-}
+		"ORDER BY r.created_at LIMIT 1000",
+	.lost_noun = "regeneration request(s)",
+	.task_of = regen_task_of,
+	.ai = &regen_ai,
+};
