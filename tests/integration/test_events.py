@@ -275,6 +275,14 @@ def _open(ctx, base, batch, **kw):
     return s
 
 
+def _watch(ctx, base, batch, **kw):
+    """An open stream whose first event, the snapshot, has been read."""
+    s = _open(ctx, base, batch, **kw)
+    ev = s.next_event(5)
+    assert ev and ev["event"] == "snapshot", ev
+    return s
+
+
 # ---------------------------------------------------------------- tests
 
 def test_events_auth_errors_before_stream(ctx):
@@ -345,9 +353,8 @@ def test_events_out_of_order_publishers(ctx):
 
     def check(name, base):
         batch, projects = _batch(ctx, st["owner"])
-        s = _open(ctx, base, batch)
+        s = _watch(ctx, base, batch)
         try:
-            assert s.next_event(5)["event"] == "snapshot"
             a, b = _next_seq(ctx, batch), _next_seq(ctx, batch)
             _send(ctx, batch, b, project=projects[1])
             time.sleep(0.1)
@@ -364,8 +371,7 @@ def test_events_replay_after_disconnect(ctx):
 
     def check(name, base):
         batch, projects = _batch(ctx, st["owner"])
-        s = _open(ctx, base, batch)
-        assert s.next_event(5)["event"] == "snapshot"
+        s = _watch(ctx, base, batch)
         for i in range(3):
             _publish(ctx, batch, project=projects[0], progress=i)
         got = [s.next_event(5) for _ in range(3)]
@@ -436,9 +442,8 @@ def test_events_heartbeat(ctx):
 
     def check(name, base):
         batch, _ = _batch(ctx, st["owner"])
-        s = _open(ctx, base, batch)
+        s = _watch(ctx, base, batch)
         try:
-            assert s.next_event(5)["event"] == "snapshot"
             t0 = time.monotonic()
             ev = s.next(5)
             assert ev == {"comment": "ping"}, (name, ev)
@@ -489,9 +494,8 @@ def test_events_end_after_batch_completed(ctx):
 
     def check(name, base):
         batch, _ = _batch(ctx, st["owner"])
-        s = _open(ctx, base, batch)
+        s = _watch(ctx, base, batch)
         try:
-            assert s.next_event(5)["event"] == "snapshot"
             ctx.psql(f"UPDATE batches SET status = 'COMPLETED', completed_at = now() WHERE id = '{batch}'")
             done = _publish(ctx, batch, etype="batch.completed", status="COMPLETED", progress=100)
             ev = s.next_event(5)
@@ -589,8 +593,7 @@ def test_events_vanishing_clients_leave_nothing(ctx):
                 f"[{name}] relay {pid}: threads {procs0[pid][0]} -> {tasks}"
         assert len(subs) <= len(procs), f"[{name}] {len(subs)} subscribers for {len(procs)} relays"
         # and the relay still serves
-        s = _open(ctx, base, batch)
-        assert s.next_event(5)["event"] == "snapshot"
+        s = _watch(ctx, base, batch)
         s.close()
     ctx.check_servers(check)
 
@@ -649,9 +652,8 @@ def test_events_real_generated_batch(ctx):
     base = ctx.servers["lighttpd"]
     batch, _ = _batch(ctx, st["owner"])
     ctx.psql(f"UPDATE batches SET status = 'VALIDATED' WHERE id = '{batch}'")
-    s = _open(ctx, base, batch)
+    s = _watch(ctx, base, batch)
     try:
-        assert s.next_event(5)["event"] == "snapshot"
         r = ctx.request(base, "POST", f"/api/batches/{batch}/generate",
                         headers={"Authorization": "Bearer " + st["token"]})
         if r.status in (404, 405):
