@@ -618,7 +618,9 @@ def test_events_redis_restart_mid_stream(ctx):
             _next_seq(ctx, batches[name])  # seq 2: published while Redis is down
     finally:
         ctx.stack("start", "redis")
-    time.sleep(1.5)  # let the relays resubscribe
+    # the relays resubscribe (their dispatchers reconnect)
+    ctx.wait_until(lambda: all(int(ctx.redis("PUBSUB", "NUMSUB", f"kg:batch:{b}").split()[-1]) >= 1
+                               for b in batches.values()), timeout=30, what="relays subscribed again")
     tail = {name: [_publish(ctx, batches[name])["seq"] for _ in range(2)] for name in ctx.servers}
 
     def check(name, base):

@@ -215,14 +215,16 @@ def test_metrics_show_slots_and_queue_wait(ctx):
             batch, _ = db_batch(ctx, user, 6)
             assert post_generate(ctx, ctx.servers["lighttpd"], user, batch).status == 202
             wait_batch_done(ctx, batch)
-            time.sleep(0.5)     # one more heartbeat publishes the figures
-            r = ctx.request(ctx.servers["lighttpd"], "GET", "/metrics", headers=metrics_auth(ctx))
-            assert r.status == 200, r
-            text = r.text
-            lines = [x for x in text.splitlines() if x.startswith("kartograf_worker_slot_seconds_total{")]
-            used = [float(x.split()[-1]) for x in lines if 'kind="used"' in x]
-            offered = [float(x.split()[-1]) for x in lines if 'kind="offered"' in x]
-            assert used and offered and max(used) > 0 and max(offered) >= max(used), lines
+
+            def slot_figures():  # a later heartbeat publishes them
+                r = ctx.request(ctx.servers["lighttpd"], "GET", "/metrics", headers=metrics_auth(ctx))
+                assert r.status == 200, r
+                lines = [x for x in r.text.splitlines() if x.startswith("kartograf_worker_slot_seconds_total{")]
+                used = [float(x.split()[-1]) for x in lines if 'kind="used"' in x]
+                offered = [float(x.split()[-1]) for x in lines if 'kind="offered"' in x]
+                return used and max(used) > 0 and (r.text, lines, used, offered)
+            text, lines, used, offered = ctx.wait_until(slot_figures, timeout=20, what="slot figures in /metrics")
+            assert offered and max(offered) >= max(used), lines
             assert 'kartograf_queue_wait_seconds{quantile="0.5"}' in text, text[-2000:]
             stop_proc(w)
     finally:
