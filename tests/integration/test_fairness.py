@@ -102,7 +102,14 @@ def test_free_slots_go_to_other_batches(ctx):
             samples = _sample(ctx, batches, lambda: all(
                 batch_status(ctx, b) in ("COMPLETED", "PARTIAL") for b in batches))
             totals = [sum(s) for s in samples]
-            assert max(totals) == 15, f"peak {max(totals)} of 15 slots"
+            assert max(totals) <= 15, f"peak {max(totals)} of 15 slots"
+            # the peak from the projects' own times (a poller on a loaded
+            # machine can miss it), 0.2 s into each run (a run is >= 0.3 s): a
+            # claim's started_at is its transaction's start, which can precede
+            # the finish that freed its slot by a lock wait
+            times = [t for b in batches for t in _times(ctx, b)]
+            peak = max(_running_at(times, t + 0.2) for t, _ in times)
+            assert peak >= 15, f"peak {peak} of 15 slots (the poller saw {max(totals)})"
             assert all(max(s[i] for s in samples) <= 5 for i in range(3)), "per-batch limit broken"
             # while every batch still had waiting work the slots stayed
             # (nearly) full: FIFO with its deferral pause held 5 here; the
