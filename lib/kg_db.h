@@ -84,7 +84,7 @@ int kg_db_exec_script(struct kg_err *err, const char *sql);
  * statement; the values travel as data, never as SQL.  0 or -1 (err
  * set as for kg_db_query).  Many rows at once: for 1,000 projects ~2.3x
  * faster than INSERT ... SELECT FROM jsonb_array_elements (README
- * "Reading cards and lists").
+ * "Speed of the read path").
  */
 int kg_db_copy(struct kg_err *err, const char *sql, const char *data,
 	       size_t len);
