@@ -286,6 +286,79 @@ await test('login → batches list', async () => {
   state.loggedIn = true;
 });
 
+// Issue 20, Lighthouse mobile: the batches page loads on a phone without a
+// layout shift (the top bar's nav appearing once the script ran pushed the
+// page down by 90 px: CLS 0.10) and without creating an Intl formatter (the
+// first one loads ICU's data: 60-250 ms of main thread, the longest task at
+// load); the hand-written pl-PL formatting is Intl's, character for character.
+await test('batches page on a 412-wide phone: no layout shift, no Intl at load; pl-PL formatting matches Intl', async () => {
+  const { ctx, page: m } = await newPage({ viewport: { width: 412, height: 823 } });
+  try {
+    await m.addInitScript(() => {
+      window.__shifts = [];
+      new PerformanceObserver((l) => {
+        for (const e of l.getEntries()) {
+          if (!e.hadRecentInput) window.__shifts.push([e.value, (e.sources || []).map((x) => (x.node ? x.node.nodeName + (x.node.id ? `#${x.node.id}` : '') : '?')).join(' ')]);
+        }
+      }).observe({ type: 'layout-shift', buffered: true });
+      window.__intl = [];
+      for (const k of ['DateTimeFormat', 'NumberFormat', 'PluralRules', 'RelativeTimeFormat', 'ListFormat', 'Collator']) {
+        const C = Intl[k];
+        Intl[k] = new Proxy(C, {
+          construct(t, a) { window.__intl.push(k); return Reflect.construct(t, a); },
+          apply(t, self, a) { window.__intl.push(k); return Reflect.apply(t, self, a); },
+        });
+      }
+    });
+    await login(m, BASE);
+    await m.reload(); // a fresh load of #/ with the session, no input since
+    await m.waitForSelector('.batch-list table.data, .batch-list p.note:not(:has-text("Wczytywanie"))');
+    await m.waitForTimeout(500);
+    const r = await m.evaluate(() => ({ shifts: window.__shifts, intl: window.__intl, bar: document.querySelector('.topbar').getBoundingClientRect().height }));
+    const cls = r.shifts.reduce((a, [v]) => a + v, 0);
+    assert(cls < 0.01, `no layout shift while the batches page loads on a phone (CLS ${cls.toFixed(4)}: ${JSON.stringify(r.shifts)})`);
+    assert(r.intl.length === 0, `no Intl object made while the batches page loads (${r.intl})`);
+    const bad = await m.evaluate(async () => {
+      const d = await import('/app/dom.js');
+      const lc = await import('/app/lifecycle.js');
+      const out = [];
+      const same = (what, mine, intl) => { if (mine !== intl) out.push(`${what}: ${JSON.stringify(mine)} != Intl ${JSON.stringify(intl)}`); };
+      const dt = new Intl.DateTimeFormat('pl-PL', { dateStyle: 'medium', timeStyle: 'short' });
+      for (let mo = 0; mo < 12; mo++) {
+        for (const [day, hr, mi] of [[1, 0, 0], [9, 9, 5], [28, 23, 59]]) {
+          const x = new Date(2026, mo, day, hr, mi);
+          same('fmtDateTime', d.fmtDateTime(x.toISOString()), dt.format(x));
+        }
+      }
+      const day = new Intl.DateTimeFormat('pl-PL', { day: '2-digit', month: '2-digit', year: 'numeric' });
+      for (const s of ['2026-03-01', '1999-12-31', '2024-02-29']) {
+        const [y, mo, dd] = s.split('-').map(Number);
+        same('fmtDay', d.fmtDay(s), day.format(new Date(Date.UTC(y, mo - 1, dd, 12))));
+      }
+      const nums = [0, 1, 7, 12, 999, 1000, 1234, 9999, 10000, 12345.5, 123456, 1234567.891, 0.5, 0.05, 0.004, 0.00049, 0.0005,
+        0.00005, 1.005, 2.675, 0.125, 0.99995, 9.99999, 99999.9999, 1e-7, 3.14159265, 50000, 0.1 + 0.2, 1e15, 1234.5678, 0.015, 0.0149];
+      const f3 = new Intl.NumberFormat('pl-PL');
+      const usd = new Intl.NumberFormat('pl-PL', { style: 'currency', currency: 'USD', maximumFractionDigits: 4 });
+      const usd2 = new Intl.NumberFormat('pl-PL', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 2 });
+      const usd4 = new Intl.NumberFormat('pl-PL', { style: 'currency', currency: 'USD', maximumFractionDigits: 4 });
+      const pln = new Intl.NumberFormat('pl-PL', { style: 'currency', currency: 'PLN' });
+      for (const n of nums) {
+        same(`fmtNum(${n})`, d.fmtNum(n), f3.format(n));
+        same(`fmtCost(${n})`, d.fmtCost(n), usd.format(n));
+        same(`fmtMoney(${n})`, d.fmtMoney(n), pln.format(n));
+        same(`fmtUsd(${n})`, lc.fmtUsd(n), n > 0 && n < 0.01 ? usd4.format(n) : usd2.format(n));
+      }
+      const pr = new Intl.PluralRules('pl-PL');
+      for (let n = 0; n <= 1200; n++) same(`plural(${n})`, d.pluralCategory(n), pr.select(n));
+      return out;
+    });
+    assert(bad.length === 0, `pl-PL formatting matches Intl (${bad.length} differences: ${bad.slice(0, 8).join('; ')})`);
+    assert(r.bar < 70, `the top bar stays one row on a 412-wide phone (${r.bar} px)`);
+  } finally {
+    await ctx.close();
+  }
+}, { needs: ['loggedIn'] });
+
 await test('bad file: preview flags problems, server 400 shows per-cell errors and the template link', async () => {
   const file = writeTmp(`bad-${uniq}.xlsx`, xlsxBuffer(badRows()));
   await page.setInputFiles('#file', file);
