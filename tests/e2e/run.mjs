@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import net from 'node:net';
+import os from 'node:os';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
@@ -948,18 +949,54 @@ function mainTasks(traceBuf, fromMark, toMark) {
   };
 }
 
+// The page on its own core. A user's browser does not share its CPU with
+// the server, but here the ASan-built stack (worker, PostgreSQL, the event
+// relay) generating 1,000 cards at full speed shares two cores with
+// Chromium, and the page's tasks took 2-2.2x their CPU time in wall clock.
+// While the page is measured every process of the stack (the pid files in
+// STATE/run and their descendants: PostgreSQL's backends, the worker's
+// children) may run on CPUs 1..n-1 only, so CPU 0 is Chromium's (which may
+// still use the others when they are free); afterwards the stack gets every
+// CPU again. Pinning Chromium itself to CPU 0 was tried: its browser, viz
+// and renderer processes then queue behind each other on one core. Needs 2
+// CPUs and taskset (util-linux); returns whether it split.
+function procTree() {
+  const kids = new Map();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let st;
+    try { st = fs.readFileSync(`/proc/${d}/stat`, 'utf8'); } catch { continue; }
+    const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+    if (!kids.has(ppid)) kids.set(ppid, []);
+    kids.get(ppid).push(Number(d));
+  }
+  const below = (pid, out = new Set()) => { out.add(pid); for (const k of kids.get(pid) || []) below(k, out); return out; };
+  return below;
+}
+async function splitCpus(on) {
+  const n = os.cpus().length;
+  if (n < 2 || !STACK) return false;
+  const below = procTree();
+  const stack = new Set();
+  for (const f of fs.readdirSync(path.join(STACK, 'run'))) {
+    if (!/\.pid(\.kg)?$/.test(f)) continue;
+    const pid = Number(fs.readFileSync(path.join(STACK, 'run', f), 'utf8').trim().split('\n')[0]);
+    if (pid > 1) for (const p of below(pid)) stack.add(p);
+  }
+  const done = await Promise.all([...stack].map((p) =>
+    execFileP('taskset', ['-a', '-p', '-c', on ? `1-${n - 1}` : `0-${n - 1}`, String(p)]).then(() => true, () => false)));
+  return on && done.some(Boolean);
+}
+
 // The limits of issue 20, for a batch page with SCALE_N projects while it
-// generates. CPU-time limits are always asserted. Wall-clock limits are
-// asserted when the page was not starved of CPU (wall/CPU of its main thread
-// below E2E_STARVED, default 2; the machine is shared), and else reported.
-const SCALE_N = Number(process.env.E2E_SCALE_N || 300);
-const STARVED = Number(process.env.E2E_STARVED || 2);
-// The wall-clock limits are asserted only on request (E2E_WALL=1, a quiet
-// machine): in make test the ASan-built server and the worker share two
-// cores with Chromium, and a run that the starvation factor judged fair
-// still saw a 224 ms wall-clock task with 50 ms of CPU.  The CPU limits
-// are always asserted.
-const ASSERT_WALL = process.env.E2E_WALL === '1';
+// generates, with the page on its own core (above). CPU-time limits are
+// always asserted; wall-clock limits too when the CPUs could be split and
+// the renderer still was not starved (wall/CPU of its main thread below
+// E2E_STARVED, default 1.5: something outside the test loads the machine),
+// else they are reported. E2E_WALL=0: report only.
+const SCALE_N = Number(process.env.E2E_SCALE_N || 1000);
+const STARVED = Number(process.env.E2E_STARVED || 1.5);
+const ASSERT_WALL = process.env.E2E_WALL !== '0';
 await test(`${SCALE_N} projects: the batch page stays fluid from opening to batch.completed`, async () => {
   const token = await nodeLogin(BASE);
   let t0 = Date.now();
@@ -973,11 +1010,13 @@ await test(`${SCALE_N} projects: the batch page stays fluid from opening to batc
   });
   const { ctx, page: s } = await newPage();
   let tracing = false;
+  let pinned = false;
   try {
     await s.addInitScript(instrumentPage);
     await login(s, BASE);
     const cdp = await ctx.newCDPSession(s);
     await cdp.send('Performance.enable');
+    pinned = await splitCpus(true);
     await browser.startTracing(s, { categories: ['toplevel', 'blink.user_timing', ...(process.env.E2E_SAVE_TRACE ? ['devtools.timeline', 'v8.execute'] : [])] });
     tracing = true;
     const open = await s.evaluate((id) => { performance.mark('e2e:open'); const t = performance.now(); location.hash = `#/batches/${id}`; return t; }, b.id);
@@ -1039,16 +1078,18 @@ await test(`${SCALE_N} projects: the batch page stays fluid from opening to batc
     assert(renderCpu <= 500, `first full render within 500 ms of CPU (${renderCpu.toFixed(0)} ms)`);
     assert(h1.heap <= h0.heap * 1.25 + 2e6, `heap does not grow with the events (${h0.heap} → ${h1.heap})`);
     assert(h1.nodes <= h0.nodes * 1.1 + 500, `DOM nodes do not grow with the events (${h0.nodes} → ${h1.nodes})`);
-    if (ASSERT_WALL && starved < STARVED) {
+    console.log(`#   CPUs: ${pinned ? `the stack on CPU 1-${os.cpus().length - 1}, CPU 0 left to Chromium` : 'shared (not split)'}`);
+    if (ASSERT_WALL && pinned && starved < STARVED) {
       const maxWall = Math.max(0, ...traced.wall);
       assert(maxWall <= 100, `no main-thread task above 100 ms wall clock (max ${maxWall.toFixed(0)} ms)`);
       assert(renderWall <= 500, `first full render within 500 ms (${renderWall.toFixed(0)} ms)`);
       const maxGap = Math.max(0, ...m.sumGaps);
       assert(maxGap <= 1000, `summary updated at least once a second while events arrive (max gap ${maxGap.toFixed(0)} ms)`);
     } else {
-      console.log(`#   note: the renderer was starved of CPU (×${starved.toFixed(1)}): the wall-clock limits are reported above, not asserted`);
+      console.log(`#   note: ${!pinned ? 'the CPUs were not split' : !ASSERT_WALL ? 'E2E_WALL=0' : `the renderer was starved of CPU (×${starved.toFixed(1)})`}: the wall-clock limits are reported above, not asserted`);
     }
   } finally {
+    if (pinned) await splitCpus(false);
     if (tracing) await browser.stopTracing().catch(() => {});
     await ctx.close();
     await restartWorker(null);
@@ -1129,6 +1170,7 @@ await test('editor with 8 sections × 20,000 characters: typing stays within 50 
   assert(r.status === 200, `PATCH 8 × 20,000 characters: ${r.status} ${r.text.slice(0, 200)}`);
   const { ctx, page: e } = await newPage();
   let tracing = false;
+  let pinned = false;
   try {
     await e.addInitScript(() => {
       window.__keys = [];
@@ -1142,6 +1184,7 @@ await test('editor with 8 sections × 20,000 characters: typing stays within 50 
     const ta = '#sec-activities textarea';
     await e.click(ta);
     await e.evaluate((sel) => { const t = document.querySelector(sel); t.setSelectionRange(10000, 10000); }, ta);
+    pinned = await splitCpus(true);
     await browser.startTracing(e, { categories: ['toplevel', 'blink.user_timing'] });
     tracing = true;
     await e.evaluate(() => { window.__keys = []; performance.mark('e2e:typing'); });
@@ -1164,13 +1207,15 @@ await test('editor with 8 sections × 20,000 characters: typing stays within 50 
     await shot(e, 'editor-big', { fullPage: false });
     const maxCpu = Math.max(0, ...traced.cpu);
     assert(maxCpu <= 50, `no task above 50 ms of CPU while typing (max ${maxCpu.toFixed(0)} ms)`);
-    if (ASSERT_WALL && starved < STARVED) {
+    console.log(`#   CPUs: ${pinned ? `the stack on CPU 1-${os.cpus().length - 1}, CPU 0 left to Chromium` : 'shared (not split)'}`);
+    if (ASSERT_WALL && pinned && starved < STARVED) {
       const maxKey = Math.max(0, ...keys.map((k) => k[1]));
       assert(maxKey <= 50, `every keystroke painted within 50 ms (max ${maxKey.toFixed(0)} ms)`);
     } else {
-      console.log(`#   note: the renderer was starved of CPU (×${starved.toFixed(1)}): the wall-clock limit is reported, not asserted`);
+      console.log(`#   note: ${!pinned ? 'the CPUs were not split' : !ASSERT_WALL ? 'E2E_WALL=0' : `the renderer was starved of CPU (×${starved.toFixed(1)})`}: the wall-clock limit is reported, not asserted`);
     }
   } finally {
+    if (pinned) await splitCpus(false);
     if (tracing) await browser.stopTracing().catch(() => {});
     await ctx.close();
   }
