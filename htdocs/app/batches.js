@@ -38,7 +38,7 @@ export function renderBatches(root) {
   replace(root,
     h('h1', null, 'Zestawy projektów'),
     upload.el,
-    h('section', { class: 'card list-card', 'aria-labelledby': 'list-h' },
+    h('section', { class: 'card', 'aria-labelledby': 'list-h' },
       h('h2', { id: 'list-h', tabindex: '-1' }, 'Twoje zestawy'),
       listBox));
 
