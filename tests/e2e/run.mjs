@@ -16,7 +16,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import net from 'node:net';
-import os from 'node:os';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
@@ -955,9 +954,9 @@ function mainTasks(traceBuf, fromMark, toMark) {
 // Chromium, and the page's tasks took 2-2.2x their CPU time in wall clock.
 // While the page is measured every process of the stack (the pid files in
 // STATE/run and their descendants: PostgreSQL's backends, the worker's
-// children) may run on CPUs 1..n-1 only, so CPU 0 is Chromium's (which may
-// still use the others when they are free); afterwards the stack gets every
-// CPU again. Pinning Chromium itself to CPU 0 was tried: its browser, viz
+// children) may run on the CPUs this process may use but the first only, so
+// that one is Chromium's (which may still use the others when they are
+// free); afterwards the stack gets all of them again. Pinning Chromium itself to CPU 0 was tried: its browser, viz
 // and renderer processes then queue behind each other on one core. Needs 2
 // CPUs and taskset (util-linux); returns whether it split.
 function procTree() {
@@ -973,9 +972,19 @@ function procTree() {
   const below = (pid, out = new Set()) => { out.add(pid); for (const k of kids.get(pid) || []) below(k, out); return out; };
   return below;
 }
+// the CPUs this process may use (a container may allow fewer than the host has)
+function allowedCpus() {
+  const m = /^Cpus_allowed_list:\s*(\S+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+  const out = [];
+  for (const part of (m ? m[1] : '').split(',')) {
+    const [a, b] = part.split('-').map(Number);
+    if (Number.isInteger(a)) for (let c = a; c <= (Number.isInteger(b) ? b : a); c++) out.push(c);
+  }
+  return out;
+}
 async function splitCpus(on) {
-  const n = os.cpus().length;
-  if (n < 2 || !STACK) return false;
+  const cpus = allowedCpus();
+  if (cpus.length < 2 || !STACK) return false;
   const below = procTree();
   const stack = new Set();
   for (const f of fs.readdirSync(path.join(STACK, 'run'))) {
@@ -983,8 +992,9 @@ async function splitCpus(on) {
     const pid = Number(fs.readFileSync(path.join(STACK, 'run', f), 'utf8').trim().split('\n')[0]);
     if (pid > 1) for (const p of below(pid)) stack.add(p);
   }
+  const list = (on ? cpus.slice(1) : cpus).join(',');
   const done = await Promise.all([...stack].map((p) =>
-    execFileP('taskset', ['-a', '-p', '-c', on ? `1-${n - 1}` : `0-${n - 1}`, String(p)]).then(() => true, () => false)));
+    execFileP('taskset', ['-a', '-p', '-c', list, String(p)]).then(() => true, () => false)));
   return on && done.some(Boolean);
 }
 
@@ -1081,7 +1091,7 @@ await test(`${SCALE_N} projects: the batch page stays fluid from opening to batc
     assert(renderCpu <= 500, `first full render within 500 ms of CPU (${renderCpu.toFixed(0)} ms)`);
     assert(h1.heap <= h0.heap * 1.25 + 2e6, `heap does not grow with the events (${h0.heap} → ${h1.heap})`);
     assert(h1.nodes <= h0.nodes * 1.1 + 500, `DOM nodes do not grow with the events (${h0.nodes} → ${h1.nodes})`);
-    console.log(`#   CPUs: ${pinned ? `the stack on CPU 1-${os.cpus().length - 1}, CPU 0 left to Chromium` : 'shared (not split)'}`);
+    console.log(`#   CPUs: ${pinned ? `the stack on CPU ${allowedCpus().slice(1).join(',')}, CPU ${allowedCpus()[0]} left to Chromium` : 'shared (not split)'}`);
     if (ASSERT_WALL && pinned && starved < STARVED) {
       const maxWall = Math.max(0, ...traced.wall);
       assert(maxWall <= 100, `no main-thread task above 100 ms wall clock (max ${maxWall.toFixed(0)} ms)`);
@@ -1210,7 +1220,7 @@ await test('editor with 8 sections × 20,000 characters: typing stays within 50 
     await shot(e, 'editor-big', { fullPage: false });
     const maxCpu = Math.max(0, ...traced.cpu);
     assert(maxCpu <= 50, `no task above 50 ms of CPU while typing (max ${maxCpu.toFixed(0)} ms)`);
-    console.log(`#   CPUs: ${pinned ? `the stack on CPU 1-${os.cpus().length - 1}, CPU 0 left to Chromium` : 'shared (not split)'}`);
+    console.log(`#   CPUs: ${pinned ? `the stack on CPU ${allowedCpus().slice(1).join(',')}, CPU ${allowedCpus()[0]} left to Chromium` : 'shared (not split)'}`);
     if (ASSERT_WALL && pinned && starved < STARVED) {
       const maxKey = Math.max(0, ...keys.map((k) => k[1]));
       assert(maxKey <= 50, `every keystroke painted within 50 ms (max ${maxKey.toFixed(0)} ms)`);
