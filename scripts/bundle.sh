@@ -12,10 +12,7 @@
 #     lib/                         libfcgi, libpq, hiredis, libcurl, ... and deps
 #     htdocs/ sql/ share/htaccess.cgi share/htaccess.fcgid
 #     kartograf.conf.example BUNDLE.txt
-set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 B="${1:?usage: bundle.sh BUILD VERSION}"
 V="${2:?usage: bundle.sh BUILD VERSION}"
 NAME="kartograf-$V-linux-$(uname -m)"

@@ -15,9 +15,7 @@
 # shared-strings XML part wrapped into a valid workbook, so mutations
 # reach the XML handlers), fuzz_csv (CSV files), fuzz_multipart (upload
 # bodies, fed in chunks of every size).
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 CLANG="${CLANG:-clang}"
 SECONDS_EACH="${FUZZ_SECONDS:-60}"
 PKGS="libpq hiredis libcurl libcjson libzip libjwt openssl expat xlsxwriter inih libargon2"

@@ -7,12 +7,8 @@
 # ports, creates the demo user, prints the URL and waits. Ctrl-C stops everything.
 # Env: BUILD (default build), KARTOGRAF_STATE (default .state), WITH_APACHE=1 also
 # starts Apache httpd.
-set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-export BUILD="${BUILD:-build}"
-[[ "$BUILD" = /* ]] && BUILD_DIR="$BUILD" || BUILD_DIR="$ROOT/$BUILD"
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+kg_build build
 STATE="${KARTOGRAF_STATE:-$ROOT/.state}"
 KG="$ROOT/scripts/kgstack"
 DEMO_EMAIL="demo@kartograf.local"

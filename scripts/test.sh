@@ -14,12 +14,8 @@
 # The last line is "N passed, N failed"; the exit status is non-zero if any failed.
 # Env: BUILD (default build-asan), KEEP_STATE=1 keeps the temporary stack directory
 # for inspection (stopped), UNIT_TIMEOUT (s, default 120), IT_TIMEOUT (s, default 2400).
-set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-export BUILD="${BUILD:-build-asan}"
-[[ "$BUILD" = /* ]] && BUILD_DIR="$BUILD" || BUILD_DIR="$ROOT/$BUILD"
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+kg_build build-asan
 UNIT_TIMEOUT="${UNIT_TIMEOUT:-120}"
 IT_TIMEOUT="${IT_TIMEOUT:-2400}"
 PATTERN=""

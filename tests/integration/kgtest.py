@@ -14,6 +14,7 @@ and for the worker's tests (test_worker, test_fairness, test_lifecycle, ...):
 import json
 import os
 import signal
+import socket
 import subprocess
 import uuid
 
@@ -24,6 +25,71 @@ def clear_throttle(ctx):
     """Forget failed logins (all tests log in from 127.0.0.1)."""
     for key in ctx.redis("--scan", "--pattern", "kg:login:*").split():
         ctx.redis("DEL", key)
+
+
+class Redis:
+    """A Redis connection of the test's own (RESP over one socket): a command
+    costs no redis-cli process, so two commands leave a known interval apart
+    even on a loaded machine (a process start there can take a second).
+    Reconnects once when Redis went away (a test restarted it)."""
+
+    def __init__(self, ctx):
+        self.port = int(ctx.env["REDIS_PORT"])
+        self.sock = None
+        self.buf = b""
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+        self.sock, self.buf = None, b""
+
+    def cmd(self, *args):
+        parts = [str(a).encode() if not isinstance(a, bytes) else a for a in args]
+        req = b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in parts)
+        for attempt in (1, 2):
+            try:
+                if self.sock is None:
+                    self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+                self.sock.sendall(req)
+                return self._reply()
+            except (OSError, EOFError):
+                self.close()
+                if attempt == 2:
+                    raise
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                raise EOFError("redis closed the connection")
+            self.buf += data
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _reply(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"-":
+            raise AssertionError(f"redis: {rest.decode()}")
+        if kind == b"+":
+            return rest.decode()
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            while len(self.buf) < n + 2:
+                data = self.sock.recv(65536)
+                if not data:
+                    raise EOFError("redis closed the connection")
+                self.buf += data
+            val, self.buf = self.buf[:n], self.buf[n + 2:]
+            return val.decode("utf-8", "replace")
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._reply() for _ in range(n)]
+        raise AssertionError(f"redis: unexpected reply {line[:80]!r}")
 
 
 def add_user(ctx, prefix="t", admin=False, password=PASSWORD):

@@ -29,7 +29,8 @@ reports every failing server at once).
     ctx.stack(cmd, *comps) -> runs `scripts/kgstack cmd STATE comps...` (e.g.
                               ctx.stack('stop', 'pg')); raises on failure
     ctx.state, ctx.config_path, ctx.build, ctx.root
-    ctx.run_program(path, args=(), env=None, stdin=None, timeout=20)
+    ctx.run_program(path, args=(), env=None, stdin=None, timeout=60)
+                           (60 s: a password hash under ASan on a loaded machine took over 20)
                            -> (rc, stdout, stderr) as text; env is added to os.environ
                               (KARTOGRAF_CONFIG defaults to the stack's config)
     ctx.wait_until(fn, timeout=10, interval=0.2, what="...")
@@ -184,7 +185,7 @@ class Context:
             raise AssertionError(f"kgstack {cmd} {' '.join(components)} failed: {p.stderr.strip()[-1500:]}")
         return p.stdout
 
-    def run_program(self, path, args=(), env=None, stdin=None, timeout=20):
+    def run_program(self, path, args=(), env=None, stdin=None, timeout=60):
         e = dict(os.environ)
         e.setdefault("KARTOGRAF_CONFIG", self.config_path)
         e.update(env or {})

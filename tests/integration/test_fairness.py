@@ -25,7 +25,7 @@ def _done(ctx, batch):
                        "AND status = 'COMPLETED'")
 
 
-def _sample(ctx, batches, until, timeout=90):
+def _sample(ctx, batches, until, timeout=180):
     """GENERATING counts per batch every 50 ms until until() holds; a list of tuples."""
     samples = []
     deadline = time.monotonic() + timeout
@@ -38,9 +38,25 @@ def _sample(ctx, batches, until, timeout=90):
     return samples
 
 
+def _times(ctx, batch):
+    """(started_at, finished_at) of every project of the batch, as epoch seconds."""
+    rows = ctx.psql("SELECT extract(epoch FROM started_at), extract(epoch FROM finished_at) "
+                    f"FROM projects WHERE batch_id = '{batch}'").split()
+    return [tuple(float(x) if x else None for x in r.split("|")) for r in rows]
+
+
+def _running_at(times, t):
+    """How many of these (started, finished) runs were under way at time t."""
+    return sum(1 for s, f in times if s <= t < f)
+
+
 def test_small_batch_runs_beside_a_big_one_queued_first(ctx):
     """A 4-project batch queued behind 60 projects of another user starts at
-    once and finishes long before the big batch (FIFO made it wait for all)."""
+    once and finishes long before the big batch (FIFO made it wait for all).
+
+    Judged from the projects' own start and finish times, not from what a
+    poller saw: on a loaded machine a psql every 50 ms sees late and can
+    miss a whole project run."""
     big_owner, small_owner = worker_user(ctx), worker_user(ctx)
     try:
         with own_workers(ctx) as ws:
@@ -49,18 +65,22 @@ def test_small_batch_runs_beside_a_big_one_queued_first(ctx):
             big, _ = db_batch(ctx, big_owner, 60)
             small, _ = db_batch(ctx, small_owner, 4)
             assert post_generate(ctx, ctx.servers["lighttpd"], big_owner, big).json() == {"queued": 60}
-            ctx.wait_until(lambda: _running(ctx, big) >= 1, timeout=15, what="big batch started")
             assert post_generate(ctx, ctx.servers["apache"], small_owner, small).json() == {"queued": 4}
             samples = _sample(ctx, [big, small], lambda: batch_status(ctx, small) == "COMPLETED")
             assert batch_status(ctx, small) == "COMPLETED", batch_status(ctx, small)
-            left = 60 - _done(ctx, big)
-            assert left >= 30, f"the small batch waited for the big one ({left} of 60 left)"
-            # both ran at once, within their per-batch limit of 5
-            assert any(b >= 1 and s >= 1 for b, s in samples), samples[:40]
-            assert max(b for b, _ in samples) <= 5 and max(s for _, s in samples) <= 5
-            wait_batch_done(ctx, big, timeout=90)
+            # within their per-batch limit of 5 (what the poller saw)
+            assert max(b for b, _ in samples) <= 5 and max(s for _, s in samples) <= 5, samples[:40]
+            wait_batch_done(ctx, big, timeout=180)
             check_completed(ctx, big, 60)
             check_completed(ctx, small, 4)
+            bt, st = _times(ctx, big), _times(ctx, small)
+            small_done = max(f for _, f in st)
+            left = sum(1 for _, f in bt if f > small_done)
+            print(f"# small batch done {small_done - min(s for s, _ in st):.2f}s after its first start, "
+                  f"{left} of 60 big projects left then; {len(samples)} polls")
+            assert left >= 30, f"the small batch waited for the big one ({left} of 60 left)"
+            # both ran at once
+            assert any(b0 < s1 and s0 < b1 for b0, b1 in bt for s0, s1 in st), (bt, st)
             assert "dropping" not in proc_log(w)
             stop_proc(w)
     finally:
@@ -82,7 +102,14 @@ def test_free_slots_go_to_other_batches(ctx):
             samples = _sample(ctx, batches, lambda: all(
                 batch_status(ctx, b) in ("COMPLETED", "PARTIAL") for b in batches))
             totals = [sum(s) for s in samples]
-            assert max(totals) == 15, f"peak {max(totals)} of 15 slots"
+            assert max(totals) <= 15, f"peak {max(totals)} of 15 slots"
+            # the peak from the projects' own times (a poller on a loaded
+            # machine can miss it), 0.2 s into each run (a run is >= 0.3 s): a
+            # claim's started_at is its transaction's start, which can precede
+            # the finish that freed its slot by a lock wait
+            times = [t for b in batches for t in _times(ctx, b)]
+            peak = max(_running_at(times, t + 0.2) for t, _ in times)
+            assert peak >= 15, f"peak {peak} of 15 slots (the poller saw {max(totals)})"
             assert all(max(s[i] for s in samples) <= 5 for i in range(3)), "per-batch limit broken"
             # while every batch still had waiting work the slots stayed
             # (nearly) full: FIFO with its deferral pause held 5 here; the
@@ -116,14 +143,17 @@ def test_user_cap_does_not_block_another_user(ctx):
             assert batch_status(ctx, l1) == "COMPLETED"
             assert max(a + b for a, b, _ in samples) <= 4, "user cap exceeded"
             assert max(c for _, _, c in samples) <= 4, "user cap exceeded"
-            # both users ran at once, and the light one was not held to the
-            # heavy one's leftovers
-            assert any(a + b >= 3 and c >= 3 for a, b, c in samples), samples[:60]
-            assert _done(ctx, h1) + _done(ctx, h2) < 24, "the light user waited for the heavy one"
             for b in (h1, h2):
                 wait_batch_done(ctx, b, timeout=120)
                 check_completed(ctx, b, 12)
             check_completed(ctx, l1, 10)
+            # both users ran at once (3+ each at some moment), and the light
+            # one was not held to the heavy one's leftovers: from the
+            # projects' own times, as in the test above
+            ht, lt = _times(ctx, h1) + _times(ctx, h2), _times(ctx, l1)
+            assert any(_running_at(ht, t) >= 3 and _running_at(lt, t) >= 3 for t, _ in ht + lt), (ht, lt)
+            light_done = max(f for _, f in lt)
+            assert sum(1 for _, f in ht if f <= light_done) < 24, "the light user waited for the heavy one"
             stop_proc(w)
     finally:
         drop_worker_user(ctx, heavy)
@@ -192,14 +222,16 @@ def test_metrics_show_slots_and_queue_wait(ctx):
             batch, _ = db_batch(ctx, user, 6)
             assert post_generate(ctx, ctx.servers["lighttpd"], user, batch).status == 202
             wait_batch_done(ctx, batch)
-            time.sleep(0.5)     # one more heartbeat publishes the figures
-            r = ctx.request(ctx.servers["lighttpd"], "GET", "/metrics", headers=metrics_auth(ctx))
-            assert r.status == 200, r
-            text = r.text
-            lines = [x for x in text.splitlines() if x.startswith("kartograf_worker_slot_seconds_total{")]
-            used = [float(x.split()[-1]) for x in lines if 'kind="used"' in x]
-            offered = [float(x.split()[-1]) for x in lines if 'kind="offered"' in x]
-            assert used and offered and max(used) > 0 and max(offered) >= max(used), lines
+
+            def slot_figures():  # a later heartbeat publishes them
+                r = ctx.request(ctx.servers["lighttpd"], "GET", "/metrics", headers=metrics_auth(ctx))
+                assert r.status == 200, r
+                lines = [x for x in r.text.splitlines() if x.startswith("kartograf_worker_slot_seconds_total{")]
+                used = [float(x.split()[-1]) for x in lines if 'kind="used"' in x]
+                offered = [float(x.split()[-1]) for x in lines if 'kind="offered"' in x]
+                return used and max(used) > 0 and (r.text, lines, used, offered)
+            text, lines, used, offered = ctx.wait_until(slot_figures, timeout=20, what="slot figures in /metrics")
+            assert offered and max(offered) >= max(used), lines
             assert 'kartograf_queue_wait_seconds{quantile="0.5"}' in text, text[-2000:]
             stop_proc(w)
     finally:

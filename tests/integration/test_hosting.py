@@ -206,32 +206,22 @@ def test_worker_cron(ctx):
         assert left == ["", "", ""], left
         assert time.monotonic() - t0 < 60
 
-        # SIGTERM mid-run: the running projects go back to the queue
+        # SIGTERM mid-run: the running projects go back to the queue; a host's
+        # CPU-time limit (RLIMIT_CPU's soft limit: SIGXCPU) stops it the same way
         batch2, _ = _batch(ctx, user, 3)
         assert _generate(ctx, ctx.servers["apache"], user, batch2).status == 202
-        c, clog = _cron_worker(ctx, {"KARTOGRAF_AI_OFFLINE_DELAY_MS": "3000",
-                                     "KARTOGRAF_WORKER_SHUTDOWN_GRACE": "0"})
-        ctx.wait_until(lambda: "GENERATING" in ctx.psql(
-            f"SELECT status FROM projects WHERE batch_id = '{batch2}'"), timeout=20,
-            what="generation started")
-        c.send_signal(signal.SIGTERM)
-        assert c.wait(timeout=20) == 0, log_text(clog)
-        left = [ctx.redis("SMEMBERS", "kg:workers"), ctx.redis("--scan", "--pattern", "kg:lease:*")]
-        assert left == ["", ""], left
-        assert "GENERATING" not in ctx.psql(
-            f"SELECT status FROM projects WHERE batch_id = '{batch2}'")
-        # a host's CPU-time limit (RLIMIT_CPU's soft limit: SIGXCPU) stops it the same way
-        d, dlog = _cron_worker(ctx, {"KARTOGRAF_AI_OFFLINE_DELAY_MS": "3000",
-                                     "KARTOGRAF_WORKER_SHUTDOWN_GRACE": "0"})
-        ctx.wait_until(lambda: "GENERATING" in ctx.psql(
-            f"SELECT status FROM projects WHERE batch_id = '{batch2}'"), timeout=20,
-            what="generation started again")
-        d.send_signal(signal.SIGXCPU)
-        assert d.wait(timeout=20) == 0, log_text(dlog)
-        left = [ctx.redis("SMEMBERS", "kg:workers"), ctx.redis("--scan", "--pattern", "kg:lease:*")]
-        assert left == ["", ""], left
-        assert "GENERATING" not in ctx.psql(
-            f"SELECT status FROM projects WHERE batch_id = '{batch2}'"), log_text(dlog)
+        for sig in (signal.SIGTERM, signal.SIGXCPU):
+            c, clog = _cron_worker(ctx, {"KARTOGRAF_AI_OFFLINE_DELAY_MS": "3000",
+                                         "KARTOGRAF_WORKER_SHUTDOWN_GRACE": "0"})
+            ctx.wait_until(lambda: "GENERATING" in ctx.psql(
+                f"SELECT status FROM projects WHERE batch_id = '{batch2}'"), timeout=20,
+                what=f"generation started (then {sig.name})")
+            c.send_signal(sig)
+            assert c.wait(timeout=20) == 0, (sig.name, log_text(clog))
+            left = [ctx.redis("SMEMBERS", "kg:workers"), ctx.redis("--scan", "--pattern", "kg:lease:*")]
+            assert left == ["", ""], (sig.name, left)
+            assert "GENERATING" not in ctx.psql(
+                f"SELECT status FROM projects WHERE batch_id = '{batch2}'"), (sig.name, log_text(clog))
         # bad argument
         rc, _, err = ctx.run_program("worker/kartograf-worker", ["--bogus"])
         assert rc == 2 and "usage" in err, (rc, err)

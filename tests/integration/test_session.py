@@ -9,6 +9,7 @@ import hmac
 import json
 import os
 import re
+import select
 import stat
 import subprocess
 import time
@@ -609,16 +610,33 @@ def test_session_throttle_script_is_atomic(ctx):
     base = ctx.servers["lighttpd"]
     clear_throttle(ctx)
     mon = subprocess.Popen(["redis-cli", "-h", "127.0.0.1", "-p", ctx.env["REDIS_PORT"], "MONITOR"],
-                           stdout=subprocess.PIPE, text=True)
+                           stdout=subprocess.PIPE)
+    seen = [""]
+
+    def monitor_until(text, timeout=30):
+        """MONITOR's output up to text (not fixed sleeps: a loaded machine
+        starts redis-cli late and hands its output on late)."""
+        deadline = time.monotonic() + timeout
+        while text not in seen[0]:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"MONITOR never showed {text!r}: {seen[0][-2000:]}")
+            if select.select([mon.stdout], [], [], left)[0]:
+                data = os.read(mon.stdout.fileno(), 65536)
+                if not data:
+                    raise AssertionError(f"MONITOR ended: {seen[0][-2000:]}")
+                seen[0] += data.decode("utf-8", "replace")
     try:
-        time.sleep(0.3)
+        monitor_until("OK")  # MONITOR is on
         fake = f"atomic-{uuid.uuid4().hex[:8]}@test.local"
         assert _login_raw(ctx, base, fake, "wrong password!").status == 401
-        time.sleep(0.3)
+        marker = f"monitor-end-{uuid.uuid4().hex}"
+        ctx.redis("ECHO", marker)  # Redis runs commands in order: the login's came before
+        monitor_until(marker)
     finally:
         mon.terminate()
-        out = mon.communicate(timeout=5)[0]
-    lines = [ln for ln in out.splitlines() if "kg:login:" in ln]
+        mon.communicate(timeout=5)
+    lines = [ln for ln in seen[0].splitlines() if "kg:login:" in ln]
     incr = [ln for ln in lines if '"INCR"' in ln or '"EXPIRE"' in ln]
     assert incr and all("lua]" in ln for ln in incr), "\n".join(lines)
     evals = [ln for ln in lines if '"EVAL"' in ln and "INCR" in ln]
