@@ -3,37 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct kg_dict_keys {
-	struct kg_dict_keys *next;
-	size_t used, cap;
-	char data[];
-};
-
-#define KEYS_BLOCK ((size_t)16 * 1024 - 64)
-
-/* A copy of key[0..len] in the current block (a new one when full). */
-static char *
-key_copy(struct kg_dict *d, const char *key, size_t len)
-{
-	struct kg_dict_keys *b = d->keys;
-	char *p;
-
-	if (!b || b->cap - b->used <= len) {
-		size_t cap = len + 1 > KEYS_BLOCK ? len + 1 : KEYS_BLOCK;
-
-		if (!(b = malloc(sizeof(*b) + cap)))
-			return NULL;
-		b->next = d->keys;
-		b->used = 0;
-		b->cap = cap;
-		d->keys = b;
-	}
-	p = b->data + b->used;
-	memcpy(p, key, len + 1);
-	b->used += len + 1;
-	return p;
-}
-
 static uint64_t
 fnv1a(const char *s)
 {
@@ -97,7 +66,7 @@ kg_dict_add(struct kg_dict *d, const char *key, long long value, int *added)
 	s = find(d, key, h);
 	*added = !s->key;
 	if (*added) {
-		if (!(s->key = key_copy(d, key, strlen(key))))
+		if (!(s->key = kg_arena_strndup(&d->keys, key, strlen(key))))
 			return NULL;
 		s->hash = h;
 		s->value = value;
@@ -121,12 +90,7 @@ kg_dict_set(struct kg_dict *d, const char *key, long long value)
 void
 kg_dict_free(struct kg_dict *d)
 {
-	struct kg_dict_keys *b;
-
-	while ((b = d->keys)) {
-		d->keys = b->next;
-		free(b);
-	}
+	kg_arena_free(&d->keys);
 	free(d->slots);
 	memset(d, 0, sizeof(*d));
 }

@@ -12,21 +12,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kg_arena.h"
+
 struct kg_dict_slot {
 	char *key;		/* NULL = free */
 	uint64_t hash;
 	long long value;
 };
 
-/* Keys live in large blocks, not one malloc each (10,000 project names
- * were 10,000 mallocs and a third more memory). */
-struct kg_dict_keys;
 
 struct kg_dict {
 	struct kg_dict_slot *slots;
 	size_t cap;		/* power of two, 0 while empty */
 	size_t n;
-	struct kg_dict_keys *keys;	/* the block being filled, then older */
+	/* keys live in large blocks, not one malloc each (10,000 project
+	 * names were 10,000 mallocs and a third more memory) */
+	struct kg_arena keys;
 };
 
 /* Pointer to the value of `key`, or NULL if absent. */

@@ -167,58 +167,20 @@ field_for_header(const char *text)
  * 10,000 rows, whose first touch (page faults) cost more than the
  * validation itself.  This is ~6.5 MiB, one 64 KiB block per ~100 rows.
  */
-struct kg_rows_block {
-	struct kg_rows_block *next;	/* the block filled before this one */
-	size_t used, cap;
-	_Alignas(16) unsigned char data[];
-};
-
-#define BLOCK_SIZE ((size_t)64 * 1024 - 64)	/* stays below mmap's threshold */
-
-static void *
-mem_alloc(struct kg_rows *r, size_t size)
-{
-	struct kg_rows_block *b = r->mem;
-	void *p;
-
-	size = (size + 15) & ~(size_t)15;
-	if (!b || b->cap - b->used < size) {
-		size_t cap = size > BLOCK_SIZE ? size : BLOCK_SIZE;
-
-		if (!(b = malloc(sizeof(*b) + cap)))
-			return NULL;
-		b->next = r->mem;
-		b->used = 0;
-		b->cap = cap;
-		r->mem = b;
-	}
-	p = b->data + b->used;
-	b->used += size;
-	return p;
-}
-
-static void
-mem_free(struct kg_rows *r)
-{
-	struct kg_rows_block *b;
-
-	while ((b = r->mem)) {
-		r->mem = b->next;
-		free(b);
-	}
-}
+/* 64 KiB blocks stay below malloc's mmap threshold */
+#define BLOCK_SIZE ((size_t)64 * 1024 - 64)
 
 /* Append the JSON text json[0..len-1] to `projects` as a raw item.  cJSON
  * 1.7 links a list's first child's prev to the last child. */
 static int
 add_raw(struct kg_rows *r, const char *json, size_t len)
 {
-	cJSON *it = mem_alloc(r, sizeof(*it)), *first = r->projects->child;
-	char *text = mem_alloc(r, len + 1);
+	cJSON *it = kg_arena_alloc(&r->mem, sizeof(*it), _Alignof(cJSON));
+	cJSON *first = r->projects->child;
+	char *text = kg_arena_strndup(&r->mem, json, len);
 
 	if (!it || !text)
 		return -1;
-	memcpy(text, json, len + 1);
 	memset(it, 0, sizeof(*it));
 	it->type = cJSON_Raw | cJSON_IsReference;
 	it->valuestring = text;
@@ -237,6 +199,7 @@ void
 kg_rows_init(struct kg_rows *r)
 {
 	memset(r, 0, sizeof(*r));
+	r->mem.block = BLOCK_SIZE;
 	r->projects = cJSON_CreateArray();
 	r->errors = cJSON_CreateArray();
 }
@@ -248,7 +211,7 @@ kg_rows_free(struct kg_rows *r)
 		r->projects->child = NULL;	/* in the arena */
 	cJSON_Delete(r->projects);
 	cJSON_Delete(r->errors);
-	mem_free(r);
+	kg_arena_free(&r->mem);
 	kg_buf_free(&r->input);
 	kg_buf_free(&r->project);
 	kg_dict_free(&r->names);

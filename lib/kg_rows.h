@@ -23,6 +23,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "kg_arena.h"
 #include "kg_dict.h"
 #include "kg_sheet.h"
 
@@ -69,7 +70,7 @@ struct kg_rows {
 	 * cost apart from keeping every row for the insert).  Set after
 	 * kg_rows_init. */
 	int validate_only;
-	struct kg_rows_block *mem;	/* the projects' nodes and texts */
+	struct kg_arena mem;	/* the projects' nodes and texts */
 	struct kg_buf input, project;	/* a row's JSON, reused row to row */
 };
 

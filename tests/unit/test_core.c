@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kg_arena.h"
 #include "kg_buf.h"
 #include "kg_config.h"
 #include "kg_db.h"
@@ -94,6 +95,36 @@ test_email_normalisation(void **state)
 	longmail[10] = '@';
 	longmail[sizeof(longmail) - 1] = '\0';
 	assert_int_equal(kg_user_normalize_email(longmail, out, NULL), -1);
+}
+
+static void
+test_arena(void **state)
+{
+	struct kg_arena a = { .block = 256 };
+	char big[1000], *s, *t;
+	unsigned char *first;
+	int i;
+
+	(void)state;
+	first = kg_arena_alloc(&a, 3, 1);
+	assert_non_null(first);
+	for (i = 0; i < 200; i++) {	/* many blocks, each piece aligned */
+		void *p = kg_arena_alloc(&a, (size_t)i % 37 + 1, 16);
+
+		assert_non_null(p);
+		assert_int_equal((uintptr_t)p % 16, 0);
+		memset(p, 0xab, (size_t)i % 37 + 1);
+	}
+	memset(big, 'x', sizeof(big));
+	s = kg_arena_strndup(&a, big, sizeof(big));	/* larger than a block */
+	assert_non_null(s);
+	assert_int_equal(strlen(s), sizeof(big));
+	t = kg_arena_strndup(&a, "abc", 2);
+	assert_string_equal(t, "ab");
+	kg_arena_free(&a);
+	assert_null(a.head);
+	assert_non_null(kg_arena_alloc(&a, 8, 8));	/* usable again */
+	kg_arena_free(&a);
 }
 
 static void
@@ -208,6 +239,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_arena),
 		cmocka_unit_test(test_buf_grows_and_terminates),
 		cmocka_unit_test(test_db_copy_field),
 		cmocka_unit_test(test_err_set),
