@@ -92,6 +92,12 @@ thread_main(void *arg)
 {
 	struct kg_pool *p = arg;
 	struct pool_item *it;
+	struct kg_err err = {0};
+
+	/* Connect now rather than in the first piece's time (a failure
+	 * here is tried again on first use). */
+	if (kg_db_conn(&err))
+		kg_redis_ping(&err);
 
 	while ((it = next_item(p))) {
 		it->work(it->arg);

@@ -12,8 +12,9 @@
  *
  * Connections: kg_db and kg_redis keep one connection per thread
  * (thread-local), so each pool thread has its own PostgreSQL and Redis
- * connection, opened on first use and closed when the thread ends; the
- * existing transaction functions run unchanged on them.
+ * connection, opened when the thread starts (again on first use after a
+ * failure) and closed when it ends; the existing transaction functions
+ * run unchanged on them.
  *
  * What work may touch: the database, Redis, its own arg and data the
  * loop does not change while the work runs (the loop keeps it alive

@@ -438,6 +438,7 @@ kg_queue_wait(int block_ms, struct kg_err *err)
 	long long limit = kg_conf_int("redis", "timeout_ms") / 2;
 	char timeout[32];
 	redisReply *r;
+	int woken;
 
 	/* A blocking wait longer than the client's read timeout would look
 	 * like an outage. */
@@ -449,8 +450,9 @@ kg_queue_wait(int block_ms, struct kg_err *err)
 	r = kg_redis_cmd(err, "BLPOP kg:wake %s", timeout);
 	if (!r)
 		return -1;
+	woken = r->type == REDIS_REPLY_ARRAY;
 	freeReplyObject(r);
-	return 0;
+	return woken;
 }
 
 int

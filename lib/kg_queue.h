@@ -89,8 +89,8 @@ int kg_queue_push_lost(const char *q, const char *task, int dry_run,
 char *kg_queue_take(const char *q, const char *worker,
 		    const char *const *skip, size_t nskip,
 		    struct kg_err *err);
-/* Idle: wait up to block_ms for a push to any queue (0, or -1 with err
- * when Redis fails). */
+/* Idle: wait up to block_ms for a push to any queue: 1 a push came,
+ * 0 none, -1 with err when Redis fails. */
 int kg_queue_wait(int block_ms, struct kg_err *err);
 
 /*

@@ -41,6 +41,8 @@ struct call_log {
 	char error[300];
 	char breaker[KG_FAILOVER_NAME];	/* "" = no report */
 	enum after next;
+	long retry_after_ms;		/* AFTER_FAILED: the back-off's */
+	int retryable;
 };
 
 static void
@@ -79,7 +81,7 @@ log_done(struct wk_db *d)
 	if (l->next == AFTER_DROPPED || j->stopped)
 		j->q->ai->dropped(j);
 	else if (l->next == AFTER_FAILED)
-		attempt_failed(j, l->r.retry_after_ms, l->r.retryable);
+		attempt_failed(j, l->retry_after_ms, l->retryable);
 	else
 		j->q->ai->done(j);
 }
@@ -161,6 +163,9 @@ on_result(void *arg, const struct kg_ai_result *r)
 		return;
 	}
 	l->next = next;
+	/* an answer that fails the checks is worth another attempt */
+	l->retry_after_ms = r->ok ? -1 : r->retry_after_ms;
+	l->retryable = r->ok ? 1 : r->retryable;
 	if (report)
 		snprintf(l->breaker, sizeof(l->breaker), "%s", prov);
 	wk_job_db(j, &l->d);

@@ -347,11 +347,6 @@ step_tx(void *arg, struct kg_err *err)
 	const char *type = "project.progress";
 
 	l->n = 0;
-	/* A held-back progress write takes no seq (a seq without its event
-	 * would be a hole the relay waits for) and locks the project row
-	 * only, so it cannot close a lock cycle with a batch-first writer. */
-	if (s->quiet)
-		return fenced_update(s, err);
 	/* seq first: it locks the batch row, the lock order of every
 	 * writer (batch, then project). */
 	l->seq[0] = kg_event_next_seq(g->j.t.batch_id, err);
@@ -387,13 +382,26 @@ publish(struct ev_list *l)
 				"a snapshot): %s", l->ev[i].type, err.message);
 }
 
+/* A held-back progress write takes no seq (a seq without its event
+ * would be a hole the relay waits for) and locks the project row only,
+ * so it cannot close a lock cycle with a batch-first writer; it is one
+ * statement, so it runs without BEGIN/COMMIT (two round trips fewer). */
+static int
+step_write(struct step *s, struct kg_err *err)
+{
+	if (!s->quiet)
+		return kg_db_tx(err, step_tx, s);
+	s->events.n = 0;
+	return fenced_update(s, err);
+}
+
 /* Runs one step; 0 done, 1 lost (job must go), -1 failed (retry). */
 static int
 run_step(struct step *s)
 {
 	struct kg_err err = {0};
 
-	if (kg_db_tx(&err, step_tx, s) < 0) {
+	if (step_write(s, &err) < 0) {
 		if (s->lost) {
 			KG_WARN("project %s is no longer ours (stopped, or "
 				"re-claimed by another worker): partial work "
@@ -752,16 +760,22 @@ gen_hand_back(struct wk_job *j)
 
 /* ------------------------------------------------------------------ */
 
-/* The claim on a DB thread: lease, claim_tx, what the queue is told. */
+/* The claim on a DB thread: lease, claim_tx.  rc: enum wk_take, or the
+ * lease failed (Redis): the task stays ours for the reaper. */
+#define CLAIM_NO_LEASE (WK_RETRY + 1)
+
 struct claim_db {
 	struct wk_db d;
 	struct claim c;
-	enum wk_take rc;
+	int rc;
 };
 
-/* Lease and claim the job's task; the queue is told what became of it
- * unless it started. */
-static enum wk_take
+/* Lease and claim the job's task.  A task that did not start and is
+ * not for us is acknowledged here; one deferred or to be tried again
+ * goes back to the queue from the loop, once the job is gone
+ * (claim_failed): back in the queue while the job is still listed, the
+ * next take would find it "a duplicate of our own job" and drop it. */
+static int
 claim(struct wk_job *j, struct claim *c)
 {
 	const char *id = j->w->id, *task = j->task;
@@ -769,23 +783,19 @@ claim(struct wk_job *j, struct claim *c)
 	int leased = kg_queue_lease(KG_QUEUE_GENERATE, id, task,
 				    kg_conf_int("worker", "lease_ms"), &err);
 
-	if (leased <= 0) {
-		if (leased == 0)	/* another live worker runs it */
-			kg_queue_ack(KG_QUEUE_GENERATE, id, task, &err);
-		return leased == 0 ? WK_DROP : WK_RETRY;
-	}
+	if (leased == 0)	/* another live worker runs it */
+		kg_queue_ack(KG_QUEUE_GENERATE, id, task, &err);
+	if (leased <= 0)	/* < 0: left to the reaper, as before */
+		return leased == 0 ? WK_DROP : CLAIM_NO_LEASE;
 	c->project_id = j->t.project_id;
 	c->batch_id = j->t.batch_id;
 	if (kg_db_tx(&err, claim_tx, c) < 0) {
 		KG_WARN("claiming project %s failed: %s", c->project_id,
 			err.message);
-		kg_queue_requeue(KG_QUEUE_GENERATE, id, task, &err);
 		return WK_RETRY;
 	}
-	if (c->deferred) {
-		kg_queue_defer(KG_QUEUE_GENERATE, id, task, &err);
+	if (c->deferred)
 		return WK_DEFER;
-	}
 	if (c->skipped) {
 		kg_queue_ack(KG_QUEUE_GENERATE, id, task, &err);
 		return WK_DROP;
@@ -814,20 +824,29 @@ claim_drop(struct wk_db *d)
 	free(((struct claim_db *)d)->c.input);
 }
 
-/* Not started: the job goes (its task was dealt with in claim()); a
- * full batch is skipped for a moment, a failure pauses the queue. */
+/* Not started: the job goes, then its task goes back (deferred: to the
+ * far end, the batch skipped for a moment; the claim failed: to the
+ * near end, the queue paused) unless claim() dealt with it. */
 static void
-claim_failed(struct wk_job *j, enum wk_take rc)
+claim_failed(struct wk_job *j, int rc)
 {
-	struct wk_qstate *s = wk_state(j->w, &wk_gen_queue);
-	char batch[sizeof(j->t.batch_id)];
+	struct wk *w = j->w;
+	struct wk_qstate *s = wk_state(w, &wk_gen_queue);
+	char batch[sizeof(j->t.batch_id)], *task = j->task;
+	struct kg_err err = {0};
 
 	snprintf(batch, sizeof(batch), "%s", j->t.batch_id);
+	j->task = NULL;		/* kept past the job */
 	wk_job_end(j, 0);
-	if (rc == WK_DEFER)
+	if (rc == WK_DEFER) {
+		kg_queue_defer(KG_QUEUE_GENERATE, w->id, task, &err);
 		wk_skip_add(&s->skip, batch, kg_loop_now_ms() + WK_SKIP_MS);
-	else if (rc == WK_RETRY)
+	} else if (rc == WK_RETRY) {
+		kg_queue_requeue(KG_QUEUE_GENERATE, w->id, task, &err);
+	}
+	if (rc == WK_RETRY || rc == CLAIM_NO_LEASE)
 		s->take_after = kg_loop_now_ms() + WK_RETRY_PAUSE_MS;
+	free(task);
 }
 
 static void

@@ -285,7 +285,8 @@ wk_take(struct wk *w, int *more)
 	if (!taken && !w->njobs && !failed && w->data_loaded) {
 		struct kg_err err = {0};
 
-		kg_queue_wait(IDLE_BLOCK_MS, &err);
+		/* Woken by a push: take it now, not after a loop turn. */
+		*more = kg_queue_wait(IDLE_BLOCK_MS, &err) > 0;
 	}
 	return taken;
 }
