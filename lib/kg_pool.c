@@ -37,6 +37,7 @@ struct kg_pool {
 	int busy;				/* loop thread only */
 	int running;				/* loop thread only */
 	int nthreads;
+	kg_pool_fn init;
 	pthread_t *threads;
 };
 
@@ -92,12 +93,9 @@ thread_main(void *arg)
 {
 	struct kg_pool *p = arg;
 	struct pool_item *it;
-	struct kg_err err = {0};
 
-	/* Connect now rather than in the first piece's time (a failure
-	 * here is tried again on first use). */
-	if (kg_db_conn(&err))
-		kg_redis_ping(&err);
+	if (p->init)
+		p->init(NULL);
 
 	while ((it = next_item(p))) {
 		it->work(it->arg);
@@ -152,7 +150,7 @@ start_threads(struct kg_pool *p, struct kg_err *err)
 }
 
 struct kg_pool *
-kg_pool_new(int nthreads, struct kg_err *err)
+kg_pool_new(int nthreads, kg_pool_fn init, struct kg_err *err)
 {
 	struct kg_pool *p = calloc(1, sizeof(*p));
 
@@ -161,6 +159,7 @@ kg_pool_new(int nthreads, struct kg_err *err)
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	p->nthreads = nthreads > 0 ? nthreads : 1;
+	p->init = init;
 	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	p->threads = calloc((size_t)p->nthreads, sizeof(*p->threads));
 	if (p->efd < 0 || !p->threads) {

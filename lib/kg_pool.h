@@ -12,9 +12,9 @@
  *
  * Connections: kg_db and kg_redis keep one connection per thread
  * (thread-local), so each pool thread has its own PostgreSQL and Redis
- * connection, opened when the thread starts (again on first use after a
- * failure) and closed when it ends; the existing transaction functions
- * run unchanged on them.
+ * connection, opened on first use (or by the threads' init) and closed
+ * when the thread ends; the existing transaction functions run
+ * unchanged on them.
  *
  * What work may touch: the database, Redis, its own arg and data the
  * loop does not change while the work runs (the loop keeps it alive
@@ -33,8 +33,11 @@ struct kg_pool;
 
 typedef void (*kg_pool_fn)(void *arg);
 
-/* A pool of nthreads (>= 1) threads; NULL + err when it cannot start. */
-struct kg_pool *kg_pool_new(int nthreads, struct kg_err *err);
+/* A pool of nthreads (>= 1) threads, each running init(NULL) first
+ * (NULL: nothing; the worker connects there, so that no piece pays for
+ * it); NULL + err when it cannot start. */
+struct kg_pool *kg_pool_new(int nthreads, kg_pool_fn init,
+			    struct kg_err *err);
 
 /* Drains (kg_pool_drain), stops the threads (closing their
  * connections) and frees the pool.  NULL is a no-op. */

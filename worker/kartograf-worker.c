@@ -225,10 +225,23 @@ collect(void *arg)
 	kg_pool_collect(w->pool);
 }
 
+/* A DB thread connects when it starts rather than in its first piece's
+ * time (a failure here is tried again on first use). */
+static void
+connect_thread(void *arg)
+{
+	struct kg_err err = {0};
+
+	(void)arg;
+	if (kg_db_conn(&err))
+		kg_redis_ping(&err);
+}
+
 static int
 start_pool(struct wk *w, struct kg_err *err)
 {
-	w->pool = kg_pool_new((int)kg_conf_int("worker", "db_threads"), err);
+	w->pool = kg_pool_new((int)kg_conf_int("worker", "db_threads"),
+			      connect_thread, err);
 	if (!w->pool)
 		return -1;
 	return kg_loop_watch(w->loop, kg_pool_fd(w->pool), collect, w, err);

@@ -54,7 +54,7 @@ done(void *arg)
 static void
 test_every_piece_once(void **state)
 {
-	struct kg_pool *pool = kg_pool_new(3, NULL);
+	struct kg_pool *pool = kg_pool_new(3, NULL, NULL);
 
 	(void)state;
 	assert_non_null(pool);
@@ -85,7 +85,7 @@ static void
 test_loop_wakes_for_the_pool(void **state)
 {
 	struct kg_loop *loop = kg_loop_new(NULL);
-	struct kg_pool *pool = kg_pool_new(1, NULL);
+	struct kg_pool *pool = kg_pool_new(1, NULL, NULL);
 	int64_t t0;
 
 	(void)state;
@@ -108,7 +108,7 @@ test_loop_wakes_for_the_pool(void **state)
 static void
 test_restart(void **state)
 {
-	struct kg_pool *pool = kg_pool_new(2, NULL);
+	struct kg_pool *pool = kg_pool_new(2, NULL, NULL);
 
 	(void)state;
 	assert_non_null(pool);
