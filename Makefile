@@ -66,7 +66,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 ALL_OBJ := $(LIB_OBJ) $(WK_OBJ) $(CGI_SRC:%.c=$(B)/%.o) \
 	$(patsubst %.c,$(B)/%.o,$(wildcard worker/kartograf-*.c)) \
-	$(UNIT_SRC:%.c=$(B)/%.o)
+	$(UNIT_SRC:%.c=$(B)/%.o) $(BENCH:=.o)
 
 .PHONY: all programs asan run test bench fuzz install install-files deb clean deps format format-check bundle
 all: programs $(UNIT)

@@ -3,6 +3,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+struct kg_dict_keys {
+	struct kg_dict_keys *next;
+	size_t used, cap;
+	char data[];
+};
+
+#define KEYS_BLOCK ((size_t)16 * 1024 - 64)
+
+/* A copy of key[0..len] in the current block (a new one when full). */
+static char *
+key_copy(struct kg_dict *d, const char *key, size_t len)
+{
+	struct kg_dict_keys *b = d->keys;
+	char *p;
+
+	if (!b || b->cap - b->used <= len) {
+		size_t cap = len + 1 > KEYS_BLOCK ? len + 1 : KEYS_BLOCK;
+
+		if (!(b = malloc(sizeof(*b) + cap)))
+			return NULL;
+		b->next = d->keys;
+		b->used = 0;
+		b->cap = cap;
+		d->keys = b;
+	}
+	p = b->data + b->used;
+	memcpy(p, key, len + 1);
+	b->used += len + 1;
+	return p;
+}
+
 static uint64_t
 fnv1a(const char *s)
 {
@@ -55,31 +86,47 @@ grow(struct kg_dict *d)
 	return 0;
 }
 
-int
-kg_dict_set(struct kg_dict *d, const char *key, long long value)
+long long *
+kg_dict_add(struct kg_dict *d, const char *key, long long value, int *added)
 {
 	uint64_t h = fnv1a(key);
 	struct kg_dict_slot *s;
 
 	if ((d->n + 1) * 2 > d->cap && grow(d) < 0)
-		return -1;
+		return NULL;
 	s = find(d, key, h);
-	if (!s->key) {
-		s->key = strdup(key);
-		if (!s->key)
-			return -1;
+	*added = !s->key;
+	if (*added) {
+		if (!(s->key = key_copy(d, key, strlen(key))))
+			return NULL;
 		s->hash = h;
+		s->value = value;
 		d->n++;
 	}
-	s->value = value;
+	return &s->value;
+}
+
+int
+kg_dict_set(struct kg_dict *d, const char *key, long long value)
+{
+	int added;
+	long long *v = kg_dict_add(d, key, value, &added);
+
+	if (!v)
+		return -1;
+	*v = value;
 	return 0;
 }
 
 void
 kg_dict_free(struct kg_dict *d)
 {
-	for (size_t i = 0; i < d->cap; i++)
-		free(d->slots[i].key);
+	struct kg_dict_keys *b;
+
+	while ((b = d->keys)) {
+		d->keys = b->next;
+		free(b);
+	}
 	free(d->slots);
 	memset(d, 0, sizeof(*d));
 }

@@ -664,13 +664,13 @@ name_unique(struct kg_rows *r, unsigned row, const char *name)
 {
 	char folded[2048];
 	long long *first;
+	int added;
 
 	kg_rows_fold_header(name, folded, sizeof(folded));
-	first = kg_dict_get(&r->names, folded);
-	if (!first) {
-		kg_dict_set(&r->names, folded, row);
+	/* out of memory: unchecked, as before; the row is still valid */
+	first = kg_dict_add(&r->names, folded, row, &added);
+	if (!first || added)
 		return 1;
-	}
 	add_error(r, row, column_of(r, "name"), 0, "duplicate_name",
 		  "Nazwa projektu powtarza się (pierwszy raz w wierszu %lld).",
 		  *first);
@@ -755,7 +755,10 @@ feed(struct kg_rows *r, unsigned row, const struct kg_cell *cells,
 	r->input = in.w.buf;	/* kept for the next row */
 	if (in.w.oom || !r->projects)
 		return out_of_memory(r, row);
-	if (ok && add_project(r, row, &in) < 0)
+	if (!ok)
+		return 0;
+	r->nvalid++;
+	if (!r->validate_only && add_project(r, row, &in) < 0)
 		return out_of_memory(r, row);
 	return 0;
 }
@@ -787,7 +790,7 @@ kg_rows_finish(struct kg_rows *r)
 	else if (!r->header_seen)
 		add_error(r, 1, -1, -1, "empty_file",
 			  "Plik jest pusty: brak wiersza nagłówka.");
-	else if ((!r->projects || !r->projects->child) && r->nerrors == 0)
+	else if (!r->nvalid && r->nerrors == 0)
 		add_error(r, r->header_row + 1, -1, -1, "no_data",
 			  "Plik nie zawiera żadnych projektów.");
 	if (r->dropped) {

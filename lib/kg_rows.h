@@ -64,6 +64,11 @@ struct kg_rows {
 	int dropped;		/* errors past KG_ROWS_MAX_ERRORS */
 	struct kg_dict names;	/* folded names seen -> first row */
 	double feed_ms;		/* time spent in kg_rows_feed (validation) */
+	unsigned nvalid;	/* valid projects seen (kept or not) */
+	/* Validate only, keep no project (bench_xlsx -v: what the checks
+	 * cost apart from keeping every row for the insert).  Set after
+	 * kg_rows_init. */
+	int validate_only;
 	struct kg_rows_block *mem;	/* the projects' nodes and texts */
 	struct kg_buf input, project;	/* a row's JSON, reused row to row */
 };

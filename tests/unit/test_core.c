@@ -97,6 +97,36 @@ test_dict(void **state)
 	assert_null(kg_dict_get(&d, "k1"));
 }
 
+/* kg_dict_add: the first value stays; keys longer than a block fit. */
+static void
+test_dict_add(void **state)
+{
+	struct kg_dict d = {0};
+	char big[40000];
+	long long *v;
+	int added;
+
+	(void)state;
+	v = kg_dict_add(&d, "a", 1, &added);
+	assert_non_null(v);
+	assert_true(added);
+	v = kg_dict_add(&d, "a", 2, &added);
+	assert_non_null(v);
+	assert_false(added);
+	assert_int_equal(*v, 1);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_non_null(kg_dict_add(&d, big, 3, &added));
+	assert_true(added);
+	assert_non_null(kg_dict_add(&d, "b", 4, &added));
+	assert_true(added);
+	assert_int_equal(*kg_dict_get(&d, big), 3);
+	assert_int_equal(*kg_dict_get(&d, "a"), 1);
+	assert_int_equal(*kg_dict_get(&d, "b"), 4);
+	assert_int_equal(d.n, 3);
+	kg_dict_free(&d);
+}
+
 static int
 low_cost_config(void **state)
 {
@@ -159,6 +189,7 @@ main(void)
 		cmocka_unit_test(test_buf_grows_and_terminates),
 		cmocka_unit_test(test_err_set),
 		cmocka_unit_test(test_dict),
+		cmocka_unit_test(test_dict_add),
 		cmocka_unit_test(test_email_normalisation),
 		cmocka_unit_test(test_password_roundtrip),
 		cmocka_unit_test(test_password_rehash_when_cost_rises),
