@@ -288,10 +288,60 @@ struct create_args {
 	const struct kg_user *u;
 	const char *name;
 	const char *filename;
-	const char *projects_json;
+	const cJSON *projects;
+	struct kg_buf copy;	/* the projects as COPY rows */
 	char count[16];
 	char *id_out;
 };
+
+/* The text of `input` in one project of kg_rows: a cJSON_Raw item whose
+ * compact JSON ends with ,"input":{...}} (a JSON string cannot hold an
+ * unescaped quote, so the first ,"input": is the key), or an object. */
+static char *
+project_input(const cJSON *item, const cJSON *obj, size_t *len, int *owned)
+{
+	static const char key[] = ",\"input\":";
+	const char *raw = cJSON_IsRaw(item) ? item->valuestring : NULL;
+	const char *at = raw ? strstr(raw, key) : NULL;
+	char *text;
+
+	*owned = 0;
+	if (at) {
+		at += sizeof(key) - 1;
+		*len = strlen(at) - 1;		/* without the item's '}' */
+		return (char *)at;
+	}
+	text = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(obj,
+								       "input"));
+	*owned = 1;
+	*len = text ? strlen(text) : 0;
+	return text;
+}
+
+/* One COPY row: batch_id, row_number, name, input. */
+static int
+copy_row(struct kg_buf *b, const char *batch_id, const cJSON *item)
+{
+	cJSON *parsed = cJSON_IsRaw(item) ? cJSON_Parse(item->valuestring)
+					  : NULL;
+	const cJSON *obj = parsed ? parsed : item;
+	const cJSON *row = cJSON_GetObjectItemCaseSensitive(obj, "row");
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(obj, "name");
+	size_t len;
+	int owned, rc = -1;
+	char *input = project_input(item, obj, &len, &owned);
+
+	if (input && cJSON_IsNumber(row) && cJSON_IsString(name) &&
+	    !kg_buf_printf(b, "%s\t%d\t", batch_id, row->valueint) &&
+	    !kg_db_copy_field(b, name->valuestring, strlen(name->valuestring)) &&
+	    !kg_buf_append(b, "\t", 1) && !kg_db_copy_field(b, input, len) &&
+	    !kg_buf_append(b, "\n", 1))
+		rc = 0;
+	if (owned)
+		free(input);
+	cJSON_Delete(parsed);
+	return rc;
+}
 
 static int
 create_tx(void *arg, struct kg_err *err)
@@ -307,12 +357,17 @@ create_tx(void *arg, struct kg_err *err)
 		return -1;
 	snprintf(a->id_out, 37, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
-	/* All projects in one statement from the JSON array. */
-	return kg_db_exec(err,
-		"INSERT INTO projects (batch_id, row_number, name, input)"
-		" SELECT $1::uuid, (e->>'row')::int, e->>'name', e->'input'"
-		" FROM jsonb_array_elements($2::jsonb) AS e",
-		2, (const char *const[]){a->id_out, a->projects_json});
+	/* All projects in one COPY (a retried transaction: a new batch id,
+	 * so the rows are written again) */
+	kg_buf_reset(&a->copy);
+	for (const cJSON *p = a->projects ? a->projects->child : NULL; p;
+	     p = p->next)
+		if (copy_row(&a->copy, a->id_out, p) < 0)
+			return kg_err_set(err, 500, "internal",
+					  "out of memory");
+	return kg_db_copy(err,
+		"COPY projects (batch_id, row_number, name, input) FROM STDIN",
+		a->copy.data ? a->copy.data : "", a->copy.len);
 }
 
 int
@@ -320,16 +375,12 @@ kg_batch_create(const struct kg_user *u, const char *name,
 		const char *filename, const cJSON *projects, char id_out[37],
 		struct kg_err *err)
 {
-	struct create_args a = {u, name, filename, NULL, "", id_out};
-	char *json = cJSON_PrintUnformatted(projects);
+	struct create_args a = {u, name, filename, projects, {0}, "", id_out};
 	int rc;
 
-	if (!json)
-		return kg_err_set(err, 500, "internal", "out of memory");
-	a.projects_json = json;
 	snprintf(a.count, sizeof(a.count), "%d",
 		 cJSON_GetArraySize(projects));
 	rc = kg_db_tx(err, create_tx, &a);
-	free(json);
+	kg_buf_free(&a.copy);
 	return rc;
 }

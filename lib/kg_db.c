@@ -257,6 +257,62 @@ kg_db_exec(struct kg_err *err, const char *sql, int nparams,
 }
 
 int
+kg_db_copy(struct kg_err *err, const char *sql, const char *data, size_t len)
+{
+	PGresult *res;
+	int ok = 1;
+
+	if (!kg_db_conn(err))
+		return -1;
+	res = PQexec(db_conn, sql);
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		fail_from_result(res, err);
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	while (ok && len > 0) {
+		int chunk = len > 1 << 20 ? 1 << 20 : (int)len;
+
+		ok = PQputCopyData(db_conn, data, chunk) == 1;
+		data += chunk;
+		len -= (size_t)chunk;
+	}
+	if (PQputCopyEnd(db_conn, ok ? NULL : "client stopped") != 1)
+		ok = 0;
+	/* the statement's result (an error when the copy was refused),
+	 * then NULL; a lost connection gives a NULL result at once */
+	res = PQgetResult(db_conn);
+	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		fail_from_result(res, err);
+		ok = 0;
+	}
+	PQclear(res);
+	while ((res = PQgetResult(db_conn)))
+		PQclear(res);
+	return ok ? 0 : -1;
+}
+
+int
+kg_db_copy_field(struct kg_buf *b, const char *s, size_t len)
+{
+	size_t run = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < len && !rc; i++) {
+		char esc = s[i] == '\\' ? '\\' : s[i] == '\t' ? 't'
+			 : s[i] == '\n' ? 'n' : s[i] == '\r' ? 'r' : 0;
+
+		if (!esc)
+			continue;
+		rc = kg_buf_append(b, s + run, i - run) ||
+		     kg_buf_append(b, (char[]){'\\', esc}, 2);
+		run = i + 1;
+	}
+	return rc || kg_buf_append(b, s + run, len - run) ? -1 : 0;
+}
+
+int
 kg_db_exec_script(struct kg_err *err, const char *sql)
 {
 	PGresult *res;

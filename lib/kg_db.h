@@ -24,6 +24,7 @@
 
 #include <libpq-fe.h>
 
+#include "kg_buf.h"
 #include "kg_err.h"
 
 /* Number of elements of a compound literal of strings. */
@@ -78,6 +79,21 @@ int kg_db_tx(struct kg_err *err, int (*fn)(void *arg, struct kg_err *err),
  * as migrations; never for anything that contains input.
  */
 int kg_db_exec_script(struct kg_err *err, const char *sql);
+
+/*
+ * COPY ... FROM STDIN with `data` (COPY's text format, rows already
+ * escaped: kg_db_copy_field) as its input.  `sql` is a constant COPY
+ * statement; the values travel as data, never as SQL.  0 or -1 (err
+ * set as for kg_db_query).  Many rows at once: for 1,000 projects ~2.3x
+ * faster than INSERT ... SELECT FROM jsonb_array_elements (README
+ * "Speed of the read path").
+ */
+int kg_db_copy(struct kg_err *err, const char *sql, const char *data,
+	       size_t len);
+
+/* Append one field in COPY's text format (backslash, tab, newline and
+ * carriage return escaped), without the separator. */
+int kg_db_copy_field(struct kg_buf *b, const char *s, size_t len);
 
 /* SQLSTATE of the last failed statement ("" if none / no server). */
 const char *kg_db_sqlstate(void);

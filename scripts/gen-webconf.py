@@ -99,7 +99,10 @@ def lighttpd_routes(routes, sockdir):
 def apache_routes(routes, sockdir):
     out = ["# --- generated from apache/routes by scripts/gen-webconf.py: do not edit ---",
            "# First matching ProxyPassMatch wins. Each program gets its own worker name",
-           "# (fcgi://<program>/) so that Apache never mixes up the unix sockets."]
+           "# (fcgi://<program>/) so that Apache never mixes up the unix sockets.",
+           "# No enablereuse=on: a program process serves one FastCGI connection at a",
+           "# time and stays bound to one Apache keeps for reuse, so the connections",
+           "# Apache opens beyond the processes wait unaccepted (README \"4. Apache\")."]
     for prog, regex, opts in routes:
         # streams: flush every FastCGI record at once, and one backend
         # connection per stream that is closed when the stream ends (a kept-

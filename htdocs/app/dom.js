@@ -40,46 +40,85 @@ export function replace(el, ...children) {
   return el;
 }
 
-const dateFmt = new Intl.DateTimeFormat('pl-PL', { dateStyle: 'medium', timeStyle: 'short' });
-const dayFmt = new Intl.DateTimeFormat('pl-PL', { day: '2-digit', month: '2-digit', year: 'numeric' });
-const moneyFmt = new Intl.NumberFormat('pl-PL', { style: 'currency', currency: 'PLN' });
-const usdFmt = new Intl.NumberFormat('pl-PL', { style: 'currency', currency: 'USD', maximumFractionDigits: 4 });
-const numFmt = new Intl.NumberFormat('pl-PL');
+// Polish dates and numbers, written out here instead of through Intl: the
+// first Intl formatter a tab creates loads ICU's locale data, 60-250 ms of
+// main thread on this machine (dateStyle alone ~110 ms quiet), which was the
+// batches page's longest task at load (Lighthouse mobile, issue 20). The
+// output is Intl's for pl-PL exactly; the e2e suite compares the two
+// ("pl-PL formatting matches Intl").
+const MONTHS = ['sty', 'lut', 'mar', 'kwi', 'maj', 'cze', 'lip', 'sie', 'wrz', 'paź', 'lis', 'gru'];
+const NBSP = '\u00a0';
+const pad2 = (n) => (n < 10 ? `0${n}` : String(n));
 
+// "2 gru 2026, 05:04" (Intl dateStyle medium, timeStyle short, local time)
 export function fmtDateTime(s) {
   if (!s) return '—';
   const d = new Date(s);
-  return isNaN(d) ? String(s) : dateFmt.format(d);
+  if (isNaN(d)) return String(s);
+  return `${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()}, ${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
 }
 
 // "2026-03-01" -> "01.03.2026" (no time zone shift: the date is a calendar day)
 export function fmtDay(s) {
   if (!s) return '—';
   const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(String(s));
-  if (m) return dayFmt.format(new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], 12)));
-  return String(s);
+  if (!m) return String(s);
+  const d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], 12));
+  return `${pad2(d.getUTCDate())}.${pad2(d.getUTCMonth() + 1)}.${String(d.getUTCFullYear()).padStart(4, '0')}`;
+}
+
+// A number the way Intl.NumberFormat('pl-PL') writes it: the shortest
+// decimal of the double rounded half away from zero to maxFrac digits,
+// a comma, groups of three with a no-break space from five digits on
+// ("1234", "12 345,5").
+export function fmtDecimal(v, minFrac = 0, maxFrac = 3) {
+  const n = Number(v);
+  if (!isFinite(n)) return Intl.NumberFormat('pl-PL').format(n);
+  let s = Math.abs(n).toString();
+  if (/e/.test(s)) s = Math.abs(n).toFixed(Math.min(100, maxFrac + 1));
+  let [int, frac = ''] = s.split('.');
+  if (frac.length > maxFrac) {
+    const up = frac[maxFrac] >= '5';
+    let digits = int + frac.slice(0, maxFrac);
+    if (up) {
+      const a = digits.split('');
+      let i = a.length - 1;
+      for (; i >= 0 && a[i] === '9'; i--) a[i] = '0';
+      if (i >= 0) a[i] = String(+a[i] + 1); else a.unshift('1');
+      digits = a.join('');
+    }
+    int = digits.slice(0, digits.length - maxFrac) || '0';
+    frac = digits.slice(digits.length - maxFrac);
+  }
+  frac = frac.replace(/0+$/, '');
+  while (frac.length < minFrac) frac += '0';
+  int = int.replace(/^0+(?=\d)/, '');
+  if (int.length >= 5) int = int.replace(/\B(?=(\d{3})+$)/g, NBSP);
+  const neg = n < 0 && /[1-9]/.test(int + frac);
+  return `${neg ? '-' : ''}${int}${frac ? `,${frac}` : ''}`;
 }
 
 export function fmtMoney(v) {
   if (v === null || v === undefined || v === '') return '—';
   const n = Number(v);
-  return isFinite(n) ? moneyFmt.format(n) : String(v);
+  return isFinite(n) ? `${fmtDecimal(n, 2, 2)}${NBSP}zł` : String(v);
 }
 
 // AI cost is recorded in the provider's currency (USD prices in the config)
 export function fmtCost(v) {
-  const n = Number(v || 0);
-  return usdFmt.format(n);
+  return `${fmtDecimal(Number(v || 0), 2, 4)}${NBSP}USD`;
 }
 
 export function fmtNum(v) {
-  return numFmt.format(Number(v || 0));
+  return fmtDecimal(Number(v || 0));
 }
 
-// Polish plural-aware durations through Intl (e.g. "2 minuty", "5 minut")
+// Polish plural-aware durations through Intl (e.g. "2 minuty", "5 minut");
+// shown only while a batch runs, the formatters are made on first use
+const unitFmts = {};
 export function fmtDuration(seconds) {
   const s = Math.max(0, Math.round(seconds));
-  const unit = (n, u) => new Intl.NumberFormat('pl-PL', { style: 'unit', unit: u, unitDisplay: 'long' }).format(n);
+  const unit = (n, u) => (unitFmts[u] = unitFmts[u] || new Intl.NumberFormat('pl-PL', { style: 'unit', unit: u, unitDisplay: 'long' })).format(n);
   if (s < 60) return unit(Math.max(s, 1), 'second');
   const m = Math.round(s / 60);
   if (m < 60) return unit(m, 'minute');
@@ -87,9 +126,19 @@ export function fmtDuration(seconds) {
   return unit(hrs, 'hour') + ' ' + unit(m % 60, 'minute');
 }
 
+// CLDR's Polish plural rule for whole numbers (one: 1; few: 2-4, 22-24, …
+// but not 12-14; many: the rest); fractions are "other" (many's words here)
+export function pluralCategory(n) {
+  if (!Number.isInteger(n)) return 'other';
+  const a = Math.abs(n);
+  if (a === 1) return 'one';
+  const d = a % 10, dd = a % 100;
+  return d >= 2 && d <= 4 && (dd < 12 || dd > 14) ? 'few' : 'many';
+}
+
 export function plural(n, one, few, many) {
-  const r = new Intl.PluralRules('pl-PL').select(n);
-  return `${numFmt.format(n)} ${r === 'one' ? one : r === 'few' ? few : many}`;
+  const r = pluralCategory(n);
+  return `${fmtNum(n)} ${r === 'one' ? one : r === 'few' ? few : many}`;
 }
 
 export function wordCount(text) {

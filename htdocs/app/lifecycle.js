@@ -3,17 +3,16 @@
 // stopped the batch), the cost estimate beside "Generuj" and estimate vs
 // actual once generated. Kept apart from batch.js so that page can change
 // freely: it only creates these controls and calls update().
-import { h, replace, plural, toast, announce } from './dom.js';
+import { h, replace, plural, toast, announce, fmtDecimal, fmtNum } from './dom.js';
 import { api } from './api.js';
 
-// Money is USD (the [ai] prices are USD per 1,000 tokens).
-const usd2 = new Intl.NumberFormat('pl-PL', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 2 });
-const usd4 = new Intl.NumberFormat('pl-PL', { style: 'currency', currency: 'USD', maximumFractionDigits: 4 });
+// Money is USD (the [ai] prices are USD per 1,000 tokens); no Intl at load
+// (dom.js says why)
 export function fmtUsd(v) {
   const n = Number(v || 0);
-  return n > 0 && n < 0.01 ? usd4.format(n) : usd2.format(n);
+  return `${fmtDecimal(n, 2, n > 0 && n < 0.01 ? 4 : 2)}\u00a0USD`;
 }
-const numFmt = new Intl.NumberFormat('pl-PL');
+const numFmt = { format: fmtNum };
 
 // A modal confirmation (a <dialog>): resolves true when confirmed.
 export function confirmDialog(title, text, okLabel) {

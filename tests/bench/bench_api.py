@@ -458,6 +458,33 @@ def upload_split(token, runs=5):
           f"answer, {runs} runs): server p50 {statistics.median(totals):.1f} ms")
     for s in splits[-2:]:
         print(f"  {s}")
+    insert_vs_copy(answer)
+
+
+def insert_vs_copy(answer, runs=5):
+    """The upload's insert statement against COPY of the same 1,000 rows, each
+    alone in psql (\\timing, best of `runs`, in a transaction rolled back)."""
+    batch = json.loads(answer)["id"]
+    rows = psql(f"SELECT jsonb_agg(jsonb_build_object('row', row_number, 'name', name, "
+                f"'input', input) ORDER BY row_number) FROM projects WHERE batch_id = '{batch}'")
+    data = psql(f"COPY (SELECT '{batch}'::uuid, row_number, name, input FROM projects "
+                f"WHERE batch_id = '{batch}' ORDER BY row_number) TO STDOUT")
+    # the same rows under the same batch: its own are deleted first, in the transaction
+    head = f"BEGIN;\nDELETE FROM projects WHERE batch_id = '{batch}';\n"
+    insert = (head + "INSERT INTO projects (batch_id, row_number, name, input)"
+              f" SELECT '{batch}'::uuid, (e->>'row')::int, e->>'name', e->'input'"
+              f" FROM jsonb_array_elements($rows${rows}$rows$::jsonb) AS e;\nROLLBACK;\n")
+    copy = (head + "COPY projects (batch_id, row_number, name, input) FROM STDIN;\n"
+            + data + "\n\\.\nROLLBACK;\n")
+    best = {}
+    for _ in range(runs):
+        for name, script in (("INSERT ... jsonb_array_elements", insert), ("COPY", copy)):
+            out = subprocess.run(PG + ["-U", "kartograf", "-c", "\\timing on", "-f", "-"],
+                                 input=script, check=True, capture_output=True, text=True).stdout
+            t = [float(m) for m in re.findall(r"Time: ([\d.]+) ms", out)]
+            best[name] = min(best.get(name, float("inf")), t[2])   # BEGIN, DELETE, this
+    print("  the same 1,000 rows in psql, the statement alone (best of "
+          f"{runs}): " + ", ".join(f"{k} {v:.1f} ms" for k, v in best.items()))
 
 
 def main():

@@ -19,7 +19,8 @@
 # pgbench -M prepared, 1 client, of the snapshot's statement and of every statement a
 # stream's start runs, both captured like the endpoints'), the re-download of a stored
 # .docx, and the 1,000-row upload with its server-side split (parse, validate, insert,
-# answer, from the batches program's log).
+# answer, from the batches program's log), with the old INSERT ... FROM
+# jsonb_array_elements against the COPY the program now uses, on the same rows in psql).
 #
 # Env: BUILD (default build), DURATION seconds per point (3), CONNS ("2 16 64 256"),
 #      ENDPOINTS ("card batch list me"), SERVERS ("lighttpd apache"), EXTRAS (1: also

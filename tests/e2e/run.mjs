@@ -286,6 +286,79 @@ await test('login → batches list', async () => {
   state.loggedIn = true;
 });
 
+// Issue 20, Lighthouse mobile: the batches page loads on a phone without a
+// layout shift (the top bar's nav appearing once the script ran pushed the
+// page down by 90 px: CLS 0.10) and without creating an Intl formatter (the
+// first one loads ICU's data: 60-250 ms of main thread, the longest task at
+// load); the hand-written pl-PL formatting is Intl's, character for character.
+await test('batches page on a 412-wide phone: no layout shift, no Intl at load; pl-PL formatting matches Intl', async () => {
+  const { ctx, page: m } = await newPage({ viewport: { width: 412, height: 823 } });
+  try {
+    await m.addInitScript(() => {
+      window.__shifts = [];
+      new PerformanceObserver((l) => {
+        for (const e of l.getEntries()) {
+          if (!e.hadRecentInput) window.__shifts.push([e.value, (e.sources || []).map((x) => (x.node ? x.node.nodeName + (x.node.id ? `#${x.node.id}` : '') : '?')).join(' ')]);
+        }
+      }).observe({ type: 'layout-shift', buffered: true });
+      window.__intl = [];
+      for (const k of ['DateTimeFormat', 'NumberFormat', 'PluralRules', 'RelativeTimeFormat', 'ListFormat', 'Collator']) {
+        const C = Intl[k];
+        Intl[k] = new Proxy(C, {
+          construct(t, a) { window.__intl.push(k); return Reflect.construct(t, a); },
+          apply(t, self, a) { window.__intl.push(k); return Reflect.apply(t, self, a); },
+        });
+      }
+    });
+    await login(m, BASE);
+    await m.reload(); // a fresh load of #/ with the session, no input since
+    await m.waitForSelector('.batch-list table.data, .batch-list p.note:not(:has-text("Wczytywanie"))');
+    await m.waitForTimeout(500);
+    const r = await m.evaluate(() => ({ shifts: window.__shifts, intl: window.__intl, bar: document.querySelector('.topbar').getBoundingClientRect().height }));
+    const cls = r.shifts.reduce((a, [v]) => a + v, 0);
+    assert(cls < 0.01, `no layout shift while the batches page loads on a phone (CLS ${cls.toFixed(4)}: ${JSON.stringify(r.shifts)})`);
+    assert(r.intl.length === 0, `no Intl object made while the batches page loads (${r.intl})`);
+    const bad = await m.evaluate(async () => {
+      const d = await import('/app/dom.js');
+      const lc = await import('/app/lifecycle.js');
+      const out = [];
+      const same = (what, mine, intl) => { if (mine !== intl) out.push(`${what}: ${JSON.stringify(mine)} != Intl ${JSON.stringify(intl)}`); };
+      const dt = new Intl.DateTimeFormat('pl-PL', { dateStyle: 'medium', timeStyle: 'short' });
+      for (let mo = 0; mo < 12; mo++) {
+        for (const [day, hr, mi] of [[1, 0, 0], [9, 9, 5], [28, 23, 59]]) {
+          const x = new Date(2026, mo, day, hr, mi);
+          same('fmtDateTime', d.fmtDateTime(x.toISOString()), dt.format(x));
+        }
+      }
+      const day = new Intl.DateTimeFormat('pl-PL', { day: '2-digit', month: '2-digit', year: 'numeric' });
+      for (const s of ['2026-03-01', '1999-12-31', '2024-02-29']) {
+        const [y, mo, dd] = s.split('-').map(Number);
+        same('fmtDay', d.fmtDay(s), day.format(new Date(Date.UTC(y, mo - 1, dd, 12))));
+      }
+      const nums = [0, 1, 7, 12, 999, 1000, 1234, 9999, 10000, 12345.5, 123456, 1234567.891, 0.5, 0.05, 0.004, 0.00049, 0.0005,
+        0.00005, 1.005, 2.675, 0.125, 0.99995, 9.99999, 99999.9999, 1e-7, 3.14159265, 50000, 0.1 + 0.2, 1e15, 1234.5678, 0.015, 0.0149];
+      const f3 = new Intl.NumberFormat('pl-PL');
+      const usd = new Intl.NumberFormat('pl-PL', { style: 'currency', currency: 'USD', maximumFractionDigits: 4 });
+      const usd2 = new Intl.NumberFormat('pl-PL', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 2 });
+      const usd4 = new Intl.NumberFormat('pl-PL', { style: 'currency', currency: 'USD', maximumFractionDigits: 4 });
+      const pln = new Intl.NumberFormat('pl-PL', { style: 'currency', currency: 'PLN' });
+      for (const n of nums) {
+        same(`fmtNum(${n})`, d.fmtNum(n), f3.format(n));
+        same(`fmtCost(${n})`, d.fmtCost(n), usd.format(n));
+        same(`fmtMoney(${n})`, d.fmtMoney(n), pln.format(n));
+        same(`fmtUsd(${n})`, lc.fmtUsd(n), n > 0 && n < 0.01 ? usd4.format(n) : usd2.format(n));
+      }
+      const pr = new Intl.PluralRules('pl-PL');
+      for (let n = 0; n <= 1200; n++) same(`plural(${n})`, d.pluralCategory(n), pr.select(n));
+      return out;
+    });
+    assert(bad.length === 0, `pl-PL formatting matches Intl (${bad.length} differences: ${bad.slice(0, 8).join('; ')})`);
+    assert(r.bar < 70, `the top bar stays one row on a 412-wide phone (${r.bar} px)`);
+  } finally {
+    await ctx.close();
+  }
+}, { needs: ['loggedIn'] });
+
 await test('bad file: preview flags problems, server 400 shows per-cell errors and the template link', async () => {
   const file = writeTmp(`bad-${uniq}.xlsx`, xlsxBuffer(badRows()));
   await page.setInputFiles('#file', file);
@@ -875,18 +948,68 @@ function mainTasks(traceBuf, fromMark, toMark) {
   };
 }
 
+// The page on its own core. A user's browser does not share its CPU with
+// the server, but here the ASan-built stack (worker, PostgreSQL, the event
+// relay) generating 1,000 cards at full speed shares two cores with
+// Chromium, and the page's tasks took 2-2.2x their CPU time in wall clock.
+// While the page is measured every process of the stack (the pid files in
+// STATE/run and their descendants: PostgreSQL's backends, the worker's
+// children) may run on the CPUs this process may use but the first only, so
+// that one is Chromium's (which may still use the others when they are
+// free); afterwards the stack gets all of them again. Pinning Chromium itself to CPU 0 was tried: its browser, viz
+// and renderer processes then queue behind each other on one core. Needs 2
+// CPUs and taskset (util-linux); returns whether it split.
+function procTree() {
+  const kids = new Map();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let st;
+    try { st = fs.readFileSync(`/proc/${d}/stat`, 'utf8'); } catch { continue; }
+    const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+    if (!kids.has(ppid)) kids.set(ppid, []);
+    kids.get(ppid).push(Number(d));
+  }
+  const below = (pid, out = new Set()) => { out.add(pid); for (const k of kids.get(pid) || []) below(k, out); return out; };
+  return below;
+}
+// the CPUs this process may use (a container may allow fewer than the host has)
+function allowedCpus() {
+  const m = /^Cpus_allowed_list:\s*(\S+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+  const out = [];
+  for (const part of (m ? m[1] : '').split(',')) {
+    const [a, b] = part.split('-').map(Number);
+    if (Number.isInteger(a)) for (let c = a; c <= (Number.isInteger(b) ? b : a); c++) out.push(c);
+  }
+  return out;
+}
+async function splitCpus(on) {
+  const cpus = allowedCpus();
+  if (cpus.length < 2 || !STACK) return false;
+  const below = procTree();
+  const stack = new Set();
+  for (const f of fs.readdirSync(path.join(STACK, 'run'))) {
+    if (!/\.pid(\.kg)?$/.test(f)) continue;
+    const pid = Number(fs.readFileSync(path.join(STACK, 'run', f), 'utf8').trim().split('\n')[0]);
+    if (pid > 1) for (const p of below(pid)) stack.add(p);
+  }
+  const list = (on ? cpus.slice(1) : cpus).join(',');
+  const done = await Promise.all([...stack].map((p) =>
+    execFileP('taskset', ['-a', '-p', '-c', list, String(p)]).then(() => true, () => false)));
+  return on && done.some(Boolean);
+}
+
 // The limits of issue 20, for a batch page with SCALE_N projects while it
-// generates. CPU-time limits are always asserted. Wall-clock limits are
-// asserted when the page was not starved of CPU (wall/CPU of its main thread
-// below E2E_STARVED, default 2; the machine is shared), and else reported.
-const SCALE_N = Number(process.env.E2E_SCALE_N || 300);
-const STARVED = Number(process.env.E2E_STARVED || 2);
-// The wall-clock limits are asserted only on request (E2E_WALL=1, a quiet
-// machine): in make test the ASan-built server and the worker share two
-// cores with Chromium, and a run that the starvation factor judged fair
-// still saw a 224 ms wall-clock task with 50 ms of CPU.  The CPU limits
-// are always asserted.
-const ASSERT_WALL = process.env.E2E_WALL === '1';
+// generates, with the page on its own core (above). CPU-time limits are
+// always asserted; wall-clock limits too when the CPUs could be split and
+// the renderer still was not starved (wall/CPU of its main thread below
+// E2E_STARVED, default 1.5: something outside the test loads the machine),
+// else they are reported. E2E_WALL=0: report only.
+// 1,000 (the upload limit) through lighttpd: ~20 s at 300 in a quiet make
+// test, ~60 s at 1,000. Through the shared host's plain-CGI site (a process
+// per request, polling) 300 took 71 s: there it stays 300.
+const SCALE_N = Number(process.env.E2E_SCALE_N || (process.env.E2E_SHARED ? 300 : 1000));
+const STARVED = Number(process.env.E2E_STARVED || 1.5);
+const ASSERT_WALL = process.env.E2E_WALL !== '0';
 await test(`${SCALE_N} projects: the batch page stays fluid from opening to batch.completed`, async () => {
   const token = await nodeLogin(BASE);
   let t0 = Date.now();
@@ -900,11 +1023,13 @@ await test(`${SCALE_N} projects: the batch page stays fluid from opening to batc
   });
   const { ctx, page: s } = await newPage();
   let tracing = false;
+  let pinned = false;
   try {
     await s.addInitScript(instrumentPage);
     await login(s, BASE);
     const cdp = await ctx.newCDPSession(s);
     await cdp.send('Performance.enable');
+    pinned = await splitCpus(true);
     await browser.startTracing(s, { categories: ['toplevel', 'blink.user_timing', ...(process.env.E2E_SAVE_TRACE ? ['devtools.timeline', 'v8.execute'] : [])] });
     tracing = true;
     const open = await s.evaluate((id) => { performance.mark('e2e:open'); const t = performance.now(); location.hash = `#/batches/${id}`; return t; }, b.id);
@@ -966,16 +1091,18 @@ await test(`${SCALE_N} projects: the batch page stays fluid from opening to batc
     assert(renderCpu <= 500, `first full render within 500 ms of CPU (${renderCpu.toFixed(0)} ms)`);
     assert(h1.heap <= h0.heap * 1.25 + 2e6, `heap does not grow with the events (${h0.heap} → ${h1.heap})`);
     assert(h1.nodes <= h0.nodes * 1.1 + 500, `DOM nodes do not grow with the events (${h0.nodes} → ${h1.nodes})`);
-    if (ASSERT_WALL && starved < STARVED) {
+    console.log(`#   CPUs: ${pinned ? `the stack on CPU ${allowedCpus().slice(1).join(',')}, CPU ${allowedCpus()[0]} left to Chromium` : 'shared (not split)'}`);
+    if (ASSERT_WALL && pinned && starved < STARVED) {
       const maxWall = Math.max(0, ...traced.wall);
       assert(maxWall <= 100, `no main-thread task above 100 ms wall clock (max ${maxWall.toFixed(0)} ms)`);
       assert(renderWall <= 500, `first full render within 500 ms (${renderWall.toFixed(0)} ms)`);
       const maxGap = Math.max(0, ...m.sumGaps);
       assert(maxGap <= 1000, `summary updated at least once a second while events arrive (max gap ${maxGap.toFixed(0)} ms)`);
     } else {
-      console.log(`#   note: the renderer was starved of CPU (×${starved.toFixed(1)}): the wall-clock limits are reported above, not asserted`);
+      console.log(`#   note: ${!pinned ? 'the CPUs were not split' : !ASSERT_WALL ? 'E2E_WALL=0' : `the renderer was starved of CPU (×${starved.toFixed(1)})`}: the wall-clock limits are reported above, not asserted`);
     }
   } finally {
+    if (pinned) await splitCpus(false);
     if (tracing) await browser.stopTracing().catch(() => {});
     await ctx.close();
     await restartWorker(null);
@@ -1056,6 +1183,7 @@ await test('editor with 8 sections × 20,000 characters: typing stays within 50 
   assert(r.status === 200, `PATCH 8 × 20,000 characters: ${r.status} ${r.text.slice(0, 200)}`);
   const { ctx, page: e } = await newPage();
   let tracing = false;
+  let pinned = false;
   try {
     await e.addInitScript(() => {
       window.__keys = [];
@@ -1069,6 +1197,7 @@ await test('editor with 8 sections × 20,000 characters: typing stays within 50 
     const ta = '#sec-activities textarea';
     await e.click(ta);
     await e.evaluate((sel) => { const t = document.querySelector(sel); t.setSelectionRange(10000, 10000); }, ta);
+    pinned = await splitCpus(true);
     await browser.startTracing(e, { categories: ['toplevel', 'blink.user_timing'] });
     tracing = true;
     await e.evaluate(() => { window.__keys = []; performance.mark('e2e:typing'); });
@@ -1091,13 +1220,15 @@ await test('editor with 8 sections × 20,000 characters: typing stays within 50 
     await shot(e, 'editor-big', { fullPage: false });
     const maxCpu = Math.max(0, ...traced.cpu);
     assert(maxCpu <= 50, `no task above 50 ms of CPU while typing (max ${maxCpu.toFixed(0)} ms)`);
-    if (ASSERT_WALL && starved < STARVED) {
+    console.log(`#   CPUs: ${pinned ? `the stack on CPU ${allowedCpus().slice(1).join(',')}, CPU ${allowedCpus()[0]} left to Chromium` : 'shared (not split)'}`);
+    if (ASSERT_WALL && pinned && starved < STARVED) {
       const maxKey = Math.max(0, ...keys.map((k) => k[1]));
       assert(maxKey <= 50, `every keystroke painted within 50 ms (max ${maxKey.toFixed(0)} ms)`);
     } else {
-      console.log(`#   note: the renderer was starved of CPU (×${starved.toFixed(1)}): the wall-clock limit is reported, not asserted`);
+      console.log(`#   note: ${!pinned ? 'the CPUs were not split' : !ASSERT_WALL ? 'E2E_WALL=0' : `the renderer was starved of CPU (×${starved.toFixed(1)})`}: the wall-clock limit is reported, not asserted`);
     }
   } finally {
+    if (pinned) await splitCpus(false);
     if (tracing) await browser.stopTracing().catch(() => {});
     await ctx.close();
   }

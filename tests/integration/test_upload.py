@@ -100,6 +100,40 @@ def test_upload_csv_polish_excel(ctx):
         _drop(ctx, email)
 
 
+def test_upload_stores_backslashes_quotes_and_copy_markers(ctx):
+    """The projects go to PostgreSQL with COPY (text format): backslashes,
+    quotes, a lone \\N (COPY's NULL marker), a literal ,"input": in a name and
+    tabs reach the database exactly as validated, through both servers."""
+    import json
+    names = ["\\N", 'C:\\Dane\\"cytat"', 'Nazwa ,"input":{"x":1}', "\\.", "a\\tb\\\\c"]
+    descs = ["linia1\\nlinia2", "tab\there", "\\", 'x","input":"y', "ostatni \\\\ wiersz"]
+    email, auth = _user(ctx)
+    try:
+        def cell(v):
+            return '"' + v.replace('"', '""') + '"'
+        org = cell("Fundacja \\ Łąka")
+        csv = "Nazwa projektu;Opis;Wnioskodawca\r\n" + "".join(
+            f"{cell(n)};{cell(d)};{org}\r\n" for n, d in zip(names, descs))
+
+        def check(name, base):
+            r = _upload(ctx, base, auth, csv.encode(), "projekty.csv", "text/csv")
+            assert r.status == 201, r
+            b = r.json()
+            assert [p["name"] for p in b["projects"]] == names, b["projects"]
+            rows = ctx.psql(f"SELECT json_agg(json_build_object('n', name, 'i', input) ORDER BY "
+                            f"row_number) FROM projects WHERE batch_id = '{b['id']}'")
+            stored = json.loads(rows)
+            assert [x["n"] for x in stored] == names, stored
+            # tabs inside a cell collapse to one space like any whitespace
+            assert [x["i"]["description"] for x in stored] == \
+                [d.replace("\t", " ") for d in descs], stored
+            assert all(x["i"]["name"] == n and x["i"]["organization"] == "Fundacja \\ Łąka"
+                       for x, n in zip(stored, names)), stored
+        ctx.check_servers(check)
+    finally:
+        _drop(ctx, email)
+
+
 def test_validation_errors_reported_all_at_once(ctx):
     email, auth = _user(ctx)
     try:

@@ -11,9 +11,31 @@
 
 #include "kg_buf.h"
 #include "kg_config.h"
+#include "kg_db.h"
 #include "kg_dict.h"
 #include "kg_password.h"
 #include "kg_user.h"
+
+/* COPY's text format: backslash, tab, newline and CR escaped, nothing
+ * else; "\\N" (the NULL marker) and "\\." (the end marker) stay text. */
+static void
+test_db_copy_field(void **state)
+{
+	struct kg_buf b = {0};
+	const char in[] = "a\\N\tb\nc\rd\\.e ó\"";
+
+	(void)state;
+	assert_int_equal(kg_db_copy_field(&b, in, sizeof(in) - 1), 0);
+	assert_string_equal(kg_buf_str(&b),
+			    "a\\\\N\\tb\\nc\\rd\\\\.e ó\"");
+	kg_buf_reset(&b);
+	assert_int_equal(kg_db_copy_field(&b, "\\", 1), 0);
+	assert_string_equal(kg_buf_str(&b), "\\\\");
+	kg_buf_reset(&b);
+	assert_int_equal(kg_db_copy_field(&b, "", 0), 0);
+	assert_int_equal((int)b.len, 0);
+	kg_buf_free(&b);
+}
 
 static void
 test_buf_grows_and_terminates(void **state)
@@ -187,6 +209,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_grows_and_terminates),
+		cmocka_unit_test(test_db_copy_field),
 		cmocka_unit_test(test_err_set),
 		cmocka_unit_test(test_dict),
 		cmocka_unit_test(test_dict_add),

@@ -7,6 +7,8 @@
 //   LH_PROJECT   a completed project (the editor page)
 //   LH_OUT       directory for the JSON reports (optional)
 //   LH_FORM      desktop (default) | mobile | both
+//   LH_PAGES     batches,editor (default: both pages)
+//   LH_TRACE=1   also write each run's trace (lighthouse-NAME-FORM.trace.json) to LH_OUT
 //
 // puppeteer-core drives Debian's /usr/bin/chromium (nothing is downloaded); it
 // signs in through the login form, so the token is in the tab's sessionStorage,
@@ -48,7 +50,8 @@ try {
     page.waitForFunction(() => document.querySelector('h1') && /Zestawy projektów/.test(document.querySelector('h1').textContent)),
     page.click('form.login button[type=submit]'),
   ]);
-  const pages = [['batches', `${BASE}/#/`], ['editor', `${BASE}/#/projects/${PROJECT}`]];
+  const only = (process.env.LH_PAGES || 'batches,editor').split(',');
+  const pages = [['batches', `${BASE}/#/`], ['editor', `${BASE}/#/projects/${PROJECT}`]].filter(([n]) => only.includes(n));
   for (const form of FORMS) {
     for (const [name, url] of pages) {
       const flags = { output: 'json', logLevel: 'error', disableStorageReset: true, onlyCategories: Object.keys(TARGET) };
@@ -57,11 +60,14 @@ try {
       const { lhr } = r;
       if (lhr.runtimeError) throw new Error(`${name}: ${lhr.runtimeError.code} ${lhr.runtimeError.message}`);
       if (OUT) fs.writeFileSync(path.join(OUT, `lighthouse-${name}-${form}.json`), JSON.stringify(lhr));
+      if (OUT && process.env.LH_TRACE === '1' && r.artifacts && r.artifacts.Trace) {
+        fs.writeFileSync(path.join(OUT, `lighthouse-${name}-${form}.trace.json`), JSON.stringify(r.artifacts.Trace));
+      }
       const scores = Object.fromEntries(Object.keys(TARGET).map((c) => [c, Math.round((lhr.categories[c].score || 0) * 100)]));
       const m = (id) => lhr.audits[id] && lhr.audits[id].displayValue;
-      console.log(`lighthouse ${name} (${form}): accessibility ${scores.accessibility}, best practices ${scores['best-practices']}, performance ${scores.performance}` +
-        `  [FCP ${m('first-contentful-paint')}, LCP ${m('largest-contentful-paint')}, TBT ${m('total-blocking-time')}, CLS ${m('cumulative-layout-shift')}]`);
       const bi = lhr.environment && lhr.environment.benchmarkIndex;
+      console.log(`lighthouse ${name} (${form}): accessibility ${scores.accessibility}, best practices ${scores['best-practices']}, performance ${scores.performance}` +
+        `  [FCP ${m('first-contentful-paint')}, LCP ${m('largest-contentful-paint')}, TBT ${m('total-blocking-time')}, CLS ${m('cumulative-layout-shift')}; CPU benchmark index ${Math.round(bi || 0)}]`);
       if (bi && bi < 500) console.log(`  note: Lighthouse's CPU benchmark index is ${Math.round(bi)} (an idle desktop scores 1000+): this machine is loaded, the performance score (TBT) is not meaningful`);
       for (const [c, t] of Object.entries(TARGET)) {
         if (scores[c] >= t) continue;
