@@ -57,7 +57,6 @@ static const struct conf_key conf_keys[] = {
 	{"auth", "query_token", T_BOOL, "false", 0, 0, NULL},
 	{"worker", "concurrency", T_INT, "5", 1, 100, NULL},
 	{"worker", "global_limit", T_INT, "20", 1, 1000, NULL},
-	{"worker", "db_threads", T_INT, "4", 1, 64, NULL},
 	{"worker", "user_concurrency", T_INT, "0", 0, 1000, NULL},
 	{"worker", "shutdown_grace", T_INT, "30", 0, 3600, NULL},
 	/* kartograf-worker --cron (shared hosting, issue 13) */

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static _Thread_local PGconn *db_conn;
-static _Thread_local int db_in_tx;
-static _Thread_local char db_sqlstate[6];
+static PGconn *db_conn;
+static int db_in_tx;
+static char db_sqlstate[6];
 
 /*
  * Prepared statements, per connection: a statement is prepared the
@@ -28,9 +28,9 @@ struct db_stmt {
 	unsigned gen;		/* db_gen it was prepared under, 0 = not */
 };
 
-static _Thread_local struct db_stmt db_stmts[DB_STMTS];
-static _Thread_local int db_nstmts;
-static _Thread_local unsigned db_gen = 1;
+static struct db_stmt db_stmts[DB_STMTS];
+static int db_nstmts;
+static unsigned db_gen = 1;
 
 static void
 notice_to_log(void *arg, const char *message)

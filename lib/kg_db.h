@@ -1,9 +1,7 @@
 /*
  * kg_db - PostgreSQL access for every program: one connection per
- * thread (a process's main thread, or each of the worker's DB threads,
- * kg_pool.h), kept between requests, re-established after the server
- * restarts.  Everything below - the transaction in progress, the
- * prepared statements, kg_db_sqlstate - is the calling thread's.
+ * process, kept between requests, re-established after the server
+ * restarts.
  *
  * Queries are parameterised only: there is no function here that takes
  * SQL with values pasted in.  Failures fill a kg_err:
@@ -98,8 +96,7 @@ int kg_db_copy_field(struct kg_buf *b, const char *s, size_t len);
 /* SQLSTATE of the last failed statement ("" if none / no server). */
 const char *kg_db_sqlstate(void);
 
-/* Close the calling thread's connection (program exit, a thread's
- * end, tests). */
+/* Close the connection (program exit, tests). */
 void kg_db_close(void);
 
 #endif

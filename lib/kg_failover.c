@@ -129,7 +129,6 @@ kg_failover_begin(struct kg_failover_cursor *c, char *bad, size_t badsize)
 {
 	c->prov = 0;
 	c->attempt = 1;
-	c->picked = 0;
 	c->last[0] = c->tried[0] = '\0';
 	c->nchain = kg_failover_chain(kg_conf_str("ai", "providers"),
 				      kg_conf_str("ai", "provider"), c->chain,
@@ -155,56 +154,34 @@ kg_failover_current(const struct kg_failover_cursor *c)
 	return c->prov < c->nchain ? c->chain[c->prov] : NULL;
 }
 
-/* 1 when the breaker of the current provider lets a call through (a
- * probe taken if it is half-open), else moves on to the next one. */
-static int
-breaker_lets(struct kg_failover_cursor *c, const char *holder,
-	     const char *what)
-{
-	long long probe_ttl = kg_conf_int("ai", "timeout_ms") +
-			      kg_conf_int("ai", "connect_timeout_ms") + 5000;
-	const char *name = c->chain[c->prov];
-	char why[400];
-
-	if (!strcmp(name, "offline") ||
-	    kg_breaker_acquire(name, holder, probe_ttl) != KG_BREAKER_DENY)
-		return 1;
-	KG_INFO("%s: %s skipped (circuit open)", what, name);
-	if (c->attempt > 1)	/* it failed us before opening */
-		snprintf(why, sizeof(why), "%.250s (attempt %d), "
-			 "then circuit open", c->last, c->attempt - 1);
-	else
-		snprintf(why, sizeof(why), "circuit open");
-	kg_failover_next(c, why);
-	return 0;
-}
-
-void
-kg_failover_pick(struct kg_failover_cursor *c, const char *holder,
-		 const char *what)
-{
-	while (c->prov < c->nchain && !breaker_lets(c, holder, what))
-		;
-	c->picked = c->prov < c->nchain;
-}
-
 struct kg_ai_call *
 kg_failover_call(struct kg_failover_cursor *c, struct kg_loop *loop,
 		 const char *holder, const char *what,
 		 const struct kg_ai_request *req, kg_ai_done_fn done,
 		 void *arg)
 {
+	long long probe_ttl = kg_conf_int("ai", "timeout_ms") +
+			      kg_conf_int("ai", "connect_timeout_ms") + 5000;
 	struct kg_ai_call *call;
 
 	while (c->prov < c->nchain) {
 		const char *name = c->chain[c->prov];
 		int offline = !strcmp(name, "offline");
 		struct kg_err err = {0};
-		int picked = c->picked;
+		char why[400];
 
-		c->picked = 0;
-		if (!picked && !breaker_lets(c, holder, what))
+		if (!offline && kg_breaker_acquire(name, holder, probe_ttl) ==
+					KG_BREAKER_DENY) {
+			KG_INFO("%s: %s skipped (circuit open)", what, name);
+			if (c->attempt > 1)	/* it failed us before opening */
+				snprintf(why, sizeof(why), "%.250s (attempt %d), "
+					 "then circuit open", c->last,
+					 c->attempt - 1);
+			else
+				snprintf(why, sizeof(why), "circuit open");
+			kg_failover_next(c, why);
 			continue;
+		}
 		if (c->prov > 0 && c->attempt == 1)
 			KG_INFO("%s: falling back to %s", what, name);
 		call = kg_ai_start(loop, name, req, done, arg, &err);

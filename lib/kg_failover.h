@@ -94,7 +94,6 @@ struct kg_failover_cursor {
 	int attempt;		/* 1-based, on chain[prov] */
 	char last[300];		/* the last failure, unadorned */
 	char tried[600];	/* "bedrock: ...; azure: ..." */
-	int picked;		/* the breaker of chain[prov] already said yes */
 };
 
 /* Reset to the first provider of the configured chain; -1 with the bad
@@ -112,15 +111,6 @@ void kg_failover_next(struct kg_failover_cursor *c, const char *why);
  * worker id (breaker probes), `what` names the job in log lines.
  * NULL when the chain is used up; c->tried then says why.
  */
-/*
- * The breakers' part of kg_failover_call ahead of it, off the loop (it
- * asks Redis): moves past the providers whose circuit is open, and the
- * next kg_failover_call starts on the provider reached without asking
- * again.
- */
-void kg_failover_pick(struct kg_failover_cursor *c, const char *holder,
-		      const char *what);
-
 struct kg_ai_call *kg_failover_call(struct kg_failover_cursor *c,
 				    struct kg_loop *loop, const char *holder,
 				    const char *what,

@@ -10,8 +10,7 @@
  * drives the transfers and fires the due timers.  So one process keeps
  * many LLM calls in flight at once, and the offline provider goes
  * through exactly the same machinery (scheduling, concurrency limits,
- * cancellation) as the real ones.  A watched fd (kg_loop_watch) brings
- * back what the worker's DB threads (kg_pool) finished.
+ * cancellation) as the real ones.
  *
  * Callbacks run from inside kg_loop_run_once(), never re-entrantly; a
  * callback may add and cancel timers and transfers.
@@ -50,16 +49,6 @@ int kg_loop_add_easy(struct kg_loop *loop, CURL *easy, kg_easy_fn fn,
 		     void *arg, struct kg_err *err);
 /* Stop a transfer without calling its callback. */
 void kg_loop_remove_easy(struct kg_loop *loop, CURL *easy);
-
-/* Call fn(arg) from kg_loop_run_once whenever fd is readable (an
- * eventfd of kg_pool, say): a loop waiting in curl_multi_poll wakes for
- * it at once.  At most KG_LOOP_WATCHES fds; fn must make fd unreadable
- * again (read it) or unwatch it.  -1 + err when full. */
-#define KG_LOOP_WATCHES 4
-int kg_loop_watch(struct kg_loop *loop, int fd, kg_timer_fn fn, void *arg,
-		  struct kg_err *err);
-/* Stop watching fd (no-op if not watched). */
-void kg_loop_unwatch(struct kg_loop *loop, int fd);
 
 /* Wait (at most max_wait_ms) and dispatch; returns the number of
  * callbacks run, -1 on a curl failure. */

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static _Thread_local redisContext *redis_ctx;
+static redisContext *redis_ctx;
 
 static int
 reply_is_error(redisReply *r)

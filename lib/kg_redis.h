@@ -1,8 +1,6 @@
 /*
  * kg_redis - Redis access for every program: one connection per
- * thread (a process's main thread, or each of the worker's DB threads,
- * kg_pool.h), kept between requests, re-established after Redis
- * restarts; kg_redis_close() closes the calling thread's.
+ * process, kept between requests, re-established after Redis restarts.
  * All keys Kartograf writes start with "kg:".
  *
  * A command that fails because the connection broke is retried once on

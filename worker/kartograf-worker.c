@@ -32,7 +32,6 @@
 #include "kg_db.h"
 #include "kg_failover.h"
 #include "kg_log.h"
-#include "kg_pool.h"
 #include "kg_queue.h"
 #include "kg_redis.h"
 #include "wk.h"
@@ -80,8 +79,6 @@ reload(struct wk *w)
 	struct kg_err err = {0};
 
 	reload_requested = 0;
-	/* The DB threads read the configuration: let them finish first. */
-	kg_pool_drain(w->pool);
 	if (kg_config_load(NULL, &err) < 0 ||
 	    kg_failover_check_config(&err) < 0) {
 		KG_ERROR("reload failed, keeping old configuration: %s",
@@ -91,9 +88,6 @@ reload(struct wk *w)
 	/* Connection settings may have changed. */
 	kg_db_close();
 	kg_redis_close();
-	if (kg_pool_restart(w->pool, &err) < 0)
-		KG_ERROR("DB threads: %s (their work runs on the loop)",
-			 err.message);
 	/* Jobs keep pointers into the data: reload it once idle. */
 	if (!w->njobs && w->data_loaded) {
 		wk_data_free(&w->data);
@@ -216,37 +210,6 @@ cron_idle(const struct wk *w, int worked, int64_t *busy_at)
 	}
 }
 
-/* The loop's watch on the DB threads: their finished work goes on. */
-static void
-collect(void *arg)
-{
-	struct wk *w = arg;
-
-	kg_pool_collect(w->pool);
-}
-
-/* A DB thread connects when it starts rather than in its first piece's
- * time (a failure here is tried again on first use). */
-static void
-connect_thread(void *arg)
-{
-	struct kg_err err = {0};
-
-	(void)arg;
-	if (kg_db_conn(&err))
-		kg_redis_ping(&err);
-}
-
-static int
-start_pool(struct wk *w, struct kg_err *err)
-{
-	w->pool = kg_pool_new((int)kg_conf_int("worker", "db_threads"),
-			      connect_thread, err);
-	if (!w->pool)
-		return -1;
-	return kg_loop_watch(w->loop, kg_pool_fd(w->pool), collect, w, err);
-}
-
 static int
 usage(const char *arg)
 {
@@ -291,13 +254,12 @@ main(int argc, char **argv)
 	install_signals();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	w.loop = kg_loop_new(&err);
-	if (!w.loop || start_pool(&w, &err) < 0) {
+	if (!w.loop) {
 		KG_ERROR("cannot start: %s", err.message);
 		return 1;
 	}
 	make_id(&w);
 	if (cron && (claim = cron_claim(&w)) <= 0) {
-		kg_pool_free(w.pool);
 		kg_loop_free(w.loop);
 		curl_global_cleanup();
 		kg_redis_close();
@@ -337,9 +299,6 @@ main(int argc, char **argv)
 			cron_idle(&w, taken, &busy_at);
 		kg_loop_run_once(w.loop, more ? 0 : w.njobs ? 100 : 50);
 	}
-	/* What the DB threads still run finishes first (their results may
-	 * end jobs or start calls); then nothing runs off the loop. */
-	kg_pool_drain(w.pool);
 	if (w.jobs) {
 		KG_INFO("grace period over: handing %d job(s) back", w.njobs);
 		wk_requeue_all(&w);
@@ -348,7 +307,6 @@ main(int argc, char **argv)
 		KG_WARN("could not unregister: %s", err.message);
 	KG_INFO("stopping");
 	wk_house_free(&w);
-	kg_pool_free(w.pool);
 	if (w.data_loaded)
 		wk_data_free(&w.data);
 	kg_loop_free(w.loop);

@@ -33,7 +33,6 @@
 #include "kg_failover.h"
 #include "kg_loop.h"
 #include "kg_offline.h"
-#include "kg_pool.h"
 #include "kg_quality.h"
 #include "kg_queue.h"
 #include "kg_stage.h"
@@ -71,10 +70,6 @@ struct wk_skip {
  * job is noticed within this time (our own jobs end the skip at once). */
 #define WK_SKIP_MS 250
 
-/* A queue whose start failed on the database or Redis is left alone
- * this long. */
-#define WK_RETRY_PAUSE_MS 100
-
 void wk_skip_add(struct wk_skip *s, const char *batch_id, int64_t until);
 void wk_skip_del(struct wk_skip *s, const char *batch_id);
 /* Drops expired entries; fills out (KG_QUEUE_MAX_SKIP) with the rest. */
@@ -94,9 +89,8 @@ enum wk_take { WK_STARTED, WK_DEFER, WK_DROP, WK_RETRY };
 struct wk_ai_ops {
 	/* The stage of the call (ai_calls.stage, logs). */
 	const char *(*stage)(const struct wk_job *j);
-	/* Before every call, on a DB thread (struct wk_db): 1 go on, 0 the
-	 * job is no longer ours - dropped() follows (NULL: go). */
-	int (*ours)(struct wk_job *j);
+	/* Before every call: 1 go on, 0 the job was dealt with (NULL: go). */
+	int (*go_on)(struct wk_job *j);
 	/* An answer: 0 usable (kept by the job), -1 invalid (why). */
 	int (*accept)(struct wk_job *j, const char *text, char *why,
 		      size_t size);
@@ -105,8 +99,7 @@ struct wk_ai_ops {
 	/* No call can be made (j->error says why): cost cap, a bad chain,
 	 * every provider failed. */
 	void (*fail)(struct wk_job *j);
-	/* A call came back for a job stopped meanwhile (j->stopped), or
-	 * ours() said no. */
+	/* A call came back for a job stopped meanwhile (j->stopped). */
 	void (*dropped)(struct wk_job *j);
 	/* "<stage>: " before "all AI providers failed" in j->error. */
 	int stage_in_error;
@@ -155,8 +148,6 @@ struct wk_qstate {
 	size_t nsuspects;
 };
 
-struct wk_db;
-
 /*
  * A running task.  A queue's job embeds this first (struct gen_job,
  * struct regen_job) and frees the rest in free_job.
@@ -180,37 +171,10 @@ struct wk_job {
 	 * the spend) or re-claimed while a call was in flight: the call
 	 * finishes and is logged, nothing more is written or called. */
 	int stopped;
-	/* Its database work (wk_job_db): the first is running on a DB
-	 * thread, the others wait their turn.  A job ended meanwhile is
-	 * freed when the running one comes back (ended). */
-	struct wk_db *db;
-	int ended;
-};
-
-/*
- * A piece of a job's database and Redis work, run off the loop on a DB
- * thread (kg_pool.h); a step embeds this first.  work() runs on the
- * DB thread and may touch only PostgreSQL, Redis, its own struct and
- * what the loop leaves alone while a piece runs: the job's task, t,
- * what, fo (no call is in flight while a piece of the AI core runs)
- * and what the claim set (gen_job attempts, input).  done() runs on
- * the loop afterwards, where the results meet the job; the job is
- * alive then.  A job's pieces run one at a time, in the order given,
- * so its writes keep their order.  If the job ends meanwhile, done()
- * is not called: drop() (NULL: nothing) frees what the piece holds.
- * The piece itself is freed by the core.
- */
-struct wk_db {
-	struct wk_db *next;
-	struct wk_job *j;
-	void (*work)(struct wk_db *d);
-	void (*done)(struct wk_db *d);
-	void (*drop)(struct wk_db *d);
 };
 
 struct wk {
 	struct kg_loop *loop;
-	struct kg_pool *pool;		/* the DB threads ([worker] db_threads) */
 	char id[96];			/* worker id: host:pid:random */
 	struct wk_data data;
 	int data_loaded;
@@ -223,10 +187,6 @@ struct wk {
 	int64_t slot_ms_used, slot_ms_offered, slot_clock;
 	/* housekeeping clocks (ms, monotonic) */
 	int64_t next_heartbeat, next_reap, next_reconcile;
-	/* The export queue's wake-up (kg_queue_subscribe), watched by the
-	 * loop: a busy worker takes an export at once. */
-	redisContext *wake;
-	int64_t next_wake_try;
 };
 
 /* wk_task.c: the job list and the take loop. */
@@ -238,15 +198,6 @@ struct wk_job *wk_job_new(struct wk *w, const struct wk_queue *q,
 /* The job is over (done, failed, lost or handed back): forget it,
  * acknowledging its task when ack. */
 void wk_job_end(struct wk_job *j, int ack);
-/* Queue piece d (calloc'd, struct wk_db first, work/done/drop set) of
- * job j: it runs after j's earlier pieces.  The job is parked: the
- * caller returns without touching j (done may even run before
- * wk_job_db returns, when memory for the pool runs out). */
-void wk_job_db(struct wk_job *j, struct wk_db *d);
-/* A piece of size bytes (zeroed, struct wk_db first) with its hooks;
- * NULL when memory runs out. */
-void *wk_db_new(size_t size, void (*work)(struct wk_db *d),
-		void (*done)(struct wk_db *d));
 /* Run fn(j) after ms (a database write tried again, a back-off). */
 void wk_job_later(struct wk_job *j, long ms, void (*fn)(struct wk_job *j));
 /* A job of q with the task's ident (one per project), or NULL. */

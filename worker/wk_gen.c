@@ -347,6 +347,11 @@ step_tx(void *arg, struct kg_err *err)
 	const char *type = "project.progress";
 
 	l->n = 0;
+	/* A held-back progress write takes no seq (a seq without its event
+	 * would be a hole the relay waits for) and locks the project row
+	 * only, so it cannot close a lock cycle with a batch-first writer. */
+	if (s->quiet)
+		return fenced_update(s, err);
 	/* seq first: it locks the batch row, the lock order of every
 	 * writer (batch, then project). */
 	l->seq[0] = kg_event_next_seq(g->j.t.batch_id, err);
@@ -382,26 +387,13 @@ publish(struct ev_list *l)
 				"a snapshot): %s", l->ev[i].type, err.message);
 }
 
-/* A held-back progress write takes no seq (a seq without its event
- * would be a hole the relay waits for) and locks the project row only,
- * so it cannot close a lock cycle with a batch-first writer; it is one
- * statement, so it runs without BEGIN/COMMIT (two round trips fewer). */
-static int
-step_write(struct step *s, struct kg_err *err)
-{
-	if (!s->quiet)
-		return kg_db_tx(err, step_tx, s);
-	s->events.n = 0;
-	return fenced_update(s, err);
-}
-
 /* Runs one step; 0 done, 1 lost (job must go), -1 failed (retry). */
 static int
 run_step(struct step *s)
 {
 	struct kg_err err = {0};
 
-	if (step_write(s, &err) < 0) {
+	if (kg_db_tx(&err, step_tx, s) < 0) {
 		if (s->lost) {
 			KG_WARN("project %s is no longer ours (stopped, or "
 				"re-claimed by another worker): partial work "
@@ -427,95 +419,6 @@ gen_stage(const struct wk_job *j)
 }
 
 /*
- * A fenced step of the job on a DB thread (wk_job_db): run_step, and
- * for the end of the project the task's ack; for a progress step of
- * the tick first the stop hint.  done() on the loop goes on.
- */
-struct step_db {
-	struct wk_db d;
-	struct step s;
-	int rc;				/* run_step's */
-	int check_stop, stopped;	/* the tick's stop hint */
-	int ack;			/* the project ends: ack its task */
-	int64_t at;			/* when it was asked for */
-	void (*then)(struct gen_job *g);	/* progress: what follows */
-};
-
-static int still_ours(struct gen_job *g);
-
-static void
-step_work(struct wk_db *d)
-{
-	struct step_db *p = (struct step_db *)d;
-	struct kg_err err = {0};
-
-	if (p->check_stop && kg_batch_stop_hinted(d->j->t.batch_id) &&
-	    !still_ours(p->s.g)) {
-		p->stopped = 1;
-		return;
-	}
-	p->rc = run_step(&p->s);
-	if (p->ack && p->rc >= 0 &&
-	    kg_queue_ack(KG_QUEUE_GENERATE, d->j->w->id, d->j->task, &err) < 0)
-		KG_WARN("ack of %s failed (the reaper will sort it out): %s",
-			d->j->t.ident, err.message);
-}
-
-/* A step piece of g's; NULL when memory runs out. */
-static struct step_db *
-step_new(struct gen_job *g, const char *status, void (*done)(struct wk_db *d))
-{
-	struct step_db *p = wk_db_new(sizeof(*p), step_work, done);
-
-	if (p)
-		p->s = (struct step){.g = g, .status = status,
-				     .progress = g->progress,
-				     .quality_score = -1};
-	return p;
-}
-
-/* The project was stopped: drop its partial work, no further call. */
-static void
-drop_stopped(struct wk_job *j)
-{
-	KG_INFO("project %s was stopped at stage %s: partial work dropped",
-		j->t.project_id, gen_stage(j));
-	wk_job_end(j, 1);
-}
-
-/* No longer ours: the job goes - or, with a call in flight or its log
- * waiting, it waits for that only (j.stopped). */
-static void
-stop_job(struct gen_job *g, int lost)
-{
-	if (g->j.call || g->j.db) {
-		g->j.stopped = 1;
-		return;
-	}
-	if (lost)
-		wk_job_end(&g->j, 1);
-	else
-		drop_stopped(&g->j);
-}
-
-static void
-progress_done(struct wk_db *d)
-{
-	struct step_db *p = (struct step_db *)d;
-	struct gen_job *g = gen(d->j);
-
-	if (p->stopped || p->rc == 1) {
-		stop_job(g, !p->stopped);
-		return;
-	}
-	g->held = p->s.quiet;
-	if (!p->s.quiet)
-		g->last_event = p->at;
-	if (p->then)
-		p->then(g);
-}
-
-/*
  * Progress is written to the database at once, but published at most once
  * per [worker] progress_interval_ms for a project (the cadence the browser
  * already expects from the ticks below): with a fast provider the three
@@ -525,42 +428,39 @@ progress_done(struct wk_db *d)
  * the browser shows for a few hundred milliseconds.  What is held back is
  * published by wk_gen_tick() once the interval has passed, unless the
  * project has finished by then (its status event carries progress 100).
- * The write runs on a DB thread; then(g) follows on the loop unless the
- * project is no longer ours (stopped, or re-claimed by another worker):
- * then the job is gone, or - with a call in flight - it waits for that
- * call only (j.stopped).  check_stop: the tick's look at the stop hint
- * first.
+ * Returns 1 when the project is no longer ours (stopped, or re-claimed
+ * by another worker): the job is gone, or - with a call in flight - it
+ * waits for that call only (j.stopped).
  */
-static void
-write_progress(struct gen_job *g, int progress, int check_stop,
-	       void (*then)(struct gen_job *g))
+static int
+write_progress(struct gen_job *g, int progress)
 {
 	int64_t now = kg_loop_now_ms();
-	struct step_db *p;
+	struct step s = {.g = g, .status = "GENERATING", .progress = progress,
+			 .quality_score = -1};
 
+	s.quiet = now - g->last_event <
+		  kg_conf_int("worker", "progress_interval_ms");
 	g->progress = progress;
 	g->last_progress = now;
-	p = step_new(g, "GENERATING", progress_done);
-	if (!p) {
-		KG_WARN("project %s: out of memory for a progress write",
-			g->j.t.project_id);
-		if (then)
-			then(g);
-		return;
+	if (run_step(&s) == 1) {
+		if (g->j.call)
+			g->j.stopped = 1;
+		else
+			wk_job_end(&g->j, 1);
+		return 1;
 	}
-	p->s.quiet = now - g->last_event <
-		     kg_conf_int("worker", "progress_interval_ms");
-	p->check_stop = check_stop;
-	p->at = now;
-	p->then = then;
-	wk_job_db(&g->j, &p->d);
+	g->held = s.quiet;
+	if (!s.quiet)
+		g->last_event = now;
+	return 0;
 }
 
 /*
  * Is the project still GENERATING under our claim?  Asked of PostgreSQL
- * before every AI call (on a DB thread, wk_ai.c), so a stop reaches the
- * job even when the Redis hint is lost or the worker restarted.  A
- * database failure answers yes: the next fenced write decides.
+ * before every AI call, so a stop reaches the job even when the Redis
+ * hint is lost or the worker restarted.  A database failure answers yes:
+ * the next fenced write decides.
  */
 static int
 still_ours(struct gen_job *g)
@@ -578,49 +478,39 @@ still_ours(struct gen_job *g)
 	return ours;
 }
 
-/* Before every call: a stopped project gets none. */
-static int
-gen_ours(struct wk_job *j)
+/* The project was stopped: drop its partial work, no further call. */
+static void
+drop_stopped(struct wk_job *j)
 {
-	return still_ours(gen(j));
+	KG_INFO("project %s was stopped at stage %s: partial work dropped",
+		j->t.project_id, gen_stage(j));
+	wk_job_end(j, 1);
 }
 
-static void fail_job(struct wk_job *j);
-static void finish_job(struct wk_job *j);
-
-/* The project's end written (or not): the job goes, or tries again in
- * a second (database unavailable: it keeps its lease). */
-static void
-end_done(struct wk_db *d)
+/* Before every call: a stopped project gets none. */
+static int
+gen_go_on(struct wk_job *j)
 {
-	struct step_db *p = (struct step_db *)d;
-	struct wk_job *j = d->j;
-
-	if (p->rc < 0) {
-		wk_job_later(j, 1000, strcmp(p->s.status, "FAILED")
-					      ? finish_job : fail_job);
-		return;
-	}
-	if (p->rc == 0 && !strcmp(p->s.status, "FAILED"))
-		KG_INFO("project %s FAILED: %s", j->t.project_id, j->error);
-	else if (p->rc == 0)
-		KG_INFO("project %s COMPLETED (quality %d)", j->t.project_id,
-			p->s.quality_score);
-	wk_job_end(j, 0);	/* acknowledged by step_work */
+	if (still_ours(gen(j)))
+		return 1;
+	drop_stopped(j);
+	return 0;
 }
 
 static void
 fail_job(struct wk_job *j)
 {
-	struct step_db *p = step_new(gen(j), "FAILED", end_done);
+	struct gen_job *g = gen(j);
+	struct step s = {.g = g, .status = "FAILED", .error = j->error,
+			 .progress = g->progress, .quality_score = -1};
 
-	if (!p) {
+	if (run_step(&s) < 0) {
+		/* Database unavailable: keep the lease and try again. */
 		wk_job_later(j, 1000, fail_job);
 		return;
 	}
-	p->s.error = j->error;
-	p->ack = 1;
-	wk_job_db(j, &p->d);
+	KG_INFO("project %s FAILED: %s", j->t.project_id, j->error);
+	wk_job_end(j, 1);
 }
 
 /* A stage's answer: checked, then kept as the stage's output. */
@@ -638,6 +528,8 @@ gen_accept(struct wk_job *j, const char *text, char *why, size_t size)
 	return 0;
 }
 
+static void finish_job(struct wk_job *j);
+
 /* The stage is done: the next one, or the end. */
 static void
 gen_done(struct wk_job *j)
@@ -647,8 +539,8 @@ gen_done(struct wk_job *j)
 	g->stage++;
 	if (g->stage == KG_NSTAGES)
 		finish_job(j);
-	else
-		write_progress(g, stage_progress[g->stage], 0, start_stage);
+	else if (write_progress(g, stage_progress[g->stage]) == 0)
+		start_stage(g);
 }
 
 static void
@@ -715,38 +607,26 @@ score(struct gen_job *g, struct step *s)
 }
 
 static void
-end_drop(struct wk_db *d)
-{
-	struct step_db *p = (struct step_db *)d;
-
-	cJSON_Delete(p->s.sections);
-	free(p->s.quality);
-}
-
-static void
-finish_done(struct wk_db *d)
-{
-	end_drop(d);
-	end_done(d);
-}
-
-/* Scored on the loop, written on a DB thread (finish_done). */
-static void
 finish_job(struct wk_job *j)
 {
-	struct step_db *p = step_new(gen(j), "COMPLETED", finish_done);
+	struct gen_job *g = gen(j);
+	struct step s = {.g = g, .status = "COMPLETED", .progress = 100,
+			 .provider = j->provider[0] ? j->provider
+						    : kg_conf_str("ai", "provider")};
+	int rc;
 
-	if (!p) {
+	score(g, &s);
+	rc = run_step(&s);
+	cJSON_Delete(s.sections);
+	free(s.quality);
+	if (rc < 0) {
 		wk_job_later(j, 1000, finish_job);
 		return;
 	}
-	p->d.drop = end_drop;
-	p->s.progress = 100;
-	p->s.provider = j->provider[0] ? j->provider
-				       : kg_conf_str("ai", "provider");
-	p->ack = 1;
-	score(gen(j), &p->s);
-	wk_job_db(j, &p->d);
+	if (rc == 0)
+		KG_INFO("project %s COMPLETED (quality %d)", j->t.project_id,
+			s.quality_score);
+	wk_job_end(j, 1);
 }
 
 /* Shutdown: the project back to QUEUED (fenced) before its task. */
@@ -760,115 +640,30 @@ gen_hand_back(struct wk_job *j)
 
 /* ------------------------------------------------------------------ */
 
-/* The claim on a DB thread: lease, claim_tx.  rc: enum wk_take, or the
- * lease failed (Redis): the task stays ours for the reaper. */
-#define CLAIM_NO_LEASE (WK_RETRY + 1)
-
-struct claim_db {
-	struct wk_db d;
-	struct claim c;
-	int rc;
-};
-
-/* Lease and claim the job's task.  A task that did not start and is
- * not for us is acknowledged here; one deferred or to be tried again
- * goes back to the queue from the loop, once the job is gone
- * (claim_failed): back in the queue while the job is still listed, the
- * next take would find it "a duplicate of our own job" and drop it. */
-static int
-claim(struct wk_job *j, struct claim *c)
+static enum wk_take
+claim(struct wk *w, const char *task, struct kg_task *t, struct claim *c)
 {
-	const char *id = j->w->id, *task = j->task;
 	struct kg_err err = {0};
-	int leased = kg_queue_lease(KG_QUEUE_GENERATE, id, task,
-				    kg_conf_int("worker", "lease_ms"), &err);
 
-	if (leased == 0)	/* another live worker runs it */
-		kg_queue_ack(KG_QUEUE_GENERATE, id, task, &err);
-	if (leased <= 0)	/* < 0: left to the reaper, as before */
-		return leased == 0 ? WK_DROP : CLAIM_NO_LEASE;
-	c->project_id = j->t.project_id;
-	c->batch_id = j->t.batch_id;
+	c->project_id = t->project_id;
+	c->batch_id = t->batch_id;
 	if (kg_db_tx(&err, claim_tx, c) < 0) {
-		KG_WARN("claiming project %s failed: %s", c->project_id,
+		KG_WARN("claiming project %s failed: %s", t->project_id,
 			err.message);
+		kg_queue_requeue(KG_QUEUE_GENERATE, w->id, task, &err);
 		return WK_RETRY;
 	}
-	if (c->deferred)
+	if (c->deferred) {
+		kg_queue_defer(KG_QUEUE_GENERATE, w->id, task, &err);
+		wk_skip_add(&wk_state(w, &wk_gen_queue)->skip, t->batch_id,
+			    kg_loop_now_ms() + WK_SKIP_MS);
 		return WK_DEFER;
+	}
 	if (c->skipped) {
-		kg_queue_ack(KG_QUEUE_GENERATE, id, task, &err);
+		kg_queue_ack(KG_QUEUE_GENERATE, w->id, task, &err);
 		return WK_DROP;
 	}
 	return WK_STARTED;
-}
-
-static void
-claim_work(struct wk_db *d)
-{
-	struct claim_db *cd = (struct claim_db *)d;
-	const struct kg_task *t = &d->j->t;
-
-	cd->rc = claim(d->j, &cd->c);
-	if (cd->rc == WK_STARTED)
-		publish(&(struct ev_list){
-			.n = 1, .seq = {cd->c.seq},
-			.ev = {{"project.status_changed", t->batch_id,
-				t->project_id, "GENERATING", stage_progress[0],
-				-1, NULL}}});
-}
-
-static void
-claim_drop(struct wk_db *d)
-{
-	free(((struct claim_db *)d)->c.input);
-}
-
-/* Not started: the job goes, then its task goes back (deferred: to the
- * far end, the batch skipped for a moment; the claim failed: to the
- * near end, the queue paused) unless claim() dealt with it. */
-static void
-claim_failed(struct wk_job *j, int rc)
-{
-	struct wk *w = j->w;
-	struct wk_qstate *s = wk_state(w, &wk_gen_queue);
-	char batch[sizeof(j->t.batch_id)], *task = j->task;
-	struct kg_err err = {0};
-
-	snprintf(batch, sizeof(batch), "%s", j->t.batch_id);
-	j->task = NULL;		/* kept past the job */
-	wk_job_end(j, 0);
-	if (rc == WK_DEFER) {
-		kg_queue_defer(KG_QUEUE_GENERATE, w->id, task, &err);
-		wk_skip_add(&s->skip, batch, kg_loop_now_ms() + WK_SKIP_MS);
-	} else if (rc == WK_RETRY) {
-		kg_queue_requeue(KG_QUEUE_GENERATE, w->id, task, &err);
-	}
-	if (rc == WK_RETRY || rc == CLAIM_NO_LEASE)
-		s->take_after = kg_loop_now_ms() + WK_RETRY_PAUSE_MS;
-	free(task);
-}
-
-static void
-claim_done(struct wk_db *d)
-{
-	struct claim_db *cd = (struct claim_db *)d;
-	struct gen_job *g = gen(d->j);
-
-	if (cd->rc != WK_STARTED) {
-		claim_drop(d);
-		claim_failed(d->j, cd->rc);
-		return;
-	}
-	snprintf(g->attempts, sizeof(g->attempts), "%s", cd->c.attempts);
-	g->input_json = cd->c.input;
-	g->input = cJSON_Parse(cd->c.input);
-	g->progress = stage_progress[0];
-	g->last_progress = kg_loop_now_ms();
-	g->last_event = g->last_progress;
-	KG_INFO("project %s GENERATING (batch %s, attempt %s)",
-		g->j.t.project_id, g->j.t.batch_id, g->attempts);
-	start_stage(g);
 }
 
 static int
@@ -881,13 +676,13 @@ local_batch_jobs(struct wk *w, const char *batch_id)
 	return n;
 }
 
-/* Before the claim, on the loop: 1 go on, else the task was dealt with
- * (*rc). */
+/* Before the claim: 1 go on, else the task was dealt with (*rc). */
 static int
 may_claim(struct wk *w, const char *task, const struct kg_task *t,
 	  enum wk_take *rc)
 {
 	struct kg_err err = {0};
+	int leased;
 
 	*rc = WK_DROP;
 	if (wk_job_find(w, &wk_gen_queue, t->ident)) {
@@ -897,27 +692,27 @@ may_claim(struct wk *w, const char *task, const struct kg_task *t,
 	}
 	if (local_batch_jobs(w, t->batch_id) >=
 	    kg_conf_int("worker", "concurrency")) {
-		/* Full by our own count (jobs being claimed included): no
-		 * need to ask the database; and no need to look at it again
-		 * before one of ours ends. */
+		/* Full by our own count: no need to ask the database; and
+		 * no need to look at it again before one of ours ends. */
 		kg_queue_defer(KG_QUEUE_GENERATE, w->id, task, &err);
 		wk_skip_add(&wk_state(w, &wk_gen_queue)->skip, t->batch_id,
 			    INT64_MAX);
 		*rc = WK_DEFER;
 		return 0;
 	}
-	return 1;
+	leased = kg_queue_lease(KG_QUEUE_GENERATE, w->id, task,
+				kg_conf_int("worker", "lease_ms"), &err);
+	if (leased == 0)	/* another live worker runs it */
+		kg_queue_ack(KG_QUEUE_GENERATE, w->id, task, &err);
+	*rc = leased == 0 ? WK_DROP : WK_RETRY;
+	return leased > 0;
 }
 
-/*
- * A taken task becomes a job at once - it holds its slot while being
- * claimed - and the claim runs on a DB thread (claim_done goes on).
- */
 static enum wk_take
 gen_start(struct wk *w, const char *task)
 {
 	struct kg_err err = {0};
-	struct claim_db *cd;
+	struct claim c = {0};
 	struct kg_task t;
 	struct gen_job *g;
 	enum wk_take rc;
@@ -931,52 +726,72 @@ gen_start(struct wk *w, const char *task)
 	}
 	if (!may_claim(w, task, &t, &rc))
 		return rc;
-	cd = wk_db_new(sizeof(*cd), claim_work, claim_done);
-	g = cd ? (struct gen_job *)wk_job_new(w, &wk_gen_queue, task, &t,
-					       sizeof(*g))
-	       : NULL;
-	if (!g) {		/* the reaper gives it back */
-		free(cd);
-		return WK_RETRY;
+	rc = claim(w, task, &t, &c);
+	g = rc == WK_STARTED ? (struct gen_job *)wk_job_new(
+		w, &wk_gen_queue, task, &t, sizeof(*g)) : NULL;
+	if (!g) {
+		free(c.input);
+		return rc;
 	}
-	cd->d.drop = claim_drop;
-	wk_job_db(&g->j, &cd->d);
+	snprintf(g->attempts, sizeof(g->attempts), "%s", c.attempts);
+	g->input_json = c.input;
+	g->input = cJSON_Parse(c.input);
+	g->progress = stage_progress[0];
+	g->last_progress = kg_loop_now_ms();
+	g->last_event = g->last_progress;
+	publish(&(struct ev_list){
+		.n = 1, .seq = {c.seq},
+		.ev = {{"project.status_changed", t.batch_id, t.project_id,
+			"GENERATING", g->progress, -1, NULL}}});
+	KG_INFO("project %s GENERATING (batch %s, attempt %s)", t.project_id,
+		t.batch_id, g->attempts);
+	start_stage(g);
 	return WK_STARTED;
+}
+
+/* The stop hint (at the progress cadence, not every turn): no more
+ * progress for a stopped project.  1 when the job stopped. */
+static int
+stop_hinted(struct gen_job *g)
+{
+	if (!kg_batch_stop_hinted(g->j.t.batch_id) || still_ours(g))
+		return 0;
+	g->j.stopped = g->j.call != NULL;
+	if (!g->j.stopped)
+		drop_stopped(&g->j);
+	return 1;
 }
 
 /*
  * A provider call can take tens of seconds; the browser still gets a
  * progress event every [worker] progress_interval_ms, creeping towards
- * the end of the current stage's band; at that cadence the stop hint
- * is looked at first (no more progress for a stopped project).  A
- * progress write that write_progress() held back is published here once
- * its interval is over.  A job whose piece is running waits a turn.
+ * the end of the current stage's band.  A progress write that
+ * write_progress() held back is published here once its interval is over.
  */
 void
 wk_gen_tick(struct wk *w)
 {
 	int64_t now = kg_loop_now_ms();
 	long long every = kg_conf_int("worker", "progress_interval_ms");
-
 	struct wk_job *j = w->jobs, *next;
 
 	for (; j; j = next) {
 		struct gen_job *g = gen(j);
-		int due;
 
 		next = j->next;
-		if (j->q != &wk_gen_queue || j->stopped || j->db ||
+		if (j->q != &wk_gen_queue || j->stopped ||
 		    g->stage >= KG_NSTAGES)
 			continue;
-		due = now - g->last_progress >= every;
+		if (now - g->last_progress >= every && stop_hinted(g))
+			continue;
 		if (g->held && now - g->last_event >= every)
-			write_progress(g, g->progress, due, NULL);
-		else if (!due)
+			write_progress(g, g->progress);
+		else if (now - g->last_progress < every)
 			continue;
 		else if (g->progress + 1 < stage_progress[g->stage + 1])
-			write_progress(g, g->progress + 1, 1, NULL);
+			write_progress(g, g->progress + 1);
 		else
-			write_progress(g, g->progress, 1, NULL);
+			write_progress(g, g->progress);
 	}
 }
 
@@ -990,7 +805,7 @@ gen_task_of(PGresult *res, int row)
 
 static const struct wk_ai_ops gen_ai = {
 	.stage = gen_stage,
-	.ours = gen_ours,
+	.go_on = gen_go_on,
 	.accept = gen_accept,
 	.done = gen_done,
 	.fail = fail_job,

@@ -11,7 +11,7 @@
  * (kg_queue.h); a batch found full is skipped for a moment (struct
  * wk_skip) instead of pausing all taking, so the free slots go to the
  * other batches at once.  A start that failed on the database or Redis
- * pauses the queue for WK_RETRY_PAUSE_MS.  A worker with no job that took
+ * pauses the queue for RETRY_PAUSE_MS.  A worker with no job that took
  * nothing waits on kg:wake, which every push to any queue signals.
  */
 #include "wk.h"
@@ -24,6 +24,7 @@
 #include <string.h>
 
 #define IDLE_BLOCK_MS 200
+#define RETRY_PAUSE_MS 100
 
 const struct wk_queue *const wk_queues[WK_NQUEUES] = {
 	[WK_Q_EXPORT] = &wk_export_queue,
@@ -63,29 +64,13 @@ wk_job_new(struct wk *w, const struct wk_queue *q, const char *task,
 static void
 job_free(struct wk_job *j)
 {
+	kg_ai_cancel(j->call);
+	if (j->timer)
+		kg_loop_timer_cancel(j->w->loop, j->timer);
 	if (j->q->free_job)
 		j->q->free_job(j);
 	free(j->task);
 	free(j);
-}
-
-/* Nothing of the job runs any more: its call, its timer. */
-static void
-job_quiet(struct wk_job *j)
-{
-	kg_ai_cancel(j->call);
-	j->call = NULL;
-	if (j->timer)
-		kg_loop_timer_cancel(j->w->loop, j->timer);
-	j->timer = 0;
-}
-
-static void
-piece_free(struct wk_db *d)
-{
-	if (d->drop)
-		d->drop(d);
-	free(d);
 }
 
 static void
@@ -113,92 +98,7 @@ wk_job_end(struct wk_job *j, int ack)
 	if (ack && kg_queue_ack(j->q->queue, j->w->id, j->task, &err) < 0)
 		KG_WARN("ack of %s failed (the reaper will sort it out): %s",
 			j->t.ident, err.message);
-	job_quiet(j);
-	if (!j->db) {
-		job_free(j);
-		return;
-	}
-	/* A piece is running on a DB thread: the job goes when it comes
-	 * back; the ones waiting behind it never run. */
-	j->ended = 1;
-	while (j->db->next) {
-		struct wk_db *d = j->db->next;
-
-		j->db->next = d->next;
-		piece_free(d);
-	}
-}
-
-void *
-wk_db_new(size_t size, void (*work)(struct wk_db *d),
-	  void (*done)(struct wk_db *d))
-{
-	struct wk_db *d = calloc(1, size);
-
-	if (d) {
-		d->work = work;
-		d->done = done;
-	}
-	return d;
-}
-
-static void
-piece_work(void *arg)
-{
-	struct wk_db *d = arg;
-
-	d->work(d);
-}
-
-static void piece_done(void *arg);
-
-static void
-piece_submit(struct wk_db *d)
-{
-	struct kg_err err = {0};
-
-	if (kg_pool_run(d->j->w->pool, piece_work, piece_done, d, &err) == 0)
-		return;
-	/* No memory for the pool's item: run it here, on the loop. */
-	KG_WARN("%s: %s; running its database work on the loop",
-		d->j->t.ident, err.message);
-	piece_work(d);
-	piece_done(d);
-}
-
-/* Back from the DB thread: the next piece of the job starts, then this
- * one's results meet the job - unless the job ended meanwhile. */
-static void
-piece_done(void *arg)
-{
-	struct wk_db *d = arg;
-	struct wk_job *j = d->j;
-
-	j->db = d->next;
-	if (j->ended) {
-		piece_free(d);
-		if (!j->db)
-			job_free(j);
-		return;
-	}
-	if (j->db)
-		piece_submit(j->db);
-	d->done(d);
-	free(d);
-}
-
-void
-wk_job_db(struct wk_job *j, struct wk_db *d)
-{
-	struct wk_db **p = &j->db;
-
-	d->j = j;
-	d->next = NULL;
-	while (*p)
-		p = &(*p)->next;
-	*p = d;
-	if (j->db == d)
-		piece_submit(d);
+	job_free(j);
 }
 
 static void
@@ -256,7 +156,7 @@ take_queue(struct wk *w, const struct wk_queue *q, int *failed)
 		n++;
 		if (q->start(w, task) == WK_RETRY) {
 			free(task);
-			s->take_after = kg_loop_now_ms() + WK_RETRY_PAUSE_MS;
+			s->take_after = kg_loop_now_ms() + RETRY_PAUSE_MS;
 			break;
 		}
 		free(task);
@@ -285,8 +185,7 @@ wk_take(struct wk *w, int *more)
 	if (!taken && !w->njobs && !failed && w->data_loaded) {
 		struct kg_err err = {0};
 
-		/* Woken by a push: take it now, not after a loop turn. */
-		*more = kg_queue_wait(IDLE_BLOCK_MS, &err) > 0;
+		kg_queue_wait(IDLE_BLOCK_MS, &err);
 	}
 	return taken;
 }
@@ -301,10 +200,7 @@ wk_renew(struct wk *w)
 		struct kg_err err = {0};
 
 		next = j->next;
-		/* A job whose piece is running (a claim, a fenced write)
-		 * is left to it: its next renewal tells. */
-		if (kg_queue_renew(w->id, j->task, lease, &err) == 0 &&
-		    !j->db) {
+		if (kg_queue_renew(w->id, j->task, lease, &err) == 0) {
 			KG_WARN("lost the lease of %s; abandoning it",
 				j->t.ident);
 			wk_job_end(j, 1);
@@ -319,7 +215,8 @@ wk_requeue_all(struct wk *w)
 		struct wk_job *j = w->jobs;
 		struct kg_err err = {0};
 
-		job_quiet(j);
+		kg_ai_cancel(j->call);
+		j->call = NULL;
 		if (j->q->hand_back)
 			j->q->hand_back(j);
 		/* Whatever the database said, the task goes back: if the
