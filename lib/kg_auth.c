@@ -3,18 +3,15 @@
 #include "kg_db.h"
 #include "kg_hash.h"
 #include "kg_http.h"
+#include "kg_jwt.h"
 #include "kg_log.h"
 #include "kg_ticket.h"
 
-#include <errno.h>
 #include <jwt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* Tolerated clock difference between web hosts for iat/nbf. */
-#define CLOCK_SKEW 60
 
 int
 kg_auth_check_config(struct kg_err *err)
@@ -67,94 +64,25 @@ out:
 	return rc;
 }
 
-/* A numeric claim; absent gives `def`.  libjwt returns 0 and sets errno
- * when the claim is missing or not a number. */
-static long
-claim_int(jwt_t *jwt, const char *name, long def)
-{
-	long v;
-
-	errno = 0;
-	v = jwt_get_grant_int(jwt, name);
-	return errno ? def : v;
-}
-
-static int
-check_claims(jwt_t *jwt, struct kg_err *err)
-{
-	time_t now = time(NULL);
-	const char *iss = jwt_get_grant(jwt, "iss");
-	long exp = claim_int(jwt, "exp", 0);
-
-	if (jwt_get_alg(jwt) != JWT_ALG_HS256)
-		return kg_err_set(err, 401, "unauthorized", "invalid token");
-	if (exp <= 0 || now >= exp)
-		return kg_err_set(err, 401, "token_expired",
-				  "session expired, please sign in again");
-	if (claim_int(jwt, "nbf", 0) > now + CLOCK_SKEW ||
-	    claim_int(jwt, "iat", 0) > now + CLOCK_SKEW)
-		return kg_err_set(err, 401, "unauthorized",
-				  "token not valid yet");
-	if (!iss || strcmp(iss, kg_conf_str("auth", "issuer")) != 0)
-		return kg_err_set(err, 401, "unauthorized", "invalid token");
-	return 0;
-}
-
-/* jti is exactly 32 lower-case hex digits (what kg_auth_issue makes and
- * what revoked_tokens accepts). */
-static int
-valid_jti(const char *jti)
-{
-	return jti && strlen(jti) == KG_AUTH_JTI_LEN &&
-	       strspn(jti, "0123456789abcdef") == KG_AUTH_JTI_LEN;
-}
-
-/* sub, jti and epoch into `s`; -1 if any is missing or malformed. */
-static int
-read_session(jwt_t *jwt, const char **sub, struct kg_session *s)
-{
-	const char *jti = jwt_get_grant(jwt, "jti");
-	long epoch;
-
-	*sub = jwt_get_grant(jwt, "sub");
-	errno = 0;
-	epoch = jwt_get_grant_int(jwt, "epoch");
-	if (!*sub || strlen(*sub) != 36 || !valid_jti(jti) || errno ||
-	    epoch < 0)
-		return -1;
-	memcpy(s->jti, jti, KG_AUTH_JTI_LEN + 1);
-	s->epoch = epoch;
-	s->expires = (time_t)claim_int(jwt, "exp", 0);
-	return 0;
-}
-
 int
 kg_auth_verify(const char *token, struct kg_user *out, struct kg_session *s,
 	       struct kg_err *err)
 {
-	jwt_t *jwt = NULL;
-	const char *sub;
-	int keylen, rc = -1;
-	const unsigned char *key = signing_key(&keylen);
+	struct kg_jwt_claims c;
 	struct kg_session local;
+	int keylen;
+	const unsigned char *key = signing_key(&keylen);
 
 	if (!s)
 		s = &local;
-	if (strlen(token) > KG_AUTH_MAX_TOKEN ||
-	    jwt_decode(&jwt, token, key, keylen) != 0 || !jwt) {
-		kg_err_set(err, 401, "unauthorized", "invalid token");
-		goto out;
-	}
-	if (check_claims(jwt, err) < 0)
-		goto out;
-	if (read_session(jwt, &sub, s) < 0) {
-		kg_err_set(err, 401, "unauthorized", "invalid token");
-		goto out;
-	}
-	rc = kg_auth_session_check(sub, s, out, err);
-out:
-	jwt_free(jwt);
-	return rc;
+	if (kg_jwt_verify(token, key, (size_t)keylen,
+			  kg_conf_str("auth", "issuer"), time(NULL), &c,
+			  err) < 0)
+		return -1;
+	memcpy(s->jti, c.jti, sizeof(s->jti));
+	s->epoch = c.epoch;
+	s->expires = (time_t)c.exp;
+	return kg_auth_session_check(c.sub, s, out, err);
 }
 
 /*

@@ -4,9 +4,9 @@
  * Tokens are JWTs signed with HS256 (libjwt) using [auth] jwt_key, with
  * claims sub (user id), role, iat, exp, iss, jti (128 random bits, hex)
  * and epoch (the user's token epoch when it was issued).  Verification
- * accepts nothing but HS256 with our key (so "alg":"none" and
- * RS256-with-our-secret-as-public-key tricks fail), checks exp, nbf, iat
- * and iss, and then re-reads the user and its session state from the
+ * (kg_jwt, our own code: it runs on every request) accepts nothing but
+ * HS256 with our key (so "alg":"none" and RS256-with-our-secret-as-
+ * public-key tricks fail), checks exp, nbf, iat and iss, and then re-reads the user and its session state from the
  * database in ONE statement on every request:
  *
  *   - a deleted user's tokens stop working at once;
@@ -34,11 +34,11 @@
 #include <time.h>
 
 #include "kg_err.h"
+#include "kg_jwt.h"
 #include "kg_user.h"
 
 #define KG_AUTH_MIN_KEY 32	/* bytes of [auth] jwt_key */
-#define KG_AUTH_MAX_TOKEN 4096
-#define KG_AUTH_JTI_LEN 32	/* hex characters */
+#define KG_AUTH_JTI_LEN KG_JWT_JTI_LEN	/* hex characters */
 
 /* What a token says about its session. */
 struct kg_session {
