@@ -84,8 +84,9 @@ answer_project(struct kg_req *req, int status)
 	char etag[24];
 	int version, rc = -1;
 
-	if (kg_project_get_json(kg_req_param(req, "id"), &req->user, &card,
-				&version, &req->err) == 0) {
+	if (kg_project_get_json(kg_req_param(req, "id"), &req->user,
+				&req->session, &card, &version,
+				&req->err) == 0) {
 		snprintf(etag, sizeof(etag), "\"%d\"", version);
 		kg_resp_header(req, "ETag", etag);
 		rc = kg_resp_json_text(req, status, card.data, card.len);
@@ -108,7 +109,8 @@ answer_failure(struct kg_req *req, struct kg_err *err)
 		req->err = *err;
 		return -1;
 	}
-	p = kg_project_get(kg_req_param(req, "id"), &req->user, &again);
+	p = kg_project_get(kg_req_param(req, "id"), &req->user, &req->session,
+			   &again);
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "error", err->code);
 	cJSON_AddStringToObject(o, "message", err->message);
@@ -224,7 +226,8 @@ delete_project(struct kg_req *req)
 #define CHANGE (KG_ROUTE_AUTH | KG_ROUTE_VERSION)
 
 static const struct kg_route routes[] = {
-	{"GET", "/api/projects/{id:uuid}", get_project, KG_ROUTE_AUTH,
+	{"GET", "/api/projects/{id:uuid}", get_project,
+	 KG_ROUTE_AUTH | KG_ROUTE_AUTH_INLINE,
 	 .summary = "A project card: the project and its sections",
 	 .response = "Project"},
 	{"PATCH", "/api/projects/{id:uuid}", patch_project, CHANGE, patch_body,

@@ -64,25 +64,60 @@ out:
 	return rc;
 }
 
-int
-kg_auth_verify(const char *token, struct kg_user *out, struct kg_session *s,
-	       struct kg_err *err)
+/* The token's signature and claims (no database): sub into user_id. */
+static int
+token_session(const char *token, char user_id[37], struct kg_session *s,
+	      struct kg_err *err)
 {
 	struct kg_jwt_claims c;
-	struct kg_session local;
 	int keylen;
 	const unsigned char *key = signing_key(&keylen);
 
-	if (!s)
-		s = &local;
 	if (kg_jwt_verify(token, key, (size_t)keylen,
 			  kg_conf_str("auth", "issuer"), time(NULL), &c,
 			  err) < 0)
 		return -1;
+	memcpy(user_id, c.sub, sizeof(c.sub));
 	memcpy(s->jti, c.jti, sizeof(s->jti));
 	s->epoch = c.epoch;
 	s->expires = (time_t)c.exp;
-	return kg_auth_session_check(c.sub, s, out, err);
+	return 0;
+}
+
+int
+kg_auth_verify(const char *token, struct kg_user *out, struct kg_session *s,
+	       struct kg_err *err)
+{
+	struct kg_session local;
+	char user_id[37];
+
+	if (!s)
+		s = &local;
+	if (token_session(token, user_id, s, err) < 0)
+		return -1;
+	return kg_auth_session_check(user_id, s, out, err);
+}
+
+int
+kg_auth_session_row(const PGresult *res, int row, int col,
+		    const struct kg_session *s, struct kg_user *out,
+		    struct kg_err *err)
+{
+	int revoked;
+
+	if (time(NULL) >= s->expires)
+		return kg_err_set(err, 401, "token_expired",
+				  "session expired, please sign in again");
+	if (row >= PQntuples(res))
+		return kg_err_set(err, 401, "session_ended",
+				  "account no longer exists");
+	kg_user_from_row(res, row, col, out);
+	revoked = *PQgetvalue(res, row, col + KG_USER_NCOLUMNS) == 't';
+	if (revoked || out->token_epoch != s->epoch)
+		return kg_err_set(err, 401, "session_ended",
+				  "this session has ended, please sign in "
+				  "again");
+	return 0;
 }
 
 /*
@@ -95,31 +130,16 @@ kg_auth_session_check(const char *user_id, const struct kg_session *s,
 		      struct kg_user *out, struct kg_err *err)
 {
 	PGresult *res;
-	int found, revoked = 0;
+	int rc;
 
-	if (time(NULL) >= s->expires)
-		return kg_err_set(err, 401, "token_expired",
-				  "session expired, please sign in again");
-	res = KG_DB_QUERY(err, "SELECT " KG_USER_COLUMNS ", EXISTS (SELECT 1"
-			       " FROM revoked_tokens r WHERE r.jti = $2)"
-			       " FROM users WHERE id = $1::uuid",
+	res = KG_DB_QUERY(err, "SELECT " KG_AUTH_SESSION_COLUMNS("$2")
+			       " FROM users u WHERE u.id = $1::uuid",
 			  user_id, s->jti);
 	if (!res)
 		return -1;
-	found = PQntuples(res) == 1;
-	if (found) {
-		kg_user_from_row(res, 0, out);
-		revoked = *PQgetvalue(res, 0, KG_USER_NCOLUMNS) == 't';
-	}
+	rc = kg_auth_session_row(res, 0, 0, s, out, err);
 	PQclear(res);
-	if (!found)
-		return kg_err_set(err, 401, "session_ended",
-				  "account no longer exists");
-	if (revoked || out->token_epoch != s->epoch)
-		return kg_err_set(err, 401, "session_ended",
-				  "this session has ended, please sign in "
-				  "again");
-	return 0;
+	return rc;
 }
 
 int
@@ -154,26 +174,16 @@ bearer_token(const char *header)
 	return *header ? header : NULL;
 }
 
-/* ?ticket= (KG_ROUTE_TICKET): the ticket names the user and the
- * session it was made from; that session must still be alive. */
+/* The session a request names (Bearer header, or by route flags
+ * ?ticket= or ?token=), checked as far as it can be without the
+ * database: its user's id into user_id.  -2 when it names none (the
+ * 401 then carries the plain "Bearer" challenge). */
 static int
-ticket_auth(struct kg_req *req, const char *ticket, struct kg_user *out,
-	    struct kg_session *s, struct kg_err *err)
-{
-	char user_id[37];
-
-	if (kg_ticket_redeem(ticket, req->path, user_id, s, err) < 0)
-		return -1;
-	return kg_auth_session_check(user_id, s, out, err);
-}
-
-int
-kg_auth_request(struct kg_req *req, unsigned route_flags,
-		struct kg_user *out, struct kg_session *s, struct kg_err *err)
+request_session(struct kg_req *req, unsigned route_flags,
+		char user_id[37], struct kg_session *s, struct kg_err *err)
 {
 	const char *header = kg_req_env(req, "HTTP_AUTHORIZATION");
 	const char *token = bearer_token(header), *ticket;
-	int rc;
 
 	if (header && strlen(header) > 8192)
 		return kg_err_set(err, 431, "header_too_large",
@@ -186,16 +196,37 @@ kg_auth_request(struct kg_req *req, unsigned route_flags,
 		token = kg_req_query(req, "token");
 	if (!token && !ticket) {
 		kg_resp_header(req, "WWW-Authenticate", "Bearer");
-		return kg_err_set(err, 401, "unauthorized",
-				  header ? "malformed Authorization header"
-					 : "sign in required");
+		kg_err_set(err, 401, "unauthorized",
+			   header ? "malformed Authorization header"
+				  : "sign in required");
+		return -2;
 	}
-	rc = ticket ? ticket_auth(req, ticket, out, s, err)
-		    : kg_auth_verify(token, out, s, err);
+	/* a ticket is made from a session whose token was checked then */
+	return ticket ? kg_ticket_redeem(ticket, req->path, user_id, s, err)
+		      : token_session(token, user_id, s, err);
+}
+
+void
+kg_auth_challenge(struct kg_req *req, const struct kg_err *err)
+{
+	if (err && err->status == 401 && !req->status)
+		kg_resp_header(req, "WWW-Authenticate",
+			       "Bearer error=\"invalid_token\"");
+}
+
+int
+kg_auth_request(struct kg_req *req, unsigned route_flags,
+		struct kg_user *out, struct kg_session *s, struct kg_err *err)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = request_session(req, route_flags, out->id, s, err);
+	if (rc == 0 && !(route_flags & KG_ROUTE_AUTH_INLINE))
+		rc = kg_auth_session_check(out->id, s, out, err);
 	if (rc < 0) {
-		if (err && err->status == 401)
-			kg_resp_header(req, "WWW-Authenticate",
-				       "Bearer error=\"invalid_token\"");
+		if (rc == -1)
+			kg_auth_challenge(req, err);
 		return -1;
 	}
 	KG_DEBUG("authenticated user %s", out->id);

@@ -535,6 +535,14 @@ kg_resp_start(struct kg_req *req, int status, const char *content_type)
 {
 	if (req->status)
 		return -1;
+	if (status < 400 && req->route &&
+	    (req->route->flags & KG_ROUTE_AUTH_INLINE) && !req->user.role[0]) {
+		/* a bug: the handler answered without re-reading the user */
+		KG_ERROR("%s %s answered before its user was re-read",
+			 req->method, req->path);
+		kg_fail(req, 500, "internal", "internal error");
+		return -1;
+	}
 	req->status = status;
 	FCGX_FPrintF(req->fcgi.out,
 		     "Status: %d %s\r\n"
@@ -666,6 +674,8 @@ dispatch(const struct kg_app *app, struct kg_req *req)
 		/* req->err holds the 4xx of the body or version */
 	} else if (req->route->handler(req) == 0 && !req->status) {
 		kg_fail(req, 500, "internal", "handler sent no response");
+	} else if (req->route->flags & KG_ROUTE_AUTH_INLINE) {
+		kg_auth_challenge(req, &req->err);	/* its session ended */
 	}
 out:
 	kg_buf_free(&allow);

@@ -21,6 +21,13 @@
  * Routes flagged KG_ROUTE_AUTH are authenticated before the handler runs
  * (kg_auth); the handler reads the user from req->user and must scope
  * every query on a user's resource to it (404, not 403, for others').
+ * A read whose one statement can re-read the user itself (the card) is
+ * flagged KG_ROUTE_AUTH | KG_ROUTE_AUTH_INLINE: the framework checks the
+ * token only, req->user holds nothing but the id, and the handler's
+ * statement selects KG_AUTH_SESSION_COLUMNS (kg_auth.h) beside what it
+ * reads, so a deleted user or an ended session still fails at once, in
+ * one round trip instead of two.  A success sent before the user was
+ * re-read (req->user.role still empty) is refused with a 500.
  *
  * A route that takes a JSON body declares its fields (struct kg_field,
  * below); the framework checks the body against them after
@@ -56,6 +63,7 @@
 #define KG_ROUTE_VERSION 4u	/* a change based on a version: see
 				   kg_req_version() */
 #define KG_ROUTE_TICKET 8u	/* ?ticket= too (kg_ticket, EventSource) */
+#define KG_ROUTE_AUTH_INLINE 16u /* the handler re-reads the user (above) */
 
 struct kg_req;
 typedef int (*kg_handler)(struct kg_req *req);

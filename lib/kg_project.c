@@ -46,8 +46,13 @@ json_cell(PGresult *res, int col, struct kg_err *err)
  * The card in ONE statement (one snapshot: the sections belong to the
  * version shown), as plain rows: one per defined section in card order,
  * the project's columns on each (its two JSON documents only on the
- * first), ownership checked in the same WHERE.  The JSON is made once,
- * in C, by card_json().  No section_defs at all still gives one row.
+ * first), then the signed-in user and its session state
+ * (KG_AUTH_SESSION_COLUMNS): $1 project, $2 user, $3 the token's jti.
+ * The user is the driving row, so a user who is gone gives no row (401)
+ * and a project this user may not see gives one row whose project
+ * columns are NULL (404); ownership is the join's condition, with the
+ * admin role as just read.  The JSON is made once, in C, by card_json().
+ * No section_defs at all still gives one row.
  */
 #define CARD_SQL                                                             \
 	"SELECT p.id, p.batch_id, p.row_number, p.name, p.status,"          \
@@ -59,19 +64,21 @@ json_cell(PGresult *res, int col, struct kg_err *err)
 	" d.key, d.title, d.position, d.min_words, d.max_words, s.body,"    \
 	" s.origin, s.reviewed, s.provider, s.updated_at, s.version,"       \
 	" EXISTS (SELECT 1 FROM regeneration_requests r"                   \
-	"  WHERE r.project_id = p.id AND r.key = d.key)"                   \
-	" FROM projects p JOIN batches b ON b.id = p.batch_id"               \
-	" CROSS JOIN (SELECT min(position) AS first FROM section_defs) f"    \
-	" LEFT JOIN section_defs d ON true"                                  \
-	" LEFT JOIN sections s ON s.project_id = p.id AND s.key = d.key"     \
-	" WHERE p.id = $1::uuid AND " KG_BATCH_VISIBLE " " \
+	"  WHERE r.project_id = p.id AND r.key = d.key), "                 \
+	KG_AUTH_SESSION_COLUMNS("$3")                                        \
+	" FROM users u LEFT JOIN (projects p JOIN batches b ON b.id = p.batch_id" \
+	"  CROSS JOIN (SELECT min(position) AS first FROM section_defs) f"   \
+	"  LEFT JOIN section_defs d ON true"                                 \
+	"  LEFT JOIN sections s ON s.project_id = p.id AND s.key = d.key)"   \
+	" ON p.id = $1::uuid AND (b.owner_id = u.id OR u.role = 'admin')"   \
+	" WHERE u.id = $2::uuid"                                             \
 	" ORDER BY d.position"
 
 enum card_col {
 	C_ID, C_BATCH, C_ROW, C_NAME, C_STATUS, C_PROGRESS, C_VERSION,
 	C_PROVIDER, C_ERROR, C_INPUT, C_SCORE, C_QUALITY, C_UPDATED,
 	S_KEY, S_TITLE, S_POSITION, S_MIN, S_MAX, S_BODY, S_ORIGIN,
-	S_REVIEWED, S_PROVIDER, S_UPDATED, S_VERSION, S_REGEN
+	S_REVIEWED, S_PROVIDER, S_UPDATED, S_VERSION, S_REGEN, C_USER
 };
 
 static int
@@ -190,19 +197,22 @@ card_json(struct kg_jsonw *w, const PGresult *res, const cJSON *quality)
 }
 
 int
-kg_project_get_json(const char *id, const struct kg_user *u,
-		    struct kg_buf *out, int *version, struct kg_err *err)
+kg_project_get_json(const char *id, struct kg_user *u,
+		    const struct kg_session *s, struct kg_buf *out,
+		    int *version, struct kg_err *err)
 {
-	PGresult *res = KG_DB_QUERY(err, CARD_SQL, id, u->id,
-				    kg_auth_admin_param(u));
+	PGresult *res = KG_DB_QUERY(err, CARD_SQL, id, u->id, s->jti);
 	struct kg_jsonw w = {0};
 	cJSON *quality;
+	int rc = -1;
 
 	if (!res)
 		return -1;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return kg_err_set(err, 404, "not_found", "no such project");
+	if (kg_auth_session_row(res, 0, C_USER, s, u, err) < 0)
+		goto out;
+	if (PQgetisnull(res, 0, C_ID)) {
+		kg_err_set(err, 404, "not_found", "no such project");
+		goto out;
 	}
 	w.buf = *out;
 	quality = PQgetisnull(res, 0, C_QUALITY) ? NULL
@@ -211,18 +221,21 @@ kg_project_get_json(const char *id, const struct kg_user *u,
 	*out = w.buf;
 	*version = atoi(PQgetvalue(res, 0, C_VERSION));
 	cJSON_Delete(quality);
+	rc = w.oom ? kg_err_set(err, 500, "internal", "out of memory") : 0;
+out:
 	PQclear(res);
-	return w.oom ? kg_err_set(err, 500, "internal", "out of memory") : 0;
+	return rc;
 }
 
 cJSON *
-kg_project_get(const char *id, const struct kg_user *u, struct kg_err *err)
+kg_project_get(const char *id, struct kg_user *u, const struct kg_session *s,
+	       struct kg_err *err)
 {
 	struct kg_buf b = {0};
 	int version;
 	cJSON *o = NULL;
 
-	if (kg_project_get_json(id, u, &b, &version, err) == 0 &&
+	if (kg_project_get_json(id, u, s, &b, &version, err) == 0 &&
 	    !(o = cJSON_ParseWithLength(b.data, b.len)))
 		kg_err_set(err, 500, "internal", "out of memory");
 	kg_buf_free(&b);

@@ -36,6 +36,7 @@
 #include <cjson/cJSON.h>
 
 #include "kg_buf.h"
+#include "kg_auth.h"
 #include "kg_err.h"
 #include "kg_user.h"
 
@@ -69,17 +70,22 @@ int kg_project_visible(const char *id, const struct kg_user *u,
  * a section not written yet has body, origin, updated_at, version null).
  * NULL with 404 if there is no such project for this user.
  */
-cJSON *kg_project_get(const char *id, const struct kg_user *u,
-		      struct kg_err *err);
+cJSON *kg_project_get(const char *id, struct kg_user *u,
+		      const struct kg_session *s, struct kg_err *err);
 
 /*
  * The same card as JSON text appended to `out` (what the API sends,
  * byte for byte the tree above printed by cJSON), made in one pass from
  * one statement's rows; *version gets projects.version (the ETag).
- * 0, or -1 with 404 / a database error.
+ * The same statement re-reads the signed-in user u->id and its session
+ * `s` (kg_auth_session_row: a deleted user or an ended session -> 401
+ * before anything else) and fills the rest of `u` (fresh role), so
+ * GET needs one round trip (KG_ROUTE_AUTH_INLINE).
+ * 0, or -1 with 401 / 404 / a database error.
  */
-int kg_project_get_json(const char *id, const struct kg_user *u,
-			struct kg_buf *out, int *version, struct kg_err *err);
+int kg_project_get_json(const char *id, struct kg_user *u,
+			const struct kg_session *s, struct kg_buf *out,
+			int *version, struct kg_err *err);
 
 /* One section change of a PATCH. */
 struct kg_section_edit {

@@ -43,20 +43,21 @@ bad:
 }
 
 void
-kg_user_from_row(const PGresult *res, int row, struct kg_user *u)
+kg_user_from_row(const PGresult *res, int row, int col, struct kg_user *u)
 {
-	snprintf(u->id, sizeof(u->id), "%s", PQgetvalue(res, row, 0));
-	snprintf(u->email, sizeof(u->email), "%s", PQgetvalue(res, row, 1));
+	snprintf(u->id, sizeof(u->id), "%s", PQgetvalue(res, row, col));
+	snprintf(u->email, sizeof(u->email), "%s",
+		 PQgetvalue(res, row, col + 1));
 	snprintf(u->display_name, sizeof(u->display_name), "%s",
-		 PQgetvalue(res, row, 2));
-	snprintf(u->role, sizeof(u->role), "%s", PQgetvalue(res, row, 3));
-	u->token_epoch = atoll(PQgetvalue(res, row, 4));
+		 PQgetvalue(res, row, col + 2));
+	snprintf(u->role, sizeof(u->role), "%s", PQgetvalue(res, row, col + 3));
+	u->token_epoch = atoll(PQgetvalue(res, row, col + 4));
 }
 
 static void
 fill_user(PGresult *res, struct kg_user *u)
 {
-	kg_user_from_row(res, 0, u);
+	kg_user_from_row(res, 0, 0, u);
 }
 
 /* The one user a query returned (consumes res): 0, or 404 / 503. */

@@ -30,9 +30,9 @@ struct kg_user {
 #define KG_USER_NCOLUMNS 5
 
 struct pg_result;
-/* Fill `out` from row `row` of a result whose first columns are
- * KG_USER_COLUMNS. */
-void kg_user_from_row(const struct pg_result *res, int row,
+/* Fill `out` from row `row` of a result that has KG_USER_COLUMNS from
+ * column `col` on. */
+void kg_user_from_row(const struct pg_result *res, int row, int col,
 		      struct kg_user *out);
 
 /* Normalise and validate an email into out (KG_EMAIL_MAX+1 bytes);
