@@ -25,6 +25,7 @@ struct db_stmt {
 	char *sql;
 	size_t len;
 	unsigned long hash;
+	const char *from;	/* the address it was last passed from */
 	unsigned gen;		/* db_gen it was prepared under, 0 = not */
 };
 
@@ -144,12 +145,23 @@ stmt_slot(const char *sql)
 	size_t len = 0;
 	struct db_stmt *st;
 
+	/* Callers pass string literals: the same address is almost always
+	 * the same statement, found without hashing its text (the card's
+	 * is 1.2 KB); the text is still compared, for a reused buffer. */
+	for (int i = 0; i < db_nstmts; i++) {
+		st = &db_stmts[i];
+		if (st->from == sql && !strcmp(st->sql, sql))
+			return st;
+	}
 	for (const unsigned char *p = (const unsigned char *)sql; *p; p++)
 		h = h * 33 + *p, len++;
 	for (int i = 0; i < db_nstmts; i++) {
 		st = &db_stmts[i];
-		if (st->hash == h && st->len == len && !memcmp(st->sql, sql, len))
+		if (st->hash == h && st->len == len &&
+		    !memcmp(st->sql, sql, len)) {
+			st->from = sql;
 			return st;
+		}
 	}
 	if (db_nstmts == DB_STMTS)
 		return NULL;
@@ -159,6 +171,7 @@ stmt_slot(const char *sql)
 		return NULL;
 	st->len = len;
 	st->hash = h;
+	st->from = sql;
 	st->gen = 0;
 	db_nstmts++;
 	return st;
