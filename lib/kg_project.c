@@ -150,6 +150,28 @@ card_offline(struct kg_jsonw *w, const PGresult *res, int row,
 	kg_jsonw_bool(w, offline);
 }
 
+/* The project's quality document: the tree card_json's caller parsed
+ * for the sections' flags, printed (not parsed a second time). */
+static void
+card_quality(struct kg_jsonw *w, const PGresult *res, int row,
+	     const void *quality)
+{
+	char *text;
+
+	(void)res;
+	(void)row;
+	if (!quality) {
+		kg_jsonw_null(w);
+		return;
+	}
+	if (!(text = cJSON_PrintUnformatted(quality))) {
+		w->oom = 1;
+		return;
+	}
+	kg_jsonw_raw(w, text);
+	free(text);
+}
+
 /* One section per row, in card order; null when none is defined. */
 static void
 card_sections(struct kg_jsonw *w, const PGresult *res, int row,
@@ -182,7 +204,7 @@ static const struct kg_jsonw_col card_cols[] = {
 	{"error", KG_JSONW_TEXT, C_ERROR},
 	{"input", KG_JSONW_JSON, C_INPUT},
 	{"quality_score", KG_JSONW_NUM, C_SCORE},
-	{"quality", KG_JSONW_JSON, C_QUALITY},
+	{"quality", KG_JSONW_FN, 0, card_quality},
 	{"updated_at", KG_JSONW_TIME, C_UPDATED},
 	{"sections", KG_JSONW_FN, 0, card_sections},
 };

@@ -3,7 +3,7 @@ regenerate requests - through both web servers."""
 import json
 import threading
 import uuid
-from kgtest import drop_queue, drop_users, new_user, queued_tasks  # noqa: E402
+from kgtest import drop_queue, drop_users, login, new_user, queued_tasks  # noqa: E402
 
 PASSWORD = "projects pass 42"
 KEYS = ["summary", "objectives", "target_group", "activities", "schedule",
@@ -303,6 +303,46 @@ def test_other_users_project_is_404(ctx):
         ctx.check_servers(check)
     finally:
         _drop(ctx, email, other)
+
+
+def test_card_read_ends_with_the_session(ctx):
+    """GET /api/projects/{id} re-reads the user in the card's own statement
+    (KG_ROUTE_AUTH_INLINE): a logged-out token, a deleted user and a role
+    change still take effect on the very next card request."""
+    email, auth = _user(ctx)
+    admin, admin_auth = new_user(ctx, "pa", admin=True, password=PASSWORD)
+    try:
+        def check(name, base):
+            pid = _project(ctx, email)
+            r = ctx.request(base, "GET", f"/api/projects/{pid}", None, admin_auth)
+            assert r.status == 200 and r.json()["id"] == pid, r
+            rc, _, err = ctx.run_program("worker/kartograf-admin", ["setrole", admin, "user"])
+            assert rc == 0, err
+            r = ctx.request(base, "GET", f"/api/projects/{pid}", None, admin_auth)
+            assert r.status == 404 and r.json()["error"] == "not_found", r
+            rc, _, err = ctx.run_program("worker/kartograf-admin", ["setrole", admin, "admin"])
+            assert rc == 0, err
+            mine = {"Authorization": "Bearer " + login(ctx, email, PASSWORD)["token"]}
+            r = ctx.request(base, "GET", f"/api/projects/{pid}", None, mine)
+            assert r.status == 200 and r.header("Cache-Control") == "no-store", r
+            assert ctx.request(base, "POST", "/api/auth/logout", {}, mine).status == 200
+            r = ctx.request(base, "GET", f"/api/projects/{pid}", None, mine)
+            assert r.status == 401 and r.json()["error"] == "session_ended", r
+            assert "invalid_token" in (r.header("WWW-Authenticate") or ""), r
+            # the session ended decides before ownership: 401, not 404
+            other = str(uuid.uuid4())
+            r = ctx.request(base, "GET", f"/api/projects/{other}", None, mine)
+            assert r.status == 401 and r.json()["error"] == "session_ended", r
+            r = ctx.request(base, "GET", f"/api/projects/{pid}", None, auth)
+            assert r.status == 200, r
+        ctx.check_servers(check)
+        _drop(ctx, email)
+        for name, base in ctx.servers.items():
+            r = ctx.request(base, "GET", f"/api/projects/{uuid.uuid4()}", None, auth)
+            assert r.status == 401 and r.json()["error"] == "session_ended", (name, r)
+            assert "invalid_token" in (r.header("WWW-Authenticate") or ""), (name, r)
+    finally:
+        _drop(ctx, email, admin)
 
 
 def test_revisions_and_revert(ctx):
