@@ -13,7 +13,8 @@
 #
 # Targets: fuzz_xlsx (whole .xlsx files), fuzz_xlsx_sheet (one worksheet or
 # shared-strings XML part wrapped into a valid workbook, so mutations
-# reach the XML handlers), fuzz_csv (CSV files), fuzz_multipart (upload
+# reach the XML handlers), fuzz_csv (CSV files), fuzz_jwt (tokens: as sent,
+# and signed by the target so mutations pass the HMAC), fuzz_multipart (upload
 # bodies, fed in chunks of every size).
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 CLANG="${CLANG:-clang}"
