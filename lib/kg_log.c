@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -67,7 +68,7 @@ kg_log_request_id(void)
  */
 static _Thread_local time_t stamp_sec = -1;
 static _Thread_local char stamp[32];
-static int log_pid;
+static _Atomic int log_pid;	/* threads of the relay share it */
 static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
 
 static void
