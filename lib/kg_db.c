@@ -257,11 +257,11 @@ kg_db_exec(struct kg_err *err, const char *sql, int nparams,
 }
 
 int
-kg_db_copy(struct kg_err *err, const char *sql, const char *data, size_t len)
+kg_db_copy_begin(struct kg_err *err, const char *sql)
 {
 	PGresult *res;
-	int ok = 1;
 
+	db_sqlstate[0] = '\0';
 	if (!kg_db_conn(err))
 		return -1;
 	res = PQexec(db_conn, sql);
@@ -271,26 +271,56 @@ kg_db_copy(struct kg_err *err, const char *sql, const char *data, size_t len)
 		return -1;
 	}
 	PQclear(res);
-	while (ok && len > 0) {
+	return 0;
+}
+
+int
+kg_db_copy_send(struct kg_err *err, const char *data, size_t len)
+{
+	while (len > 0) {
 		int chunk = len > 1 << 20 ? 1 << 20 : (int)len;
 
-		ok = PQputCopyData(db_conn, data, chunk) == 1;
+		if (PQputCopyData(db_conn, data, chunk) != 1) {
+			fail_from_result(NULL, err);
+			return -1;
+		}
 		data += chunk;
 		len -= (size_t)chunk;
 	}
-	if (PQputCopyEnd(db_conn, ok ? NULL : "client stopped") != 1)
-		ok = 0;
-	/* the statement's result (an error when the copy was refused),
-	 * then NULL; a lost connection gives a NULL result at once */
+	return 0;
+}
+
+int
+kg_db_copy_end(struct kg_err *err, const char *abort_reason)
+{
+	PGresult *res;
+	int ok = PQputCopyEnd(db_conn, abort_reason) == 1;
+
+	/* the statement's result (an error when the copy was refused or
+	 * aborted), then NULL; a lost connection gives NULL at once */
 	res = PQgetResult(db_conn);
 	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-		fail_from_result(res, err);
+		if (!abort_reason || !res ||
+		    PQstatus(db_conn) != CONNECTION_OK)
+			fail_from_result(res, err);
 		ok = 0;
 	}
 	PQclear(res);
 	while ((res = PQgetResult(db_conn)))
 		PQclear(res);
 	return ok ? 0 : -1;
+}
+
+int
+kg_db_copy(struct kg_err *err, const char *sql, const char *data, size_t len)
+{
+	if (kg_db_copy_begin(err, sql) < 0)
+		return -1;
+	if (kg_db_copy_send(err, data, len) < 0) {
+		kg_db_copy_end(err, "client stopped");
+		return -1;
+	}
+	return kg_db_copy_end(err, NULL);
 }
 
 int

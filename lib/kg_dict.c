@@ -3,23 +3,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+struct kg_dict_entry {
+	long long value;
+	uint32_t hash;		/* the slot's full hash, low half */
+	char key[];
+};
+
 static uint64_t
-fnv1a(const char *s)
+fnv1a(const char *s, size_t *len)
 {
 	uint64_t h = 1469598103934665603ULL;
+	const char *p = s;
 
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	for (; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	*len = (size_t)(p - s);
 	return h;
 }
 
-static struct kg_dict_slot *
+/* The slot holding `key`, or the free slot where it would go. */
+static struct kg_dict_entry **
 find(const struct kg_dict *d, const char *key, uint64_t h)
 {
-	size_t i = (size_t)h & (d->cap - 1);
+	size_t i = (size_t)(h >> 32) & (d->cap - 1);
+	struct kg_dict_entry *e;
 
-	while (d->slots[i].key &&
-	       (d->slots[i].hash != h || strcmp(d->slots[i].key, key) != 0))
+	while ((e = d->slots[i]) &&
+	       (e->hash != (uint32_t)h || strcmp(e->key, key) != 0))
 		i = (i + 1) & (d->cap - 1);
 	return &d->slots[i];
 }
@@ -27,15 +37,16 @@ find(const struct kg_dict *d, const char *key, uint64_t h)
 long long *
 kg_dict_get(const struct kg_dict *d, const char *key)
 {
-	struct kg_dict_slot *s;
+	struct kg_dict_entry *e;
+	size_t len;
 
 	if (!d->cap)
 		return NULL;
-	s = find(d, key, fnv1a(key));
-	return s->key ? &s->value : NULL;
+	e = *find(d, key, fnv1a(key, &len));
+	return e ? &e->value : NULL;
 }
 
-/* Keeps the load at most one half so probe runs stay short. */
+/* Keeps the load at most 3/4 (linear probing: ~2.5 probes a hit). */
 static int
 grow(struct kg_dict *d)
 {
@@ -47,10 +58,13 @@ grow(struct kg_dict *d)
 		*d = old;
 		return -1;
 	}
-	for (size_t i = 0; i < old.cap; i++)
-		if (old.slots[i].key)
-			*find(d, old.slots[i].key, old.slots[i].hash) =
-				old.slots[i];
+	for (size_t i = 0; i < old.cap; i++) {
+		struct kg_dict_entry *e = old.slots[i];
+		size_t len;
+
+		if (e)
+			*find(d, e->key, fnv1a(e->key, &len)) = e;
+	}
 	free(old.slots);
 	return 0;
 }
@@ -58,21 +72,26 @@ grow(struct kg_dict *d)
 long long *
 kg_dict_add(struct kg_dict *d, const char *key, long long value, int *added)
 {
-	uint64_t h = fnv1a(key);
-	struct kg_dict_slot *s;
+	size_t len;
+	uint64_t h = fnv1a(key, &len);
+	struct kg_dict_entry **s, *e;
 
-	if ((d->n + 1) * 2 > d->cap && grow(d) < 0)
+	if ((d->n + 1) * 4 > d->cap * 3 && grow(d) < 0)
 		return NULL;
 	s = find(d, key, h);
-	*added = !s->key;
+	*added = !*s;
 	if (*added) {
-		if (!(s->key = kg_arena_strndup(&d->keys, key, strlen(key))))
+		e = kg_arena_alloc(&d->keys, sizeof(*e) + len + 1,
+				   _Alignof(struct kg_dict_entry));
+		if (!e)
 			return NULL;
-		s->hash = h;
-		s->value = value;
+		e->value = value;
+		e->hash = (uint32_t)h;
+		memcpy(e->key, key, len + 1);
+		*s = e;
 		d->n++;
 	}
-	return &s->value;
+	return &(*s)->value;
 }
 
 int

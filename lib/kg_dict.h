@@ -5,6 +5,11 @@
  * linear search would make the work grow with the square of the input
  * (duplicate project names among thousands of rows).  Keys are copied.
  * A zeroed struct is an empty map; kg_dict_free() releases it.
+ *
+ * Compact: a slot is one pointer (the table is kept at most 3/4 full),
+ * and each key lives with its value and hash in one piece of an arena
+ * (large blocks, no malloc per key).  10,000 project names of ~35 bytes
+ * take ~0.6 MiB; slots of {key, hash, value} at most half full took 1.2.
  */
 #ifndef KG_DICT_H
 #define KG_DICT_H
@@ -14,20 +19,13 @@
 
 #include "kg_arena.h"
 
-struct kg_dict_slot {
-	char *key;		/* NULL = free */
-	uint64_t hash;
-	long long value;
-};
-
+struct kg_dict_entry;
 
 struct kg_dict {
-	struct kg_dict_slot *slots;
+	struct kg_dict_entry **slots;	/* NULL = free */
 	size_t cap;		/* power of two, 0 while empty */
 	size_t n;
-	/* keys live in large blocks, not one malloc each (10,000 project
-	 * names were 10,000 mallocs and a third more memory) */
-	struct kg_arena keys;
+	struct kg_arena keys;	/* the entries */
 };
 
 /* Pointer to the value of `key`, or NULL if absent. */
