@@ -287,8 +287,9 @@ kg_batch_visible(const char *id, const struct kg_user *u, int lock,
 /* ---- creating a batch from an upload ---------------------------------- */
 
 #define COPY_SQL "COPY projects (batch_id, row_number, name, input) FROM STDIN"
-/* rows are sent to libpq in pieces of about this size */
-#define COPY_CHUNK ((size_t)32 * 1024)
+/* rows are handed to libpq in pieces of about this size (libpq sends
+ * its buffer once it holds 8 KiB) */
+#define COPY_CHUNK ((size_t)8 * 1024)
 
 int
 kg_batch_copy_flush(struct kg_batch_copy *c)

@@ -89,7 +89,7 @@ int kg_batch_import(const struct kg_user *u, const char *name,
  * the same code with a flush that only counts): kg_batch_copy_row is a
  * kg_rows_sink_fn (arg = struct kg_batch_copy *) that appends one row in
  * COPY's text format (batch_id, row_number, name, input) and hands the
- * buffer to flush every ~32 KiB; kg_batch_copy_flush hands the rest.
+ * buffer to flush every ~8 KiB; kg_batch_copy_flush hands the rest.
  */
 struct kg_batch_copy {
 	char batch_id[37];

@@ -1,15 +1,21 @@
 /*
- * kg_dict - a string -> integer hash map (open addressing, FNV-1a).
+ * kg_dict - a string -> integer hash map (open addressing).
  *
  * For sets and counters keyed by text in loops over user data, where a
  * linear search would make the work grow with the square of the input
- * (duplicate project names among thousands of rows).  Keys are copied.
- * A zeroed struct is an empty map; kg_dict_free() releases it.
+ * (duplicate project names among thousands of rows).  A zeroed struct
+ * is an empty map; kg_dict_free() releases it.
  *
- * Compact: a slot is one pointer (the table is kept at most 3/4 full),
- * and each key lives with its value and hash in one piece of an arena
- * (large blocks, no malloc per key).  10,000 project names of ~35 bytes
- * take ~0.6 MiB; slots of {key, hash, value} at most half full took 1.2.
+ * Compact: a key is not kept, only its 128-bit hash (MurmurHash3
+ * x64_128), so an entry is 24 bytes whatever the key's length, in one
+ * dense array, plus a 4-byte slot in a table at most 3/4 full.  10,000
+ * project names of ~35 bytes take ~0.3 MiB; the names themselves with
+ * 24-byte slots took 1.2.  Two different keys are taken for one only if
+ * their hashes are equal: for n keys a chance of about n^2 / 2^129
+ * (1e-31 for 10,000), far below that of a memory error - except for keys
+ * crafted to collide (MurmurHash3 is not a cryptographic hash), which
+ * only someone who controls every key can make; do not use a kg_dict
+ * where one party's keys could shadow another's.
  */
 #ifndef KG_DICT_H
 #define KG_DICT_H
@@ -17,24 +23,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kg_arena.h"
-
 struct kg_dict_entry;
 
 struct kg_dict {
-	struct kg_dict_entry **slots;	/* NULL = free */
-	size_t cap;		/* power of two, 0 while empty */
-	size_t n;
-	struct kg_arena keys;	/* the entries */
+	uint32_t *slots;	/* entry index + 1; 0 = free */
+	size_t cap;		/* slots: power of two, 0 while empty */
+	struct kg_dict_entry *entries;	/* n used, room for ecap */
+	size_t n, ecap;
 };
 
-/* Pointer to the value of `key`, or NULL if absent. */
+/* Pointer to the value of `key`, or NULL if absent.  Valid until the
+ * next insertion. */
 long long *kg_dict_get(const struct kg_dict *d, const char *key);
 /* Insert or overwrite; -1 when memory runs out. */
 int kg_dict_set(struct kg_dict *d, const char *key, long long value);
 /* Insert `value` unless `key` is there: one hash and one probe where
  * kg_dict_get + kg_dict_set take two.  Returns the key's value slot (the
- * old value when *added is 0), NULL when memory runs out. */
+ * old value when *added is 0; valid until the next insertion), NULL when
+ * memory runs out. */
 long long *kg_dict_add(struct kg_dict *d, const char *key, long long value,
 		       int *added);
 void kg_dict_free(struct kg_dict *d);
