@@ -1,17 +1,23 @@
 /*
  * bench_xlsx - time and memory of reading + validating one upload, the
- * way POST /api/batches does it: the whole file in memory, kg_xlsx_read
- * (or kg_csv_read for a .csv) feeding kg_rows_feed, then kg_rows_finish.
- * Driven by tests/bench/bench_xlsx.sh, which compares it with openpyxl.
+ * way POST /api/batches does it (kg_batch_import): the file spooled as
+ * the endpoint spools an upload body (kg_spool: 16 KiB pieces, an
+ * unlinked temporary file past 64 KiB), kg_sheet_read_spool feeding
+ * kg_rows_feed, whose sink kg_batch_copy_row writes each valid project
+ * as a COPY row, then kg_rows_finish.  Only the flush differs: the
+ * endpoint hands each ~8 KiB of COPY rows to libpq (PQputCopyData), this
+ * counts them, so neither libpq's sending nor PostgreSQL's storing is
+ * timed.  Driven by tests/bench/bench_xlsx.sh, which compares it with
+ * openpyxl.
  *
- *   bench_xlsx [-n RUNS] [-w] [-p | -v | -s] FILE
+ *   bench_xlsx [-n RUNS] [-w] [-m] [-p | -v | -s] FILE
  *
  * Runs the read RUNS times (default 5) in this process and prints one
  * line of key=value pairs:
  *
  *   rows=10000 errors=0 best_ms=... median_ms=... cpu_best_ms=...
  *   cpu_median_ms=... validate_ms=... maxrss_kib=... base_kib=...
- *   file_bytes=...
+ *   file_bytes=... spooled=1
  *
  * best/median are wall clock; cpu_* the process's CPU time per run,
  * which a machine loaded by other work inflates less.  The heap is
@@ -20,20 +26,19 @@
  * instead (no trimming, no mmap'd blocks), so runs 2..n reuse pages the
  * way a long-lived endpoint process may once glibc's thresholds have
  * risen - the best of such runs is the warm figure.  validate_ms is
- * the least time one run spent in kg_rows_feed (struct kg_rows feed_ms),
- * so the rest of that run is the reader's.
+ * the least time one run spent in kg_rows_feed outside the sink, so the
+ * rest of that run is the reader's and the COPY rows'.
  *
  * maxrss_kib is getrusage(RUSAGE_SELF).ru_maxrss after the runs: the
- * peak of the whole process including the file buffer (the endpoint
- * holds the upload in memory too), so run it with -n 1 in a fresh
- * process for a peak that is one upload's.  base_kib is ru_maxrss at
- * the start of main (the program and its shared libraries).  -p parses
- * only (the rows go to a callback that counts them), to separate reader
- * from validator; -v validates without keeping the projects (struct
- * kg_rows validate_only), to separate the checks from keeping every
- * valid row for the insert.  -s (.xlsx) measures the floor under the reader
- * instead, kg_xlsx_floor(): inflate_ms=... xml_ms=..., each the least of
- * the runs.
+ * peak of the whole process, so run it with -n 1 in a fresh process for
+ * a peak that is one upload's.  base_kib is ru_maxrss at the start of
+ * main (the program and its shared libraries).  -m holds the upload in
+ * memory instead (as the endpoint did before issue 19).  -p parses only
+ * (the rows go to a callback that counts them), to separate reader from
+ * validator; -v validates without writing COPY rows, to separate the
+ * checks from the rows' writing.  -s (.xlsx) measures the floor under
+ * the reader instead, kg_xlsx_floor(): inflate_ms=... xml_ms=..., each
+ * the least of the runs.
  *
  * The row limit is raised to what the file needs (the endpoint's
  * default is 1000 rows per batch); everything else is the default.

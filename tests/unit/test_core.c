@@ -38,6 +38,43 @@ test_db_copy_field(void **state)
 	kg_buf_free(&b);
 }
 
+/* The word-at-a-time scan against a byte-at-a-time reference: every
+ * length 0..40 with each escaped byte (and bytes one off them, and
+ * high bytes) at every position. */
+static void
+test_db_copy_field_words(void **state)
+{
+	static const char probe[] = {'\\', '\t', '\n', '\r', '[', '\x08',
+				     '\x0b', '\x0c', '\x0e', '\xc5', '\x80'};
+	struct kg_buf b = {0};
+	char in[40], want[80];
+
+	(void)state;
+	for (size_t len = 0; len <= sizeof(in); len++)
+		for (size_t at = 0; at < len; at++)
+			for (size_t k = 0; k < sizeof(probe); k++) {
+				size_t n = 0;
+
+				memset(in, 'x', len);
+				in[at] = probe[k];
+				for (size_t i = 0; i < len; i++) {
+					const char *e = strchr("\\\t\n\r",
+							       in[i]);
+					if (e && in[i]) {
+						want[n++] = '\\';
+						want[n++] = "\\tnr"[e - "\\\t\n\r"];
+					} else {
+						want[n++] = in[i];
+					}
+				}
+				kg_buf_reset(&b);
+				assert_int_equal(kg_db_copy_field(&b, in, len), 0);
+				assert_int_equal(b.len, n);
+				assert_memory_equal(b.data ? b.data : "", want, n);
+			}
+	kg_buf_free(&b);
+}
+
 static void
 test_buf_grows_and_terminates(void **state)
 {
@@ -242,6 +279,7 @@ main(void)
 		cmocka_unit_test(test_arena),
 		cmocka_unit_test(test_buf_grows_and_terminates),
 		cmocka_unit_test(test_db_copy_field),
+		cmocka_unit_test(test_db_copy_field_words),
 		cmocka_unit_test(test_err_set),
 		cmocka_unit_test(test_dict),
 		cmocka_unit_test(test_dict_add),
