@@ -79,27 +79,6 @@ now_ms(clockid_t clock)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static int
-read_file(const char *path, struct kg_buf *out)
-{
-	char chunk[65536];
-	FILE *f = fopen(path, "rb");
-	size_t n;
-	int rc = 0;
-
-	if (!f)
-		return -1;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (kg_buf_append(out, chunk, n) < 0) {
-			rc = -1;
-			break;
-		}
-	if (ferror(f))
-		rc = -1;
-	fclose(f);
-	return rc;
-}
-
 /* The file into a spool as the endpoint receives an upload: in 16 KiB
  * pieces (kg_req_body_each), into an unlinked temporary file past 64
  * KiB. */
@@ -261,7 +240,7 @@ main(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &ru0);	/* the program and its libraries */
 	up.path = argv[optind];
 	up.in_memory |= floor;
-	if ((up.in_memory ? read_file(up.path, &up.mem)
+	if ((up.in_memory ? kg_buf_read_file(&up.mem, up.path, (size_t)1 << 30)
 			  : spool_file(up.path, &up.spool)) < 0) {
 		perror(up.path);
 		goto out;
