@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* 24 bytes: the hash as four words, the value beside it. */
+/* 16 bytes: 96 bits of the hash as three words, the value beside it. */
 struct kg_dict_entry {
-	uint32_t h[4];
-	long long value;
+	uint32_t h[3];
+	int value;
 };
 
 static uint64_t
@@ -39,7 +39,7 @@ le64(const unsigned char *p)
 /* MurmurHash3 x64_128 (Austin Appleby, public domain), seed 0, the tail
  * read as little-endian words as the reference does. */
 static void
-murmur3_128(const char *key, size_t len, uint32_t out[4])
+murmur3_128(const char *key, size_t len, uint32_t out[3])
 {
 	const uint64_t c1 = 0x87c37b91114253d5ULL, c2 = 0x4cf5ad432745937fULL;
 	const unsigned char *p = (const unsigned char *)key;
@@ -70,13 +70,12 @@ murmur3_128(const char *key, size_t len, uint32_t out[4])
 	h2 += h1;
 	out[0] = (uint32_t)h1;
 	out[1] = (uint32_t)(h1 >> 32);
-	out[2] = (uint32_t)h2;
-	out[3] = (uint32_t)(h2 >> 32);
+	out[2] = (uint32_t)h2;	/* 96 of the 128 bits are kept */
 }
 
 /* The slot holding hash h, or the free slot where it would go. */
 static uint32_t *
-find(const struct kg_dict *d, const uint32_t h[4])
+find(const struct kg_dict *d, const uint32_t h[3])
 {
 	size_t i = h[0] & (d->cap - 1);
 	uint32_t *s;
@@ -87,10 +86,10 @@ find(const struct kg_dict *d, const uint32_t h[4])
 	return s;
 }
 
-long long *
+int *
 kg_dict_get(const struct kg_dict *d, const char *key)
 {
-	uint32_t h[4], *s;
+	uint32_t h[3], *s;
 
 	if (!d->cap)
 		return NULL;
@@ -133,10 +132,10 @@ grow(struct kg_dict *d)
 	return 0;
 }
 
-long long *
-kg_dict_add(struct kg_dict *d, const char *key, long long value, int *added)
+int *
+kg_dict_add(struct kg_dict *d, const char *key, int value, int *added)
 {
-	uint32_t h[4], *s;
+	uint32_t h[3], *s;
 	struct kg_dict_entry *e;
 
 	if (grow(d) < 0)
@@ -154,10 +153,10 @@ kg_dict_add(struct kg_dict *d, const char *key, long long value, int *added)
 }
 
 int
-kg_dict_set(struct kg_dict *d, const char *key, long long value)
+kg_dict_set(struct kg_dict *d, const char *key, int value)
 {
 	int added;
-	long long *v = kg_dict_add(d, key, value, &added);
+	int *v = kg_dict_add(d, key, value, &added);
 
 	if (!v)
 		return -1;

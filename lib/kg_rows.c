@@ -580,16 +580,16 @@ static int
 name_unique(struct kg_rows *r, unsigned row, const char *name)
 {
 	char folded[2048];
-	long long *first;
+	int *first;
 	int added;
 
 	kg_rows_fold_header(name, folded, sizeof(folded));
 	/* out of memory: unchecked, as before; the row is still valid */
-	first = kg_dict_add(&r->names, folded, row, &added);
+	first = kg_dict_add(&r->names, folded, (int)row, &added);
 	if (!first || added)
 		return 1;
 	add_error(r, row, column_of(r, "name"), 0, "duplicate_name",
-		  "Nazwa projektu powtarza się (pierwszy raz w wierszu %lld).",
+		  "Nazwa projektu powtarza się (pierwszy raz w wierszu %d).",
 		  *first);
 	return 0;
 }

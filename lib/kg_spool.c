@@ -38,6 +38,7 @@ spill(struct kg_spool *s)
 	int fd = temp_file();
 
 	if (fd < 0) {
+		s->no_file = 1;
 		KG_WARN("upload kept in memory: no temporary file in "
 			"$TMPDIR or /tmp (%s)", strerror(errno));
 		return 0;
@@ -59,7 +60,8 @@ kg_spool_write(struct kg_spool *s, const void *data, size_t len)
 		if (kg_write_all(s->fd, data, len) < 0)
 			return -1;
 	} else if (kg_buf_append(&s->mem, data, len) < 0 ||
-		   (s->mem.len > KG_SPOOL_MEM_MAX && spill(s) < 0)) {
+		   (s->mem.len > KG_SPOOL_MEM_MAX && !s->no_file &&
+		    spill(s) < 0)) {
 		return -1;
 	}
 	s->len += len;
@@ -73,5 +75,6 @@ kg_spool_free(struct kg_spool *s)
 		close(s->fd);
 	kg_buf_free(&s->mem);
 	s->in_file = 0;
+	s->no_file = 0;
 	s->len = 0;
 }

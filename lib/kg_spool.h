@@ -23,6 +23,7 @@
 struct kg_spool {
 	struct kg_buf mem;	/* the bytes, while in memory */
 	int in_file;		/* 1: they are in fd */
+	int no_file;		/* no temporary file could be made */
 	int fd;
 	size_t len;		/* bytes written */
 };

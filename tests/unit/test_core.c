@@ -208,7 +208,7 @@ test_dict_add(void **state)
 {
 	struct kg_dict d = {0};
 	char big[40000];
-	long long *v;
+	int *v;
 	int added;
 
 	(void)state;
