@@ -18,9 +18,11 @@
  *                              503 when stored files cannot be removed
  *                              (then nothing is deleted)
  *
- * The upload is validated completely before anything is written; then
- * one transaction creates the batch and all its projects, so a failure
- * leaves nothing half-created.
+ * The upload is read inside the one transaction that creates the batch:
+ * each valid row goes into a COPY as soon as it is validated (no row is
+ * kept in memory); a file with any error is rolled back whole and
+ * answered with every error, and a failure of the database leaves
+ * nothing half-created either.
  */
 #include "kg_batch.h"
 #include "kg_clock.h"
@@ -37,17 +39,24 @@
 #define TEMPLATE_URL "/api/template.xlsx"
 #define NAME_MAX_BYTES 300
 
-/* The upload, into rows (kg_rows_feed collects them all first). */
+/* The upload, into rows (kg_batch_read_fn: kg_batch_import calls it
+ * with the COPY open, and again if its transaction is retried). */
+struct upload {
+	struct kg_req *req;
+	struct kg_upload *up;
+};
+
 static int
-read_rows(struct kg_req *req, struct kg_upload *up, struct kg_rows *rows)
+read_rows(void *arg, struct kg_rows *rows, struct kg_err *err)
 {
+	struct upload *u = arg;
 	struct kg_sheet_limits lim;
 
 	kg_sheet_limits_default(&lim);
 	lim.max_file = (size_t)kg_conf_int("http", "max_body");
-	return kg_sheet_read(up->file.data, up->file.len, up->filename,
-			     kg_req_env(req, "CONTENT_TYPE"), &lim,
-			     kg_rows_feed, rows, &req->err);
+	return kg_sheet_read_spool(&u->up->file, u->up->filename,
+				   kg_req_env(u->req, "CONTENT_TYPE"), &lim,
+				   kg_rows_feed, rows, err);
 }
 
 static int
@@ -82,7 +91,7 @@ batch_name(struct kg_upload *up, char *out, size_t size)
 /* Where an upload's server time goes (logged with each new batch). */
 struct split {
 	int64_t mark_us;
-	double read, parse, insert, answer;	/* ms */
+	double read, import, answer;	/* ms */
 };
 
 static double
@@ -95,53 +104,53 @@ lap(struct split *t)
 }
 
 static int
-create_batch(struct kg_req *req, struct kg_upload *up, struct kg_rows *rows,
-	     struct split *t)
+answer_created(struct kg_req *req, const char *id, struct kg_rows *rows,
+	       struct split *t)
 {
-	char id[37], name[320];
 	struct kg_buf batch = {0};
 	int rc = -1;
 
-	batch_name(up, name, sizeof(name));
-	if (kg_batch_create(&req->user, name,
-			    up->filename[0] ? up->filename : NULL,
-			    rows->projects, id, &req->err) < 0)
-		return -1;
-	t->insert = lap(t);
 	if (kg_batch_get_json(id, &req->user, 1, &batch, NULL, &req->err) == 0)
 		rc = kg_resp_json_text(req, 201, batch.data, batch.len);
 	t->answer = lap(t);
-	KG_INFO("batch %s created: %d projects; upload split: read %.1f ms, "
-		"parse %.1f ms, validate %.1f ms, insert %.1f ms, answer "
-		"%.1f ms (%zu bytes)", id, cJSON_GetArraySize(rows->projects),
-		t->read, t->parse - rows->feed_ms, rows->feed_ms, t->insert,
+	KG_INFO("batch %s created: %u projects; upload split: read %.1f ms, "
+		"parse + insert %.1f ms (validate %.1f ms, COPY rows %.1f ms), "
+		"answer %.1f ms (%zu bytes)", id, rows->nsent, t->read,
+		t->import, rows->feed_ms - rows->sink_ms, rows->sink_ms,
 		t->answer, batch.len);
 	kg_buf_free(&batch);
 	return rc;
 }
 
+/* Read, validate and store in one pass (kg_batch_import): the rows go
+ * into the database as they are validated, and nowhere else. */
 static int
 post_batches(struct kg_req *req)
 {
 	static const char *const raw_types[] = KG_SHEET_RAW_TYPES;
 	struct kg_upload up = {.text_field = "name",
 			       .text_max = NAME_MAX_BYTES};
+	struct upload u = {req, &up};
 	struct kg_rows rows;
 	struct split t = {0};
+	char id[37], name[320];
 	int rc;
 
 	kg_rows_init(&rows);
 	t.mark_us = kg_clock_us();
 	rc = kg_req_upload(req, raw_types, &up);
 	t.read = lap(&t);
-	if (rc == 0)
-		rc = read_rows(req, &up, &rows);
-	kg_buf_free(&up.file);
-	t.parse = lap(&t);
-	if (rc == 0 && kg_rows_finish(&rows) > 0)
-		rc = answer_invalid(req, &rows);
-	else if (rc == 0)
-		rc = create_batch(req, &up, &rows, &t);
+	if (rc == 0) {
+		batch_name(&up, name, sizeof(name));
+		rc = kg_batch_import(&req->user, name,
+				     up.filename[0] ? up.filename : NULL,
+				     read_rows, &u, &rows, id, &req->err);
+		t.import = lap(&t);
+		if (rc == 1)
+			rc = answer_invalid(req, &rows);
+		else if (rc == 0)
+			rc = answer_created(req, id, &rows, &t);
+	}
 	kg_upload_free(&up);
 	kg_rows_free(&rows);
 	return rc;

@@ -284,103 +284,148 @@ kg_batch_visible(const char *id, const struct kg_user *u, int lock,
 	return 0;
 }
 
-struct create_args {
-	const struct kg_user *u;
-	const char *name;
-	const char *filename;
-	const cJSON *projects;
-	struct kg_buf copy;	/* the projects as COPY rows */
-	char count[16];
-	char *id_out;
-};
+/* ---- creating a batch from an upload ---------------------------------- */
 
-/* The text of `input` in one project of kg_rows: a cJSON_Raw item whose
- * compact JSON ends with ,"input":{...}} (a JSON string cannot hold an
- * unescaped quote, so the first ,"input": is the key), or an object. */
-static char *
-project_input(const cJSON *item, const cJSON *obj, size_t *len, int *owned)
+#define COPY_SQL "COPY projects (batch_id, row_number, name, input) FROM STDIN"
+/* rows are handed to libpq in pieces of about this size (libpq sends
+ * its buffer once it holds 8 KiB) */
+#define COPY_CHUNK ((size_t)8 * 1024)
+
+int
+kg_batch_copy_flush(struct kg_batch_copy *c)
 {
-	static const char key[] = ",\"input\":";
-	const char *raw = cJSON_IsRaw(item) ? item->valuestring : NULL;
-	const char *at = raw ? strstr(raw, key) : NULL;
-	char *text;
+	int rc = 0;
 
-	*owned = 0;
-	if (at) {
-		at += sizeof(key) - 1;
-		*len = strlen(at) - 1;		/* without the item's '}' */
-		return (char *)at;
-	}
-	text = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(obj,
-								       "input"));
-	*owned = 1;
-	*len = text ? strlen(text) : 0;
-	return text;
-}
-
-/* One COPY row: batch_id, row_number, name, input. */
-static int
-copy_row(struct kg_buf *b, const char *batch_id, const cJSON *item)
-{
-	cJSON *parsed = cJSON_IsRaw(item) ? cJSON_Parse(item->valuestring)
-					  : NULL;
-	const cJSON *obj = parsed ? parsed : item;
-	const cJSON *row = cJSON_GetObjectItemCaseSensitive(obj, "row");
-	const cJSON *name = cJSON_GetObjectItemCaseSensitive(obj, "name");
-	size_t len;
-	int owned, rc = -1;
-	char *input = project_input(item, obj, &len, &owned);
-
-	if (input && cJSON_IsNumber(row) && cJSON_IsString(name) &&
-	    !kg_buf_printf(b, "%s\t%d\t", batch_id, row->valueint) &&
-	    !kg_db_copy_field(b, name->valuestring, strlen(name->valuestring)) &&
-	    !kg_buf_append(b, "\t", 1) && !kg_db_copy_field(b, input, len) &&
-	    !kg_buf_append(b, "\n", 1))
-		rc = 0;
-	if (owned)
-		free(input);
-	cJSON_Delete(parsed);
+	if (c->buf.len && c->flush)
+		rc = c->flush(c->flush_arg, c->buf.data, c->buf.len, c->err);
+	c->sent += c->buf.len;
+	kg_buf_reset(&c->buf);
 	return rc;
-}
-
-static int
-create_tx(void *arg, struct kg_err *err)
-{
-	struct create_args *a = arg;
-	PGresult *res;
-
-	res = KG_DB_QUERY(err,
-		"INSERT INTO batches (owner_id, name, source_filename, "
-		"row_count) VALUES ($1::uuid, $2, $3, $4::int) RETURNING id",
-		a->u->id, a->name, a->filename, a->count);
-	if (!res)
-		return -1;
-	snprintf(a->id_out, 37, "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	/* All projects in one COPY (a retried transaction: a new batch id,
-	 * so the rows are written again) */
-	kg_buf_reset(&a->copy);
-	for (const cJSON *p = a->projects ? a->projects->child : NULL; p;
-	     p = p->next)
-		if (copy_row(&a->copy, a->id_out, p) < 0)
-			return kg_err_set(err, 500, "internal",
-					  "out of memory");
-	return kg_db_copy(err,
-		"COPY projects (batch_id, row_number, name, input) FROM STDIN",
-		a->copy.data ? a->copy.data : "", a->copy.len);
 }
 
 int
-kg_batch_create(const struct kg_user *u, const char *name,
-		const char *filename, const cJSON *projects, char id_out[37],
-		struct kg_err *err)
+kg_batch_copy_row(void *arg, unsigned row, const char *name,
+		  const char *input, size_t len)
 {
-	struct create_args a = {u, name, filename, projects, {0}, "", id_out};
-	int rc;
+	struct kg_batch_copy *c = arg;
+	char head[64];
+	int n = snprintf(head, sizeof(head), "%s\t%u\t", c->batch_id, row);
 
-	snprintf(a.count, sizeof(a.count), "%d",
-		 cJSON_GetArraySize(projects));
-	rc = kg_db_tx(err, create_tx, &a);
-	kg_buf_free(&a.copy);
-	return rc;
+	if (kg_buf_append(&c->buf, head, (size_t)n) < 0 ||
+	    kg_db_copy_field(&c->buf, name, strlen(name)) < 0 ||
+	    kg_buf_append(&c->buf, "\t", 1) < 0 ||
+	    kg_db_copy_field(&c->buf, input, len) < 0 ||
+	    kg_buf_append(&c->buf, "\n", 1) < 0)
+		return kg_err_set(c->err, 500, "internal", "out of memory");
+	return c->buf.len >= COPY_CHUNK ? kg_batch_copy_flush(c) : 0;
+}
+
+static int
+copy_send(void *arg, const char *data, size_t len, struct kg_err *err)
+{
+	(void)arg;
+	return kg_db_copy_send(err, data, len);
+}
+
+struct import_args {
+	const struct kg_user *u;
+	const char *name;
+	const char *filename;
+	kg_batch_read_fn read;
+	void *read_arg;
+	struct kg_rows *rows;
+	struct kg_batch_copy copy;
+	int reading;		/* the read began (the database was there) */
+	int invalid;		/* the file has errors: rows->errors */
+};
+
+/* Reads the upload while the COPY is open: 0, or -1 with err (the read's
+ * refusal, a failed send) or a->invalid. */
+static int
+import_rows(struct import_args *a, struct kg_err *err)
+{
+	struct kg_rows *r = a->rows;
+
+	r->sink = kg_batch_copy_row;
+	r->sink_arg = &a->copy;
+	a->copy.err = err;
+	a->reading = 1;
+	if (a->read(a->read_arg, r, err) < 0)
+		return -1;
+	if (r->sink_failed)
+		return -1;	/* err set by the sink */
+	if (kg_rows_finish(r) > 0) {
+		a->invalid = 1;
+		return kg_err_set(err, 400, "validation_failed",
+				  "the file has errors");
+	}
+	return kg_batch_copy_flush(&a->copy);
+}
+
+static int
+import_tx(void *arg, struct kg_err *err)
+{
+	struct import_args *a = arg;
+	struct kg_err ignored = {0};
+	char count[16];
+	PGresult *res;
+
+	/* a retried transaction reads the upload again */
+	kg_rows_free(a->rows);
+	kg_rows_init(a->rows);
+	kg_buf_reset(&a->copy.buf);
+	a->copy.sent = 0;
+	/* row_count >= 1 is checked by the table; the real count is set
+	 * once the rows are in, in this transaction */
+	res = KG_DB_QUERY(err,
+		"INSERT INTO batches (owner_id, name, source_filename, "
+		"row_count) VALUES ($1::uuid, $2, $3, 1) RETURNING id",
+		a->u->id, a->name, a->filename);
+	if (!res)
+		return -1;
+	snprintf(a->copy.batch_id, sizeof(a->copy.batch_id), "%s",
+		 PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (kg_db_copy_begin(err, COPY_SQL) < 0)
+		return -1;
+	if (import_rows(a, err) < 0) {
+		/* nothing more is sent; the server fails the COPY and
+		 * kg_db_tx rolls the batch back */
+		kg_db_copy_end(&ignored, "upload refused");
+		return -1;
+	}
+	if (kg_db_copy_end(err, NULL) < 0)
+		return -1;
+	snprintf(count, sizeof(count), "%u", a->rows->nsent);
+	return kg_db_exec(err, "UPDATE batches SET row_count = $2::int"
+			  " WHERE id = $1::uuid", 2,
+			  (const char *const[]){a->copy.batch_id, count});
+}
+
+int
+kg_batch_import(const struct kg_user *u, const char *name,
+		const char *filename, kg_batch_read_fn read, void *read_arg,
+		struct kg_rows *rows, char id_out[37], struct kg_err *err)
+{
+	struct import_args a = {u, name, filename, read, read_arg, rows,
+				{.flush = copy_send}, 0, 0};
+	int rc = kg_db_tx(err, import_tx, &a);
+
+	kg_buf_free(&a.copy.buf);
+	if (rc == 0) {
+		memcpy(id_out, a.copy.batch_id, 37);
+		return 0;
+	}
+	if (a.invalid)
+		return 1;
+	if (a.reading || err->status != 503)
+		return -1;
+	/* No database: a file with errors is still answered with them
+	 * (nothing would be stored anyway), a valid one with the 503. */
+	kg_rows_free(rows);
+	kg_rows_init(rows);
+	if (read(read_arg, rows, &(struct kg_err){0}) == 0 &&
+	    kg_rows_finish(rows) > 0)
+		return 1;
+	return -1;
 }

@@ -15,6 +15,7 @@
 
 #include "kg_buf.h"
 #include "kg_err.h"
+#include "kg_rows.h"
 #include "kg_user.h"
 
 /*
@@ -59,13 +60,49 @@ int kg_batch_list_json(const struct kg_user *u, int all, long long limit,
 		       struct kg_err *err);
 
 /*
- * One transaction: the batch (VALIDATED) and its projects (PENDING) from
- * `projects`, an array of {row, name, input} as made by kg_rows.  The new
- * id goes to id_out.  `filename` may be NULL.
+ * An upload into a new batch, in ONE transaction that holds no row in
+ * memory: the batch (VALIDATED) is inserted, a COPY into projects is
+ * opened, and read(read_arg, rows, err) reads the upload into
+ * kg_rows_feed(rows), whose sink writes each valid project (PENDING) into
+ * the COPY as soon as it is validated.  After the first invalid row
+ * nothing more is sent and the rest is only checked, so every error is
+ * listed; then the COPY is aborted and the transaction rolled back.
+ * `rows` is initialised here (again if the transaction is retried: read
+ * must be repeatable) and freed by the caller.
+ *
+ * Returns 0 with the new id in id_out; 1 when the file has errors
+ * (rows->errors; nothing stored); -1 with err: read's refusal of the
+ * file, or the database's failure (a COPY the server refuses, a lost
+ * connection: nothing stored either).  Without a database (503 before
+ * the read began) the file is still read, so one with errors gets 1.
+ * `filename` may be NULL.
  */
-int kg_batch_create(const struct kg_user *u, const char *name,
-		    const char *filename, const cJSON *projects,
-		    char id_out[37], struct kg_err *err);
+typedef int (*kg_batch_read_fn)(void *arg, struct kg_rows *rows,
+				struct kg_err *err);
+int kg_batch_import(const struct kg_user *u, const char *name,
+		    const char *filename, kg_batch_read_fn read,
+		    void *read_arg, struct kg_rows *rows, char id_out[37],
+		    struct kg_err *err);
+
+/*
+ * The COPY rows of kg_batch_import (exposed for bench_xlsx, which runs
+ * the same code with a flush that only counts): kg_batch_copy_row is a
+ * kg_rows_sink_fn (arg = struct kg_batch_copy *) that appends one row in
+ * COPY's text format (batch_id, row_number, name, input) and hands the
+ * buffer to flush every ~8 KiB; kg_batch_copy_flush hands the rest.
+ */
+struct kg_batch_copy {
+	char batch_id[37];
+	struct kg_buf buf;
+	int (*flush)(void *arg, const char *data, size_t len,
+		     struct kg_err *err);
+	void *flush_arg;
+	struct kg_err *err;	/* where a failed flush / no memory is said */
+	size_t sent;		/* bytes flushed */
+};
+int kg_batch_copy_row(void *arg, unsigned row, const char *name,
+		      const char *input, size_t len);
+int kg_batch_copy_flush(struct kg_batch_copy *c);
 
 /*
  * Generation of a batch: its PENDING and FAILED projects (or only those

@@ -2,6 +2,7 @@
 #include "kg_config.h"
 #include "kg_log.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,11 +271,11 @@ kg_db_exec(struct kg_err *err, const char *sql, int nparams,
 }
 
 int
-kg_db_copy(struct kg_err *err, const char *sql, const char *data, size_t len)
+kg_db_copy_begin(struct kg_err *err, const char *sql)
 {
 	PGresult *res;
-	int ok = 1;
 
+	db_sqlstate[0] = '\0';
 	if (!kg_db_conn(err))
 		return -1;
 	res = PQexec(db_conn, sql);
@@ -284,20 +285,38 @@ kg_db_copy(struct kg_err *err, const char *sql, const char *data, size_t len)
 		return -1;
 	}
 	PQclear(res);
-	while (ok && len > 0) {
+	return 0;
+}
+
+int
+kg_db_copy_send(struct kg_err *err, const char *data, size_t len)
+{
+	while (len > 0) {
 		int chunk = len > 1 << 20 ? 1 << 20 : (int)len;
 
-		ok = PQputCopyData(db_conn, data, chunk) == 1;
+		if (PQputCopyData(db_conn, data, chunk) != 1) {
+			fail_from_result(NULL, err);
+			return -1;
+		}
 		data += chunk;
 		len -= (size_t)chunk;
 	}
-	if (PQputCopyEnd(db_conn, ok ? NULL : "client stopped") != 1)
-		ok = 0;
-	/* the statement's result (an error when the copy was refused),
-	 * then NULL; a lost connection gives a NULL result at once */
+	return 0;
+}
+
+int
+kg_db_copy_end(struct kg_err *err, const char *abort_reason)
+{
+	PGresult *res;
+	int ok = PQputCopyEnd(db_conn, abort_reason) == 1;
+
+	/* the statement's result (an error when the copy was refused or
+	 * aborted), then NULL; a lost connection gives NULL at once */
 	res = PQgetResult(db_conn);
 	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-		fail_from_result(res, err);
+		if (!abort_reason || !res ||
+		    PQstatus(db_conn) != CONNECTION_OK)
+			fail_from_result(res, err);
 		ok = 0;
 	}
 	PQclear(res);
@@ -307,20 +326,59 @@ kg_db_copy(struct kg_err *err, const char *sql, const char *data, size_t len)
 }
 
 int
+kg_db_copy(struct kg_err *err, const char *sql, const char *data, size_t len)
+{
+	if (kg_db_copy_begin(err, sql) < 0)
+		return -1;
+	if (kg_db_copy_send(err, data, len) < 0) {
+		kg_db_copy_end(err, "client stopped");
+		return -1;
+	}
+	return kg_db_copy_end(err, NULL);
+}
+
+/* Whether any byte of the 8 at p is one COPY escapes (\\ \t \n \r): the
+ * classic "has a zero byte" test on p XOR each of them.  Most of an
+ * upload's text has none (JSON already escapes tabs and newlines), so
+ * it is looked at a word at a time. */
+#define ONES 0x0101010101010101ULL
+#define HAS_ZERO(x) (((x) - ONES) & ~(x) & 0x8080808080808080ULL)
+
+static int
+word_needs_escape(const char *p)
+{
+	uint64_t w;
+
+	memcpy(&w, p, 8);
+	return (HAS_ZERO(w ^ (ONES * '\\')) | HAS_ZERO(w ^ (ONES * '\t')) |
+		HAS_ZERO(w ^ (ONES * '\n')) | HAS_ZERO(w ^ (ONES * '\r'))) != 0;
+}
+
+int
 kg_db_copy_field(struct kg_buf *b, const char *s, size_t len)
 {
-	size_t run = 0;
+	size_t run = 0, i = 0;
 	int rc = 0;
 
-	for (size_t i = 0; i < len && !rc; i++) {
-		char esc = s[i] == '\\' ? '\\' : s[i] == '\t' ? 't'
-			 : s[i] == '\n' ? 'n' : s[i] == '\r' ? 'r' : 0;
+	/* most fields have nothing to escape: four vectorised scans */
+	if (!memchr(s, '\\', len) && !memchr(s, '\t', len) &&
+	    !memchr(s, '\n', len) && !memchr(s, '\r', len))
+		return kg_buf_append(b, s, len) ? -1 : 0;
+	while (i < len && !rc) {
+		char esc;
 
-		if (!esc)
+		if (i + 8 <= len && !word_needs_escape(s + i)) {
+			i += 8;
 			continue;
-		rc = kg_buf_append(b, s + run, i - run) ||
-		     kg_buf_append(b, (char[]){'\\', esc}, 2);
-		run = i + 1;
+		}
+		esc = s[i] == '\\' ? '\\' : s[i] == '\t' ? 't'
+		    : s[i] == '\n' ? 'n' : s[i] == '\r' ? 'r' : 0;
+		if (esc) {
+			rc = kg_buf_append(b, s + run, i - run) ||
+			     kg_buf_append(b, (char[]){'\\', esc}, 2);
+			run = i + 1;
+		}
+		i++;
 	}
 	return rc || kg_buf_append(b, s + run, len - run) ? -1 : 0;
 }

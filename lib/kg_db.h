@@ -89,6 +89,20 @@ int kg_db_exec_script(struct kg_err *err, const char *sql);
 int kg_db_copy(struct kg_err *err, const char *sql, const char *data,
 	       size_t len);
 
+/*
+ * The same COPY fed piece by piece (an upload's rows as they are
+ * validated, inside kg_db_tx): begin, send any number of times (libpq
+ * buffers and sends as it fills), end.  end with an abort_reason
+ * makes the server fail the statement (the caller then rolls back;
+ * err is only set when the connection failed); with NULL it finishes
+ * the COPY and reports the server's verdict (a row the server refuses
+ * fails it).  Each returns 0 or -1 with err as for kg_db_query; after
+ * a successful begin, end must be called whatever happens.
+ */
+int kg_db_copy_begin(struct kg_err *err, const char *sql);
+int kg_db_copy_send(struct kg_err *err, const char *data, size_t len);
+int kg_db_copy_end(struct kg_err *err, const char *abort_reason);
+
 /* Append one field in COPY's text format (backslash, tab, newline and
  * carriage return escaped), without the separator. */
 int kg_db_copy_field(struct kg_buf *b, const char *s, size_t len);

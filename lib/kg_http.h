@@ -53,6 +53,7 @@
 #include "kg_auth.h"
 #include "kg_buf.h"
 #include "kg_err.h"
+#include "kg_spool.h"
 #include "kg_user.h"
 
 #define KG_MAX_PARAMS 4
@@ -301,7 +302,8 @@ int kg_req_is_type(struct kg_req *req, const char *type);
 struct kg_upload {
 	const char *text_field;	/* set by the caller, may be NULL */
 	size_t text_max;
-	struct kg_buf file;	/* the file's bytes */
+	struct kg_spool file;	/* the file's bytes (a temporary file
+				 * past 64 KiB: kg_spool.h) */
 	char filename[256];	/* as the client named it, "" if it did not */
 	struct kg_buf text;	/* the text field, kg_buf_str() */
 	int files, in_file, in_text;	/* reader state */

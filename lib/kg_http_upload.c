@@ -4,8 +4,10 @@
  * the same body limit as everything else.
  */
 #include "kg_http.h"
+#include "kg_log.h"
 #include "kg_multipart.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +29,13 @@ on_part(void *arg, const struct kg_multipart_part *part, struct kg_err *err)
 }
 
 static int
+spool_failed(struct kg_err *err)
+{
+	KG_ERROR("upload not stored: %s", strerror(errno));
+	return kg_err_set(err, 500, "internal", "could not store the upload");
+}
+
+static int
 on_data(void *arg, const struct kg_multipart_part *part, const char *data,
 	size_t len, struct kg_err *err)
 {
@@ -37,8 +46,9 @@ on_data(void *arg, const struct kg_multipart_part *part, const char *data,
 		return kg_err_set(err, 400, "bad_request",
 				  "%s too long (max %zu bytes)",
 				  up->text_field, up->text_max);
-	if ((up->in_file && kg_buf_append(&up->file, data, len) < 0) ||
-	    (up->in_text && kg_buf_append(&up->text, data, len) < 0))
+	if (up->in_file && kg_spool_write(&up->file, data, len) < 0)
+		return spool_failed(err);
+	if (up->in_text && kg_buf_append(&up->text, data, len) < 0)
 		return kg_err_set(err, 500, "internal", "out of memory");
 	return 0;
 }
@@ -53,9 +63,7 @@ feed_multipart(void *arg, const char *data, size_t len, struct kg_err *err)
 static int
 feed_raw(void *arg, const char *data, size_t len, struct kg_err *err)
 {
-	if (kg_buf_append(arg, data, len) < 0)
-		return kg_err_set(err, 500, "internal", "out of memory");
-	return 0;
+	return kg_spool_write(arg, data, len) < 0 ? spool_failed(err) : 0;
 }
 
 static const struct kg_multipart_cb upload_cb = {on_part, on_data};
@@ -100,6 +108,6 @@ kg_req_upload(struct kg_req *req, const char *const *raw_types,
 void
 kg_upload_free(struct kg_upload *up)
 {
-	kg_buf_free(&up->file);
+	kg_spool_free(&up->file);
 	kg_buf_free(&up->text);
 }

@@ -156,64 +156,18 @@ field_for_header(const char *text)
 	return -1;
 }
 
-/* ---- the projects' memory --------------------------------------------- */
-
-/*
- * A project is kept as ONE cJSON_Raw node holding its compact JSON text
- * ({"row":..,"name":..,"input":{..}}, written by kg_jsonw exactly as
- * cJSON would print the object), node and text carved out of large
- * blocks owned by struct kg_rows.  A tree of cJSON objects was 12 nodes
- * and 9 strings a row, each a malloc: 200,000 mallocs and ~12 MiB for
- * 10,000 rows, whose first touch (page faults) cost more than the
- * validation itself.  This is ~6.5 MiB, one 64 KiB block per ~100 rows.
- */
-/* 64 KiB blocks stay below malloc's mmap threshold */
-#define BLOCK_SIZE ((size_t)64 * 1024 - 64)
-
-/* Append the JSON text json[0..len-1] to `projects` as a raw item.  cJSON
- * 1.7 links a list's first child's prev to the last child. */
-static int
-add_raw(struct kg_rows *r, const char *json, size_t len)
-{
-	cJSON *it = kg_arena_alloc(&r->mem, sizeof(*it), _Alignof(cJSON));
-	cJSON *first = r->projects->child;
-	char *text = kg_arena_strndup(&r->mem, json, len);
-
-	if (!it || !text)
-		return -1;
-	memset(it, 0, sizeof(*it));
-	it->type = cJSON_Raw | cJSON_IsReference;
-	it->valuestring = text;
-	if (!first) {
-		r->projects->child = it;
-		it->prev = it;
-	} else {
-		first->prev->next = it;
-		it->prev = first->prev;
-		first->prev = it;
-	}
-	return 0;
-}
-
 void
 kg_rows_init(struct kg_rows *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->mem.block = BLOCK_SIZE;
-	r->projects = cJSON_CreateArray();
 	r->errors = cJSON_CreateArray();
 }
 
 void
 kg_rows_free(struct kg_rows *r)
 {
-	if (r->projects)
-		r->projects->child = NULL;	/* in the arena */
-	cJSON_Delete(r->projects);
 	cJSON_Delete(r->errors);
-	kg_arena_free(&r->mem);
 	kg_buf_free(&r->input);
-	kg_buf_free(&r->project);
 	kg_dict_free(&r->names);
 	memset(r, 0, sizeof(*r));
 }
@@ -626,37 +580,18 @@ static int
 name_unique(struct kg_rows *r, unsigned row, const char *name)
 {
 	char folded[2048];
-	long long *first;
+	int *first;
 	int added;
 
 	kg_rows_fold_header(name, folded, sizeof(folded));
 	/* out of memory: unchecked, as before; the row is still valid */
-	first = kg_dict_add(&r->names, folded, row, &added);
+	first = kg_dict_add(&r->names, folded, (int)row, &added);
 	if (!first || added)
 		return 1;
 	add_error(r, row, column_of(r, "name"), 0, "duplicate_name",
-		  "Nazwa projektu powtarza się (pierwszy raz w wierszu %lld).",
+		  "Nazwa projektu powtarza się (pierwszy raz w wierszu %d).",
 		  *first);
 	return 0;
-}
-
-/* {row, name, input} as one raw item of `projects`. */
-static int
-add_project(struct kg_rows *r, unsigned row, struct row_in *in)
-{
-	struct kg_jsonw p = {.buf = r->project};
-
-	kg_buf_reset(&p.buf);
-	kg_jsonw_open(&p, '{');
-	kg_jsonw_key(&p, "row");
-	json_number(&p, row);
-	kg_jsonw_key(&p, "name");
-	kg_jsonw_str(&p, in->val[F_NAME]);
-	kg_jsonw_key(&p, "input");
-	kg_jsonw_raw(&p, kg_buf_str(&in->w.buf));
-	kg_jsonw_close(&p, '}');
-	r->project = p.buf;
-	return p.oom ? -1 : add_raw(r, p.buf.data, p.buf.len);
 }
 
 /* Out of memory half-way through a row: said as an error (so nothing is
@@ -697,12 +632,20 @@ check_row(struct kg_rows *r, unsigned row, const struct kg_cell *cells,
 	return ok;
 }
 
+static double
+ms_between(const struct timespec *t0, const struct timespec *t1)
+{
+	return (double)(t1->tv_sec - t0->tv_sec) * 1e3 +
+	       (double)(t1->tv_nsec - t0->tv_nsec) / 1e6;
+}
+
 static int
 feed(struct kg_rows *r, unsigned row, const struct kg_cell *cells,
      unsigned ncols)
 {
 	struct row_in in = {.w = {.buf = r->input}};
-	int ok, any = 0;
+	struct timespec t0, t1;
+	int ok, any = 0, rc;
 
 	if (!r->header_seen) {
 		if (!names_a_column(cells, ncols) &&
@@ -716,13 +659,23 @@ feed(struct kg_rows *r, unsigned row, const struct kg_cell *cells,
 	kg_buf_reset(&in.w.buf);
 	ok = check_row(r, row, cells, ncols, &in, &any);
 	r->input = in.w.buf;	/* kept for the next row */
-	if (in.w.oom || !r->projects)
+	if (in.w.oom || !r->errors)
 		return out_of_memory(r, row);
 	if (!ok)
 		return 0;
 	r->nvalid++;
-	if (!r->validate_only && add_project(r, row, &in) < 0)
-		return out_of_memory(r, row);
+	if (!r->sink || r->nerrors)
+		return 0;	/* validate only, or the file is invalid */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = r->sink(r->sink_arg, row, in.val[F_NAME], in.w.buf.data,
+		     in.w.buf.len);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	r->sink_ms += ms_between(&t0, &t1);
+	if (rc < 0) {
+		r->sink_failed = 1;
+		return 1;
+	}
+	r->nsent++;
 	return 0;
 }
 
@@ -737,8 +690,7 @@ kg_rows_feed(void *arg, unsigned row, const struct kg_cell *cells,
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = feed(r, row, cells, ncols);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	r->feed_ms += (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-		      (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	r->feed_ms += ms_between(&t0, &t1);
 	return rc;
 }
 

@@ -23,7 +23,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "kg_arena.h"
+#include "kg_buf.h"
 #include "kg_dict.h"
 #include "kg_sheet.h"
 
@@ -49,29 +49,38 @@ extern const size_t kg_rows_ncolumns;
 #define KG_ROWS_MAX_TITLE_ROWS 5	/* title lines tolerated above the header */
 #define KG_ROWS_MAX_COLS 256
 
+/*
+ * Where each valid project goes the moment it is validated (kg_batch
+ * COPYs it into the batch's transaction; nothing keeps the rows): its
+ * row, its name (the cell's normalised text) and its input object as
+ * compact JSON, byte for byte what cJSON would print for it.  Called
+ * only while the file has no error: after the first error nothing more
+ * is sent and the rest of the file is only checked, so that every error
+ * is still listed.  Returns 0, or -1 to stop reading (the sink keeps
+ * why; kg_rows sets sink_failed).
+ */
+typedef int (*kg_rows_sink_fn)(void *arg, unsigned row, const char *name,
+			       const char *input, size_t len);
+
 struct kg_rows {
 	int header_seen;
 	int title_rows;		/* rows above the header without a known column */
 	int col_field[KG_ROWS_MAX_COLS];	/* column -> field index or -1 */
 	unsigned header_row;
-	/* Array of {row, name, input}, each item a cJSON_Raw holding the
-	 * object's compact JSON text, byte for byte what cJSON would print
-	 * for it (cJSON_Print* copies it as it is; cJSON_Parse it to read
-	 * fields).  READ-ONLY: the items live in `mem`, so they are never
-	 * cJSON_Delete()d or detached; kg_rows_free() releases them. */
-	cJSON *projects;
 	cJSON *errors;		/* array of {row, column, field, code, message} */
 	int nerrors;		/* errors listed */
 	int dropped;		/* errors past KG_ROWS_MAX_ERRORS */
 	struct kg_dict names;	/* folded names seen -> first row */
-	double feed_ms;		/* time spent in kg_rows_feed (validation) */
-	unsigned nvalid;	/* valid projects seen (kept or not) */
-	/* Validate only, keep no project (bench_xlsx -v: what the checks
-	 * cost apart from keeping every row for the insert).  Set after
-	 * kg_rows_init. */
-	int validate_only;
-	struct kg_arena mem;	/* the projects' nodes and texts */
-	struct kg_buf input, project;	/* a row's JSON, reused row to row */
+	double feed_ms;		/* time spent in kg_rows_feed (validation
+				 * and the sink) */
+	double sink_ms;		/* of it, in the sink */
+	unsigned nvalid;	/* valid projects seen */
+	unsigned nsent;		/* of them given to the sink */
+	/* Set after kg_rows_init; NULL: validate only. */
+	kg_rows_sink_fn sink;
+	void *sink_arg;
+	int sink_failed;	/* the sink returned -1; reading stopped */
+	struct kg_buf input;	/* a row's JSON, reused row to row */
 };
 
 void kg_rows_init(struct kg_rows *r);

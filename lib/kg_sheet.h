@@ -222,6 +222,16 @@ int kg_sheet_read(const void *data, size_t len, const char *filename,
 		  const char *type, const struct kg_sheet_limits *lim,
 		  kg_sheet_row_fn fn, void *arg, struct kg_err *err);
 
+/*
+ * The same for an upload in a kg_spool (kg_spool.h): an .xlsx in a
+ * temporary file is read by libzip through the descriptor (never whole
+ * into memory); anything else there is mapped and read as above.
+ */
+struct kg_spool;
+int kg_sheet_read_spool(const struct kg_spool *s, const char *filename,
+			const char *type, const struct kg_sheet_limits *lim,
+			kg_sheet_row_fn fn, void *arg, struct kg_err *err);
+
 /* The file name without a spreadsheet extension (.xlsx, .csv), "" for
  * NULL, cut to size. */
 void kg_sheet_title(const char *filename, char *out, size_t size);

@@ -6,9 +6,13 @@
  */
 #include "kg_csv.h"
 #include "kg_sheet.h"
+#include "kg_spool.h"
 #include "kg_xlsx.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <string.h>
 #include <strings.h>
 
@@ -46,6 +50,39 @@ kg_sheet_read(const void *data, size_t len, const char *filename,
 	return kg_err_set(err, 400, "not_xlsx",
 			  "the file is neither an .xlsx workbook nor a CSV "
 			  "file");
+}
+
+int
+kg_sheet_read_spool(const struct kg_spool *s, const char *filename,
+		    const char *type, const struct kg_sheet_limits *lim,
+		    kg_sheet_row_fn fn, void *arg, struct kg_err *err)
+{
+	struct kg_sheet_limits def;
+	unsigned char head[4];
+	void *map;
+	int rc;
+
+	if (!lim) {
+		kg_sheet_limits_default(&def);
+		lim = &def;
+	}
+	if (!s->in_file)
+		return kg_sheet_read(s->mem.data, s->mem.len, filename, type,
+				     lim, fn, arg, err);
+	if (s->len > lim->max_file)	/* before anything is mapped */
+		return kg_err_set(err, 413, "too_large", "the file is larger "
+				  "than %zu MiB", lim->max_file >> 20);
+	if (pread(s->fd, head, 4, 0) == 4 && !memcmp(head, "PK\x03\x04", 4))
+		return kg_xlsx_read_fd(s->fd, s->len, lim, fn, arg, err);
+	/* an OLE2 file (told apart by its directory) or CSV: mapped */
+	map = mmap(NULL, s->len, PROT_READ, MAP_PRIVATE, s->fd, 0);
+	if (map == MAP_FAILED)
+		return kg_err_set(err, 500, "internal",
+				  "cannot read the upload: %s",
+				  strerror(errno));
+	rc = kg_sheet_read(map, s->len, filename, type, lim, fn, arg, err);
+	munmap(map, s->len);
+	return rc;
 }
 
 void

@@ -2,14 +2,17 @@
 #include "kg_array.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <expat.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 #include <zip.h>
 
 /*
@@ -1350,25 +1353,13 @@ refuse_cfb(const void *data, size_t len, struct kg_err *err)
  * twice).  What we read is still checked where it matters: every byte
  * inflated is CRC-checked by libzip and counted against the limits.
  */
+/* z->za from a libzip source (which it then owns). */
 static int
-open_zip(struct zipctx *z, const void *data, size_t len, struct kg_err *err)
+open_source(struct zipctx *z, zip_source_t *src, struct kg_err *err)
 {
-	static const unsigned char cfb[] = {0xd0, 0xcf, 0x11, 0xe0,
-					    0xa1, 0xb1, 0x1a, 0xe1};
-	zip_source_t *src;
 	zip_error_t ze;
 
-	if (len >= 8 && !memcmp(data, cfb, 8))
-		return refuse_cfb(data, len, err);
-	if (len < 4 || memcmp(data, "PK", 2))
-		return kg_err_set(err, 400, "not_xlsx",
-				  "the file is not an .xlsx workbook (not a "
-				  "zip archive)");
 	zip_error_init(&ze);
-	if (!(src = zip_source_buffer_create(data, len, 0, &ze))) {
-		zip_error_fini(&ze);
-		return kg_err_set(err, 500, "internal", "out of memory");
-	}
 	z->za = zip_open_from_source(src, ZIP_RDONLY, &ze);
 	if (!z->za) {
 		zip_source_free(src);
@@ -1387,6 +1378,61 @@ open_zip(struct zipctx *z, const void *data, size_t len, struct kg_err *err)
 				  "the archive has more than %u entries",
 				  z->lim->max_entries);
 	return 0;
+}
+
+static int
+open_zip(struct zipctx *z, const void *data, size_t len, struct kg_err *err)
+{
+	static const unsigned char cfb[] = {0xd0, 0xcf, 0x11, 0xe0,
+					    0xa1, 0xb1, 0x1a, 0xe1};
+	zip_source_t *src;
+	zip_error_t ze;
+
+	if (len >= 8 && !memcmp(data, cfb, 8))
+		return refuse_cfb(data, len, err);
+	if (len < 4 || memcmp(data, "PK", 2))
+		return kg_err_set(err, 400, "not_xlsx",
+				  "the file is not an .xlsx workbook (not a "
+				  "zip archive)");
+	zip_error_init(&ze);
+	src = zip_source_buffer_create(data, len, 0, &ze);
+	zip_error_fini(&ze);
+	if (!src)
+		return kg_err_set(err, 500, "internal", "out of memory");
+	return open_source(z, src, err);
+}
+
+/* The same from a file: libzip reads it through its own descriptor (a
+ * dup of fd, read from offset 0), never all of it into memory. */
+static int
+open_zip_fd(struct zipctx *z, int fd, size_t len, struct kg_err *err)
+{
+	unsigned char head[4];
+	zip_source_t *src;
+	zip_error_t ze;
+	FILE *f = NULL;
+	int dup_fd;
+
+	if (pread(fd, head, sizeof(head), 0) != (ssize_t)sizeof(head) ||
+	    memcmp(head, "PK", 2))
+		return kg_err_set(err, 400, "not_xlsx",
+				  "the file is not an .xlsx workbook (not a "
+				  "zip archive)");
+	if ((dup_fd = dup(fd)) < 0 || !(f = fdopen(dup_fd, "rb"))) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return kg_err_set(err, 500, "internal",
+				  "cannot read the upload: %s",
+				  strerror(errno));
+	}
+	zip_error_init(&ze);
+	src = zip_source_filep_create(f, 0, (zip_int64_t)len, &ze);
+	zip_error_fini(&ze);
+	if (!src) {
+		fclose(f);
+		return kg_err_set(err, 500, "internal", "out of memory");
+	}
+	return open_source(z, src, err);
 }
 
 /* Package rels -> the workbook part name (Excel's default if absent). */
@@ -1526,9 +1572,10 @@ read_sheet(struct zipctx *z, const struct parts *pt, const struct sst *sst,
 
 /* The archive opened (z->za, to be discarded by the caller) and its
  * workbook read: where the sheet, its strings and styles are.  `lim`
- * NULL means the defaults, kept in `def`. */
+ * NULL means the defaults, kept in `def`.  The archive is data[0..len)
+ * or, with data NULL, the file fd. */
 static int
-open_package(struct zipctx *z, const void *data, size_t len,
+open_package(struct zipctx *z, const void *data, int fd, size_t len,
 	     const struct kg_sheet_limits *lim, struct kg_sheet_limits *def,
 	     struct parts *pt, struct kg_err *err)
 {
@@ -1541,14 +1588,16 @@ open_package(struct zipctx *z, const void *data, size_t len,
 	if (len > lim->max_file)
 		return kg_err_set(err, 413, "too_large", "the file is larger "
 				  "than %zu MiB", lim->max_file >> 20);
-	if (open_zip(z, data, len, err) < 0)
+	if ((data ? open_zip(z, data, len, err)
+		  : open_zip_fd(z, fd, len, err)) < 0)
 		return -1;
 	return read_workbook(z, pt, err);
 }
 
-int
-kg_xlsx_read(const void *data, size_t len, const struct kg_sheet_limits *lim,
-	     kg_sheet_row_fn fn, void *arg, struct kg_err *err)
+static int
+read_package(const void *data, int fd, size_t len,
+	     const struct kg_sheet_limits *lim, kg_sheet_row_fn fn,
+	     void *arg, struct kg_err *err)
 {
 	struct kg_sheet_limits def;
 	struct zipctx z = {0};
@@ -1557,7 +1606,7 @@ kg_xlsx_read(const void *data, size_t len, const struct kg_sheet_limits *lim,
 	struct sst sst = {0};
 	int rc = -1;
 
-	if (open_package(&z, data, len, lim, &def, &pt, err) < 0)
+	if (open_package(&z, data, fd, len, lim, &def, &pt, err) < 0)
 		goto out;
 	lim = z.lim;
 	if (pt.styles[0] && (parse_entry(&z, pt.styles, &st.b, styles_start,
@@ -1575,6 +1624,20 @@ out:
 	styles_free(&st);
 	sst_free(&sst);
 	return rc;
+}
+
+int
+kg_xlsx_read(const void *data, size_t len, const struct kg_sheet_limits *lim,
+	     kg_sheet_row_fn fn, void *arg, struct kg_err *err)
+{
+	return read_package(data, -1, len, lim, fn, arg, err);
+}
+
+int
+kg_xlsx_read_fd(int fd, size_t len, const struct kg_sheet_limits *lim,
+		kg_sheet_row_fn fn, void *arg, struct kg_err *err)
+{
+	return read_package(NULL, fd, len, lim, fn, arg, err);
 }
 
 /* ---- the floor, for the benchmark ------------------------------------- */
@@ -1630,7 +1693,7 @@ kg_xlsx_floor(const void *data, size_t len, const struct kg_sheet_limits *lim,
 	double t0, t1;
 	int rc = -1;
 
-	if (open_package(&z, data, len, lim, &def, &pt, err) < 0)
+	if (open_package(&z, data, -1, len, lim, &def, &pt, err) < 0)
 		goto out;
 	t0 = cpu_ms();
 	if (inflate_only(&z, pt.sheet, err) < 0)

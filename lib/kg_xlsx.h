@@ -85,6 +85,12 @@ int kg_xlsx_read(const void *data, size_t len,
 		 const struct kg_sheet_limits *lim, kg_sheet_row_fn fn,
 		 void *arg, struct kg_err *err);
 
+/* The same for a zip in the file fd (len bytes from offset 0, read by
+ * libzip through a dup of fd; kg_sheet_read_spool).  A file that is not
+ * a zip is 400 "not_xlsx" (an OLE2 file needs kg_xlsx_read). */
+int kg_xlsx_read_fd(int fd, size_t len, const struct kg_sheet_limits *lim,
+		    kg_sheet_row_fn fn, void *arg, struct kg_err *err);
+
 /*
  * For tests/bench: the floor under kg_xlsx_read() on this file.  The
  * first worksheet is streamed as kg_xlsx_read() streams it, twice:

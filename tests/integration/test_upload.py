@@ -134,6 +134,122 @@ def test_upload_stores_backslashes_quotes_and_copy_markers(ctx):
         _drop(ctx, email)
 
 
+def _many_rows(n, special_at, special_name):
+    rows = _good_rows(n)
+    rows[special_at][0] = special_name
+    return rows
+
+
+def _project_count(ctx, email):
+    return int(ctx.psql(f"SELECT count(*) FROM projects p JOIN batches b ON b.id = p.batch_id "
+                        f"JOIN users u ON u.id = b.owner_id WHERE u.email = '{email}'").strip())
+
+
+def _trigger(ctx, token, body):
+    """A BEFORE INSERT trigger on projects that runs `body` (plpgsql) for the
+    row named `token` only, so nothing else on the stack notices it."""
+    ctx.psql(f"""CREATE FUNCTION kgtest_{token}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF NEW.name = '{token}' THEN {body} END IF; RETURN NEW; END $$;
+        CREATE TRIGGER kgtest_{token} BEFORE INSERT ON projects
+        FOR EACH ROW EXECUTE FUNCTION kgtest_{token}();""")
+
+
+def _drop_trigger(ctx, token):
+    ctx.psql(f"DROP TRIGGER IF EXISTS kgtest_{token} ON projects; "
+             f"DROP FUNCTION IF EXISTS kgtest_{token}();")
+
+
+def test_upload_large_files_spooled(ctx):
+    """Uploads past 64 KiB are spooled to an unlinked temporary file and read
+    from it (libzip through the descriptor for .xlsx, mapped for CSV): 1000
+    rows (the limit) with incompressible descriptions, every row stored as
+    validated."""
+    import json
+    email, auth = _user(ctx)
+    try:
+        rows = _good_rows(1000)
+        for r in rows[1:]:
+            r[1] = "Opis " + os.urandom(150).hex()
+        data = xlsxgen.build(rows)
+        assert len(data) > 200 * 1024, len(data)
+        csv = "Nazwa projektu;Opis;Wnioskodawca\r\n" + "".join(
+            f"{r[0]};{r[1]};{r[2]}\r\n" for r in rows[1:])
+        for base, body, fname, ctype in [(ctx.servers["lighttpd"], data, "duzy.xlsx", XLSX),
+                                         (ctx.servers["apache"], csv.encode(), "duzy.csv", "text/csv")]:
+            r = _upload(ctx, base, auth, body, fname, ctype)
+            assert r.status == 201 and r.json()["row_count"] == 1000, r
+            stored = json.loads(ctx.psql(
+                f"SELECT json_agg(input->>'description' ORDER BY row_number) FROM projects "
+                f"WHERE batch_id = '{r.json()['id']}'"))
+            assert stored == [row[1] for row in rows[1:]]
+        r = _upload(ctx, ctx.servers["lighttpd"], auth, xlsxgen.build(_good_rows(1001)))
+        assert r.status == 422 and r.json()["error"] == "too_many_rows", r
+    finally:
+        _drop(ctx, email)
+
+
+def test_upload_failing_copy_leaves_nothing(ctx):
+    """The rows are COPYed while the file is read; when the server refuses a
+    row half-way (here a trigger raises on row 402, after ~100 KiB of
+    rows went to the server in earlier pieces), the answer is an error and
+    neither the batch nor any of its rows is stored, through both servers;
+    the next upload works."""
+    token = "boom" + os.urandom(4).hex()
+    email, auth = _user(ctx)
+    _trigger(ctx, token, "RAISE EXCEPTION 'kgtest refuses this row';")
+    try:
+        def check(name, base):
+            before = _batch_count(ctx, email)
+            r = _upload(ctx, base, auth, xlsxgen.build(_many_rows(600, 401, token)))
+            assert r.status == 500 and r.json()["error"] == "db_error", r
+            assert _batch_count(ctx, email) == before, "a batch was stored"
+            assert _project_count(ctx, email) == 0
+            r = _upload(ctx, base, auth, xlsxgen.build(_good_rows(3)))
+            assert r.status == 201 and r.json()["row_count"] == 3, r
+            ctx.psql(f"DELETE FROM batches WHERE id = '{r.json()['id']}'")
+        ctx.check_servers(check)
+    finally:
+        _drop_trigger(ctx, token)
+        _drop(ctx, email)
+
+
+def test_upload_connection_lost_mid_copy_leaves_nothing(ctx):
+    """PostgreSQL drops the endpoint's connection in the middle of the COPY
+    (its backend terminated while a trigger holds row 302, as a server
+    restart does): 503, nothing stored, and the program reconnects for the
+    next upload."""
+    import threading
+    import time
+    token = "slow" + os.urandom(4).hex()
+    email, auth = _user(ctx)
+    _trigger(ctx, token, "PERFORM pg_sleep(20);")
+    try:
+        base = ctx.servers["lighttpd"]
+        before = _batch_count(ctx, email)
+        got = {}
+        t = threading.Thread(target=lambda: got.update(r=_upload(
+            ctx, base, auth, xlsxgen.build(_many_rows(400, 301, token)))))
+        t.start()
+        killed = "0"
+        for _ in range(100):
+            killed = ctx.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                              "WHERE query LIKE 'COPY projects%' AND state = 'active'").strip()
+            if killed != "0":
+                break
+            time.sleep(0.1)
+        t.join(30)
+        assert killed != "0", "the COPY was never seen running"
+        r = got["r"]
+        assert r.status == 503 and r.json()["error"] == "unavailable", r
+        assert _batch_count(ctx, email) == before, "a batch was stored"
+        assert _project_count(ctx, email) == 0
+        r = _upload(ctx, base, auth, xlsxgen.build(_good_rows(2)))
+        assert r.status == 201 and r.json()["row_count"] == 2, r
+    finally:
+        _drop_trigger(ctx, token)
+        _drop(ctx, email)
+
+
 def test_validation_errors_reported_all_at_once(ctx):
     email, auth = _user(ctx)
     try:

@@ -6,11 +6,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "kg_arena.h"
 #include "kg_buf.h"
+#include "kg_spool.h"
 #include "kg_config.h"
 #include "kg_db.h"
 #include "kg_dict.h"
@@ -35,6 +37,43 @@ test_db_copy_field(void **state)
 	kg_buf_reset(&b);
 	assert_int_equal(kg_db_copy_field(&b, "", 0), 0);
 	assert_int_equal((int)b.len, 0);
+	kg_buf_free(&b);
+}
+
+/* The word-at-a-time scan against a byte-at-a-time reference: every
+ * length 0..40 with each escaped byte (and bytes one off them, and
+ * high bytes) at every position. */
+static void
+test_db_copy_field_words(void **state)
+{
+	static const char probe[] = {'\\', '\t', '\n', '\r', '[', '\x08',
+				     '\x0b', '\x0c', '\x0e', '\xc5', '\x80'};
+	struct kg_buf b = {0};
+	char in[40], want[80];
+
+	(void)state;
+	for (size_t len = 0; len <= sizeof(in); len++)
+		for (size_t at = 0; at < len; at++)
+			for (size_t k = 0; k < sizeof(probe); k++) {
+				size_t n = 0;
+
+				memset(in, 'x', len);
+				in[at] = probe[k];
+				for (size_t i = 0; i < len; i++) {
+					const char *e = strchr("\\\t\n\r",
+							       in[i]);
+					if (e && in[i]) {
+						want[n++] = '\\';
+						want[n++] = "\\tnr"[e - "\\\t\n\r"];
+					} else {
+						want[n++] = in[i];
+					}
+				}
+				kg_buf_reset(&b);
+				assert_int_equal(kg_db_copy_field(&b, in, len), 0);
+				assert_int_equal(b.len, n);
+				assert_memory_equal(b.data ? b.data : "", want, n);
+			}
 	kg_buf_free(&b);
 }
 
@@ -97,34 +136,47 @@ test_email_normalisation(void **state)
 	assert_int_equal(kg_user_normalize_email(longmail, out, NULL), -1);
 }
 
+/* kg_spool: in memory up to 64 KiB, then in a temporary file that has
+ * no name (nothing left in $TMPDIR) and holds every byte; without a
+ * usable $TMPDIR the bytes stay in memory. */
 static void
-test_arena(void **state)
+test_spool(void **state)
 {
-	struct kg_arena a = { .block = 256 };
-	char big[1000], *s, *t;
-	unsigned char *first;
-	int i;
+	char chunk[10000], back[10000], dir[] = "/tmp/kg-spool-XXXXXX";
+	struct kg_spool s = {0};
+	DIR *d;
+	struct dirent *e;
+	int names = 0;
 
 	(void)state;
-	first = kg_arena_alloc(&a, 3, 1);
-	assert_non_null(first);
-	for (i = 0; i < 200; i++) {	/* many blocks, each piece aligned */
-		void *p = kg_arena_alloc(&a, (size_t)i % 37 + 1, 16);
-
-		assert_non_null(p);
-		assert_int_equal((uintptr_t)p % 16, 0);
-		memset(p, 0xab, (size_t)i % 37 + 1);
+	assert_non_null(mkdtemp(dir));
+	setenv("TMPDIR", dir, 1);
+	for (int i = 0; i < 10; i++) {
+		memset(chunk, 'a' + i, sizeof(chunk));
+		assert_int_equal(kg_spool_write(&s, chunk, sizeof(chunk)), 0);
+		assert_int_equal(s.in_file, (i + 1) * sizeof(chunk) >
+						    KG_SPOOL_MEM_MAX);
 	}
-	memset(big, 'x', sizeof(big));
-	s = kg_arena_strndup(&a, big, sizeof(big));	/* larger than a block */
-	assert_non_null(s);
-	assert_int_equal(strlen(s), sizeof(big));
-	t = kg_arena_strndup(&a, "abc", 2);
-	assert_string_equal(t, "ab");
-	kg_arena_free(&a);
-	assert_null(a.head);
-	assert_non_null(kg_arena_alloc(&a, 8, 8));	/* usable again */
-	kg_arena_free(&a);
+	assert_int_equal(s.len, 100000);
+	assert_null(s.mem.data);
+	assert_int_equal(pread(s.fd, back, sizeof(back), 70000),
+			 (ssize_t)sizeof(back));
+	assert_int_equal(back[0], 'h');
+	assert_int_equal(back[9999], 'h');
+	assert_non_null(d = opendir(dir));
+	while ((e = readdir(d)))
+		names += e->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(names, 0);
+	kg_spool_free(&s);
+	assert_int_equal(rmdir(dir), 0);
+	setenv("TMPDIR", "/nonexistent/kg", 1);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(kg_spool_write(&s, chunk, sizeof(chunk)), 0);
+	assert_false(s.in_file);
+	assert_int_equal(s.mem.len, 100000);
+	kg_spool_free(&s);
+	unsetenv("TMPDIR");
 }
 
 static void
@@ -141,7 +193,7 @@ test_dict(void **state)
 	}
 	assert_int_equal(kg_dict_set(&d, "k5", -5), 0);
 	assert_int_equal(d.n, 10000);
-	assert_true(d.n * 2 <= d.cap);
+	assert_true(d.n * 4 <= d.cap * 3);	/* at most 3/4 full */
 	assert_int_equal(*kg_dict_get(&d, "k5"), -5);
 	assert_int_equal(*kg_dict_get(&d, "k9999"), 9999);
 	assert_null(kg_dict_get(&d, "k10000"));
@@ -156,7 +208,7 @@ test_dict_add(void **state)
 {
 	struct kg_dict d = {0};
 	char big[40000];
-	long long *v;
+	int *v;
 	int added;
 
 	(void)state;
@@ -239,9 +291,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_arena),
 		cmocka_unit_test(test_buf_grows_and_terminates),
+		cmocka_unit_test(test_spool),
 		cmocka_unit_test(test_db_copy_field),
+		cmocka_unit_test(test_db_copy_field_words),
 		cmocka_unit_test(test_err_set),
 		cmocka_unit_test(test_dict),
 		cmocka_unit_test(test_dict_add),

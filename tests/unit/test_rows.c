@@ -111,6 +111,35 @@ has_error(const struct kg_rows *r, int row, const char *col,
 	return 0;
 }
 
+/* A kg_rows_sink_fn that keeps what it is given as {row, name, input}
+ * (input as the raw JSON text the sink got), in the cJSON array `arg`. */
+static int
+collect(void *arg, unsigned row, const char *name, const char *input,
+	size_t len)
+{
+	cJSON *o = cJSON_CreateObject();
+	char raw[4096];
+
+	snprintf(raw, sizeof(raw), "%.*s", (int)len, input);
+	cJSON_AddNumberToObject(o, "row", row);
+	cJSON_AddStringToObject(o, "name", name);
+	cJSON_AddItemToObject(o, "input", cJSON_CreateRaw(raw));
+	cJSON_AddItemToArray(arg, o);
+	return 0;
+}
+
+/* kg_rows_init with `collect` as the sink into a new array. */
+static cJSON *
+init_collecting(struct kg_rows *r)
+{
+	cJSON *sent = cJSON_CreateArray();
+
+	kg_rows_init(r);
+	r->sink = collect;
+	r->sink_arg = sent;
+	return sent;
+}
+
 static void
 test_rows_all_errors_at_once(void **state)
 {
@@ -127,9 +156,10 @@ test_rows_all_errors_at_once(void **state)
 	struct kg_cell r5[] = {text(""), text(""), text(""), text(""),
 			       text(""), text(""), text("only unknown")};
 	struct kg_rows r;
+	cJSON *sent;
 
 	(void)state;
-	kg_rows_init(&r);
+	sent = init_collecting(&r);
 	kg_rows_feed(&r, 1, head, 7);
 	kg_rows_feed(&r, 2, r2, 7);
 	kg_rows_feed(&r, 3, r3, 7);
@@ -140,7 +170,9 @@ test_rows_all_errors_at_once(void **state)
 	assert_true(has_error(&r, 3, "D", "amount_range"));
 	assert_true(has_error(&r, 3, "F", "date_order"));
 	assert_true(has_error(&r, 4, "A", "duplicate_name"));
-	assert_int_equal(cJSON_GetArraySize(r.projects), 1);
+	assert_int_equal(cJSON_GetArraySize(sent), 1);	/* before row 3 */
+	assert_int_equal(r.nsent, 1);
+	cJSON_Delete(sent);
 	kg_rows_free(&r);
 }
 
@@ -169,15 +201,17 @@ test_title_rows_above_header(void **state)
 	struct kg_cell row[] = {text("A"), text("d"), text("o")};
 	struct kg_cell junk[] = {text("x"), text("y"), text("z")};
 	struct kg_rows r;
+	cJSON *sent;
 
 	(void)state;
-	kg_rows_init(&r);
+	sent = init_collecting(&r);
 	kg_rows_feed(&r, 1, title, 3);
 	kg_rows_feed(&r, 3, head, 3);
 	kg_rows_feed(&r, 4, row, 3);
 	assert_int_equal(kg_rows_finish(&r), 0);
 	assert_int_equal(r.header_row, 3);
-	assert_int_equal(cJSON_GetArraySize(r.projects), 1);
+	assert_int_equal(cJSON_GetArraySize(sent), 1);
+	cJSON_Delete(sent);
 	kg_rows_free(&r);
 	/* no known column anywhere: one clear error, not a flood */
 	kg_rows_init(&r);
@@ -195,9 +229,10 @@ test_many_distinct_names(void **state)
 				 text("Wnioskodawca")};
 	char name[32];
 	struct kg_rows r;
+	cJSON *sent;
 
 	(void)state;
-	kg_rows_init(&r);
+	sent = init_collecting(&r);
 	kg_rows_feed(&r, 1, head, 3);
 	for (unsigned i = 2; i <= 5002; i++) {
 		struct kg_cell row[3];
@@ -215,7 +250,8 @@ test_many_distinct_names(void **state)
 	}
 	assert_int_equal(kg_rows_finish(&r), 1);
 	assert_true(has_error(&r, 5002, "A", "duplicate_name"));
-	assert_int_equal(cJSON_GetArraySize(r.projects), 5000);
+	assert_int_equal(cJSON_GetArraySize(sent), 5000);
+	cJSON_Delete(sent);
 	kg_rows_free(&r);
 }
 
@@ -238,9 +274,10 @@ test_error_cap(void **state)
 	kg_rows_free(&r);
 }
 
-/* What kg_batch stores: the projects printed.  Each is one raw item of
- * compact JSON, and prints exactly as the cJSON object tree it replaced:
- * keys in column order, escapes as cJSON's, numbers as cJSON's. */
+/* What kg_batch stores: what the sink gets.  The input is compact JSON
+ * exactly as cJSON would print the object: keys in column order, escapes
+ * as cJSON's, numbers as cJSON's.  After the first invalid row nothing
+ * more is sent (row 5 is valid, counted, and not sent). */
 static void
 test_projects_json(void **state)
 {
@@ -257,6 +294,8 @@ test_projects_json(void **state)
 			       text("")};
 	struct kg_cell r4[] = {text("d"), text("bad"), text("o"), text("-5"),
 			       text(""), text("")};
+	struct kg_cell r5[] = {text("d"), text("C"), text("o"), text(""),
+			       text(""), text("")};
 	const char *want =
 		"[{\"row\":2,\"name\":\"Łąka „kwietna”\",\"input\":{"
 		"\"description\":\"Opis \\\"cytat\\\" \\\\ ukośnik\","
@@ -267,17 +306,21 @@ test_projects_json(void **state)
 		"\"name\":\"B\",\"organization\":\"o\",\"budget\":125000,"
 		"\"start_date\":\"2026-03-01\"}}]";
 	struct kg_rows r;
+	cJSON *sent;
 	char *json;
 
 	(void)state;
-	kg_rows_init(&r);
+	sent = init_collecting(&r);
 	kg_rows_feed(&r, 1, head, 6);
 	kg_rows_feed(&r, 2, r2, 6);
 	kg_rows_feed(&r, 3, r3, 6);
-	kg_rows_feed(&r, 4, r4, 6);	/* invalid: not among the projects */
+	kg_rows_feed(&r, 4, r4, 6);	/* invalid: not sent */
+	kg_rows_feed(&r, 5, r5, 6);	/* valid, after an error: not sent */
 	assert_int_equal(kg_rows_finish(&r), 1);
-	assert_int_equal(cJSON_GetArraySize(r.projects), 2);
-	json = cJSON_PrintUnformatted(r.projects);
+	assert_int_equal(r.nvalid, 3);
+	assert_int_equal(r.nsent, 2);
+	json = cJSON_PrintUnformatted(sent);
+	cJSON_Delete(sent);
 	assert_string_equal(json, want);
 	cJSON_free(json);
 	kg_rows_free(&r);
