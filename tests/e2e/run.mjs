@@ -1315,6 +1315,8 @@ async function watchBatch(batchId, label) {
       renderCpu: traced.cpuBetween(traced.marks['e2e:open'] || 0, traced.marks['kg:batch:rendered'] || 0),
       maxCpu: Math.max(0, ...traced.cpu),
       maxWall: Math.max(0, ...traced.wall),
+      wall: traced.wall,
+      cpu: traced.cpu,
       maxSumGap: Math.max(0, ...m.sumGaps),
       cpus: cpusLine(pinned),
     };
@@ -1342,12 +1344,20 @@ function assertCpuLimits(r) {
   assert(r.h1.heap <= r.h0.heap * 1.25 + 2e6, `[${r.label}] heap does not grow with the events (${r.h0.heap} → ${r.h1.heap})`);
   assert(r.h1.nodes <= r.h0.nodes * 1.1 + 500, `[${r.label}] DOM nodes do not grow with the events (${r.h0.nodes} → ${r.h1.nodes})`);
 }
-// what a user on this machine would feel: wall clock
+// What a user on this machine would feel: wall clock. Each miss says
+// whether the machine may be to blame — the page's own CPU time for it was
+// within the limit divided by E2E_STARVED (a 30 ms task that took 120 ms
+// waited for a CPU) — or not (then it is the page's, and no rerun helps).
+function overWall(wall, cpu, limit, what) {
+  const over = wall.map((w, i) => [w, cpu[i]]).filter(([w]) => w > limit);
+  if (!over.length) return [];
+  const [w, c] = over.sort((a, b) => b[0] - a[0])[0];
+  return [{ msg: `${what} took ${w.toFixed(0)} ms wall clock, ${c.toFixed(0)} ms CPU (limit ${limit})`, machine: over.every(([, x]) => x <= limit / STARVED) }];
+}
 function wallFailures(r) {
-  const f = [];
-  if (r.maxWall > 100) f.push(`a main-thread task took ${r.maxWall.toFixed(0)} ms wall clock (limit 100)`);
-  if (r.renderWall > 500) f.push(`first full render ${r.renderWall.toFixed(0)} ms (limit 500)`);
-  if (r.maxSumGap > 1000) f.push(`summary not updated for ${r.maxSumGap.toFixed(0)} ms while events arrived (limit 1000)`);
+  const f = overWall(r.wall, r.cpu, 100, 'a main-thread task');
+  if (r.renderWall > 500) f.push({ msg: `first full render ${r.renderWall.toFixed(0)} ms wall clock, ${r.renderCpu.toFixed(0)} ms CPU (limit 500)`, machine: r.renderCpu <= 500 / STARVED });
+  if (r.maxSumGap > 1000) f.push({ msg: `summary not updated for ${r.maxSumGap.toFixed(0)} ms while events arrived (limit 1000)`, machine: r.starved >= STARVED });
   return f;
 }
 
@@ -1370,11 +1380,12 @@ function wallFailures(r) {
 //    answers agree with it, while nothing generates. Asserted: the same CPU
 //    limits and the wall-clock ones: no main-thread task above 100 ms, first
 //    full render (data → every row) within 500 ms, summary line and progress
-//    bar updated at least once a second while events arrive. When a
-//    wall-clock limit is missed while the renderer was starved of CPU by
-//    something else (wall/CPU of its tasks ≥ E2E_STARVED, default 1.5) the
-//    replay runs again on a new batch, up to E2E_WALL_TRIES (default 3) runs
-//    in all; a miss without starvation, or in the last run, fails.
+//    bar updated at least once a second while events arrive. A miss the
+//    machine may be to blame for (the page's own CPU time for it within the
+//    limit / E2E_STARVED, default 1.5; for the summary: wall/CPU of all its
+//    tasks ≥ E2E_STARVED) runs the replay again on a new batch, up to
+//    E2E_WALL_TRIES (default 3) runs in all; any other miss, or one in the
+//    last run, fails.
 // E2E_WALL=0 reports the wall clock without asserting it. Through the
 // shared host (E2E_SHARED) there is no replay (another database and Redis):
 // only run 1, 300 projects (a process per request, polling: 300 took 71 s).
@@ -1421,10 +1432,11 @@ await test(`scale: ${SCALE_N} projects: the batch page stays fluid from opening 
         console.log(`#   [replay ${run}] wall-clock limits met (max task ${r.maxWall.toFixed(0)} ms, render ${r.renderWall.toFixed(0)} ms, summary gap ${r.maxSumGap.toFixed(0)} ms, starvation ${r.starved.toFixed(2)})`);
         break;
       }
-      if (!ASSERT_WALL) { console.log(`#   note: E2E_WALL=0: wall clock not asserted (${f.join('; ')})`); break; }
-      const starved = r.starved >= STARVED;
-      assert(starved && run < WALL_TRIES, `[replay ${run}] ${f.join('; ')} (starvation ${r.starved.toFixed(2)}${starved ? `, the last of ${WALL_TRIES} runs` : `, below ${STARVED}: the page's own`})`);
-      console.log(`#   [replay ${run}] ${f.join('; ')} while the renderer was starved (×${r.starved.toFixed(2)}): once more on a new batch`);
+      const msg = f.map((x) => x.msg).join('; ');
+      if (!ASSERT_WALL) { console.log(`#   note: E2E_WALL=0: wall clock not asserted (${msg})`); break; }
+      const machine = f.every((x) => x.machine);
+      assert(machine && run < WALL_TRIES, `[replay ${run}] ${msg} (starvation ${r.starved.toFixed(2)}; ${machine ? `the last of ${WALL_TRIES} runs` : 'the page\'s own: its CPU time alone is over the limit / E2E_STARVED'})`);
+      console.log(`#   [replay ${run}] ${msg}: the page's CPU time was within the limit / ${STARVED}, so the machine kept it waiting: once more on a new batch`);
       b = await uploadBatch(token, rows, `E2E ${SCALE_N} replay ${run + 1} ${uniq}`);
     }
   } finally {
@@ -1503,10 +1515,10 @@ await test('batches list with 500 batches paginates (server-side limit/offset, p
 // their parts); they are not asserted: the part after the handlers waits
 // for the frame to be presented, which headless Chromium's software
 // compositor (its GPU and browser processes) does outside the page's main
-// thread, and on this machine one keystroke in ~40 waits 150-200 ms for
-// that even while no task of the page takes 50 ms. A wall-clock miss while
-// the renderer was starved by something else (wall/CPU ≥ E2E_STARVED) is
-// typed again, up to E2E_WALL_TRIES runs, as in the scale test.
+// thread: the first keystroke of a section (it turns dirty) waits
+// 160-270 ms for its frame while no task of the page takes 50 ms. A miss of
+// a task whose CPU time was within 50 / E2E_STARVED is typed again, up to
+// E2E_WALL_TRIES runs, as in the scale test.
 await test('typing: editor with 8 sections × 20,000 characters stays within 50 ms per keystroke', async () => {
   const token = await nodeLogin(BASE);
   const pid = await completedProject(token, `${uniq}big`);
@@ -1581,11 +1593,10 @@ await test('typing: editor with 8 sections × 20,000 characters stays within 50 
         console.log(`#   [typing ${run}] wall-clock limit met (max task ${maxWall.toFixed(0)} ms)`);
         break;
       }
-      const f = `a main-thread task took ${maxWall.toFixed(0)} ms wall clock while typing (limit 50)`;
-      if (!ASSERT_WALL) { console.log(`#   note: E2E_WALL=0: wall clock not asserted (${f})`); break; }
-      const isStarved = starved >= STARVED;
-      assert(isStarved && run < WALL_TRIES, `[typing ${run}] ${f} (starvation ${starved.toFixed(2)}${isStarved ? `, the last of ${WALL_TRIES} runs` : `, below ${STARVED}: the page's own`})`);
-      console.log(`#   [typing ${run}] ${f} while the renderer was starved (×${starved.toFixed(2)}): once more`);
+      const [f] = overWall(traced.wall, traced.cpu, 50, 'a main-thread task while typing');
+      if (!ASSERT_WALL) { console.log(`#   note: E2E_WALL=0: wall clock not asserted (${f.msg})`); break; }
+      assert(f.machine && run < WALL_TRIES, `[typing ${run}] ${f.msg} (starvation ${starved.toFixed(2)}; ${f.machine ? `the last of ${WALL_TRIES} runs` : 'the page\'s own: its CPU time alone is over the limit / E2E_STARVED'})`);
+      console.log(`#   [typing ${run}] ${f.msg}: the page's CPU time was within the limit / ${STARVED}, so the machine kept it waiting: once more`);
     }
     await shot(e, 'editor-big', { fullPage: false });
   } finally {
