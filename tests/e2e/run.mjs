@@ -1182,6 +1182,7 @@ async function replayEvents(recorded, from, to) {
   const pub = await redisClient();
   let t0 = 0;
   let arrived;
+  let aborted = false;
   const gen = new Promise((res) => { arrived = res; });
   const sub = await redisClient((data, t) => { if (JSON.parse(data).seq === G && !t0) { t0 = t; arrived(); } });
   await sub.cmd('SUBSCRIBE', `kg:batch:${to}`);
@@ -1194,9 +1195,10 @@ async function replayEvents(recorded, from, to) {
   const done = (async () => {
     try {
       await gen;
+      if (aborted) return stats;
       const seq = Number((await sql.query(`SELECT event_seq FROM batches WHERE id = '${to}';`))[0]);
       assert(seq === G, `the generate request of the replayed batch published ${seq} events, the recorded one ${G}`);
-      for (let i = 0; i < work.length;) {
+      for (let i = 0; i < work.length && !aborted;) {
         const wait = t0 + (work[i][0] - tRef) - performance.now();
         if (wait > 0) { await new Promise((r) => setTimeout(r, wait)); continue; }
         stats.maxLateMs = Math.max(stats.maxLateMs, -wait);
@@ -1212,7 +1214,8 @@ async function replayEvents(recorded, from, to) {
     }
     return stats;
   })();
-  return { done };
+  // the page failed: let go of the connections (else node never exits)
+  return { done, abort: () => { aborted = true; arrived(); } };
 }
 
 async function replayTick(tick, sql, pub, map, to) {
@@ -1422,7 +1425,7 @@ await test(`scale: ${SCALE_N} projects: the batch page stays fluid from opening 
     for (let run = 1; ; run++) {
       const rp = await replayEvents(rec.events, a.id, b.id);
       const rpDone = rp.done.catch((e) => e);
-      const r = await watchBatch(b.id, `replay ${run}`);
+      const r = await watchBatch(b.id, `replay ${run}`).catch(async (e) => { rp.abort(); await rpDone; throw e; });
       const st = await rpDone;
       if (st instanceof Error) throw st;
       console.log(`#   [replay ${run}] ${st.events} events replayed after the generate request's ${st.G}, in ${st.ticks} transactions; the latest ${st.maxLateMs.toFixed(0)} ms behind its recorded time`);
