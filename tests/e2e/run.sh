@@ -114,9 +114,19 @@ printf '%s\n' "$PASSWORD" | "${ADMIN_RUN[@]}" "$ADMIN" adduser "$EMAIL" --name "
 # stack's own settings.
 pid_of() { local p; p=$(head -n1 "$1" 2>/dev/null) && [[ "$p" =~ ^[0-9]+$ ]] && kill -0 "$p" 2>/dev/null && echo "$p"; }
 WORKER_BEFORE=""; [[ -z "$SMODE" ]] && WORKER_BEFORE=$(pid_of "$STATE/run/worker.pid" || true)
+E2E_RUN_ID="$$-$(date +%s%N)"
 restore_stack() {
+    local cpus roots="" f p left=""
+    # what this run started and a killed run left behind (node, Chromium,
+    # whose session runs at a raised priority while measured, psql): it
+    # carries E2E_RUN_ID in its environment
+    for p in $(pgrep -d ' ' -f 'chrom|psql|run\.mjs' || true); do
+        tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | grep -qx "E2E_RUN_ID=$E2E_RUN_ID" && left+=" $p"
+    done
+    if [[ -n "$left" ]]; then
+        kill $left 2>/dev/null || true; sleep 1; kill -9 $left 2>/dev/null || true
+    fi
     [[ -z "$SMODE" ]] || return 0
-    local cpus roots="" f p
     cpus=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)
     for f in "$STATE"/run/*.pid "$STATE"/run/*.pid.kg; do
         [[ -f "$f" ]] && p=$(pid_of "$f") && roots+=" $p"
@@ -135,12 +145,12 @@ restore_stack() {
             echo "# could not restart the worker (scripts/kgstack start $STATE worker)"
     fi
 }
-[[ -z "$SMODE" ]] && trap 'restore_stack 130; exit 130' INT TERM
+trap 'restore_stack 130; exit 130' INT TERM
 
 WHERE=lighttpd; [[ -n "$SMODE" ]] && WHERE="shared-host $SMODE site"
 echo "# e2e: $WHERE $BASE${APACHE:+, apache $APACHE}; artifacts in $ART"
 rc=0
-(cd "$HERE" && E2E_BASE="$BASE" E2E_APACHE="$APACHE" E2E_EMAIL="$EMAIL" E2E_PASSWORD="$PASSWORD" \
+(cd "$HERE" && E2E_RUN_ID="$E2E_RUN_ID" E2E_BASE="$BASE" E2E_APACHE="$APACHE" E2E_EMAIL="$EMAIL" E2E_PASSWORD="$PASSWORD" \
     E2E_ARTIFACTS="$ART" E2E_STATE="$STATE" E2E_KGSTACK="$ROOT/scripts/kgstack" BUILD="$BUILD" timeout -k 10 "${E2E_TIMEOUT:-$DEFAULT_TIMEOUT}" node run.mjs) || rc=$?
 if ((rc == 124 || rc == 137)); then
     echo "not ok - e2e suite timed out"
