@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import net from 'node:net';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 
 const execFileP = promisify(execFile);
@@ -941,6 +941,9 @@ function mainTasks(traceBuf, fromMark, toMark) {
   const gc = [marks['e2e:gc'] || 0, marks['e2e:gc-end'] || 0];
   const inside = tasks.filter((e) => e.ts + e.dur >= from && e.ts <= to && !(e.ts >= gc[0] && e.ts <= gc[1]));
   return {
+    // the longest three: "wall/CPU ms at +seconds after the first mark"
+    top: [...inside].sort((a, b) => b.dur - a.dur).slice(0, 3)
+      .map((e) => `${(e.dur / 1000).toFixed(0)}/${((e.tdur || 0) / 1000).toFixed(0)} ms at +${((e.ts - from) / 1e6).toFixed(1)} s`).join(', '),
     wall: inside.map((e) => e.dur / 1000),
     cpu: inside.map((e) => (e.tdur || 0) / 1000),
     cpuBetween: (a, b) => inside.filter((e) => e.ts >= a && e.ts <= b).reduce((x, e) => x + (e.tdur || 0) / 1000, 0),
@@ -995,35 +998,265 @@ async function splitCpus(on) {
   const list = (on ? cpus.slice(1) : cpus).join(',');
   const done = await Promise.all([...stack].map((p) =>
     execFileP('taskset', ['-a', '-p', '-c', list, String(p)]).then(() => true, () => false)));
+  if (BROWSER_NICE) await boostBrowser(on);
   return on && done.some(Boolean);
 }
 
-// The limits of issue 20, for a batch page with SCALE_N projects while it
-// generates, with the page on its own core (above). CPU-time limits are
-// always asserted; wall-clock limits are reported, and asserted with
-// E2E_WALL=1 when the CPUs could be split and the renderer still was not
-// starved (wall/CPU of its main thread below E2E_STARVED, default 1.5).
-// Not by default: in a quiet clean-clone make test (starvation 1.2) one
-// keystroke of 41 still took 216 ms from input to paint in headless
-// Chromium while the stack generated on the other core, and a 1,000-row
-// first render took 498 ms of wall clock against the 500 ms limit.
-// 1,000 (the upload limit) through lighttpd: ~20 s at 300 in a quiet make
-// test, ~60 s at 1,000. Through the shared host's plain-CGI site (a process
-// per request, polling) 300 took 71 s: there it stays 300.
-const SCALE_N = Number(process.env.E2E_SCALE_N || (process.env.E2E_SHARED ? 300 : 1000));
-const STARVED = Number(process.env.E2E_STARVED || 1.5);
-const ASSERT_WALL = process.env.E2E_WALL === '1';
-await test(`${SCALE_N} projects: the batch page stays fluid from opening to batch.completed`, async () => {
-  const token = await nodeLogin(BASE);
-  let t0 = Date.now();
-  const b = await uploadBatch(token, goodRows(`${uniq}k`, SCALE_N), `E2E ${SCALE_N} ${uniq}`);
-  console.log(`#   upload of ${SCALE_N} rows: ${Date.now() - t0} ms`);
-  await restartWorker({
-    KARTOGRAF_AI_OFFLINE_DELAY_MS: process.env.E2E_SCALE_DELAY_MS || '0',
-    KARTOGRAF_WORKER_CONCURRENCY: process.env.E2E_SCALE_CONCURRENCY || '20',
-    KARTOGRAF_WORKER_GLOBAL_LIMIT: process.env.E2E_SCALE_CONCURRENCY || '20',
-    KARTOGRAF_WORKER_USER_CONCURRENCY: process.env.E2E_SCALE_CONCURRENCY || '20',
+// ...and ahead of everything else on the machine. The kernel schedules
+// sessions against each other first (autogroups, CONFIG_SCHED_AUTOGROUP):
+// a process's own nice only counts inside its session, so a niced worker
+// still takes a session's full share from the browser, and renicing
+// Chromium does nothing (a busy loop at nice -19 got 45% of a CPU here under
+// a load of 9). Playwright starts Chromium in a session of its own; while
+// the page is measured that session's autogroup runs at nice
+// E2E_BROWSER_NICE (default -10: ~10× the weight of a session at 0; the same
+// loop then got 95%), 0 again afterwards. Needs root or CAP_SYS_NICE,
+// otherwise nothing changes and the CPUs line says "nice 0". A weight, not a
+// reservation: the page's tasks still take their own CPU time, but other
+// work on the 2 cores (the stack, someone's compiler) no longer doubles
+// their wall clock.
+const BROWSER_NICE = Number(process.env.E2E_BROWSER_NICE ?? -10);
+let browserNice = 0;
+async function boostBrowser(on) {
+  const own = (() => { try { return fs.readFileSync('/proc/self/autogroup', 'utf8').split(' ')[0]; } catch { return ''; } })();
+  const groups = new Map(); // autogroup -> a pid in it
+  for (const p of procTree()(process.pid)) {
+    try {
+      if (!/chrom/i.test(fs.readFileSync(`/proc/${p}/comm`, 'utf8'))) continue;
+      const g = fs.readFileSync(`/proc/${p}/autogroup`, 'utf8').split(' ')[0];
+      if (g !== own && !groups.has(g)) groups.set(g, p);
+    } catch { /* gone, or no autogroups */ }
+  }
+  let ok = groups.size > 0;
+  for (const p of groups.values()) {
+    try { fs.writeFileSync(`/proc/${p}/autogroup`, String(on ? BROWSER_NICE : 0)); } catch { ok = false; }
+  }
+  browserNice = on && ok ? BROWSER_NICE : 0;
+}
+function cpusLine(pinned) {
+  const c = allowedCpus();
+  return `${pinned ? `the stack on CPU ${c.slice(1).join(',')}, CPU ${c[0]} left to Chromium` : 'shared (not split)'}; Chromium at nice ${browserNice}`;
+}
+
+// ---- the stack's Redis and PostgreSQL from node, for the event replay below
+// (run.sh passes the stack: E2E_STATE). Redis speaks RESP over a socket of
+// our own; PostgreSQL is one psql process fed statement by statement.
+function stackConf(section, key) {
+  let cur = '';
+  for (const line of fs.readFileSync(path.join(STACK, 'kartograf.conf'), 'utf8').split('\n')) {
+    const sec = /^\s*\[([^\]]+)\]/.exec(line);
+    if (sec) { cur = sec[1]; continue; }
+    const kv = /^\s*([A-Za-z_]+)\s*=\s*(.*?)\s*$/.exec(line);
+    if (kv && cur === section && kv[1] === key) return kv[2];
+  }
+  return '';
+}
+
+function respEncode(args) {
+  const parts = [Buffer.from(`*${args.length}\r\n`)];
+  for (const a of args) {
+    const b = Buffer.from(String(a));
+    parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
+  }
+  return Buffer.concat(parts);
+}
+// one reply from b at i: [value, next index], or null when incomplete
+function respParse(b, i) {
+  const nl = b.indexOf('\r\n', i);
+  if (nl < 0) return null;
+  const type = String.fromCharCode(b[i]);
+  const line = b.toString('utf8', i + 1, nl);
+  let j = nl + 2;
+  if (type === '+') return [line, j];
+  if (type === '-') return [new Error(`redis: ${line}`), j];
+  if (type === ':') return [Number(line), j];
+  const n = Number(line);
+  if (n < 0) return [null, j];
+  if (type === '$') return b.length < j + n + 2 ? null : [b.toString('utf8', j, j + n), j + n + 2];
+  if (type !== '*') throw new Error(`redis: unexpected reply type ${type}`);
+  const out = [];
+  for (let k = 0; k < n; k++) {
+    const r = respParse(b, j);
+    if (!r) return null;
+    out.push(r[0]);
+    j = r[1];
+  }
+  return [out, j];
+}
+// onMessage(data, t): pub/sub messages with their arrival time (performance.now())
+async function redisClient(onMessage = null) {
+  const sock = net.createConnection({ host: stackConf('redis', 'host') || '127.0.0.1', port: Number(stackConf('redis', 'port')) });
+  await new Promise((res, rej) => { sock.once('connect', res); sock.once('error', rej); });
+  const waiting = [];
+  let buf = Buffer.alloc(0);
+  sock.on('data', (d) => {
+    const t = performance.now();
+    buf = buf.length ? Buffer.concat([buf, d]) : d;
+    let i = 0;
+    for (let r; i < buf.length && (r = respParse(buf, i));) {
+      i = r[1];
+      const v = r[0];
+      if (onMessage && Array.isArray(v) && v[0] === 'message') { onMessage(v[2], t); continue; }
+      const w = waiting.shift();
+      if (w) { if (v instanceof Error) w.reject(v); else w.resolve(v); }
+    }
+    buf = buf.subarray(i);
   });
+  sock.on('error', (e) => { while (waiting.length) waiting.shift().reject(e); });
+  const cmd = (...args) => new Promise((resolve, reject) => { waiting.push({ resolve, reject }); sock.write(respEncode(args)); });
+  if (stackConf('redis', 'password')) await cmd('AUTH', stackConf('redis', 'password'));
+  if (Number(stackConf('redis', 'db') || 0)) await cmd('SELECT', stackConf('redis', 'db'));
+  return { cmd, close: () => sock.destroy() };
+}
+
+function psqlSession() {
+  const p = spawn('psql', [stackConf('database', 'conninfo'), '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const waiting = [];
+  let out = '';
+  let err = '';
+  let n = 0;
+  p.stdout.on('data', (d) => {
+    out += d;
+    for (let k; (k = out.indexOf('\n')) >= 0;) {
+      const line = out.slice(0, k);
+      out = out.slice(k + 1);
+      if (!waiting.length) continue;
+      if (line === `__kg_done_${waiting[0].id}`) waiting.shift().resolve();
+      else waiting[0].lines.push(line);
+    }
+  });
+  p.stderr.on('data', (d) => { err += d; });
+  p.on('close', (code) => { while (waiting.length) waiting.shift().reject(new Error(`psql exited (${code}): ${err.trim()}`)); });
+  p.stdin.on('error', () => {});
+  return {
+    query(sql) {
+      const id = ++n;
+      return new Promise((resolve, reject) => {
+        const w = { id, lines: [], resolve: () => resolve(w.lines), reject };
+        waiting.push(w);
+        p.stdin.write(`${sql}\n\\echo __kg_done_${id}\n`);
+      });
+    },
+    close() { p.stdin.end(); },
+  };
+}
+
+// Every event published for a batch (SUBSCRIBE kg:batch:<id>), with the time
+// it was published: the batch's real event stream, to be replayed.
+async function recordEvents(batchId) {
+  const events = [];
+  const r = await redisClient((data, t) => events.push([t, data]));
+  await r.cmd('SUBSCRIBE', `kg:batch:${batchId}`);
+  return { events, stop: () => r.close() };
+}
+
+// lib/kg_events.c's publish script, verbatim: the history and the channel
+const PUBLISH_LUA = "redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', " +
+  "'seq', ARGV[2], 'data', ARGV[1]) " +
+  "redis.call('EXPIRE', KEYS[1], ARGV[4]) " +
+  "return redis.call('PUBLISH', KEYS[2], ARGV[1])";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+// Replays the events recorded for batch `from` (recordEvents) on batch `to`,
+// a batch of as many rows that nothing generates (the worker is stopped), at
+// their recorded pace, the way the worker publishes: first the state in
+// PostgreSQL (one transaction per tick: each project as its last event of
+// the tick says, a finished one copied from `from`'s row with its quality,
+// provider and times; the batch's event_seq and at the end its status), then
+// the event into the history and the channel (PUBLISH_LUA), so the relay,
+// its snapshots and catch-ups, and the page's GET /api/batches/{id} all see
+// what they would have seen. The events the generate request published
+// itself (seq 1..G, every project QUEUED) are not replayed: the page's own
+// click publishes them for `to`, and the replay starts when seq G arrives,
+// each later event at its recorded distance from the recorded seq G.
+async function replayEvents(recorded, from, to) {
+  const ev = recorded.map(([t, d]) => [t, JSON.parse(d)]);
+  const bySeq = new Map(ev.map((e) => [e[1].seq, e]));
+  let G = 0;
+  while (bySeq.has(G + 1) && bySeq.get(G + 1)[1].type === 'project.status_changed' && bySeq.get(G + 1)[1].status === 'QUEUED') G++;
+  assert(G > 0, 'recorded stream starts with the generate request\'s QUEUED events');
+  const work = ev.filter(([, o]) => o.seq > G);
+  const tRef = bySeq.get(G)[0];
+  assert(UUID.test(from) && UUID.test(to), 'batch ids');
+  const sql = psqlSession();
+  const pub = await redisClient();
+  let t0 = 0;
+  let arrived;
+  let aborted = false;
+  const gen = new Promise((res) => { arrived = res; });
+  const sub = await redisClient((data, t) => { if (JSON.parse(data).seq === G && !t0) { t0 = t; arrived(); } });
+  await sub.cmd('SUBSCRIBE', `kg:batch:${to}`);
+  const map = new Map();
+  for (const line of await sql.query(`SELECT a.id || ' ' || b.id FROM projects a JOIN projects b ON b.row_number = a.row_number AND b.batch_id = '${to}' WHERE a.batch_id = '${from}';`)) {
+    const [a, b] = line.split(' ');
+    map.set(a, b);
+  }
+  const stats = { events: work.length, ticks: 0, maxLateMs: 0, G };
+  const done = (async () => {
+    try {
+      await gen;
+      if (aborted) return stats;
+      const seq = Number((await sql.query(`SELECT event_seq FROM batches WHERE id = '${to}';`))[0]);
+      assert(seq === G, `the generate request of the replayed batch published ${seq} events, the recorded one ${G}`);
+      for (let i = 0; i < work.length && !aborted;) {
+        const wait = t0 + (work[i][0] - tRef) - performance.now();
+        if (wait > 0) { await new Promise((r) => setTimeout(r, wait)); continue; }
+        stats.maxLateMs = Math.max(stats.maxLateMs, -wait);
+        const tick = [];
+        while (i < work.length && t0 + (work[i][0] - tRef) <= performance.now()) tick.push(work[i++][1]);
+        await replayTick(tick, sql, pub, map, to);
+        stats.ticks++;
+      }
+    } finally {
+      sub.close();
+      pub.close();
+      sql.close();
+    }
+    return stats;
+  })();
+  // the page failed: let go of the connections (else node never exits)
+  return { done, abort: () => { aborted = true; arrived(); } };
+}
+
+async function replayTick(tick, sql, pub, map, to) {
+  const last = new Map(); // project -> its last event in this tick
+  let maxSeq = 0;
+  let final = null;
+  const out = [];
+  for (const o of tick) {
+    const e = { ...o, batch_id: to, ts: new Date().toISOString() };
+    if (o.project_id) {
+      e.project_id = map.get(o.project_id);
+      assert(e.project_id && /^[A-Z]+$/.test(o.status) && Number.isInteger(o.progress), `replayable event ${JSON.stringify(o)}`);
+      last.set(o.project_id, o);
+    }
+    if (o.type === 'batch.completed') { assert(/^[A-Z]+$/.test(o.status), 'batch status'); final = o.status; }
+    maxSeq = Math.max(maxSeq, o.seq);
+    out.push(e);
+  }
+  const done = [...last.entries()].filter(([, o]) => o.status === 'COMPLETED' || o.status === 'FAILED');
+  const moving = [...last.entries()].filter(([, o]) => o.status !== 'COMPLETED' && o.status !== 'FAILED');
+  const stmts = ['BEGIN;'];
+  if (moving.length) {
+    stmts.push(`UPDATE projects b SET status = v.st, progress = v.pr, quality_score = NULL, quality = NULL, error = NULL, finished_at = NULL, ` +
+      `started_at = CASE WHEN v.st = 'GENERATING' THEN coalesce(b.started_at, now()) END ` +
+      `FROM (VALUES ${moving.map(([a, o]) => `('${map.get(a)}'::uuid, '${o.status}', ${o.progress}::smallint)`).join(', ')}) v(id, st, pr) WHERE b.id = v.id;`);
+  }
+  if (done.length) {
+    stmts.push('UPDATE projects b SET status = a.status, progress = a.progress, quality_score = a.quality_score, quality = a.quality, ' +
+      'provider = a.provider, error = a.error, attempts = a.attempts, started_at = a.started_at, finished_at = a.finished_at ' +
+      `FROM projects a, (VALUES ${done.map(([a]) => `('${map.get(a)}'::uuid, '${a}'::uuid)`).join(', ')}) v(b, a) WHERE b.id = v.b AND a.id = v.a;`);
+  }
+  stmts.push(`UPDATE batches SET event_seq = greatest(event_seq, ${maxSeq})${final ? `, status = '${final}', completed_at = now()` : ''} WHERE id = '${to}';`, 'COMMIT;');
+  await sql.query(stmts.join('\n'));
+  await Promise.all(out.map((e) => pub.cmd('EVAL', PUBLISH_LUA, '2', `kg:events:${to}`, `kg:batch:${to}`, JSON.stringify(e), String(e.seq), '1000', String(7 * 24 * 3600))));
+}
+
+// Opens a batch page instrumented (instrumentPage, a trace of the main
+// thread, the stack on its own CPUs), presses "Rozpocznij generowanie" and
+// follows the batch to batch.completed. Returns what was measured; prints it
+// under `label`.
+async function watchBatch(batchId, label) {
   const { ctx, page: s } = await newPage();
   let tracing = false;
   let pinned = false;
@@ -1035,7 +1268,7 @@ await test(`${SCALE_N} projects: the batch page stays fluid from opening to batc
     pinned = await splitCpus(true);
     await browser.startTracing(s, { categories: ['toplevel', 'blink.user_timing', ...(process.env.E2E_SAVE_TRACE ? ['devtools.timeline', 'v8.execute'] : [])] });
     tracing = true;
-    const open = await s.evaluate((id) => { performance.mark('e2e:open'); const t = performance.now(); location.hash = `#/batches/${id}`; return t; }, b.id);
+    const open = await s.evaluate((id) => { performance.mark('e2e:open'); const t = performance.now(); location.hash = `#/batches/${id}`; return t; }, batchId);
     await s.waitForFunction(() => performance.getEntriesByName('kg:batch:rendered').length > 0, null, { timeout: 60000, polling: 200 });
     assert(await s.$$eval('#projects tbody tr', (r) => r.length) === SCALE_N, `${SCALE_N} rows`);
     await s.waitForFunction(() => document.body.dataset.live === 'sse', null, { timeout: 30000 });
@@ -1048,21 +1281,20 @@ await test(`${SCALE_N} projects: the batch page stays fluid from opening to batc
     await s.evaluate(() => performance.mark('e2e:gc'));
     const h0 = await heap(cdp);
     await s.evaluate(() => performance.mark('e2e:gc-end'));
-    await shot(s, 'scale-open', { fullPage: false });
-    t0 = Date.now();
+    await shot(s, `scale-${label}-open`, { fullPage: false });
+    const t0 = Date.now();
     await s.click('#start');
     await s.waitForFunction(() => window.__perf.done > 0, null, { timeout: Number(process.env.E2E_SCALE_TIMEOUT || 300000), polling: 1000 });
     const genMs = Date.now() - t0;
     await s.waitForFunction((n) => document.getElementById('overall-text').textContent.startsWith(`100% · Gotowe: ${n} z ${n}`), SCALE_N, { timeout: 30000, polling: 500 });
-    const rowsDone = await s.$$eval('#projects tbody tr', (r) => r.filter((x) => x.dataset.status === 'COMPLETED').length);
-    assert(rowsDone === SCALE_N, `all ${SCALE_N} rows COMPLETED (${rowsDone})`);
     await new Promise((r) => setTimeout(r, 1500)); // the final refresh
+    const rowsDone = await s.$$eval('#projects tbody tr', (r) => r.filter((x) => x.dataset.status === 'COMPLETED').length);
     const traceBuf = await browser.stopTracing();
-    if (process.env.E2E_SAVE_TRACE) fs.writeFileSync(path.join(ART, 'scale-trace.json'), traceBuf);
-    const traced = mainTasks(traceBuf, 'e2e:open', 'e2e:done');
     tracing = false;
+    if (process.env.E2E_SAVE_TRACE) fs.writeFileSync(path.join(ART, `scale-${label}-trace.json`), traceBuf);
+    const traced = mainTasks(traceBuf, 'e2e:open', 'e2e:done');
     const h1 = await heap(cdp);
-    await shot(s, 'scale-completed', { fullPage: false });
+    await shot(s, `scale-${label}-completed`, { fullPage: false });
     const m = await s.evaluate((openT) => {
       const p = window.__perf;
       const frames = [...p.frames.slice(0, p.nf)].filter((t) => t >= openT && t <= p.done);
@@ -1073,41 +1305,145 @@ await test(`${SCALE_N} projects: the batch page stays fluid from opening to batc
         lt: p.lt.filter(([t, d]) => t + d >= openT && t <= p.done).map(([, d]) => d),
         gaps: frames.slice(1).map((t, i) => t - frames[i]),
         sumGaps: [...sums, p.done].map((t, i, a) => t - (i ? a[i - 1] : first)),
-        events: p.ne, bytes: p.bytes, runMs: p.done - first,
+        events: p.ne, bytes: p.bytes,
       };
     }, open);
     const wallSum = traced.wall.reduce((a, x) => a + x, 0);
     const cpuSum = traced.cpu.reduce((a, x) => a + x, 0);
-    const starved = cpuSum ? wallSum / cpuSum : 1;
-    const renderWall = rendered.mark - rendered.dataEnd;
-    // CPU from setting the hash (request, parse, every row) to the last row
-    const renderCpu = traced.cpuBetween(traced.marks['e2e:open'] || 0, traced.marks['kg:batch:rendered'] || 0);
-    console.log(`#   generation of ${SCALE_N} projects: ${genMs} ms; ${m.events} events, ${(m.bytes / 1024).toFixed(0)} KiB of event data`);
-    console.log(`#   first full render: data → ${SCALE_N} rows ${renderWall.toFixed(0)} ms wall; open → rows ${(rendered.mark - open).toFixed(0)} ms wall, ${renderCpu.toFixed(0)} ms CPU`);
-    console.log(`#   main-thread tasks, CPU time: ${dist(traced.cpu)}`);
-    console.log(`#   main-thread tasks, wall clock: ${dist(traced.wall)} (starvation factor ${starved.toFixed(1)}: wall/CPU)`);
-    console.log(`#   Long Tasks API (wall clock, > 50 ms): ${dist(m.lt)}`);
-    console.log(`#   frame gaps: ${dist(m.gaps)}; summary update gaps while running: ${dist(m.sumGaps)}`);
-    console.log(`#   heap ${(h0.heap / 1e6).toFixed(2)} → ${(h1.heap / 1e6).toFixed(2)} MB, DOM nodes ${h0.nodes} → ${h1.nodes}, listeners ${h0.listeners} → ${h1.listeners}`);
-    const maxCpu = Math.max(0, ...traced.cpu);
-    assert(maxCpu <= 100, `no main-thread task above 100 ms of CPU (max ${maxCpu.toFixed(0)} ms)`);
-    assert(renderCpu <= 500, `first full render within 500 ms of CPU (${renderCpu.toFixed(0)} ms)`);
-    assert(h1.heap <= h0.heap * 1.25 + 2e6, `heap does not grow with the events (${h0.heap} → ${h1.heap})`);
-    assert(h1.nodes <= h0.nodes * 1.1 + 500, `DOM nodes do not grow with the events (${h0.nodes} → ${h1.nodes})`);
-    console.log(`#   CPUs: ${pinned ? `the stack on CPU ${allowedCpus().slice(1).join(',')}, CPU ${allowedCpus()[0]} left to Chromium` : 'shared (not split)'}`);
-    if (ASSERT_WALL && pinned && starved < STARVED) {
-      const maxWall = Math.max(0, ...traced.wall);
-      assert(maxWall <= 100, `no main-thread task above 100 ms wall clock (max ${maxWall.toFixed(0)} ms)`);
-      assert(renderWall <= 500, `first full render within 500 ms (${renderWall.toFixed(0)} ms)`);
-      const maxGap = Math.max(0, ...m.sumGaps);
-      assert(maxGap <= 1000, `summary updated at least once a second while events arrive (max gap ${maxGap.toFixed(0)} ms)`);
-    } else {
-      console.log(`#   note: ${!pinned ? 'the CPUs were not split' : !ASSERT_WALL ? 'without E2E_WALL=1' : `the renderer was starved of CPU (×${starved.toFixed(1)})`}: the wall-clock limits are reported above, not asserted`);
-    }
+    const r = {
+      label, genMs, rowsDone, h0, h1, pinned, ...m,
+      starved: cpuSum ? wallSum / cpuSum : 1,
+      renderWall: rendered.mark - rendered.dataEnd,
+      // CPU from setting the hash (request, parse, every row) to the last row
+      renderCpu: traced.cpuBetween(traced.marks['e2e:open'] || 0, traced.marks['kg:batch:rendered'] || 0),
+      maxCpu: Math.max(0, ...traced.cpu),
+      maxWall: Math.max(0, ...traced.wall),
+      wall: traced.wall,
+      cpu: traced.cpu,
+      maxSumGap: Math.max(0, ...m.sumGaps),
+      cpus: cpusLine(pinned),
+    };
+    console.log(`#   [${label}] ${SCALE_N} projects to batch.completed in ${genMs} ms; ${m.events} events, ${(m.bytes / 1024).toFixed(0)} KiB of event data`);
+    console.log(`#   [${label}] first full render: data → ${SCALE_N} rows ${r.renderWall.toFixed(0)} ms wall; open → rows ${(rendered.mark - open).toFixed(0)} ms wall, ${r.renderCpu.toFixed(0)} ms CPU`);
+    console.log(`#   [${label}] main-thread tasks, CPU time: ${dist(traced.cpu)}`);
+    console.log(`#   [${label}] main-thread tasks, wall clock: ${dist(traced.wall)} (starvation factor ${r.starved.toFixed(2)}: wall/CPU); longest (wall/CPU): ${traced.top}`);
+    console.log(`#   [${label}] Long Tasks API (wall clock, > 50 ms): ${dist(m.lt)}`);
+    console.log(`#   [${label}] frame gaps: ${dist(m.gaps)}; summary update gaps while running: ${dist(m.sumGaps)}`);
+    console.log(`#   [${label}] heap ${(h0.heap / 1e6).toFixed(2)} → ${(h1.heap / 1e6).toFixed(2)} MB, DOM nodes ${h0.nodes} → ${h1.nodes}, listeners ${h0.listeners} → ${h1.listeners}`);
+    console.log(`#   [${label}] CPUs: ${r.cpus}`);
+    return r;
   } finally {
     if (pinned) await splitCpus(false);
     if (tracing) await browser.stopTracing().catch(() => {});
     await ctx.close();
+  }
+}
+
+// what is the page's own however the machine is loaded: CPU time of its tasks, memory
+function assertCpuLimits(r) {
+  assert(r.rowsDone === SCALE_N, `[${r.label}] all ${SCALE_N} rows COMPLETED (${r.rowsDone})`);
+  assert(r.maxCpu <= 100, `[${r.label}] no main-thread task above 100 ms of CPU (max ${r.maxCpu.toFixed(0)} ms)`);
+  assert(r.renderCpu <= 500, `[${r.label}] first full render within 500 ms of CPU (${r.renderCpu.toFixed(0)} ms)`);
+  assert(r.h1.heap <= r.h0.heap * 1.25 + 2e6, `[${r.label}] heap does not grow with the events (${r.h0.heap} → ${r.h1.heap})`);
+  assert(r.h1.nodes <= r.h0.nodes * 1.1 + 500, `[${r.label}] DOM nodes do not grow with the events (${r.h0.nodes} → ${r.h1.nodes})`);
+}
+// What a user on this machine would feel: wall clock. Each miss says
+// whether the machine may be to blame — the page's own CPU time for it was
+// within the limit divided by E2E_STARVED (a 30 ms task that took 120 ms
+// waited for a CPU) — or not (then it is the page's, and no rerun helps).
+function overWall(wall, cpu, limit, what) {
+  const over = wall.map((w, i) => [w, cpu[i]]).filter(([w]) => w > limit);
+  if (!over.length) return [];
+  const [w, c] = over.sort((a, b) => b[0] - a[0])[0];
+  return [{ msg: `${what} took ${w.toFixed(0)} ms wall clock, ${c.toFixed(0)} ms CPU (limit ${limit})`, machine: over.every(([, x]) => x <= limit / STARVED) }];
+}
+function wallFailures(r) {
+  const f = overWall(r.wall, r.cpu, 100, 'a main-thread task');
+  if (r.renderWall > 500) f.push({ msg: `first full render ${r.renderWall.toFixed(0)} ms wall clock, ${r.renderCpu.toFixed(0)} ms CPU (limit 500)`, machine: r.renderCpu <= 500 / STARVED });
+  if (r.maxSumGap > 1000) f.push({ msg: `summary not updated for ${r.maxSumGap.toFixed(0)} ms while events arrived (limit 1000)`, machine: r.starved >= STARVED });
+  return f;
+}
+
+// The limits of issue 20 for a batch page with SCALE_N projects, in two runs.
+//
+// 1. Generation: the batch is generated for real (the worker restarted for
+//    speed: offline provider without delay, concurrency 20, niced) while
+//    the page follows it, and every event the batch publishes is recorded
+//    with its time. Asserted: the CPU-time limits (no task above 100 ms, first
+//    render 500 ms, heap and DOM do not grow). The wall clock is printed only:
+//    here the stack that generates (worker, PostgreSQL, relay; ASan-built in
+//    make test) shares the 2 cores with Chromium, which a user's browser
+//    never does.
+// 2. Replay: the worker stopped, a second batch of SCALE_N rows is opened in
+//    a fresh page and "Rozpocznij generowanie" pressed (the real generate
+//    request); then the recorded events are replayed for it at their recorded
+//    pace through the real path — PostgreSQL updated as the worker would,
+//    the events through Redis (history + PUBLISH), the SSE relay and lighttpd
+//    — so the page gets the same stream and its GET /api/batches/{id}
+//    answers agree with it, while nothing generates. Asserted: the same CPU
+//    limits and the wall-clock ones: no main-thread task above 100 ms, first
+//    full render (data → every row) within 500 ms, summary line and progress
+//    bar updated at least once a second while events arrive. A miss the
+//    machine may be to blame for (the page's own CPU time for it within the
+//    limit / E2E_STARVED, default 1.5; for the summary: wall/CPU of all its
+//    tasks ≥ E2E_STARVED) runs the replay again on a new batch, up to
+//    E2E_WALL_TRIES (default 3) runs in all; any other miss, or one in the
+//    last run, fails.
+// E2E_WALL=0 reports the wall clock without asserting it. Through the
+// shared host (E2E_SHARED) there is no replay (another database and Redis):
+// only run 1, 300 projects (a process per request, polling: 300 took 71 s).
+const SCALE_N = Number(process.env.E2E_SCALE_N || (process.env.E2E_SHARED ? 300 : 1000));
+const STARVED = Number(process.env.E2E_STARVED || 1.5);
+const ASSERT_WALL = process.env.E2E_WALL !== '0';
+const WALL_TRIES = Math.max(1, Number(process.env.E2E_WALL_TRIES || 3));
+await test(`scale: ${SCALE_N} projects: the batch page stays fluid from opening to batch.completed (generated, then its events replayed)`, async () => {
+  const token = await nodeLogin(BASE);
+  const replay = !process.env.E2E_SHARED && !!STACK;
+  let t0 = Date.now();
+  const a = await uploadBatch(token, goodRows(`${uniq}k`, SCALE_N), `E2E ${SCALE_N} ${uniq}`);
+  console.log(`#   upload of ${SCALE_N} rows: ${Date.now() - t0} ms`);
+  const rows = goodRows(`${uniq}r`, SCALE_N);
+  let b = replay ? await uploadBatch(token, rows, `E2E ${SCALE_N} replay ${uniq}`) : null;
+  await restartWorker({
+    KARTOGRAF_AI_OFFLINE_DELAY_MS: process.env.E2E_SCALE_DELAY_MS || '0',
+    KARTOGRAF_WORKER_CONCURRENCY: process.env.E2E_SCALE_CONCURRENCY || '20',
+    KARTOGRAF_WORKER_GLOBAL_LIMIT: process.env.E2E_SCALE_CONCURRENCY || '20',
+    KARTOGRAF_WORKER_USER_CONCURRENCY: process.env.E2E_SCALE_CONCURRENCY || '20',
+  });
+  let rec = null;
+  try {
+    rec = replay ? await recordEvents(a.id) : null;
+    const gen = await watchBatch(a.id, 'generation');
+    if (rec) rec.stop();
+    assertCpuLimits(gen);
+    if (!replay) {
+      console.log(`#   note: no replay through the shared host: the wall-clock figures above are reported, not asserted`);
+      return;
+    }
+    console.log(`#   recorded ${rec.events.length} events of the generation`);
+    await execFileP(KGSTACK, ['stop', STACK, 'worker']);
+    for (let run = 1; ; run++) {
+      const rp = await replayEvents(rec.events, a.id, b.id);
+      const rpDone = rp.done.catch((e) => e);
+      const r = await watchBatch(b.id, `replay ${run}`).catch(async (e) => { rp.abort(); await rpDone; throw e; });
+      const st = await rpDone;
+      if (st instanceof Error) throw st;
+      console.log(`#   [replay ${run}] ${st.events} events replayed after the generate request's ${st.G}, in ${st.ticks} transactions; the latest ${st.maxLateMs.toFixed(0)} ms behind its recorded time`);
+      assertCpuLimits(r);
+      const f = wallFailures(r);
+      if (!f.length) {
+        console.log(`#   [replay ${run}] wall-clock limits met (max task ${r.maxWall.toFixed(0)} ms, render ${r.renderWall.toFixed(0)} ms, summary gap ${r.maxSumGap.toFixed(0)} ms, starvation ${r.starved.toFixed(2)})`);
+        break;
+      }
+      const msg = f.map((x) => x.msg).join('; ');
+      if (!ASSERT_WALL) { console.log(`#   note: E2E_WALL=0: wall clock not asserted (${msg})`); break; }
+      const machine = f.every((x) => x.machine);
+      assert(machine && run < WALL_TRIES, `[replay ${run}] ${msg} (starvation ${r.starved.toFixed(2)}; ${machine ? `the last of ${WALL_TRIES} runs` : 'the page\'s own: its CPU time alone is over the limit / E2E_STARVED'})`);
+      console.log(`#   [replay ${run}] ${msg}: the page's CPU time was within the limit / ${STARVED}, so the machine kept it waiting: once more on a new batch`);
+      b = await uploadBatch(token, rows, `E2E ${SCALE_N} replay ${run + 1} ${uniq}`);
+    }
+  } finally {
+    if (rec) rec.stop();
     await restartWorker(null);
   }
 });
@@ -1173,9 +1509,20 @@ await test('batches list with 500 batches paginates (server-side limit/offset, p
 });
 
 // Typing in a card whose 8 sections hold 20,000 characters each (the most a
-// section takes): every keystroke's Event Timing duration (input delay +
-// handlers + the next paint) and the CPU time of every main-thread task.
-await test('editor with 8 sections × 20,000 characters: typing stays within 50 ms per keystroke', async () => {
+// section takes), 41 keystrokes 40 ms apart, with the stack on its own CPUs
+// (splitCpus). Measured: every main-thread task (Chromium trace: wall clock
+// and CPU time) and every keystroke's Event Timing (input delay + handlers
+// + until the next frame is presented). Asserted, the issue's "long-task
+// measure": no task above 50 ms of CPU and none above 50 ms of wall clock
+// while typing. The Event Timing durations are printed (the worst with
+// their parts); they are not asserted: the part after the handlers waits
+// for the frame to be presented, which headless Chromium's software
+// compositor (its GPU and browser processes) does outside the page's main
+// thread: the first keystroke of a section (it turns dirty) waits
+// 160-270 ms for its frame while no task of the page takes 50 ms. A miss of
+// a task whose CPU time was within 50 / E2E_STARVED is typed again, up to
+// E2E_WALL_TRIES runs, as in the scale test.
+await test('typing: editor with 8 sections × 20,000 characters stays within 50 ms per keystroke', async () => {
   const token = await nodeLogin(BASE);
   const pid = await completedProject(token, `${uniq}big`);
   const cur = await apiCall(BASE, 'GET', `/api/projects/${pid}`, { token });
@@ -1184,52 +1531,77 @@ await test('editor with 8 sections × 20,000 characters: typing stays within 50 
   const sections = Object.fromEntries(cur.data.sections.map((x, i) => [x.key, { body: long(i + 1) }]));
   const r = await apiCall(BASE, 'PATCH', `/api/projects/${pid}`, { token, json: { version: cur.data.version, sections } });
   assert(r.status === 200, `PATCH 8 × 20,000 characters: ${r.status} ${r.text.slice(0, 200)}`);
+  const text = 'Dodatkowe zdanie o rezultatach projektu. ';
+  const ta = '#sec-activities textarea';
   const { ctx, page: e } = await newPage();
   let tracing = false;
   let pinned = false;
   try {
     await e.addInitScript(() => {
       window.__keys = [];
-      new PerformanceObserver((l) => { for (const x of l.getEntries()) window.__keys.push([x.name, x.duration, x.processingEnd - x.processingStart]); })
-        .observe({ type: 'event', durationThreshold: 16, buffered: true });
+      new PerformanceObserver((l) => {
+        for (const x of l.getEntries()) {
+          window.__keys.push({ name: x.name, dur: x.duration, delay: x.processingStart - x.startTime, handlers: x.processingEnd - x.processingStart,
+            after: x.startTime + x.duration - x.processingEnd, t: x.startTime });
+        }
+      }).observe({ type: 'event', durationThreshold: 16, buffered: true });
     });
     await login(e, BASE);
     await e.goto(`${BASE}/#/projects/${pid}`);
     await e.waitForFunction(() => document.querySelectorAll('article.section textarea').length === 8 &&
       [...document.querySelectorAll('article.section textarea')].every((t) => t.value.length === 20000));
-    const ta = '#sec-activities textarea';
     await e.click(ta);
-    await e.evaluate((sel) => { const t = document.querySelector(sel); t.setSelectionRange(10000, 10000); }, ta);
-    pinned = await splitCpus(true);
-    await browser.startTracing(e, { categories: ['toplevel', 'blink.user_timing'] });
-    tracing = true;
-    await e.evaluate(() => { window.__keys = []; performance.mark('e2e:typing'); });
-    const text = 'Dodatkowe zdanie o rezultatach projektu. ';
-    await e.keyboard.type(text, { delay: 40 });
-    await e.waitForTimeout(500);
-    await e.evaluate(() => performance.mark('e2e:typed'));
-    const traced = mainTasks(await browser.stopTracing(), 'e2e:typing', 'e2e:typed');
-    tracing = false;
-    const val = await e.inputValue(ta);
-    assert(val.length === 20000 + text.length && val.slice(10000, 10000 + text.length) === text, 'the text arrived where typed');
-    await e.waitForSelector('#sec-activities.dirty');
-    const keys = await e.evaluate(() => window.__keys.filter(([n]) => /^key|^input|^beforeinput|^keypress/.test(n)));
-    const wallSum = traced.wall.reduce((a, x) => a + x, 0);
-    const cpuSum = traced.cpu.reduce((a, x) => a + x, 0);
-    const starved = cpuSum ? wallSum / cpuSum : 1;
-    console.log(`#   ${text.length} keystrokes; main-thread tasks CPU: ${dist(traced.cpu)}`);
-    console.log(`#   wall clock: ${dist(traced.wall)} (starvation factor ${starved.toFixed(1)})`);
-    console.log(`#   Event Timing ≥ 16 ms (key/input events): ${dist(keys.map((k) => k[1]))}; handlers ${dist(keys.map((k) => k[2]))}`);
-    await shot(e, 'editor-big', { fullPage: false });
-    const maxCpu = Math.max(0, ...traced.cpu);
-    assert(maxCpu <= 50, `no task above 50 ms of CPU while typing (max ${maxCpu.toFixed(0)} ms)`);
-    console.log(`#   CPUs: ${pinned ? `the stack on CPU ${allowedCpus().slice(1).join(',')}, CPU ${allowedCpus()[0]} left to Chromium` : 'shared (not split)'}`);
-    if (ASSERT_WALL && pinned && starved < STARVED) {
-      const maxKey = Math.max(0, ...keys.map((k) => k[1]));
-      assert(maxKey <= 50, `every keystroke painted within 50 ms (max ${maxKey.toFixed(0)} ms)`);
-    } else {
-      console.log(`#   note: ${!pinned ? 'the CPUs were not split' : !ASSERT_WALL ? 'without E2E_WALL=1' : `the renderer was starved of CPU (×${starved.toFixed(1)})`}: the wall-clock limit is reported, not asserted`);
+    let at = 10000;
+    for (let run = 1; ; run++) {
+      await e.evaluate(([sel, pos]) => { const t = document.querySelector(sel); t.setSelectionRange(pos, pos); }, [ta, at]);
+      // where a user's click puts the caret it is in view: setSelectionRange
+      // does not scroll, so without this the first keystroke scrolled the
+      // textarea to the caret and waited ~200-270 ms for the new part of the
+      // text to be drawn (to the frame, off the main thread)
+      await e.keyboard.press('ArrowRight');
+      await e.keyboard.press('ArrowLeft');
+      await e.waitForTimeout(300);
+      pinned = await splitCpus(true);
+      await browser.startTracing(e, { categories: ['toplevel', 'blink.user_timing'] });
+      tracing = true;
+      await e.evaluate(() => { window.__keys = []; performance.mark('e2e:typing'); });
+      await e.keyboard.type(text, { delay: 40 });
+      await e.waitForTimeout(500);
+      await e.evaluate(() => performance.mark('e2e:typed'));
+      const traced = mainTasks(await browser.stopTracing(), 'e2e:typing', 'e2e:typed');
+      tracing = false;
+      const cpus = cpusLine(pinned);
+      if (pinned) { await splitCpus(false); pinned = false; }
+      const val = await e.inputValue(ta);
+      assert(val.length === 20000 + run * text.length && val.slice(at, at + text.length) === text, 'the text arrived where typed');
+      at += text.length;
+      await e.waitForSelector('#sec-activities.dirty');
+      const keys = (await e.evaluate(() => window.__keys)).filter((k) => /^key|^input|^beforeinput|^keypress/.test(k.name));
+      const wallSum = traced.wall.reduce((a, x) => a + x, 0);
+      const cpuSum = traced.cpu.reduce((a, x) => a + x, 0);
+      const starved = cpuSum ? wallSum / cpuSum : 1;
+      const maxCpu = Math.max(0, ...traced.cpu);
+      const maxWall = Math.max(0, ...traced.wall);
+      const downs = keys.filter((k) => k.name === 'keydown').map((k) => k.t);
+      const nth = (k) => downs.filter((t) => t <= k.t).length;
+      const worst = [...keys].sort((a, b) => b.dur - a.dur).slice(0, 3)
+        .map((k) => `${k.name} of keystroke ${nth(k)} ${k.dur.toFixed(0)} ms (input delay ${k.delay.toFixed(0)}, handlers ${k.handlers.toFixed(0)}, to the frame ${k.after.toFixed(0)})`);
+      console.log(`#   [typing ${run}] ${text.length} keystrokes; main-thread tasks CPU: ${dist(traced.cpu)}`);
+      console.log(`#   [typing ${run}] wall clock: ${dist(traced.wall)} (starvation factor ${starved.toFixed(2)}); longest (wall/CPU): ${traced.top}`);
+      console.log(`#   [typing ${run}] Event Timing ≥ 16 ms (key/input events): ${dist(keys.map((k) => k.dur))}; handlers ${dist(keys.map((k) => k.handlers))}`);
+      if (worst.length) console.log(`#   [typing ${run}] slowest: ${worst.join('; ')}`);
+      console.log(`#   [typing ${run}] CPUs: ${cpus}`);
+      assert(maxCpu <= 50, `[typing ${run}] no task above 50 ms of CPU while typing (max ${maxCpu.toFixed(0)} ms)`);
+      if (maxWall <= 50) {
+        console.log(`#   [typing ${run}] wall-clock limit met (max task ${maxWall.toFixed(0)} ms)`);
+        break;
+      }
+      const [f] = overWall(traced.wall, traced.cpu, 50, 'a main-thread task while typing');
+      if (!ASSERT_WALL) { console.log(`#   note: E2E_WALL=0: wall clock not asserted (${f.msg})`); break; }
+      assert(f.machine && run < WALL_TRIES, `[typing ${run}] ${f.msg} (starvation ${starved.toFixed(2)}; ${f.machine ? `the last of ${WALL_TRIES} runs` : 'the page\'s own: its CPU time alone is over the limit / E2E_STARVED'})`);
+      console.log(`#   [typing ${run}] ${f.msg}: the page's CPU time was within the limit / ${STARVED}, so the machine kept it waiting: once more`);
     }
+    await shot(e, 'editor-big', { fullPage: false });
   } finally {
     if (pinned) await splitCpus(false);
     if (tracing) await browser.stopTracing().catch(() => {});

@@ -105,15 +105,58 @@ PASSWORD="e2e-$(openssl rand -hex 12)"
 printf '%s\n' "$PASSWORD" | "${ADMIN_RUN[@]}" "$ADMIN" adduser "$EMAIL" --name "Test E2E" >/dev/null 2>&1 ||
     fail_setup "kartograf-admin adduser failed"
 
+# The scale and typing tests confine the stack's processes to all CPUs but
+# the first while they measure the page (taskset), and the scale test stops
+# the worker or restarts it with test settings; run.mjs puts both back, but
+# not when it is killed (E2E_TIMEOUT, Ctrl-C). Then this does, on every exit:
+# every process of the stack (STATE/run/*.pid and their descendants) may use
+# every CPU again, and a worker that ran before the suite runs again with the
+# stack's own settings.
+pid_of() { local p; p=$(head -n1 "$1" 2>/dev/null) && [[ "$p" =~ ^[0-9]+$ ]] && kill -0 "$p" 2>/dev/null && echo "$p"; }
+WORKER_BEFORE=""; [[ -z "$SMODE" ]] && WORKER_BEFORE=$(pid_of "$STATE/run/worker.pid" || true)
+E2E_RUN_ID="$$-$(date +%s%N)"
+restore_stack() {
+    local cpus roots="" f p left=""
+    # what this run started and a killed run left behind (node, Chromium,
+    # whose session runs at a raised priority while measured, psql): it
+    # carries E2E_RUN_ID in its environment
+    for p in $(pgrep -d ' ' -f 'chrom|psql|run\.mjs' || true); do
+        tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | grep -qx "E2E_RUN_ID=$E2E_RUN_ID" && left+=" $p"
+    done
+    if [[ -n "$left" ]]; then
+        kill $left 2>/dev/null || true; sleep 1; kill -9 $left 2>/dev/null || true
+    fi
+    [[ -z "$SMODE" ]] || return 0
+    cpus=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)
+    for f in "$STATE"/run/*.pid "$STATE"/run/*.pid.kg; do
+        [[ -f "$f" ]] && p=$(pid_of "$f") && roots+=" $p"
+    done
+    [[ -n "$roots" && -n "$cpus" ]] || return 0
+    ps -e -o pid=,ppid= | awk -v roots="$roots" '
+        { kids[$2] = kids[$2] " " $1 }
+        END { n = split(roots, q, " "); for (i = 1; i <= n; i++) seen[q[i]] = 1
+              while (n) { p = q[n--]; print p; m = split(kids[p], k, " ")
+                          for (j = 1; j <= m; j++) if (!seen[k[j]]++) q[++n] = k[j] } }' |
+        while read -r p; do taskset -a -p -c "$cpus" "$p" >/dev/null 2>&1 || true; done
+    if [[ -n "$WORKER_BEFORE" ]] && { (( ${1:-0} == 124 || ${1:-0} == 137 )) || ! pid_of "$STATE/run/worker.pid" >/dev/null; }; then
+        echo "# restarting the stack's worker (the suite stopped it or left its test settings)"
+        env $(env | sed -n 's/^\(KARTOGRAF_[A-Z0-9_]*\)=.*/-u \1/p') BUILD="$BUILD" "$ROOT/scripts/kgstack" stop "$STATE" worker >/dev/null 2>&1 || true
+        env $(env | sed -n 's/^\(KARTOGRAF_[A-Z0-9_]*\)=.*/-u \1/p') BUILD="$BUILD" "$ROOT/scripts/kgstack" start "$STATE" worker >/dev/null 2>&1 ||
+            echo "# could not restart the worker (scripts/kgstack start $STATE worker)"
+    fi
+}
+trap 'restore_stack 130; exit 130' INT TERM
+
 WHERE=lighttpd; [[ -n "$SMODE" ]] && WHERE="shared-host $SMODE site"
 echo "# e2e: $WHERE $BASE${APACHE:+, apache $APACHE}; artifacts in $ART"
 rc=0
-(cd "$HERE" && E2E_BASE="$BASE" E2E_APACHE="$APACHE" E2E_EMAIL="$EMAIL" E2E_PASSWORD="$PASSWORD" \
+(cd "$HERE" && E2E_RUN_ID="$E2E_RUN_ID" E2E_BASE="$BASE" E2E_APACHE="$APACHE" E2E_EMAIL="$EMAIL" E2E_PASSWORD="$PASSWORD" \
     E2E_ARTIFACTS="$ART" E2E_STATE="$STATE" E2E_KGSTACK="$ROOT/scripts/kgstack" BUILD="$BUILD" timeout -k 10 "${E2E_TIMEOUT:-$DEFAULT_TIMEOUT}" node run.mjs) || rc=$?
 if ((rc == 124 || rc == 137)); then
     echo "not ok - e2e suite timed out"
     echo "e2e: 0 passed, 1 failed"
 fi
+restore_stack "$rc"
 # the user's batches are removed with the user
 "${ADMIN_RUN[@]}" "$ADMIN" deluser "$EMAIL" >/dev/null 2>&1 || true
 exit "$rc"
