@@ -69,6 +69,9 @@ job_free(struct wk_job *j)
 		kg_loop_timer_cancel(j->w->loop, j->timer);
 	if (j->q->free_job)
 		j->q->free_job(j);
+	if (j->call_log)	/* no step of the job got through */
+		kg_ai_log_write(j->t.batch_id, j->t.project_id, j->call_log);
+	free(j->call_log);
 	free(j->task);
 	free(j);
 }
