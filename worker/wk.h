@@ -200,6 +200,10 @@ struct wk {
 	int64_t slot_ms_used, slot_ms_offered, slot_clock;
 	/* housekeeping clocks (ms, monotonic) */
 	int64_t next_heartbeat, next_reap, next_reconcile;
+	/* The export queue's wake-up (kg_queue_subscribe), watched by the
+	 * loop: a busy worker takes an export at once. */
+	redisContext *wake;
+	int64_t next_wake_try;
 };
 
 /* wk_task.c: the job list and the take loop. */

@@ -221,6 +221,46 @@ publish_slots(struct wk *w, long long lease)
 	freeReplyObject(r);
 }
 
+static void
+unsubscribe(struct wk *w)
+{
+	if (!w->wake)
+		return;
+	kg_loop_unwatch(w->loop, w->wake->fd);
+	redisFree(w->wake);
+	w->wake = NULL;
+}
+
+/* A push to the export queue: the loop's turn ends, the next take
+ * finds it (the queue is taken from first). */
+static void
+woken(void *arg)
+{
+	struct wk *w = arg;
+
+	if (kg_queue_woken(w->wake) < 0) {
+		KG_INFO("export wake-up connection lost; reconnecting");
+		unsubscribe(w);
+	}
+}
+
+/* The export queue's wake-up, (re)connected at most once a second. */
+static void
+subscribe(struct wk *w, int64_t now)
+{
+	struct kg_err err = {0};
+
+	if (w->wake || now < w->next_wake_try || w->stopping)
+		return;
+	w->next_wake_try = now + 1000;
+	w->wake = kg_queue_subscribe(wk_export_queue.queue, &err);
+	if (w->wake &&
+	    kg_loop_watch(w->loop, w->wake->fd, woken, w, &err) < 0) {
+		redisFree(w->wake);
+		w->wake = NULL;
+	}
+}
+
 void
 wk_house(struct wk *w)
 {
@@ -251,11 +291,13 @@ wk_house(struct wk *w)
 		prune_exports(w);
 		next_prune = now + 3600 * 1000;
 	}
+	subscribe(w, now);
 }
 
 void
 wk_house_free(struct wk *w)
 {
+	unsubscribe(w);
 	for (int i = 0; i < WK_NQUEUES; i++)
 		free_suspects(&w->qs[i]);
 }
