@@ -11,15 +11,23 @@
 -- PL/pgSQL takes a new snapshot for every statement under READ COMMITTED,
 -- exactly as separate statements of one transaction did — in one call.
 
+-- (PL/pgSQL throughout: it keeps its statements' plans for the session,
+-- where an SQL-language function called like these is planned anew on
+-- every call.)
+
 -- The cost cap of a batch: NULL while calls may be made, else why not.
 -- The one definition (kg_ai_cost_cap_reached() and the steps below).
 CREATE FUNCTION kg_ai_cap(p_batch uuid) RETURNS text
-LANGUAGE sql STABLE AS $$
-    SELECT format('cost cap reached: the batch has spent %s of its cap of %s; '
-                  'no further AI calls are made', s.spent, b.cost_cap)
-    FROM batches b, LATERAL (SELECT coalesce(sum(c.cost), 0) AS spent
-                             FROM ai_calls c WHERE c.batch_id = b.id) s
-    WHERE b.id = p_batch AND b.cost_cap IS NOT NULL AND s.spent >= b.cost_cap
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT format('cost cap reached: the batch has spent %s of its '
+                          'cap of %s; no further AI calls are made',
+                          s.spent, b.cost_cap)
+        FROM batches b, LATERAL (SELECT coalesce(sum(c.cost), 0) AS spent
+                                 FROM ai_calls c WHERE c.batch_id = b.id) s
+        WHERE b.id = p_batch AND b.cost_cap IS NOT NULL
+        AND s.spent >= b.cost_cap);
+END
 $$;
 
 -- One ai_calls row (p_call: provider, model, stage, attempt, tokens_in,
@@ -27,7 +35,8 @@ $$;
 -- card was deleted while it ran is recorded unlinked (batch and project
 -- NULL, 005_batch_lifecycle.sql): the money was spent.
 CREATE FUNCTION kg_ai_log(p_batch uuid, p_project uuid, p_call jsonb)
-RETURNS void LANGUAGE sql AS $$
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
     INSERT INTO ai_calls (batch_id, project_id, provider, model, stage,
         attempt, tokens_in, tokens_out, cost, latency_ms, outcome, error,
         fallback)
@@ -38,7 +47,8 @@ RETURNS void LANGUAGE sql AS $$
         attempt smallint, tokens_in integer, tokens_out integer,
         cost numeric, latency_ms integer, outcome text, error text,
         fallback boolean)
-    LEFT JOIN projects p ON p.id = p_project AND p.batch_id = p_batch
+    LEFT JOIN projects p ON p.id = p_project AND p.batch_id = p_batch;
+END
 $$;
 
 -- The claim of a project for a generation job (worker/wk_claim.c):
