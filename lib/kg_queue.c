@@ -335,17 +335,28 @@ kg_queue_push(const char *q, const char *task, struct kg_err *err)
 }
 
 redisContext *
-kg_queue_subscribe(const char *q, struct kg_err *err)
+kg_queue_subscribe(const char *const *qs, size_t n, struct kg_err *err)
 {
 	redisContext *c = kg_redis_connect(err);
-	redisReply *r;
-	int ok;
+	char channels[KG_QUEUE_MAX_SUBSCRIBE][64];
+	const char *argv[KG_QUEUE_MAX_SUBSCRIBE + 1] = {"SUBSCRIBE"};
+	redisReply *r = NULL;
+	int ok = n > 0 && n <= KG_QUEUE_MAX_SUBSCRIBE;
 
 	if (!c)
 		return NULL;
-	r = redisCommand(c, "SUBSCRIBE kg:wake:%s", q);
-	ok = r && r->type == REDIS_REPLY_ARRAY;
-	freeReplyObject(r);
+	for (size_t i = 0; ok && i < n; i++) {
+		snprintf(channels[i], sizeof(channels[i]), "kg:wake:%s", qs[i]);
+		argv[i + 1] = channels[i];
+	}
+	/* One confirmation per channel. */
+	ok = ok && redisAppendCommandArgv(c, (int)n + 1, argv, NULL) == REDIS_OK;
+	for (size_t i = 0; ok && i < n; i++) {
+		ok = redisGetReply(c, (void **)&r) == REDIS_OK && r &&
+		     r->type == REDIS_REPLY_ARRAY;
+		freeReplyObject(r);
+		r = NULL;
+	}
 	if (!ok) {
 		redisFree(c);
 		kg_err_set(err, 503, "unavailable", "redis SUBSCRIBE failed");

@@ -95,12 +95,15 @@ int kg_queue_wait(int block_ms, struct kg_err *err);
 
 /*
  * Busy: a connection of the caller's (redisFree) subscribed to
- * kg:wake:<q>, whose socket (c->fd) becomes readable on every push to
- * q - for an event loop to watch; NULL + err on failure.
+ * kg:wake:<q> of each of the n (<= KG_QUEUE_MAX_SUBSCRIBE) queues qs,
+ * whose socket (c->fd) becomes readable on every push to one of them -
+ * for an event loop to watch; NULL + err on failure.
  * kg_queue_woken() reads what arrived without waiting: the number of
  * pushes seen, -1 when the connection is gone.
  */
-redisContext *kg_queue_subscribe(const char *q, struct kg_err *err);
+#define KG_QUEUE_MAX_SUBSCRIBE 4
+redisContext *kg_queue_subscribe(const char *const *qs, size_t n,
+				 struct kg_err *err);
 int kg_queue_woken(redisContext *c);
 
 /* Lease a taken task: 1 acquired (or it was ours, or its holder's

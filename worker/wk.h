@@ -69,6 +69,10 @@ struct wk_skip {
 	size_t n;
 };
 
+/* How often a .woken queue found empty is looked at without a
+ * wake-up. */
+#define WK_WOKEN_POLL_MS 1000
+
 /* How long a full batch is skipped: a slot freed by another worker's
  * job is noticed within this time (our own jobs end the skip at once). */
 #define WK_SKIP_MS 250
@@ -122,6 +126,11 @@ struct wk_queue {
 	const char *noun;		/* in log lines */
 	int takes_per_turn;
 	int counts;			/* its jobs count in global_limit */
+	/* Taken from only when its wake-up (kg:wake:<queue>, struct wk
+	 * .wake) says a push came, or every WK_WOKEN_POLL_MS (what the
+	 * reaper hands back sends no message): a busy worker does not ask
+	 * Redis for it every turn. */
+	int woken;
 	int needs_data;			/* waits for struct wk_data */
 	/* Lease, claim and start a taken task (JSON).  Runs it to the end
 	 * when the queue has no jobs (export). */
@@ -200,8 +209,8 @@ struct wk {
 	int64_t slot_ms_used, slot_ms_offered, slot_clock;
 	/* housekeeping clocks (ms, monotonic) */
 	int64_t next_heartbeat, next_reap, next_reconcile;
-	/* The export queue's wake-up (kg_queue_subscribe), watched by the
-	 * loop: a busy worker takes an export at once. */
+	/* The wake-up of the .woken queues (kg_queue_subscribe), watched
+	 * by the loop: a busy worker takes an export at once. */
 	redisContext *wake;
 	int64_t next_wake_try;
 };

@@ -231,34 +231,51 @@ unsubscribe(struct wk *w)
 	w->wake = NULL;
 }
 
-/* A push to the export queue: the loop's turn ends, the next take
- * finds it (the queue is taken from first). */
+/* The .woken queues are looked at in the next turn. */
+static void
+look_again(struct wk *w)
+{
+	for (int i = 0; i < WK_NQUEUES; i++)
+		if (wk_queues[i]->woken)
+			wk_state(w, wk_queues[i])->take_after = 0;
+}
+
+/* A push to a .woken queue: the loop's turn ends, the next take finds
+ * it (export is taken from first). */
 static void
 woken(void *arg)
 {
 	struct wk *w = arg;
 
 	if (kg_queue_woken(w->wake) < 0) {
-		KG_INFO("export wake-up connection lost; reconnecting");
+		KG_INFO("queue wake-up connection lost; reconnecting");
 		unsubscribe(w);
 	}
+	look_again(w);
 }
 
-/* The export queue's wake-up, (re)connected at most once a second. */
+/* The .woken queues' wake-up, (re)connected at most once a second;
+ * what was pushed meanwhile is looked for at once. */
 static void
 subscribe(struct wk *w, int64_t now)
 {
+	const char *qs[WK_NQUEUES];
 	struct kg_err err = {0};
+	size_t n = 0;
 
 	if (w->wake || now < w->next_wake_try || w->stopping)
 		return;
 	w->next_wake_try = now + 1000;
-	w->wake = kg_queue_subscribe(wk_export_queue.queue, &err);
+	for (int i = 0; i < WK_NQUEUES; i++)
+		if (wk_queues[i]->woken)
+			qs[n++] = wk_queues[i]->queue;
+	w->wake = kg_queue_subscribe(qs, n, &err);
 	if (w->wake &&
 	    kg_loop_watch(w->loop, w->wake->fd, woken, w, &err) < 0) {
 		redisFree(w->wake);
 		w->wake = NULL;
 	}
+	look_again(w);
 }
 
 void
