@@ -211,8 +211,9 @@ run_step(struct step *s)
 	if (s->before_call) {
 		g->j.checked = PQgetisnull(res, 0, 4) ? WK_CHECKED_GO
 						      : WK_CHECKED_CAP;
-		snprintf(g->j.error, sizeof(g->j.error), "%s",
-			 PQgetvalue(res, 0, 4));
+		if (g->j.checked == WK_CHECKED_CAP)
+			snprintf(g->j.error, sizeof(g->j.error), "%s",
+				 PQgetvalue(res, 0, 4));
 	}
 	step_events(s, res);
 	PQclear(res);
@@ -483,7 +484,8 @@ gen_start(struct wk *w, const char *task)
 	g->last_progress = kg_loop_now_ms();
 	g->last_event = g->last_progress;
 	g->j.checked = c.capped ? WK_CHECKED_CAP : WK_CHECKED_GO;
-	snprintf(g->j.error, sizeof(g->j.error), "%s", c.why);
+	if (c.capped)
+		snprintf(g->j.error, sizeof(g->j.error), "%s", c.why);
 	publish(&(struct ev_list){
 		.n = 1, .seq = {c.seq},
 		.ev = {{"project.status_changed", t.batch_id, t.project_id,
