@@ -3,6 +3,7 @@
 #include "kg_db.h"
 #include "kg_log.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,42 +79,63 @@ kg_ai_estimate_tokens(const char *text)
 	return text ? (int)((strlen(text) + 3) / 4) : 0;
 }
 
+char *
+kg_ai_log_json(const struct kg_ai_log *at, const struct kg_ai_result *r,
+	       const char *outcome, const char *error)
+{
+	cJSON *o = cJSON_CreateObject();
+	char cost[32];
+	char *json;
+
+	snprintf(cost, sizeof(cost), "%.6f", r->cost);
+	cJSON_AddStringToObject(o, "provider",
+				r->provider ? r->provider : "unknown");
+	cJSON_AddStringToObject(o, "model", r->model ? r->model : "unknown");
+	cJSON_AddStringToObject(o, "stage", at->stage);
+	cJSON_AddNumberToObject(o, "attempt", at->attempt);
+	cJSON_AddNumberToObject(o, "tokens_in", r->tokens_in);
+	cJSON_AddNumberToObject(o, "tokens_out", r->tokens_out);
+	cJSON_AddStringToObject(o, "cost", cost);
+	cJSON_AddNumberToObject(o, "latency_ms", (double)r->latency_ms);
+	cJSON_AddStringToObject(o, "outcome", outcome);
+	if (error)
+		cJSON_AddStringToObject(o, "error", error);
+	cJSON_AddBoolToObject(o, "fallback", at->fallback);
+	json = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return json;
+}
+
+void
+kg_ai_log_write(const char *batch_id, const char *project_id,
+		const char *json)
+{
+	struct kg_err err = {0};
+
+	if (!json || kg_db_exec(&err, "SELECT kg_ai_log($1::uuid, $2::uuid, "
+				"$3::jsonb)", 3,
+				(const char *const[]){batch_id, project_id,
+						      json}) < 0)
+		KG_WARN("ai_calls row not written: %s",
+			json ? err.message : "out of memory");
+}
+
 void
 kg_ai_log_call(const struct kg_ai_log *at, const struct kg_ai_result *r,
 	       const char *outcome, const char *error)
 {
-	struct kg_err err = {0};
-	char attempt[16], tin[16], tout[16], cost[32], lat[24];
+	char *json = kg_ai_log_json(at, r, outcome, error);
 
-	snprintf(attempt, sizeof(attempt), "%d", at->attempt);
-	snprintf(tin, sizeof(tin), "%d", r->tokens_in);
-	snprintf(tout, sizeof(tout), "%d", r->tokens_out);
-	snprintf(cost, sizeof(cost), "%.6f", r->cost);
-	snprintf(lat, sizeof(lat), "%ld", r->latency_ms);
-	if (kg_db_exec(&err,
-		"INSERT INTO ai_calls (batch_id, project_id, provider, model, "
-		"stage, attempt, tokens_in, tokens_out, cost, latency_ms, "
-		"outcome, error, fallback) SELECT p.batch_id, p.id, $3, $4, $5, "
-		"$6, $7, $8, $9, $10, $11, $12, $13 FROM (SELECT 1) one "
-		"LEFT JOIN projects p ON p.id = $2::uuid AND p.batch_id = $1::uuid",
-		13,
-		(const char *const[]){at->batch_id, at->project_id,
-			r->provider ? r->provider : "unknown",
-			r->model ? r->model : "unknown", at->stage, attempt,
-			tin, tout, cost, lat, outcome, error,
-			at->fallback ? "true" : "false"}) < 0)
-		KG_WARN("ai_calls row not written: %s", err.message);
+	kg_ai_log_write(at->batch_id, at->project_id, json);
+	free(json);
 }
 
 int
 kg_ai_cost_cap_reached(const char *batch_id, char *why, size_t size)
 {
 	struct kg_err err = {0};
-	PGresult *res = KG_DB_QUERY(&err,
-		"SELECT b.cost_cap::text, s.spent::text, s.spent >= b.cost_cap "
-		"FROM batches b, LATERAL (SELECT coalesce(sum(cost), 0) AS spent "
-		"FROM ai_calls WHERE batch_id = b.id) s "
-		"WHERE b.id = $1 AND b.cost_cap IS NOT NULL", batch_id);
+	PGresult *res = KG_DB_QUERY(&err, "SELECT kg_ai_cap($1::uuid)",
+				    batch_id);
 	int reached = 0;
 
 	if (!res) {
@@ -121,11 +143,9 @@ kg_ai_cost_cap_reached(const char *batch_id, char *why, size_t size)
 			err.message);
 		return 0;
 	}
-	if (PQntuples(res) == 1 && PQgetvalue(res, 0, 2)[0] == 't') {
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
 		reached = 1;
-		snprintf(why, size, "cost cap reached: the batch has spent %s of "
-			 "its cap of %s; no further AI calls are made",
-			 PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0));
+		snprintf(why, size, "%s", PQgetvalue(res, 0, 0));
 	}
 	PQclear(res);
 	return reached;

@@ -120,6 +120,15 @@ struct kg_ai_log {
 void kg_ai_log_call(const struct kg_ai_log *at, const struct kg_ai_result *r,
 		    const char *outcome, const char *error);
 
+/* The row's values as the JSON object the SQL function kg_ai_log()
+ * takes (sql/007_worker_steps.sql), for a caller that writes it within a
+ * step of its own; malloc'd, NULL when memory runs out. */
+char *kg_ai_log_json(const struct kg_ai_log *at, const struct kg_ai_result *r,
+		     const char *outcome, const char *error);
+/* Writes a row made by kg_ai_log_json (json NULL: out of memory). */
+void kg_ai_log_write(const char *batch_id, const char *project_id,
+		     const char *json);
+
 /*
  * The batch's cost cap (batches.cost_cap): 1 once the batch's ai_calls
  * add up to it (with a human reason in why), else 0.  Checked before

@@ -430,6 +430,23 @@ kg_db_tx(struct kg_err *err, int (*fn)(void *arg, struct kg_err *err),
 	return rc;
 }
 
+PGresult *
+kg_db_call(struct kg_err *err, const char *sql, int nparams,
+	   const char *const *params)
+{
+	PGresult *res = NULL;
+
+	for (int attempt = 0; attempt < 3 && !res; attempt++) {
+		if (attempt)
+			KG_INFO("statement retry after SQLSTATE %s",
+				db_sqlstate);
+		res = kg_db_query(err, sql, nparams, params);
+		if (!res && (db_in_tx || !retryable()))
+			break;
+	}
+	return res;
+}
+
 const char *
 kg_db_sqlstate(void)
 {

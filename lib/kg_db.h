@@ -72,6 +72,18 @@ int kg_db_tx(struct kg_err *err, int (*fn)(void *arg, struct kg_err *err),
 	     void *arg);
 
 /*
+ * One statement as a transaction of its own (a function doing a whole
+ * step: one round trip), retried like kg_db_tx on a serialization
+ * failure or a deadlock.  Outside kg_db_tx only.
+ */
+PGresult *kg_db_call(struct kg_err *err, const char *sql, int nparams,
+		     const char *const *params);
+
+#define KG_DB_CALL(err, sql, ...)                                   \
+	kg_db_call((err), (sql), KG_NPARAMS(__VA_ARGS__),           \
+		   (const char *const[]){__VA_ARGS__})
+
+/*
  * Run a multi-statement SQL script (simple query protocol, no
  * parameters).  Only for trusted files shipped with the software, such
  * as migrations; never for anything that contains input.

@@ -23,8 +23,16 @@ struct loop_easy {
 	struct loop_easy *prev, *next;
 };
 
+struct loop_watch {
+	int fd;
+	kg_timer_fn fn;
+	void *arg;
+};
+
 struct kg_loop {
 	CURLM *multi;
+	struct loop_watch watches[KG_LOOP_WATCHES];
+	int nwatches;
 	struct loop_timer *timers;
 	int ntimers, cap;
 	uint64_t next_id;
@@ -152,6 +160,27 @@ kg_loop_remove_easy(struct kg_loop *loop, CURL *easy)
 		easy_unlink(loop, le);
 }
 
+int
+kg_loop_watch(struct kg_loop *loop, int fd, kg_timer_fn fn, void *arg,
+	      struct kg_err *err)
+{
+	if (loop->nwatches == KG_LOOP_WATCHES)
+		return kg_err_set(err, 500, "internal", "too many watched fds");
+	loop->watches[loop->nwatches++] = (struct loop_watch){fd, fn, arg};
+	return 0;
+}
+
+void
+kg_loop_unwatch(struct kg_loop *loop, int fd)
+{
+	for (int i = 0; i < loop->nwatches; i++) {
+		if (loop->watches[i].fd == fd) {
+			loop->watches[i] = loop->watches[--loop->nwatches];
+			return;
+		}
+	}
+}
+
 static int
 next_wait(const struct kg_loop *loop, int max_wait_ms)
 {
@@ -217,17 +246,41 @@ fire_timers(struct kg_loop *loop)
 	return ran;
 }
 
+/* The watched fds that the last poll found readable (fn may unwatch
+ * its own fd: the list is copied first). */
+static int
+fire_watches(const struct loop_watch *w, const struct curl_waitfd *fds,
+	     int n)
+{
+	int ran = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (!(fds[i].revents & CURL_WAIT_POLLIN))
+			continue;
+		w[i].fn(w[i].arg);
+		ran++;
+	}
+	return ran;
+}
+
 int
 kg_loop_run_once(struct kg_loop *loop, int max_wait_ms)
 {
-	int running, numfds, ran;
+	struct loop_watch w[KG_LOOP_WATCHES];
+	struct curl_waitfd fds[KG_LOOP_WATCHES];
+	int running, numfds, ran, n = loop->nwatches;
 
-	if (curl_multi_poll(loop->multi, NULL, 0, next_wait(loop, max_wait_ms),
-			    &numfds) != CURLM_OK)
+	for (int i = 0; i < n; i++) {
+		w[i] = loop->watches[i];
+		fds[i] = (struct curl_waitfd){w[i].fd, CURL_WAIT_POLLIN, 0};
+	}
+	if (curl_multi_poll(loop->multi, fds, (unsigned)n,
+			    next_wait(loop, max_wait_ms), &numfds) != CURLM_OK)
 		return -1;
 	if (curl_multi_perform(loop->multi, &running) != CURLM_OK)
 		return -1;
-	ran = finish_transfers(loop);
+	ran = fire_watches(w, fds, n);
+	ran += finish_transfers(loop);
 	return ran + fire_timers(loop);
 }
 

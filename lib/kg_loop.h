@@ -10,7 +10,8 @@
  * drives the transfers and fires the due timers.  So one process keeps
  * many LLM calls in flight at once, and the offline provider goes
  * through exactly the same machinery (scheduling, concurrency limits,
- * cancellation) as the real ones.
+ * cancellation) as the real ones.  A watched fd (kg_loop_watch) wakes
+ * the loop for something else: the worker's export wake-up.
  *
  * Callbacks run from inside kg_loop_run_once(), never re-entrantly; a
  * callback may add and cancel timers and transfers.
@@ -49,6 +50,16 @@ int kg_loop_add_easy(struct kg_loop *loop, CURL *easy, kg_easy_fn fn,
 		     void *arg, struct kg_err *err);
 /* Stop a transfer without calling its callback. */
 void kg_loop_remove_easy(struct kg_loop *loop, CURL *easy);
+
+/* Call fn(arg) from kg_loop_run_once whenever fd is readable (a Redis
+ * subscription, say): a loop waiting in curl_multi_poll wakes for
+ * it at once.  At most KG_LOOP_WATCHES fds; fn must make fd unreadable
+ * again (read it) or unwatch it.  -1 + err when full. */
+#define KG_LOOP_WATCHES 4
+int kg_loop_watch(struct kg_loop *loop, int fd, kg_timer_fn fn, void *arg,
+		  struct kg_err *err);
+/* Stop watching fd (no-op if not watched). */
+void kg_loop_unwatch(struct kg_loop *loop, int fd);
 
 /* Wait (at most max_wait_ms) and dispatch; returns the number of
  * callbacks run, -1 on a curl failure. */

@@ -29,12 +29,14 @@
 	"  redis.call('LPUSH', 'kg:wake', '1') " \
 	"  redis.call('LTRIM', 'kg:wake', 0, 15) end "
 
-/* KEYS: queue, queued-set, ring, ring-set   ARGV: task, ident, batch */
+/* KEYS: queue, queued-set, ring, ring-set, wake channel
+ * ARGV: task, ident, batch */
 static const char push_script[] =
 	ENLIST
 	"redis.call('LPUSH', KEYS[1], ARGV[1]) "
 	"redis.call('SADD', KEYS[2], ARGV[2]) "
-	"enlist(KEYS[3], KEYS[4], ARGV[3]) return 1";
+	"enlist(KEYS[3], KEYS[4], ARGV[3]) "
+	"redis.call('PUBLISH', KEYS[5], '1') return 1";
 
 /* KEYS: queue, queued-set, lease, ring, ring-set
  * ARGV: task, ident, check|push, batch */
@@ -317,16 +319,65 @@ parse_or_fail(const char *task, struct kg_task *t, struct kg_err *err)
 int
 kg_queue_push(const char *q, const char *task, struct kg_err *err)
 {
+	char channel[64];
 	struct kg_task t;
 	struct keys k;
 
 	if (parse_or_fail(task, &t, err) < 0)
 		return -1;
 	make_keys(q, NULL, &t, &k);
-	return script(err, push_script, 4,
-		      (const char *[]){k.list, k.queued, k.ring, k.ringset},
+	snprintf(channel, sizeof(channel), "kg:wake:%s", q);
+	return script(err, push_script, 5,
+		      (const char *[]){k.list, k.queued, k.ring, k.ringset,
+				       channel},
 		      3, (const char *[]){task, t.ident, k.batch}) < 0
 		       ? -1 : 0;
+}
+
+redisContext *
+kg_queue_subscribe(const char *const *qs, size_t n, struct kg_err *err)
+{
+	redisContext *c = kg_redis_connect(err);
+	char channels[KG_QUEUE_MAX_SUBSCRIBE][64];
+	const char *argv[KG_QUEUE_MAX_SUBSCRIBE + 1] = {"SUBSCRIBE"};
+	redisReply *r = NULL;
+	int ok = n > 0 && n <= KG_QUEUE_MAX_SUBSCRIBE;
+
+	if (!c)
+		return NULL;
+	for (size_t i = 0; ok && i < n; i++) {
+		snprintf(channels[i], sizeof(channels[i]), "kg:wake:%s", qs[i]);
+		argv[i + 1] = channels[i];
+	}
+	/* One confirmation per channel. */
+	ok = ok && redisAppendCommandArgv(c, (int)n + 1, argv, NULL) == REDIS_OK;
+	for (size_t i = 0; ok && i < n; i++) {
+		ok = redisGetReply(c, (void **)&r) == REDIS_OK && r &&
+		     r->type == REDIS_REPLY_ARRAY;
+		freeReplyObject(r);
+		r = NULL;
+	}
+	if (!ok) {
+		redisFree(c);
+		kg_err_set(err, 503, "unavailable", "redis SUBSCRIBE failed");
+		return NULL;
+	}
+	return c;
+}
+
+int
+kg_queue_woken(redisContext *c)
+{
+	void *reply;
+	int n = 0;
+
+	if (redisBufferRead(c) != REDIS_OK)
+		return -1;
+	while (redisGetReplyFromReader(c, &reply) == REDIS_OK && reply) {
+		freeReplyObject(reply);
+		n++;
+	}
+	return c->err ? -1 : n;
 }
 
 int
@@ -398,6 +449,7 @@ kg_queue_wait(int block_ms, struct kg_err *err)
 	long long limit = kg_conf_int("redis", "timeout_ms") / 2;
 	char timeout[32];
 	redisReply *r;
+	int woken;
 
 	/* A blocking wait longer than the client's read timeout would look
 	 * like an outage. */
@@ -409,8 +461,9 @@ kg_queue_wait(int block_ms, struct kg_err *err)
 	r = kg_redis_cmd(err, "BLPOP kg:wake %s", timeout);
 	if (!r)
 		return -1;
+	woken = r->type == REDIS_REPLY_ARRAY;
 	freeReplyObject(r);
-	return 0;
+	return woken;
 }
 
 int

@@ -20,6 +20,9 @@
  *                           version) is moved to its batch's list
  *   kg:wake                 a token per push (capped): idle workers wait
  *                           on it instead of polling
+ *   kg:wake:<q>             pub/sub channel, a message per push to q: a
+ *                           busy worker subscribed to it (the export
+ *                           queue) takes a new task at once
  *   kg:processing:<q>:<w>   the tasks worker w has taken (BLMOVE moves a
  *                           task here atomically, so a worker that dies
  *                           right after taking it still has it on record)
@@ -47,6 +50,8 @@
  */
 #ifndef KG_QUEUE_H
 #define KG_QUEUE_H
+
+#include <hiredis/hiredis.h>
 
 #include "kg_err.h"
 
@@ -84,9 +89,22 @@ int kg_queue_push_lost(const char *q, const char *task, int dry_run,
 char *kg_queue_take(const char *q, const char *worker,
 		    const char *const *skip, size_t nskip,
 		    struct kg_err *err);
-/* Idle: wait up to block_ms for a push to any queue (0, or -1 with err
- * when Redis fails). */
+/* Idle: wait up to block_ms for a push to any queue: 1 a push came,
+ * 0 none, -1 with err when Redis fails. */
 int kg_queue_wait(int block_ms, struct kg_err *err);
+
+/*
+ * Busy: a connection of the caller's (redisFree) subscribed to
+ * kg:wake:<q> of each of the n (<= KG_QUEUE_MAX_SUBSCRIBE) queues qs,
+ * whose socket (c->fd) becomes readable on every push to one of them -
+ * for an event loop to watch; NULL + err on failure.
+ * kg_queue_woken() reads what arrived without waiting: the number of
+ * pushes seen, -1 when the connection is gone.
+ */
+#define KG_QUEUE_MAX_SUBSCRIBE 4
+redisContext *kg_queue_subscribe(const char *const *qs, size_t n,
+				 struct kg_err *err);
+int kg_queue_woken(redisContext *c);
 
 /* Lease a taken task: 1 acquired (or it was ours, or its holder's
  * heartbeat is gone), 0 another live worker holds it, -1 error. */

@@ -12,10 +12,13 @@
  *               every queue that describes what it looks for
  *   wk_data.c   section definitions, prompts and offline templates,
  *               loaded from PostgreSQL (data, not code)
- *   wk_gen.c    generation (issue 5): one job per project: claim, plan
- *               -> draft -> polish, store, score, finish; every state
+ *   wk_claim.c  generation's claim of a project: the per-batch and
+ *               per-user slots, the fencing token (one round trip)
+ *   wk_gen.c    generation (issue 5): one job per project: plan ->
+ *               draft -> polish, store, score, finish; every state
  *               change written to the database first (fenced by
- *               projects.attempts), then published as an event
+ *               projects.attempts, one round trip per step), then
+ *               published as an event
  *   wk_regen.c  section regeneration (issue 8): one section rewritten
  *               with the card as context, stored as a new AI revision
  *   wk_export.c export tasks (issue 9): .docx / .zip built, stored,
@@ -66,6 +69,10 @@ struct wk_skip {
 	size_t n;
 };
 
+/* How often a .woken queue found empty is looked at without a
+ * wake-up. */
+#define WK_WOKEN_POLL_MS 1000
+
 /* How long a full batch is skipped: a slot freed by another worker's
  * job is noticed within this time (our own jobs end the skip at once). */
 #define WK_SKIP_MS 250
@@ -103,6 +110,9 @@ struct wk_ai_ops {
 	void (*dropped)(struct wk_job *j);
 	/* "<stage>: " before "all AI providers failed" in j->error. */
 	int stage_in_error;
+	/* done writes the accepted call's ai_calls row (j->call_log) in
+	 * its own step, so answer and state change take one round trip. */
+	int logs_answers;
 };
 
 /*
@@ -116,6 +126,11 @@ struct wk_queue {
 	const char *noun;		/* in log lines */
 	int takes_per_turn;
 	int counts;			/* its jobs count in global_limit */
+	/* Taken from only when its wake-up (kg:wake:<queue>, struct wk
+	 * .wake) says a push came, or every WK_WOKEN_POLL_MS (what the
+	 * reaper hands back sends no message): a busy worker does not ask
+	 * Redis for it every turn. */
+	int woken;
 	int needs_data;			/* waits for struct wk_data */
 	/* Lease, claim and start a taken task (JSON).  Runs it to the end
 	 * when the queue has no jobs (export). */
@@ -167,6 +182,13 @@ struct wk_job {
 	struct kg_ai_call *call;
 	char provider[KG_FAILOVER_NAME];	/* answered the last call */
 	char what[160];			/* "project <id> stage <s>" */
+	/* The accepted call's ai_calls row (kg_ai_log_json) until a step
+	 * of the queue wrote it (ops .logs_answers). */
+	char *call_log;
+	/* The step before the next call already answered go_on and the
+	 * cost cap (WK_CHECKED_CAP: reached, j->error says why): the call's
+	 * dispatch asks no more. */
+	enum { WK_UNCHECKED, WK_CHECKED_GO, WK_CHECKED_CAP } checked;
 	/* Stopped (POST /api/batches/{id}/cancel, a cost cap lowered under
 	 * the spend) or re-claimed while a call was in flight: the call
 	 * finishes and is logged, nothing more is written or called. */
@@ -187,6 +209,10 @@ struct wk {
 	int64_t slot_ms_used, slot_ms_offered, slot_clock;
 	/* housekeeping clocks (ms, monotonic) */
 	int64_t next_heartbeat, next_reap, next_reconcile;
+	/* The wake-up of the .woken queues (kg_queue_subscribe), watched
+	 * by the loop: a busy worker takes an export at once. */
+	redisContext *wake;
+	int64_t next_wake_try;
 };
 
 /* wk_task.c: the job list and the take loop. */
@@ -215,6 +241,22 @@ void wk_requeue_all(struct wk *w);
 /* wk_ai.c: start the job's call (j->req set) from the first provider
  * of the chain; the hooks of j->q->ai take over. */
 void wk_ai_start(struct wk_job *j);
+
+/* wk_claim.c: the claim of a generation task. */
+struct wk_claim {
+	char attempts[16];		/* the fencing token (wk_gen.c) */
+	char *input;			/* the project's input JSON */
+	long long seq;			/* of its GENERATING event */
+	int capped;			/* the cost cap is reached (why) */
+	char why[300];
+};
+
+/* May the task be claimed, and is it (the batch's and the owner's
+ * slots, PostgreSQL's projects.attempts + 1)?  WK_STARTED: c is filled
+ * in (free c->input); otherwise the task was dealt with (deferred,
+ * acknowledged or handed back). */
+enum wk_take wk_claim(struct wk *w, const char *task, const struct kg_task *t,
+		      int progress, struct wk_claim *c);
 
 /* wk_gen.c: progress events of long calls, the stop hint. */
 void wk_gen_tick(struct wk *w);

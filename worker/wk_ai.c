@@ -4,14 +4,16 @@
  * (struct wk_ai_ops: generation's stages, regeneration's one):
  *
  *   before every call   the queue's go_on (generation: still ours in
- *                       PostgreSQL?) and the batch's cost cap
+ *                       PostgreSQL?) and the batch's cost cap, unless
+ *                       the step before it answered both (j->checked)
  *   a call              on the first provider of the chain, from the
  *                       current one, that its breaker lets through;
  *                       none left -> fail with what each one said
  *   an answer           reported to the provider's breaker (an answer
  *                       that fails the checks still proves it up),
- *                       logged as an ai_calls row, then accepted or
- *                       not by the queue's checks
+ *                       logged as an ai_calls row (an accepted one
+ *                       with the queue's next step, .logs_answers),
+ *                       then accepted or not by the queue's checks
  *   a failure           back off (full jitter) and retry, or move on to
  *                       the next provider
  */
@@ -22,19 +24,43 @@
 #include "kg_log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void dispatch(struct wk_job *j);
+
+static struct kg_ai_log
+log_at(const struct wk_job *j)
+{
+	return (struct kg_ai_log){j->t.batch_id, j->t.project_id,
+				  j->q->ai->stage(j), j->fo.attempt,
+				  j->fo.prov > 0};
+}
 
 static void
 log_call(struct wk_job *j, const struct kg_ai_result *r, const char *outcome,
 	 const char *error)
 {
-	struct kg_ai_log at = {j->t.batch_id, j->t.project_id,
-			       j->q->ai->stage(j), j->fo.attempt,
-			       j->fo.prov > 0};
+	struct kg_ai_log at = log_at(j);
 
 	kg_ai_log_call(&at, r, outcome, error);
+}
+
+/* An accepted answer: its row goes with the queue's next step when the
+ * queue writes it (.logs_answers), else now. */
+static void
+log_answer(struct wk_job *j, const struct kg_ai_result *r)
+{
+	struct kg_ai_log at = log_at(j);
+
+	if (j->call_log)	/* the last step did not get through */
+		kg_ai_log_write(j->t.batch_id, j->t.project_id, j->call_log);
+	free(j->call_log);
+	j->call_log = NULL;
+	if (j->q->ai->logs_answers)
+		j->call_log = kg_ai_log_json(&at, r, "ok", NULL);
+	if (!j->call_log)
+		kg_ai_log_call(&at, r, "ok", NULL);
 }
 
 /* An attempt failed (j->fo.last says why): back off or go to the next
@@ -81,7 +107,7 @@ on_result(void *arg, const struct kg_ai_result *r)
 		attempt_failed(j, -1, 1);
 		return;
 	}
-	log_call(j, r, "ok", NULL);
+	log_answer(j, r);
 	snprintf(j->provider, sizeof(j->provider), "%s",
 		 r->provider ? r->provider : kg_failover_current(&j->fo));
 	ai->done(j);
@@ -96,11 +122,14 @@ static void
 dispatch(struct wk_job *j)
 {
 	const struct wk_ai_ops *ai = j->q->ai;
+	int checked = j->checked;
 
-	if (ai->go_on && !ai->go_on(j))
+	j->checked = WK_UNCHECKED;	/* a retry asks again */
+	if (!checked && ai->go_on && !ai->go_on(j))
 		return;
-	if (kg_ai_cost_cap_reached(j->t.batch_id, j->error,
-				   sizeof(j->error))) {
+	if (checked == WK_CHECKED_CAP ||
+	    (!checked && kg_ai_cost_cap_reached(j->t.batch_id, j->error,
+						sizeof(j->error)))) {
 		KG_WARN("%s: %s", j->what, j->error);
 		ai->fail(j);
 		return;

@@ -109,6 +109,7 @@ export_start(struct wk *w, const char *task)
 const struct wk_queue wk_export_queue = {
 	.id = WK_Q_EXPORT,
 	.queue = KG_QUEUE_EXPORT,
+	.woken = 1,
 	.noun = "export",
 	.takes_per_turn = 4,
 	.start = export_start,

@@ -12,17 +12,11 @@
  * sections are written with INSERT ... ON CONFLICT DO UPDATE (exactly
  * one set of sections whatever happens).
  *
- * Per-batch concurrency: the claim locks the batch row and counts the
- * batch's GENERATING projects (other than this one).  The count lives
- * in PostgreSQL, so a worker killed with -9 cannot leak a slot: its
- * projects stay GENERATING only until the reaper or reconciler hands
- * them out again, and re-claiming such a project does not need a new
- * slot (it already holds one).  A task whose batch is full is deferred.
- *
- * Per-user concurrency ([worker] user_concurrency, 0 = none) works the
- * same way one level up: the claim also locks the owner's users row (FOR
- * NO KEY UPDATE, so it does not block inserts that reference the user)
- * and counts the GENERATING projects of all the owner's batches.
+ * Each step - the claim (wk_claim.c), a stage's end with the call's
+ * ai_calls row, the project's end with its sections and perhaps the
+ * batch's - is one call of an SQL function (sql/007_worker_steps.sql):
+ * one round trip of the loop instead of the five to eight statements it
+ * runs, in the same order and under the same locks.
  */
 #include "wk.h"
 
@@ -39,10 +33,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define DB_EXEC(err, sql, ...)                                      \
-	kg_db_exec((err), (sql), KG_NPARAMS(__VA_ARGS__),           \
-		   (const char *const[]){__VA_ARGS__})
 
 /* Progress reached when each stage has finished (plan, draft, polish). */
 static const int stage_progress[KG_NSTAGES + 1] = {5, 30, 70, 95};
@@ -91,114 +81,8 @@ gen_free(struct wk_job *j)
 }
 
 /* ------------------------------------------------------------------ */
-/* Database steps.  Each runs in kg_db_tx; "lost" means the fence did not
- * match: another worker owns the project now. */
-
-struct claim {
-	const char *project_id, *batch_id;
-	char attempts[16];
-	char *input;
-	long long seq;
-	int deferred, skipped;
-};
-
-/* The owner's slot: 1 free, 0 full (c->deferred), -1 error.  Runs
- * under the batch row lock, so the owner cannot change meanwhile. */
-static int
-claim_user_slot(struct claim *c, const char *owner, struct kg_err *err)
-{
-	long long limit = kg_conf_int("worker", "user_concurrency");
-	PGresult *res;
-	int busy;
-
-	if (limit <= 0)
-		return 1;
-	res = KG_DB_QUERY(err, "SELECT 1 FROM users WHERE id = $1 "
-			  "FOR NO KEY UPDATE", owner);
-	if (!res)
-		return -1;
-	PQclear(res);
-	res = KG_DB_QUERY(err,
-		"SELECT count(*) FROM projects p JOIN batches b "
-		"ON b.id = p.batch_id WHERE b.owner_id = $1 "
-		"AND p.status = 'GENERATING' AND p.id <> $2", owner,
-		c->project_id);
-	if (!res)
-		return -1;
-	busy = atoi(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	c->deferred = busy >= limit;
-	return !c->deferred;
-}
-
-/* The batch's slot and then the owner's: 1 free, 0 full, -1 error. */
-static int
-claim_slot(struct claim *c, struct kg_err *err)
-{
-	char owner[40];
-	PGresult *res;
-	int busy;
-
-	/* Serialises the claims of one batch (see the top comment). */
-	res = KG_DB_QUERY(err, "SELECT owner_id FROM batches WHERE id = $1 "
-			  "FOR UPDATE", c->batch_id);
-	if (!res)
-		return -1;
-	snprintf(owner, sizeof(owner), "%s",
-		 PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
-	PQclear(res);
-	if (!owner[0]) {		/* the batch is gone */
-		c->skipped = 1;
-		return 0;
-	}
-	res = KG_DB_QUERY(err,
-		"SELECT count(*) FROM projects WHERE batch_id = $1 "
-		"AND status = 'GENERATING' AND id <> $2", c->batch_id,
-		c->project_id);
-	if (!res)
-		return -1;
-	busy = atoi(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	if (busy >= kg_conf_int("worker", "concurrency")) {
-		c->deferred = 1;
-		return 0;
-	}
-	return claim_user_slot(c, owner, err);
-}
-
-static int
-claim_tx(void *arg, struct kg_err *err)
-{
-	struct claim *c = arg;
-	PGresult *res;
-	int rc;
-
-	c->deferred = c->skipped = 0;
-	rc = claim_slot(c, err);
-	if (rc <= 0)
-		return rc;
-	res = KG_DB_QUERY(err,
-		"UPDATE projects SET status = 'GENERATING', started_at = now(), "
-		"attempts = attempts + 1, progress = $3::smallint, "
-		"finished_at = NULL "
-		"WHERE id = $1 AND batch_id = $2 "
-		"AND status IN ('QUEUED', 'GENERATING') "
-		"RETURNING attempts, input::text", c->project_id, c->batch_id,
-		"5");
-	if (!res)
-		return -1;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		c->skipped = 1;
-		return 0;
-	}
-	snprintf(c->attempts, sizeof(c->attempts), "%s", PQgetvalue(res, 0, 0));
-	free(c->input);
-	c->input = strdup(PQgetvalue(res, 0, 1));
-	PQclear(res);
-	c->seq = kg_event_next_seq(c->batch_id, err);
-	return c->seq < 0 ? -1 : 0;
-}
+/* Database steps: kg_gen_step(); "lost" means the fence did not match:
+ * another worker owns the project now, or it was stopped. */
 
 struct step {
 	struct gen_job *g;
@@ -211,169 +95,83 @@ struct step {
 	int quality_score;
 	const char *provider;
 	int quiet;			/* progress: DB only, no event */
+	int before_call;		/* answer go_on and the cost cap */
 	/* results */
 	struct ev_list events;
 	int lost;
 };
 
-static int
-fenced_update(struct step *s, struct kg_err *err)
+/* The sections as two JSON arrays (keys, bodies) for kg_gen_step. */
+static void
+section_arrays(const cJSON *sections, char **keys, char **bodies)
+{
+	cJSON *it, *k = cJSON_CreateArray(), *b = cJSON_CreateArray();
+
+	cJSON_ArrayForEach(it, sections) {
+		cJSON_AddItemToArray(k, cJSON_CreateString(it->string));
+		cJSON_AddItemToArray(b, cJSON_CreateString(it->valuestring));
+	}
+	*keys = cJSON_PrintUnformatted(k);
+	*bodies = cJSON_PrintUnformatted(b);
+	cJSON_Delete(k);
+	cJSON_Delete(b);
+}
+
+static PGresult *
+step_call(struct step *s, struct kg_err *err)
 {
 	struct gen_job *g = s->g;
-	char progress[8], score[8];
+	char progress[8], score[8], *keys = NULL, *bodies = NULL;
 	PGresult *res;
 
 	snprintf(progress, sizeof(progress), "%d", s->progress);
 	snprintf(score, sizeof(score), "%d", s->quality_score);
-	if (!strcmp(s->status, "GENERATING"))
-		res = KG_DB_QUERY(err,
-			"UPDATE projects SET progress = $3::smallint "
-			"WHERE id = $1 AND status = 'GENERATING' "
-			"AND attempts = $2::int RETURNING 1",
-			g->j.t.project_id, g->attempts, progress);
-	else if (!strcmp(s->status, "COMPLETED"))
-		res = KG_DB_QUERY(err,
-			"UPDATE projects SET status = 'COMPLETED', progress = 100, "
-			"finished_at = now(), error = NULL, quality = $3::jsonb, "
-			"quality_score = $4::smallint, provider = $5, "
-			"version = version + 1 "
-			"WHERE id = $1 AND status = 'GENERATING' "
-			"AND attempts = $2::int RETURNING 1",
-			g->j.t.project_id, g->attempts, s->quality, score,
-			s->provider);
-	else if (!strcmp(s->status, "FAILED"))
-		res = KG_DB_QUERY(err,
-			"UPDATE projects SET status = 'FAILED', finished_at = now(), "
-			"error = $3 WHERE id = $1 AND status = 'GENERATING' "
-			"AND attempts = $2::int RETURNING 1",
-			g->j.t.project_id, g->attempts, s->error);
-	else	/* QUEUED: handed back on shutdown */
-		res = KG_DB_QUERY(err,
-			"UPDATE projects SET status = 'QUEUED', progress = 0, "
-			"queued_at = now() WHERE id = $1 "
-			"AND status = 'GENERATING' AND attempts = $2::int "
-			"RETURNING 1", g->j.t.project_id, g->attempts);
-	if (!res)
-		return -1;
-	s->lost = PQntuples(res) != 1;
-	PQclear(res);
-	if (s->lost)
-		return kg_err_set(err, 409, "lost", "project re-claimed");
-	return 0;
+	if (s->sections)
+		section_arrays(s->sections, &keys, &bodies);
+	res = KG_DB_CALL(err,
+		"SELECT o_lost, o_seq, o_batch_status, o_batch_seq, o_cap "
+		"FROM kg_gen_step($1::uuid, $2::uuid, $3::int, $4, "
+		"$5::smallint, $6::boolean, $7, $8::jsonb, $9::smallint, $10, "
+		"$11::jsonb, $12::jsonb, $13::jsonb, $14::boolean)",
+		g->j.t.project_id, g->j.t.batch_id, g->attempts, s->status,
+		progress, s->quiet ? "true" : "false", s->error, s->quality,
+		s->quality_score >= 0 ? score : NULL, s->provider,
+		s->sections ? (keys ? keys : "[]") : NULL,
+		s->sections ? (bodies ? bodies : "[]") : NULL, g->j.call_log,
+		s->before_call ? "true" : "false");
+	free(keys);
+	free(bodies);
+	return res;
 }
 
-static int
-store_sections(struct step *s, struct kg_err *err)
+/* The events of a step that got through (res: kg_gen_step's row). */
+static void
+step_events(struct step *s, PGresult *res)
 {
-	cJSON *it, *arr_k = cJSON_CreateArray(), *arr_b = cJSON_CreateArray();
-	char *k, *b;
-	int rc;
-
-	cJSON_ArrayForEach(it, s->sections) {
-		cJSON_AddItemToArray(arr_k, cJSON_CreateString(it->string));
-		cJSON_AddItemToArray(arr_b,
-				     cJSON_CreateString(it->valuestring));
-	}
-	k = cJSON_PrintUnformatted(arr_k);
-	b = cJSON_PrintUnformatted(arr_b);
-	cJSON_Delete(arr_k);
-	cJSON_Delete(arr_b);
-	/* Idempotent: one row per (project, key) whatever runs twice. */
-	rc = DB_EXEC(err,
-		"INSERT INTO sections (project_id, key, body, origin, reviewed, "
-		"provider, updated_by) "
-		"SELECT $1, k, b, 'ai', false, $4, NULL FROM "
-		"jsonb_array_elements_text($2::jsonb) WITH ORDINALITY AS x(k, i) "
-		"JOIN jsonb_array_elements_text($3::jsonb) WITH ORDINALITY "
-		"AS y(b, i) USING (i) "
-		"ON CONFLICT (project_id, key) DO UPDATE SET body = EXCLUDED.body, "
-		"origin = 'ai', reviewed = false, provider = EXCLUDED.provider, "
-		"version = sections.version + 1, updated_by = NULL",
-		s->g->j.t.project_id, k ? k : "[]", b ? b : "[]", s->provider);
-	free(k);
-	free(b);
-	return rc;
-}
-
-/* After a project ended: the batch ends with its last project. */
-static int
-finish_batch(struct step *s, struct kg_err *err)
-{
-	const char *batch = s->g->j.t.batch_id;
-	struct ev_list *l = &s->events;
-	PGresult *res;
-	int inflight, all_done;
-
-	res = KG_DB_QUERY(err,
-		"SELECT count(*) FILTER (WHERE status IN ('QUEUED', 'GENERATING')), "
-		"bool_and(status = 'COMPLETED') FROM projects WHERE batch_id = $1",
-		batch);
-	if (!res)
-		return -1;
-	inflight = atoi(PQgetvalue(res, 0, 0));
-	all_done = PQgetvalue(res, 0, 1)[0] == 't';
-	PQclear(res);
-	if (inflight)
-		return 0;
-	res = KG_DB_QUERY(err,
-		"UPDATE batches SET status = $2, completed_at = now() "
-		"WHERE id = $1 AND status = 'GENERATING' RETURNING 1", batch,
-		all_done ? "COMPLETED" : "PARTIAL");
-	if (!res)
-		return -1;
-	if (PQntuples(res) == 1) {
-		snprintf(l->batch_status, sizeof(l->batch_status), "%s",
-			 all_done ? "COMPLETED" : "PARTIAL");
-		l->seq[l->n] = kg_event_next_seq(batch, err);
-		if (l->seq[l->n] < 0) {
-			PQclear(res);
-			return -1;
-		}
-		l->ev[l->n] = (struct kg_event){
-			"batch.completed", s->g->j.t.batch_id, NULL,
-			l->batch_status, 100, -1, NULL};
-		l->n++;
-	}
-	PQclear(res);
-	return 0;
-}
-
-static int
-step_tx(void *arg, struct kg_err *err)
-{
-	struct step *s = arg;
 	struct gen_job *g = s->g;
 	struct ev_list *l = &s->events;
-	const char *type = "project.progress";
+	const char *type = !strcmp(s->status, "COMPLETED") ? "project.completed"
+		: !strcmp(s->status, "FAILED") ? "project.failed"
+		: !strcmp(s->status, "QUEUED") ? "project.status_changed"
+		: "project.progress";
 
 	l->n = 0;
-	/* A held-back progress write takes no seq (a seq without its event
-	 * would be a hole the relay waits for) and locks the project row
-	 * only, so it cannot close a lock cycle with a batch-first writer. */
 	if (s->quiet)
-		return fenced_update(s, err);
-	/* seq first: it locks the batch row, the lock order of every
-	 * writer (batch, then project). */
-	l->seq[0] = kg_event_next_seq(g->j.t.batch_id, err);
-	if (l->seq[0] < 0 || fenced_update(s, err) < 0)
-		return -1;
-	if (!strcmp(s->status, "COMPLETED")) {
-		type = "project.completed";
-		if (store_sections(s, err) < 0)
-			return -1;
-	} else if (!strcmp(s->status, "FAILED")) {
-		type = "project.failed";
-	} else if (!strcmp(s->status, "QUEUED")) {
-		type = "project.status_changed";
-	}
+		return;
 	snprintf(l->status, sizeof(l->status), "%s", s->status);
+	l->seq[0] = atoll(PQgetvalue(res, 0, 1));
 	l->ev[0] = (struct kg_event){type, g->j.t.batch_id, g->j.t.project_id,
 				     l->status, s->progress,
 				     s->quality_score, s->error};
 	l->n = 1;
-	if (!strcmp(s->status, "COMPLETED") || !strcmp(s->status, "FAILED"))
-		return finish_batch(s, err);
-	return 0;
+	if (PQgetisnull(res, 0, 2))
+		return;
+	snprintf(l->batch_status, sizeof(l->batch_status), "%s",
+		 PQgetvalue(res, 0, 2));
+	l->seq[1] = atoll(PQgetvalue(res, 0, 3));
+	l->ev[1] = (struct kg_event){"batch.completed", g->j.t.batch_id, NULL,
+				     l->batch_status, 100, -1, NULL};
+	l->n = 2;
 }
 
 static void
@@ -391,19 +189,34 @@ publish(struct ev_list *l)
 static int
 run_step(struct step *s)
 {
+	struct gen_job *g = s->g;
 	struct kg_err err = {0};
+	PGresult *res = step_call(s, &err);
 
-	if (kg_db_tx(&err, step_tx, s) < 0) {
-		if (s->lost) {
-			KG_WARN("project %s is no longer ours (stopped, or "
-				"re-claimed by another worker): partial work "
-				"dropped", s->g->j.t.project_id);
-			return 1;
-		}
+	if (!res) {
 		KG_ERROR("project %s: writing %s failed: %s",
-			 s->g->j.t.project_id, s->status, err.message);
+			 g->j.t.project_id, s->status, err.message);
 		return -1;
 	}
+	free(g->j.call_log);	/* written, lost or not */
+	g->j.call_log = NULL;
+	s->lost = PQgetvalue(res, 0, 0)[0] == 't';
+	if (s->lost) {
+		PQclear(res);
+		KG_WARN("project %s is no longer ours (stopped, or "
+			"re-claimed by another worker): partial work "
+			"dropped", g->j.t.project_id);
+		return 1;
+	}
+	if (s->before_call) {
+		g->j.checked = PQgetisnull(res, 0, 4) ? WK_CHECKED_GO
+						      : WK_CHECKED_CAP;
+		if (g->j.checked == WK_CHECKED_CAP)
+			snprintf(g->j.error, sizeof(g->j.error), "%s",
+				 PQgetvalue(res, 0, 4));
+	}
+	step_events(s, res);
+	PQclear(res);
 	publish(&s->events);
 	return 0;
 }
@@ -430,14 +243,15 @@ gen_stage(const struct wk_job *j)
  * project has finished by then (its status event carries progress 100).
  * Returns 1 when the project is no longer ours (stopped, or re-claimed
  * by another worker): the job is gone, or - with a call in flight - it
- * waits for that call only (j.stopped).
+ * waits for that call only (j.stopped).  before_call: the stage's call
+ * follows, the write answers go_on and the cost cap for it.
  */
 static int
-write_progress(struct gen_job *g, int progress)
+write_progress(struct gen_job *g, int progress, int before_call)
 {
 	int64_t now = kg_loop_now_ms();
 	struct step s = {.g = g, .status = "GENERATING", .progress = progress,
-			 .quality_score = -1};
+			 .quality_score = -1, .before_call = before_call};
 
 	s.quiet = now - g->last_event <
 		  kg_conf_int("worker", "progress_interval_ms");
@@ -539,7 +353,7 @@ gen_done(struct wk_job *j)
 	g->stage++;
 	if (g->stage == KG_NSTAGES)
 		finish_job(j);
-	else if (write_progress(g, stage_progress[g->stage]) == 0)
+	else if (write_progress(g, stage_progress[g->stage], 1) == 0)
 		start_stage(g);
 }
 
@@ -641,78 +455,10 @@ gen_hand_back(struct wk_job *j)
 /* ------------------------------------------------------------------ */
 
 static enum wk_take
-claim(struct wk *w, const char *task, struct kg_task *t, struct claim *c)
-{
-	struct kg_err err = {0};
-
-	c->project_id = t->project_id;
-	c->batch_id = t->batch_id;
-	if (kg_db_tx(&err, claim_tx, c) < 0) {
-		KG_WARN("claiming project %s failed: %s", t->project_id,
-			err.message);
-		kg_queue_requeue(KG_QUEUE_GENERATE, w->id, task, &err);
-		return WK_RETRY;
-	}
-	if (c->deferred) {
-		kg_queue_defer(KG_QUEUE_GENERATE, w->id, task, &err);
-		wk_skip_add(&wk_state(w, &wk_gen_queue)->skip, t->batch_id,
-			    kg_loop_now_ms() + WK_SKIP_MS);
-		return WK_DEFER;
-	}
-	if (c->skipped) {
-		kg_queue_ack(KG_QUEUE_GENERATE, w->id, task, &err);
-		return WK_DROP;
-	}
-	return WK_STARTED;
-}
-
-static int
-local_batch_jobs(struct wk *w, const char *batch_id)
-{
-	int n = 0;
-
-	for (struct wk_job *j = w->jobs; j; j = j->next)
-		n += j->q == &wk_gen_queue && !strcmp(j->t.batch_id, batch_id);
-	return n;
-}
-
-/* Before the claim: 1 go on, else the task was dealt with (*rc). */
-static int
-may_claim(struct wk *w, const char *task, const struct kg_task *t,
-	  enum wk_take *rc)
-{
-	struct kg_err err = {0};
-	int leased;
-
-	*rc = WK_DROP;
-	if (wk_job_find(w, &wk_gen_queue, t->ident)) {
-		/* a duplicate of our own job */
-		kg_queue_ack(KG_QUEUE_GENERATE, w->id, task, &err);
-		return 0;
-	}
-	if (local_batch_jobs(w, t->batch_id) >=
-	    kg_conf_int("worker", "concurrency")) {
-		/* Full by our own count: no need to ask the database; and
-		 * no need to look at it again before one of ours ends. */
-		kg_queue_defer(KG_QUEUE_GENERATE, w->id, task, &err);
-		wk_skip_add(&wk_state(w, &wk_gen_queue)->skip, t->batch_id,
-			    INT64_MAX);
-		*rc = WK_DEFER;
-		return 0;
-	}
-	leased = kg_queue_lease(KG_QUEUE_GENERATE, w->id, task,
-				kg_conf_int("worker", "lease_ms"), &err);
-	if (leased == 0)	/* another live worker runs it */
-		kg_queue_ack(KG_QUEUE_GENERATE, w->id, task, &err);
-	*rc = leased == 0 ? WK_DROP : WK_RETRY;
-	return leased > 0;
-}
-
-static enum wk_take
 gen_start(struct wk *w, const char *task)
 {
 	struct kg_err err = {0};
-	struct claim c = {0};
+	struct wk_claim c = {0};
 	struct kg_task t;
 	struct gen_job *g;
 	enum wk_take rc;
@@ -724,9 +470,7 @@ gen_start(struct wk *w, const char *task)
 		kg_queue_ack(KG_QUEUE_GENERATE, w->id, task, &err);
 		return WK_DROP;
 	}
-	if (!may_claim(w, task, &t, &rc))
-		return rc;
-	rc = claim(w, task, &t, &c);
+	rc = wk_claim(w, task, &t, stage_progress[0], &c);
 	g = rc == WK_STARTED ? (struct gen_job *)wk_job_new(
 		w, &wk_gen_queue, task, &t, sizeof(*g)) : NULL;
 	if (!g) {
@@ -739,6 +483,9 @@ gen_start(struct wk *w, const char *task)
 	g->progress = stage_progress[0];
 	g->last_progress = kg_loop_now_ms();
 	g->last_event = g->last_progress;
+	g->j.checked = c.capped ? WK_CHECKED_CAP : WK_CHECKED_GO;
+	if (c.capped)
+		snprintf(g->j.error, sizeof(g->j.error), "%s", c.why);
 	publish(&(struct ev_list){
 		.n = 1, .seq = {c.seq},
 		.ev = {{"project.status_changed", t.batch_id, t.project_id,
@@ -785,13 +532,13 @@ wk_gen_tick(struct wk *w)
 		if (now - g->last_progress >= every && stop_hinted(g))
 			continue;
 		if (g->held && now - g->last_event >= every)
-			write_progress(g, g->progress);
+			write_progress(g, g->progress, 0);
 		else if (now - g->last_progress < every)
 			continue;
 		else if (g->progress + 1 < stage_progress[g->stage + 1])
-			write_progress(g, g->progress + 1);
+			write_progress(g, g->progress + 1, 0);
 		else
-			write_progress(g, g->progress);
+			write_progress(g, g->progress, 0);
 	}
 }
 
@@ -811,6 +558,7 @@ static const struct wk_ai_ops gen_ai = {
 	.fail = fail_job,
 	.dropped = drop_stopped,
 	.stage_in_error = 1,
+	.logs_answers = 1,
 };
 
 /*

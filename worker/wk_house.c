@@ -221,6 +221,63 @@ publish_slots(struct wk *w, long long lease)
 	freeReplyObject(r);
 }
 
+static void
+unsubscribe(struct wk *w)
+{
+	if (!w->wake)
+		return;
+	kg_loop_unwatch(w->loop, w->wake->fd);
+	redisFree(w->wake);
+	w->wake = NULL;
+}
+
+/* The .woken queues are looked at in the next turn. */
+static void
+look_again(struct wk *w)
+{
+	for (int i = 0; i < WK_NQUEUES; i++)
+		if (wk_queues[i]->woken)
+			wk_state(w, wk_queues[i])->take_after = 0;
+}
+
+/* A push to a .woken queue: the loop's turn ends, the next take finds
+ * it (export is taken from first). */
+static void
+woken(void *arg)
+{
+	struct wk *w = arg;
+
+	if (kg_queue_woken(w->wake) < 0) {
+		KG_INFO("queue wake-up connection lost; reconnecting");
+		unsubscribe(w);
+	}
+	look_again(w);
+}
+
+/* The .woken queues' wake-up, (re)connected at most once a second;
+ * what was pushed meanwhile is looked for at once. */
+static void
+subscribe(struct wk *w, int64_t now)
+{
+	const char *qs[WK_NQUEUES];
+	struct kg_err err = {0};
+	size_t n = 0;
+
+	if (w->wake || now < w->next_wake_try || w->stopping)
+		return;
+	w->next_wake_try = now + 1000;
+	for (int i = 0; i < WK_NQUEUES; i++)
+		if (wk_queues[i]->woken)
+			qs[n++] = wk_queues[i]->queue;
+	w->wake = kg_queue_subscribe(qs, n, &err);
+	if (w->wake &&
+	    kg_loop_watch(w->loop, w->wake->fd, woken, w, &err) < 0) {
+		redisFree(w->wake);
+		w->wake = NULL;
+	}
+	look_again(w);
+}
+
 void
 wk_house(struct wk *w)
 {
@@ -251,11 +308,13 @@ wk_house(struct wk *w)
 		prune_exports(w);
 		next_prune = now + 3600 * 1000;
 	}
+	subscribe(w, now);
 }
 
 void
 wk_house_free(struct wk *w)
 {
+	unsubscribe(w);
 	for (int i = 0; i < WK_NQUEUES; i++)
 		free_suspects(&w->qs[i]);
 }

@@ -539,6 +539,7 @@ regen_task_of(PGresult *res, int i)
 const struct wk_queue wk_regen_queue = {
 	.id = WK_Q_REGENERATE,
 	.queue = KG_QUEUE_REGENERATE,
+	.woken = 1,
 	.noun = "regeneration",
 	.takes_per_turn = 8,
 	.counts = 1,

@@ -12,7 +12,9 @@
  * wk_skip) instead of pausing all taking, so the free slots go to the
  * other batches at once.  A start that failed on the database or Redis
  * pauses the queue for RETRY_PAUSE_MS.  A worker with no job that took
- * nothing waits on kg:wake, which every push to any queue signals.
+ * nothing waits on kg:wake, which every push to any queue signals.  A
+ * .woken queue (export, regenerate) found empty is left alone until
+ * its wake-up (wk_house.c) says a push came, or WK_WOKEN_POLL_MS.
  */
 #include "wk.h"
 
@@ -69,6 +71,9 @@ job_free(struct wk_job *j)
 		kg_loop_timer_cancel(j->w->loop, j->timer);
 	if (j->q->free_job)
 		j->q->free_job(j);
+	if (j->call_log)	/* no step of the job got through */
+		kg_ai_log_write(j->t.batch_id, j->t.project_id, j->call_log);
+	free(j->call_log);
 	free(j->task);
 	free(j);
 }
@@ -151,6 +156,9 @@ take_queue(struct wk *w, const struct wk_queue *q, int *failed)
 
 		if (!task) {
 			*failed |= err.status != 0;
+			if (q->woken && w->wake && !err.status)
+				s->take_after = kg_loop_now_ms() +
+						WK_WOKEN_POLL_MS;
 			break;
 		}
 		n++;
