@@ -36,6 +36,13 @@ for c in $CONCURRENCY; do
         sleep 0.1
     done
     cpu1=$(cpu_ticks "$WPID")
+    # Where the time over the ideal goes, from the projects' own timestamps and
+    # each ai_calls row (written by the step that handled the answer; the call
+    # was sent latency_ms before): printed below the table's line.
+    psql_ "COPY (SELECT p.id, extract(epoch FROM p.queued_at), extract(epoch FROM p.started_at),
+        extract(epoch FROM p.finished_at), a.stage, extract(epoch FROM a.created_at), a.latency_ms
+        FROM projects p JOIN ai_calls a ON a.project_id = p.id WHERE p.batch_id = '$BATCH'
+        ORDER BY p.id, a.created_at) TO STDOUT" > "$STATE/timeline-$c.tsv"
     stop_workers
     read -r wall done_ok <<<"$(psql_ "SELECT round(extract(epoch FROM b.completed_at - min(p.queued_at))::numeric, 2),
         count(*) FILTER (WHERE p.status = 'COMPLETED') FROM batches b JOIN projects p ON p.batch_id = b.id
@@ -48,5 +55,28 @@ c, n, wall, hz = int(c), int(n), float(wall), int(hz)
 ideal = math.ceil(n / c) * 3 * int(delay) / 1000
 cpu_ms = (int(cpu1) - int(cpu0)) * 1000 / hz / n
 print(f"{c:<12} {wall:>10.2f} {ideal:>10.2f} {wall / ideal:>8.2f} {cpu_ms:>14.1f}")
+PY
+    python3 - "$c" "$STATE/timeline-$c.tsv" <<'PY'
+import csv, statistics, sys
+c, path = int(sys.argv[1]), sys.argv[2]
+projects = {}
+for pid, q, s, f, stage, at, lat in csv.reader(open(path), delimiter="\t"):
+    p = projects.setdefault(pid, {"q": float(q), "s": float(s), "f": float(f), "calls": []})
+    p["calls"].append((float(at), int(lat) / 1000))
+q0 = min(p["q"] for p in projects.values())
+ps = sorted(projects.values(), key=lambda p: p["s"])
+def line(name, xs):
+    xs = sorted(x * 1000 for x in xs)
+    print(f"    {name:<44} min {xs[0]:5.0f}  median {statistics.median(xs):5.0f}  max {xs[-1]:5.0f} ms")
+# the first round only: later rounds start when earlier projects finish
+first = ps[:c]
+print(f"  first round of {len(first)} (times after the generate request's COMMIT):")
+line("claimed (started_at)", [p["s"] - q0 for p in first])
+for i, stage in enumerate(("plan", "draft", "polish")):
+    line(f"{stage}: sent -> answer handled", [p["calls"][i][1] for p in first if len(p["calls"]) > i])
+    prev = [p["s"] if i == 0 else p["calls"][i - 1][0] for p in first if len(p["calls"]) > i]
+    sent = [p["calls"][i][0] - p["calls"][i][1] for p in first if len(p["calls"]) > i]
+    line(f"{stage}: previous step -> sent", [b - a for a, b in zip(prev, sent)])
+line("finished", [p["f"] - q0 for p in first])
 PY
 done
