@@ -21,6 +21,7 @@ EVENTS="${EVENTS:-100}"
 INTERVAL_MS="${INTERVAL_MS:-20}"
 export KARTOGRAF_EVENTS_MAX_STREAMS="${MAX_STREAMS:-700}"
 
+make -C "$ROOT" --no-print-directory B="${BUILD:-build}" "${BUILD:-build}/tests/bench/sse_load" >/dev/null
 [[ -x "$LOAD" ]] || { echo "bench_events: $LOAD missing (make bench builds it)" >&2; exit 1; }
 # every stream is a socket here, two at the web server and one in the relay
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true

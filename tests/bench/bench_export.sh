@@ -15,6 +15,8 @@ CARD_RUNS="${BENCH_CARD_RUNS:-50}"
 ZIP_RUNS="${BENCH_ZIP_RUNS:-3}"
 HELPER="${BUILD:-build}/tests/bench/export_build"
 [[ "$HELPER" = /* ]] || HELPER="$ROOT/$HELPER"
+# rebuilt through make when older than the library (a no-op when up to date)
+make -C "$ROOT" --no-print-directory B="${BUILD:-build}" "${BUILD:-build}/tests/bench/export_build" >/dev/null
 [[ -x "$HELPER" ]] || { echo "$HELPER not built (make bench builds it)"; exit 1; }
 
 export KARTOGRAF_LOG_LEVEL=warn

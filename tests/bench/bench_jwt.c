@@ -2,7 +2,7 @@
  * bench_jwt - CPU per token check: libjwt's jwt_decode plus the claim
  * reads kg_auth used to do, against kg_jwt_verify, on one token issued
  * by libjwt (what kg_auth_issue makes).  Decides README "The token
- * check" (issue 15): run with `make build/tests/bench/bench_jwt`.
+ * check" (issue 15): run by tests/bench/bench_jwt.sh (`make bench`).
  */
 #include <jwt.h>
 #include <stdio.h>
