@@ -12,8 +12,14 @@
 int kg_sha256_hex(const void *data, size_t len,
 		  char out[KG_SHA256_HEX_LEN + 1]);
 
-/* `bytes` random bytes as hex into out (2 * bytes + 1); -1 if the
- * CSPRNG fails. */
+/* in[0..n) as lower-case hex into out (2 * n + 1 bytes). */
+void kg_hex(const unsigned char *in, size_t n, char *out);
+
+/* `bytes` (at most 64) random bytes as hex into out (2 * bytes + 1); -1
+ * if the CSPRNG fails.  Drawn from a per-thread pool that OpenSSL fills
+ * 256 bytes at a time (one DRBG call per request id was ~3 % of a card
+ * request's program CPU); a byte is handed out once and wiped, and a
+ * forked child starts with an empty pool. */
 int kg_random_hex(char *out, size_t bytes);
 
 #endif

@@ -4,6 +4,7 @@
 #include "kg_clock.h"
 #include "kg_config.h"
 #include "kg_db.h"
+#include "kg_hash.h"
 #include "kg_log.h"
 #include "kg_net.h"
 #include "kg_redis.h"
@@ -11,7 +12,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <malloc.h>
-#include <openssl/rand.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -161,49 +161,6 @@ kg_fail(struct kg_req *req, int status, const char *code, const char *fmt,
 	return -1;
 }
 
-/*
- * Random bytes for request ids, RAND_bytes'd 32 ids at a time: one
- * OpenSSL DRBG call per request (its locks and provider look-ups) was
- * ~3 % of a card request's program CPU.  Per thread, and emptied in a
- * forked child so that two processes never hand out the same ids.
- */
-static _Thread_local unsigned char rid_pool[256];
-static _Thread_local size_t rid_left;
-static pthread_once_t rid_once = PTHREAD_ONCE_INIT;
-
-static void
-rid_forget(void)
-{
-	rid_left = 0;
-}
-
-static void
-rid_register(void)
-{
-	pthread_atfork(NULL, NULL, rid_forget);
-}
-
-static void
-random_id(char *out, size_t bytes)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *raw;
-
-	pthread_once(&rid_once, rid_register);
-	if (rid_left < bytes) {
-		if (RAND_bytes(rid_pool, sizeof(rid_pool)) != 1)
-			memset(rid_pool, 0, sizeof(rid_pool));
-		rid_left = sizeof(rid_pool);
-	}
-	rid_left -= bytes;
-	raw = rid_pool + rid_left;
-	for (size_t i = 0; i < bytes; i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 15];
-	}
-	out[2 * bytes] = 0;
-}
-
 /* An incoming X-Request-Id is reused only if it is short and plain, so
  * it cannot smuggle anything into our logs or headers. */
 static void
@@ -217,8 +174,8 @@ set_request_id(struct kg_req *req)
 		ok = isalnum((unsigned char)in[i]) || in[i] == '-';
 	if (ok)
 		memcpy(req->request_id, in, n + 1);
-	else
-		random_id(req->request_id, 8);
+	else if (kg_random_hex(req->request_id, 8) < 0)
+		snprintf(req->request_id, sizeof(req->request_id), "%016d", 0);
 	kg_log_set_request_id(req->request_id);
 }
 

@@ -26,8 +26,6 @@ struct qparam {
 	char *value;
 };
 
-static const char hexdigits[] = "0123456789abcdef";
-
 static int
 oom(struct kg_err *err)
 {
@@ -38,18 +36,6 @@ static int
 bad(struct kg_err *err, const char *what)
 {
 	return kg_err_set(err, 500, "internal", "sigv4: invalid %s", what);
-}
-
-static void
-to_hex(const unsigned char *in, size_t len, char *out)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		out[2 * i] = hexdigits[in[i] >> 4];
-		out[2 * i + 1] = hexdigits[in[i] & 15];
-	}
-	out[2 * len] = '\0';
 }
 
 static int
@@ -600,7 +586,7 @@ kg_sigv4_signature(const struct kg_sigv4_req *r, const char *secret_key,
 		kg_err_set(err, 500, "internal", "sigv4: hmac failed");
 		goto out;
 	}
-	to_hex(mac, 32, out);
+	kg_hex(mac, 32, out);
 	rc = 0;
 out:
 	OPENSSL_cleanse(k0, sizeof(k0));

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kg_buf.h"
@@ -16,6 +17,7 @@
 #include "kg_config.h"
 #include "kg_db.h"
 #include "kg_dict.h"
+#include "kg_hash.h"
 #include "kg_password.h"
 #include "kg_user.h"
 
@@ -287,6 +289,50 @@ free_config(void **state)
 	return 0;
 }
 
+/* kg_hex and the pooled kg_random_hex: lower-case hex of the right
+ * length, no two draws alike across refills of the pool, more than 64
+ * bytes refused, and a forked child does not repeat the parent's next
+ * bytes (its pool starts empty). */
+static void
+test_random_hex(void **state)
+{
+	static const unsigned char raw[] = {0x00, 0x9f, 0xa0, 0xff};
+	char seen[100][17], hex[129], mine[17], child[17];
+	int fds[2], status;
+	pid_t pid;
+
+	(void)state;
+	kg_hex(raw, sizeof(raw), hex);
+	assert_string_equal(hex, "009fa0ff");
+	for (int i = 0; i < 100; i++) {	/* 800 bytes: three refills */
+		assert_int_equal(kg_random_hex(seen[i], 8), 0);
+		assert_int_equal(strlen(seen[i]), 16);
+		assert_int_equal(strspn(seen[i], "0123456789abcdef"), 16);
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(seen[i], seen[j]);
+	}
+	assert_int_equal(kg_random_hex(hex, 64), 0);
+	assert_int_equal(strlen(hex), 128);
+	assert_int_equal(kg_random_hex(hex, 65), -1);
+
+	assert_int_equal(kg_random_hex(mine, 1), 0); /* the pool is not empty */
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int ok = kg_random_hex(child, 8) == 0 &&
+			 write(fds[1], child, 17) == 17;
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(read(fds[0], child, 17), 17);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(kg_random_hex(mine, 8), 0);
+	assert_string_not_equal(mine, child);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 int
 main(void)
 {
@@ -297,6 +343,7 @@ main(void)
 		cmocka_unit_test(test_db_copy_field_words),
 		cmocka_unit_test(test_err_set),
 		cmocka_unit_test(test_dict),
+		cmocka_unit_test(test_random_hex),
 		cmocka_unit_test(test_dict_add),
 		cmocka_unit_test(test_email_normalisation),
 		cmocka_unit_test(test_password_roundtrip),
