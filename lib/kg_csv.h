@@ -24,6 +24,15 @@
  *    the validator parses them.
  * Blank rows, the header (+1) and the row/column limits work as in
  * kg_sheet; lim->max_file gives 413 "too_large".
+ *
+ * Streaming: the file is read KG_CSV_CHUNK bytes at a time (from a
+ * descriptor, kg_csv_read_fd) and each row is handed on as soon as it
+ * ends, so memory is one chunk plus one row whatever the file's size
+ * (the first record is read whole, for the delimiter).  Each chunk is
+ * checked (NUL bytes, UTF-8) before any of it is parsed; a file that is
+ * bad further on may therefore have had its first rows delivered when
+ * the error comes (as with kg_xlsx: callers that must be all-or-nothing
+ * roll back, as kg_batch_import does).
  */
 #ifndef KG_CSV_H
 #define KG_CSV_H
@@ -38,5 +47,12 @@
 int kg_csv_read(const void *data, size_t len,
 		const struct kg_sheet_limits *lim, kg_sheet_row_fn fn,
 		void *arg, struct kg_err *err);
+
+#define KG_CSV_CHUNK ((size_t)64 * 1024)
+
+/* The same for the len bytes of the file fd from offset 0 (read with
+ * pread, in KG_CSV_CHUNK pieces; kg_sheet_read_spool). */
+int kg_csv_read_fd(int fd, size_t len, const struct kg_sheet_limits *lim,
+		   kg_sheet_row_fn fn, void *arg, struct kg_err *err);
 
 #endif

@@ -72,9 +72,17 @@ kg_sheet_read_spool(const struct kg_spool *s, const char *filename,
 	if (s->len > lim->max_file)	/* before anything is mapped */
 		return kg_err_set(err, 413, "too_large", "the file is larger "
 				  "than %zu MiB", lim->max_file >> 20);
-	if (pread(s->fd, head, 4, 0) == 4 && !memcmp(head, "PK\x03\x04", 4))
+	if (s->len == 0)
+		return kg_err_set(err, 400, "empty_file", "the file is empty");
+	if (s->len < 4 || pread(s->fd, head, 4, 0) != 4)
+		memset(head, 0, sizeof(head));
+	if (!memcmp(head, "PK\x03\x04", 4))
 		return kg_xlsx_read_fd(s->fd, s->len, lim, fn, arg, err);
-	/* an OLE2 file (told apart by its directory) or CSV: mapped */
+	/* CSV: streamed from the file, never whole in memory */
+	if (memcmp(head, "\xd0\xcf\x11\xe0", 4) &&
+	    ((filename && has_suffix(filename, ".csv")) || is_csv_type(type)))
+		return kg_csv_read_fd(s->fd, s->len, lim, fn, arg, err);
+	/* an OLE2 file (told apart by its directory) or neither: mapped */
 	map = mmap(NULL, s->len, PROT_READ, MAP_PRIVATE, s->fd, 0);
 	if (map == MAP_FAILED)
 		return kg_err_set(err, 500, "internal",

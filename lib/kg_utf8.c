@@ -69,8 +69,18 @@ kg_utf8_check(const char *s, size_t len)
 	size_t i = 0, n;
 	uint32_t c;
 
+	uint64_t x;
+
 	while (i < len) {
-		if (p[i] < 0x80) {	/* the common case, kept cheap */
+		/* the common case, kept cheap: eight ASCII bytes at a time */
+		if (i + 8 <= len) {
+			memcpy(&x, p + i, 8);
+			if (!(x & 0x8080808080808080ull)) {
+				i += 8;
+				continue;
+			}
+		}
+		if (p[i] < 0x80) {
 			i++;
 			continue;
 		}

@@ -5,7 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kg_csv.h"
 
@@ -82,6 +85,9 @@ test_comma_and_quotes(void **state)
 	expect_rows("\"a;b\",c\n1,2\n", 0, "1:a;b|c\n2:1|2\n");
 	/* no final newline, lone CR line ends, single column */
 	expect_rows("x\ry\rz", 0, "1:x\n2:y\n3:z\n");
+	/* a last record ending in a delimiter, without a line end */
+	expect_rows("a;b\nx;", 0, "1:a|b\n2:x\n");
+	expect_rows("a;b\n;y;", 0, "1:a|b\n2:|y\n");
 }
 
 static void
@@ -140,6 +146,95 @@ test_limits(void **state)
 	kg_buf_free(&d);
 }
 
+/* Read `in` both ways: whole in memory and streamed from a file in
+ * KG_CSV_CHUNK pieces; the rows (or the error) must be the same.
+ * Returns the result. */
+static int
+expect_same_streamed(const struct kg_buf *in)
+{
+	struct kg_buf a = {0}, b = {0};
+	struct kg_err ea = {0}, eb = {0};
+	struct kg_sheet_limits lim;
+	FILE *f = tmpfile();
+	int ra, rb;
+
+	kg_sheet_limits_default(&lim);
+	lim.max_rows = 100000;
+	assert_non_null(f);
+	assert_int_equal(fwrite(in->data, 1, in->len, f), in->len);
+	assert_int_equal(fflush(f), 0);
+	ra = kg_csv_read(in->data, in->len, &lim, dump_row, &a, &ea);
+	rb = kg_csv_read_fd(fileno(f), in->len, &lim, dump_row, &b, &eb);
+	if (ra != rb || strcmp(ea.message, eb.message))
+		fail_msg("in memory %d %s, streamed %d %s", ra, ea.message,
+			 rb, eb.message);
+	/* on an error the streamed read may have delivered the rows of
+	 * the chunks before it; the error itself is the same */
+	if (ra == 0)
+		assert_string_equal(kg_buf_str(&a), kg_buf_str(&b));
+	assert_int_equal(ea.status, eb.status);
+	assert_string_equal(ea.message, eb.message);
+	fclose(f);
+	kg_buf_free(&a);
+	kg_buf_free(&b);
+	return ra;
+}
+
+/* The rows before a chunk's end: short rows up to about `at` bytes. */
+static void
+pad_to(struct kg_buf *in, size_t at)
+{
+	unsigned i = 0;
+
+	while (in->len + 12 < at)
+		kg_buf_printf(in, "r%05u;x\r\n", i++ % 100000);
+	while (in->len < at)
+		kg_buf_puts(in, in->len + 1 < at ? "z" : "\n");
+}
+
+static void
+test_streamed_chunk_edges(void **state)
+{
+	/* every kind of byte a chunk can be cut at: a multi-byte letter
+	 * (2, 3 and 4 bytes), a quoted field with "" and line ends inside,
+	 * CR LF split, a field that spans the cut */
+	static const char *const tails[] = {
+		"\xc4\x85\xe2\x82\xac\xf0\x9f\x98\x80;\"q\"\"u\r\no\rt\"x;e\r\n",
+		"\"open\nfield never closed",
+		"ok;\xc4\x85\xc4;bad\n",
+		"long field without end of line ",
+	};
+	struct kg_buf in = {0};
+
+	(void)state;
+	for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
+		for (size_t k = 0; k < 24; k++) {
+			kg_buf_reset(&in);
+			kg_buf_puts(&in, "\xef\xbb\xbfh1;h2\r\n");
+			pad_to(&in, KG_CSV_CHUNK - 12 + k);
+			kg_buf_puts(&in, tails[t]);
+			/* tails 1 and 2 are refused, 0 and 3 read */
+			assert_int_equal(expect_same_streamed(&in),
+					 t == 1 || t == 2 ? -1 : 0);
+		}
+	}
+	/* a first record longer than a chunk: the delimiter is told from
+	 * all of it (the commas win) */
+	kg_buf_reset(&in);
+	kg_buf_puts(&in, "a;\"");
+	for (size_t i = 0; i < KG_CSV_CHUNK / 4; i++)
+		kg_buf_puts(&in, "x;\n ");
+	kg_buf_puts(&in, "\",b,c\n1,2;3,4\n");
+	assert_int_equal(expect_same_streamed(&in), 0);
+	/* three chunks and more, a NUL far in */
+	kg_buf_reset(&in);
+	pad_to(&in, 3 * KG_CSV_CHUNK + 100);
+	assert_int_equal(expect_same_streamed(&in), 0);
+	kg_buf_append(&in, "a\0b\n", 4);
+	assert_int_equal(expect_same_streamed(&in), -1);
+	kg_buf_free(&in);
+}
+
 int
 main(void)
 {
@@ -149,6 +244,7 @@ main(void)
 		cmocka_unit_test(test_blank_rows_and_normalisation),
 		cmocka_unit_test(test_encodings_refused),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_streamed_chunk_edges),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
