@@ -94,6 +94,13 @@ fold_char(const char **p)
 {
 	unsigned char c = (unsigned char)**p;
 
+	if (c < 0x80) {		/* ASCII: no table, no locale */
+		(*p)++;
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+			return (char)c;
+		return c >= 'A' && c <= 'Z' ? (char)(c + 'a' - 'A') : ' ';
+	}
+
 	/* all of them start with 0xC3-0xC5 */
 	for (size_t i = 0; c >= 0xc3 && c <= 0xc5 &&
 			   i < KG_COUNT(polish_letters); i++) {
@@ -104,12 +111,9 @@ fold_char(const char **p)
 		}
 	}
 	(*p)++;
-	if (c >= 0x80) {
-		while ((**p & 0xC0) == 0x80)
-			(*p)++;
-		return ' ';
-	}
-	return isalnum(c) ? (char)tolower(c) : ' ';
+	while ((**p & 0xC0) == 0x80)
+		(*p)++;
+	return ' ';
 }
 
 void

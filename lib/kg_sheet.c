@@ -163,23 +163,56 @@ norm_cp(struct norm *w, uint32_t cp)
  * compose.  Such text comes out of the loop below byte for byte, so it
  * is copied instead (a check of ~3 instructions a byte instead of ~20).
  */
+#define ONES 0x0101010101010101ull
+#define HIGH 0x8080808080808080ull
+
+/* Bit 7 of each byte of x that is zero, exactly (no borrow between
+ * bytes). */
+static uint64_t
+zero_bytes(uint64_t x)
+{
+	return ~(((x & ~HIGH) + ~HIGH) | x | ~HIGH);
+}
+
+/* Eight bytes at p that are printable ASCII or single spaces (also with
+ * p[8] when p[7] is a space and `more`, p[8] exists). */
+static int
+plain_word(const unsigned char *p, int more)
+{
+	uint64_t x, sp;
+
+	memcpy(&x, p, 8);
+	if ((x & HIGH) || zero_bytes(x & ONES * 0xe0) ||
+	    zero_bytes(x ^ ONES * 0x7f))
+		return 0;
+	sp = zero_bytes(x ^ ONES * ' ');
+	return !(sp & sp >> 8) && !(more && sp >> 63 && p[8] == ' ');
+}
+
 static int
 is_normal(const unsigned char *p, size_t len)
 {
-	size_t i = 0;
+	size_t i = 0, end;
 
 	if (len && (p[0] == ' ' || p[len - 1] == ' '))
 		return 0;
 	while (i < len) {
-		if (p[i] > 0x20 && p[i] < 0x7f)
-			i++;
-		else if (p[i] == ' ' && p[i + 1] != ' ')
-			i++;	/* not the last byte: p[i + 1] exists */
-		else if (p[i] >= 0xc3 && p[i] <= 0xcb && i + 1 < len &&
-			 (p[i + 1] & 0xc0) == 0x80)
-			i += 2;
-		else
-			return 0;
+		if (i + 8 <= len && plain_word(p + i, i + 8 < len)) {
+			i += 8;
+			continue;
+		}
+		/* a word with something else in it: byte by byte */
+		for (end = i + 8 < len ? i + 8 : len; i < end;) {
+			if (p[i] > 0x20 && p[i] < 0x7f)
+				i++;
+			else if (p[i] == ' ' && p[i + 1] != ' ')
+				i++;	/* not the last byte: p[i + 1] exists */
+			else if (p[i] >= 0xc3 && p[i] <= 0xcb && i + 1 < len &&
+				 (p[i + 1] & 0xc0) == 0x80)
+				i += 2;
+			else
+				return 0;
+		}
 	}
 	return 1;
 }

@@ -84,6 +84,12 @@ kg_utf8_check(const char *s, size_t len)
 			i++;
 			continue;
 		}
+		/* two bytes (U+0080-U+07FF: Polish letters among them) */
+		if (p[i] >= 0xc2 && p[i] <= 0xdf && i + 1 < len &&
+		    (p[i + 1] & 0xc0) == 0x80) {
+			i += 2;
+			continue;
+		}
 		n = kg_utf8_decode(p + i, len - i, &c);
 		if (!n)
 			return i;
