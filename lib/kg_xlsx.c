@@ -67,6 +67,8 @@ struct xml_base {
 	struct kg_err *err;
 	int failed;	/* err is set; ignore whatever expat still calls */
 	int done;	/* stopped on purpose, not an error */
+	int plain;	/* no namespace processing by expat: struct xns */
+	const char *name;	/* the entry, for messages */
 };
 
 static void
@@ -109,6 +111,161 @@ xattr(const char **atts, const struct ns *ns, const char *local)
 		       : !strcmp(atts[0], local))
 			return atts[1];
 	return NULL;
+}
+
+/*
+ * Namespaces for the two big parts, the worksheet and the shared
+ * strings.  expat's namespace processing joins the URI to every element
+ * name ("http://schemas.openxmlformats.org/spreadsheetml/2006/main c"),
+ * and comparing that URI twice per element was a tenth of reading a
+ * sheet.  These parts are therefore parsed by a plain expat parser,
+ * which hands out names as written ("c", "x:c") and the xmlns
+ * declarations as attributes, and the declarations in scope are kept
+ * here: an element is SpreadsheetML's when its prefix (or, without one,
+ * the default namespace) is bound to one of ns_main's URIs, or when no
+ * default namespace is declared at all (as xlocal()).  What expat's
+ * namespace processing refuses and a plain parser does not is refused
+ * here in its words: an unbound prefix on an element or an attribute,
+ * and a prefix declared empty ("xmlns:p=\"\"").
+ */
+enum xns_kind { XNS_NONE, XNS_MAIN, XNS_OTHER };
+
+#define XNS_MAX 64		/* declarations in scope at once */
+#define XNS_PREFIX 32		/* longest prefix + 1 */
+
+struct xns {
+	unsigned depth;		/* open elements */
+	unsigned n;		/* declarations in scope */
+	enum xns_kind def;	/* the default namespace in scope */
+	struct {
+		unsigned depth;	/* of the element that declared it */
+		enum xns_kind kind, prev_def;
+		char prefix[XNS_PREFIX];	/* "" for the default */
+	} b[XNS_MAX];
+};
+
+static enum xns_kind
+xns_kind_of(const char *uri)
+{
+	const struct ns *ns;
+
+	if (!*uri)
+		return XNS_NONE;
+	for (ns = ns_main; ns->uri; ns++)
+		if (!strcmp(uri, ns->uri))
+			return XNS_MAIN;
+	return XNS_OTHER;
+}
+
+/* The kind of `prefix` (plen bytes); -1 when it is bound nowhere. */
+static int
+xns_lookup(const struct xns *x, const char *prefix, size_t plen)
+{
+	unsigned i;
+
+	for (i = x->n; i-- > 0;)
+		if (!strncmp(x->b[i].prefix, prefix, plen) &&
+		    !x->b[i].prefix[plen] && plen)
+			return (int)x->b[i].kind;
+	return plen == 3 && !strncmp(prefix, "xml", 3) ? XNS_OTHER : -1;
+}
+
+/* NULL, or why the declaration is refused. */
+static const char *
+xns_declare(struct xns *x, const char *att, const char *uri)
+{
+	size_t plen = att[5] ? strlen(att + 6) : 0;
+
+	if (plen && !*uri)
+		return "must not undeclare prefix";	/* expat's words */
+	if (x->n == XNS_MAX || plen >= XNS_PREFIX)
+		return "more namespace declarations or longer prefixes than "
+		       "a workbook has";
+	x->b[x->n].depth = x->depth;
+	x->b[x->n].kind = xns_kind_of(uri);
+	x->b[x->n].prev_def = x->def;
+	memcpy(x->b[x->n].prefix, att + 6 - !plen, plen + 1);
+	x->b[x->n].prefix[plen] = '\0';
+	if (!plen)
+		x->def = x->b[x->n].kind;
+	x->n++;
+	return NULL;
+}
+
+/* The local part of an element name when it is SpreadsheetML's, else
+ * NULL; *bad when its prefix is bound nowhere. */
+static const char *
+xns_local(const struct xns *x, const char *name, int *bad)
+{
+	const char *colon = strchr(name, ':');
+	int kind;
+
+	if (!colon)
+		return x->def == XNS_OTHER ? NULL : name;
+	kind = xns_lookup(x, name, (size_t)(colon - name));
+	if (kind < 0)
+		*bad = 1;
+	return kind == XNS_MAIN ? colon + 1 : NULL;
+}
+
+/* In the words expat's namespace processing would have used. */
+static void
+xns_refuse(struct xml_base *b, const char *why)
+{
+	kg_err_set(b->err, 400, "bad_xlsx",
+		   "%s is not well-formed XML (line %lu: %s)", b->name,
+		   (unsigned long)XML_GetCurrentLineNumber(b->p), why);
+	xml_stop(b);
+}
+
+/* A start tag: its declarations taken, its attributes' prefixes
+ * checked; the element's local name as xns_local(), NULL also when the
+ * tag is refused (b->why). */
+static const char *
+xns_start(struct xns *x, struct xml_base *b, const char *name,
+	  const char **atts)
+{
+	const char **a, *colon, *l, *why;
+	int bad = 0;
+
+	x->depth++;
+	for (a = atts; a[0]; a += 2)
+		if (a[0][0] == 'x' && !strncmp(a[0], "xmlns", 5) &&
+		    (!a[0][5] || a[0][5] == ':') &&
+		    (why = xns_declare(x, a[0], a[1]))) {
+			xns_refuse(b, why);
+			return NULL;
+		}
+	for (a = atts; a[0]; a += 2)
+		if ((colon = strchr(a[0], ':')) &&
+		    strncmp(a[0], "xmlns:", 6) &&
+		    xns_lookup(x, a[0], (size_t)(colon - a[0])) < 0)
+			bad = 1;
+	l = xns_local(x, name, &bad);
+	if (bad) {
+		xns_refuse(b, "unbound prefix");
+		return NULL;
+	}
+	return l;
+}
+
+/* An end tag: the local name as xns_local(); xns_end_done() after it. */
+static const char *
+xns_end(struct xns *x, const char *name)
+{
+	int bad = 0;
+
+	return xns_local(x, name, &bad);
+}
+
+static void
+xns_end_done(struct xns *x)
+{
+	while (x->n && x->b[x->n - 1].depth == x->depth) {
+		x->n--;
+		x->def = x->b[x->n].prev_def;
+	}
+	x->depth--;
 }
 
 static void XMLCALL
@@ -296,12 +453,14 @@ parse_entry(struct zipctx *z, const char *name, struct xml_base *b,
 			   REPAIR_HINT, name, zip_strerror(z->za));
 		goto out;
 	}
-	if (!(p = XML_ParserCreateNS(NULL, NS_SEP))) {
+	if (!(p = b->plain ? XML_ParserCreate(NULL)
+			   : XML_ParserCreateNS(NULL, NS_SEP))) {
 		kg_err_set(err, 500, "internal", "out of memory");
 		goto out;
 	}
 	b->p = p;
 	b->err = err;
+	b->name = name;
 	XML_SetUserData(p, b);
 	XML_SetStartDoctypeDeclHandler(p, on_doctype);
 	XML_SetEntityDeclHandler(p, on_entity);
@@ -764,6 +923,7 @@ styles_free(struct styles *s)
 
 struct sst {
 	struct xml_base b;
+	struct xns ns;
 	size_t limit;		/* lim->max_shared_strings */
 	struct kg_buf pool;	/* normalised strings, NUL-terminated */
 	size_t *off;		/* start of string i in pool */
@@ -783,17 +943,17 @@ static void XMLCALL
 sst_start(void *ud, const XML_Char *name, const XML_Char **atts)
 {
 	struct sst *s = ud;
+	const char *l;
 
-	(void)atts;
-	if (s->b.failed)
+	if (s->b.failed || !(l = xns_start(&s->ns, &s->b, name, atts)))
 		return;
-	if (xname_is(name, ns_main, "si")) {
+	if (!strcmp(l, "si")) {
 		s->in_si = 1;
 		s->rph = 0;
 		kg_buf_reset(&s->cur);
-	} else if (s->in_si && xname_is(name, ns_main, "rPh")) {
+	} else if (s->in_si && !strcmp(l, "rPh")) {
 		s->rph++;
-	} else if (s->in_si && !s->rph && xname_is(name, ns_main, "t")) {
+	} else if (s->in_si && !s->rph && !strcmp(l, "t")) {
 		s->in_t = 1;
 	}
 }
@@ -834,17 +994,20 @@ static void XMLCALL
 sst_end(void *ud, const XML_Char *name)
 {
 	struct sst *s = ud;
+	const char *l;
 
 	if (s->b.failed)
 		return;
-	if (s->in_t && xname_is(name, ns_main, "t")) {
+	if (!(l = xns_end(&s->ns, name))) {
+	} else if (s->in_t && !strcmp(l, "t")) {
 		s->in_t = 0;
-	} else if (s->in_si && xname_is(name, ns_main, "rPh")) {
+	} else if (s->in_si && !strcmp(l, "rPh")) {
 		s->rph--;
-	} else if (s->in_si && xname_is(name, ns_main, "si")) {
+	} else if (s->in_si && !strcmp(l, "si")) {
 		s->in_si = 0;
 		sst_add(s);
 	}
+	xns_end_done(&s->ns);
 }
 
 static void XMLCALL
@@ -875,6 +1038,7 @@ enum ctype { C_NUM, C_SST, C_INLINE, C_STR, C_BOOL, C_ERR, C_DATE };
 
 struct sheet {
 	struct xml_base b;
+	struct xns ns;
 	struct kg_sheet_rows rows;
 	const struct sst *sst;
 	const struct styles *styles;
@@ -1001,7 +1165,8 @@ sheet_start(void *ud, const XML_Char *name, const XML_Char **atts)
 	struct sheet *s = ud;
 	const char *l;
 
-	if (s->b.failed || s->b.done || !(l = xlocal(name, ns_main)))
+	if (s->b.failed || s->b.done ||
+	    !(l = xns_start(&s->ns, &s->b, name, atts)))
 		return;
 	if (!strcmp(l, "sheetData"))
 		s->in_data = 1;
@@ -1192,9 +1357,10 @@ sheet_end(void *ud, const XML_Char *name)
 	const char *l;
 	int rc;
 
-	if (s->b.failed || s->b.done || !(l = xlocal(name, ns_main)))
+	if (s->b.failed || s->b.done)
 		return;
-	if (s->in_v && !strcmp(l, "v")) {
+	if (!(l = xns_end(&s->ns, name))) {
+	} else if (s->in_v && !strcmp(l, "v")) {
 		s->in_v = 0;
 	} else if (s->in_t && !strcmp(l, "t")) {
 		s->in_t = 0;
@@ -1221,6 +1387,7 @@ sheet_end(void *ud, const XML_Char *name)
 		s->b.done = 1;
 		XML_StopParser(s->b.p, XML_FALSE);
 	}
+	xns_end_done(&s->ns);
 }
 
 static void XMLCALL
@@ -1552,6 +1719,7 @@ read_sheet(struct zipctx *z, const struct parts *pt, const struct sst *sst,
 	struct sheet s = {0};
 	int rc;
 
+	s.b.plain = 1;
 	s.sst = sst;
 	s.styles = st;
 	s.date1904 = pt->date1904;
@@ -1614,6 +1782,7 @@ read_package(const void *data, int fd, size_t len,
 			     styles_finish(&st, err) < 0))
 		goto out;
 	sst.limit = lim->max_shared_strings;
+	sst.b.plain = 1;
 	if (pt.sst[0] && parse_entry(&z, pt.sst, &sst.b, sst_start, sst_end,
 				     sst_text, err) < 0)
 		goto out;
@@ -1688,7 +1857,7 @@ kg_xlsx_floor(const void *data, size_t len, const struct kg_sheet_limits *lim,
 {
 	struct kg_sheet_limits def;
 	struct zipctx z = {0};
-	struct xml_base b = {0};
+	struct xml_base b = {.plain = 1};	/* as the sheet is parsed */
 	struct parts pt;
 	double t0, t1;
 	int rc = -1;

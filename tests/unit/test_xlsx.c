@@ -294,6 +294,54 @@ test_wrong_namespace_ignored(void **state)
 		    NULL, NULL, NULL, "1:N1\n");
 }
 
+/* The sheet and the shared strings are parsed without expat's namespace
+ * processing (kg_xlsx keeps the declarations itself): scopes, prefixes
+ * and what expat would refuse must come out as expat's. */
+static void
+test_namespace_scopes(void **state)
+{
+	struct kg_buf x = {0};
+
+	(void)state;
+	/* a default namespace redeclared inside, and back; a prefix bound
+	 * to the main namespace on an inner element only; xmlns="" is no
+	 * namespace (read, as a file without xmlns is) */
+	expect_rows("<worksheet xmlns=\"" MAIN "\"><sheetData>"
+		    "<row r=\"1\"><c r=\"A1\"><v>1</v></c>"
+		    "<c r=\"B1\" xmlns=\"urn:other\"><v>2</v></c>"
+		    "<c r=\"C1\"><v>3</v></c>"
+		    "<m:c xmlns:m=\"" MAIN "\" r=\"D1\"><m:v>4</m:v></m:c>"
+		    "<c r=\"E1\" xmlns=\"\"><v>5</v></c></row>"
+		    "</sheetData></worksheet>",
+		    SST("<si xmlns=\"urn:other\"><t>no</t></si>"
+			"<x:si xmlns:x=\"" MAIN "\"><x:t>yes</x:t></x:si>"),
+		    NULL, NULL, "1:N1||N3|N4|N5\n");
+	expect_rows(SHEET("<row r=\"1\"><c r=\"A1\" t=\"s\"><v>0</v></c>"
+			  "</row>"),
+		    SST("<si xmlns=\"urn:other\"><t>no</t></si>"
+			"<x:si xmlns:x=\"" MAIN "\"><x:t>yes</x:t></x:si>"),
+		    NULL, NULL, "1:Tyes\n");
+	/* a prefix bound nowhere, on an element or an attribute, or
+	 * declared empty: not well-formed with namespaces */
+	book(&x, SHEET("<row r=\"1\"><q:c r=\"A1\"><v>1</v></q:c></row>"),
+	     NULL, NULL, NULL);
+	expect_error(&x, NULL, 400, "bad_xlsx", "unbound prefix");
+	book(&x, SHEET("<row r=\"1\"><c q:r=\"A1\"><v>1</v></c></row>"),
+	     NULL, NULL, NULL);
+	expect_error(&x, NULL, 400, "bad_xlsx", "unbound prefix");
+	/* out of scope after its element ends */
+	book(&x, SHEET("<row r=\"1\" xmlns:q=\"" MAIN "\"/>"
+		       "<row r=\"2\"><q:c r=\"A2\"><v>1</v></q:c></row>"),
+	     NULL, NULL, NULL);
+	expect_error(&x, NULL, 400, "bad_xlsx", "unbound prefix");
+	book(&x, SHEET("<row r=\"1\" xmlns:q=\"\"/>"), NULL, NULL, NULL);
+	expect_error(&x, NULL, 400, "bad_xlsx", "undeclare prefix");
+	book(&x, SHEET("<row r=\"1\"/>"), SST("<si><q:t>a</q:t></si>"),
+	     NULL, NULL);
+	expect_error(&x, NULL, 400, "bad_xlsx", "sharedStrings.xml");
+	kg_buf_free(&x);
+}
+
 static void
 test_strict_namespaces(void **state)
 {
@@ -887,6 +935,7 @@ main(void)
 		cmocka_unit_test(test_cell_types),
 		cmocka_unit_test(test_no_r_attributes),
 		cmocka_unit_test(test_absolute_target_prefixed_ns),
+		cmocka_unit_test(test_namespace_scopes),
 		cmocka_unit_test(test_wrong_namespace_ignored),
 		cmocka_unit_test(test_strict_namespaces),
 		cmocka_unit_test(test_dates),
