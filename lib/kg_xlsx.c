@@ -197,10 +197,12 @@ xns_declare(struct xns *x, const char *att, const char *uri)
 static const char *
 xns_local(const struct xns *x, const char *name, int *bad)
 {
-	const char *colon = strchr(name, ':');
+	const char *colon = name;
 	int kind;
 
-	if (!colon)
+	while (*colon && *colon != ':')	/* names are short: no strchr */
+		colon++;
+	if (!*colon)
 		return x->def == XNS_OTHER ? NULL : name;
 	kind = xns_lookup(x, name, (size_t)(colon - name));
 	if (kind < 0)
@@ -236,11 +238,14 @@ xns_start(struct xns *x, struct xml_base *b, const char *name,
 			xns_refuse(b, why);
 			return NULL;
 		}
-	for (a = atts; a[0]; a += 2)
-		if ((colon = strchr(a[0], ':')) &&
-		    strncmp(a[0], "xmlns:", 6) &&
+	/* the prefixes of the attributes, once all declarations are in */
+	for (a = atts; a[0]; a += 2) {
+		for (colon = a[0]; *colon && *colon != ':';)
+			colon++;
+		if (*colon && strncmp(a[0], "xmlns:", 6) &&
 		    xns_lookup(x, a[0], (size_t)(colon - a[0])) < 0)
 			bad = 1;
+	}
 	l = xns_local(x, name, &bad);
 	if (bad) {
 		xns_refuse(b, "unbound prefix");
@@ -1078,11 +1083,15 @@ ref_col(const char *r)
 	long col = 0;
 	int n = 0;
 
-	while (isalpha((unsigned char)*r) && n < 4) {
-		col = col * 26 + (toupper((unsigned char)*r++) - 'A' + 1);
-		n++;
+	for (; n < 4; n++, r++) {	/* ASCII letters, no locale: per cell */
+		if (*r >= 'A' && *r <= 'Z')
+			col = col * 26 + (*r - 'A' + 1);
+		else if (*r >= 'a' && *r <= 'z')
+			col = col * 26 + (*r - 'a' + 1);
+		else
+			break;
 	}
-	if (!n || col > (long)EXCEL_MAX_COL || !isdigit((unsigned char)*r))
+	if (!n || col > (long)EXCEL_MAX_COL || *r < '0' || *r > '9')
 		return -1;
 	return col - 1;
 }
@@ -1090,20 +1099,21 @@ ref_col(const char *r)
 static enum ctype
 cell_type(const char *t)
 {
-	if (!t || !strcmp(t, "n"))
+	if (!t)
 		return C_NUM;
-	if (!strcmp(t, "s"))
-		return C_SST;
+	if (t[0] && !t[1]) {	/* one letter: most cells */
+		switch (t[0]) {
+		case 's': return C_SST;
+		case 'b': return C_BOOL;
+		case 'e': return C_ERR;
+		case 'd': return C_DATE;
+		default: return C_NUM;
+		}
+	}
 	if (!strcmp(t, "inlineStr"))
 		return C_INLINE;
 	if (!strcmp(t, "str"))
 		return C_STR;
-	if (!strcmp(t, "b"))
-		return C_BOOL;
-	if (!strcmp(t, "e"))
-		return C_ERR;
-	if (!strcmp(t, "d"))
-		return C_DATE;
 	return C_NUM;
 }
 
@@ -1135,11 +1145,13 @@ cell_start(struct sheet *s, const char **atts)
 
 	/* one pass over the attributes: this runs for every cell */
 	for (; atts[0]; atts += 2) {
-		if (!strcmp(atts[0], "r"))
+		if (atts[0][1])
+			continue;
+		if (atts[0][0] == 'r')
 			r = atts[1];
-		else if (!strcmp(atts[0], "t"))
+		else if (atts[0][0] == 't')
 			t = atts[1];
-		else if (!strcmp(atts[0], "s"))
+		else if (atts[0][0] == 's')
 			st = atts[1];
 	}
 	col = r ? ref_col(r) : (long)s->next_col;
@@ -1168,20 +1180,24 @@ sheet_start(void *ud, const XML_Char *name, const XML_Char **atts)
 	if (s->b.failed || s->b.done ||
 	    !(l = xns_start(&s->ns, &s->b, name, atts)))
 		return;
-	if (!strcmp(l, "sheetData"))
-		s->in_data = 1;
-	else if (s->in_data && !s->in_row && !strcmp(l, "row"))
+	/* by the state first, the name after: this runs for every element */
+	if (s->in_c) {
+		if (!strcmp(l, "v"))
+			s->in_v = 1;
+		else if (s->in_is && !s->rph && !strcmp(l, "t"))
+			s->in_t = 1;
+		else if (!strcmp(l, "is"))
+			s->in_is = s->has_is = 1;
+		else if (s->in_is && !strcmp(l, "rPh"))
+			s->rph++;
+	} else if (s->in_row) {
+		if (!strcmp(l, "c"))
+			cell_start(s, atts);
+	} else if (s->in_data && !strcmp(l, "row")) {
 		row_start(s, atts);
-	else if (s->in_row && !s->in_c && !strcmp(l, "c"))
-		cell_start(s, atts);
-	else if (s->in_c && !strcmp(l, "v"))
-		s->in_v = 1;
-	else if (s->in_c && !strcmp(l, "is"))
-		s->in_is = s->has_is = 1;
-	else if (s->in_is && !strcmp(l, "rPh"))
-		s->rph++;
-	else if (s->in_is && !s->rph && !strcmp(l, "t"))
-		s->in_t = 1;
+	} else if (!strcmp(l, "sheetData")) {
+		s->in_data = 1;
+	}
 }
 
 static unsigned
