@@ -1208,6 +1208,41 @@ style_kind(const struct sheet *s)
 		       : 0;
 }
 
+/*
+ * What strtod() reads from a plain decimal ("46143", "-524184.75") of at
+ * most 15 digits, without strtod: the digits as an integer m < 10^15 and
+ * 10^k are both exact doubles, so m / 10^k is correctly rounded, as
+ * strtod rounds (Clinger's fast path).  0 when v is no such decimal.
+ */
+static int
+plain_decimal(const char *v, double *out)
+{
+	static const double p10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+				     1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14,
+				     1e15};
+	const char *p = v + (*v == '-');
+	uint64_t m = 0;
+	int digits = 0, frac = -1;
+
+	for (; digits <= 15; p++) {
+		if (*p >= '0' && *p <= '9') {
+			m = m * 10 + (uint64_t)(*p - '0');
+			digits++;
+			frac += frac >= 0;
+		} else if (*p == '.' && frac < 0 && digits) {
+			frac = 0;
+		} else {
+			break;
+		}
+	}
+	if (*p || !digits || digits > 15 || frac == 0)
+		return 0;
+	*out = (double)m / p10[frac > 0 ? frac : 0];
+	if (*v == '-')
+		*out = -*out;
+	return 1;
+}
+
 static int
 put_number(struct sheet *s, const char *v)
 {
@@ -1218,12 +1253,15 @@ put_number(struct sheet *s, const char *v)
 	double d;
 	int type;
 
-	d = strtod(v, &end);
-	while (*end == ' ')
-		end++;
-	if (end == v || *end || !isfinite(d))
-		return kg_sheet_rows_put_text(&s->rows, s->row, s->col, v,
-					      strlen(v), err);
+	if (!plain_decimal(v, &d)) {
+		d = strtod(v, &end);
+		while (*end == ' ')
+			end++;
+		if (end == v || *end || !isfinite(d))
+			return kg_sheet_rows_put_text(&s->rows, s->row,
+						      s->col, v, strlen(v),
+						      err);
+	}
 	if ((kind = style_kind(s)) != 0 &&
 	    (type = kg_sheet_serial_text(d, s->date1904, kind, buf)) >= 0)
 		return kg_sheet_rows_put(&s->rows, s->row, s->col,

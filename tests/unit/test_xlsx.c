@@ -230,6 +230,67 @@ test_cell_types(void **state)
 		    "BFALSE||N0.1\n");
 }
 
+/* Number cells read without strtod when they are plain decimals of at
+ * most 15 digits: the same doubles (and texts) as strtod's. */
+static void
+test_number_forms(void **state)
+{
+	(void)state;
+	expect_rows(SHEET("<row r=\"1\"><c><v>0.1</v></c><c><v>-0</v></c>"
+			  "<c><v>1.</v></c><c><v>.5</v></c>"
+			  "<c><v>0001.50</v></c><c><v>123456789012345</v></c>"
+			  "<c><v>1234567890123456</v></c><c><v>1e3</v></c>"
+			  "<c><v> 12</v></c><c><v>12 </v></c>"
+			  "<c><v>-524184.75</v></c><c><v>0.000000000000001</v></c>"
+			  "<c><v>9.99999999999999</v></c><c><v>1-2</v></c>"
+			  "<c><v>-</v></c><c><v>1.2.3</v></c></row>"),
+		    NULL, NULL, NULL,
+		    "1:N0.1|N0|N1|N0.5|N1.5|N123456789012345|"
+		    "N1234567890123456|N1000|N12|N12|N-524184.75|N1e-15|"
+		    "N9.99999999999999|T1-2|T-|T1.2.3\n");
+}
+
+/* Random plain decimals of 1-17 digits: each read as strtod reads it. */
+static void
+test_number_forms_random(void **state)
+{
+	struct kg_buf sheet = {0}, want = {0};
+	unsigned seed = 19;
+	char v[24], text[32];
+
+	(void)state;
+	kg_buf_puts(&sheet, "<worksheet xmlns=\"" MAIN "\"><sheetData>");
+	for (unsigned r = 1; r <= 1000; r++) {
+		kg_buf_printf(&sheet, "<row r=\"%u\">", r);
+		kg_buf_printf(&want, "%u:", r);
+		for (int c = 0; c < 4; c++) {
+			size_t n = 0, digits, dot;
+
+			seed = seed * 1103515245 + 12345;
+			digits = 1 + seed / 65536 % 17;
+			dot = seed / 16 % (digits + 2);
+			if (seed % 5 == 0)
+				v[n++] = '-';
+			for (size_t i = 0; i < digits; i++) {
+				if (i == dot && i)
+					v[n++] = '.';
+				seed = seed * 1103515245 + 12345;
+				v[n++] = (char)('0' + seed / 65536 % 10);
+			}
+			v[n] = '\0';
+			kg_sheet_number_text(strtod(v, NULL), text);
+			kg_buf_printf(&sheet, "<c><v>%s</v></c>", v);
+			kg_buf_printf(&want, "%sN%s", c ? "|" : "", text);
+		}
+		kg_buf_puts(&sheet, "</row>");
+		kg_buf_puts(&want, "\n");
+	}
+	kg_buf_puts(&sheet, "</sheetData></worksheet>");
+	expect_rows(sheet.data, NULL, NULL, NULL, want.data);
+	kg_buf_free(&sheet);
+	kg_buf_free(&want);
+}
+
 static void
 test_no_r_attributes(void **state)
 {
@@ -936,6 +997,8 @@ main(void)
 		cmocka_unit_test(test_no_r_attributes),
 		cmocka_unit_test(test_absolute_target_prefixed_ns),
 		cmocka_unit_test(test_namespace_scopes),
+		cmocka_unit_test(test_number_forms),
+		cmocka_unit_test(test_number_forms_random),
 		cmocka_unit_test(test_wrong_namespace_ignored),
 		cmocka_unit_test(test_strict_namespaces),
 		cmocka_unit_test(test_dates),
