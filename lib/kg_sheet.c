@@ -174,17 +174,32 @@ zero_bytes(uint64_t x)
 	return ~(((x & ~HIGH) + ~HIGH) | x | ~HIGH);
 }
 
-/* Eight bytes at p that are printable ASCII or single spaces (also with
- * p[8] when p[7] is a space and `more`, p[8] exists). */
+/*
+ * Eight bytes at p that is_normal() would pass one by one: printable
+ * ASCII, single spaces (also with p[8] when p[7] is a space and `more`,
+ * p[8] exists) and whole two-byte letters U+00C0-U+02FF (lead C3-CB, a
+ * continuation right after it, no lead as the last byte).
+ */
 static int
 plain_word(const unsigned char *p, int more)
 {
-	uint64_t x, sp;
+	uint64_t x, sp, top2, cont, low, lead;
 
 	memcpy(&x, p, 8);
-	if ((x & HIGH) || zero_bytes(x & ONES * 0xe0) ||
-	    zero_bytes(x ^ ONES * 0x7f))
-		return 0;
+	if (zero_bytes(x & ONES * 0xe0) || zero_bytes(x ^ ONES * 0x7f))
+		return 0;	/* C0 controls, DEL */
+	if (x & HIGH) {
+		top2 = x & ONES * 0xc0;
+		cont = zero_bytes(top2 ^ ONES * 0x80);
+		/* 11xxxxxx with the low six bits 3..11: C3..CB (the sums
+		 * stay below 0x100, no carry between bytes) */
+		low = x & ONES * 0x3f;
+		lead = zero_bytes(top2 ^ ONES * 0xc0) & (low + ONES * 0x7d) &
+		       ~(low + ONES * 0x74);
+		if ((x & HIGH) != (cont | lead) || cont != lead << 8 ||
+		    lead >> 63)
+			return 0;
+	}
 	sp = zero_bytes(x ^ ONES * ' ');
 	return !(sp & sp >> 8) && !(more && sp >> 63 && p[8] == ' ');
 }

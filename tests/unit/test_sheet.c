@@ -77,6 +77,46 @@ test_norm_invalid(void **state)
 	assert_int_equal(kg_utf8_check("ab\xc5\xbc", 4), 4);
 }
 
+/* The fast path for text that is already normal (whole words of it at a
+ * time) against the slow one: a leading space, which normalisation
+ * trims, forces the slow one and must not change the result. */
+static void
+test_norm_fast_path(void **state)
+{
+	static const char *const piece[] = {
+		"a", "Z", "9", " ", "  ", "\xc4\x85", "\xc3\xb3", "\xcb\x87",
+		"\xca\xbc", "\xc2\xa0", "\xcc\x81", "\x80", "\xc4", "\t",
+		"\x7f", "\xe2\x82\xac", "\xc5\x81", "\xd0\x96", "~",
+	};
+	struct kg_buf in = {0}, spaced = {0}, a = {0}, b = {0};
+	unsigned seed = 7;
+
+	(void)state;
+	for (int n = 0; n < 20000; n++) {
+		kg_buf_reset(&in);
+		seed = seed * 1103515245 + 12345;
+		for (unsigned k = seed / 65536 % 40; k; k--) {
+			seed = seed * 1103515245 + 12345;
+			/* mostly letters, so that whole words are normal */
+			kg_buf_puts(&in, piece[seed / 65536 % 8 ? seed / 16 % 9
+								: seed / 16 % 19]);
+		}
+		kg_buf_reset(&spaced);
+		kg_buf_puts(&spaced, " ");
+		kg_buf_append(&spaced, in.data ? in.data : "", in.len);
+		kg_buf_reset(&a);
+		kg_buf_reset(&b);
+		assert_true(kg_sheet_norm(in.data ? in.data : "", in.len,
+					  &a) >= 0);
+		assert_true(kg_sheet_norm(spaced.data, spaced.len, &b) >= 0);
+		assert_string_equal(kg_buf_str(&a), kg_buf_str(&b));
+	}
+	kg_buf_free(&in);
+	kg_buf_free(&spaced);
+	kg_buf_free(&a);
+	kg_buf_free(&b);
+}
+
 static void
 test_col_name(void **state)
 {
@@ -236,6 +276,7 @@ main(void)
 		cmocka_unit_test(test_norm_spaces),
 		cmocka_unit_test(test_norm_compose),
 		cmocka_unit_test(test_norm_invalid),
+		cmocka_unit_test(test_norm_fast_path),
 		cmocka_unit_test(test_col_name),
 		cmocka_unit_test(test_number_text),
 		cmocka_unit_test(test_serial_dates),
