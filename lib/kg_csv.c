@@ -478,10 +478,19 @@ kg_csv_read(const void *data, size_t len, const struct kg_sheet_limits *lim,
 }
 
 int
+kg_csv_read_fd_chunked(int fd, size_t len, size_t chunk,
+		       const struct kg_sheet_limits *lim, kg_sheet_row_fn fn,
+		       void *arg, struct kg_err *err)
+{
+	struct csv c = {.fd = fd, .len = len, .cap = chunk < 4 ? 4 : chunk};
+
+	return read_csv(&c, lim, fn, arg, err);
+}
+
+int
 kg_csv_read_fd(int fd, size_t len, const struct kg_sheet_limits *lim,
 	       kg_sheet_row_fn fn, void *arg, struct kg_err *err)
 {
-	struct csv c = {.fd = fd, .len = len, .cap = KG_CSV_CHUNK};
-
-	return read_csv(&c, lim, fn, arg, err);
+	return kg_csv_read_fd_chunked(fd, len, KG_CSV_CHUNK, lim, fn, arg,
+				      err);
 }

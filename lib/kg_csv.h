@@ -55,4 +55,10 @@ int kg_csv_read(const void *data, size_t len,
 int kg_csv_read_fd(int fd, size_t len, const struct kg_sheet_limits *lim,
 		   kg_sheet_row_fn fn, void *arg, struct kg_err *err);
 
+/* The same in pieces of `chunk` bytes (at least 4), for the tests and the
+ * fuzzer, which cut the file everywhere. */
+int kg_csv_read_fd_chunked(int fd, size_t len, size_t chunk,
+			   const struct kg_sheet_limits *lim,
+			   kg_sheet_row_fn fn, void *arg, struct kg_err *err);
+
 #endif

@@ -147,10 +147,10 @@ test_limits(void **state)
 }
 
 /* Read `in` both ways: whole in memory and streamed from a file in
- * KG_CSV_CHUNK pieces; the rows (or the error) must be the same.
+ * `chunk`-byte pieces; the rows (or the error) must be the same.
  * Returns the result. */
 static int
-expect_same_streamed(const struct kg_buf *in)
+expect_same_chunked(const struct kg_buf *in, size_t chunk)
 {
 	struct kg_buf a = {0}, b = {0};
 	struct kg_err ea = {0}, eb = {0};
@@ -164,7 +164,8 @@ expect_same_streamed(const struct kg_buf *in)
 	assert_int_equal(fwrite(in->data, 1, in->len, f), in->len);
 	assert_int_equal(fflush(f), 0);
 	ra = kg_csv_read(in->data, in->len, &lim, dump_row, &a, &ea);
-	rb = kg_csv_read_fd(fileno(f), in->len, &lim, dump_row, &b, &eb);
+	rb = kg_csv_read_fd_chunked(fileno(f), in->len, chunk, &lim, dump_row,
+				    &b, &eb);
 	if (ra != rb || strcmp(ea.message, eb.message))
 		fail_msg("in memory %d %s, streamed %d %s", ra, ea.message,
 			 rb, eb.message);
@@ -178,6 +179,12 @@ expect_same_streamed(const struct kg_buf *in)
 	kg_buf_free(&a);
 	kg_buf_free(&b);
 	return ra;
+}
+
+static int
+expect_same_streamed(const struct kg_buf *in)
+{
+	return expect_same_chunked(in, KG_CSV_CHUNK);
 }
 
 /* The rows before a chunk's end: short rows up to about `at` bytes. */
@@ -232,6 +239,21 @@ test_streamed_chunk_edges(void **state)
 	assert_int_equal(expect_same_streamed(&in), 0);
 	kg_buf_append(&in, "a\0b\n", 4);
 	assert_int_equal(expect_same_streamed(&in), -1);
+	/* tiny chunks: every byte of every kind at a cut, and the first
+	 * record read across many of them */
+	for (size_t chunk = 4; chunk < 20; chunk++) {
+		for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
+			kg_buf_reset(&in);
+			kg_buf_puts(&in, "\xef\xbb\xbf\"h;1\",h2,\"h\"\"3\"\r\n"
+				    "\xf0\x9f\x98\x80,\"a\nb\"\r\rx\r\n");
+			kg_buf_puts(&in, tails[t]);
+			assert_int_equal(expect_same_chunked(&in, chunk),
+					 t == 1 || t == 2 ? -1 : 0);
+		}
+		kg_buf_reset(&in);
+		kg_buf_append(&in, "\xff\xfe" "a\0", 4);
+		assert_int_equal(expect_same_chunked(&in, chunk), -1);
+	}
 	kg_buf_free(&in);
 }
 
