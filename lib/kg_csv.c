@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#define KG_CSV_SNIFF 4096
 #define UTF8_HINT "in Excel use Zapisz jako -> \"CSV UTF-8 (rozdzielany " \
 		  "przecinkami)\""
 
@@ -29,7 +30,6 @@ struct csv {
 	unsigned char carry[4];	/* a UTF-8 sequence cut by the chunk's end */
 	size_t ncarry;
 	unsigned nl;		/* '\n' in the chunks checked before */
-	int checked;		/* a chunk was checked */
 	/* the parser */
 	char delim;
 	unsigned char stop[256];	/* delimiter, CR, LF */
@@ -93,26 +93,20 @@ seq_len(unsigned char lead)
 }
 
 /*
- * Refuse what is not UTF-8 text before any of it is parsed: NUL bytes (a
- * binary file renamed to .csv) are not_csv, anything else not UTF-8 is
- * not_utf8 naming its line.  A sequence cut by the end of a chunk that
- * is not the last is carried over to the next.
+ * Refuse what is not UTF-8 text before any of it is parsed: the first
+ * problem in the file wins, a NUL byte (400 not_csv) or a byte that is
+ * not UTF-8 (not_utf8, naming its line), wherever the chunks are cut (a
+ * sequence cut by the end of a chunk that is not the last is carried
+ * over to the next), so reading in memory and streamed agree.
  */
 static int
 check_chunk(struct csv *c, const char *s, size_t n, int last,
 	    struct kg_err *err)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *p = (const unsigned char *)s, *nul;
 	size_t i = 0, end = n, k, bad;
 	uint32_t cp;
 
-	if (!c->checked++ && n >= 2 &&
-	    ((p[0] == 0xff && p[1] == 0xfe) || (p[0] == 0xfe && p[1] == 0xff)))
-		return kg_err_set(err, 400, "not_utf8", "the file is UTF-16 "
-				  "text; " UTF8_HINT);
-	if (memchr(p, '\0', n))
-		return kg_err_set(err, 400, "not_csv", "the file contains NUL "
-				  "bytes: it is not a CSV text file");
 	if (c->ncarry) {	/* complete the sequence cut last time */
 		while (c->ncarry < seq_len(c->carry[0]) && i < n)
 			c->carry[c->ncarry++] = p[i++];
@@ -128,9 +122,14 @@ check_chunk(struct csv *c, const char *s, size_t n, int last,
 		if (k > i && p[k - 1] >= 0xc0 && n - (k - 1) < seq_len(p[k - 1]))
 			end = k - 1;
 	}
+	if ((nul = memchr(p + i, '\0', n - i)) && (size_t)(nul - p) < end)
+		end = (size_t)(nul - p);
 	bad = kg_utf8_check(s + i, end - i);
 	if (bad != end - i)
 		return not_utf8(s, i + bad, c->nl + 1, err);
+	if (nul)
+		return kg_err_set(err, 400, "not_csv", "the file contains NUL "
+				  "bytes: it is not a CSV text file");
 	for (k = end; k < n; k++)
 		c->carry[c->ncarry++] = p[k];
 	c->nl += count_lf(p, n);
@@ -155,6 +154,31 @@ read_at(struct csv *c, char *to, size_t len, struct kg_err *err)
 		len -= (size_t)r;
 		c->off += (size_t)r;
 	}
+	return 0;
+}
+
+/*
+ * What the first KG_CSV_SNIFF bytes tell, whatever the chunks: UTF-16
+ * text (its BOM), or a binary file renamed to .csv (a NUL byte) - before
+ * a byte that is not UTF-8 there names a line of a file that has none.
+ */
+static int
+sniff(struct csv *c, struct kg_err *err)
+{
+	char head[KG_CSV_SNIFF];
+	size_t n = c->len < sizeof(head) ? c->len : sizeof(head);
+	const char *p = c->fd < 0 ? c->p : head;
+
+	if (c->fd >= 0 && read_at(c, head, n, err) < 0)
+		return -1;
+	c->off = 0;
+	if (n >= 2 && ((p[0] == '\xff' && p[1] == '\xfe') ||
+		       (p[0] == '\xfe' && p[1] == '\xff')))
+		return kg_err_set(err, 400, "not_utf8", "the file is UTF-16 "
+				  "text; " UTF8_HINT);
+	if (memchr(p, '\0', n))
+		return kg_err_set(err, 400, "not_csv", "the file contains NUL "
+				  "bytes: it is not a CSV text file");
 	return 0;
 }
 
@@ -451,7 +475,8 @@ read_csv(struct csv *c, const struct kg_sheet_limits *lim,
 	if (c->len > lim->max_file)
 		return kg_err_set(err, 413, "too_large", "the file is larger "
 				  "than %zu MiB", lim->max_file >> 20);
-	if (c->fd < 0 && check_chunk(c, c->p, c->n, 1, err) < 0)
+	if (sniff(c, err) < 0 ||
+	    (c->fd < 0 && check_chunk(c, c->p, c->n, 1, err) < 0))
 		return -1;
 	if (c->fd >= 0 && !(c->buf = malloc(c->cap)))
 		return kg_err_set(err, 500, "internal", "out of memory");

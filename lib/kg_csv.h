@@ -28,11 +28,15 @@
  * Streaming: the file is read KG_CSV_CHUNK bytes at a time (from a
  * descriptor, kg_csv_read_fd) and each row is handed on as soon as it
  * ends, so memory is one chunk plus one row whatever the file's size
- * (the first record is read whole, for the delimiter).  Each chunk is
- * checked (NUL bytes, UTF-8) before any of it is parsed; a file that is
- * bad further on may therefore have had its first rows delivered when
- * the error comes (as with kg_xlsx: callers that must be all-or-nothing
- * roll back, as kg_batch_import does).
+ * (the first record is read whole, for the delimiter).  UTF-16 and a
+ * NUL byte are looked for in the first 4 KiB before anything else (a
+ * binary file is not_csv even if a byte before its first NUL is not
+ * UTF-8); past that each chunk is checked before any of it is parsed and
+ * the first problem in the file wins (not_utf8 or not_csv), wherever
+ * the chunks are cut.  A file that is bad further on may therefore have
+ * had its first rows delivered when the error comes (as with kg_xlsx:
+ * callers that must be all-or-nothing roll back, as kg_batch_import
+ * does).
  */
 #ifndef KG_CSV_H
 #define KG_CSV_H

@@ -42,6 +42,8 @@ expect_rows(const char *in, size_t len, const char *want)
 	kg_buf_free(&d);
 }
 
+static int expect_same_chunked(const struct kg_buf *in, size_t chunk);
+
 static void
 expect_error(const char *in, size_t len, const struct kg_sheet_limits *lim,
 	     int status, const char *code, const char *part)
@@ -115,6 +117,28 @@ test_encodings_refused(void **state)
 	expect_error("PK\x03\x04\0\0", 6, NULL, 400, "not_csv", NULL);
 	expect_error("a\n\"open\nnever closed\n", 0, NULL, 400, "bad_csv",
 		     "line 2");
+}
+
+/* Past the first 4 KiB (where a NUL says "binary file") the first
+ * problem in the file wins, read in memory or streamed in any chunks. */
+static void
+test_first_problem_wins(void **state)
+{
+	struct kg_buf in = {0};
+
+	(void)state;
+	for (int nul_first = 0; nul_first < 2; nul_first++) {
+		kg_buf_reset(&in);
+		for (int i = 0; i < 3000; i++)
+			kg_buf_puts(&in, "a\n");
+		kg_buf_append(&in, nul_first ? "x\0y\n\xa3\n" : "x\xa3\n\0\n", 6);
+		expect_error(in.data, in.len, NULL, 400,
+			     nul_first ? "not_csv" : "not_utf8",
+			     nul_first ? "NUL" : "line 3001");
+		for (size_t chunk = 4; chunk < 4200; chunk += 419)
+			assert_int_equal(expect_same_chunked(&in, chunk), -1);
+	}
+	kg_buf_free(&in);
 }
 
 static void
@@ -265,6 +289,7 @@ main(void)
 		cmocka_unit_test(test_comma_and_quotes),
 		cmocka_unit_test(test_blank_rows_and_normalisation),
 		cmocka_unit_test(test_encodings_refused),
+		cmocka_unit_test(test_first_problem_wins),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_streamed_chunk_edges),
 	};
