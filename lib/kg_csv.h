@@ -31,12 +31,13 @@
  * (the first record is read whole, for the delimiter).  UTF-16 and a
  * NUL byte are looked for in the first 4 KiB before anything else (a
  * binary file is not_csv even if a byte before its first NUL is not
- * UTF-8); past that each chunk is checked before any of it is parsed and
- * the first problem in the file wins (not_utf8 or not_csv), wherever
- * the chunks are cut.  A file that is bad further on may therefore have
- * had its first rows delivered when the error comes (as with kg_xlsx:
- * callers that must be all-or-nothing roll back, as kg_batch_import
- * does).
+ * UTF-8); past that each chunk is checked before any of it is parsed
+ * and the first problem of encoding in the file wins (not_utf8 or
+ * not_csv) wherever the chunks are cut, though a problem of the rows
+ * (too many columns or rows) in an earlier chunk is met first.  A file
+ * that is bad further on may have had its first rows delivered when the
+ * error comes (as with kg_xlsx: callers that must be all-or-nothing
+ * roll back, as kg_batch_import does).
  */
 #ifndef KG_CSV_H
 #define KG_CSV_H

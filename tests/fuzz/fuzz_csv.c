@@ -1,7 +1,7 @@
 /* libFuzzer target for kg_csv_read (scripts/fuzz.sh builds and runs it):
  * no crash, no leak, no UB, and the readers' contract (fuzz_reader.h);
  * then the same bytes streamed from a file in pieces of 4-67 bytes (told
- * by the first byte) must give the same rows, or the same error. */
+ * by the first byte) must give the same rows, or be refused too. */
 #include "fuzz_reader.h"
 #include "kg_buf.h"
 #include "kg_csv.h"
@@ -36,10 +36,11 @@ same_streamed(const uint8_t *data, size_t size)
 	ra = kg_csv_read(data, size, &lim, dump_row, &a, &ea);
 	rb = kg_csv_read_fd_chunked(fileno(f), size, chunk, &lim, dump_row,
 				    &b, &eb);
-	/* on an error the stream may have delivered the rows before it */
-	if (ra != rb || ea.status != eb.status ||
-	    strcmp(ea.message, eb.message) ||
-	    (ra == 0 && strcmp(kg_buf_str(&a), kg_buf_str(&b))))
+	/* Both read, the same rows; or both refuse.  Not necessarily with
+	 * the same error: streamed, a problem of the rows (too many
+	 * columns) in an early chunk is met before a byte that is not
+	 * UTF-8 in a later one, which the read in memory checks first. */
+	if (ra != rb || (ra == 0 && strcmp(kg_buf_str(&a), kg_buf_str(&b))))
 		__builtin_trap();
 	fclose(f);
 	kg_buf_free(&a);
