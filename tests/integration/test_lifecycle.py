@@ -307,6 +307,8 @@ def test_lifecycle_cancel_midflight_then_resume(ctx):
             assert _statuses(ctx, batch) == ["PENDING"] * 3
             # each job learnt it at its next step (the fenced progress write, or the
             # check before a call) and dropped its work
+            ctx.wait_until(lambda: kgtest.proc_log(w).count("partial work dropped") >= 2,
+                           timeout=10, what="both jobs dropping their work")
             assert kgtest.proc_log(w).count("partial work dropped") == 2, kgtest.proc_log(w)[-2000:]
             ev = kgtest.batch_events(ctx, batch)
             assert [e["type"] for e in ev].count("batch.stopped") == 1
