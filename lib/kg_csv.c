@@ -55,17 +55,6 @@ not_utf8(const char *p, size_t upto, unsigned line, struct kg_err *err)
 			  "text (line %u); " UTF8_HINT, line);
 }
 
-#define ONES 0x0101010101010101ull
-#define HIGH 0x8080808080808080ull
-
-/* Bit 7 of each byte of x that is zero, exactly (no borrow between
- * bytes, unlike (x - ONES) & ~x). */
-static uint64_t
-zero_bytes(uint64_t x)
-{
-	return ~(((x & ~HIGH) + ~HIGH) | x | ~HIGH);
-}
-
 /* '\n' in p[0..n), eight bytes at a time. */
 static unsigned
 count_lf(const unsigned char *p, size_t n)
@@ -78,8 +67,8 @@ count_lf(const unsigned char *p, size_t n)
 		memcpy(&x, p + k, 8);
 		/* one bit a match, at bit 0 of its byte; summed by the
 		 * multiplication into the top byte */
-		lf += (unsigned)(((zero_bytes(x ^ ONES * '\n') >> 7) * ONES)
-				 >> 56);
+		lf += (unsigned)(((kg_zero_bytes(x ^ KG_ONES * '\n') >> 7) *
+				  KG_ONES) >> 56);
 	}
 	for (; k < n; k++)
 		lf += p[k] == '\n';
@@ -260,12 +249,12 @@ static size_t
 field_stop(const struct csv *c, size_t i)
 {
 	const unsigned char *p = (const unsigned char *)c->p;
-	uint64_t x, d = ONES * (unsigned char)c->delim;
+	uint64_t x, d = KG_ONES * (unsigned char)c->delim;
 
 	for (; i + 8 <= c->n; i += 8) {
 		memcpy(&x, p + i, 8);
-		if (zero_bytes(x ^ d) | zero_bytes(x ^ ONES * '\n') |
-		    zero_bytes(x ^ ONES * '\r'))
+		if (kg_zero_bytes(x ^ d) | kg_zero_bytes(x ^ KG_ONES * '\n') |
+		    kg_zero_bytes(x ^ KG_ONES * '\r'))
 			break;
 	}
 	while (i < c->n && !c->stop[p[i]])

@@ -157,24 +157,6 @@ norm_cp(struct norm *w, uint32_t cp)
 }
 
 /*
- * Already normal -- the usual cell: printable ASCII with single spaces
- * inside and none at the ends, and two-byte letters U+00C0-U+02FF (the
- * Polish ones among them), i.e. nothing to replace, drop, collapse or
- * compose.  Such text comes out of the loop below byte for byte, so it
- * is copied instead (a check of ~3 instructions a byte instead of ~20).
- */
-#define ONES 0x0101010101010101ull
-#define HIGH 0x8080808080808080ull
-
-/* Bit 7 of each byte of x that is zero, exactly (no borrow between
- * bytes). */
-static uint64_t
-zero_bytes(uint64_t x)
-{
-	return ~(((x & ~HIGH) + ~HIGH) | x | ~HIGH);
-}
-
-/*
  * Eight bytes at p that is_normal() would pass one by one: printable
  * ASCII, single spaces (also with p[8] when p[7] is a space and `more`,
  * p[8] exists) and whole two-byte letters U+00C0-U+02FF (lead C3-CB, a
@@ -186,24 +168,32 @@ plain_word(const unsigned char *p, int more)
 	uint64_t x, sp, top2, cont, low, lead;
 
 	memcpy(&x, p, 8);
-	if (zero_bytes(x & ONES * 0xe0) || zero_bytes(x ^ ONES * 0x7f))
+	if (kg_zero_bytes(x & KG_ONES * 0xe0) ||
+	    kg_zero_bytes(x ^ KG_ONES * 0x7f))
 		return 0;	/* C0 controls, DEL */
-	if (x & HIGH) {
-		top2 = x & ONES * 0xc0;
-		cont = zero_bytes(top2 ^ ONES * 0x80);
+	if (x & KG_HIGH) {
+		top2 = x & KG_ONES * 0xc0;
+		cont = kg_zero_bytes(top2 ^ KG_ONES * 0x80);
 		/* 11xxxxxx with the low six bits 3..11: C3..CB (the sums
 		 * stay below 0x100, no carry between bytes) */
-		low = x & ONES * 0x3f;
-		lead = zero_bytes(top2 ^ ONES * 0xc0) & (low + ONES * 0x7d) &
-		       ~(low + ONES * 0x74);
-		if ((x & HIGH) != (cont | lead) || cont != lead << 8 ||
+		low = x & KG_ONES * 0x3f;
+		lead = kg_zero_bytes(top2 ^ KG_ONES * 0xc0) &
+		       (low + KG_ONES * 0x7d) & ~(low + KG_ONES * 0x74);
+		if ((x & KG_HIGH) != (cont | lead) || cont != lead << 8 ||
 		    lead >> 63)
 			return 0;
 	}
-	sp = zero_bytes(x ^ ONES * ' ');
+	sp = kg_zero_bytes(x ^ KG_ONES * ' ');
 	return !(sp & sp >> 8) && !(more && sp >> 63 && p[8] == ' ');
 }
 
+/*
+ * Already normal -- the usual cell: printable ASCII with single spaces
+ * inside and none at the ends, and two-byte letters U+00C0-U+02FF (the
+ * Polish ones among them), i.e. nothing to replace, drop, collapse or
+ * compose.  Such text comes out of the loop below byte for byte, so it
+ * is copied instead (a check of ~3 instructions a byte instead of ~20).
+ */
 static int
 is_normal(const unsigned char *p, size_t len)
 {

@@ -75,7 +75,7 @@ kg_utf8_check(const char *s, size_t len)
 		/* the common case, kept cheap: eight ASCII bytes at a time */
 		if (i + 8 <= len) {
 			memcpy(&x, p + i, 8);
-			if (!(x & 0x8080808080808080ull)) {
+			if (!(x & KG_HIGH)) {
 				i += 8;
 				continue;
 			}

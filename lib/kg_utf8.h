@@ -83,4 +83,19 @@ int kg_utf8_is_invisible(uint32_t c);
 int kg_utf8_clean(const char *in, size_t len, size_t max_chars, char **out,
 		  struct kg_err *err);
 
+/*
+ * Eight bytes at a time (a uint64_t read with memcpy): KG_ONES * c has c
+ * in every byte; kg_zero_bytes(x) has bit 7 set in each byte of x that
+ * is zero, exactly (no borrow between bytes, unlike (x - ONES) & ~x), so
+ * kg_zero_bytes(x ^ KG_ONES * c) marks the bytes equal to c.
+ */
+#define KG_ONES 0x0101010101010101ull
+#define KG_HIGH 0x8080808080808080ull
+
+static inline uint64_t
+kg_zero_bytes(uint64_t x)
+{
+	return ~(((x & ~KG_HIGH) + ~KG_HIGH) | x | ~KG_HIGH);
+}
+
 #endif
