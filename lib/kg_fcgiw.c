@@ -44,10 +44,14 @@ close_record(struct kg_fcgiw *w)
 }
 
 void
-kg_fcgiw_init(struct kg_fcgiw *w, int request_id)
+kg_fcgiw_init(struct kg_fcgiw *w, int request_id, size_t expect)
 {
 	memset(w, 0, sizeof(*w));
 	w->id = request_id;
+	/* each record's header and padding, the stream's end, the end record */
+	if (kg_buf_reserve(&w->buf, expect + (expect / KG_FCGIW_RECORD_MAX + 1) *
+				       2 * HEADER_LEN + 3 * HEADER_LEN) < 0)
+		w->oom = 1;
 	open_record(w);
 }
 

@@ -10,7 +10,7 @@
  * write (the FastCGI specification, sections 3.3 and 5.5).
  *
  *   struct kg_fcgiw w;
- *   kg_fcgiw_init(&w, request_id);
+ *   kg_fcgiw_init(&w, request_id, head_len + body_len);
  *   kg_fcgiw_add(&w, head, head_len); kg_fcgiw_add(&w, body, body_len);
  *   if (kg_fcgiw_end(&w) == 0) write w.buf.data, w.buf.len
  *   kg_fcgiw_free(&w);
@@ -33,7 +33,9 @@ struct kg_fcgiw {
 	int oom;
 };
 
-void kg_fcgiw_init(struct kg_fcgiw *w, int request_id);
+/* `expect`: the bytes that will be added (room for them and the record
+ * headers is made at once; more may still be added). */
+void kg_fcgiw_init(struct kg_fcgiw *w, int request_id, size_t expect);
 /* Append bytes of FCGI_STDOUT (split into records as they fill). */
 void kg_fcgiw_add(struct kg_fcgiw *w, const void *data, size_t len);
 /* Close the last record, end the stream, add FCGI_END_REQUEST (status

@@ -630,7 +630,7 @@ send_whole(struct kg_req *req, const struct kg_buf *head, const char *body,
 	struct kg_fcgiw w;
 	int rc = -1;
 
-	kg_fcgiw_init(&w, req->fcgi.requestId);
+	kg_fcgiw_init(&w, req->fcgi.requestId, head->len + len);
 	kg_fcgiw_add(&w, head->data, head->len);
 	kg_fcgiw_add(&w, body, len);
 	if (kg_fcgiw_end(&w) < 0)
@@ -697,9 +697,11 @@ kg_resp_json_text(struct kg_req *req, int status, const char *json,
 		  size_t len)
 {
 	struct kg_buf head = {0};
-	int rc = resp_head(req, status, "application/json; charset=utf-8",
-			   (long long)len, &head);
+	int rc;
 
+	kg_buf_reserve(&head, 256);	/* the head at once (appends check) */
+	rc = resp_head(req, status, "application/json; charset=utf-8",
+		       (long long)len, &head);
 	if (rc < 0)
 		goto out;
 	/* FastCGI (plain CGI has no records); the stream is untouched, as

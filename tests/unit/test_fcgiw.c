@@ -65,7 +65,7 @@ round_trip(size_t head_len, size_t body_len)
 		head[i] = (char)('A' + i % 26);
 	for (size_t i = 0; i < body_len; i++)
 		body[i] = (char)(i * 7 % 251);
-	kg_fcgiw_init(&w, 0x1234);
+	kg_fcgiw_init(&w, 0x1234, head_len + body_len / 2);
 	kg_fcgiw_add(&w, head, head_len);
 	kg_fcgiw_add(&w, body, body_len);
 	assert_int_equal(kg_fcgiw_end(&w), 0);
@@ -104,7 +104,7 @@ test_full_record_then_end(void **state)
 
 	(void)state;
 	assert_non_null(body);
-	kg_fcgiw_init(&w, 1);
+	kg_fcgiw_init(&w, 1, 0);
 	kg_fcgiw_add(&w, body, KG_FCGIW_RECORD_MAX);
 	assert_int_equal(kg_fcgiw_end(&w), 0);
 	/* one data record, the empty one, FCGI_END_REQUEST */
