@@ -4,6 +4,7 @@
 #include "kg_clock.h"
 #include "kg_config.h"
 #include "kg_db.h"
+#include "kg_fcgiw.h"
 #include "kg_hash.h"
 #include "kg_log.h"
 #include "kg_net.h"
@@ -531,7 +532,7 @@ kg_resp_header(struct kg_req *req, const char *name, const char *value)
 /* "Status: 200 OK\r\n" without printf-style formatting (every request
  * sends one; the status is three digits, anything else is sent as 500). */
 static void
-put_status(FCGX_Stream *out, int status)
+put_status(struct kg_buf *out, int status)
 {
 	char num[5];
 
@@ -542,14 +543,36 @@ put_status(FCGX_Stream *out, int status)
 	num[2] = (char)('0' + status % 10);
 	num[3] = ' ';
 	num[4] = 0;
-	FCGX_PutS("Status: ", out);
-	FCGX_PutS(num, out);
-	FCGX_PutS(status_text(status), out);
-	FCGX_PutS("\r\n", out);
+	kg_buf_puts(out, "Status: ");
+	kg_buf_puts(out, num);
+	kg_buf_puts(out, status_text(status));
+	kg_buf_puts(out, "\r\n");
 }
 
-int
-kg_resp_start(struct kg_req *req, int status, const char *content_type)
+/* "Content-Length: N\r\n" (an answer held whole in memory) */
+static void
+put_length(struct kg_buf *out, size_t len)
+{
+	char num[24];
+	size_t i = sizeof(num);
+
+	do {
+		num[--i] = (char)('0' + len % 10);
+		len /= 10;
+	} while (len);
+	kg_buf_puts(out, "Content-Length: ");
+	kg_buf_append(out, num + i, sizeof(num) - i);
+	kg_buf_puts(out, "\r\n");
+}
+
+/*
+ * The status line and headers into `head` (body_len < 0: length not
+ * known, no Content-Length); -1 when the answer cannot start (already
+ * started, or the bug below).
+ */
+static int
+resp_head(struct kg_req *req, int status, const char *content_type,
+	  long long body_len, struct kg_buf *head)
 {
 	if (req->status)
 		return -1;
@@ -562,19 +585,63 @@ kg_resp_start(struct kg_req *req, int status, const char *content_type)
 		return -1;
 	}
 	req->status = status;
-	put_status(req->fcgi.out, status);
-	FCGX_PutS("Content-Type: ", req->fcgi.out);
-	FCGX_PutS(content_type, req->fcgi.out);
-	FCGX_PutS("\r\nX-Content-Type-Options: nosniff\r\nX-Request-Id: ",
-		  req->fcgi.out);
-	FCGX_PutS(req->request_id, req->fcgi.out);
-	FCGX_PutS("\r\n", req->fcgi.out);
+	put_status(head, status);
+	kg_buf_puts(head, "Content-Type: ");
+	kg_buf_puts(head, content_type);
+	kg_buf_puts(head, "\r\nX-Content-Type-Options: nosniff\r\n"
+		    "X-Request-Id: ");
+	kg_buf_puts(head, req->request_id);
+	kg_buf_puts(head, "\r\n");
 	if (!strstr(kg_buf_str(&req->headers), "Cache-Control:"))
-		FCGX_PutS("Cache-Control: no-store\r\n", req->fcgi.out);
-	FCGX_PutStr(kg_buf_str(&req->headers), (int)req->headers.len,
-		    req->fcgi.out);
-	FCGX_PutS("\r\n", req->fcgi.out);
+		kg_buf_puts(head, "Cache-Control: no-store\r\n");
+	if (body_len >= 0)
+		put_length(head, (size_t)body_len);
+	kg_buf_append(head, kg_buf_str(&req->headers), req->headers.len);
+	kg_buf_puts(head, "\r\n");
 	return 0;
+}
+
+int
+kg_resp_start(struct kg_req *req, int status, const char *content_type)
+{
+	struct kg_buf head = {0};
+	int rc = resp_head(req, status, content_type, -1, &head);
+
+	if (rc == 0)
+		FCGX_PutStr(kg_buf_str(&head), (int)head.len, req->fcgi.out);
+	kg_buf_free(&head);
+	return rc;
+}
+
+/*
+ * A whole answer in one write (kg_fcgiw.h): FastCGI only (plain CGI has
+ * no records), and only while libfcgi's stream is untouched.  Then the
+ * stream is marked closed, so that FCGX_Finish_r writes nothing more:
+ * it ends the stdout stream and sends FCGI_END_REQUEST when it closes
+ * the last open writer, stdout, which we did here; stderr, never
+ * written, adds nothing.  A failed write closes the connection (the
+ * stream's error, as libfcgi's own write would set it).
+ */
+static int
+send_whole(struct kg_req *req, const struct kg_buf *head, const char *body,
+	   size_t len)
+{
+	FCGX_Stream *out = req->fcgi.out;
+	struct kg_fcgiw w;
+	int rc = -1;
+
+	kg_fcgiw_init(&w, req->fcgi.requestId, head->len + len);
+	kg_fcgiw_add(&w, head->data, head->len);
+	kg_fcgiw_add(&w, body, len);
+	if (kg_fcgiw_end(&w) < 0)
+		goto out;
+	rc = kg_write_all(req->fcgi.ipcFd, w.buf.data, w.buf.len);
+	out->FCGI_errno = rc < 0 ? errno : 0;
+	out->wasFCloseCalled = 1;
+	out->isClosed = 1;
+out:
+	kg_fcgiw_free(&w);
+	return rc;
 }
 
 int
@@ -629,9 +696,26 @@ int
 kg_resp_json_text(struct kg_req *req, int status, const char *json,
 		  size_t len)
 {
-	int rc = kg_resp_start(req, status, "application/json; charset=utf-8");
+	struct kg_buf head = {0};
+	int rc;
 
-	return rc == 0 ? kg_resp_write(req, json, len) : rc;
+	kg_buf_reserve(&head, 256);	/* the head at once (appends check) */
+	rc = resp_head(req, status, "application/json; charset=utf-8",
+		       (long long)len, &head);
+	if (rc < 0)
+		goto out;
+	/* FastCGI (plain CGI has no records); the stream is untouched, as
+	 * every answer starts with the head (req->status was 0) */
+	if (req->fcgi.listen_sock >= 0 && !req->fcgi.out->isClosed)
+		rc = send_whole(req, &head, json, len);
+	else if (FCGX_PutStr(kg_buf_str(&head), (int)head.len,
+			     req->fcgi.out) != (int)head.len)
+		rc = -1;
+	else
+		rc = kg_resp_write(req, json, len);
+out:
+	kg_buf_free(&head);
+	return rc;
 }
 
 int

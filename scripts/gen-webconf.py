@@ -102,15 +102,20 @@ def apache_routes(routes, sockdir):
            "# (fcgi://<program>/) so that Apache never mixes up the unix sockets.",
            "# No enablereuse=on: a program process serves one FastCGI connection at a",
            "# time and stays bound to one Apache keeps for reuse, so the connections",
-           "# Apache opens beyond the processes wait unaccepted (README \"4. Apache\")."]
+           "# Apache opens beyond the processes wait unaccepted (README \"4. Apache\").",
+           "# iobuffersize=65536: a program sends a whole JSON answer at once, in",
+           "# FastCGI records of up to 64 KB; with Apache's default of 8 KB each card",
+           "# (18.7 KB) was read, and passed to the client, in three pieces. Not on",
+           "# event streams (small events, and the buffer lives as long as the stream)."]
     for prog, regex, opts in routes:
         # streams: flush every FastCGI record at once, and one backend
         # connection per stream that is closed when the stream ends (a kept-
         # alive idle connection would pin one of the relay's threads)
-        params = " retry=0" + (" flushpackets=on disablereuse=on" if opts.get("stream") else "")
+        params = " retry=0" + (" flushpackets=on disablereuse=on" if opts.get("stream")
+                               else " iobuffersize=65536")
         out.append(f"ProxyPassMatch {q(regex)} {q('unix:' + sockdir + '/' + prog + '.sock|fcgi://' + prog + '/')}{params}")
     out.append("# fallback: unknown /api/* -> 404 JSON from the health program's router")
-    out.append(f"ProxyPassMatch {q(FALLBACK_REGEX)} {q('unix:' + sockdir + '/' + FALLBACK_PROGRAM + '.sock|fcgi://' + FALLBACK_PROGRAM + '/')} retry=0")
+    out.append(f"ProxyPassMatch {q(FALLBACK_REGEX)} {q('unix:' + sockdir + '/' + FALLBACK_PROGRAM + '.sock|fcgi://' + FALLBACK_PROGRAM + '/')} retry=0 iobuffersize=65536")
     for prog, regex, opts in routes:
         if opts.get("stream"):
             out.append(f"<LocationMatch {q(regex)}>")

@@ -207,6 +207,25 @@ def tree_ticks(pid, kids):
     return ticks
 
 
+def tree_switches(pid, kids):
+    """{pid: context switches (voluntary + not) of all its threads} of a
+    process and its descendants: what a hand-off between threads costs shows
+    here (mpm_event: listener -> worker -> listener per request)."""
+    out, todo = {}, [pid]
+    while todo:
+        p = todo.pop()
+        n = 0
+        try:
+            for t in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{t}/status") as f:
+                    n += sum(int(l.split()[1]) for l in f if "ctxt_switches" in l)
+        except (OSError, ValueError):
+            continue
+        out[p] = n
+        todo.extend(kids.get(p, []))
+    return out
+
+
 def used(before, after):
     """Ticks used between two snapshots by the processes alive at the second
     (pgbench's backends still exiting at the first must not count)."""
@@ -223,7 +242,7 @@ def cpu_snapshot(program, server):
     web = pidfile("lighttpd.pid.kg" if server == "lighttpd" else "httpd.pid.kg")
     return {"program": tree_ticks(pidfile(f"fcgi-{program}.pid"), kids),
             "pg": tree_ticks(pidfile("postgres.pid"), kids),
-            "web": tree_ticks(web, kids)}
+            "web": tree_ticks(web, kids), "web_cs": tree_switches(web, kids)}
 
 
 # ---------------------------------------------------------------- runs
@@ -303,9 +322,10 @@ def bench_endpoints(data):
         for _ in range(8):
             get(paths[name][0], paths[name][1])
     print(f"\n{DURATION} s per point; cpu = CPU seconds per 1,000 requests "
-          f"(program / PostgreSQL / web server)")
+          f"(program / PostgreSQL / web server); "
+          f"web cs/req = the web server's context switches per request, all threads")
     print(f"{'endpoint':<6} {'conns':>5} {'pgbench':>8} {'server':<8} {'req/s':>7} "
-          f"{'ratio':>5} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}  cpu prog/pg/web")
+          f"{'ratio':>5} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}  cpu prog/pg/web  web cs/req")
     results = []
     for name in ENDPOINTS:
         path, tok = paths[name]
@@ -318,11 +338,12 @@ def bench_endpoints(data):
                 r = run_wrk(f"http://127.0.0.1:{PORTS[server]}{path}", tok, c)
                 after = cpu_snapshot(PROGRAM[name], server)
                 cpu = {k: per_k(used(before[k], after[k]), r["n"]) for k in before}
+                cs = used(before["web_cs"], after["web_cs"]) / r["n"] if r["n"] else float("nan")
                 results.append((name, c, server, r, tps))
                 print(f"{name:<6} {c:>5} {tps:>8.0f} {server:<8} {r['rps']:>7.0f} "
                       f"{r['rps'] / tps:>5.2f} {r['p50']:>7.1f} {r['p99']:>7.1f} "
                       f"{r['errors']:>6}  {cpu['program']:.2f}/{cpu['pg']:.2f}/"
-                      f"{cpu['web']:.2f}", flush=True)
+                      f"{cpu['web']:.2f}  {cs:.1f}", flush=True)
     return results, scripts.get("sse")
 
 

@@ -13,7 +13,9 @@
 # same number of clients. Printed per point: req/s, p50, p99, errors (non-2xx + socket
 # errors), ratio to pgbench, and CPU seconds per 1,000 requests of the program, of
 # PostgreSQL and of the web server (utime+stime from /proc/<pid>/stat of each process
-# tree; pgbench's -T gets a second more per 16 clients, for the connecting). Then: the
+# tree; pgbench's -T gets a second more per 16 clients, for the connecting) and the web
+# server's context switches per request (all its threads, /proc/<pid>/task/*/status:
+# Apache's hand-offs between threads, README "Speed of the read path"). Then: the
 # SSE snapshot of the 1,000-project batch (time to the end of the snapshot event at the
 # client through each web server; the relay's own read + JSON time from its log; against
 # pgbench -M prepared, 1 client, of the snapshot's statement and of every statement a

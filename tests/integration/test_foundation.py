@@ -2,6 +2,7 @@
 
 Every HTTP test runs against both web servers (lighttpd and Apache httpd).
 """
+import json
 import os
 import re
 
@@ -54,6 +55,23 @@ def test_health_with_query_string(ctx):
         r = ctx.request(base, "GET", "/api/health?x=1&y=%C5%BC")
         assert r.status == 200, f"status {r.status}: {r.body[:300]!r}"
         _json(r, "GET /api/health?...")
+    ctx.check_servers(check)
+
+
+def test_json_answers_are_whole(ctx):
+    """A JSON answer leaves the program whole, in one write (lib/kg_fcgiw.h),
+    with its Content-Length: lighttpd passes the length on; Apache may re-frame
+    the body chunked, but never cuts it. 200 and error answers alike."""
+    def check(name, base):
+        for path, status in (("/api/health", 200), ("/api/nope", 404),
+                             ("/api/auth/me", 401)):
+            r = ctx.request(base, "GET", path)
+            assert r.status == status, f"GET {path}: status {r.status}: {r.body[:300]!r}"
+            json.loads(r.body)
+            length = r.headers.get("content-length")
+            if name == "lighttpd" or length is not None:
+                assert length is not None and int(length) == len(r.body), \
+                    f"GET {path}: Content-Length {length!r}, body {len(r.body)} bytes"
     ctx.check_servers(check)
 
 
