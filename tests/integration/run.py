@@ -237,6 +237,15 @@ def discover(pattern):
     return tests
 
 
+def _where(e):
+    """The test's own line that raised (file:line: source), so that a bare
+    `assert x` in a CI log still says which assert it was."""
+    tb = traceback.extract_tb(e.__traceback__)
+    frames = [f for f in tb if os.path.basename(f.filename).startswith("test_")]
+    f = (frames or tb)[-1]
+    return f"{os.path.basename(f.filename)}:{f.lineno}: {(f.line or '').strip()}"
+
+
 def main(argv):
     import argparse
     ap = argparse.ArgumentParser(description="Kartograf integration tests")
@@ -260,6 +269,7 @@ def main(argv):
             failed += 1
             msg = str(e).replace("\n", " ")[:2000] or type(e).__name__
             print(f"not ok - {full}: {msg}", flush=True)
+            print(f"#   at {_where(e)}", flush=True)
             if not isinstance(e, AssertionError):
                 traceback.print_exc(limit=4, file=sys.stdout)
         else:

@@ -307,6 +307,8 @@ def test_lifecycle_cancel_midflight_then_resume(ctx):
             assert _statuses(ctx, batch) == ["PENDING"] * 3
             # each job learnt it at its next step (the fenced progress write, or the
             # check before a call) and dropped its work
+            ctx.wait_until(lambda: kgtest.proc_log(w).count("partial work dropped") >= 2,
+                           timeout=10, what="both jobs dropping their work")
             assert kgtest.proc_log(w).count("partial work dropped") == 2, kgtest.proc_log(w)[-2000:]
             ev = kgtest.batch_events(ctx, batch)
             assert [e["type"] for e in ev].count("batch.stopped") == 1
@@ -521,10 +523,13 @@ def test_lifecycle_zip_reuse_and_prune_exports(ctx):
         ctx.redis("DEL", "kg:lock:prune-exports")
         with kgtest.own_workers(ctx) as ws:
             w = ws.start("life-prune", {"KARTOGRAF_EXPORT_RETENTION_DAYS": "30"})
-            ctx.wait_until(lambda: len(tx._history(ctx, f"batch_id = '{batch}'")) == 1,
+            # the log line is written after the last row is deleted: wait for it,
+            # not for the rows
+            line = "export retention: 1 export(s) older than 30 day(s) pruned"
+            ctx.wait_until(lambda: line in kgtest.proc_log(w),
                            timeout=15, what="the worker's daily pruning")
-            assert not os.path.exists(os.path.join(local, old_key))
-            assert "export retention: 1 export(s) older than 30 day(s) pruned" in kgtest.proc_log(w)
+            assert len(tx._history(ctx, f"batch_id = '{batch}'")) == 1
+            assert not os.path.exists(os.path.join(local, old_key)), old_key
             kgtest.stop_proc(w)
         assert ctx.redis("EXISTS", "kg:lock:prune-exports") == "1", "once a day, not once a start"
     finally:
