@@ -82,32 +82,58 @@ queue_tx(void *arg, struct kg_err *err)
 	return 0;
 }
 
-/* After COMMIT: the queue, then the events.  Failures are logged only:
- * the database already holds the truth (see kg_batch.h). */
+/* The replies of enqueue_and_publish's pipeline: a push that failed
+ * stops the check there (the reconciler enqueues the batch's projects;
+ * their events are the relay's snapshot's business). */
+static void
+check_replies(struct kg_redis_pipe *p)
+{
+	struct kg_err err = {0};
+
+	for (size_t i = 0; i < p->n; i += 2) {
+		if (kg_queue_pushed(p->replies[i], &err) < 0) {
+			KG_WARN("enqueue failed, the reconciler will enqueue "
+				"the batch's projects: %s", err.message);
+			return;
+		}
+		if (kg_event_published(p->replies[i + 1], &err) < 0)
+			KG_WARN("event not published: %s", err.message);
+	}
+}
+
+/*
+ * After COMMIT: each project's task, then its event, in that order -
+ * every pair in one pipeline, so a request for 100 projects waits for
+ * one Redis round trip instead of 200 (the worker's first claim comes
+ * that much sooner).  Failures are logged only: the database already
+ * holds the truth (see kg_batch.h).
+ */
 static void
 enqueue_and_publish(struct gen *g)
 {
 	int n = PQntuples(g->queued);
-	int queue_ok = 1;
+	struct kg_redis_pipe p = {0};
+	struct kg_err err = {0};
+	int ok = 1;
 
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; ok && i < n; i++) {
 		const char *id = PQgetvalue(g->queued, i, 0);
 		struct kg_event ev = {"project.status_changed", g->batch_id, id,
 				      "QUEUED", 0, -1, NULL};
-		struct kg_err err = {0};
 		char *task = kg_task_json("generate", id, g->batch_id);
 
-		if (queue_ok && (!task ||
-				 kg_queue_push(KG_QUEUE_GENERATE, task, &err) < 0)) {
-			KG_WARN("enqueue failed, the reconciler will enqueue "
-				"the batch's projects: %s", err.message);
-			queue_ok = 0;
-		}
+		ok = task && kg_queue_push_add(&p, KG_QUEUE_GENERATE, task,
+					       &err) == 0 &&
+		     kg_event_publish_add(&p, &ev, g->last_seq - n + 1 + i,
+					  &err) == 0;
 		free(task);
-		if (queue_ok &&
-		    kg_event_publish(&ev, g->last_seq - n + 1 + i, &err) < 0)
-			KG_WARN("event not published: %s", err.message);
 	}
+	if (!ok || kg_redis_pipe_run(&p, &err) < 0)
+		KG_WARN("enqueue failed, the reconciler will enqueue the "
+			"batch's projects: %s", err.message);
+	else
+		check_replies(&p);
+	kg_redis_pipe_free(&p);
 }
 
 int

@@ -1,10 +1,12 @@
 #include "kg_events.h"
+#include "kg_array.h"
 #include "kg_db.h"
 #include "kg_log.h"
 #include "kg_redis.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -82,33 +84,74 @@ kg_event_json(const struct kg_event *ev, long long seq)
 	return o;
 }
 
-int
-kg_event_publish(const struct kg_event *ev, long long seq,
-		 struct kg_err *err)
-{
+/* The publish script's EVAL for ev (json: its JSON, freed by the
+ * caller); argv holds pointers into bufs. */
+struct publish_cmd {
 	char key[64], channel[64], seqs[24], cap[16], ttl[16];
-	cJSON *o = kg_event_json(ev, seq);
-	char *json = cJSON_PrintUnformatted(o);
-	redisReply *r = NULL;
+	char *json;
+	const char *argv[9];
+};
 
+static int
+publish_cmd(struct publish_cmd *c, const struct kg_event *ev, long long seq,
+	    struct kg_err *err)
+{
+	cJSON *o = kg_event_json(ev, seq);
+
+	c->json = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
-	if (!json)
+	if (!c->json)
 		return kg_err_set(err, 500, "internal", "out of memory");
-	kg_event_stream_key(ev->batch_id, key);
-	kg_event_channel(ev->batch_id, channel);
-	snprintf(seqs, sizeof(seqs), "%lld", seq);
-	snprintf(cap, sizeof(cap), "%d", KG_EVENTS_HISTORY);
-	snprintf(ttl, sizeof(ttl), "%d", KG_EVENTS_TTL);
-	r = kg_redis_cmd(err, "EVAL %s 2 %s %s %s %s %s %s", publish_script,
-			 key, channel, json, seqs, cap, ttl);
-	free(json);
+	kg_event_stream_key(ev->batch_id, c->key);
+	kg_event_channel(ev->batch_id, c->channel);
+	snprintf(c->seqs, sizeof(c->seqs), "%lld", seq);
+	snprintf(c->cap, sizeof(c->cap), "%d", KG_EVENTS_HISTORY);
+	snprintf(c->ttl, sizeof(c->ttl), "%d", KG_EVENTS_TTL);
+	memcpy(c->argv, (const char *[]){"EVAL", publish_script, "2", c->key,
+					 c->channel, c->json, c->seqs, c->cap,
+					 c->ttl}, sizeof(c->argv));
+	return 0;
+}
+
+int
+kg_event_published(redisReply *r, struct kg_err *err)
+{
 	if (!r)
 		return -1;
 	if (r->type == REDIS_REPLY_ERROR) {
 		KG_ERROR("publishing event failed: %s", r->str);
-		freeReplyObject(r);
 		return kg_err_set(err, 503, "unavailable", "event not stored");
 	}
-	freeReplyObject(r);
 	return 0;
+}
+
+int
+kg_event_publish(const struct kg_event *ev, long long seq,
+		 struct kg_err *err)
+{
+	struct publish_cmd c;
+	redisReply *r;
+	int rc;
+
+	if (publish_cmd(&c, ev, seq, err) < 0)
+		return -1;
+	r = kg_redis_argv(err, (int)KG_COUNT(c.argv), c.argv, NULL);
+	free(c.json);
+	rc = kg_event_published(r, err);
+	freeReplyObject(r);
+	return rc;
+}
+
+int
+kg_event_publish_add(struct kg_redis_pipe *p, const struct kg_event *ev,
+		     long long seq, struct kg_err *err)
+{
+	struct publish_cmd c;
+	int rc;
+
+	if (publish_cmd(&c, ev, seq, err) < 0)
+		return -1;
+	rc = kg_redis_pipe_add(p, (int)KG_COUNT(c.argv), c.argv, NULL, err);
+	free(c.json);
+	return rc;
 }

@@ -36,6 +36,7 @@
 #include <cjson/cJSON.h>
 
 #include "kg_err.h"
+#include "kg_redis.h"
 
 #define KG_EVENTS_HISTORY 1000
 #define KG_EVENTS_TTL (7 * 24 * 3600)
@@ -63,6 +64,11 @@ void kg_event_timestamp(char *out, size_t size);
 /* After COMMIT: history + PUBLISH.  -1 (503) if Redis is unavailable. */
 int kg_event_publish(const struct kg_event *ev, long long seq,
 		     struct kg_err *err);
+/* The same as a command of a pipeline (kg_redis.h); its reply is
+ * checked by kg_event_published (0, or -1 with err). */
+int kg_event_publish_add(struct kg_redis_pipe *p, const struct kg_event *ev,
+			 long long seq, struct kg_err *err);
+int kg_event_published(redisReply *r, struct kg_err *err);
 
 /* Redis names for a batch (out needs 64 bytes). */
 void kg_event_stream_key(const char *batch_id, char *out);

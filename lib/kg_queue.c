@@ -273,20 +273,18 @@ kg_task_parse(const char *json, struct kg_task *t)
 	return rc;
 }
 
-/* Runs a script; returns its integer reply or -1 (err set). */
-static long long
-script(struct kg_err *err, const char *src, int nkeys, const char **keys,
-       int nargs, const char **args)
+/* A script's EVAL command line (argv: 3 + nkeys + nargs entries, <= 24;
+ * numkeys: 8 bytes). */
+static int
+script_argv(const char **argv, char *numkeys, const char *src, int nkeys,
+	    const char **keys, int nargs, const char **args,
+	    struct kg_err *err)
 {
-	const char *argv[24];
-	char numkeys[8];
 	int argc = 0;
-	redisReply *r;
-	long long n = -1;
 
-	if (3 + nkeys + nargs > (int)KG_COUNT(argv))
+	if (3 + nkeys + nargs > 24)
 		return kg_err_set(err, 500, "internal", "queue script too big");
-	snprintf(numkeys, sizeof(numkeys), "%d", nkeys);
+	snprintf(numkeys, 8, "%d", nkeys);
 	argv[argc++] = "EVAL";
 	argv[argc++] = src;
 	argv[argc++] = numkeys;
@@ -294,16 +292,38 @@ script(struct kg_err *err, const char *src, int nkeys, const char **keys,
 		argv[argc++] = keys[i];
 	for (int i = 0; i < nargs; i++)
 		argv[argc++] = args[i];
-	r = kg_redis_argv(err, argc, argv, NULL);
+	return argc;
+}
+
+/* A script's integer reply, or -1 (err set; r NULL: already set). */
+static long long
+script_reply(redisReply *r, struct kg_err *err)
+{
 	if (!r)
 		return -1;
 	if (r->type == REDIS_REPLY_INTEGER)
-		n = r->integer;
-	else {
-		KG_ERROR("queue script failed: %s",
-			 r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
-		kg_err_set(err, 503, "unavailable", "queue operation failed");
-	}
+		return r->integer;
+	KG_ERROR("queue script failed: %s",
+		 r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+	return kg_err_set(err, 503, "unavailable", "queue operation failed");
+}
+
+/* Runs a script; returns its integer reply or -1 (err set). */
+static long long
+script(struct kg_err *err, const char *src, int nkeys, const char **keys,
+       int nargs, const char **args)
+{
+	const char *argv[24];
+	char numkeys[8];
+	int argc = script_argv(argv, numkeys, src, nkeys, keys, nargs, args,
+			       err);
+	redisReply *r;
+	long long n;
+
+	if (argc < 0)
+		return -1;
+	r = kg_redis_argv(err, argc, argv, NULL);
+	n = script_reply(r, err);
 	freeReplyObject(r);
 	return n;
 }
@@ -316,22 +336,58 @@ parse_or_fail(const char *task, struct kg_task *t, struct kg_err *err)
 	return 0;
 }
 
+/* The push script's command line for task (argv: 24). */
+static int
+push_argv(const char **argv, char *numkeys, const char *q, const char *task,
+	  struct kg_task *t, struct keys *k, char *channel,
+	  struct kg_err *err)
+{
+	if (parse_or_fail(task, t, err) < 0)
+		return -1;
+	make_keys(q, NULL, t, k);
+	snprintf(channel, 64, "kg:wake:%s", q);
+	return script_argv(argv, numkeys, push_script, 5,
+			   (const char *[]){k->list, k->queued, k->ring,
+					    k->ringset, channel},
+			   3, (const char *[]){task, t->ident, k->batch}, err);
+}
+
 int
 kg_queue_push(const char *q, const char *task, struct kg_err *err)
 {
-	char channel[64];
+	const char *argv[24];
+	char numkeys[8], channel[64];
 	struct kg_task t;
 	struct keys k;
+	int argc = push_argv(argv, numkeys, q, task, &t, &k, channel, err);
+	redisReply *r;
+	long long n;
 
-	if (parse_or_fail(task, &t, err) < 0)
+	if (argc < 0)
 		return -1;
-	make_keys(q, NULL, &t, &k);
-	snprintf(channel, sizeof(channel), "kg:wake:%s", q);
-	return script(err, push_script, 5,
-		      (const char *[]){k.list, k.queued, k.ring, k.ringset,
-				       channel},
-		      3, (const char *[]){task, t.ident, k.batch}) < 0
-		       ? -1 : 0;
+	r = kg_redis_argv(err, argc, argv, NULL);
+	n = script_reply(r, err);
+	freeReplyObject(r);
+	return n < 0 ? -1 : 0;
+}
+
+int
+kg_queue_push_add(struct kg_redis_pipe *p, const char *q, const char *task,
+		  struct kg_err *err)
+{
+	const char *argv[24];
+	char numkeys[8], channel[64];
+	struct kg_task t;
+	struct keys k;
+	int argc = push_argv(argv, numkeys, q, task, &t, &k, channel, err);
+
+	return argc < 0 ? -1 : kg_redis_pipe_add(p, argc, argv, NULL, err);
+}
+
+int
+kg_queue_pushed(redisReply *r, struct kg_err *err)
+{
+	return script_reply(r, err) < 0 ? -1 : 0;
 }
 
 redisContext *

@@ -54,6 +54,7 @@
 #include <hiredis/hiredis.h>
 
 #include "kg_err.h"
+#include "kg_redis.h"
 
 #define KG_QUEUE_GENERATE "generate"
 #define KG_QUEUE_MAX_SKIP 64	/* batch ids a take can be told to skip */
@@ -74,6 +75,11 @@ int kg_task_parse(const char *json, struct kg_task *t);
 
 /* Append a task for some worker to take. */
 int kg_queue_push(const char *q, const char *task, struct kg_err *err);
+/* The same as a command of a pipeline (kg_redis.h); its reply is
+ * checked by kg_queue_pushed (0, or -1 with err). */
+int kg_queue_push_add(struct kg_redis_pipe *p, const char *q,
+		      const char *task, struct kg_err *err);
+int kg_queue_pushed(redisReply *r, struct kg_err *err);
 /* Push unless the task is waiting in the queue or leased: 1 pushed
  * (dry_run: would push), 0 not needed, -1 error. */
 int kg_queue_push_lost(const char *q, const char *task, int dry_run,

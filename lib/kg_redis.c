@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static redisContext *redis_ctx;
@@ -171,6 +172,97 @@ kg_redis_cmd(struct kg_err *err, const char *fmt, ...)
 	r = send_formatted(err, cmd, len);
 	redisFreeCommand(cmd);
 	return r;
+}
+
+int
+kg_redis_pipe_add(struct kg_redis_pipe *p, int argc, const char **argv,
+		  const size_t *lens, struct kg_err *err)
+{
+	char *cmd = NULL;
+	int len;
+
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 16;
+		char **c = realloc(p->cmd, cap * sizeof(*c));
+		int *l = c ? realloc(p->len, cap * sizeof(*l)) : NULL;
+
+		if (c)
+			p->cmd = c;
+		if (l)
+			p->len = l;
+		if (!c || !l)
+			return kg_err_set(err, 500, "internal", "out of memory");
+		p->cap = cap;
+	}
+	len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+	if (len < 0)
+		return kg_err_set(err, 500, "internal", "bad redis command");
+	p->cmd[p->n] = cmd;
+	p->len[p->n++] = len;
+	return 0;
+}
+
+/* Sends commands from..n-1, reads their replies; the number answered. */
+static size_t
+pipe_send(struct kg_redis_pipe *p, size_t from)
+{
+	size_t i, done = from;
+	redisReply *r;
+
+	for (i = from; i < p->n; i++)
+		if (redisAppendFormattedCommand(redis_ctx, p->cmd[i],
+						(size_t)p->len[i]) != REDIS_OK)
+			return done;
+	while (done < p->n) {
+		r = NULL;
+		if (redisGetReply(redis_ctx, (void **)&r) != REDIS_OK) {
+			freeReplyObject(r);
+			break;
+		}
+		p->replies[done++] = r;
+	}
+	return done;
+}
+
+int
+kg_redis_pipe_run(struct kg_redis_pipe *p, struct kg_err *err)
+{
+	size_t done = 0;
+
+	if (!p->n)
+		return 0;
+	p->replies = calloc(p->n, sizeof(*p->replies));
+	if (!p->replies)
+		return kg_err_set(err, 500, "internal", "out of memory");
+	for (int attempt = 0; attempt < 2 && done < p->n; attempt++) {
+		if (!shared_ctx(err))
+			return -1;
+		done = pipe_send(p, done);
+		if (done < p->n) {
+			KG_INFO("redis connection lost (%s)%s",
+				redis_ctx->errstr,
+				attempt ? "" : ", reconnecting");
+			redisFree(redis_ctx);
+			redis_ctx = NULL;
+		}
+	}
+	if (done < p->n)
+		return kg_err_set(err, 503, "unavailable", "redis unavailable");
+	return 0;
+}
+
+void
+kg_redis_pipe_free(struct kg_redis_pipe *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		redisFreeCommand(p->cmd[i]);
+		if (p->replies)
+			freeReplyObject(p->replies[i]);
+	}
+	free(p->cmd);
+	free(p->len);
+	free(p->replies);
+	memset(p, 0, sizeof(*p));
 }
 
 void

@@ -32,6 +32,35 @@ redisReply *kg_redis_cmd(struct kg_err *err, const char *fmt, ...);
 redisReply *kg_redis_argv(struct kg_err *err, int argc, const char **argv,
 			  const size_t *lens);
 
+/*
+ * A pipeline on the shared connection: commands collected with
+ * kg_redis_pipe_add, then sent together and their replies read in one
+ * round trip (kg_redis_pipe_run) - for a program that has many
+ * independent commands at once (a generation request's 100 queue pushes
+ * and events).  Like a single command, the part not answered when the
+ * connection broke is sent once more on a new connection.
+ *
+ *   struct kg_redis_pipe p = {0};
+ *   kg_redis_pipe_add(&p, argc, argv, NULL) ...
+ *   if (kg_redis_pipe_run(&p, err) == 0) ... p.replies[i] ...
+ *   kg_redis_pipe_free(&p);
+ */
+struct kg_redis_pipe {
+	char **cmd;			/* formatted commands */
+	int *len;
+	redisReply **replies;		/* after run: one per command */
+	size_t n, cap;
+};
+
+/* 0, or -1 with err (out of memory, a bad command). */
+int kg_redis_pipe_add(struct kg_redis_pipe *p, int argc, const char **argv,
+		      const size_t *lens, struct kg_err *err);
+/* 0 when every command was answered (replies[i] may still be an error
+ * reply); -1 + 503 when Redis went away (the replies read so far are
+ * kept, the rest are NULL). */
+int kg_redis_pipe_run(struct kg_redis_pipe *p, struct kg_err *err);
+void kg_redis_pipe_free(struct kg_redis_pipe *p);
+
 /* A new connection that the caller owns (e.g. a SUBSCRIBE connection
  * that cannot be shared); NULL + 503 on failure. redisFree() it. */
 redisContext *kg_redis_connect(struct kg_err *err);

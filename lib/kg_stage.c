@@ -21,11 +21,17 @@ static const char *const english_words[] = {
 	"that", "project", "be", "in", "on",
 };
 
+/* The lists' words are short: a longer word is in neither (the test
+ * runs for every word of every answer, on the worker's loop). */
+#define LIST_WORD_MAX 8
+
 static int
-in_list(const char *w, const char *const *list, size_t n)
+in_list(const char *w, size_t len, const char *const *list, size_t n)
 {
+	if (len > LIST_WORD_MAX)
+		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (!strcmp(w, list[i]))
+		if (w[0] == list[i][0] && !strcmp(w, list[i]))
 			return 1;
 	return 0;
 }
@@ -55,25 +61,27 @@ kg_stage_is_polish(const char *text)
 	while (*p) {
 		char w[64];
 		size_t n = 0;
+		int wide = 0;	/* a byte of a multi-byte letter */
 
 		while (*p && !isalpha((unsigned char)*p) &&
 		       !((unsigned char)*p & 0x80))
 			p++;
 		while (*p && (isalpha((unsigned char)*p) ||
 			      ((unsigned char)*p & 0x80))) {
-			if (n + 1 < sizeof(w))
+			if (n + 1 < sizeof(w)) {
+				wide |= (unsigned char)*p & 0x80;
 				w[n++] = (char)tolower((unsigned char)*p);
+			}
 			p++;
 		}
 		w[n] = '\0';
 		if (!n)
 			continue;
-		if (has_polish_letter(w) ||
-		    in_list(w, polish_words,
-			    KG_COUNT(polish_words)))
+		if ((wide && has_polish_letter(w)) ||
+		    in_list(w, n, polish_words, KG_COUNT(polish_words)))
 			pl++;
-		else if (in_list(w, english_words, sizeof(english_words) /
-							   sizeof(english_words[0])))
+		else if (in_list(w, n, english_words,
+				 KG_COUNT(english_words)))
 			en++;
 	}
 	return pl > 0 && pl >= en;

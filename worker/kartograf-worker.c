@@ -148,6 +148,8 @@ load_data(struct wk *w, int64_t *next_try)
 		return;
 	}
 	w->data_loaded = 1;
+	wk_claim_warm();
+	wk_gen_warm();
 	KG_INFO("generation data loaded: %zu sections, %zu offline "
 		"templates", w->data.ndefs, w->data.ntpls);
 }

@@ -261,6 +261,17 @@ enum wk_take wk_claim(struct wk *w, const char *task, const struct kg_task *t,
 /* wk_gen.c: progress events of long calls, the stop hint. */
 void wk_gen_tick(struct wk *w);
 
+/*
+ * A fresh session compiles a PL/pgSQL function at its first call (12 ms
+ * for kg_gen_claim) and kg_db prepares each statement once: done for
+ * the claim and the step when the worker loads its data, with calls
+ * that find nothing (WK_NO_ID), instead of in the first claim after a
+ * generation request.
+ */
+#define WK_NO_ID "00000000-0000-0000-0000-000000000000"
+void wk_claim_warm(void);
+void wk_gen_warm(void);
+
 void wk_house(struct wk *w);
 void wk_house_free(struct wk *w);
 

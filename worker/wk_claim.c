@@ -32,6 +32,11 @@
 
 enum outcome { FAILED = -1, CLAIMED, DEFERRED, SKIPPED };
 
+static const char claim_sql[] =
+	"SELECT o_outcome, o_attempts, o_input, o_seq, o_cap "
+	"FROM kg_gen_claim($1::uuid, $2::uuid, $3::int, $4::int, "
+	"$5::smallint)";
+
 /* The claim in PostgreSQL (FAILED: the database failed, err says
  * why). */
 static enum outcome
@@ -47,11 +52,8 @@ claim_row(const struct kg_task *t, int progress, struct wk_claim *c,
 	snprintf(user_limit, sizeof(user_limit), "%lld",
 		 kg_conf_int("worker", "user_concurrency"));
 	snprintf(prog, sizeof(prog), "%d", progress);
-	res = KG_DB_CALL(err,
-		"SELECT o_outcome, o_attempts, o_input, o_seq, o_cap "
-		"FROM kg_gen_claim($1::uuid, $2::uuid, $3::int, $4::int, "
-		"$5::smallint)", t->project_id, t->batch_id, limit,
-		user_limit, prog);
+	res = KG_DB_CALL(err, claim_sql, t->project_id, t->batch_id, limit,
+			 user_limit, prog);
 	if (!res)
 		return FAILED;
 	outcome = !strcmp(PQgetvalue(res, 0, 0), "claimed") ? CLAIMED
@@ -139,4 +141,14 @@ wk_claim(struct wk *w, const char *task, const struct kg_task *t,
 		return WK_DROP;
 	}
 	return WK_STARTED;
+}
+
+void
+wk_claim_warm(void)
+{
+	struct kg_err err = {0};
+
+	/* No such batch: 'skipped' at the first statement. */
+	PQclear(KG_DB_CALL(&err, claim_sql, WK_NO_ID, WK_NO_ID, "1", "0",
+			   "0"));
 }

@@ -45,6 +45,7 @@ struct gen_job {
 	char *input_json;
 	int stage, progress;
 	char *outputs[KG_NSTAGES];
+	cJSON *polished;		/* the polish output, parsed */
 	char *system, *prompt;
 	int64_t last_progress;		/* last progress write */
 	int64_t last_event;		/* last event the browser got */
@@ -73,6 +74,7 @@ gen_free(struct wk_job *j)
 	struct gen_job *g = gen(j);
 
 	cJSON_Delete(g->input);
+	cJSON_Delete(g->polished);
 	free(g->input_json);
 	for (int i = 0; i < KG_NSTAGES; i++)
 		free(g->outputs[i]);
@@ -117,6 +119,23 @@ section_arrays(const cJSON *sections, char **keys, char **bodies)
 	cJSON_Delete(b);
 }
 
+static const char step_sql[] =
+	"SELECT o_lost, o_seq, o_batch_status, o_batch_seq, o_cap "
+	"FROM kg_gen_step($1::uuid, $2::uuid, $3::int, $4, $5::smallint, "
+	"$6::boolean, $7, $8::jsonb, $9::smallint, $10, $11::jsonb, "
+	"$12::jsonb, $13::jsonb, $14::boolean)";
+
+void
+wk_gen_warm(void)
+{
+	struct kg_err err = {0};
+
+	/* A quiet progress write of no project: lost at its UPDATE. */
+	PQclear(KG_DB_CALL(&err, step_sql, WK_NO_ID, WK_NO_ID, "1",
+			   "GENERATING", "0", "true", NULL, NULL, NULL, NULL,
+			   NULL, NULL, NULL, "false"));
+}
+
 static PGresult *
 step_call(struct step *s, struct kg_err *err)
 {
@@ -128,12 +147,7 @@ step_call(struct step *s, struct kg_err *err)
 	snprintf(score, sizeof(score), "%d", s->quality_score);
 	if (s->sections)
 		section_arrays(s->sections, &keys, &bodies);
-	res = KG_DB_CALL(err,
-		"SELECT o_lost, o_seq, o_batch_status, o_batch_seq, o_cap "
-		"FROM kg_gen_step($1::uuid, $2::uuid, $3::int, $4, "
-		"$5::smallint, $6::boolean, $7, $8::jsonb, $9::smallint, $10, "
-		"$11::jsonb, $12::jsonb, $13::jsonb, $14::boolean)",
-		g->j.t.project_id, g->j.t.batch_id, g->attempts, s->status,
+	res = KG_DB_CALL(err, step_sql, g->j.t.project_id, g->j.t.batch_id, g->attempts, s->status,
 		progress, s->quiet ? "true" : "false", s->error, s->quality,
 		s->quality_score >= 0 ? score : NULL, s->provider,
 		s->sections ? (keys ? keys : "[]") : NULL,
@@ -333,10 +347,17 @@ gen_accept(struct wk_job *j, const char *text, char *why, size_t size)
 {
 	const struct wk_data *d = &j->w->data;
 	struct gen_job *g = gen(j);
+	cJSON *out = NULL;
 
-	if (kg_stage_validate(gen_stage(j), text, d->defs, d->ndefs, NULL, why,
+	/* The polish output is kept parsed for score(): validated once. */
+	if (kg_stage_validate(gen_stage(j), text, d->defs, d->ndefs,
+			      g->stage == KG_NSTAGES - 1 ? &out : NULL, why,
 			      size) < 0)
 		return -1;
+	if (out) {
+		cJSON_Delete(g->polished);
+		g->polished = out;
+	}
 	free(g->outputs[g->stage]);
 	g->outputs[g->stage] = strdup(text);
 	return 0;
@@ -395,14 +416,11 @@ static void
 score(struct gen_job *g, struct step *s)
 {
 	const struct wk_data *d = &g->j.w->data;
-	cJSON *out = NULL, *sections, *q;
+	cJSON *sections, *q;
 	struct kg_quality_section qs[64];
 	size_t n = 0;
-	char why[256];
 
-	kg_stage_validate("polish", g->outputs[KG_NSTAGES - 1], d->defs,
-			  d->ndefs, &out, why, sizeof(why));
-	sections = cJSON_GetObjectItemCaseSensitive(out, "sections");
+	sections = cJSON_GetObjectItemCaseSensitive(g->polished, "sections");
 	s->sections = cJSON_CreateObject();
 	for (size_t i = 0; i < d->ndefs && n < 64; i++) {
 		const char *body = cJSON_GetStringValue(
@@ -417,7 +435,6 @@ score(struct gen_job *g, struct step *s)
 		cJSON_GetObjectItemCaseSensitive(q, "score"));
 	s->quality = cJSON_PrintUnformatted(q);
 	cJSON_Delete(q);
-	cJSON_Delete(out);
 }
 
 static void

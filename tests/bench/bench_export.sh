@@ -63,7 +63,17 @@ http_ms() { # path -> ms of one authenticated GET (body discarded), status must 
     [[ "${out%% *}" == 200 ]] || { echo "GET $1 answered ${out%% *}" >&2; exit 1; }
     python3 -c "print(f'{float(\"${out#* }\") * 1000:.1f}')"
 }
-h_first=$(http_ms "/api/export/project/$CARD")
+# First downloads of FIRST_RUNS cards never exported before (the card the
+# builds above used is not among them): the median, and what it adds to the
+# in-memory build (the POST's queue push, the worker's wake-up on
+# kg:wake:export, storage, export_history, the answer to the waiting
+# endpoint) - issue 18's goal: at most 30 ms.
+FIRST_RUNS="${BENCH_FIRST_RUNS:-10}"
+firsts=()
+while read -r id; do
+    firsts+=("$(http_ms "/api/export/project/$id")")
+done < <(psql_ "SELECT id FROM projects WHERE batch_id = '$BATCH' AND id <> '$CARD' ORDER BY row_number LIMIT $FIRST_RUNS")
+h_first=$(printf '%s\n' "${firsts[@]}" | python3 -c 'import statistics, sys; xs = [float(x) for x in sys.stdin]; print(f"{statistics.median(xs):.1f} {max(xs):.1f}")')
 h_again=$(http_ms "/api/export/project/$CARD")
 h_zip=$(http_ms "/api/export/batch/$BATCH")
 
@@ -78,6 +88,9 @@ print(f"{'one card (.docx)':<28} {c_card:>13.2f} {p_card:>15.2f} {p_card / c_car
       f"{c_cb / 1024:>6.1f}/{p_cb / 1024:<6.1f}")
 print(f"{'batch of ' + n + ' cards (.zip)':<28} {c_zip:>13.1f} {p_zip:>15.1f} {p_zip / c_zip:>6.1f}x "
       f"{c_zb / 1024:>6.0f}/{p_zb / 1024:<6.0f}")
-print(f"end to end through lighttpd: first card download {h_first} ms (queue, worker, storage, "
-      f"history), re-download {h_again} ms (reused), batch zip of {n} cards {h_zip} ms")
+first_med, first_max = map(float, h_first.split())
+print(f"end to end through lighttpd: first card download median {first_med:.1f} ms (max {first_max:.1f}; "
+      f"queue, worker, storage, history), re-download {h_again} ms (reused), batch zip of {n} cards {h_zip} ms")
+print(f"first card download over the build: {first_med - c_card:.1f} ms (median first download "
+      f"{first_med:.1f} - build {c_card:.2f}; goal <= 30 ms)")
 PY

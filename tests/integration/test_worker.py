@@ -219,6 +219,32 @@ def test_worker_flushall_reconciler_recovers(ctx):
         _deluser(ctx, user)
 
 
+def test_generate_with_redis_down_reconciler_enqueues(ctx):
+    """Redis down after the COMMIT (the request's pipeline of pushes and
+    events fails): still 202, the projects are QUEUED in PostgreSQL, and the
+    reconciler enqueues them once Redis is back."""
+    user = _user(ctx)
+    try:
+        with own_workers(ctx) as ws:
+            w = ws.start("redisdown")
+            batch, _ = _batch(ctx, user, 3)
+            try:
+                ctx.stack("stop", "redis")
+                r = _generate(ctx, ctx.servers["lighttpd"], user, batch)
+                assert r.status == 202 and r.json() == {"queued": 3}, r
+                assert ctx.psql(f"SELECT status, count(*) FROM projects WHERE batch_id = '{batch}' "
+                                "GROUP BY 1").split() == ["QUEUED|3"]
+            finally:
+                ctx.stack("start", "redis")
+            _wait_done(ctx, batch, timeout=60)
+            assert _batch_status(ctx, batch) == "COMPLETED", _batch_status(ctx, batch)
+            _check_completed(ctx, batch, 3)
+            assert "reconciler: re-enqueued" in _log(w), _log(w)[-3000:]
+            _stop(w)
+    finally:
+        _deluser(ctx, user)
+
+
 def test_two_workers_share_queue_without_overlap(ctx):
     user = _user(ctx)
     try:

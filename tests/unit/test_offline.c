@@ -185,6 +185,28 @@ test_validate_rejects(void **state)
 		       "lacks section budget");
 }
 
+/* The language check: Polish letters in either case, the short word
+ * lists, long words (never in a list) and English. */
+static void
+test_is_polish(void **state)
+{
+	(void)state;
+	assert_true(kg_stage_is_polish("Zajęcia dla dzieci"));
+	assert_true(kg_stage_is_polish("ŁÓDŹ"));
+	assert_true(kg_stage_is_polish("projekt i program w gminie"));
+	assert_true(kg_stage_is_polish("PROJEKTU oraz TO"));
+	assert_false(kg_stage_is_polish("The project will be great for all"));
+	assert_false(kg_stage_is_polish("projektuje programmes extraordinary"));
+	assert_false(kg_stage_is_polish("café naïve"));
+	assert_false(kg_stage_is_polish(""));
+	/* a letter past the 63 bytes a word keeps does not count */
+	assert_false(kg_stage_is_polish(
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaą"
+		" the"));
+	assert_true(kg_stage_is_polish(
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaą"));
+}
+
 static void
 test_prompt_render(void **state)
 {
@@ -208,6 +230,7 @@ main(void)
 		cmocka_unit_test(test_plan_and_polish),
 		cmocka_unit_test(test_validate_draft_output),
 		cmocka_unit_test(test_validate_rejects),
+		cmocka_unit_test(test_is_polish),
 		cmocka_unit_test(test_prompt_render),
 	};
 
