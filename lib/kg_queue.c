@@ -308,15 +308,11 @@ script_reply(redisReply *r, struct kg_err *err)
 	return kg_err_set(err, 503, "unavailable", "queue operation failed");
 }
 
-/* Runs a script; returns its integer reply or -1 (err set). */
+/* Runs a script's command line (argc < 0: building it failed, err set);
+ * returns its integer reply or -1 (err set). */
 static long long
-script(struct kg_err *err, const char *src, int nkeys, const char **keys,
-       int nargs, const char **args)
+run_argv(struct kg_err *err, int argc, const char **argv)
 {
-	const char *argv[24];
-	char numkeys[8];
-	int argc = script_argv(argv, numkeys, src, nkeys, keys, nargs, args,
-			       err);
 	redisReply *r;
 	long long n;
 
@@ -326,6 +322,18 @@ script(struct kg_err *err, const char *src, int nkeys, const char **keys,
 	n = script_reply(r, err);
 	freeReplyObject(r);
 	return n;
+}
+
+/* Runs a script; returns its integer reply or -1 (err set). */
+static long long
+script(struct kg_err *err, const char *src, int nkeys, const char **keys,
+       int nargs, const char **args)
+{
+	const char *argv[24];
+	char numkeys[8];
+
+	return run_argv(err, script_argv(argv, numkeys, src, nkeys, keys,
+					 nargs, args, err), argv);
 }
 
 static int
@@ -359,16 +367,9 @@ kg_queue_push(const char *q, const char *task, struct kg_err *err)
 	char numkeys[8], channel[64];
 	struct kg_task t;
 	struct keys k;
-	int argc = push_argv(argv, numkeys, q, task, &t, &k, channel, err);
-	redisReply *r;
-	long long n;
 
-	if (argc < 0)
-		return -1;
-	r = kg_redis_argv(err, argc, argv, NULL);
-	n = script_reply(r, err);
-	freeReplyObject(r);
-	return n < 0 ? -1 : 0;
+	return run_argv(err, push_argv(argv, numkeys, q, task, &t, &k,
+				       channel, err), argv) < 0 ? -1 : 0;
 }
 
 int
