@@ -492,12 +492,14 @@ def test_lifecycle_zip_reuse_and_prune_exports(ctx):
         r2 = tx._export(ctx, ctx.servers["apache"], auth, "batch", batch)
         assert r2.status == 200 and r2.header("x-kartograf-export") == "reused", r2.headers
         assert r2.body == r1.body and len(tx._history(ctx, f"batch_id = '{batch}'")) == 1
-        # a card changed: a new zip
-        ctx.psql(f"UPDATE projects SET version = version + 1 WHERE id = '{a}'")
+        # a card changed: a new zip. Its content must change too: a zip's key is
+        # its second and its hash, so a rebuild of the same bytes within the same
+        # second shares the older row's file (and pruning that row keeps it)
+        ctx.psql(f"UPDATE projects SET name = 'Park 2', version = version + 1 WHERE id = '{a}'")
         r3 = tx._export(ctx, base, auth, "batch", batch)
         assert r3.header("x-kartograf-export") == "built", r3.headers
         zips = tx._history(ctx, f"batch_id = '{batch}'")
-        assert len(zips) == 2, zips
+        assert len(zips) == 2 and zips[0][6] != zips[1][6], zips  # other bytes, other key
         assert tx._export(ctx, base, auth, "project", a).status == 200
         # everything of this batch 40 days old: the older zip goes, the newest zip
         # and the card's only .docx stay
@@ -515,7 +517,7 @@ def test_lifecycle_zip_reuse_and_prune_exports(ctx):
         assert os.path.isfile(os.path.join(local, zips[1][8]))
         assert len(tx._history(ctx, f"project_id = '{a}'")) == 1
         # the worker does the same once a day when [export] retention_days is set
-        ctx.psql(f"UPDATE projects SET version = version + 1 WHERE id = '{a}'")
+        ctx.psql(f"UPDATE projects SET name = 'Park 3', version = version + 1 WHERE id = '{a}'")
         assert tx._export(ctx, base, auth, "batch", batch).header("x-kartograf-export") == "built"
         ctx.psql(f"UPDATE export_history SET created_at = created_at - interval '40 days' "
                  f"WHERE batch_id = '{batch}'")
