@@ -31,25 +31,42 @@ is_csv_type(const char *type)
 	       (!type[8] || type[8] == ';' || type[8] == ' ');
 }
 
+/* What an upload is, by its first bytes (len: how many there are) where
+ * they tell, else by its name or type. */
+enum format { FMT_NONE, FMT_ZIP, FMT_OLE2, FMT_CSV };
+
+static enum format
+format_of(const unsigned char *head, size_t len, const char *filename,
+	  const char *type)
+{
+	if (len >= 4 && !memcmp(head, "PK\x03\x04", 4))
+		return FMT_ZIP;
+	if (len >= 4 && !memcmp(head, "\xd0\xcf\x11\xe0", 4))
+		return FMT_OLE2;
+	if ((filename && has_suffix(filename, ".csv")) || is_csv_type(type))
+		return FMT_CSV;
+	return FMT_NONE;
+}
+
 int
 kg_sheet_read(const void *data, size_t len, const char *filename,
 	      const char *type, const struct kg_sheet_limits *lim,
 	      kg_sheet_row_fn fn, void *arg, struct kg_err *err)
 {
-	const unsigned char *d = data;
-
 	if (len == 0)
 		return kg_err_set(err, 400, "empty_file", "the file is empty");
-	/* a zip, or an OLE2 file: an old .xls or a password-protected
-	 * .xlsx, which the reader tells apart and refuses in its words */
-	if (len >= 4 && (!memcmp(d, "PK\x03\x04", 4) ||
-			 !memcmp(d, "\xd0\xcf\x11\xe0", 4)))
+	switch (format_of(data, len, filename, type)) {
+	case FMT_ZIP:
+	case FMT_OLE2:	/* an old .xls or a password-protected .xlsx, which
+			 * the reader tells apart and refuses in its words */
 		return kg_xlsx_read(data, len, lim, fn, arg, err);
-	if ((filename && has_suffix(filename, ".csv")) || is_csv_type(type))
+	case FMT_CSV:
 		return kg_csv_read(data, len, lim, fn, arg, err);
-	return kg_err_set(err, 400, "not_xlsx",
-			  "the file is neither an .xlsx workbook nor a CSV "
-			  "file");
+	default:
+		return kg_err_set(err, 400, "not_xlsx",
+				  "the file is neither an .xlsx workbook nor "
+				  "a CSV file");
+	}
 }
 
 int
@@ -59,6 +76,7 @@ kg_sheet_read_spool(const struct kg_spool *s, const char *filename,
 {
 	struct kg_sheet_limits def;
 	unsigned char head[4];
+	size_t got;
 	void *map;
 	int rc;
 
@@ -74,15 +92,16 @@ kg_sheet_read_spool(const struct kg_spool *s, const char *filename,
 				  "than %zu MiB", lim->max_file >> 20);
 	if (s->len == 0)
 		return kg_err_set(err, 400, "empty_file", "the file is empty");
-	if (s->len < 4 || pread(s->fd, head, 4, 0) != 4)
-		memset(head, 0, sizeof(head));
-	if (!memcmp(head, "PK\x03\x04", 4))
+	got = s->len >= 4 && pread(s->fd, head, 4, 0) == 4 ? 4 : 0;
+	switch (format_of(head, got, filename, type)) {
+	case FMT_ZIP:
 		return kg_xlsx_read_fd(s->fd, s->len, lim, fn, arg, err);
-	/* CSV: streamed from the file, never whole in memory */
-	if (memcmp(head, "\xd0\xcf\x11\xe0", 4) &&
-	    ((filename && has_suffix(filename, ".csv")) || is_csv_type(type)))
+	case FMT_CSV:	/* streamed from the file, never whole in memory */
 		return kg_csv_read_fd(s->fd, s->len, lim, fn, arg, err);
-	/* an OLE2 file (told apart by its directory) or neither: mapped */
+	default:	/* an OLE2 file (told apart by its directory) or
+			 * neither: mapped */
+		break;
+	}
 	map = mmap(NULL, s->len, PROT_READ, MAP_PRIVATE, s->fd, 0);
 	if (map == MAP_FAILED)
 		return kg_err_set(err, 500, "internal",
