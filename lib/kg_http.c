@@ -658,12 +658,19 @@ kg_resp_write(struct kg_req *req, const void *data, size_t len)
 	return 0;
 }
 
+/* A plain CGI request (kg_cgi.c has no listening socket). */
+static int
+req_is_cgi(const struct kg_req *req)
+{
+	return req->fcgi.listen_sock < 0;
+}
+
 /* Under CGI stdin and stdout may be one socket (mod_cgid) that turns
  * readable once the request body is through: only a hang-up counts. */
 int
 kg_req_watch_fd(struct kg_req *req, short *events)
 {
-	*events = req->fcgi.listen_sock < 0 ? 0 : POLLIN;
+	*events = req_is_cgi(req) ? 0 : POLLIN;
 	return req->fcgi.ipcFd;
 }
 
@@ -706,7 +713,7 @@ kg_resp_json_text(struct kg_req *req, int status, const char *json,
 		goto out;
 	/* FastCGI (plain CGI has no records); the stream is untouched, as
 	 * every answer starts with the head (req->status was 0) */
-	if (req->fcgi.listen_sock >= 0 && !req->fcgi.out->isClosed)
+	if (!req_is_cgi(req) && !req->fcgi.out->isClosed)
 		rc = send_whole(req, &head, json, len);
 	else if (FCGX_PutStr(kg_buf_str(&head), (int)head.len,
 			     req->fcgi.out) != (int)head.len)
