@@ -183,22 +183,17 @@ kg_redis_pipe_add(struct kg_redis_pipe *p, int argc, const char **argv,
 
 	if (p->n == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 16;
-		char **c = realloc(p->cmd, cap * sizeof(*c));
-		int *l = c ? realloc(p->len, cap * sizeof(*l)) : NULL;
+		struct kg_redis_piped *c = realloc(p->cmd, cap * sizeof(*c));
 
-		if (c)
-			p->cmd = c;
-		if (l)
-			p->len = l;
-		if (!c || !l)
+		if (!c)
 			return kg_err_set(err, 500, "internal", "out of memory");
+		p->cmd = c;
 		p->cap = cap;
 	}
 	len = redisFormatCommandArgv(&cmd, argc, argv, lens);
 	if (len < 0)
 		return kg_err_set(err, 500, "internal", "bad redis command");
-	p->cmd[p->n] = cmd;
-	p->len[p->n++] = len;
+	p->cmd[p->n++] = (struct kg_redis_piped){cmd, len};
 	return 0;
 }
 
@@ -210,8 +205,8 @@ pipe_send(struct kg_redis_pipe *p, size_t from)
 	redisReply *r;
 
 	for (i = from; i < p->n; i++)
-		if (redisAppendFormattedCommand(redis_ctx, p->cmd[i],
-						(size_t)p->len[i]) != REDIS_OK)
+		if (redisAppendFormattedCommand(redis_ctx, p->cmd[i].text,
+						(size_t)p->cmd[i].len) != REDIS_OK)
 			return done;
 	while (done < p->n) {
 		r = NULL;
@@ -255,12 +250,11 @@ void
 kg_redis_pipe_free(struct kg_redis_pipe *p)
 {
 	for (size_t i = 0; i < p->n; i++) {
-		redisFreeCommand(p->cmd[i]);
+		redisFreeCommand(p->cmd[i].text);
 		if (p->replies)
 			freeReplyObject(p->replies[i]);
 	}
 	free(p->cmd);
-	free(p->len);
 	free(p->replies);
 	memset(p, 0, sizeof(*p));
 }

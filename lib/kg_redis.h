@@ -46,8 +46,10 @@ redisReply *kg_redis_argv(struct kg_err *err, int argc, const char **argv,
  *   kg_redis_pipe_free(&p);
  */
 struct kg_redis_pipe {
-	char **cmd;			/* formatted commands */
-	int *len;
+	struct kg_redis_piped {		/* a formatted command */
+		char *text;
+		int len;
+	} *cmd;
 	redisReply **replies;		/* after run: one per command */
 	size_t n, cap;
 };
