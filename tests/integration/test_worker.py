@@ -197,6 +197,15 @@ def test_worker_kill9_loses_nothing(ctx):
         _deluser(ctx, user)
 
 
+def _done_by_reconciler(ctx, w, batch, n, timeout):
+    """The batch's n projects all COMPLETED, after worker w's reconciler
+    put lost tasks back into the queue."""
+    _wait_done(ctx, batch, timeout=timeout)
+    assert _batch_status(ctx, batch) == "COMPLETED", _batch_status(ctx, batch)
+    _check_completed(ctx, batch, n)
+    assert "reconciler: re-enqueued" in _log(w), _log(w)[-3000:]
+
+
 def test_worker_flushall_reconciler_recovers(ctx):
     user = _user(ctx)
     try:
@@ -210,10 +219,7 @@ def test_worker_flushall_reconciler_recovers(ctx):
                            timeout=20, what="first project done")
             ctx.redis("FLUSHALL")
             assert queued_tasks(ctx, "generate") == []
-            _wait_done(ctx, batch, timeout=40)
-            assert _batch_status(ctx, batch) == "COMPLETED", _batch_status(ctx, batch)
-            _check_completed(ctx, batch, 20)
-            assert "reconciler: re-enqueued" in _log(w), _log(w)[-3000:]
+            _done_by_reconciler(ctx, w, batch, 20, timeout=40)
             _stop(w)
     finally:
         _deluser(ctx, user)
@@ -236,10 +242,7 @@ def test_generate_with_redis_down_reconciler_enqueues(ctx):
                                 "GROUP BY 1").split() == ["QUEUED|3"]
             finally:
                 ctx.stack("start", "redis")
-            _wait_done(ctx, batch, timeout=60)
-            assert _batch_status(ctx, batch) == "COMPLETED", _batch_status(ctx, batch)
-            _check_completed(ctx, batch, 3)
-            assert "reconciler: re-enqueued" in _log(w), _log(w)[-3000:]
+            _done_by_reconciler(ctx, w, batch, 3, timeout=60)
             _stop(w)
     finally:
         _deluser(ctx, user)
