@@ -147,10 +147,10 @@ kg_export_reusable(const char *project_id, int version,
  * bytes (two requests raced past the endpoint's reuse check) is not
  * recorded twice: the INSERT only happens WHERE NOT EXISTS.
  */
-static int
-record(const char *user_id, const char *project_id, int version,
-       const char *batch_id, const struct kg_export_file *f,
-       struct kg_err *err)
+int
+kg_export_record(const char *user_id, const char *project_id, int version,
+		 const char *batch_id, const struct kg_export_file *f,
+		 struct kg_err *err)
 {
 	char v[16], size[24];
 
@@ -175,10 +175,9 @@ record(const char *user_id, const char *project_id, int version,
 				      f->backend, f->key});
 }
 
-int
-kg_export_store(const char *user_id, const char *project_id, int version,
-		const char *batch_id, const struct kg_buf *data,
-		struct kg_export_file *f, struct kg_err *err)
+void
+kg_export_file_of(const char *project_id, int version, const char *batch_id,
+		  const struct kg_buf *data, struct kg_export_file *f)
 {
 	memset(f, 0, sizeof(*f));
 	kg_sha256_hex(data->data ? data->data : "", data->len, f->sha256);
@@ -198,10 +197,19 @@ kg_export_store(const char *user_id, const char *project_id, int version,
 			 "exports/batches/%s/%s-%.16s.zip", batch_id, stamp,
 			 f->sha256);
 	}
+}
+
+int
+kg_export_store(const char *user_id, const char *project_id, int version,
+		const char *batch_id, const struct kg_buf *data,
+		struct kg_export_file *f, struct kg_err *err)
+{
+	kg_export_file_of(project_id, version, batch_id, data, f);
 	if (kg_storage_put(f->key, data->data ? data->data : "", data->len,
 			   err) < 0)
 		return -1;
-	return record(user_id, project_id, version, batch_id, f, err);
+	return kg_export_record(user_id, project_id, version, batch_id, f,
+				err);
 }
 
 int

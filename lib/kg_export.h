@@ -152,6 +152,15 @@ int kg_export_zip(const char *batch_id, time_t now, struct kg_buf *out,
 int kg_export_store(const char *user_id, const char *project_id, int version,
 		    const char *batch_id, const struct kg_buf *data,
 		    struct kg_export_file *f, struct kg_err *err);
+/* Its two halves, for the worker's PUT on its loop (kg_storage_put_start):
+ * the file `data` becomes (size, sha256, backend, key; no storage call),
+ * and the export_history row once it is stored. */
+void kg_export_file_of(const char *project_id, int version,
+		       const char *batch_id, const struct kg_buf *data,
+		       struct kg_export_file *f);
+int kg_export_record(const char *user_id, const char *project_id, int version,
+		     const char *batch_id, const struct kg_export_file *f,
+		     struct kg_err *err);
 
 /* Read a stored export back (size and sha256 checked: 500 on mismatch). */
 int kg_export_load(const struct kg_export_file *f, struct kg_buf *out,

@@ -64,6 +64,21 @@ kg_storage_put(const char *key, const void *data, size_t len,
 }
 
 int
+kg_storage_put_start(struct kg_loop *loop, const char *key, const void *data,
+		     size_t len, kg_storage_done_fn done, void *arg,
+		     struct kg_storage_put **put, struct kg_err *err)
+{
+	*put = NULL;
+	if (check_key(key, err) < 0)
+		return -1;
+	if (strcmp(kg_storage_backend(), "s3"))
+		return kg_storage_local_put(kg_conf_str("storage", "local_dir"),
+					    key, data, len, err) < 0 ? -1 : 1;
+	*put = kg_storage_s3_put_start(loop, key, data, len, done, arg, err);
+	return *put ? 0 : -1;
+}
+
+int
 kg_storage_get(const char *key, struct kg_buf *out, size_t max,
 	       struct kg_err *err)
 {

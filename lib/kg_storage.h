@@ -51,6 +51,31 @@ int kg_storage_key_valid(const char *key);
 int kg_storage_put(const char *key, const void *data, size_t len,
 		   struct kg_err *err);
 
+/*
+ * The worker's PUT, on its event loop (kg_loop.h).  With the s3 backend
+ * the request - built, signed and checked by the same code as
+ * kg_storage_put - is one more easy handle on the loop's curl multi, so
+ * nothing else the loop drives (AI calls, timers) waits behind it:
+ * returns 0 and done(arg, err, again) runs once from kg_loop_run_once,
+ * err NULL when stored, else why, with `again` 1 when a later try may
+ * succeed (no answer, a timeout, HTTP 5xx or 429) and 0 when not (a
+ * refusal such as 403 SignatureDoesNotMatch).  `data` must stay valid
+ * until then.  The local backend writes at once, as kg_storage_put
+ * does (a local write is not a network wait; nothing to overlap):
+ * returns 1, stored, done is not called.  -1 + err: failed at once
+ * (bad key, S3 not configured).  *put (0 only) is the transfer, for
+ * kg_storage_put_cancel (shutdown): it stops without calling done.
+ */
+struct kg_loop;
+struct kg_storage_put;
+typedef void (*kg_storage_done_fn)(void *arg, const struct kg_err *err,
+				   int again);
+int kg_storage_put_start(struct kg_loop *loop, const char *key,
+			 const void *data, size_t len, kg_storage_done_fn done,
+			 void *arg, struct kg_storage_put **put,
+			 struct kg_err *err);
+void kg_storage_put_cancel(struct kg_storage_put *put);
+
 /* Append the object `key` (at most `max` bytes) to `out`. */
 int kg_storage_get(const char *key, struct kg_buf *out, size_t max,
 		   struct kg_err *err);
@@ -71,5 +96,10 @@ int kg_storage_s3_put(const char *key, const void *data, size_t len,
 		      struct kg_err *err);
 int kg_storage_s3_get(const char *key, struct kg_buf *out, size_t max,
 		      struct kg_err *err);
+struct kg_storage_put *kg_storage_s3_put_start(struct kg_loop *loop,
+					       const char *key,
+					       const void *data, size_t len,
+					       kg_storage_done_fn done,
+					       void *arg, struct kg_err *err);
 
 #endif

@@ -284,7 +284,8 @@ main(int argc, char **argv)
 				   kg_conf_int("worker", "shutdown_grace") * 1000;
 			KG_INFO("stopping: %d job(s) running", w.njobs);
 		}
-		if (w.stopping && (!w.njobs || now >= deadline))
+		/* every job, exports (not counted in njobs) too */
+		if (w.stopping && (!w.jobs || now >= deadline))
 			break;
 		if (reload_requested)
 			reload(&w);
@@ -302,7 +303,7 @@ main(int argc, char **argv)
 		kg_loop_run_once(w.loop, more ? 0 : w.njobs ? 100 : 50);
 	}
 	if (w.jobs) {
-		KG_INFO("grace period over: handing %d job(s) back", w.njobs);
+		KG_INFO("grace period over: handing the running job(s) back");
 		wk_requeue_all(&w);
 	}
 	if (kg_queue_leave(KG_QUEUE_GENERATE, w.id, &err) < 0)

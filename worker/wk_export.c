@@ -4,19 +4,31 @@
  * record it in export_history and answer the waiting endpoint
  * (kg_export.h describes the exchange).
  *
- * An export is short (a card is a few milliseconds of CPU, a batch of
- * 100 cards well under a second) and the endpoint is waiting for it, so
- * it runs to completion inside one loop turn rather than as a job on
- * the event loop: a few per turn (wk_export_queue, taken before the
- * other queues; an idle worker is woken by the push through kg:wake).
- * The price is that an S3 PUT holds the loop for its duration, bounded
- * by [storage] s3_timeout_ms;
- * generation calls in flight just see their answers a little later.
+ * An export is a job on the loop like a generation (issue 18): taken
+ * before the other queues (a busy worker is woken by the push through
+ * kg:wake:export, an idle one through kg:wake), built at once (a card is
+ * a few milliseconds of CPU, a batch of 100 cards well under a second),
+ * then its PUT is one more easy handle on the loop's curl multi
+ * (kg_storage_put_start), so the AI calls in flight are answered while
+ * it uploads.  When it is stored: the export_history row, the answer,
+ * the acknowledgement.  With local storage the file is written at once
+ * and the job ends inside the take (a local write is not a network
+ * wait).  Export jobs do not count in [worker] global_limit.
+ *
+ * A PUT that got no answer, timed out ([storage] s3_timeout_ms) or got
+ * HTTP 5xx/429 is tried again after a back-off (PUT_ATTEMPTS in all,
+ * never past the task's deadline: nobody would be waiting); a refusal
+ * (403 SignatureDoesNotMatch, a missing bucket) is answered at once.
+ * Either way a failure answers 503 storage_unavailable with S3's reason
+ * and records nothing.
  *
  * Delivery: taken into our processing list, acknowledged when
  * answered.  If this worker dies in between, the reaper (any worker,
- * wk_house.c) hands the task to another worker; a task whose
- * endpoint stopped waiting (its deadline passed) is dropped unanswered.
+ * wk_house.c) hands the task to another worker; on SIGTERM a PUT still
+ * in flight after [worker] shutdown_grace is cancelled and its task
+ * handed back to the front of the queue (wk_requeue_all), where another
+ * worker builds it again; a task whose endpoint stopped waiting (its
+ * deadline passed) is dropped unanswered.
  */
 #include "wk.h"
 
@@ -30,82 +42,182 @@
 #include <string.h>
 #include <time.h>
 
-static int
-build_and_store(const struct kg_export_task *t, struct kg_export_file *f,
-		struct kg_err *err)
-{
-	struct kg_buf data = {0};
-	int version = 0, rc = -1;
+#define PUT_ATTEMPTS 3
+#define PUT_RETRY_MS 250	/* first back-off, doubled per attempt */
 
-	if (!strcmp(t->kind, KG_TASK_EXPORT_DOCX) && t->project_id[0]) {
-		if (kg_export_card(t->project_id, &data, &version, err) == 0)
-			rc = kg_export_store(t->user_id, t->project_id,
-					     version, NULL, &data, f, err);
-	} else if (!strcmp(t->kind, KG_TASK_EXPORT_ZIP) && t->batch_id[0]) {
-		if (kg_export_zip(t->batch_id, time(NULL), &data, err) == 0)
-			rc = kg_export_store(t->user_id, NULL, 0, t->batch_id,
-					     &data, f, err);
-	} else {
-		kg_err_set(err, 400, "bad_task", "unknown export task %.31s",
-			   t->kind);
-	}
-	kg_buf_free(&data);
-	return rc;
+struct export_job {
+	struct wk_job j;		/* first: a struct wk_job */
+	struct kg_export_task t;
+	struct kg_buf data;
+	struct kg_export_file f;
+	int version;
+	int attempt;
+	struct kg_storage_put *put;	/* the PUT in flight, or NULL */
+	int64_t t0;
+};
+
+static const char *
+target_id(const struct kg_export_task *t)
+{
+	return t->project_id[0] ? t->project_id : t->batch_id;
 }
 
-static void
-run(const char *json)
+/* A card's export names its project, a batch's its batch. */
+static const char *
+project_of(const struct kg_export_task *t)
 {
-	struct kg_export_task t;
-	struct kg_export_file f;
-	struct kg_err fail = {0}, err = {0};
-	int64_t t0 = kg_loop_now_ms();
-	int rc;
+	return t->project_id[0] ? t->project_id : NULL;
+}
 
-	if (kg_export_task_parse(json, &t) < 0) {
-		KG_WARN("dropping a malformed export task: %.120s", json);
-		return;
-	}
-	kg_log_set_request_id(t.request_id);
-	if (t.deadline && kg_export_now_ms() > t.deadline) {
-		KG_INFO("%s: nobody waits for it any more, dropped", t.kind);
+static const char *
+batch_of(const struct kg_export_task *t)
+{
+	return t->project_id[0] ? NULL : t->batch_id;
+}
+
+static int
+build(const struct kg_export_task *t, struct kg_buf *data, int *version,
+      struct kg_err *err)
+{
+	if (!strcmp(t->kind, KG_TASK_EXPORT_DOCX) && t->project_id[0])
+		return kg_export_card(t->project_id, data, version, err);
+	if (!strcmp(t->kind, KG_TASK_EXPORT_ZIP) && t->batch_id[0])
+		return kg_export_zip(t->batch_id, time(NULL), data, err);
+	return kg_err_set(err, 400, "bad_task", "unknown export task %.31s",
+			  t->kind);
+}
+
+/* The waiting endpoint gets f (fail NULL) or the failure. */
+static void
+answer(const struct kg_export_task *t, const struct kg_export_file *f,
+       const struct kg_err *fail, int64_t t0)
+{
+	struct kg_err err = {0};
+
+	if (!fail)
+		KG_INFO("%s %s: %lld bytes stored as %s:%s (%lld ms)", t->kind,
+			target_id(t), f->size, f->backend, f->key,
+			(long long)(kg_loop_now_ms() - t0));
+	else
+		KG_WARN("%s %s failed: %d %s: %s", t->kind, target_id(t),
+			fail->status, fail->code, fail->message);
+	if (kg_export_reply(t->request_id, fail ? NULL : f, fail, &err) < 0)
+		KG_WARN("export answer not delivered: %s", err.message);
+}
+
+static void put_file(struct wk_job *j);
+
+/* The PUT ended (err NULL: stored): record and answer, or try again. */
+static void
+stored(void *arg, const struct kg_err *fail, int again)
+{
+	struct export_job *e = arg;
+	struct kg_err err = {0};
+	long long backoff = (long long)PUT_RETRY_MS << (e->attempt - 1);
+
+	e->put = NULL;
+	kg_log_set_request_id(e->t.request_id);
+	if (fail && again && e->attempt < PUT_ATTEMPTS &&
+	    (!e->t.deadline ||
+	     kg_export_now_ms() + backoff < e->t.deadline)) {
+		KG_INFO("%s %s: store attempt %d failed (%s), again in %lld ms",
+			e->t.kind, target_id(&e->t), e->attempt, fail->message,
+			backoff);
+		wk_job_later(&e->j, (long)backoff, put_file);
 		goto out;
 	}
-	rc = build_and_store(&t, &f, &fail);
-	if (rc == 0)
-		KG_INFO("%s %s: %lld bytes stored as %s:%s (%lld ms)", t.kind,
-			t.project_id[0] ? t.project_id : t.batch_id, f.size,
-			f.backend, f.key, (long long)(kg_loop_now_ms() - t0));
-	else
-		KG_WARN("%s %s failed: %d %s: %s", t.kind,
-			t.project_id[0] ? t.project_id : t.batch_id,
-			fail.status, fail.code, fail.message);
-	if (kg_export_reply(t.request_id, rc == 0 ? &f : NULL,
-			    rc == 0 ? NULL : &fail, &err) < 0)
-		KG_WARN("export answer not delivered: %s", err.message);
+	if (!fail && kg_export_record(e->t.user_id, project_of(&e->t),
+				      e->version, batch_of(&e->t), &e->f,
+				      &err) < 0)
+		fail = &err;
+	answer(&e->t, &e->f, fail, e->t0);
+	wk_job_end(&e->j, 1);
 out:
 	kg_log_set_request_id(NULL);
 }
 
-/* Runs a taken export task to the end (see the top comment). */
+static void
+put_file(struct wk_job *j)
+{
+	struct export_job *e = (struct export_job *)j;
+	struct kg_err err = {0};
+	int rc;
+
+	e->attempt++;
+	rc = kg_storage_put_start(j->w->loop, e->f.key,
+				  e->data.data ? e->data.data : "",
+				  e->data.len, stored, e, &e->put, &err);
+	if (rc != 0)	/* stored at once (local) or failed at once */
+		stored(e, rc < 0 ? &err : NULL, 0);
+}
+
+static void
+free_job(struct wk_job *j)
+{
+	struct export_job *e = (struct export_job *)j;
+
+	kg_storage_put_cancel(e->put);
+	kg_buf_free(&e->data);
+}
+
+/* Build the file now; its storing becomes a job (see the top comment). */
 static enum wk_take
 export_start(struct wk *w, const char *task)
 {
+	struct kg_export_task t;
+	struct kg_task kt;
 	struct kg_err err = {0};
+	struct kg_buf data = {0};
+	struct export_job *e = NULL;
+	int64_t t0 = kg_loop_now_ms();
+	int version = 0;
 
 	/* The lease also takes the task off kg:queued:export.  Two workers
 	 * may run exports of the same project at once (two downloads):
 	 * harmless, so a lease held elsewhere is no reason to wait. */
 	kg_queue_lease(KG_QUEUE_EXPORT, w->id, task,
 		       kg_conf_int("worker", "lease_ms"), &err);
-	run(task);
+	if (kg_export_task_parse(task, &t) < 0 ||
+	    kg_task_parse(task, &kt) < 0) {
+		KG_WARN("dropping a malformed export task: %.120s", task);
+		goto ack;
+	}
+	kg_log_set_request_id(t.request_id);
+	if (t.deadline && kg_export_now_ms() > t.deadline) {
+		KG_INFO("%s: nobody waits for it any more, dropped", t.kind);
+		goto ack;
+	}
+	if (build(&t, &data, &version, &err) < 0) {
+		answer(&t, NULL, &err, t0);
+		goto ack;
+	}
+	e = (struct export_job *)wk_job_new(w, &wk_export_queue, task, &kt,
+					    sizeof(*e));
+	if (!e) {
+		kg_err_set(&err, 500, "internal", "out of memory");
+		answer(&t, NULL, &err, t0);
+		goto ack;
+	}
+	e->t = t;
+	e->data = data;
+	e->version = version;
+	e->t0 = t0;
+	kg_export_file_of(project_of(&t), version, batch_of(&t), &data,
+			  &e->f);
+	put_file(&e->j);
+	kg_log_set_request_id(NULL);
+	return WK_STARTED;
+ack:
+	kg_buf_free(&data);
 	if (kg_queue_ack(KG_QUEUE_EXPORT, w->id, task, &err) < 0)
 		KG_WARN("export task not acknowledged: %s", err.message);
+	kg_log_set_request_id(NULL);
 	return WK_DROP;
 }
 
-/* No jobs, so nothing to renew or hand back; no reconciler: a lost
- * export task is an endpoint that stopped waiting. */
+/* Jobs that do not count in global_limit; nothing to write back on
+ * shutdown (the task goes back, the next worker builds it again); no
+ * reconciler: a lost export task is an endpoint that stopped waiting. */
 const struct wk_queue wk_export_queue = {
 	.id = WK_Q_EXPORT,
 	.queue = KG_QUEUE_EXPORT,
@@ -113,4 +225,5 @@ const struct wk_queue wk_export_queue = {
 	.noun = "export",
 	.takes_per_turn = 4,
 	.start = export_start,
+	.free_job = free_job,
 };

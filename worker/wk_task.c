@@ -190,7 +190,7 @@ wk_take(struct wk *w, int *more)
 		*more |= n == q->takes_per_turn;
 		taken += n;
 	}
-	if (!taken && !w->njobs && !failed && w->data_loaded) {
+	if (!taken && !w->jobs && !failed && w->data_loaded) {
 		struct kg_err err = {0};
 
 		kg_queue_wait(IDLE_BLOCK_MS, &err);
@@ -208,7 +208,9 @@ wk_renew(struct wk *w)
 		struct kg_err err = {0};
 
 		next = j->next;
-		if (kg_queue_renew(w->id, j->task, lease, &err) == 0) {
+		/* a queue without a reconciler (export) shares its lease */
+		if (kg_queue_renew(w->id, j->task, lease, &err) == 0 &&
+		    j->q->lost_sql) {
 			KG_WARN("lost the lease of %s; abandoning it",
 				j->t.ident);
 			wk_job_end(j, 1);

@@ -11,6 +11,18 @@ files under --dir/<bucket>/<key>.  Python 3 standard library only.
 
 GET /_fake/log returns the requests seen so far as JSON lines
 (method, path, status, reason) so tests can check what was refused.
+
+A plan makes the fake slow or failing, for the PUTs whose path contains
+"match" (default: every PUT), after their signature was checked:
+    POST /_fake/plan {"match": "exports/", "hold": true}
+        each such PUT waits (the client sees no answer) until
+        POST /_fake/release, or "hold_max_s" (default 60) seconds
+    POST /_fake/plan {"delay_ms": 500}      each such PUT answers late
+    POST /_fake/plan {"fail": [503, 500]}   the next such PUTs answer
+        these statuses in turn (InternalError / SlowDown), nothing stored
+    POST /_fake/plan {}                      back to normal (and release)
+GET /_fake/pending says how many PUTs are being held or delayed now
+({"pending": n}), so a test can wait for a PUT to be in flight.
 """
 import argparse
 import http.server
@@ -18,6 +30,7 @@ import json
 import os
 import sys
 import threading
+import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -25,6 +38,9 @@ import sigv4_verify  # noqa: E402
 
 LOG = []
 LOCK = threading.Lock()
+PLAN = {}                 # the current plan (see the docstring)
+RELEASE = threading.Event()
+PENDING = [0]
 
 
 def error_xml(code, message):
@@ -64,9 +80,63 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return None, "InvalidKey"
         return os.path.join(self.server.root, self.server.bucket, *segs), None
 
+    def _json(self, obj):
+        data = json.dumps(obj).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _control(self, body):
+        """The test's knobs: True when the request was one of them."""
+        if self.path == "/_fake/plan" and self.command == "POST":
+            plan = json.loads(body or b"{}")
+            with LOCK:
+                PLAN.clear()
+                PLAN.update(plan)
+                PLAN["fail"] = list(plan.get("fail", []))
+                if plan.get("hold"):
+                    RELEASE.clear()
+                else:
+                    RELEASE.set()
+            self._json({"ok": True})
+        elif self.path == "/_fake/release" and self.command == "POST":
+            with LOCK:
+                PLAN.pop("hold", None)
+                RELEASE.set()
+            self._json({"ok": True})
+        elif self.path == "/_fake/pending" and self.command == "GET":
+            with LOCK:
+                self._json({"pending": PENDING[0]})
+        else:
+            return False
+        return True
+
+    def _planned(self):
+        """A planned failure status for this PUT (None: store it), after
+        its planned wait."""
+        with LOCK:
+            if self.command != "PUT" or PLAN.get("match", "") not in self.path:
+                return None
+            hold, delay = PLAN.get("hold"), PLAN.get("delay_ms", 0)
+            status = PLAN["fail"].pop(0) if PLAN.get("fail") else None
+            PENDING[0] += 1
+        try:
+            if hold:
+                RELEASE.wait(PLAN.get("hold_max_s", 60))
+            elif delay:
+                time.sleep(delay / 1000.0)
+        finally:
+            with LOCK:
+                PENDING[0] -= 1
+        return status
+
     def _handle(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if self.path.startswith("/_fake/") and self._control(body):
+            return
         if self.path == "/_fake/log" and self.command == "GET":
             with LOCK:
                 data = "".join(json.dumps(e) + "\n" for e in LOG).encode()
@@ -87,6 +157,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if problem:
             return self._answer(404 if problem == "NoSuchBucket" else 400,
                                 error_xml(problem, self.path), reason=problem)
+        failing = self._planned()
+        if failing:
+            code = "SlowDown" if failing == 503 else "InternalError"
+            return self._answer(failing, error_xml(code, "planned failure"),
+                                reason=code)
         if self.command == "PUT":
             os.makedirs(os.path.dirname(path), exist_ok=True)
             tmp = path + ".part"
@@ -107,7 +182,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             data = f.read()
         return self._answer(200, data, "application/octet-stream")
 
-    do_GET = do_PUT = do_HEAD = do_DELETE = _handle
+    do_GET = do_PUT = do_HEAD = do_DELETE = do_POST = _handle
 
 
 def main():

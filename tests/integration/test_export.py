@@ -14,11 +14,13 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.parse
 import uuid
 import zipfile
-from kgtest import drop_users, new_user  # noqa: E402
+from kgtest import (batch_events, db_batch, drop_users, new_user, proc_log,  # noqa: E402
+                    start_worker, stop_proc, wait_batch_done, worker_user)
 
 PASSWORD = "export pass 42"
 TITLES = ["Podsumowanie projektu", "Cel i uzasadnienie", "Grupa docelowa", "Zakres działań",
@@ -483,6 +485,153 @@ def test_s3_round_trip(ctx):
                 assert len(gets) >= 2 and all(e["status"] == 200 for e in gets), seen[-5:]
             ctx.check_servers(check)
     finally:
+        _drop(ctx, email)
+
+
+# ------------------------------------------- S3 PUT on the worker's curl multi
+
+def _fake_ctl(ctx, port, path, body=None):
+    """A knob of the fake S3 (tests/fake/fake_s3.py docstring)."""
+    r = ctx.request(f"http://127.0.0.1:{port}", "GET" if body is None else "POST", path,
+                    None if body is None else json.dumps(body), record=False)
+    assert r.status == 200, r
+    return r.json()
+
+
+def _puts_of(ctx, port, pid):
+    log = ctx.request(f"http://127.0.0.1:{port}", "GET", "/_fake/log", record=False).text
+    return [e["status"] for e in map(json.loads, log.splitlines())
+            if e["method"] == "PUT" and f"/exports/{pid}/" in e["path"]]
+
+
+class _download:
+    """GET /api/export/project/<pid> in a thread (it waits for the worker)."""
+
+    def __init__(self, ctx, auth, pid):
+        self.result = None
+        self.thread = threading.Thread(target=self._run, args=(ctx, auth, pid), daemon=True)
+        self.thread.start()
+
+    def _run(self, ctx, auth, pid):
+        self.result = _export(ctx, ctx.servers["lighttpd"], auth, "project", pid, timeout=150)
+
+    def wait(self):
+        self.thread.join(160)
+        assert self.result is not None, "the download did not end"
+        return self.result
+
+
+def _s3_setup(ctx, **extra):
+    port = _fake_s3(ctx)
+    env = dict(S3_ENV, KARTOGRAF_STORAGE_S3_ENDPOINT=f"http://127.0.0.1:{port}",
+               KARTOGRAF_EXPORT_WAIT_TIMEOUT="120", **extra)
+    return port, env
+
+
+def _held_put(ctx, port, auth, pid):
+    """A download whose PUT the fake S3 holds until released."""
+    _fake_ctl(ctx, port, "/_fake/plan", {"match": f"/exports/{pid}/", "hold": True, "hold_max_s": 150})
+    d = _download(ctx, auth, pid)
+    ctx.wait_until(lambda: _fake_ctl(ctx, port, "/_fake/pending")["pending"] == 1, timeout=60,
+                   what="the card's PUT held by the fake S3")
+    return d
+
+
+def test_s3_slow_put_does_not_delay_generation(ctx):
+    """While the fake S3 holds a card's PUT, a generation started after it
+    runs to the end (its events arrive) in the same worker; released, the
+    PUT completes and the download is the built card."""
+    user = worker_user(ctx)
+    auth = {"Authorization": "Bearer " + user["token"]}
+    port, env = _s3_setup(ctx, KARTOGRAF_STORAGE_S3_TIMEOUT_MS="120000")
+    try:
+        with own_export_stack(ctx, env, fcgi=True, worker=False):
+            w = start_worker(ctx, "s3-slow", env)
+            pid = _project(ctx, user["email"])
+            d = _held_put(ctx, port, auth, pid)
+            batch, projects = db_batch(ctx, user, 2)
+            r = ctx.request(ctx.servers["lighttpd"], "POST", f"/api/batches/{batch}/generate",
+                            headers=auth)
+            assert r.status == 202, r
+            wait_batch_done(ctx, batch, timeout=90)
+            done = {e["project_id"] for e in batch_events(ctx, batch) if e["type"] == "project.completed"}
+            assert done == set(projects), done
+            # the PUT is still in flight: not answered, not recorded
+            assert _fake_ctl(ctx, port, "/_fake/pending")["pending"] == 1
+            assert d.thread.is_alive() and not _history(ctx, f"project_id = '{pid}'")
+            _fake_ctl(ctx, port, "/_fake/plan", {})
+            r = d.wait()
+            assert r.status == 200 and r.header("x-kartograf-export") == "built", r
+            rows = _history(ctx, f"project_id = '{pid}'")
+            assert len(rows) == 1 and rows[0][7] == "s3", rows
+            assert _puts_of(ctx, port, pid) == [200]
+            stop_proc(w)
+    finally:
+        _fake_ctl(ctx, port, "/_fake/plan", {})
+        drop_users(ctx, user["email"])
+
+
+def test_s3_put_5xx_retried_403_refused(ctx):
+    """HTTP 5xx: tried again after a back-off, then stored; 403 (a wrong
+    secret key, refused by the fake's signature check): not retried, the
+    download fails with S3's reason and nothing is recorded."""
+    email, auth = _user(ctx)
+    port, env = _s3_setup(ctx)
+    try:
+        with own_export_stack(ctx, env, fcgi=True, worker=False):
+            w = start_worker(ctx, "s3-retry", env)
+            pid = _project(ctx, email)
+            _fake_ctl(ctx, port, "/_fake/plan", {"match": f"/exports/{pid}/", "fail": [503, 500]})
+            r = _export(ctx, ctx.servers["lighttpd"], auth, "project", pid)
+            assert r.status == 200 and r.header("x-kartograf-export") == "built", r
+            assert _puts_of(ctx, port, pid) == [503, 500, 200]
+            assert len(_history(ctx, f"project_id = '{pid}'")) == 1
+            assert "store attempt 2 failed" in proc_log(w), proc_log(w)[-2000:]
+            stop_proc(w)
+            _fake_ctl(ctx, port, "/_fake/plan", {})
+
+            w = start_worker(ctx, "s3-forged", dict(env, KARTOGRAF_STORAGE_S3_SECRET_KEY="not-the-key"))
+            pid = _project(ctx, email)
+            r = _export(ctx, ctx.servers["lighttpd"], auth, "project", pid)
+            assert r.status == 503 and r.json()["error"] == "storage_unavailable", r
+            msg = r.json()["message"]
+            assert "HTTP 403 SignatureDoesNotMatch" in msg and "s3_secret_key" in msg, msg
+            assert "not-the-key" not in proc_log(w)
+            assert _puts_of(ctx, port, pid) == [403]
+            assert not _history(ctx, f"project_id = '{pid}'")
+            stop_proc(w)
+    finally:
+        _fake_ctl(ctx, port, "/_fake/plan", {})
+        _drop(ctx, email)
+
+
+def test_s3_sigterm_with_put_in_flight_hands_export_back(ctx):
+    """SIGTERM while the fake S3 holds the PUT: after [worker]
+    shutdown_grace the PUT is cancelled, the task goes back to the queue and
+    the worker exits 0; the next worker builds and stores it and the waiting
+    download gets the card."""
+    email, auth = _user(ctx)
+    port, env = _s3_setup(ctx, KARTOGRAF_STORAGE_S3_TIMEOUT_MS="120000",
+                          KARTOGRAF_WORKER_SHUTDOWN_GRACE="1")
+    try:
+        with own_export_stack(ctx, env, fcgi=True, worker=False):
+            w = start_worker(ctx, "s3-term", env)
+            pid = _project(ctx, email)
+            d = _held_put(ctx, port, auth, pid)
+            w.send_signal(signal.SIGTERM)
+            assert w.wait(timeout=60) == 0
+            assert f"export export_docx:{pid} handed back to the queue" in proc_log(w), proc_log(w)[-2000:]
+            stop_proc(w)
+            assert pid in ctx.redis("LRANGE", "kg:queue:export", "0", "-1")
+            assert d.thread.is_alive() and not _history(ctx, f"project_id = '{pid}'")
+            _fake_ctl(ctx, port, "/_fake/plan", {})
+            w2 = start_worker(ctx, "s3-term-2", env)
+            r = d.wait()
+            assert r.status == 200 and r.header("x-kartograf-export") == "built", r
+            assert len(_history(ctx, f"project_id = '{pid}'")) == 1
+            stop_proc(w2)
+    finally:
+        _fake_ctl(ctx, port, "/_fake/plan", {})
         _drop(ctx, email)
 
 
