@@ -528,6 +528,13 @@ def _s3_setup(ctx, **extra):
     return port, env
 
 
+def _s3_worker(ox, name, env):
+    """A worker of the block's own (stopped at its end, whatever happens)."""
+    w = start_worker(ox.ctx, name, env)
+    ox.procs.append(w)
+    return w
+
+
 def _held_put(ctx, port, auth, pid):
     """A download whose PUT the fake S3 holds until released."""
     _fake_ctl(ctx, port, "/_fake/plan", {"match": f"/exports/{pid}/", "hold": True, "hold_max_s": 150})
@@ -545,8 +552,8 @@ def test_s3_slow_put_does_not_delay_generation(ctx):
     auth = {"Authorization": "Bearer " + user["token"]}
     port, env = _s3_setup(ctx, KARTOGRAF_STORAGE_S3_TIMEOUT_MS="120000")
     try:
-        with own_export_stack(ctx, env, fcgi=True, worker=False):
-            w = start_worker(ctx, "s3-slow", env)
+        with own_export_stack(ctx, env, fcgi=True, worker=False) as ox:
+            w = _s3_worker(ox, "s3-slow", env)
             pid = _project(ctx, user["email"])
             d = _held_put(ctx, port, auth, pid)
             batch, projects = db_batch(ctx, user, 2)
@@ -578,8 +585,8 @@ def test_s3_put_5xx_retried_403_refused(ctx):
     email, auth = _user(ctx)
     port, env = _s3_setup(ctx)
     try:
-        with own_export_stack(ctx, env, fcgi=True, worker=False):
-            w = start_worker(ctx, "s3-retry", env)
+        with own_export_stack(ctx, env, fcgi=True, worker=False) as ox:
+            w = _s3_worker(ox, "s3-retry", env)
             pid = _project(ctx, email)
             _fake_ctl(ctx, port, "/_fake/plan", {"match": f"/exports/{pid}/", "fail": [503, 500]})
             r = _export(ctx, ctx.servers["lighttpd"], auth, "project", pid)
@@ -590,7 +597,7 @@ def test_s3_put_5xx_retried_403_refused(ctx):
             stop_proc(w)
             _fake_ctl(ctx, port, "/_fake/plan", {})
 
-            w = start_worker(ctx, "s3-forged", dict(env, KARTOGRAF_STORAGE_S3_SECRET_KEY="not-the-key"))
+            w = _s3_worker(ox, "s3-forged", dict(env, KARTOGRAF_STORAGE_S3_SECRET_KEY="not-the-key"))
             pid = _project(ctx, email)
             r = _export(ctx, ctx.servers["lighttpd"], auth, "project", pid)
             assert r.status == 503 and r.json()["error"] == "storage_unavailable", r
@@ -614,8 +621,8 @@ def test_s3_sigterm_with_put_in_flight_hands_export_back(ctx):
     port, env = _s3_setup(ctx, KARTOGRAF_STORAGE_S3_TIMEOUT_MS="120000",
                           KARTOGRAF_WORKER_SHUTDOWN_GRACE="1")
     try:
-        with own_export_stack(ctx, env, fcgi=True, worker=False):
-            w = start_worker(ctx, "s3-term", env)
+        with own_export_stack(ctx, env, fcgi=True, worker=False) as ox:
+            w = _s3_worker(ox, "s3-term", env)
             pid = _project(ctx, email)
             d = _held_put(ctx, port, auth, pid)
             w.send_signal(signal.SIGTERM)
@@ -625,7 +632,7 @@ def test_s3_sigterm_with_put_in_flight_hands_export_back(ctx):
             assert pid in ctx.redis("LRANGE", "kg:queue:export", "0", "-1")
             assert d.thread.is_alive() and not _history(ctx, f"project_id = '{pid}'")
             _fake_ctl(ctx, port, "/_fake/plan", {})
-            w2 = start_worker(ctx, "s3-term-2", env)
+            w2 = _s3_worker(ox, "s3-term-2", env)
             r = d.wait()
             assert r.status == 200 and r.header("x-kartograf-export") == "built", r
             assert len(_history(ctx, f"project_id = '{pid}'")) == 1
