@@ -202,7 +202,7 @@ cron_idle(const struct wk *w, int worked, int64_t *busy_at)
 {
 	int64_t now = kg_loop_now_ms();
 
-	if (w->njobs > 0 || worked || !*busy_at)
+	if (w->jobs || worked || !*busy_at)	/* exports too */
 		*busy_at = now;
 	else if (!w->stopping &&
 		 now - *busy_at >= kg_conf_int("worker", "idle_exit") * 1000) {
