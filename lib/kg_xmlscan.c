@@ -143,6 +143,21 @@ special8(uint64_t w, int attr)
 	return attr ? m | kg_zero_bytes(w ^ KG_ONES * '<') : m;
 }
 
+/* The length of the multi-byte character at p, 0 if it is not valid
+ * UTF-8 or U+FFFE or U+FFFF (which expat refuses too). */
+static size_t
+utf8_char(const char *p, const char *end)
+{
+	uint32_t cp;
+	size_t k;
+
+	if ((unsigned char)*p >= 0xc2 && (unsigned char)*p <= 0xdf &&
+	    end - p >= 2 && ((unsigned char)p[1] & 0xc0) == 0x80)
+		return 2;	/* Latin, Polish: the common case */
+	k = kg_utf8_decode((const unsigned char *)p, (size_t)(end - p), &cp);
+	return cp == 0xfffe || cp == 0xffff ? 0 : k;
+}
+
 /*
  * One character at p that special8() marked (or one of the last seven
  * bytes): written to *out, which moves on; the number of bytes read,
@@ -152,17 +167,11 @@ static size_t
 decode_one(const char *p, const char *end, char **out, int attr)
 {
 	unsigned char c = (unsigned char)*p;
-	uint32_t cp;
 	size_t k, olen;
 
 	if (c >= 0x80) {
-		if (c >= 0xc2 && c <= 0xdf && end - p >= 2 &&
-		    ((unsigned char)p[1] & 0xc0) == 0x80)
-			k = 2;	/* Latin, Polish: the common case */
-		else if (!(k = kg_utf8_decode((const unsigned char *)p,
-					      (size_t)(end - p), &cp)) ||
-			 cp == 0xfffe || cp == 0xffff)
-			return 0;	/* expat refuses those two too */
+		if (!(k = utf8_char(p, end)))
+			return 0;
 		memmove(*out, p, k);
 		*out += k;
 		return k;
@@ -187,12 +196,19 @@ decode_one(const char *p, const char *end, char **out, int attr)
 	return k;
 }
 
+/* A byte that stands for itself (what special8() does not mark). */
+static int
+plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x80 && c != '&' && c != ']' && c != '<';
+}
+
 /*
  * Decode the text or attribute value s[0..n) in place: references
  * replaced, line ends normalised, in an attribute value (attr) tab and
  * line ends made spaces, as expat does for attributes without a DTD.
  * The decoded length, or -1 when it is outside the subset.  Plain bytes
- * go 8 at a time.
+ * go 8 at a time; until the first reference nothing moves.
  */
 static long
 decode(char *s, size_t n, int attr)
@@ -205,19 +221,27 @@ decode(char *s, size_t n, int attr)
 		if (end - p >= 8) {
 			memcpy(&w, p, 8);
 			if (!(m = special8(w, attr))) {
-				memmove(out, &w, 8);
+				if (out != p)
+					memcpy(out, &w, 8);
 				out += 8;
 				p += 8;
 				continue;
 			}
 			k = (size_t)__builtin_ctzll(m) >> 3;
-			memmove(out, p, k);
-			out += k;
+		} else {
+			for (k = 0; p + k < end && plain((unsigned char)p[k]);)
+				k++;
+		}
+		if (out != p)
+			while (k--)
+				*out++ = *p++;
+		else
+			out = p += k;
+		if (p < end) {
+			if (!(k = decode_one(p, end, &out, attr)))
+				return -1;
 			p += k;
 		}
-		if (!(k = decode_one(p, end, &out, attr)))
-			return -1;
-		p += k;
 	}
 	return out - s;
 }
@@ -236,6 +260,35 @@ text_run(struct kg_xmlscan *x, char *p, char *end, char **next)
 	if (n && x->text)
 		x->text(x->ud, p, (int)n);
 	*next = lt;
+	return T_DONE;
+}
+
+/*
+ * A comment, which no handler sees: "<!--", characters XML allows
+ * without "--", "-->".
+ */
+static enum tok
+comment(char *p, char *end, char **next)
+{
+	char *q = p + 4, *dd;
+	size_t k;
+
+	if (end - p < 4)
+		return T_MORE;
+	if (memcmp(p, "<!--", 4))
+		return T_BAIL;	/* CDATA, DOCTYPE */
+	if (!(dd = memmem(q, (size_t)(end - q), "--", 2)) || dd + 2 == end)
+		return T_MORE;
+	if (dd[2] != '>')
+		return T_BAIL;
+	for (; q < dd; q += k) {
+		k = 1;
+		if ((unsigned char)*q >= 0x80 ? !(k = utf8_char(q, dd))
+					       : (unsigned char)*q < 0x20 &&
+						 !is_space(*q))
+			return T_BAIL;
+	}
+	*next = dd + 3;
 	return T_DONE;
 }
 
@@ -395,8 +448,10 @@ token(struct kg_xmlscan *x, char *p, char *end, char **next)
 		return T_MORE;
 	if (p[1] == '/')
 		return x->state == INSIDE ? end_tag(x, p, end, next) : T_BAIL;
-	/* comments, CDATA, DOCTYPE, processing instructions, a 2nd root */
-	if (p[1] == '!' || p[1] == '?' || x->state == AFTER)
+	if (p[1] == '!')
+		return comment(p, end, next);
+	/* processing instructions, a second root */
+	if (p[1] == '?' || x->state == AFTER)
 		return T_BAIL;
 	return start_tag(x, p, end, next);
 }
@@ -503,6 +558,8 @@ kg_xmlscan_buffer(struct kg_xmlscan *x, size_t want)
 		x->pos = 0;
 	}
 	if (cap > x->cap) {
+		if (x->cap && cap < 2 * x->cap)
+			cap = 2 * x->cap;	/* a long token, in small pieces */
 		if (!(b = realloc(x->buf, cap)))
 			return NULL;
 		x->buf = b;

@@ -23,9 +23,10 @@
  *     character references (&#N; &#xH;) to characters XML allows;
  *     line ends normalised as XML says (CR LF and CR -> LF), and in
  *     attribute values tab, LF and CR -> space, as expat does;
- *   - outside the root element, whitespace only.
- *   Not in it: DOCTYPE, comments, CDATA sections, processing
- *   instructions (the XML declaration aside), names outside ASCII,
+ *   - comments (<!-- -->, no "--" inside), which no handler sees;
+ *   - outside the root element, whitespace and comments only.
+ *   Not in it: DOCTYPE, CDATA sections, processing instructions (the
+ *   XML declaration aside), names outside ASCII,
  *   other entities, a token longer than KG_XMLSCAN_MAX_TOKEN - and
  *   whatever is not well-formed: a mismatched or missing end tag, a
  *   duplicate attribute, a truncated document, junk after the root.
