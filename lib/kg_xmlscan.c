@@ -558,8 +558,12 @@ kg_xmlscan_buffer(struct kg_xmlscan *x, size_t want)
 		x->pos = 0;
 	}
 	if (cap > x->cap) {
-		if (x->cap && cap < 2 * x->cap)
-			cap = 2 * x->cap;	/* a long token, in small pieces */
+		/* room for a token cut at the end (kg_xlsx asks for 60 KiB:
+		 * one 64 KiB buffer, as expat's), doubled for a longer one */
+		if (!x->cap)
+			cap += 4096;
+		else if (cap < 2 * x->cap)
+			cap = 2 * x->cap;
 		if (!(b = realloc(x->buf, cap)))
 			return NULL;
 		x->buf = b;
