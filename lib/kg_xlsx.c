@@ -562,6 +562,7 @@ parse_big(struct zipctx *z, const char *name, struct xml_base *b,
 	  int (*reset)(struct xml_base *b, struct kg_err *err),
 	  struct kg_err *err)
 {
+	uint64_t inflated = z->inflated;
 	int rc;
 
 	if (z->how->parser != KG_XLSX_EXPAT) {
@@ -571,6 +572,8 @@ parse_big(struct zipctx *z, const char *name, struct xml_base *b,
 			return rc;
 		}
 		z->how->fell_back++;
+		/* the part is inflated again: counted once, as by expat */
+		z->inflated = inflated;
 		kg_err_clear(err);
 		if (reset(b, err) < 0)
 			return -1;

@@ -1094,6 +1094,34 @@ test_scan_falls_back(void **state)
 		    SST("<si><t>a</t></si><si><t>b</t></s>"), 1);
 }
 
+/* A part the scanner gives up on near its end is inflated twice; the
+ * limit on inflated bytes still counts it once, as expat alone does. */
+static void
+test_scan_fallback_inflates_once(void **state)
+{
+	struct kg_xlsx_how how = {KG_XLSX_SCAN, 0, 0, 0};
+	struct kg_sheet_limits lim;
+	struct kg_buf sheet = {0}, x = {0}, d = {0};
+	struct kg_err err = {0};
+	unsigned i;
+
+	(void)state;
+	kg_buf_puts(&sheet, "<worksheet xmlns=\"" MAIN "\"><sheetData>");
+	for (i = 1; i <= 500; i++)
+		kg_buf_printf(&sheet, "<row r=\"%u\"><c><v>%u</v></c></row>", i,
+			      i);
+	kg_buf_puts(&sheet, "<?pi outside the subset?></sheetData></worksheet>");
+	book(&x, kg_buf_str(&sheet), NULL, NULL, NULL);
+	kg_sheet_limits_default(&lim);
+	lim.max_uncompressed = sheet.len * 3 / 2;	/* once, not twice */
+	assert_int_equal(kg_xlsx_read_how(x.data, x.len, &lim, &how,
+					  dump_exact, &d, &err), 0);
+	assert_int_equal(how.fell_back, 1);
+	kg_buf_free(&sheet);
+	kg_buf_free(&x);
+	kg_buf_free(&d);
+}
+
 /* Thousands of rows, so that pieces of every size cut every kind of
  * token: the scanner reads it whole and the same as expat. */
 static void
@@ -1264,6 +1292,7 @@ main(void)
 		cmocka_unit_test(test_bad_references),
 		cmocka_unit_test(test_scan_sheets),
 		cmocka_unit_test(test_scan_falls_back),
+		cmocka_unit_test(test_scan_fallback_inflates_once),
 		cmocka_unit_test(test_scan_long_sheet),
 		cmocka_unit_test(test_scan_corpora),
 		cmocka_unit_test(test_fixtures),
