@@ -1,5 +1,6 @@
 #include "kg_xlsx.h"
 #include "kg_array.h"
+#include "kg_xmlscan.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -63,7 +64,8 @@ static const struct ns ns_rel[] = {
 /* First member of every parser's state, so expat's user data can be
  * treated as this in the shared handlers. */
 struct xml_base {
-	XML_Parser p;
+	XML_Parser p;		/* expat, or NULL while scanned */
+	struct kg_xmlscan *scan;	/* kg_xmlscan, or NULL */
 	struct kg_err *err;
 	int failed;	/* err is set; ignore whatever expat still calls */
 	int done;	/* stopped on purpose, not an error */
@@ -71,11 +73,21 @@ struct xml_base {
 	const char *name;	/* the entry, for messages */
 };
 
+/* Stop the parser, whichever it is, after this handler. */
+static void
+xml_halt(struct xml_base *b)
+{
+	if (b->scan)
+		kg_xmlscan_stop(b->scan);
+	else
+		XML_StopParser(b->p, XML_FALSE);
+}
+
 static void
 xml_stop(struct xml_base *b)
 {
 	b->failed = 1;
-	XML_StopParser(b->p, XML_FALSE);
+	xml_halt(b);
 }
 
 /*
@@ -216,7 +228,8 @@ xns_refuse(struct xml_base *b, const char *why)
 {
 	kg_err_set(b->err, 400, "bad_xlsx",
 		   "%s is not well-formed XML (line %lu: %s)", b->name,
-		   (unsigned long)XML_GetCurrentLineNumber(b->p), why);
+		   b->p ? (unsigned long)XML_GetCurrentLineNumber(b->p) : 0ul,
+		   why);
 	xml_stop(b);
 }
 
@@ -306,6 +319,8 @@ struct zipctx {
 	const struct kg_sheet_limits *lim;
 	size_t len;		/* archive bytes */
 	uint64_t inflated;	/* bytes zip_fread returned, all entries */
+	struct kg_xlsx_how *how;	/* which parser reads the big parts */
+	size_t chunk;		/* bytes inflated per parser call */
 };
 
 /* Absolute or with a ".." segment: never read, as if absent. */
@@ -398,19 +413,57 @@ xml_failed(XML_Parser p, struct xml_base *b, const char *name,
 			  XML_ErrorString(XML_GetErrorCode(p)));
 }
 
+/* What parse_with() returns when kg_xmlscan gave up on the part. */
+#define SCAN_BAILED 2
+
+/* Room for the next piece in b's parser; NULL: out of memory, or the
+ * scanner gives up. */
+static void *
+xml_buffer(struct xml_base *b, size_t want)
+{
+	return b->scan ? kg_xmlscan_buffer(b->scan, want)
+		       : XML_GetBuffer(b->p, (int)want);
+}
+
+/*
+ * The next n bytes (0: the end) through b's parser.  0 to go on, or
+ * when a handler stopped it on purpose (b->done); -1 on an error; for
+ * the scanner, SCAN_BAILED on anything it does not accept - an error a
+ * handler found included, so that expat reads the part again and the
+ * error comes in its words, found where expat finds it.
+ */
 static int
-feed(struct zipctx *z, zip_file_t *zf, uint64_t comp, XML_Parser p,
-     struct xml_base *b, const char *name, struct kg_err *err)
+xml_parse(struct xml_base *b, size_t n, struct kg_err *err)
+{
+	enum kg_xmlscan_status st;
+
+	if (b->scan) {
+		st = kg_xmlscan_parse(b->scan, n, n == 0);
+		return st == KG_XMLSCAN_BAIL || b->failed ? SCAN_BAILED : 0;
+	}
+	if (XML_ParseBuffer(b->p, (int)n, n == 0) == XML_STATUS_ERROR) {
+		if (b->failed)
+			return -1;
+		return b->done ? 0 : xml_failed(b->p, b, b->name, err);
+	}
+	return 0;
+}
+
+static int
+feed(struct zipctx *z, zip_file_t *zf, uint64_t comp, struct xml_base *b,
+     const char *name, struct kg_err *err)
 {
 	uint64_t entry = 0;
 	zip_int64_t n;
 	void *buf;
+	int rc;
 
 	for (;;) {
-		if (!(buf = XML_GetBuffer(p, XML_READ)))
-			return kg_err_set(err, 500, "internal",
-					  "out of memory");
-		n = zip_fread(zf, buf, XML_READ);
+		if (!(buf = xml_buffer(b, z->chunk)))
+			return b->scan ? SCAN_BAILED
+				       : kg_err_set(err, 500, "internal",
+						    "out of memory");
+		n = zip_fread(zf, buf, z->chunk);
 		if (n < 0)
 			return kg_err_set(err, 400, "damaged",
 					  "the file is damaged or truncated "
@@ -420,27 +473,24 @@ feed(struct zipctx *z, zip_file_t *zf, uint64_t comp, XML_Parser p,
 		z->inflated += (uint64_t)n;
 		if (charge(z, name, entry, comp, err) < 0)
 			return -1;
-		if (XML_ParseBuffer(p, (int)n, n == 0) == XML_STATUS_ERROR) {
-			if (b->failed)
-				return -1;
-			return b->done ? 0 : xml_failed(p, b, name, err);
-		}
-		if (n == 0)
-			return 0;
+		if ((rc = xml_parse(b, (size_t)n, err)) != 0 || b->done ||
+		    n == 0)
+			return rc;
 	}
 }
 
 /*
  * Parse entry `name` with the given handlers and user data `b` (which
- * starts with struct xml_base).  Returns 0, 1 if the entry is absent, -1
- * on error.
+ * starts with struct xml_base), by expat, or with `scan` by kg_xmlscan.
+ * Returns 0, 1 if the entry is absent, -1 on error, SCAN_BAILED.
  */
 static int
-parse_entry(struct zipctx *z, const char *name, struct xml_base *b,
-	    XML_StartElementHandler start, XML_EndElementHandler end,
-	    XML_CharacterDataHandler text, struct kg_err *err)
+parse_with(struct zipctx *z, const char *name, struct xml_base *b,
+	   XML_StartElementHandler start, XML_EndElementHandler end,
+	   XML_CharacterDataHandler text, int scan, struct kg_err *err)
 {
 	zip_int64_t idx = find_entry(z, name);
+	struct kg_xmlscan sc;
 	zip_file_t *zf = NULL;
 	XML_Parser p = NULL;
 	zip_stat_t st;
@@ -458,26 +508,77 @@ parse_entry(struct zipctx *z, const char *name, struct xml_base *b,
 			   REPAIR_HINT, name, zip_strerror(z->za));
 		goto out;
 	}
+	b->err = err;
+	b->name = name;
+	if (scan) {
+		kg_xmlscan_init(&sc, start, end, text, b);
+		b->scan = &sc;
+		rc = feed(z, zf, comp, b, name, err);
+		kg_xmlscan_free(&sc);
+		b->scan = NULL;
+		goto out;
+	}
 	if (!(p = b->plain ? XML_ParserCreate(NULL)
 			   : XML_ParserCreateNS(NULL, NS_SEP))) {
 		kg_err_set(err, 500, "internal", "out of memory");
 		goto out;
 	}
 	b->p = p;
-	b->err = err;
-	b->name = name;
 	XML_SetUserData(p, b);
 	XML_SetStartDoctypeDeclHandler(p, on_doctype);
 	XML_SetEntityDeclHandler(p, on_entity);
 	XML_SetElementHandler(p, start, end);
 	XML_SetCharacterDataHandler(p, text);
-	rc = feed(z, zf, comp, p, b, name, err);
+	rc = feed(z, zf, comp, b, name, err);
+	b->p = NULL;
 out:
 	if (p)
 		XML_ParserFree(p);
 	if (zf)
 		zip_fclose(zf);
 	return rc;
+}
+
+static int
+parse_entry(struct zipctx *z, const char *name, struct xml_base *b,
+	    XML_StartElementHandler start, XML_EndElementHandler end,
+	    XML_CharacterDataHandler text, struct kg_err *err)
+{
+	return parse_with(z, name, b, start, end, text, 0, err);
+}
+
+/*
+ * The worksheet and the shared strings, the two big parts: read by
+ * kg_xmlscan when they keep to its subset (kg_xmlscan.h), which is
+ * every file we have seen an exporter write; anything else - a comment,
+ * a DOCTYPE, another encoding, an error of any kind - and the scanner
+ * gives up, reset(b) puts b back as it was, and expat reads the WHOLE
+ * part from its start, as if the scanner had never been there.
+ */
+static int
+parse_big(struct zipctx *z, const char *name, struct xml_base *b,
+	  XML_StartElementHandler start, XML_EndElementHandler end,
+	  XML_CharacterDataHandler text,
+	  int (*reset)(struct xml_base *b, struct kg_err *err),
+	  struct kg_err *err)
+{
+	uint64_t inflated = z->inflated;
+	int rc;
+
+	if (z->how->parser != KG_XLSX_EXPAT) {
+		rc = parse_with(z, name, b, start, end, text, 1, err);
+		if (rc != SCAN_BAILED) {
+			z->how->scanned += rc != 1;
+			return rc;
+		}
+		z->how->fell_back++;
+		/* the part is inflated again: counted once, as by expat */
+		z->inflated = inflated;
+		kg_err_clear(err);
+		if (reset(b, err) < 0)
+			return -1;
+	}
+	return parse_with(z, name, b, start, end, text, 0, err);
 }
 
 /* ---- paths ----------------------------------------------------------- */
@@ -1037,6 +1138,21 @@ sst_free(struct sst *s)
 	free(s->off);
 }
 
+/* Before expat reads the strings again (parse_big): none read yet. */
+static int
+sst_reset(struct xml_base *b, struct kg_err *err)
+{
+	struct sst *s = (struct sst *)b;
+	size_t limit = s->limit;
+
+	(void)err;
+	sst_free(s);
+	memset(s, 0, sizeof(*s));
+	s->limit = limit;
+	s->b.plain = 1;
+	return 0;
+}
+
 /* ---- the worksheet --------------------------------------------------- */
 
 enum ctype { C_NUM, C_SST, C_INLINE, C_STR, C_BOOL, C_ERR, C_DATE };
@@ -1045,6 +1161,11 @@ struct sheet {
 	struct xml_base b;
 	struct xns ns;
 	struct kg_sheet_rows rows;
+	const struct kg_sheet_limits *lim;
+	kg_sheet_row_fn fn;	/* the caller's, behind sheet_row() */
+	void *arg;
+	unsigned delivered;	/* rows handed to fn */
+	unsigned skip;		/* rows to pass over, delivered before */
 	const struct sst *sst;
 	const struct styles *styles;
 	int date1904;
@@ -1432,14 +1553,14 @@ sheet_end(void *ud, const XML_Char *name)
 			xml_stop(&s->b);
 		} else if (rc > 0) {
 			s->stopped = s->b.done = 1;
-			XML_StopParser(s->b.p, XML_FALSE);
+			xml_halt(&s->b);
 		}
 	} else if (s->in_data && !strcmp(l, "sheetData")) {
 		/* Nothing after sheetData (merges, print setup) matters:
 		 * stop inflating. */
 		s->in_data = 0;
 		s->b.done = 1;
-		XML_StopParser(s->b.p, XML_FALSE);
+		xml_halt(&s->b);
 	}
 	xns_end_done(&s->ns);
 }
@@ -1765,30 +1886,84 @@ fail:
 	return rc ? -1 : 0;
 }
 
+/*
+ * The caller's row function, counted.  When the scanner gives up on a
+ * sheet after it has delivered rows, expat reads the sheet again from
+ * its start and delivers the same rows first: those are passed over,
+ * so that every row reaches the caller once.
+ */
+static int
+sheet_row(void *arg, unsigned row, const struct kg_cell *c, unsigned n)
+{
+	struct sheet *s = arg;
+
+	if (s->skip) {
+		s->skip--;
+		return 0;
+	}
+	s->delivered++;
+	return s->fn ? s->fn(s->arg, row, c, n) : 0;
+}
+
+static void
+sheet_free(struct sheet *s)
+{
+	kg_buf_free(&s->v);
+	kg_buf_free(&s->is);
+	kg_sheet_rows_free(&s->rows);
+}
+
+/* A sheet about to be read; sheet_free() after. */
+static int
+sheet_init(struct sheet *s, const struct kg_sheet_limits *lim,
+	   kg_sheet_row_fn fn, void *arg, const struct sst *sst,
+	   const struct styles *st, int date1904, struct kg_err *err)
+{
+	memset(s, 0, sizeof(*s));
+	s->b.plain = 1;
+	s->lim = lim;
+	s->fn = fn;
+	s->arg = arg;
+	s->sst = sst;
+	s->styles = st;
+	s->date1904 = date1904;
+	return kg_sheet_rows_init(&s->rows, lim, sheet_row, s, err);
+}
+
+/* Before expat reads the sheet again (parse_big): as new, but the rows
+ * already delivered are skipped. */
+static int
+sheet_reset(struct xml_base *b, struct kg_err *err)
+{
+	struct sheet *s = (struct sheet *)b;
+	unsigned delivered = s->delivered;
+
+	sheet_free(s);
+	if (sheet_init(s, s->lim, s->fn, s->arg, s->sst, s->styles,
+		       s->date1904, err) < 0)
+		return -1;
+	s->skip = s->delivered = delivered;
+	return 0;
+}
+
 static int
 read_sheet(struct zipctx *z, const struct parts *pt, const struct sst *sst,
 	   const struct styles *st, kg_sheet_row_fn fn, void *arg,
 	   struct kg_err *err)
 {
-	struct sheet s = {0};
+	struct sheet s;
 	int rc;
 
-	s.b.plain = 1;
-	s.sst = sst;
-	s.styles = st;
-	s.date1904 = pt->date1904;
-	if (kg_sheet_rows_init(&s.rows, z->lim, fn, arg, err) < 0)
+	if (sheet_init(&s, z->lim, fn, arg, sst, st, pt->date1904, err) < 0)
 		return -1;
-	rc = parse_entry(z, pt->sheet, &s.b, sheet_start, sheet_end,
-			 sheet_text, err);
+	rc = parse_big(z, pt->sheet, &s.b, sheet_start, sheet_end,
+		       sheet_text, sheet_reset, err);
 	if (rc > 0)
 		rc = kg_err_set(err, 400, "not_xlsx", "the first worksheet "
 				"(%s) is missing", pt->sheet);
 	else if (rc == 0 && s.stopped)
 		rc = 1;
-	kg_buf_free(&s.v);
-	kg_buf_free(&s.is);
-	kg_sheet_rows_free(&s.rows);
+	sheet_free(&s);
 	return rc;
 }
 
@@ -1799,7 +1974,7 @@ read_sheet(struct zipctx *z, const struct parts *pt, const struct sst *sst,
 static int
 open_package(struct zipctx *z, const void *data, int fd, size_t len,
 	     const struct kg_sheet_limits *lim, struct kg_sheet_limits *def,
-	     struct parts *pt, struct kg_err *err)
+	     struct kg_xlsx_how *how, struct parts *pt, struct kg_err *err)
 {
 	if (!lim) {
 		kg_sheet_limits_default(def);
@@ -1807,6 +1982,9 @@ open_package(struct zipctx *z, const void *data, int fd, size_t len,
 	}
 	z->lim = lim;
 	z->len = len;
+	z->how = how;
+	z->chunk = how->chunk && how->chunk < XML_READ ? how->chunk
+						       : XML_READ;
 	if (len > lim->max_file)
 		return kg_err_set(err, 413, "too_large", "the file is larger "
 				  "than %zu MiB", lim->max_file >> 20);
@@ -1818,8 +1996,8 @@ open_package(struct zipctx *z, const void *data, int fd, size_t len,
 
 static int
 read_package(const void *data, int fd, size_t len,
-	     const struct kg_sheet_limits *lim, kg_sheet_row_fn fn,
-	     void *arg, struct kg_err *err)
+	     const struct kg_sheet_limits *lim, struct kg_xlsx_how *how,
+	     kg_sheet_row_fn fn, void *arg, struct kg_err *err)
 {
 	struct kg_sheet_limits def;
 	struct zipctx z = {0};
@@ -1828,7 +2006,7 @@ read_package(const void *data, int fd, size_t len,
 	struct sst sst = {0};
 	int rc = -1;
 
-	if (open_package(&z, data, fd, len, lim, &def, &pt, err) < 0)
+	if (open_package(&z, data, fd, len, lim, &def, how, &pt, err) < 0)
 		goto out;
 	lim = z.lim;
 	if (pt.styles[0] && (parse_entry(&z, pt.styles, &st.b, styles_start,
@@ -1837,8 +2015,8 @@ read_package(const void *data, int fd, size_t len,
 		goto out;
 	sst.limit = lim->max_shared_strings;
 	sst.b.plain = 1;
-	if (pt.sst[0] && parse_entry(&z, pt.sst, &sst.b, sst_start, sst_end,
-				     sst_text, err) < 0)
+	if (pt.sst[0] && parse_big(&z, pt.sst, &sst.b, sst_start, sst_end,
+				   sst_text, sst_reset, err) < 0)
 		goto out;
 	rc = read_sheet(&z, &pt, &sst, &st, fn, arg, err);
 out:
@@ -1853,14 +2031,27 @@ int
 kg_xlsx_read(const void *data, size_t len, const struct kg_sheet_limits *lim,
 	     kg_sheet_row_fn fn, void *arg, struct kg_err *err)
 {
-	return read_package(data, -1, len, lim, fn, arg, err);
+	struct kg_xlsx_how how = {0};
+
+	return read_package(data, -1, len, lim, &how, fn, arg, err);
 }
 
 int
 kg_xlsx_read_fd(int fd, size_t len, const struct kg_sheet_limits *lim,
 		kg_sheet_row_fn fn, void *arg, struct kg_err *err)
 {
-	return read_package(NULL, fd, len, lim, fn, arg, err);
+	struct kg_xlsx_how how = {0};
+
+	return read_package(NULL, fd, len, lim, &how, fn, arg, err);
+}
+
+int
+kg_xlsx_read_how(const void *data, size_t len,
+		 const struct kg_sheet_limits *lim, struct kg_xlsx_how *how,
+		 kg_sheet_row_fn fn, void *arg, struct kg_err *err)
+{
+	how->scanned = how->fell_back = 0;
+	return read_package(data, -1, len, lim, how, fn, arg, err);
 }
 
 /* ---- the floor, for the benchmark ------------------------------------- */
@@ -1910,13 +2101,14 @@ kg_xlsx_floor(const void *data, size_t len, const struct kg_sheet_limits *lim,
 	      struct kg_xlsx_floor *out, struct kg_err *err)
 {
 	struct kg_sheet_limits def;
+	struct kg_xlsx_how how = {0};
 	struct zipctx z = {0};
 	struct xml_base b = {.plain = 1};	/* as the sheet is parsed */
 	struct parts pt;
-	double t0, t1;
+	double t0, t1, t2;
 	int rc = -1;
 
-	if (open_package(&z, data, -1, len, lim, &def, &pt, err) < 0)
+	if (open_package(&z, data, -1, len, lim, &def, &how, &pt, err) < 0)
 		goto out;
 	t0 = cpu_ms();
 	if (inflate_only(&z, pt.sheet, err) < 0)
@@ -1924,8 +2116,14 @@ kg_xlsx_floor(const void *data, size_t len, const struct kg_sheet_limits *lim,
 	t1 = cpu_ms();
 	if (parse_entry(&z, pt.sheet, &b, NULL, NULL, NULL, err) != 0)
 		goto out;
+	t2 = cpu_ms();
+	rc = parse_with(&z, pt.sheet, &b, NULL, NULL, NULL, 1, err);
+	if (rc != 0 && rc != SCAN_BAILED)
+		goto out;
 	out->inflate_ms = t1 - t0;
-	out->xml_ms = cpu_ms() - t1 - out->inflate_ms;
+	out->xml_ms = t2 - t1 - out->inflate_ms;
+	out->scan_ms = cpu_ms() - t2 - out->inflate_ms;
+	out->scan_bailed = rc == SCAN_BAILED;
 	rc = 0;
 out:
 	if (z.za)

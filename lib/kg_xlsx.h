@@ -15,10 +15,19 @@
  * (purl.oclc.org) namespaces are accepted.
  *
  * Streaming: the worksheet XML is inflated in 64 KiB pieces straight into
- * expat's buffer and each row is handed to `fn` as soon as it ends, so
- * memory is bounded by the shared-string table (lim->max_shared_strings)
- * plus one row, however many rows the sheet has.  <dimension> is never
- * trusted.
+ * the parser's buffer and each row is handed to `fn` as soon as it ends,
+ * so memory is bounded by the shared-string table
+ * (lim->max_shared_strings) plus one row, however many rows the sheet
+ * has.  <dimension> is never trusted.
+ *
+ * Parsers: expat parses every part.  The two big ones, the worksheet and
+ * the shared strings, are first given to kg_xmlscan, a scanner for the
+ * subset of XML exporters write (kg_xmlscan.h), with the same handlers;
+ * on anything outside that subset - and on any error - it gives up and
+ * expat reads the whole part again from its start (rows the scanner
+ * already delivered are not delivered twice).  What the caller gets,
+ * rows and errors, is therefore what expat alone gives
+ * (tests/fuzz/fuzz_xlsx_scan.c), only sooner.
  *
  * Cells: shared strings (rich-text runs joined, phonetic <rPh> runs
  * skipped), inline strings (also empty ones; with a <v> beside the <is>,
@@ -103,10 +112,33 @@ int kg_xlsx_read_fd(int fd, size_t len, const struct kg_sheet_limits *lim,
  */
 struct kg_xlsx_floor {
 	double inflate_ms, xml_ms;
+	double scan_ms;		/* the same parsed by kg_xmlscan instead */
+	int scan_bailed;	/* ... which gave up on it (scan_ms moot) */
 };
 
 int kg_xlsx_floor(const void *data, size_t len,
 		  const struct kg_sheet_limits *lim, struct kg_xlsx_floor *out,
 		  struct kg_err *err);
+
+/*
+ * For tests and the benchmark: kg_xlsx_read() with the big parts read
+ * by the scanner with expat behind it (KG_XLSX_SCAN, as kg_xlsx_read)
+ * or by expat alone (KG_XLSX_EXPAT), `chunk` bytes inflated per parser
+ * call (0: as kg_xlsx_read; small ones put token boundaries everywhere).
+ * `scanned` and `fell_back` count the parts the scanner read whole and
+ * those it left to expat.
+ */
+enum kg_xlsx_parser { KG_XLSX_SCAN, KG_XLSX_EXPAT };
+
+struct kg_xlsx_how {
+	enum kg_xlsx_parser parser;
+	size_t chunk;
+	unsigned scanned, fell_back;	/* out */
+};
+
+int kg_xlsx_read_how(const void *data, size_t len,
+		     const struct kg_sheet_limits *lim,
+		     struct kg_xlsx_how *how, kg_sheet_row_fn fn, void *arg,
+		     struct kg_err *err);
 
 #endif

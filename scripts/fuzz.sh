@@ -13,9 +13,12 @@
 #
 # Targets: fuzz_xlsx (whole .xlsx files), fuzz_xlsx_sheet (one worksheet or
 # shared-strings XML part wrapped into a valid workbook, so mutations
-# reach the XML handlers), fuzz_csv (CSV files), fuzz_jwt (tokens: as sent,
-# and signed by the target so mutations pass the HMAC), fuzz_multipart (upload
-# bodies, fed in chunks of every size).
+# reach the XML handlers), fuzz_xlsx_scan (such parts read by kg_xmlscan
+# and by expat alone, which must agree), fuzz_csv (CSV files), fuzz_jwt
+# (tokens: as sent, and signed by the target so mutations pass the HMAC),
+# fuzz_multipart (upload bodies, fed in chunks of every size).  An
+# executable tests/fuzz/NAME.seeds DIR adds seeds made from files kept
+# elsewhere (fuzz_xlsx_scan's: the real-world corpus) to DIR.
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 CLANG="${CLANG:-clang}"
 SECONDS_EACH="${FUZZ_SECONDS:-60}"
@@ -63,6 +66,10 @@ for src in "$@"; do
     "$CLANG" "${CFLAGS[@]}" -fsanitize=fuzzer $PKG_CFLAGS "$src" \
         "$OUT/libkartograf-fuzz.a" $PKG_LIBS -lfcgi -lpthread -lm -o "$OUT/$name"
     mkdir -p "$OUT/corpus/$name" "tests/fuzz/corpus/$name"
+    # seeds made from files kept elsewhere (tests/fuzz/NAME.seeds DIR)
+    if [ -x "tests/fuzz/$name.seeds" ]; then
+        "tests/fuzz/$name.seeds" "$OUT/corpus/$name"
+    fi
     dict=()
     [ -f "tests/fuzz/$name.dict" ] && dict=(-dict="tests/fuzz/$name.dict")
     echo "== $name: run ${SECONDS_EACH}s"

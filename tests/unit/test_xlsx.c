@@ -19,6 +19,7 @@
 #include <string.h>
 #include <zip.h>
 
+#include "kg_array.h"
 #include "kg_xlsx.h"
 
 #define MAIN "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -933,6 +934,277 @@ test_bad_references(void **state)
 	kg_buf_free(&x);
 }
 
+/* ---- the scanner (kg_xmlscan) against expat --------------------------- */
+
+/* Every detail of a row: type, text and number of each cell. */
+static int
+dump_exact(void *arg, unsigned row, const struct kg_cell *c, unsigned n)
+{
+	struct kg_buf *b = arg;
+	unsigned i;
+
+	kg_buf_printf(b, "%u:", row);
+	for (i = 0; i < n; i++)
+		kg_buf_printf(b, "%s%d/%s/%.17g", i ? "|" : "", (int)c[i].type,
+			      c[i].text, c[i].number);
+	kg_buf_puts(b, "\n");
+	return 0;
+}
+
+/* One reading of x: its rows, then its result and error. */
+static void
+read_how(const struct kg_buf *x, struct kg_xlsx_how *how, struct kg_buf *d)
+{
+	struct kg_err err = {0};
+	int rc;
+
+	kg_buf_reset(d);
+	rc = kg_xlsx_read_how(x->data, x->len, NULL, how, dump_exact, d, &err);
+	kg_buf_printf(d, "rc=%d", rc);
+	if (rc < 0)
+		kg_buf_printf(d, " %d %s %s", err.status, err.code,
+			      err.message);
+}
+
+/*
+ * x read as kg_xlsx_read reads it (the scanner first) and by expat
+ * alone, `chunk` bytes inflated per call both times (expat's choice
+ * between two errors can depend on where its pieces end): the same
+ * rows, cell for cell, the same result and error.  Returns the number
+ * of parts the scanner left to expat.
+ */
+static unsigned
+same_both_ways(const struct kg_buf *x, size_t chunk, const char *what)
+{
+	struct kg_xlsx_how scan = {KG_XLSX_SCAN, chunk, 0, 0};
+	struct kg_xlsx_how expat = {KG_XLSX_EXPAT, chunk, 0, 0};
+	struct kg_buf a = {0}, b = {0};
+
+	read_how(x, &scan, &a);
+	read_how(x, &expat, &b);
+	if (strcmp(kg_buf_str(&a), kg_buf_str(&b)))
+		fail_msg("%s in %zu-byte pieces:\nscanner+expat:\n%s\n"
+			 "expat:\n%s", what, chunk, kg_buf_str(&a),
+			 kg_buf_str(&b));
+	assert_int_equal(expat.scanned + expat.fell_back, 0);
+	kg_buf_free(&a);
+	kg_buf_free(&b);
+	return scan.fell_back;
+}
+
+/* The default book around sheet (and sst): the same both ways in
+ * pieces of several sizes, and the scanner reads `scanned` parts
+ * itself and leaves `fell_back` to expat. */
+static void
+expect_scan(const char *sheet, const char *sst, unsigned fell_back)
+{
+	static const size_t chunks[] = {0, 1, 2, 3, 7, 61};
+	struct kg_buf x = {0};
+	size_t i;
+
+	book(&x, sheet, sst, STYLES, NULL);
+	for (i = 0; i < KG_COUNT(chunks); i++)
+		if (same_both_ways(&x, chunks[i], sheet) != fell_back)
+			fail_msg("the scanner left %s parts to expat, not %u: "
+				 "%s", fell_back ? "other" : "some", fell_back,
+				 sheet);
+	kg_buf_free(&x);
+}
+
+/* What a worksheet holds, through the scanner: the same as expat. */
+static void
+test_scan_sheets(void **state)
+{
+	(void)state;
+	expect_scan(SHEET("<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>"
+			  "&lt;&gt;&amp;&apos;&quot; &#380;&#x17C;\xc5\xbc "
+			  "&#x1F600;&#9;a&#10;b&#13;c\r\nd\re</t></is></c>"
+			  "<c r='B1' t='s'><v>0</v></c>"
+			  "<c  r = \"C1\"\n s=\"1\" ><v>46082</v></c>"
+			  "<c r=\"D1\" t=\"str\"><f>A1&amp;\"&gt;\"</f>"
+			  "<v>x&gt;y</v></c><c r=\"E1\"/><c r=\"F1\"><v></v>"
+			  "</c><c r=\"G1\" t=\"b\"><v>1</v></c></row>"
+			  "<row r=\"2\" spans=\"1:3\" xmlns:x14ac=\"u\" "
+			  "x14ac:dyDescent=\"0.25\">"
+			  "<c r=\"A2\"><foo><v>7</v><bar a=\"&gt;\">z</bar>"
+			  "</foo></c><c r=\"B2\" t=\"inlineStr\"><is><r><t>ri"
+			  "</t></r><rPh><t>PH</t></rPh><r><t>ch</t></r></is></c>"
+			  "</row>"),
+		    SST("<si><t xml:space='preserve'> a&amp;b\r\n</t></si>"), 0);
+	/* before and after sheetData: ignorable elements, nested */
+	expect_scan("<?xml version=\"1.0\" encoding=\"UTF-8\" "
+		    "standalone=\"yes\"?>\r\n<worksheet xmlns=\"" MAIN "\" "
+		    "xmlns:r=\"" RELNS "\"><sheetPr><outlinePr summaryBelow="
+		    "\"1\"/></sheetPr><dimension ref=\"A1:B2\"/><sheetViews>"
+		    "<sheetView workbookViewId=\"0\"><selection activeCell="
+		    "\"A1\" sqref=\"A1\"/></sheetView></sheetViews><cols>"
+		    "<col min=\"1\" max=\"2\" width=\"9\"/></cols>"
+		    "<sheetData><row><c><v>1</v></c></row></sheetData>"
+		    "<mergeCells count=\"1\"><mergeCell ref=\"A1:B1\"/>"
+		    "</mergeCells><!-- after sheetData: never read -->"
+		    "<extLst><ext uri=\"x\"/></extLst></worksheet>",
+		    NULL, 0);
+	/* comments, which xlsx-rs writes before the root */
+	expect_scan("<?xml version=\"1.0\"?><!-- x -->" SHEET("<row><c><v>1"
+		    "<!-- y --></v></c></row><!-- z --><row><c><v>2</v></c>"
+		    "</row>"), "<!-- w -->" SST("<si><t>a</t></si>"), 0);
+	/* a prefix, bound and unbound */
+	expect_scan("<x:worksheet xmlns:x=\"" MAIN "\"><x:sheetData><x:row>"
+		    "<x:c t=\"inlineStr\"><x:is><x:t>p</x:t></x:is></x:c>"
+		    "</x:row></x:sheetData></x:worksheet>", NULL, 0);
+	expect_scan(SHEET("<row><y:c><v>1</v></y:c></row>"), NULL, 1);
+}
+
+/* Outside the subset, or wrong: expat reads the part again, and the
+ * rows the scanner delivered before it gave up come once. */
+static void
+test_scan_falls_back(void **state)
+{
+	(void)state;
+	expect_scan(SHEET("<row><c><v>1</v></c></row><row><c><v>2</v></c>"
+			  "</row><?x y?><row><c><v>3</v></c></row>"),
+		    NULL, 1);
+	expect_scan(SHEET("<row><c><v>1</v></c></row><row><c><v><![CDATA[2]]>"
+			  "</v></c></row><row><c><v>3</v></c></row>"), NULL, 1);
+	expect_scan("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>"
+		    SHEET("<row><c t=\"inlineStr\"><is><t>\xbf</t></is></c>"
+			  "</row>"), NULL, 1);
+	expect_scan(SHEET("<row><c><v>1</v></c></row><?pi x?>"), NULL, 1);
+	expect_scan("<!DOCTYPE worksheet>" SHEET("<row><c><v>1</v></c></row>"),
+		    NULL, 1);
+	/* errors: the same rows first, then expat's error */
+	expect_scan(SHEET("<row><c><v>1</v></c></row><row><c><v>2</v></row>"),
+		    NULL, 1);
+	expect_scan(SHEET("<row><c><v>1</v></c></row><row><c><v>&#0;</v></c>"
+			  "</row>"), NULL, 1);
+	expect_scan(SHEET("<row><c><v>1</v></c></row><row><c><v>\xed\xa0\x80"
+			  "</v></c></row>"), NULL, 1);
+	expect_scan(SHEET("<row><c><v>1</v></c></row><row><c r=\"1A\"><v>2"
+			  "</v></c></row>"), NULL, 1);
+	expect_scan(SHEET("<row r=\"2\"><c><v>1</v></c></row><row r=\"1\">"
+			  "<c><v>1</v></c></row>"), NULL, 1);
+	expect_scan(SHEET("<row><c t=\"s\"><v>5</v></c></row>"),
+		    SST("<si><t>a</t></si>"), 1);
+	expect_scan("<worksheet xmlns=\"" MAIN "\"><sheetData><row><c><v>1"
+		    "</v></c></row>", NULL, 1);
+	/* the shared strings too */
+	expect_scan(SHEET("<row><c t=\"s\"><v>1</v></c></row>"),
+		    SST("<si><t>a</t></si><si><t><![CDATA[b]]></t></si>"), 1);
+	expect_scan(SHEET("<row><c t=\"s\"><v>0</v></c></row>"),
+		    SST("<si><t>a</t></si><si><t>b</t></s>"), 1);
+}
+
+/* A part the scanner gives up on near its end is inflated twice; the
+ * limit on inflated bytes still counts it once, as expat alone does. */
+static void
+test_scan_fallback_inflates_once(void **state)
+{
+	struct kg_xlsx_how how = {KG_XLSX_SCAN, 0, 0, 0};
+	struct kg_sheet_limits lim;
+	struct kg_buf sheet = {0}, x = {0}, d = {0};
+	struct kg_err err = {0};
+	unsigned i;
+
+	(void)state;
+	kg_buf_puts(&sheet, "<worksheet xmlns=\"" MAIN "\"><sheetData>");
+	for (i = 1; i <= 500; i++)
+		kg_buf_printf(&sheet, "<row r=\"%u\"><c><v>%u</v></c></row>", i,
+			      i);
+	kg_buf_puts(&sheet, "<?pi outside the subset?></sheetData></worksheet>");
+	book(&x, kg_buf_str(&sheet), NULL, NULL, NULL);
+	kg_sheet_limits_default(&lim);
+	lim.max_uncompressed = sheet.len * 3 / 2;	/* once, not twice */
+	assert_int_equal(kg_xlsx_read_how(x.data, x.len, &lim, &how,
+					  dump_exact, &d, &err), 0);
+	assert_int_equal(how.fell_back, 1);
+	kg_buf_free(&sheet);
+	kg_buf_free(&x);
+	kg_buf_free(&d);
+}
+
+/* Thousands of rows, so that pieces of every size cut every kind of
+ * token: the scanner reads it whole and the same as expat. */
+static void
+test_scan_long_sheet(void **state)
+{
+	static const size_t chunks[] = {0, 1, 5, 4093, 65536};
+	struct kg_buf sheet = {0}, x = {0};
+	unsigned i, rows;
+	size_t c;
+
+	(void)state;
+	for (c = 0; c < KG_COUNT(chunks); c++) {
+		rows = chunks[c] == 1 ? 200 : 900;	/* limit: 1000 */
+		kg_buf_reset(&sheet);
+		kg_buf_puts(&sheet, "<?xml version=\"1.0\"?>\r\n<worksheet "
+			    "xmlns=\"" MAIN "\"><sheetData>\r\n");
+		for (i = 1; i <= rows; i++)
+			kg_buf_printf(&sheet,
+				      "<row r=\"%u\"><c r=\"A%u\" t=\"inlineStr\">"
+				      "<is><t>Zadanie &#380;&#243;&#322;te %u "
+				      "&amp; \xc5\x81\xc4\x85ka\r\n%.*s</t></is>"
+				      "</c><c r='B%u' s='1'><v>%u</v></c>"
+				      "<c r=\"C%u\"\t><v>%u.%02u</v></c></row>"
+				      "\r\n", i, i, i, (int)(i % 37),
+				      "abcdefghijklmnopqrstuvwxyz0123456789",
+				      i, 40000 + i, i, i * 7, i % 100);
+		kg_buf_puts(&sheet, "</sheetData></worksheet>");
+		book(&x, kg_buf_str(&sheet), NULL, STYLES, NULL);
+		assert_int_equal(same_both_ways(&x, chunks[c], "long sheet"),
+				 0);
+	}
+	kg_buf_free(&sheet);
+	kg_buf_free(&x);
+}
+
+/* Every .xlsx in `dir` (and one level below): the same both ways.
+ * Returns the number of files. */
+static unsigned
+same_in_dir(const char *dir, unsigned depth)
+{
+	struct kg_buf x = {0};
+	struct dirent *de;
+	char path[600];
+	unsigned seen = 0, fb;
+	DIR *dh;
+	size_t n;
+
+	if (!(dh = opendir(dir)))
+		return 0;
+	while ((de = readdir(dh))) {
+		n = strlen(de->d_name);
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (de->d_name[0] != '.' && depth && de->d_type == DT_DIR)
+			seen += same_in_dir(path, depth - 1);
+		if (n < 5 || strcmp(de->d_name + n - 5, ".xlsx"))
+			continue;
+		kg_buf_reset(&x);
+		assert_int_equal(kg_buf_read_file(&x, path, 10u << 20), 0);
+		fb = same_both_ways(&x, 0, path);
+		assert_int_equal(same_both_ways(&x, 7, path), fb);
+		print_message("%s: the same both ways%s\n", path,
+			      fb ? " (left to expat: outside the subset, or an error)"
+					  : "");
+		seen++;
+	}
+	closedir(dh);
+	kg_buf_free(&x);
+	return seen;
+}
+
+/* The real-world corpus and the fuzz seeds: every file the same both
+ * ways (the writers' fixtures are in test_fixtures). */
+static void
+test_scan_corpora(void **state)
+{
+	const char *rw = getenv("KG_REALWORLD");
+
+	(void)state;
+	if (!same_in_dir(rw ? rw : "tests/fixtures/realworld", 1) +
+	    !same_in_dir("tests/fuzz/corpus/fuzz_xlsx", 0))
+		skip();
+}
+
 /* ---- real-world files from tests/fixtures/make_fixtures.sh ---------- */
 
 /* What every writer's fixtures.xlsx must read as (see the generators). */
@@ -979,6 +1251,7 @@ test_fixtures(void **state)
 			fail_msg("%s: %s", path, err.message);
 		if (strcmp(kg_buf_str(&d), fixture_rows))
 			fail_msg("%s reads as:\n%s", path, kg_buf_str(&d));
+		assert_int_equal(same_both_ways(&x, 0, path), 0);
 		print_message("%s: identical rows\n", de->d_name);
 		seen++;
 	}
@@ -1017,6 +1290,11 @@ main(void)
 		cmocka_unit_test(test_not_xlsx),
 		cmocka_unit_test(test_truncated_and_corrupt),
 		cmocka_unit_test(test_bad_references),
+		cmocka_unit_test(test_scan_sheets),
+		cmocka_unit_test(test_scan_falls_back),
+		cmocka_unit_test(test_scan_fallback_inflates_once),
+		cmocka_unit_test(test_scan_long_sheet),
+		cmocka_unit_test(test_scan_corpora),
 		cmocka_unit_test(test_fixtures),
 	};
 
