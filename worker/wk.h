@@ -84,6 +84,7 @@ size_t wk_skip_list(struct wk_skip *s, int64_t now, const char **out);
 
 struct wk;
 struct wk_job;
+struct gen_step;
 
 /* The outcome of offering a taken task to its queue's start. */
 enum wk_take { WK_STARTED, WK_DEFER, WK_DROP, WK_RETRY };
@@ -213,7 +214,22 @@ struct wk {
 	 * by the loop: a busy worker takes an export at once. */
 	redisContext *wake;
 	int64_t next_wake_try;
+	/* Generation steps run during one loop turn (wk_steps_begin),
+	 * written together by wk_steps_flush (wk_gen.c). */
+	struct gen_step *steps, **steps_tail;
+	int steps_collect;
 };
+
+/* wk_gen.c: from wk_steps_begin to wk_steps_flush, the steps the
+ * generation jobs run (a stage's end, a project's end or failure, a
+ * progress tick) are collected instead of written one at a time; the
+ * flush writes them in one PostgreSQL round trip (kg_db_pipe, still a
+ * transaction each) and publishes their events in one Redis pipeline,
+ * then goes on with each job.  No job with a collected step may end
+ * before the flush: begin/flush enclose one loop turn's callbacks, or
+ * the progress ticks. */
+void wk_steps_begin(struct wk *w);
+void wk_steps_flush(struct wk *w);
 
 /* wk_task.c: the job list and the take loop. */
 struct wk_qstate *wk_state(struct wk *w, const struct wk_queue *q);
