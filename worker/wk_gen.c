@@ -92,8 +92,6 @@ gen(struct wk_job *j)
 }
 
 
-static void publish(struct ev_list *l);
-
 static void
 gen_free(struct wk_job *j)
 {
@@ -196,17 +194,6 @@ step_events(struct gen_step *s, PGresult *res)
 	l->ev[1] = (struct kg_event){"batch.completed", g->j.t.batch_id, NULL,
 				     l->batch_status, 100, -1, NULL};
 	l->n = 2;
-}
-
-static void
-publish(struct ev_list *l)
-{
-	struct kg_err err = {0};
-
-	for (int i = 0; i < l->n; i++)
-		if (kg_event_publish(&l->ev[i], l->seq[i], &err) < 0)
-			KG_WARN("event %s not published (the relay will send "
-				"a snapshot): %s", l->ev[i].type, err.message);
 }
 
 /* A step's answer (res, or NULL with err); 0 done, 1 lost (the job
@@ -622,10 +609,7 @@ static enum wk_take
 gen_start(struct wk *w, const char *task)
 {
 	struct kg_err err = {0};
-	struct wk_claim c = {0};
 	struct kg_task t;
-	struct gen_job *g;
-	enum wk_take rc;
 
 	if (kg_task_parse(task, &t) < 0 || strcmp(t.kind, "generate") ||
 	    !t.project_id[0] || !t.batch_id[0]) {
@@ -634,30 +618,45 @@ gen_start(struct wk *w, const char *task)
 		kg_queue_ack(KG_QUEUE_GENERATE, w->id, task, &err);
 		return WK_DROP;
 	}
-	rc = wk_claim(w, task, &t, stage_progress[0], &c);
-	g = rc == WK_STARTED ? (struct gen_job *)wk_job_new(
-		w, &wk_gen_queue, task, &t, sizeof(*g)) : NULL;
-	if (!g) {
-		free(c.input);
-		return rc;
-	}
-	snprintf(g->attempts, sizeof(g->attempts), "%s", c.attempts);
-	g->input_json = c.input;
-	g->input = cJSON_Parse(c.input);
+	/* the job comes with the claims' flush (wk_gen_claimed) */
+	return wk_claim_add(w, task, &t, stage_progress[0]);
+}
+
+struct wk_job *
+wk_gen_claimed(struct wk *w, struct wk_claim *c, struct kg_redis_pipe *events)
+{
+	struct gen_job *g = (struct gen_job *)wk_job_new(
+		w, &wk_gen_queue, c->task, &c->t, sizeof(*g));
+	struct kg_err err = {0};
+
+	if (!g)
+		return NULL;
+	snprintf(g->attempts, sizeof(g->attempts), "%s", c->attempts);
+	g->input_json = c->input;
+	g->input = cJSON_Parse(c->input);
 	g->progress = stage_progress[0];
 	g->last_progress = kg_loop_now_ms();
 	g->last_event = g->last_progress;
-	g->j.checked = c.capped ? WK_CHECKED_CAP : WK_CHECKED_GO;
-	if (c.capped)
-		snprintf(g->j.error, sizeof(g->j.error), "%s", c.why);
-	publish(&(struct ev_list){
-		.n = 1, .seq = {c.seq},
-		.ev = {{"project.status_changed", t.batch_id, t.project_id,
-			"GENERATING", g->progress, -1, NULL}}});
-	KG_INFO("project %s GENERATING (batch %s, attempt %s)", t.project_id,
-		t.batch_id, g->attempts);
+	g->j.checked = c->capped ? WK_CHECKED_CAP : WK_CHECKED_GO;
+	if (c->capped)
+		snprintf(g->j.error, sizeof(g->j.error), "%s", c->why);
+	if (kg_event_publish_add(events, &(struct kg_event){
+			"project.status_changed", c->t.batch_id,
+			c->t.project_id, "GENERATING", g->progress, -1, NULL},
+			c->seq, &err) < 0)
+		KG_WARN("event project.status_changed not published (the "
+			"relay will send a snapshot): %s", err.message);
+	return &g->j;
+}
+
+void
+wk_gen_begin(struct wk_job *j)
+{
+	struct gen_job *g = gen(j);
+
+	KG_INFO("project %s GENERATING (batch %s, attempt %s)",
+		j->t.project_id, j->t.batch_id, g->attempts);
 	start_stage(g);
-	return WK_STARTED;
 }
 
 /* The stop hint (at the progress cadence, not every turn): no more
@@ -737,6 +736,7 @@ const struct wk_queue wk_gen_queue = {
 	.counts = 1,
 	.needs_data = 1,
 	.start = gen_start,
+	.flush = wk_claims_flush,
 	.free_job = gen_free,
 	.hand_back = gen_hand_back,
 	.lock = "kg:lock:reconcile",

@@ -169,6 +169,8 @@ take_queue(struct wk *w, const struct wk_queue *q, int *failed)
 		}
 		free(task);
 	}
+	if (q->flush && q->flush(w) == WK_RETRY)
+		s->take_after = kg_loop_now_ms() + RETRY_PAUSE_MS;
 	return n;
 }
 
