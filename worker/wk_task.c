@@ -134,7 +134,8 @@ wk_job_find(struct wk *w, const struct wk_queue *q, const char *ident)
 static int
 may_take(struct wk *w, const struct wk_queue *q, long long limit)
 {
-	return !*w->stop && (!q->counts || w->njobs < limit);
+	/* the claims being made (wk_claim.c) will be jobs */
+	return !*w->stop && (!q->counts || w->njobs + w->nclaims < limit);
 }
 
 /* One queue's takes of this turn; their number.  *failed when Redis
