@@ -601,6 +601,7 @@ kg_db_pipe(struct kg_db_piped *c, int n)
 		goto alone;
 	while (sent < n && pipe_send(&c[sent]) == 0)
 		sent++;
+	KG_DEBUG("%d statements in one pipeline", sent);
 	read = pipe_read(c, sent, again);
 	pipe_leave();
 alone:
