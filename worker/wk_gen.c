@@ -91,7 +91,6 @@ gen(struct wk_job *j)
 	return (struct gen_job *)j;
 }
 
-
 static void
 gen_free(struct wk_job *j)
 {
@@ -109,7 +108,6 @@ gen_free(struct wk_job *j)
 /* ------------------------------------------------------------------ */
 /* Database steps: kg_gen_step(); "lost" means the fence did not match:
  * another worker owns the project now, or it was stopped. */
-
 
 /* The sections as two JSON arrays (keys, bodies) for kg_gen_step. */
 static void
