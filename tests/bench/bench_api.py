@@ -210,7 +210,7 @@ def tree_ticks(pid, kids):
 def tree_switches(pid, kids):
     """{pid: context switches (voluntary + not) of all its threads} of a
     process and its descendants: what a hand-off between threads costs shows
-    here (mpm_event: listener -> worker -> listener per request; mpm_worker keeps the connection with its thread)."""
+    here (mpm_event: listener -> worker -> listener per request)."""
     out, todo = {}, [pid]
     while todo:
         p = todo.pop()
