@@ -53,7 +53,7 @@ read_rows(void *arg, struct kg_rows *rows, struct kg_err *err)
 	struct kg_sheet_limits lim;
 
 	kg_sheet_limits_default(&lim);
-	lim.max_file = (size_t)kg_conf_int("http", "max_body");
+	lim.max_file = (size_t)kg_config_int("http", "max_body");
 	return kg_sheet_read_spool(&u->up->file, u->up->filename,
 				   kg_req_env(u->req, "CONTENT_TYPE"), &lim,
 				   kg_rows_feed, rows, err);

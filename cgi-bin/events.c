@@ -85,7 +85,7 @@ user_at_limit(struct kg_req *req)
 	kg_app_lock();
 	open = kg_streams_open(req->user.id, NULL);
 	kg_app_unlock();
-	if (open < kg_conf_int("events", "max_streams_per_user"))
+	if (open < kg_config_int("events", "max_streams_per_user"))
 		return 0;
 	kg_resp_header(req, "Retry-After", "30");
 	return kg_fail(req, 429, "too_many_streams",

@@ -22,7 +22,7 @@
 static int
 allowed(struct kg_req *req)
 {
-	const char *token = kg_conf_str("metrics", "token");
+	const char *token = kg_config_str("metrics", "token");
 	const char *auth = kg_req_env(req, "HTTP_AUTHORIZATION");
 	size_t n = strlen(token);
 
@@ -51,7 +51,7 @@ static int
 init(struct kg_err *err)
 {
 	(void)err;
-	if (!*kg_conf_str("metrics", "token"))
+	if (!*kg_config_str("metrics", "token"))
 		KG_WARN("[metrics] token is empty: GET /metrics answers "
 			"nobody until one is set");
 	return 0;

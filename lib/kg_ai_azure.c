@@ -22,18 +22,18 @@
 static int
 azure_url(struct kg_buf *url, struct kg_err *err)
 {
-	const char *endpoint = kg_conf_str("azure", "endpoint");
-	const char *dep = kg_conf_str("azure", "deployment");
-	const char *ver = kg_conf_str("azure", "api_version");
+	const char *endpoint = kg_config_str("azure", "endpoint");
+	const char *dep = kg_config_str("azure", "deployment");
+	const char *ver = kg_config_str("azure", "api_version");
 
 	if (*endpoint) {
 		if (kg_aihttp_base(url, endpoint) < 0)
 			return kg_err_set(err, 500, "config_invalid",
 					  "[azure] endpoint is not an "
 					  "http(s) URL");
-	} else if (*kg_conf_str("azure", "resource")) {
+	} else if (*kg_config_str("azure", "resource")) {
 		kg_buf_printf(url, "https://%s.openai.azure.com",
-			      kg_conf_str("azure", "resource"));
+			      kg_config_str("azure", "resource"));
 	} else {
 		return kg_err_set(err, 500, "config_invalid",
 				  "set [azure] resource or endpoint");
@@ -48,7 +48,7 @@ azure_url(struct kg_buf *url, struct kg_err *err)
 static int
 azure_start(struct kg_ai_call *call, struct kg_err *err)
 {
-	const char *key = kg_conf_str("azure", "api_key");
+	const char *key = kg_config_str("azure", "api_key");
 	struct kg_buf url = {0};
 	int rc = -1;
 
@@ -59,7 +59,7 @@ azure_start(struct kg_ai_call *call, struct kg_err *err)
 	}
 	if (azure_url(&url, err) < 0)
 		goto out;
-	rc = kg_aihttp_start_chat(call, url.data, kg_conf_str("azure", "model"),
+	rc = kg_aihttp_start_chat(call, url.data, kg_config_str("azure", "model"),
 				  NULL, "api-key", key, err);
 out:
 	kg_buf_free(&url);

@@ -61,7 +61,7 @@ sign(struct curl_slist **headers, const char *host, const char *path,
 		.headers = extra,
 		.body = body,
 		.body_len = strlen(body),
-		.region = kg_conf_str("bedrock", "region"),
+		.region = kg_config_str("bedrock", "region"),
 		.service = "bedrock",
 	};
 	struct kg_buf out = {0};
@@ -78,11 +78,11 @@ static int
 authenticate(struct curl_slist **headers, const char *host,
 	     const char *path, const char *body, struct kg_err *err)
 {
-	const char *bearer = kg_conf_str("bedrock", "api_key");
+	const char *bearer = kg_config_str("bedrock", "api_key");
 	struct kg_sigv4_creds c = {
-		kg_conf_str("bedrock", "access_key_id"),
-		kg_conf_str("bedrock", "secret_access_key"),
-		kg_conf_str("bedrock", "session_token"),
+		kg_config_str("bedrock", "access_key_id"),
+		kg_config_str("bedrock", "secret_access_key"),
+		kg_config_str("bedrock", "session_token"),
 	};
 
 	if (!*bearer && !(*c.access_key && *c.secret_key)) {
@@ -127,17 +127,17 @@ split_base(const char *base, struct kg_buf *host, struct kg_buf *prefix)
 static int
 bedrock_start(struct kg_ai_call *call, struct kg_err *err)
 {
-	const char *model = kg_conf_str("bedrock", "model_id");
+	const char *model = kg_config_str("bedrock", "model_id");
 	struct kg_buf base = {0}, host = {0}, path = {0}, url = {0};
 	struct kg_aihttp_spec spec = {.model = model,
 				      .parse = kg_aihttp_anthropic_parse};
 	int rc = -1;
 
-	if (*kg_conf_str("bedrock", "endpoint"))
-		kg_aihttp_base(&base, kg_conf_str("bedrock", "endpoint"));
+	if (*kg_config_str("bedrock", "endpoint"))
+		kg_aihttp_base(&base, kg_config_str("bedrock", "endpoint"));
 	else
 		kg_buf_printf(&base, "https://bedrock-runtime.%s.amazonaws.com",
-			      kg_conf_str("bedrock", "region"));
+			      kg_config_str("bedrock", "region"));
 	if (!base.len || split_base(base.data, &host, &path) < 0) {
 		kg_err_set(err, 500, "config_invalid",
 			   "[bedrock] endpoint is not an http(s) URL");

@@ -88,7 +88,7 @@ offline_start(struct kg_ai_call *call, struct kg_err *err)
 		return kg_err_set(err, 500, "internal", "out of memory");
 	call->impl = oc;
 	oc->timer = kg_loop_timer(call->loop,
-				  kg_conf_int("ai", "offline_delay_ms"),
+				  kg_config_int("ai", "offline_delay_ms"),
 				  on_timer, call);
 	if (!oc->timer) {
 		free(oc);

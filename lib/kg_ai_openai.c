@@ -17,12 +17,12 @@
 static int
 openai_start(struct kg_ai_call *call, struct kg_err *err)
 {
-	const char *key = kg_conf_str("openai", "api_key");
-	const char *model = kg_conf_str("openai", "model");
+	const char *key = kg_config_str("openai", "api_key");
+	const char *model = kg_config_str("openai", "model");
 	struct kg_buf url = {0}, auth = {0};
 	int rc = -1;
 
-	if (kg_aihttp_base(&url, kg_conf_str("openai", "base_url")) < 0) {
+	if (kg_aihttp_base(&url, kg_config_str("openai", "base_url")) < 0) {
 		kg_err_set(err, 500, "config_invalid",
 			   "[openai] base_url is not an http(s) URL");
 		goto out;

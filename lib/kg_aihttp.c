@@ -395,7 +395,7 @@ price(struct kg_ai_result *res)
 {
 	static char warned[128];
 
-	if (kg_aihttp_price(kg_conf_str("ai", "prices"), res->model,
+	if (kg_aihttp_price(kg_config_str("ai", "prices"), res->model,
 			res->tokens_in, res->tokens_out, &res->cost) < 0 &&
 	    strcmp(warned, res->model)) {
 		snprintf(warned, sizeof(warned), "%s", res->model);
@@ -507,13 +507,13 @@ kg_aihttp_base(struct kg_buf *b, const char *endpoint)
 static int
 setup(struct aihttp *h, struct kg_ai_call *call, const char *url)
 {
-	long connect_ms = (long)kg_conf_int("ai", "connect_timeout_ms");
+	long connect_ms = (long)kg_config_int("ai", "connect_timeout_ms");
 	CURL *e = h->easy;
 	int rc = 0;
 
 	h->timeout_ms = call->req->timeout_ms > 0
 		? call->req->timeout_ms
-		: (long)kg_conf_int("ai", "timeout_ms");
+		: (long)kg_config_int("ai", "timeout_ms");
 	/* curl would add "Expect: 100-continue" to a large POST and wait
 	 * for an answer a plain server never sends. */
 	if (!curl_slist_append(h->headers, "Expect:"))

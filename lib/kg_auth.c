@@ -16,7 +16,7 @@
 int
 kg_auth_check_config(struct kg_err *err)
 {
-	if (strlen(kg_conf_str("auth", "jwt_key")) < KG_AUTH_MIN_KEY)
+	if (strlen(kg_config_str("auth", "jwt_key")) < KG_AUTH_MIN_KEY)
 		return kg_err_set(err, 500, "config_invalid",
 				  "[auth] jwt_key is missing or shorter than "
 				  "%d characters (generate one with: openssl "
@@ -27,7 +27,7 @@ kg_auth_check_config(struct kg_err *err)
 static const unsigned char *
 signing_key(int *len)
 {
-	const char *key = kg_conf_str("auth", "jwt_key");
+	const char *key = kg_config_str("auth", "jwt_key");
 
 	*len = (int)strlen(key);
 	return (const unsigned char *)key;
@@ -44,11 +44,11 @@ kg_auth_issue(const struct kg_user *u, char **token, time_t *expires,
 	char jti[KG_AUTH_JTI_LEN + 1];
 
 	*token = NULL;
-	*expires = now + kg_conf_int("auth", "token_ttl");
-	if (kg_random_hex(jti, KG_AUTH_JTI_LEN / 2) < 0 || jwt_new(&jwt) ||
+	*expires = now + kg_config_int("auth", "token_ttl");
+	if (kg_hash_random_hex(jti, KG_AUTH_JTI_LEN / 2) < 0 || jwt_new(&jwt) ||
 	    jwt_add_grant(jwt, "sub", u->id) ||
 	    jwt_add_grant(jwt, "role", u->role) ||
-	    jwt_add_grant(jwt, "iss", kg_conf_str("auth", "issuer")) ||
+	    jwt_add_grant(jwt, "iss", kg_config_str("auth", "issuer")) ||
 	    jwt_add_grant(jwt, "jti", jti) ||
 	    jwt_add_grant_int(jwt, "epoch", u->token_epoch) ||
 	    jwt_add_grant_int(jwt, "iat", now) ||
@@ -74,7 +74,7 @@ token_session(const char *token, char user_id[37], struct kg_session *s,
 	const unsigned char *key = signing_key(&keylen);
 
 	if (kg_jwt_verify(token, key, (size_t)keylen,
-			  kg_conf_str("auth", "issuer"), time(NULL), &c,
+			  kg_config_str("auth", "issuer"), time(NULL), &c,
 			  err) < 0)
 		return -1;
 	memcpy(user_id, c.sub, sizeof(c.sub));
@@ -192,7 +192,7 @@ request_session(struct kg_req *req, unsigned route_flags,
 			 ? kg_req_query(req, "ticket") : NULL;
 	if (!token && !header && !ticket &&
 	    (route_flags & KG_ROUTE_QUERY_TOKEN) &&
-	    kg_conf_bool("auth", "query_token"))
+	    kg_config_bool("auth", "query_token"))
 		token = kg_req_query(req, "token");
 	if (!token && !ticket) {
 		kg_resp_header(req, "WWW-Authenticate", "Bearer");

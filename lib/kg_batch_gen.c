@@ -5,7 +5,7 @@
  */
 #include "kg_batch.h"
 #include "kg_db.h"
-#include "kg_events.h"
+#include "kg_event.h"
 #include "kg_log.h"
 #include "kg_queue.h"
 
@@ -120,7 +120,7 @@ enqueue_and_publish(struct gen *g)
 		const char *id = PQgetvalue(g->queued, i, 0);
 		struct kg_event ev = {"project.status_changed", g->batch_id, id,
 				      "QUEUED", 0, -1, NULL};
-		char *task = kg_task_json("generate", id, g->batch_id);
+		char *task = kg_queue_task_json("generate", id, g->batch_id);
 
 		ok = task && kg_queue_push_add(&p, KG_QUEUE_GENERATE, task,
 					       &err) == 0 &&

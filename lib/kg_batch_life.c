@@ -12,7 +12,7 @@
 #include "kg_auth.h"
 #include "kg_batch.h"
 #include "kg_db.h"
-#include "kg_events.h"
+#include "kg_event.h"
 #include "kg_export.h"
 #include "kg_log.h"
 #include "kg_redis.h"

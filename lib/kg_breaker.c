@@ -86,8 +86,8 @@ struct kg_breaker_conf
 kg_breaker_conf_current(void)
 {
 	return (struct kg_breaker_conf){
-		(int)kg_conf_int("ai", "breaker_threshold"),
-		kg_conf_int("ai", "breaker_cooldown_ms")};
+		(int)kg_config_int("ai", "breaker_threshold"),
+		kg_config_int("ai", "breaker_cooldown_ms")};
 }
 
 /* A stored breaker as read, in the exact text the CAS compares. */

@@ -129,7 +129,7 @@ kg_buf_read_file(struct kg_buf *b, const char *path, size_t max)
 }
 
 int
-kg_write_all(int fd, const void *data, size_t len)
+kg_buf_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 

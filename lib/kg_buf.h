@@ -52,6 +52,6 @@ void kg_buf_free(struct kg_buf *b);
 
 /* write(2) all of data to fd, again after EINTR and short writes; 0, or
  * -1 with errno set. */
-int kg_write_all(int fd, const void *data, size_t len);
+int kg_buf_write_all(int fd, const void *data, size_t len);
 
 #endif

@@ -53,7 +53,7 @@ empty(FCGX_Stream *stream, int do_close)
 
 	(void)do_close;
 	if (!stream->isClosed &&
-	    kg_write_all(c->fd, c->buf, (size_t)(stream->wrNext - c->buf)) < 0) {
+	    kg_buf_write_all(c->fd, c->buf, (size_t)(stream->wrNext - c->buf)) < 0) {
 		stream->isClosed = 1;
 		stream->FCGI_errno = errno ? errno : EPIPE;
 	}

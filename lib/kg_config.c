@@ -418,7 +418,7 @@ kg_config_load(const char *path, struct kg_err *err)
 	}
 	values_free(current);
 	current = v;
-	if (kg_log_parse_level(kg_conf_str("log", "level"), &level) == 0)
+	if (kg_log_parse_level(kg_config_str("log", "level"), &level) == 0)
 		kg_log_set_level(level);
 	return 0;
 }
@@ -568,13 +568,13 @@ raw(const char *section, const char *key)
 }
 
 const char *
-kg_conf_str(const char *section, const char *key)
+kg_config_str(const char *section, const char *key)
 {
 	return raw(section, key);
 }
 
 long long
-kg_conf_int(const char *section, const char *key)
+kg_config_int(const char *section, const char *key)
 {
 	long long n = 0;
 
@@ -583,7 +583,7 @@ kg_conf_int(const char *section, const char *key)
 }
 
 int
-kg_conf_bool(const char *section, const char *key)
+kg_config_bool(const char *section, const char *key)
 {
 	int b = 0;
 

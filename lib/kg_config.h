@@ -57,8 +57,8 @@ void kg_config_free(void);
 
 /* Typed getters; asking for an undeclared key is a programming error
  * and aborts. */
-const char *kg_conf_str(const char *section, const char *key);
-long long kg_conf_int(const char *section, const char *key);
-int kg_conf_bool(const char *section, const char *key);
+const char *kg_config_str(const char *section, const char *key);
+long long kg_config_int(const char *section, const char *key);
+int kg_config_bool(const char *section, const char *key);
 
 #endif

@@ -57,8 +57,8 @@ db_connect(struct kg_err *err)
 		snprintf(conninfo, sizeof(conninfo),
 			 "connect_timeout=%lld application_name=kartograf "
 			 "%s",
-			 kg_conf_int("database", "connect_timeout"),
-			 kg_conf_str("database", "conninfo"));
+			 kg_config_int("database", "connect_timeout"),
+			 kg_config_str("database", "conninfo"));
 		db_conn = PQconnectdb(conninfo);
 		if (db_conn)
 			PQsetNoticeProcessor(db_conn, notice_to_log, NULL);
@@ -84,7 +84,7 @@ db_session_setup(struct kg_err *err)
 	int ok;
 
 	snprintf(ms, sizeof(ms), "%lld",
-		 kg_conf_int("database", "statement_timeout_ms"));
+		 kg_config_int("database", "statement_timeout_ms"));
 	res = PQexecParams(db_conn,
 			   "SELECT set_config('statement_timeout', $1, false),"
 			   " set_config('DateStyle', 'ISO', false)",

@@ -97,9 +97,9 @@ static const char *
 provider_model(const char *provider)
 {
 	if (!strcmp(provider, "bedrock"))
-		return kg_conf_str("bedrock", "model_id");
+		return kg_config_str("bedrock", "model_id");
 	if (!strcmp(provider, "azure") || !strcmp(provider, "openai"))
-		return kg_conf_str(provider, "model");
+		return kg_config_str(provider, "model");
 	return "offline-v1";
 }
 
@@ -108,7 +108,7 @@ provider_json(const char *name, int rows, const struct est_sum *all,
 	      const struct est_sum *rem, double *cost, double *rem_cost)
 {
 	const char *model = provider_model(name);
-	const char *table = kg_conf_str("ai", "prices");
+	const char *table = kg_config_str("ai", "prices");
 	cJSON *o = cJSON_CreateObject();
 	double pin = 0, pout = 0;
 	int priced = 1;
@@ -140,8 +140,8 @@ add_providers(cJSON *o, int rows, const struct est_sum *all,
 	char names[KG_FAILOVER_MAX][KG_FAILOVER_NAME], bad[KG_FAILOVER_NAME];
 	cJSON *arr = cJSON_AddArrayToObject(o, "providers");
 	double cost, rem_cost, first = 0, first_rem = 0;
-	int n = kg_failover_chain(kg_conf_str("ai", "providers"),
-				  kg_conf_str("ai", "provider"), names,
+	int n = kg_failover_chain(kg_config_str("ai", "providers"),
+				  kg_config_str("ai", "provider"), names,
 				  KG_FAILOVER_MAX, bad, sizeof(bad));
 
 	if (n < 0)

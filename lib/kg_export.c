@@ -180,7 +180,7 @@ kg_export_file_of(const char *project_id, int version, const char *batch_id,
 		  const struct kg_buf *data, struct kg_export_file *f)
 {
 	memset(f, 0, sizeof(*f));
-	kg_sha256_hex(data->data ? data->data : "", data->len, f->sha256);
+	kg_hash_sha256_hex(data->data ? data->data : "", data->len, f->sha256);
 	f->size = (long long)data->len;
 	copy(f->backend, sizeof(f->backend), kg_storage_backend());
 	if (project_id) {
@@ -221,7 +221,7 @@ kg_export_load(const struct kg_export_file *f, struct kg_buf *out,
 
 	if (kg_storage_get(f->key, out, KG_EXPORT_MAX_BYTES, err) < 0)
 		return -1;
-	kg_sha256_hex(out->data + before, out->len - before, sha);
+	kg_hash_sha256_hex(out->data + before, out->len - before, sha);
 	if ((long long)(out->len - before) != f->size ||
 	    strcmp(sha, f->sha256)) {
 		KG_ERROR("stored export %s does not match its record", f->key);
@@ -383,7 +383,7 @@ kg_export_request(const char *kind, const char *project_id,
 		  const char *batch_id, const char *user_id,
 		  struct kg_export_file *f, struct kg_err *err)
 {
-	long long wait_s = kg_conf_int("export", "wait_timeout");
+	long long wait_s = kg_config_int("export", "wait_timeout");
 	unsigned char rnd[16];
 	char request_id[40], key[80];
 	char *task;
@@ -436,7 +436,7 @@ kg_export_reply(const char *request_id, const struct kg_export_file *f,
 		return kg_err_set(err, 500, "internal", "out of memory");
 	snprintf(key, sizeof(key), DONE_KEY_FMT, request_id);
 	snprintf(ttl, sizeof(ttl), "%lld",
-		 kg_conf_int("export", "wait_timeout") + DONE_TTL_EXTRA);
+		 kg_config_int("export", "wait_timeout") + DONE_TTL_EXTRA);
 	/* one script: the list never exists without its expiry */
 	r = kg_redis_cmd(err,
 			 "EVAL %s 1 %s %s %s",

@@ -84,8 +84,8 @@ int
 kg_failover_check_config(struct kg_err *err)
 {
 	char names[KG_FAILOVER_MAX][KG_FAILOVER_NAME], bad[64];
-	int n = kg_failover_chain(kg_conf_str("ai", "providers"),
-				  kg_conf_str("ai", "provider"), names,
+	int n = kg_failover_chain(kg_config_str("ai", "providers"),
+				  kg_config_str("ai", "provider"), names,
 				  KG_FAILOVER_MAX, bad, sizeof(bad));
 
 	if (n < 0)
@@ -104,10 +104,10 @@ struct kg_failover_policy
 kg_failover_policy_current(void)
 {
 	struct kg_failover_policy p = {
-		(int)kg_conf_int("ai", "max_attempts"),
-		(long)kg_conf_int("ai", "retry_base_ms"),
-		(long)kg_conf_int("ai", "retry_max_ms"),
-		(long)kg_conf_int("ai", "retry_after_max_ms"),
+		(int)kg_config_int("ai", "max_attempts"),
+		(long)kg_config_int("ai", "retry_base_ms"),
+		(long)kg_config_int("ai", "retry_max_ms"),
+		(long)kg_config_int("ai", "retry_after_max_ms"),
 	};
 
 	return p;
@@ -130,8 +130,8 @@ kg_failover_begin(struct kg_failover_cursor *c, char *bad, size_t badsize)
 	c->prov = 0;
 	c->attempt = 1;
 	c->last[0] = c->tried[0] = '\0';
-	c->nchain = kg_failover_chain(kg_conf_str("ai", "providers"),
-				      kg_conf_str("ai", "provider"), c->chain,
+	c->nchain = kg_failover_chain(kg_config_str("ai", "providers"),
+				      kg_config_str("ai", "provider"), c->chain,
 				      KG_FAILOVER_MAX, bad, badsize);
 	if (c->nchain <= 0) {
 		c->nchain = 0;
@@ -160,8 +160,8 @@ kg_failover_call(struct kg_failover_cursor *c, struct kg_loop *loop,
 		 const struct kg_ai_request *req, kg_ai_done_fn done,
 		 void *arg)
 {
-	long long probe_ttl = kg_conf_int("ai", "timeout_ms") +
-			      kg_conf_int("ai", "connect_timeout_ms") + 5000;
+	long long probe_ttl = kg_config_int("ai", "timeout_ms") +
+			      kg_config_int("ai", "connect_timeout_ms") + 5000;
 	struct kg_ai_call *call;
 
 	while (c->prov < c->nchain) {

@@ -8,7 +8,7 @@
 static const char hexdigits[] = "0123456789abcdef";
 
 void
-kg_hex(const unsigned char *in, size_t n, char *out)
+kg_hash_hex(const unsigned char *in, size_t n, char *out)
 {
 	for (size_t i = 0; i < n; i++) {
 		out[2 * i] = hexdigits[in[i] >> 4];
@@ -18,7 +18,8 @@ kg_hex(const unsigned char *in, size_t n, char *out)
 }
 
 int
-kg_sha256_hex(const void *data, size_t len, char out[KG_SHA256_HEX_LEN + 1])
+kg_hash_sha256_hex(const void *data, size_t len,
+		   char out[KG_SHA256_HEX_LEN + 1])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -26,7 +27,7 @@ kg_sha256_hex(const void *data, size_t len, char out[KG_SHA256_HEX_LEN + 1])
 	if (EVP_Digest(data ? data : "", len, md, &mdlen, EVP_sha256(),
 		       NULL) != 1 || mdlen != 32)
 		return -1;
-	kg_hex(md, mdlen, out);
+	kg_hash_hex(md, mdlen, out);
 	return 0;
 }
 
@@ -47,7 +48,7 @@ pool_register(void)
 }
 
 int
-kg_random_hex(char *out, size_t bytes)
+kg_hash_random_hex(char *out, size_t bytes)
 {
 	unsigned char *raw;
 
@@ -63,7 +64,7 @@ kg_random_hex(char *out, size_t bytes)
 	}
 	pool_left -= bytes;
 	raw = pool + pool_left;
-	kg_hex(raw, bytes, out);
+	kg_hash_hex(raw, bytes, out);
 	OPENSSL_cleanse(raw, bytes);
 	return 0;
 }

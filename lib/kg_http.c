@@ -144,7 +144,7 @@ kg_req_client_addr(struct kg_req *req)
 		return "-";
 	kg_net_client_addr(kg_req_env(req, "REMOTE_ADDR"),
 			   kg_req_env(req, "HTTP_X_FORWARDED_FOR"),
-			   kg_conf_str("http", "trusted_proxies"), addr);
+			   kg_config_str("http", "trusted_proxies"), addr);
 	return addr;
 }
 
@@ -175,7 +175,7 @@ set_request_id(struct kg_req *req)
 		ok = isalnum((unsigned char)in[i]) || in[i] == '-';
 	if (ok)
 		memcpy(req->request_id, in, n + 1);
-	else if (kg_random_hex(req->request_id, 8) < 0)
+	else if (kg_hash_random_hex(req->request_id, 8) < 0)
 		snprintf(req->request_id, sizeof(req->request_id), "%016d", 0);
 	kg_log_set_request_id(req->request_id);
 }
@@ -405,7 +405,7 @@ declared_length(struct kg_req *req)
 const char *
 kg_req_body(struct kg_req *req, size_t *len)
 {
-	long long max = kg_conf_int("http", "max_body");
+	long long max = kg_config_int("http", "max_body");
 	long long declared = declared_length(req);
 	struct kg_buf b = {0};
 	char chunk[16384];
@@ -453,7 +453,7 @@ kg_req_body_each(struct kg_req *req,
 			   struct kg_err *err),
 		 void *arg)
 {
-	long long max = kg_conf_int("http", "max_body");
+	long long max = kg_config_int("http", "max_body");
 	long long declared = declared_length(req), total = 0;
 	char chunk[16384];
 	int n;
@@ -635,7 +635,7 @@ send_whole(struct kg_req *req, const struct kg_buf *head, const char *body,
 	kg_fcgiw_add(&w, body, len);
 	if (kg_fcgiw_end(&w) < 0)
 		goto out;
-	rc = kg_write_all(req->fcgi.ipcFd, w.buf.data, w.buf.len);
+	rc = kg_buf_write_all(req->fcgi.ipcFd, w.buf.data, w.buf.len);
 	out->FCGI_errno = rc < 0 ? errno : 0;
 	out->wasFCloseCalled = 1;
 	out->isClosed = 1;
@@ -765,7 +765,7 @@ dispatch(const struct kg_app *app, struct kg_req *req)
 	struct kg_buf allow = {0};
 	long long declared = declared_length(req);
 
-	if (declared > kg_conf_int("http", "max_body")) {
+	if (declared > kg_config_int("http", "max_body")) {
 		kg_req_body(req, NULL);	/* fills the 413 */
 		goto out;
 	}
@@ -1093,7 +1093,7 @@ kg_http_check_config(struct kg_err *err)
 {
 	char bad[80];
 
-	if (kg_net_check_list(kg_conf_str("http", "trusted_proxies"), bad,
+	if (kg_net_check_list(kg_config_str("http", "trusted_proxies"), bad,
 			      sizeof(bad)) < 0)
 		return kg_err_set(err, 500, "config_invalid",
 				  "[http] trusted_proxies: \"%s\" is not an "

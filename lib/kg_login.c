@@ -20,7 +20,7 @@ make_rules(const char *email, const char *addr, struct login_keys *k,
 	   struct kg_throttle_rule r[3])
 {
 	char norm[KG_EMAIL_MAX + 1];
-	long long window = kg_conf_int("auth", "login_window");
+	long long window = kg_config_int("auth", "login_window");
 
 	if (kg_user_normalize_email(email, norm, NULL) < 0)
 		snprintf(norm, sizeof(norm), "(invalid)");
@@ -30,12 +30,12 @@ make_rules(const char *email, const char *addr, struct login_keys *k,
 	snprintf(k->addr, sizeof(k->addr), "kg:login:addr:%.*s", ADDR_MAX,
 		 addr);
 	r[0] = (struct kg_throttle_rule){
-		k->pair, kg_conf_int("auth", "login_max_failures"), window};
+		k->pair, kg_config_int("auth", "login_max_failures"), window};
 	r[1] = (struct kg_throttle_rule){
-		k->email, kg_conf_int("auth", "login_email_max_failures"),
+		k->email, kg_config_int("auth", "login_email_max_failures"),
 		window};
 	r[2] = (struct kg_throttle_rule){
-		k->addr, kg_conf_int("auth", "login_addr_max_failures"), window};
+		k->addr, kg_config_int("auth", "login_addr_max_failures"), window};
 }
 
 int

@@ -14,8 +14,8 @@
 static void
 current_params(unsigned *m_kib, unsigned *t)
 {
-	*m_kib = (unsigned)kg_conf_int("auth", "argon2_memory_kib");
-	*t = (unsigned)kg_conf_int("auth", "argon2_iterations");
+	*m_kib = (unsigned)kg_config_int("auth", "argon2_memory_kib");
+	*t = (unsigned)kg_config_int("auth", "argon2_iterations");
 }
 
 int

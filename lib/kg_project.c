@@ -12,7 +12,7 @@
 #include "kg_batch.h"
 #include "kg_buf.h"
 #include "kg_db.h"
-#include "kg_events.h"
+#include "kg_event.h"
 #include "kg_jsonw.h"
 #include "kg_log.h"
 #include "kg_quality.h"

@@ -99,7 +99,7 @@ struct kg_project_saved {
 	char batch_id[37];
 	int version;		/* the new projects.version */
 	int quality_score;
-	long long seq;		/* its event's seq (kg_events), -1 if none */
+	long long seq;		/* its event's seq (kg_event), -1 if none */
 };
 
 /*

@@ -198,7 +198,7 @@ struct keys {
 };
 
 static void
-make_keys(const char *q, const char *worker, const struct kg_task *t,
+make_keys(const char *q, const char *worker, const struct kg_queue_task *t,
 	  struct keys *k)
 {
 	const char *name = q ? q : "";
@@ -223,7 +223,8 @@ make_keys(const char *q, const char *worker, const struct kg_task *t,
 }
 
 char *
-kg_task_json(const char *kind, const char *project_id, const char *batch_id)
+kg_queue_task_json(const char *kind, const char *project_id,
+		   const char *batch_id)
 {
 	cJSON *o = cJSON_CreateObject();
 	char *s;
@@ -252,7 +253,7 @@ copy_field(const cJSON *o, const char *name, char *out, size_t size,
 }
 
 int
-kg_task_parse(const char *json, struct kg_task *t)
+kg_queue_task_parse(const char *json, struct kg_queue_task *t)
 {
 	cJSON *o = cJSON_Parse(json);
 	int rc = -1;
@@ -337,9 +338,9 @@ script(struct kg_err *err, const char *src, int nkeys, const char **keys,
 }
 
 static int
-parse_or_fail(const char *task, struct kg_task *t, struct kg_err *err)
+parse_or_fail(const char *task, struct kg_queue_task *t, struct kg_err *err)
 {
-	if (kg_task_parse(task, t) < 0)
+	if (kg_queue_task_parse(task, t) < 0)
 		return kg_err_set(err, 400, "bad_task", "malformed task");
 	return 0;
 }
@@ -347,7 +348,7 @@ parse_or_fail(const char *task, struct kg_task *t, struct kg_err *err)
 /* The push script's command line for task (argv: 24). */
 static int
 push_argv(const char **argv, char *numkeys, const char *q, const char *task,
-	  struct kg_task *t, struct keys *k, char *channel,
+	  struct kg_queue_task *t, struct keys *k, char *channel,
 	  struct kg_err *err)
 {
 	if (parse_or_fail(task, t, err) < 0)
@@ -365,7 +366,7 @@ kg_queue_push(const char *q, const char *task, struct kg_err *err)
 {
 	const char *argv[24];
 	char numkeys[8], channel[64];
-	struct kg_task t;
+	struct kg_queue_task t;
 	struct keys k;
 
 	return run_argv(err, push_argv(argv, numkeys, q, task, &t, &k,
@@ -378,7 +379,7 @@ kg_queue_push_add(struct kg_redis_pipe *p, const char *q, const char *task,
 {
 	const char *argv[24];
 	char numkeys[8], channel[64];
-	struct kg_task t;
+	struct kg_queue_task t;
 	struct keys k;
 	int argc = push_argv(argv, numkeys, q, task, &t, &k, channel, err);
 
@@ -441,7 +442,7 @@ int
 kg_queue_push_lost(const char *q, const char *task, int dry_run,
 		   struct kg_err *err)
 {
-	struct kg_task t;
+	struct kg_queue_task t;
 	struct keys k;
 
 	if (parse_or_fail(task, &t, err) < 0)
@@ -503,7 +504,7 @@ kg_queue_take(const char *q, const char *worker, const char *const *skip,
 int
 kg_queue_wait(int block_ms, struct kg_err *err)
 {
-	long long limit = kg_conf_int("redis", "timeout_ms") / 2;
+	long long limit = kg_config_int("redis", "timeout_ms") / 2;
 	char timeout[32];
 	redisReply *r;
 	int woken;
@@ -528,7 +529,7 @@ kg_queue_lease(const char *q, const char *worker, const char *task,
 	       long long lease_ms, struct kg_err *err)
 {
 	char ms[24];
-	struct kg_task t;
+	struct kg_queue_task t;
 	struct keys k;
 
 	if (parse_or_fail(task, &t, err) < 0)
@@ -545,7 +546,7 @@ kg_queue_renew(const char *worker, const char *task, long long lease_ms,
 	       struct kg_err *err)
 {
 	char ms[24];
-	struct kg_task t;
+	struct kg_queue_task t;
 	struct keys k;
 
 	if (parse_or_fail(task, &t, err) < 0)
@@ -560,7 +561,7 @@ int
 kg_queue_ack(const char *q, const char *worker, const char *task,
 	     struct kg_err *err)
 {
-	struct kg_task t;
+	struct kg_queue_task t;
 	struct keys k;
 
 	if (parse_or_fail(task, &t, err) < 0)
@@ -574,7 +575,7 @@ static int
 put_back(const char *q, const char *worker, const char *task,
 	 const char *how, struct kg_err *err)
 {
-	struct kg_task t;
+	struct kg_queue_task t;
 	struct keys k;
 
 	if (parse_or_fail(task, &t, err) < 0)

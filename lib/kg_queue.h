@@ -60,7 +60,7 @@
 #define KG_QUEUE_MAX_SKIP 64	/* batch ids a take can be told to skip */
 #define KG_TASK_IDENT_MAX 96
 
-struct kg_task {
+struct kg_queue_task {
 	char kind[32];			/* generate, regenerate_section, ... */
 	char project_id[37];		/* "" if none */
 	char batch_id[37];
@@ -68,10 +68,10 @@ struct kg_task {
 };
 
 /* Task JSON for a project (caller frees). */
-char *kg_task_json(const char *kind, const char *project_id,
+char *kg_queue_task_json(const char *kind, const char *project_id,
 		   const char *batch_id);
 /* Parse a task; -1 if it is not one of ours. */
-int kg_task_parse(const char *json, struct kg_task *t);
+int kg_queue_task_parse(const char *json, struct kg_queue_task *t);
 
 /* Append a task for some worker to take. */
 int kg_queue_push(const char *q, const char *task, struct kg_err *err);

@@ -19,8 +19,8 @@ reply_is_error(redisReply *r)
 static int
 redis_session_setup(redisContext *c)
 {
-	const char *password = kg_conf_str("redis", "password");
-	long long db = kg_conf_int("redis", "db");
+	const char *password = kg_config_str("redis", "password");
+	long long db = kg_config_int("redis", "db");
 	redisReply *r;
 	int bad;
 
@@ -78,13 +78,13 @@ check_version(redisContext *c)
 redisContext *
 kg_redis_connect(struct kg_err *err)
 {
-	long long ms = kg_conf_int("redis", "timeout_ms");
+	long long ms = kg_config_int("redis", "timeout_ms");
 	struct timeval tv = {.tv_sec = ms / 1000,
 			     .tv_usec = (ms % 1000) * 1000};
 	redisContext *c;
 
-	c = redisConnectWithTimeout(kg_conf_str("redis", "host"),
-				    (int)kg_conf_int("redis", "port"), tv);
+	c = redisConnectWithTimeout(kg_config_str("redis", "host"),
+				    (int)kg_config_int("redis", "port"), tv);
 	if (!c || c->err) {
 		KG_WARN("redis connection failed: %s",
 			c ? c->errstr : "out of memory");

@@ -10,7 +10,7 @@
  *
  *   id: 18
  *   event: project.progress
- *   data: {"type":"project.progress","seq":18,...}       (kg_events JSON)
+ *   data: {"type":"project.progress","seq":18,...}       (kg_event JSON)
  *
  *   : ping                                                (heartbeat)
  *
@@ -50,7 +50,7 @@
 #include "kg_clock.h"
 #include "kg_config.h"
 #include "kg_db.h"
-#include "kg_events.h"
+#include "kg_event.h"
 #include "kg_http.h"
 #include "kg_relay.h"
 #include "kg_log.h"
@@ -76,7 +76,7 @@
 #define STREAM_QUEUE 256	/* live events waiting for one stream */
 #define PENDING_MAX 1024	/* out-of-order events held back */
 #define WRITE_TIMEOUT 30	/* s: a client that reads nothing is dropped */
-#define HISTORY_READ (KG_EVENTS_HISTORY * 2)
+#define HISTORY_READ (KG_EVENT_HISTORY * 2)
 #define OUT_KEEP 65536		/* bytes of output buffer a stream keeps */
 
 /* ---- shared state: channels, streams, the dispatcher ----------------- */
@@ -438,7 +438,7 @@ stream_register(struct stream *s, const char *batch_id,
 {
 	char name[64];
 	struct timespec until;
-	long long ms = kg_conf_int("redis", "timeout_ms");
+	long long ms = kg_config_int("redis", "timeout_ms");
 	int rc = 0;
 
 	if (dispatcher_start(err) < 0)
@@ -549,7 +549,7 @@ static void
 note_state(struct sse *x, int final)
 {
 	if (final && !x->end_at)
-		x->end_at = kg_clock_ms() + kg_conf_int("events", "end_grace") * 1000;
+		x->end_at = kg_clock_ms() + kg_config_int("events", "end_grace") * 1000;
 	else if (!final)
 		x->end_at = 0;
 }
@@ -738,7 +738,7 @@ deliver(struct sse *x, struct kg_err *err)
 	}
 	if (!x->gap_since)
 		x->gap_since = kg_clock_ms();
-	if (kg_clock_ms() - x->gap_since < kg_conf_int("events", "gap_wait_ms"))
+	if (kg_clock_ms() - x->gap_since < kg_config_int("events", "gap_wait_ms"))
 		return 0;
 	x->gap_since = 0;
 	KG_INFO("seq gap after %lld, catching up", x->last);
@@ -819,7 +819,7 @@ min_ll(long long a, long long b)
 static const char *
 stream_loop(struct sse *x, time_t expires)
 {
-	long long hb = kg_conf_int("events", "heartbeat") * 1000;
+	long long hb = kg_config_int("events", "heartbeat") * 1000;
 	long long next_hb = kg_clock_ms() + hb, next_check = next_hb;
 	struct kg_err err = {0};
 
@@ -828,7 +828,7 @@ stream_loop(struct sse *x, time_t expires)
 				       {.fd = -1}};
 		long long now = kg_clock_ms(), until = next_hb;
 		long long gap = x->gap_since ? x->gap_since +
-			kg_conf_int("events", "gap_wait_ms") : 0;
+			kg_config_int("events", "gap_wait_ms") : 0;
 
 		pf[1].fd = kg_req_watch_fd(x->req, &pf[1].events);
 
@@ -912,9 +912,9 @@ kg_relay_stream(struct kg_req *req, const char *batch_id, long long last_id)
 	x->batch_id = batch_id;
 	x->st.wake_fd = -1;
 	x->last = -1;
-	if (kg_conf_int("events", "max_stream_seconds") > 0)
+	if (kg_config_int("events", "max_stream_seconds") > 0)
 		x->stop_at = kg_clock_ms() +
-			     kg_conf_int("events", "max_stream_seconds") * 1000;
+			     kg_config_int("events", "max_stream_seconds") * 1000;
 	kg_buf_printf(&x->out, "retry: %d\n\n", RETRY_MS);
 	if (kg_streams_enter(req, &x->guard) < 0 ||
 	    stream_register(&x->st, x->batch_id, &req->err) < 0 ||

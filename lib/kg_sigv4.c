@@ -447,7 +447,7 @@ payload_hash(const struct kg_sigv4_req *r, char out[KG_SIGV4_HEX_LEN + 1])
 		snprintf(out, KG_SIGV4_HEX_LEN + 1, "%s", r->payload_hash);
 		return 0;
 	}
-	return kg_sha256_hex(r->body, r->body ? r->body_len : 0, out);
+	return kg_hash_sha256_hex(r->body, r->body ? r->body_len : 0, out);
 }
 
 int
@@ -542,7 +542,7 @@ kg_sigv4_string_to_sign(const struct kg_sigv4_req *r,
 		return -1;
 	if (amz_date(r->now, date) < 0)
 		return bad(err, "time");
-	if (kg_sha256_hex(canonical_request, strlen(canonical_request), hash) < 0)
+	if (kg_hash_sha256_hex(canonical_request, strlen(canonical_request), hash) < 0)
 		return kg_err_set(err, 500, "internal", "sigv4: sha256 failed");
 	if (kg_buf_printf(out, ALGORITHM "\n%s\n", date) < 0 ||
 	    scope(out, r, date) < 0 || kg_buf_printf(out, "\n%s", hash) < 0)
@@ -586,7 +586,7 @@ kg_sigv4_signature(const struct kg_sigv4_req *r, const char *secret_key,
 		kg_err_set(err, 500, "internal", "sigv4: hmac failed");
 		goto out;
 	}
-	kg_hex(mac, 32, out);
+	kg_hash_hex(mac, 32, out);
 	rc = 0;
 out:
 	OPENSSL_cleanse(k0, sizeof(k0));

@@ -3,7 +3,7 @@
 #include "kg_auth.h"
 #include "kg_batch.h"
 #include "kg_db.h"
-#include "kg_events.h"
+#include "kg_event.h"
 #include "kg_jsonw.h"
 
 #include <stdlib.h>

@@ -43,7 +43,7 @@ spill(struct kg_spool *s)
 			"$TMPDIR or /tmp (%s)", strerror(errno));
 		return 0;
 	}
-	if (kg_write_all(fd, s->mem.data, s->mem.len) < 0) {
+	if (kg_buf_write_all(fd, s->mem.data, s->mem.len) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -57,7 +57,7 @@ int
 kg_spool_write(struct kg_spool *s, const void *data, size_t len)
 {
 	if (s->in_file) {
-		if (kg_write_all(s->fd, data, len) < 0)
+		if (kg_buf_write_all(s->fd, data, len) < 0)
 			return -1;
 	} else if (kg_buf_append(&s->mem, data, len) < 0 ||
 		   (s->mem.len > KG_SPOOL_MEM_MAX && !s->no_file &&

@@ -6,7 +6,7 @@
 const char *
 kg_storage_backend(void)
 {
-	return kg_conf_str("storage", "backend");
+	return kg_config_str("storage", "backend");
 }
 
 static int
@@ -59,7 +59,7 @@ kg_storage_put(const char *key, const void *data, size_t len,
 		return -1;
 	if (!strcmp(kg_storage_backend(), "s3"))
 		return kg_storage_s3_put(key, data, len, err);
-	return kg_storage_local_put(kg_conf_str("storage", "local_dir"), key,
+	return kg_storage_local_put(kg_config_str("storage", "local_dir"), key,
 				    data, len, err);
 }
 
@@ -72,7 +72,7 @@ kg_storage_put_start(struct kg_loop *loop, const char *key, const void *data,
 	if (check_key(key, err) < 0)
 		return -1;
 	if (strcmp(kg_storage_backend(), "s3"))
-		return kg_storage_local_put(kg_conf_str("storage", "local_dir"),
+		return kg_storage_local_put(kg_config_str("storage", "local_dir"),
 					    key, data, len, err) < 0 ? -1 : 1;
 	*put = kg_storage_s3_put_start(loop, key, data, len, done, arg, err);
 	return *put ? 0 : -1;
@@ -86,7 +86,7 @@ kg_storage_get(const char *key, struct kg_buf *out, size_t max,
 		return -1;
 	if (!strcmp(kg_storage_backend(), "s3"))
 		return kg_storage_s3_get(key, out, max, err);
-	return kg_storage_local_get(kg_conf_str("storage", "local_dir"), key,
+	return kg_storage_local_get(kg_config_str("storage", "local_dir"), key,
 				    out, max, err);
 }
 
@@ -97,6 +97,6 @@ kg_storage_delete(const char *key, struct kg_err *err)
 		return -1;
 	if (!strcmp(kg_storage_backend(), "s3"))
 		return kg_storage_s3_delete(key, err);
-	return kg_storage_local_delete(kg_conf_str("storage", "local_dir"),
+	return kg_storage_local_delete(kg_config_str("storage", "local_dir"),
 				       key, err);
 }

@@ -110,7 +110,7 @@ kg_storage_local_put(const char *dir, const char *key, const void *data,
 	fd = mkstemp(tmp);
 	if (fd < 0)
 		return unavailable(err, "create", tmp);
-	if (kg_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (kg_buf_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		unavailable(err, "write", tmp);
 		close(fd);
 		unlink(tmp);

@@ -55,10 +55,10 @@ not_configured(struct kg_err *err, const char *what)
 static int
 target(const char *key, struct s3_target *t, struct kg_err *err)
 {
-	const char *ep = kg_conf_str("storage", "s3_endpoint");
-	const char *bucket = kg_conf_str("storage", "s3_bucket");
-	const char *prefix = kg_conf_str("storage", "s3_prefix");
-	int path_style = kg_conf_bool("storage", "s3_path_style");
+	const char *ep = kg_config_str("storage", "s3_endpoint");
+	const char *bucket = kg_config_str("storage", "s3_bucket");
+	const char *prefix = kg_config_str("storage", "s3_prefix");
+	int path_style = kg_config_bool("storage", "s3_path_style");
 	char def[128], authority[256], scheme[8];
 	struct kg_buf objkey = {0}, path = {0};
 	const char *p;
@@ -67,14 +67,14 @@ target(const char *key, struct s3_target *t, struct kg_err *err)
 
 	if (!*bucket)
 		return not_configured(err, "s3_bucket");
-	if (!*kg_conf_str("storage", "s3_access_key") ||
-	    !*kg_conf_str("storage", "s3_secret_key"))
+	if (!*kg_config_str("storage", "s3_access_key") ||
+	    !*kg_config_str("storage", "s3_secret_key"))
 		return not_configured(err, "s3_access_key, s3_secret_key");
 	if (*prefix && !kg_storage_key_valid(prefix))
 		return not_configured(err, "s3_prefix is not a safe key");
 	if (!*ep) {
 		snprintf(def, sizeof(def), "https://s3.%s.amazonaws.com",
-			 kg_conf_str("storage", "s3_region"));
+			 kg_config_str("storage", "s3_region"));
 		ep = def;
 	}
 	if (!strncmp(ep, "https://", 8))
@@ -211,9 +211,9 @@ xfer_begin(struct s3_xfer *x, const char *method, const char *key,
 	static const char ctype[] = "Content-Type: application/octet-stream";
 	const char *const put_headers[] = {ctype, NULL};
 	struct kg_sigv4_creds creds = {
-		kg_conf_str("storage", "s3_access_key"),
-		kg_conf_str("storage", "s3_secret_key"),
-		kg_conf_str("storage", "s3_session_token")};
+		kg_config_str("storage", "s3_access_key"),
+		kg_config_str("storage", "s3_secret_key"),
+		kg_config_str("storage", "s3_session_token")};
 	int put = !strcmp(method, "PUT");
 	struct s3_target t;
 	char hash[65];
@@ -226,13 +226,13 @@ xfer_begin(struct s3_xfer *x, const char *method, const char *key,
 				out ? max : 65536, 0};
 	if (target(key, &t, err) < 0)
 		return -1;
-	kg_sha256_hex(put ? body : "", put ? len : 0, hash);
+	kg_hash_sha256_hex(put ? body : "", put ? len : 0, hash);
 	struct kg_sigv4_req r = {
 		.method = method, .host = t.host, .path = t.path,
 		.headers = put ? put_headers : NULL,
 		.body = put ? body : "", .body_len = put ? len : 0,
 		.payload_hash = hash,
-		.region = kg_conf_str("storage", "s3_region"),
+		.region = kg_config_str("storage", "s3_region"),
 		.service = "s3", .s3 = 1};
 	if (kg_sigv4_sign(&r, &creds, &x->signed_hdrs, err) < 0)
 		goto fail;
@@ -248,7 +248,7 @@ xfer_begin(struct s3_xfer *x, const char *method, const char *key,
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
-			 (long)kg_conf_int("storage", "s3_timeout_ms"));
+			 (long)kg_config_int("storage", "s3_timeout_ms"));
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x->sink);

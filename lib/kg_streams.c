@@ -39,13 +39,13 @@ static const char count_script[] =
 int
 kg_streams_threads(void)
 {
-	return (int)kg_conf_int("events", "max_streams") + 1;
+	return (int)kg_config_int("events", "max_streams") + 1;
 }
 
 static long long
 slot_ttl_ms(void)
 {
-	return (2 * kg_conf_int("events", "heartbeat") + 5) * 1000;
+	return (2 * kg_config_int("events", "heartbeat") + 5) * 1000;
 }
 
 static void
@@ -64,7 +64,7 @@ take_user_slot(struct kg_stream_guard *g, struct kg_err *err)
 
 	user_key(g->user_id, key);
 	snprintf(limit, sizeof(limit), "%lld",
-		 kg_conf_int("events", "max_streams_per_user"));
+		 kg_config_int("events", "max_streams_per_user"));
 	snprintf(ttl, sizeof(ttl), "%lld", slot_ttl_ms());
 	r = kg_redis_argv(err, 7,
 			  (const char *[]){"EVAL", take_script, "1", key,
@@ -112,16 +112,16 @@ kg_streams_enter(struct kg_req *req, struct kg_stream_guard *g)
 
 	memset(g, 0, sizeof(*g));
 	if (atomic_fetch_add(&streams_busy, 1) >=
-	    kg_conf_int("events", "max_streams")) {
+	    kg_config_int("events", "max_streams")) {
 		atomic_fetch_sub(&streams_busy, 1);
 		KG_WARN("all %lld stream slots of this process are taken",
-			kg_conf_int("events", "max_streams"));
+			kg_config_int("events", "max_streams"));
 		return refuse(req, 503, "relay_busy", BUSY_RETRY_AFTER,
 			      "the live status relay is full, use polling");
 	}
 	g->in_process = 1;
 	snprintf(g->user_id, sizeof(g->user_id), "%s", req->user.id);
-	if (kg_random_hex(g->slot, (sizeof(g->slot) - 1) / 2) < 0)
+	if (kg_hash_random_hex(g->slot, (sizeof(g->slot) - 1) / 2) < 0)
 		snprintf(g->slot, sizeof(g->slot), "%p", (void *)g);
 	kg_app_lock();
 	taken = take_user_slot(g, &req->err);

@@ -18,7 +18,7 @@ ticket_key(const char *ticket, char key[KEY_MAX])
 
 	if (strlen(ticket) != KG_TICKET_CHARS ||
 	    strspn(ticket, "0123456789abcdef") != KG_TICKET_CHARS ||
-	    kg_sha256_hex(ticket, KG_TICKET_CHARS, h) < 0)
+	    kg_hash_sha256_hex(ticket, KG_TICKET_CHARS, h) < 0)
 		return -1;
 	snprintf(key, KEY_MAX, "kg:ticket:%s", h);
 	return 0;
@@ -34,7 +34,7 @@ kg_ticket_issue(const char *user_id, const struct kg_session *s,
 	redisReply *r = NULL;
 	int rc = -1;
 
-	if (kg_random_hex(out, KG_TICKET_CHARS / 2) < 0) {
+	if (kg_hash_random_hex(out, KG_TICKET_CHARS / 2) < 0) {
 		kg_err_set(err, 500, "internal", "no randomness");
 		goto out;
 	}

@@ -106,7 +106,7 @@ fail(const struct kg_err *err)
 static int
 cmd_migrate(int argc, char **argv)
 {
-	const char *dir = kg_conf_str("paths", "sql_dir");
+	const char *dir = kg_config_str("paths", "sql_dir");
 	struct kg_err err = {0};
 	int applied;
 
@@ -263,11 +263,11 @@ print_problem(const char *msg)
 static void
 config_warnings(void)
 {
-	if (!*kg_conf_str("metrics", "token"))
+	if (!*kg_config_str("metrics", "token"))
 		fprintf(stderr, "warning: [metrics] token is empty: GET "
 				"/metrics answers nobody (set one for the "
 				"scraper: openssl rand -hex 32)\n");
-	if (kg_conf_bool("auth", "query_token"))
+	if (kg_config_bool("auth", "query_token"))
 		fprintf(stderr, "warning: [auth] query_token is on: event "
 				"streams accept ?token=<JWT>, which web "
 				"servers and proxies write to their logs\n");

@@ -205,9 +205,9 @@ cron_idle(const struct wk *w, int worked, int64_t *busy_at)
 	if (w->jobs || worked || !*busy_at)	/* exports too */
 		*busy_at = now;
 	else if (!w->stopping &&
-		 now - *busy_at >= kg_conf_int("worker", "idle_exit") * 1000) {
+		 now - *busy_at >= kg_config_int("worker", "idle_exit") * 1000) {
 		KG_INFO("idle for %lld s, exiting (--cron)",
-			kg_conf_int("worker", "idle_exit"));
+			kg_config_int("worker", "idle_exit"));
 		stop_requested = 1;
 	}
 }
@@ -229,7 +229,7 @@ count_slots(struct wk *w, int64_t now)
 
 		w->slot_ms_used += dt * w->njobs;
 		w->slot_ms_offered +=
-			dt * kg_conf_int("worker", "global_limit");
+			dt * kg_config_int("worker", "global_limit");
 	}
 	w->slot_clock = now;
 }
@@ -271,9 +271,9 @@ main(int argc, char **argv)
 	KG_INFO("started as %s%s (config %s, provider %s, concurrency %lld, "
 		"global limit %lld)", w.id, cron ? " (--cron)" : "",
 		kg_config_path(),
-		kg_conf_str("ai", "provider"),
-		kg_conf_int("worker", "concurrency"),
-		kg_conf_int("worker", "global_limit"));
+		kg_config_str("ai", "provider"),
+		kg_config_int("worker", "concurrency"),
+		kg_config_int("worker", "global_limit"));
 	for (;;) {
 		int64_t now = kg_loop_now_ms();
 		int more, taken;
@@ -281,7 +281,7 @@ main(int argc, char **argv)
 		if (stop_requested && !w.stopping) {
 			w.stopping = 1;
 			deadline = now +
-				   kg_conf_int("worker", "shutdown_grace") * 1000;
+				   kg_config_int("worker", "shutdown_grace") * 1000;
 			KG_INFO("stopping: %d job(s) running", w.njobs);
 		}
 		/* every job, exports (not counted in njobs) too */

@@ -172,7 +172,7 @@ struct wk_job {
 	struct wk *w;
 	const struct wk_queue *q;
 	char *task;
-	struct kg_task t;
+	struct kg_queue_task t;
 	uint64_t timer;
 	void (*then)(struct wk_job *j);	/* run when the timer fires */
 	char error[900];		/* why it failed or gives up */
@@ -219,7 +219,7 @@ struct wk {
 struct wk_qstate *wk_state(struct wk *w, const struct wk_queue *q);
 /* A new job of q for task, linked in; NULL when memory runs out. */
 struct wk_job *wk_job_new(struct wk *w, const struct wk_queue *q,
-			  const char *task, const struct kg_task *t,
+			  const char *task, const struct kg_queue_task *t,
 			  size_t size);
 /* The job is over (done, failed, lost or handed back): forget it,
  * acknowledging its task when ack. */
@@ -255,8 +255,9 @@ struct wk_claim {
  * slots, PostgreSQL's projects.attempts + 1)?  WK_STARTED: c is filled
  * in (free c->input); otherwise the task was dealt with (deferred,
  * acknowledged or handed back). */
-enum wk_take wk_claim(struct wk *w, const char *task, const struct kg_task *t,
-		      int progress, struct wk_claim *c);
+enum wk_take wk_claim(struct wk *w, const char *task,
+		      const struct kg_queue_task *t, int progress,
+		      struct wk_claim *c);
 
 /* wk_gen.c: progress events of long calls, the stop hint. */
 void wk_gen_tick(struct wk *w);

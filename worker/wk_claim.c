@@ -40,7 +40,7 @@ static const char claim_sql[] =
 /* The claim in PostgreSQL (FAILED: the database failed, err says
  * why). */
 static enum outcome
-claim_row(const struct kg_task *t, int progress, struct wk_claim *c,
+claim_row(const struct kg_queue_task *t, int progress, struct wk_claim *c,
 	  struct kg_err *err)
 {
 	char limit[24], user_limit[24], prog[8];
@@ -48,9 +48,9 @@ claim_row(const struct kg_task *t, int progress, struct wk_claim *c,
 	PGresult *res;
 
 	snprintf(limit, sizeof(limit), "%lld",
-		 kg_conf_int("worker", "concurrency"));
+		 kg_config_int("worker", "concurrency"));
 	snprintf(user_limit, sizeof(user_limit), "%lld",
-		 kg_conf_int("worker", "user_concurrency"));
+		 kg_config_int("worker", "user_concurrency"));
 	snprintf(prog, sizeof(prog), "%d", progress);
 	res = KG_DB_CALL(err, claim_sql, t->project_id, t->batch_id, limit,
 			 user_limit, prog);
@@ -83,7 +83,7 @@ local_batch_jobs(struct wk *w, const char *batch_id)
 
 /* Before the claim: 1 go on, else the task was dealt with (*rc). */
 static int
-may_claim(struct wk *w, const char *task, const struct kg_task *t,
+may_claim(struct wk *w, const char *task, const struct kg_queue_task *t,
 	  enum wk_take *rc)
 {
 	struct kg_err err = {0};
@@ -96,7 +96,7 @@ may_claim(struct wk *w, const char *task, const struct kg_task *t,
 		return 0;
 	}
 	if (local_batch_jobs(w, t->batch_id) >=
-	    kg_conf_int("worker", "concurrency")) {
+	    kg_config_int("worker", "concurrency")) {
 		/* Full by our own count: no need to ask the database; and
 		 * no need to look at it again before one of ours ends. */
 		kg_queue_defer(KG_QUEUE_GENERATE, w->id, task, &err);
@@ -106,7 +106,7 @@ may_claim(struct wk *w, const char *task, const struct kg_task *t,
 		return 0;
 	}
 	leased = kg_queue_lease(KG_QUEUE_GENERATE, w->id, task,
-				kg_conf_int("worker", "lease_ms"), &err);
+				kg_config_int("worker", "lease_ms"), &err);
 	if (leased == 0)	/* another live worker runs it */
 		kg_queue_ack(KG_QUEUE_GENERATE, w->id, task, &err);
 	*rc = leased == 0 ? WK_DROP : WK_RETRY;
@@ -114,7 +114,7 @@ may_claim(struct wk *w, const char *task, const struct kg_task *t,
 }
 
 enum wk_take
-wk_claim(struct wk *w, const char *task, const struct kg_task *t,
+wk_claim(struct wk *w, const char *task, const struct kg_queue_task *t,
 	 int progress, struct wk_claim *c)
 {
 	struct kg_err err = {0};

@@ -165,7 +165,7 @@ static enum wk_take
 export_start(struct wk *w, const char *task)
 {
 	struct kg_export_task t;
-	struct kg_task kt;
+	struct kg_queue_task kt;
 	struct kg_err err = {0};
 	struct kg_buf data = {0};
 	struct export_job *e = NULL;
@@ -176,9 +176,9 @@ export_start(struct wk *w, const char *task)
 	 * may run exports of the same project at once (two downloads):
 	 * harmless, so a lease held elsewhere is no reason to wait. */
 	kg_queue_lease(KG_QUEUE_EXPORT, w->id, task,
-		       kg_conf_int("worker", "lease_ms"), &err);
+		       kg_config_int("worker", "lease_ms"), &err);
 	if (kg_export_task_parse(task, &t) < 0 ||
-	    kg_task_parse(task, &kt) < 0) {
+	    kg_queue_task_parse(task, &kt) < 0) {
 		KG_WARN("dropping a malformed export task: %.120s", task);
 		goto ack;
 	}

@@ -23,7 +23,7 @@
 #include "kg_batch.h"
 #include "kg_config.h"
 #include "kg_db.h"
-#include "kg_events.h"
+#include "kg_event.h"
 #include "kg_log.h"
 #include "kg_ai.h"
 #include "kg_queue.h"
@@ -268,7 +268,7 @@ write_progress(struct gen_job *g, int progress, int before_call)
 			 .quality_score = -1, .before_call = before_call};
 
 	s.quiet = now - g->last_event <
-		  kg_conf_int("worker", "progress_interval_ms");
+		  kg_config_int("worker", "progress_interval_ms");
 	g->progress = progress;
 	g->last_progress = now;
 	if (run_step(&s) == 1) {
@@ -443,7 +443,7 @@ finish_job(struct wk_job *j)
 	struct gen_job *g = gen(j);
 	struct step s = {.g = g, .status = "COMPLETED", .progress = 100,
 			 .provider = j->provider[0] ? j->provider
-						    : kg_conf_str("ai", "provider")};
+						    : kg_config_str("ai", "provider")};
 	int rc;
 
 	score(g, &s);
@@ -476,11 +476,11 @@ gen_start(struct wk *w, const char *task)
 {
 	struct kg_err err = {0};
 	struct wk_claim c = {0};
-	struct kg_task t;
+	struct kg_queue_task t;
 	struct gen_job *g;
 	enum wk_take rc;
 
-	if (kg_task_parse(task, &t) < 0 || strcmp(t.kind, "generate") ||
+	if (kg_queue_task_parse(task, &t) < 0 || strcmp(t.kind, "generate") ||
 	    !t.project_id[0] || !t.batch_id[0]) {
 		KG_WARN("dropping a task this worker does not know: %.200s",
 			task);
@@ -536,7 +536,7 @@ void
 wk_gen_tick(struct wk *w)
 {
 	int64_t now = kg_loop_now_ms();
-	long long every = kg_conf_int("worker", "progress_interval_ms");
+	long long every = kg_config_int("worker", "progress_interval_ms");
 	struct wk_job *j = w->jobs, *next;
 
 	for (; j; j = next) {
@@ -563,7 +563,7 @@ wk_gen_tick(struct wk *w)
 static char *
 gen_task_of(PGresult *res, int row)
 {
-	return kg_task_json("generate", PQgetvalue(res, row, 0),
+	return kg_queue_task_json("generate", PQgetvalue(res, row, 0),
 			    PQgetvalue(res, row, 1));
 }
 

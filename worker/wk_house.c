@@ -97,7 +97,7 @@ static int
 reconcile_lock(struct wk *w, const struct wk_queue *q)
 {
 	struct kg_err err = {0};
-	long long ms = kg_conf_int("worker", "reconcile_interval") * 1000 - 100;
+	long long ms = kg_config_int("worker", "reconcile_interval") * 1000 - 100;
 	char px[24];
 	redisReply *r;
 	int got;
@@ -143,7 +143,7 @@ reconcile(struct wk *w, const struct wk_queue *q)
 	if (!reconcile_lock(w, q))
 		return;
 	snprintf(grace, sizeof(grace), "%lld",
-		 kg_conf_int("worker", "reconcile_grace"));
+		 kg_config_int("worker", "reconcile_grace"));
 	res = KG_DB_QUERY(&err, q->lost_sql, grace);
 	if (!res) {
 		KG_WARN("reconciler (%s): %s", q->queue, err.message);
@@ -173,7 +173,7 @@ static int64_t next_prune;
 static void
 prune_exports(struct wk *w)
 {
-	long long days = kg_conf_int("export", "retention_days");
+	long long days = kg_config_int("export", "retention_days");
 	struct kg_err err = {0};
 	redisReply *r;
 	long long n;
@@ -210,7 +210,7 @@ publish_slots(struct wk *w, long long lease)
 		 (long long)w->slot_ms_offered);
 	snprintf(running, sizeof(running), "%d", w->njobs);
 	snprintf(limit, sizeof(limit), "%lld",
-		 kg_conf_int("worker", "global_limit"));
+		 kg_config_int("worker", "global_limit"));
 	snprintf(ms, sizeof(ms), "%lld", lease);
 	r = kg_redis_argv(&err, 9, (const char *[]){
 		"EVAL",
@@ -282,7 +282,7 @@ void
 wk_house(struct wk *w)
 {
 	int64_t now = kg_loop_now_ms();
-	long long lease = kg_conf_int("worker", "lease_ms");
+	long long lease = kg_config_int("worker", "lease_ms");
 	struct kg_err err = {0};
 
 	if (now >= w->next_heartbeat) {
@@ -302,7 +302,7 @@ wk_house(struct wk *w)
 			if (wk_queues[i]->lost_sql)
 				reconcile(w, wk_queues[i]);
 		w->next_reconcile =
-			now + kg_conf_int("worker", "reconcile_interval") * 1000;
+			now + kg_config_int("worker", "reconcile_interval") * 1000;
 	}
 	if (now >= next_prune && !w->stopping) {
 		prune_exports(w);

@@ -45,7 +45,7 @@
 #include "kg_buf.h"
 #include "kg_config.h"
 #include "kg_db.h"
-#include "kg_events.h"
+#include "kg_event.h"
 #include "kg_log.h"
 #include "kg_project.h"
 #include "kg_ai.h"
@@ -432,7 +432,7 @@ prepare(struct regen_job *r)
 /* The lease of the project's regenerations: 1 ours, else the task was
  * deferred (0: leased elsewhere) or requeued (-1). */
 static int
-lease(struct wk *w, const char *task, const struct kg_task *t)
+lease(struct wk *w, const char *task, const struct kg_queue_task *t)
 {
 	struct kg_err err = {0};
 	int rc;
@@ -441,7 +441,7 @@ lease(struct wk *w, const char *task, const struct kg_task *t)
 	rc = wk_job_find(w, &wk_regen_queue, t->ident)
 		     ? 0
 		     : kg_queue_lease(KG_QUEUE_REGENERATE, w->id, task,
-				      kg_conf_int("worker", "lease_ms"), &err);
+				      kg_config_int("worker", "lease_ms"), &err);
 	if (rc == 0) {
 		kg_queue_defer(KG_QUEUE_REGENERATE, w->id, task, &err);
 		/* Its batch is skipped for a moment; the others go on. */
@@ -477,11 +477,11 @@ static enum wk_take
 regen_start(struct wk *w, const char *task)
 {
 	struct kg_err err = {0};
-	struct kg_task t;
+	struct kg_queue_task t;
 	struct regen_job *r;
 	int rc;
 
-	if (kg_task_parse(task, &t) < 0 || strcmp(t.kind, KG_TASK_REGENERATE) ||
+	if (kg_queue_task_parse(task, &t) < 0 || strcmp(t.kind, KG_TASK_REGENERATE) ||
 	    !t.project_id[0] || !t.batch_id[0]) {
 		KG_WARN("dropping a malformed regenerate task: %.200s", task);
 		kg_queue_ack(KG_QUEUE_REGENERATE, w->id, task, &err);

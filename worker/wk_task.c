@@ -42,7 +42,7 @@ wk_state(struct wk *w, const struct wk_queue *q)
 
 struct wk_job *
 wk_job_new(struct wk *w, const struct wk_queue *q, const char *task,
-	   const struct kg_task *t, size_t size)
+	   const struct kg_queue_task *t, size_t size)
 {
 	struct wk_job *j = calloc(1, size);
 
@@ -143,7 +143,7 @@ static int
 take_queue(struct wk *w, const struct wk_queue *q, int *failed)
 {
 	struct wk_qstate *s = wk_state(w, q);
-	long long limit = kg_conf_int("worker", "global_limit");
+	long long limit = kg_config_int("worker", "global_limit");
 	int n = 0;
 
 	if (kg_loop_now_ms() < s->take_after)
@@ -201,7 +201,7 @@ wk_take(struct wk *w, int *more)
 void
 wk_renew(struct wk *w)
 {
-	long long lease = kg_conf_int("worker", "lease_ms");
+	long long lease = kg_config_int("worker", "lease_ms");
 	struct wk_job *j = w->jobs, *next;
 
 	for (; j; j = next) {

@@ -16,7 +16,7 @@
  */
 #include "kg_clock.h"
 #include "kg_config.h"
-#include "kg_events.h"
+#include "kg_event.h"
 #include "kg_db.h"
 #include "kg_redis.h"
 

@@ -1150,7 +1150,7 @@ async function recordEvents(batchId) {
   return { events, stop: () => r.close() };
 }
 
-// lib/kg_events.c's publish script, verbatim: the history and the channel
+// lib/kg_event.c's publish script, verbatim: the history and the channel
 const PUBLISH_LUA = "redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', " +
   "'seq', ARGV[2], 'data', ARGV[1]) " +
   "redis.call('EXPIRE', KEYS[1], ARGV[4]) " +

@@ -1,8 +1,8 @@
 """SSE relay GET /api/events/{batchId} (issue 7), through both web servers.
 
-Events are published the way lib/kg_events.c does it (kg_event_next_seq +
+Events are published the way lib/kg_event.c does it (kg_event_next_seq +
 kg_event_publish): bump batches.event_seq in PostgreSQL, then run the SAME Lua
-script (read from lib/kg_events.c, so the two cannot drift apart) that appends to
+script (read from lib/kg_event.c, so the two cannot drift apart) that appends to
 the history stream kg:events:<id> and PUBLISHes on kg:batch:<id>.
 
 The module restarts the events program once with short timings through
@@ -150,9 +150,9 @@ class SSE:
 # ---------------------------------------------------------------- fixtures
 
 def _publish_script(ctx):
-    src = open(os.path.join(ctx.root, "lib", "kg_events.c"), encoding="utf-8").read()
+    src = open(os.path.join(ctx.root, "lib", "kg_event.c"), encoding="utf-8").read()
     m = re.search(r"publish_script\[\]\s*=\s*((?:\s*\"(?:[^\"\\]|\\.)*\")+)\s*;", src)
-    assert m, "publish_script not found in lib/kg_events.c"
+    assert m, "publish_script not found in lib/kg_event.c"
     return "".join(json.loads(s) for s in re.findall(r"\"(?:[^\"\\]|\\.)*\"", m.group(1)))
 
 

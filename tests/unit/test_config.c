@@ -48,10 +48,10 @@ test_defaults_and_file(void **state)
 	(void)state;
 	write_config("[redis]\nport = 6390\n[log]\nlevel = warn\n");
 	assert_int_equal(kg_config_load(path, &err), 0);
-	assert_int_equal(kg_conf_int("redis", "port"), 6390);
-	assert_int_equal(kg_conf_int("http", "max_body"), 10485760);
-	assert_string_equal(kg_conf_str("log", "level"), "warn");
-	assert_string_equal(kg_conf_str("ai", "provider"), "offline");
+	assert_int_equal(kg_config_int("redis", "port"), 6390);
+	assert_int_equal(kg_config_int("http", "max_body"), 10485760);
+	assert_string_equal(kg_config_str("log", "level"), "warn");
+	assert_string_equal(kg_config_str("ai", "provider"), "offline");
 }
 
 static void
@@ -63,7 +63,7 @@ test_env_overrides_file(void **state)
 	write_config("[http]\nmax_body = 2048\n");
 	setenv("KARTOGRAF_HTTP_MAX_BODY", "4096", 1);
 	assert_int_equal(kg_config_load(path, &err), 0);
-	assert_int_equal(kg_conf_int("http", "max_body"), 4096);
+	assert_int_equal(kg_config_int("http", "max_body"), 4096);
 }
 
 static void
@@ -143,7 +143,7 @@ test_failed_reload_keeps_old(void **state)
 	assert_int_equal(kg_config_load(path, &err), 0);
 	write_config("[redis]\nport = nope\n");
 	assert_int_equal(kg_config_load(path, &err), -1);
-	assert_int_equal(kg_conf_int("redis", "port"), 6391);
+	assert_int_equal(kg_config_int("redis", "port"), 6391);
 }
 
 static void

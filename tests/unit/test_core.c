@@ -289,7 +289,7 @@ free_config(void **state)
 	return 0;
 }
 
-/* kg_hex and the pooled kg_random_hex: lower-case hex of the right
+/* kg_hash_hex and the pooled kg_hash_random_hex: lower-case hex of the right
  * length, no two draws alike across refills of the pool, more than 64
  * bytes refused, and a forked child does not repeat the parent's next
  * bytes (its pool starts empty). */
@@ -302,32 +302,32 @@ test_random_hex(void **state)
 	pid_t pid;
 
 	(void)state;
-	kg_hex(raw, sizeof(raw), hex);
+	kg_hash_hex(raw, sizeof(raw), hex);
 	assert_string_equal(hex, "009fa0ff");
 	for (int i = 0; i < 100; i++) {	/* 800 bytes: three refills */
-		assert_int_equal(kg_random_hex(seen[i], 8), 0);
+		assert_int_equal(kg_hash_random_hex(seen[i], 8), 0);
 		assert_int_equal(strlen(seen[i]), 16);
 		assert_int_equal(strspn(seen[i], "0123456789abcdef"), 16);
 		for (int j = 0; j < i; j++)
 			assert_string_not_equal(seen[i], seen[j]);
 	}
-	assert_int_equal(kg_random_hex(hex, 64), 0);
+	assert_int_equal(kg_hash_random_hex(hex, 64), 0);
 	assert_int_equal(strlen(hex), 128);
-	assert_int_equal(kg_random_hex(hex, 65), -1);
+	assert_int_equal(kg_hash_random_hex(hex, 65), -1);
 
-	assert_int_equal(kg_random_hex(mine, 1), 0); /* the pool is not empty */
+	assert_int_equal(kg_hash_random_hex(mine, 1), 0); /* the pool is not empty */
 	assert_int_equal(pipe(fds), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		int ok = kg_random_hex(child, 8) == 0 &&
+		int ok = kg_hash_random_hex(child, 8) == 0 &&
 			 write(fds[1], child, 17) == 17;
 		_exit(ok ? 0 : 1);
 	}
 	assert_int_equal(read(fds[0], child, 17), 17);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	assert_int_equal(kg_random_hex(mine, 8), 0);
+	assert_int_equal(kg_hash_random_hex(mine, 8), 0);
 	assert_string_not_equal(mine, child);
 	close(fds[0]);
 	close(fds[1]);

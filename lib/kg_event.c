@@ -1,4 +1,4 @@
-#include "kg_events.h"
+#include "kg_event.h"
 #include "kg_array.h"
 #include "kg_db.h"
 #include "kg_log.h"
@@ -105,8 +105,8 @@ publish_cmd(struct publish_cmd *c, const struct kg_event *ev, long long seq,
 	kg_event_stream_key(ev->batch_id, c->key);
 	kg_event_channel(ev->batch_id, c->channel);
 	snprintf(c->seqs, sizeof(c->seqs), "%lld", seq);
-	snprintf(c->cap, sizeof(c->cap), "%d", KG_EVENTS_HISTORY);
-	snprintf(c->ttl, sizeof(c->ttl), "%d", KG_EVENTS_TTL);
+	snprintf(c->cap, sizeof(c->cap), "%d", KG_EVENT_HISTORY);
+	snprintf(c->ttl, sizeof(c->ttl), "%d", KG_EVENT_TTL);
 	memcpy(c->argv, (const char *[]){"EVAL", publish_script, "2", c->key,
 					 c->channel, c->json, c->seqs, c->cap,
 					 c->ttl}, sizeof(c->argv));

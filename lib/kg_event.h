@@ -1,5 +1,5 @@
 /*
- * kg_events - status events of a batch, for the browser's live view.
+ * kg_event - status events of a batch, for the browser's live view.
  *
  * The contract (DESIGN.md "Live status"):
  *   - A change is written to PostgreSQL first.  In the same transaction
@@ -7,8 +7,8 @@
  *     (batches.event_seq, row-locked, so seq order is commit order).
  *   - After COMMIT, kg_event_publish() appends the event to the batch's
  *     bounded history, the Redis stream  kg:events:<batch_id>  (fields
- *     "seq" and "data", ~KG_EVENTS_HISTORY entries, expiring
- *     KG_EVENTS_TTL seconds after the last event), and PUBLISHes the same
+ *     "seq" and "data", ~KG_EVENT_HISTORY entries, expiring
+ *     KG_EVENT_TTL seconds after the last event), and PUBLISHes the same
  *     JSON on the channel  kg:batch:<batch_id>  - both in one Lua script,
  *     so a subscriber never sees an event that the history lacks.
  *   - The JSON of every event:
@@ -30,16 +30,16 @@
  * history but PostgreSQL holds the state: the relay notices the gap in
  * seq (batches.event_seq is ahead of the history) and sends a snapshot.
  */
-#ifndef KG_EVENTS_H
-#define KG_EVENTS_H
+#ifndef KG_EVENT_H
+#define KG_EVENT_H
 
 #include <cjson/cJSON.h>
 
 #include "kg_err.h"
 #include "kg_redis.h"
 
-#define KG_EVENTS_HISTORY 1000
-#define KG_EVENTS_TTL (7 * 24 * 3600)
+#define KG_EVENT_HISTORY 1000
+#define KG_EVENT_TTL (7 * 24 * 3600)
 
 struct kg_event {
 	const char *type;
