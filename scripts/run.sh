@@ -18,9 +18,13 @@ components=(pg redis migrate fcgi worker lighttpd)
 [[ "${WITH_APACHE:-0}" == 1 ]] && components+=(apache)
 
 stopping=0
+sleeper=
 stop_all() {
     ((stopping)) && return
     stopping=1
+    # the background sleep ignores SIGINT (a non-interactive shell's
+    # background job), so Ctrl-C alone would leave it behind for an hour
+    [[ -n "$sleeper" ]] && kill "$sleeper" 2>/dev/null
     trap "" PIPE   # a closed terminal or pipe must not cut the shutdown short
     echo
     echo "run.sh: stopping..."
@@ -61,5 +65,6 @@ echo
 # wait until interrupted (sleep in the background so that Ctrl-C is handled at once)
 while :; do
     sleep 3600 &
-    wait $! || true
+    sleeper=$!
+    wait "$sleeper" || true
 done
