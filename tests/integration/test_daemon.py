@@ -1,8 +1,11 @@
 """The worker daemon's frame and the migration runner (issue 2)."""
+import json
 import os
+import re
 import signal
 import subprocess
 import time
+import urllib.request
 
 
 def _start_worker(ctx, log_path, extra_env=None):
@@ -148,3 +151,71 @@ def test_every_config_key_is_documented(ctx):
     assert not missing, f"not in worker/kartograf.conf.example: {missing}"
     undocumented = [f"[{s}] {k}" for s, k in keys if k not in readme]
     assert not undocumented, f"not in README.md: {undocumented}"
+
+
+def _gone(pid):
+    """The process has exited (or is a zombie waiting for its parent)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
+def _group_alive(pgid):
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def test_make_run_ctrl_c_stops_everything(ctx):
+    """What `make run` runs (scripts/run.sh, after its build): a stack of its
+    own in a state folder, the demo login printed and working, and Ctrl-C - a
+    SIGINT to the terminal's whole process group - stopping every process it
+    started, none left behind (the background sleep it waits in ignored
+    SIGINT and stayed for an hour)."""
+    state = os.path.join(ctx.tmpdir, "make-run-state")
+    out_path = os.path.join(ctx.tmpdir, "make-run.out")
+    env = dict(os.environ, BUILD=ctx.build, KARTOGRAF_STATE=state, KGSTACK_FAST="1")
+    out = open(out_path, "wb")
+    p = subprocess.Popen(
+        [os.path.join(ctx.root, "scripts", "run.sh")], stdout=out, stderr=out,
+        stdin=subprocess.DEVNULL, env=env,
+        # a terminal's foreground group, Ctrl-C's SIGINT at its default
+        preexec_fn=lambda: (os.setsid(), signal.signal(signal.SIGINT, signal.SIG_DFL)))
+    out.close()
+    try:
+        ctx.wait_until(lambda: "Press Ctrl-C to stop." in _log(out_path) or p.poll() is not None,
+                       timeout=180, what="make run's stack up")
+        text = _log(out_path)
+        assert p.poll() is None, text
+        url = re.search(r"Kartograf is running:\s+(http://127\.0\.0\.1:\d+)/", text).group(1)
+        email, password = re.search(r"Login:\s+(\S+) / (\S+)", text).groups()
+        req = urllib.request.Request(url + "/api/auth/login",
+                                     json.dumps({"email": email, "password": password}).encode(),
+                                     {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert json.load(r)["token"]
+        pids = []
+        for name in os.listdir(os.path.join(state, "run")):
+            if name.endswith(".pid"):
+                with open(os.path.join(state, "run", name)) as f:
+                    first = f.readline().strip()
+                if first.isdigit():
+                    pids.append(int(first))
+        assert len(pids) >= 5, os.listdir(os.path.join(state, "run"))
+        os.killpg(p.pid, signal.SIGINT)
+        p.wait(timeout=60)
+        ctx.wait_until(lambda: not _group_alive(p.pid), timeout=10,
+                       what="nothing of make run's process group left")
+        for pid in pids:
+            ctx.wait_until(lambda: _gone(pid), timeout=10,
+                           what=f"stack process {pid} stopped")
+        assert "run.sh: stopping..." in _log(out_path)
+    finally:
+        if _group_alive(p.pid):
+            os.killpg(p.pid, signal.SIGKILL)
+        subprocess.run([os.path.join(ctx.root, "scripts", "kgstack"), "stop", state, "all"],
+                       capture_output=True, env=env)
