@@ -59,8 +59,9 @@ azure_start(struct kg_ai_call *call, struct kg_err *err)
 	}
 	if (azure_url(&url, err) < 0)
 		goto out;
-	rc = kg_aihttp_start_chat(call, url.data, kg_config_str("azure", "model"),
-				  NULL, "api-key", key, err);
+	rc = kg_aihttp_start_chat(call, url.data,
+				  kg_config_str("azure", "model"), NULL,
+				  "api-key", key, err);
 out:
 	kg_buf_free(&url);
 	return rc;

@@ -50,10 +50,10 @@ static void
 empty(FCGX_Stream *stream, int do_close)
 {
 	struct cgi_stream *c = (struct cgi_stream *)stream;
+	size_t n = (size_t)(stream->wrNext - c->buf);
 
 	(void)do_close;
-	if (!stream->isClosed &&
-	    kg_buf_write_all(c->fd, c->buf, (size_t)(stream->wrNext - c->buf)) < 0) {
+	if (!stream->isClosed && kg_buf_write_all(c->fd, c->buf, n) < 0) {
 		stream->isClosed = 1;
 		stream->FCGI_errno = errno ? errno : EPIPE;
 	}

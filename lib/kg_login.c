@@ -35,7 +35,8 @@ make_rules(const char *email, const char *addr, struct login_keys *k,
 		k->email, kg_config_int("auth", "login_email_max_failures"),
 		window};
 	r[2] = (struct kg_throttle_rule){
-		k->addr, kg_config_int("auth", "login_addr_max_failures"), window};
+		k->addr, kg_config_int("auth", "login_addr_max_failures"),
+		window};
 }
 
 int

@@ -549,7 +549,8 @@ static void
 note_state(struct sse *x, int final)
 {
 	if (final && !x->end_at)
-		x->end_at = kg_clock_ms() + kg_config_int("events", "end_grace") * 1000;
+		x->end_at = kg_clock_ms() +
+			    kg_config_int("events", "end_grace") * 1000;
 	else if (!final)
 		x->end_at = 0;
 }
@@ -914,7 +915,8 @@ kg_relay_stream(struct kg_req *req, const char *batch_id, long long last_id)
 	x->last = -1;
 	if (kg_config_int("events", "max_stream_seconds") > 0)
 		x->stop_at = kg_clock_ms() +
-			     kg_config_int("events", "max_stream_seconds") * 1000;
+			     kg_config_int("events", "max_stream_seconds") *
+				     1000;
 	kg_buf_printf(&x->out, "retry: %d\n\n", RETRY_MS);
 	if (kg_streams_enter(req, &x->guard) < 0 ||
 	    stream_register(&x->st, x->batch_id, &req->err) < 0 ||

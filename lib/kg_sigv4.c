@@ -542,7 +542,8 @@ kg_sigv4_string_to_sign(const struct kg_sigv4_req *r,
 		return -1;
 	if (amz_date(r->now, date) < 0)
 		return bad(err, "time");
-	if (kg_hash_sha256_hex(canonical_request, strlen(canonical_request), hash) < 0)
+	if (kg_hash_sha256_hex(canonical_request, strlen(canonical_request),
+			       hash) < 0)
 		return kg_err_set(err, 500, "internal", "sigv4: sha256 failed");
 	if (kg_buf_printf(out, ALGORITHM "\n%s\n", date) < 0 ||
 	    scope(out, r, date) < 0 || kg_buf_printf(out, "\n%s", hash) < 0)

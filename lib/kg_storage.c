@@ -72,7 +72,8 @@ kg_storage_put_start(struct kg_loop *loop, const char *key, const void *data,
 	if (check_key(key, err) < 0)
 		return -1;
 	if (strcmp(kg_storage_backend(), "s3"))
-		return kg_storage_local_put(kg_config_str("storage", "local_dir"),
+		return kg_storage_local_put(kg_config_str("storage",
+							  "local_dir"),
 					    key, data, len, err) < 0 ? -1 : 1;
 	*put = kg_storage_s3_put_start(loop, key, data, len, done, arg, err);
 	return *put ? 0 : -1;

@@ -205,7 +205,8 @@ cron_idle(const struct wk *w, int worked, int64_t *busy_at)
 	if (w->jobs || worked || !*busy_at)	/* exports too */
 		*busy_at = now;
 	else if (!w->stopping &&
-		 now - *busy_at >= kg_config_int("worker", "idle_exit") * 1000) {
+		 now - *busy_at >=
+			 kg_config_int("worker", "idle_exit") * 1000) {
 		KG_INFO("idle for %lld s, exiting (--cron)",
 			kg_config_int("worker", "idle_exit"));
 		stop_requested = 1;
@@ -281,7 +282,8 @@ main(int argc, char **argv)
 		if (stop_requested && !w.stopping) {
 			w.stopping = 1;
 			deadline = now +
-				   kg_config_int("worker", "shutdown_grace") * 1000;
+				   kg_config_int("worker", "shutdown_grace") *
+					   1000;
 			KG_INFO("stopping: %d job(s) running", w.njobs);
 		}
 		/* every job, exports (not counted in njobs) too */

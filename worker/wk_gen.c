@@ -442,8 +442,9 @@ finish_job(struct wk_job *j)
 {
 	struct gen_job *g = gen(j);
 	struct step s = {.g = g, .status = "COMPLETED", .progress = 100,
-			 .provider = j->provider[0] ? j->provider
-						    : kg_config_str("ai", "provider")};
+			 .provider = j->provider[0]
+					     ? j->provider
+					     : kg_config_str("ai", "provider")};
 	int rc;
 
 	score(g, &s);

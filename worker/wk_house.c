@@ -97,7 +97,8 @@ static int
 reconcile_lock(struct wk *w, const struct wk_queue *q)
 {
 	struct kg_err err = {0};
-	long long ms = kg_config_int("worker", "reconcile_interval") * 1000 - 100;
+	long long ms =
+		kg_config_int("worker", "reconcile_interval") * 1000 - 100;
 	char px[24];
 	redisReply *r;
 	int got;
@@ -302,7 +303,8 @@ wk_house(struct wk *w)
 			if (wk_queues[i]->lost_sql)
 				reconcile(w, wk_queues[i]);
 		w->next_reconcile =
-			now + kg_config_int("worker", "reconcile_interval") * 1000;
+			now +
+			kg_config_int("worker", "reconcile_interval") * 1000;
 	}
 	if (now >= next_prune && !w->stopping) {
 		prune_exports(w);

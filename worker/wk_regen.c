@@ -441,7 +441,8 @@ lease(struct wk *w, const char *task, const struct kg_queue_task *t)
 	rc = wk_job_find(w, &wk_regen_queue, t->ident)
 		     ? 0
 		     : kg_queue_lease(KG_QUEUE_REGENERATE, w->id, task,
-				      kg_config_int("worker", "lease_ms"), &err);
+				      kg_config_int("worker", "lease_ms"),
+				      &err);
 	if (rc == 0) {
 		kg_queue_defer(KG_QUEUE_REGENERATE, w->id, task, &err);
 		/* Its batch is skipped for a moment; the others go on. */
