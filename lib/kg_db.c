@@ -9,6 +9,7 @@
 
 static PGconn *db_conn;
 static int db_in_tx;
+static int db_piping;		/* in a kg_db_pipe_each callback */
 static char db_sqlstate[6];
 
 /*
@@ -100,6 +101,11 @@ kg_db_conn(struct kg_err *err)
 {
 	int fresh = !db_conn || PQstatus(db_conn) != CONNECTION_OK;
 
+	if (db_piping) {	/* a kg_db_pipe_each callback: a bug */
+		KG_ERROR("kg_db used while a pipeline is being read");
+		kg_err_set(err, 500, "internal", "database call in a pipeline");
+		return NULL;
+	}
 	if (db_connect(err) < 0)
 		return NULL;
 	if (fresh && db_session_setup(err) < 0)
@@ -502,13 +508,27 @@ pipe_again(const PGresult *res)
 	       !strcmp(s, "26000");
 }
 
+/* Call i is answered for good: tell the caller (told[i]). */
+static void
+pipe_tell(int i, char *told, kg_db_piped_fn fn, void *arg)
+{
+	told[i] = 1;
+	if (!fn)
+		return;
+	db_piping = 1;
+	fn(arg, i);
+	db_piping = 0;
+}
+
 /*
  * Read the answers of calls [0, sent): each is its result, the end of
- * its query (NULL) and its Sync.  Sets again[i] for what must run
- * once more; returns how many calls were read.
+ * its query (NULL) and its Sync; each one final is told at once.  Sets
+ * again[i] for what must run once more; returns how many calls were
+ * read.
  */
 static int
-pipe_read(struct kg_db_piped *c, int sent, char *again)
+pipe_read(struct kg_db_piped *c, int sent, char *again, char *told,
+	  kg_db_piped_fn fn, void *arg)
 {
 	int i;
 
@@ -545,6 +565,8 @@ pipe_read(struct kg_db_piped *c, int sent, char *again)
 				stmt_slot(c[i].sql)->gen = 0;
 			PQclear(res);
 		}
+		if (!again[i])
+			pipe_tell(i, told, fn, arg);
 		if (!synced) {
 			i++;
 			break;
@@ -574,8 +596,14 @@ pipe_leave(void)
 int
 kg_db_pipe(struct kg_db_piped *c, int n)
 {
+	return kg_db_pipe_each(c, n, NULL, NULL);
+}
+
+int
+kg_db_pipe_each(struct kg_db_piped *c, int n, kg_db_piped_fn fn, void *arg)
+{
 	struct kg_err err = {0};
-	char *again;
+	char *again, *told;
 	int sent = 0, read = 0, failed = 0;
 
 	for (int i = 0; i < n; i++)
@@ -584,11 +612,15 @@ kg_db_pipe(struct kg_db_piped *c, int n)
 		return 0;
 	db_sqlstate[0] = '\0';
 	if (!kg_db_conn(&err)) {
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < n; i++) {
 			c[i].err = err;
+			if (fn)
+				fn(arg, i);
+		}
 		return n;
 	}
-	again = calloc((size_t)n, 1);
+	again = calloc((size_t)n * 2, 1);	/* again[n], told[n] */
+	told = again ? again + n : NULL;
 	if (!again || n == 1)
 		goto alone;
 	/* what is new to this connection is prepared first */
@@ -603,7 +635,7 @@ kg_db_pipe(struct kg_db_piped *c, int n)
 	while (sent < n && pipe_send(&c[sent]) == 0)
 		sent++;
 	KG_DEBUG("%d statements in one pipeline", sent);
-	read = pipe_read(c, sent, again);
+	read = pipe_read(c, sent, again, told, fn, arg);
 	pipe_leave();
 alone:
 	for (int i = 0; i < n; i++) {
@@ -616,6 +648,8 @@ alone:
 					      c[i].params);
 		}
 		failed += !c[i].res;
+		if (fn && (!told || !told[i]))
+			fn(arg, i);
 	}
 	free(again);
 	return failed;

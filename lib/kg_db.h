@@ -109,6 +109,18 @@ struct kg_db_piped {
 int kg_db_pipe(struct kg_db_piped *calls, int n);
 
 /*
+ * The same, telling fn(arg, i) of each call as soon as its answer is in
+ * (c[i].res or c[i].err final): PostgreSQL runs the calls one after the
+ * other, so the first one's caller can go on while the server still runs
+ * the rest.  Each call is told once; the pipeline may still be open, so
+ * fn must not use kg_db (a kg_db call there fails, and is logged).
+ */
+typedef void (*kg_db_piped_fn)(void *arg, int i);
+
+int kg_db_pipe_each(struct kg_db_piped *calls, int n, kg_db_piped_fn fn,
+		    void *arg);
+
+/*
  * Run a multi-statement SQL script (simple query protocol, no
  * parameters).  Only for trusted files shipped with the software, such
  * as migrations; never for anything that contains input.

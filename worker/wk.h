@@ -243,11 +243,12 @@ struct wk {
 /* wk_gen.c: from wk_steps_begin to wk_steps_flush, the steps the
  * generation jobs run (a stage's end, a project's end or failure, a
  * progress tick) are collected instead of written one at a time; the
- * flush writes them in one PostgreSQL round trip (kg_db_pipe, still a
- * transaction each) and publishes their events in one Redis pipeline,
- * then goes on with each job.  No job with a collected step may end
- * before the flush: begin/flush enclose one loop turn's callbacks, or
- * the progress ticks. */
+ * flush writes them in one PostgreSQL round trip (kg_db_pipe_each,
+ * still a transaction each); a step before a call starts that call as
+ * soon as its own answer is in, the others publish their events in one
+ * Redis pipeline and go on after the last answer.  No job with a
+ * collected step may end before the flush: begin/flush enclose one loop
+ * turn's callbacks, the progress ticks, or the claims' flush. */
 void wk_steps_begin(struct wk *w);
 void wk_steps_flush(struct wk *w);
 
@@ -283,9 +284,11 @@ void wk_ai_start(struct wk_job *j);
  * them (wk_claim_add: duplicate and local-slot checks and the lease
  * first, one task at a time) and the queue's flush makes them together
  * (wk_claims_flush): their kg_gen_claim() calls in one PostgreSQL round
- * trip (kg_db_pipe: each still a transaction of its own, in the order
- * taken, so the slot counts and the fencing are the same as one at a
- * time), their GENERATING events in one Redis pipeline.
+ * trip (kg_db_pipe_each: each still a transaction of its own, in the
+ * order taken, so the slot counts and the fencing are the same as one
+ * at a time; each claimed project's first call starts as soon as its
+ * own claim is answered), their GENERATING events in one Redis pipeline
+ * before the loop handles any answer.
  */
 
 /* WK_STARTED: the claim is collected (its task is kept); otherwise the
@@ -298,8 +301,10 @@ enum wk_take wk_claim_add(struct wk *w, const char *task,
 enum wk_take wk_claims_flush(struct wk *w);
 
 /* wk_gen.c: the job of a claimed project, its GENERATING event added
- * to `events` (NULL when memory ran out); wk_gen_begin, once the events
- * are out, starts its first stage. */
+ * to `events` (NULL when memory ran out); wk_gen_begin starts its first
+ * stage (without kg_db: it may run while a pipeline is read; a call
+ * that fails at once writes FAILED through the collected steps, so
+ * wk_steps_begin first and wk_steps_flush after the events). */
 struct kg_redis_pipe;
 struct wk_job *wk_gen_claimed(struct wk *w, struct wk_claim *c,
 			      struct kg_redis_pipe *events);

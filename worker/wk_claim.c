@@ -163,17 +163,46 @@ claim_not_made(struct wk *w, struct wk_claim *c, enum outcome outcome,
 	return WK_DROP;
 }
 
+/* The claims being made by one kg_db_pipe_each. */
+struct claims_out {
+	struct wk *w;
+	struct kg_db_piped *p;
+	enum outcome outcome[WK_CLAIMS_MAX];
+	struct kg_redis_pipe events;
+};
+
+/* A claim's answer, as soon as it is in: a claimed project becomes a
+ * job and its first call starts at once, while PostgreSQL still runs
+ * the claims after it (the claim answered the cost cap, so the dispatch
+ * asks nothing of the database).  Its GENERATING event goes into the
+ * events pipeline, published before the loop can handle any answer. */
+static void
+claim_answered(void *arg, int i)
+{
+	struct claims_out *o = arg;
+	struct wk_claim *c = &o->w->claims[i];
+	struct wk_job *j;
+
+	o->outcome[i] = claim_result(o->p[i].res, c);
+	if (o->outcome[i] != CLAIMED)
+		return;
+	j = wk_gen_claimed(o->w, c, &o->events);
+	if (j)
+		wk_gen_begin(j);
+	else	/* out of memory: the reaper hands it out */
+		free(c->input);
+}
+
 enum wk_take
 wk_claims_flush(struct wk *w)
 {
 	struct kg_db_piped p[WK_CLAIMS_MAX];
-	struct wk_job *jobs[WK_CLAIMS_MAX];
 	const char *params[WK_CLAIMS_MAX][5];
 	char limit[24], user_limit[24];
-	struct kg_redis_pipe events = {0};
+	struct claims_out o = {.w = w, .p = p};
 	struct kg_err err = {0};
 	enum wk_take rc = WK_STARTED;
-	int n = w->nclaims, njobs = 0;
+	int n = w->nclaims;
 
 	if (!n)
 		return WK_STARTED;
@@ -189,31 +218,23 @@ wk_claims_flush(struct wk *w)
 		       sizeof(params[i]));
 		p[i] = (struct kg_db_piped){claim_sql, 5, params[i]};
 	}
-	kg_db_pipe(p, n);
+	/* a first call that fails at once writes FAILED after the events */
+	wk_steps_begin(w);
+	kg_db_pipe_each(p, n, claim_answered, &o);
 	w->nclaims = 0;
 	for (int i = 0; i < n; i++) {
 		struct wk_claim *c = &w->claims[i];
-		enum outcome outcome = claim_result(p[i].res, c);
-		struct wk_job *j = NULL;
 
-		if (outcome == CLAIMED) {
-			j = wk_gen_claimed(w, c, &events);
-			if (j)
-				jobs[njobs++] = j;
-			else	/* out of memory: the reaper hands it out */
-				free(c->input);
-		} else if (claim_not_made(w, c, outcome, &p[i].err) ==
-			   WK_RETRY) {
+		if (o.outcome[i] != CLAIMED &&
+		    claim_not_made(w, c, o.outcome[i], &p[i].err) == WK_RETRY)
 			rc = WK_RETRY;
-		}
 		free(c->task);
 	}
-	if (events.n && kg_redis_pipe_run(&events, &err) < 0)
+	if (o.events.n && kg_redis_pipe_run(&o.events, &err) < 0)
 		KG_WARN("GENERATING events not published (the relay will "
 			"send a snapshot): %s", err.message);
-	kg_redis_pipe_free(&events);
-	for (int i = 0; i < njobs; i++)
-		wk_gen_begin(jobs[i]);
+	kg_redis_pipe_free(&o.events);
+	wk_steps_flush(w);
 	return rc;
 }
 

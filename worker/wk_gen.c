@@ -259,28 +259,60 @@ steps_publish(struct gen_step **v, int n)
 
 /*
  * Write n steps (at most STEPS_MAX): their kg_gen_step() calls in one
- * PostgreSQL round trip (kg_db_pipe: still one transaction each, what
- * failed on a serialization failure or the connection is run again
- * alone), their events in one Redis pipeline, then each step's then.
+ * PostgreSQL round trip (kg_db_pipe_each: still one transaction each,
+ * what failed on a serialization failure or the connection is run again
+ * alone).  PostgreSQL runs them one after the other, so each answer is
+ * taken as it comes: a step before a call (progress) publishes its
+ * events and starts the call at once - the step answered go_on and the
+ * cost cap, so the dispatch asks nothing of the database - instead of
+ * waiting for the others' (a project's next call waits for its own step,
+ * as when each step was a round trip of its own, and calls that came
+ * back together do not go out together again).  The others (completed,
+ * failed, lost, to retry) publish their events in one Redis pipeline
+ * and go on after the last answer.
  */
 #define STEPS_MAX 64
+
+struct steps_out {
+	struct gen_step **v;
+	struct kg_db_piped *c;
+	int rc[STEPS_MAX];
+	char done[STEPS_MAX];		/* went on as soon as answered */
+};
+
+static void
+step_answered(void *arg, int i)
+{
+	struct steps_out *o = arg;
+	struct gen_step *s = o->v[i];
+
+	o->rc[i] = step_result(s, o->c[i].res, &o->c[i].err);
+	if (o->rc[i] || !s->before_call)
+		return;
+	o->done[i] = 1;
+	steps_publish(&s, 1);
+	s->then(s, 0);		/* s may be reused from here on */
+}
 
 static void
 steps_write(struct gen_step **v, int n)
 {
 	struct kg_db_piped c[STEPS_MAX];
-	int rc[STEPS_MAX];
+	struct steps_out o = {.v = v, .c = c};
+	struct gen_step *rest[STEPS_MAX];
+	int rc[STEPS_MAX], m = 0;
 
 	for (int i = 0; i < n; i++) {
 		step_params(v[i]);
 		c[i] = (struct kg_db_piped){step_sql, 14, v[i]->params};
 	}
-	kg_db_pipe(c, n);
+	kg_db_pipe_each(c, n, step_answered, &o);
 	for (int i = 0; i < n; i++)
-		rc[i] = step_result(v[i], c[i].res, &c[i].err);
-	steps_publish(v, n);
-	for (int i = 0; i < n; i++)
-		v[i]->then(v[i], rc[i]);
+		if (!o.done[i])
+			rc[m] = o.rc[i], rest[m++] = v[i];
+	steps_publish(rest, m);
+	for (int i = 0; i < m; i++)
+		rest[i]->then(rest[i], rc[i]);
 }
 
 /* Run a step: now, or with the others of this loop turn when the

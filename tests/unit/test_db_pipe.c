@@ -1,4 +1,4 @@
-/* kg_db_pipe against the real PostgreSQL: several calls in one round
+/* kg_db_pipe(_each) against the real PostgreSQL: several calls in one round
  * trip, each its own transaction; a call failing in the middle, one
  * retried after a serialization failure, and the connection broken in
  * the middle of a pipeline.  Needs a stack (KARTOGRAF_CONFIG): the
@@ -143,6 +143,67 @@ test_pipe_retries_serialization_failure(void **state)
 	clear(c, 1);
 }
 
+/* What kg_db_pipe_each told, in order, and what was known then. */
+struct told {
+	struct kg_db_piped *c;
+	int order[4], n;
+	int later_answered;	/* when the first was told */
+	int db_refused;		/* kg_db inside the callback */
+};
+
+static void
+tell(void *arg, int i)
+{
+	struct told *t = arg;
+	struct kg_err err = {0};
+
+	t->order[t->n++] = i;
+	if (i != 0)
+		return;
+	t->later_answered = t->c[2].res != NULL || t->c[3].res != NULL;
+	t->db_refused = KG_DB_QUERY(&err, "SELECT 1") == NULL &&
+			err.status == 500;
+}
+
+/* Each call is told as soon as its own answer is read - the first
+ * before the ones after it are read - once, in order, failed ones too;
+ * kg_db is refused inside the callback and works again after. */
+static void
+test_pipe_each_tells_each_answer_first(void **state)
+{
+	struct kg_db_piped c[4] = {
+		{"SELECT $1::text", 1, P("a")},
+		{"SELECT 1 / $1::int", 1, P("0")},
+		{"SELECT $1::text FROM pg_sleep(0.05)", 1, P("c")},
+		{"SELECT $1::text", 1, P("d")},
+	};
+	struct told t = {.c = c};
+	struct kg_err err = {0};
+	PGresult *res;
+
+	(void)state;
+	assert_int_equal(kg_db_pipe_each(c, 4, tell, &t), 1);
+	assert_int_equal(t.n, 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(t.order[i], i);
+	assert_false(t.later_answered);
+	assert_true(t.db_refused);
+	assert_string_equal(val(&c[0]), "a");
+	assert_null(c[1].res);
+	assert_string_equal(val(&c[2]), "c");
+	assert_string_equal(val(&c[3]), "d");
+	clear(c, 4);
+	res = KG_DB_QUERY(&err, "SELECT $1::text", "after");
+	assert_non_null(res);
+	assert_string_equal(PQgetvalue(res, 0, 0), "after");
+	PQclear(res);
+	/* one call (no pipeline) is told too */
+	t.n = 0;
+	assert_int_equal(kg_db_pipe_each(c, 1, tell, &t), 0);
+	assert_int_equal(t.n, 1);
+	clear(c, 1);
+}
+
 /* Terminates backend `pid` once it sleeps in pg_sleep (a child). */
 static void
 kill_when_sleeping(const char *pid)
@@ -211,7 +272,14 @@ test_pipe_connection_lost(void **state)
 	}
 }
 
-/* No database: every call has the 503, none a result. */
+static void
+count(void *arg, int i)
+{
+	(void)i;
+	(*(int *)arg)++;
+}
+
+/* No database: every call has the 503, none a result, each is told. */
 static void
 test_pipe_database_down(void **state)
 {
@@ -220,9 +288,11 @@ test_pipe_database_down(void **state)
 		{"SELECT $1::int", 1, P("2")},
 		{"SELECT 3", 0, NULL},
 	};
+	int told = 0;
 
 	(void)state;
-	assert_int_equal(kg_db_pipe(c, 3), 3);
+	assert_int_equal(kg_db_pipe_each(c, 3, count, &told), 3);
+	assert_int_equal(told, 3);
 	for (int i = 0; i < 3; i++) {
 		assert_null(c[i].res);
 		assert_int_equal(c[i].err.status, 503);
@@ -236,6 +306,7 @@ main(void)
 		cmocka_unit_test(test_pipe_failure_in_the_middle),
 		cmocka_unit_test(test_pipe_retries_serialization_failure),
 		cmocka_unit_test(test_pipe_connection_lost),
+		cmocka_unit_test(test_pipe_each_tells_each_answer_first),
 	};
 	const struct CMUnitTest down[] = {
 		cmocka_unit_test(test_pipe_database_down),
