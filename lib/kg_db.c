@@ -508,11 +508,13 @@ pipe_again(const PGresult *res)
 	       !strcmp(s, "26000");
 }
 
-/* Call i is answered for good: tell the caller (told[i]). */
+/* Call i is answered for good: tell the caller (told[i]), with kg_db
+ * refused meanwhile (the pipeline may be open). */
 static void
 pipe_tell(int i, char *told, kg_db_piped_fn fn, void *arg)
 {
-	told[i] = 1;
+	if (told)
+		told[i] = 1;
 	if (!fn)
 		return;
 	db_piping = 1;
@@ -614,8 +616,7 @@ kg_db_pipe_each(struct kg_db_piped *c, int n, kg_db_piped_fn fn, void *arg)
 	if (!kg_db_conn(&err)) {
 		for (int i = 0; i < n; i++) {
 			c[i].err = err;
-			if (fn)
-				fn(arg, i);
+			pipe_tell(i, NULL, fn, arg);
 		}
 		return n;
 	}
@@ -648,8 +649,8 @@ alone:
 					      c[i].params);
 		}
 		failed += !c[i].res;
-		if (fn && (!told || !told[i]))
-			fn(arg, i);
+		if (!told || !told[i])
+			pipe_tell(i, told, fn, arg);
 	}
 	free(again);
 	return failed;

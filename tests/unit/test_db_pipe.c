@@ -197,10 +197,12 @@ test_pipe_each_tells_each_answer_first(void **state)
 	assert_non_null(res);
 	assert_string_equal(PQgetvalue(res, 0, 0), "after");
 	PQclear(res);
-	/* one call (no pipeline) is told too */
-	t.n = 0;
+	/* one call (no pipeline) is told too, kg_db refused the same */
+	t = (struct told){.c = c};
+	c[2].res = c[3].res = NULL;
 	assert_int_equal(kg_db_pipe_each(c, 1, tell, &t), 0);
 	assert_int_equal(t.n, 1);
+	assert_true(t.db_refused);
 	clear(c, 1);
 }
 
