@@ -43,6 +43,8 @@ SECRET_KEY below, Bedrock API key BEDROCK_API_KEY, Azure key AZURE_KEY.
 
 Usage: fake_llm.py [--port 0] [--port-file F] [--latency-ms 0]
                    [--openai-key KEY]
+Latencies (--latency-ms plus a step's) count from the request's arrival:
+the fake's own work (SigV4, the answer) is inside them, not added.
 Python 3 standard library only.
 """
 import argparse
@@ -187,6 +189,13 @@ class State:
 
 
 STATE = None
+
+
+def wait_until(t):
+    """Sleep until time.time() reaches t (at once if it has)."""
+    left = t - time.time()
+    if left > 0:
+        time.sleep(left)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -345,10 +354,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         step = STATE.next_step(provider)
         entry["step"] = step
         entry["stage"] = stage_of(prompt)
-        delay = (STATE.latency_ms + int(step.get("latency_ms", 0))) / 1000.0
-        if delay > 0:
-            time.sleep(delay)
+        # the latency counts from the request's arrival (t_start): the
+        # fake's own work (reading the body, SigV4, the answer) is inside
+        # it, as a real service's is, not added to it
+        deadline = t_start + (STATE.latency_ms + int(step.get("latency_ms", 0))) / 1000.0
         if step.get("hang"):
+            wait_until(deadline)
             entry.update(status=0, t_end=time.time())
             STATE.record(entry)
             time.sleep(float(step["hang"]))
@@ -356,6 +367,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         status = int(step.get("status", 200))
         if status != 200:
+            wait_until(deadline)
             headers = {}
             if "retry_after" in step:
                 headers["Retry-After"] = step["retry_after"]
@@ -367,6 +379,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             STATE.record(entry)
             return self.send_json(status, self.error_body(provider, status), headers)
         if step.get("invalid_json"):
+            wait_until(deadline)
             entry.update(status=200, t_end=time.time())
             STATE.record(entry)
             return self.send_raw(200, b'{"id": "x", "content": [{"type": "text", "te')
@@ -374,6 +387,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         usage = step.get("usage") or [max(1, len(prompt) // 4), max(1, len(text) // 4)]
         data = json.dumps(self.ok_body(provider, model, text, int(usage[0]), int(usage[1])),
                           ensure_ascii=False).encode("utf-8")
+        wait_until(deadline)
         entry.update(status=200, t_end=time.time(), usage=usage)
         STATE.record(entry)
         if step.get("truncate"):
