@@ -167,6 +167,7 @@ claim_not_made(struct wk *w, struct wk_claim *c, enum outcome outcome,
 struct claims_out {
 	struct wk *w;
 	struct kg_db_piped *p;
+	int n;
 	enum outcome outcome[WK_CLAIMS_MAX];
 	struct kg_redis_pipe events;
 };
@@ -187,10 +188,13 @@ claim_answered(void *arg, int i)
 	if (o->outcome[i] != CLAIMED)
 		return;
 	j = wk_gen_claimed(o->w, c, &o->events);
-	if (j)
-		wk_gen_begin(j);
-	else	/* out of memory: the reaper hands it out */
+	if (!j) {	/* out of memory: the reaper hands it out */
 		free(c->input);
+		return;
+	}
+	wk_gen_begin(j);
+	if (i < o->n - 1)	/* the request out now, not after the rest */
+		kg_loop_kick(o->w->loop);
 }
 
 enum wk_take
@@ -199,7 +203,7 @@ wk_claims_flush(struct wk *w)
 	struct kg_db_piped p[WK_CLAIMS_MAX];
 	const char *params[WK_CLAIMS_MAX][5];
 	char limit[24], user_limit[24];
-	struct claims_out o = {.w = w, .p = p};
+	struct claims_out o = {.w = w, .p = p, .n = w->nclaims};
 	struct kg_err err = {0};
 	enum wk_take rc = WK_STARTED;
 	int n = w->nclaims;

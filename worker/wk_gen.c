@@ -276,6 +276,7 @@ steps_publish(struct gen_step **v, int n)
 struct steps_out {
 	struct gen_step **v;
 	struct kg_db_piped *c;
+	int n;
 	int rc[STEPS_MAX];
 	char done[STEPS_MAX];		/* went on as soon as answered */
 };
@@ -292,13 +293,15 @@ step_answered(void *arg, int i)
 	o->done[i] = 1;
 	steps_publish(&s, 1);
 	s->then(s, 0);		/* s may be reused from here on */
+	if (i < o->n - 1)	/* the request out now, not after the rest */
+		kg_loop_kick(o->v[i]->g->j.w->loop);
 }
 
 static void
 steps_write(struct gen_step **v, int n)
 {
 	struct kg_db_piped c[STEPS_MAX];
-	struct steps_out o = {.v = v, .c = c};
+	struct steps_out o = {.v = v, .c = c, .n = n};
 	struct gen_step *rest[STEPS_MAX];
 	int rc[STEPS_MAX], m = 0;
 
