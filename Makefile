@@ -84,7 +84,7 @@ $(LIB): $(LIB_OBJ)
 $(B)/cgi-bin/%.fcgi: $(B)/cgi-bin/%.o $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-# The API document, from the programs' own route tables (kg_http.h).
+# The API document, from the programs' own route tables (kg_route.h).
 $(B)/openapi.json: $(CGI) cgi-bin/openapi.json scripts/gen-openapi.py
 	/usr/bin/python3 scripts/gen-openapi.py --base cgi-bin/openapi.json \
 	  --version $(VERSION) --out $@ $(CGI)

@@ -24,11 +24,14 @@
  * answered with every error, and a failure of the database leaves
  * nothing half-created either.
  */
+#include "kg_app.h"
 #include "kg_batch.h"
+#include "kg_body.h"
 #include "kg_clock.h"
 #include "kg_config.h"
-#include "kg_http.h"
 #include "kg_log.h"
+#include "kg_req.h"
+#include "kg_resp.h"
 #include "kg_rows.h"
 #include "kg_sched.h"
 #include "kg_sheet.h"
@@ -43,7 +46,7 @@
  * with the COPY open, and again if its transaction is retried). */
 struct upload {
 	struct kg_req *req;
-	struct kg_upload *up;
+	struct kg_req_upload *up;
 };
 
 static int
@@ -76,7 +79,7 @@ answer_invalid(struct kg_req *req, struct kg_rows *rows)
 
 /* The form's "name", else the file's name without its extension. */
 static void
-batch_name(struct kg_upload *up, char *out, size_t size)
+batch_name(struct kg_req_upload *up, char *out, size_t size)
 {
 	const char *name = kg_buf_str(&up->text);
 
@@ -128,7 +131,7 @@ static int
 post_batches(struct kg_req *req)
 {
 	static const char *const raw_types[] = KG_SHEET_RAW_TYPES;
-	struct kg_upload up = {.text_field = "name",
+	struct kg_req_upload up = {.text_field = "name",
 			       .text_max = NAME_MAX_BYTES};
 	struct upload u = {req, &up};
 	struct kg_rows rows;
@@ -151,7 +154,7 @@ post_batches(struct kg_req *req)
 		else if (rc == 0)
 			rc = answer_created(req, id, &rows, &t);
 	}
-	kg_upload_free(&up);
+	kg_req_upload_free(&up);
 	kg_rows_free(&rows);
 	return rc;
 }
@@ -205,7 +208,7 @@ get_batch(struct kg_req *req)
 	if (kg_batch_get_json(id, &req->user, 1, &batch, &n, &req->err) < 0)
 		goto out;
 	if (add_queue(&batch, id, &n) < 0)
-		kg_fail(req, 500, "internal", "out of memory");
+		kg_req_fail(req, 500, "internal", "out of memory");
 	else
 		rc = kg_resp_json_text(req, 200, batch.data, batch.len);
 out:
@@ -216,10 +219,10 @@ out:
 /* PATCH /api/batches/{id}: the shape here; the name's other rules (not
  * blank, no control characters) and the stop a low cap causes are
  * kg_batch_update's.  cost_cap null = remove the cap. */
-static const struct kg_field patch_body[] = {
-	{"name", KG_STRING, .min = 1, .max = 300,
+static const struct kg_body_field patch_body[] = {
+	{"name", KG_BODY_STRING, .min = 1, .max = 300,
 	 .what = "the batch's new name (1-300 characters)"},
-	{"cost_cap", KG_NUMBER, KG_NULLABLE, .min = 0, .max = 999999,
+	{"cost_cap", KG_BODY_NUMBER, KG_BODY_NULLABLE, .min = 0, .max = 999999,
 	 .what = "a cost cap in USD (0-999999), or null for none"},
 	{0},
 };

@@ -19,11 +19,14 @@
  * The program is threaded: [events] max_streams request threads, one
  * per open stream, plus one spare that answers the 503s.
  */
+#include "kg_app.h"
 #include "kg_auth.h"
 #include "kg_batch.h"
+#include "kg_body.h"
 #include "kg_config.h"
-#include "kg_http.h"
 #include "kg_relay.h"
+#include "kg_req.h"
+#include "kg_resp.h"
 #include "kg_streams.h"
 #include "kg_ticket.h"
 
@@ -88,8 +91,8 @@ user_at_limit(struct kg_req *req)
 	if (open < kg_config_int("events", "max_streams_per_user"))
 		return 0;
 	kg_resp_header(req, "Retry-After", "30");
-	return kg_fail(req, 429, "too_many_streams",
-		       "too many open live-status streams for this user");
+	return kg_req_fail(req, 429, "too_many_streams",
+			   "too many open live-status streams for this user");
 }
 
 static int
@@ -117,7 +120,7 @@ post_ticket(struct kg_req *req)
 	return kg_resp_json(req, 201, o);
 }
 
-static const struct kg_field no_body[] = {{0}};
+static const struct kg_body_field no_body[] = {{0}};
 
 static const struct kg_route routes[] = {
 	{"GET", "/api/events/{batchId:uuid}", get_events,

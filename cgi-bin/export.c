@@ -14,9 +14,11 @@
  * so is a batch's .zip while none of its cards (nor the batch) changed.
  * Storage unreachable -> 503, and nothing is recorded.
  */
+#include "kg_app.h"
 #include "kg_export.h"
-#include "kg_http.h"
 #include "kg_log.h"
+#include "kg_req.h"
+#include "kg_resp.h"
 
 #include <stdio.h>
 
@@ -31,7 +33,7 @@ send_file(struct kg_req *req, const struct kg_export_file *f,
 
 	if (kg_export_disposition(name, fallback, ext, &disp) < 0) {
 		kg_buf_free(&disp);
-		return kg_fail(req, 500, "internal", "out of memory");
+		return kg_req_fail(req, 500, "internal", "out of memory");
 	}
 	snprintf(len, sizeof(len), "%zu", data->len);
 	snprintf(etag, sizeof(etag), "\"%s\"", f->sha256);

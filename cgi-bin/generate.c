@@ -17,26 +17,29 @@
  * The transaction, the queue and the events are kg_batch_generate's
  * (kg_batch.h), including why Redis down after COMMIT is still a 202.
  */
+#include "kg_app.h"
 #include "kg_batch.h"
+#include "kg_body.h"
 #include "kg_estimate.h"
-#include "kg_http.h"
+#include "kg_req.h"
+#include "kg_resp.h"
 
 #define MAX_PROJECT_IDS 1000
 
-static const struct kg_field generate_body[] = {
-	{"project_ids", KG_ARRAY, .min = 1, .max = MAX_PROJECT_IDS,
-	 .of = &(const struct kg_field){"project_id", KG_UUID},
+static const struct kg_body_field generate_body[] = {
+	{"project_ids", KG_BODY_ARRAY, .min = 1, .max = MAX_PROJECT_IDS,
+	 .of = &(const struct kg_body_field){"project_id", KG_BODY_UUID},
 	 .what = "an array of 1 to 1000 project ids (uuids)"},
 	{0},
 };
 
-static const struct kg_field no_body[] = {{0}};
+static const struct kg_body_field no_body[] = {{0}};
 
 static int
 post_generate(struct kg_req *req)
 {
 	int n = kg_batch_generate(kg_req_param(req, "id"), &req->user,
-				  kg_field(req->json, "project_ids"),
+				  kg_body_get(req->json, "project_ids"),
 				  &req->err);
 	cJSON *o;
 

@@ -8,12 +8,14 @@
  * instead of an HTML error page.
  *
  * It also serves GET /api/openapi.json, the API document the build
- * generates from every program's route table (kg_http.h).
+ * generates from every program's route table (kg_route.h).
  */
+#include "kg_app.h"
 #include "kg_clock.h"
-#include "kg_http.h"
 #include "kg_migrate.h"
 #include "kg_redis.h"
+#include "kg_req.h"
+#include "kg_resp.h"
 #include "kg_version.h"
 
 static struct kg_buf api_doc;

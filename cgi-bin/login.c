@@ -13,37 +13,41 @@
  * and per address (kg_login), and the current password of a password
  * change goes through the same throttle.
  */
+#include "kg_app.h"
 #include "kg_auth.h"
+#include "kg_body.h"
 #include "kg_config.h"
-#include "kg_http.h"
 #include "kg_login.h"
 #include "kg_password.h"
+#include "kg_req.h"
+#include "kg_resp.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-/* ---- bodies (checked by kg_http before the handlers run) ------------- */
+/* ---- bodies (checked by kg_app before the handlers run) -------------- */
 
-static const struct kg_field login_body[] = {
-	{"email", KG_STRING, KG_REQUIRED, .min = 1, .max = KG_EMAIL_MAX},
-	{"password", KG_STRING, KG_REQUIRED, .min = 1,
+static const struct kg_body_field login_body[] = {
+	{"email", KG_BODY_STRING, KG_BODY_REQUIRED, .min = 1,
+	 .max = KG_EMAIL_MAX},
+	{"password", KG_BODY_STRING, KG_BODY_REQUIRED, .min = 1,
 	 .max = KG_PASSWORD_MAX_LEN},
 	{0},
 };
 
 /* The strength rule (422 weak_password) is kg_password_strength's, so
  * the declared bounds here are only the outer ones. */
-static const struct kg_field password_body[] = {
-	{"current_password", KG_STRING, KG_REQUIRED, .min = 1,
+static const struct kg_body_field password_body[] = {
+	{"current_password", KG_BODY_STRING, KG_BODY_REQUIRED, .min = 1,
 	 .max = KG_PASSWORD_MAX_LEN},
-	{"new_password", KG_STRING, KG_REQUIRED, .min = 1,
+	{"new_password", KG_BODY_STRING, KG_BODY_REQUIRED, .min = 1,
 	 .max = KG_PASSWORD_MAX_LEN},
 	{0},
 };
 
-static const struct kg_field no_body[] = {{0}};
+static const struct kg_body_field no_body[] = {{0}};
 
 /* ---- handlers ---------------------------------------------------------- */
 
@@ -91,8 +95,8 @@ post_login(struct kg_req *req)
 {
 	struct kg_user user;
 
-	if (check_password(req, kg_field_str(req->json, "email"),
-			   kg_field_str(req->json, "password"), &user) < 0)
+	if (check_password(req, kg_body_str(req->json, "email"),
+			   kg_body_str(req->json, "password"), &user) < 0)
 		return -1;
 	return answer_token(req, &user);
 }
@@ -112,8 +116,8 @@ post_logout(struct kg_req *req)
 static int
 post_password(struct kg_req *req)
 {
-	const char *current = kg_field_str(req->json, "current_password");
-	const char *new_password = kg_field_str(req->json, "new_password");
+	const char *current = kg_body_str(req->json, "current_password");
+	const char *new_password = kg_body_str(req->json, "new_password");
 	struct kg_user user;
 
 	if (kg_password_strength(new_password, req->user.email,
@@ -123,8 +127,8 @@ post_password(struct kg_req *req)
 		/* Not 401: the session is fine, the body is wrong (a 401
 		 * would send the UI to the login page). */
 		if (req->err.status == 401)
-			kg_fail(req, 403, "wrong_password",
-				"the current password is wrong");
+			kg_req_fail(req, 403, "wrong_password",
+				    "the current password is wrong");
 		return -1;
 	}
 	if (kg_user_change_password(req->user.id, new_password, &user,

@@ -1,5 +1,7 @@
 /* GET /api/auth/me -> the signed-in user (checks a stored token). */
-#include "kg_http.h"
+#include "kg_app.h"
+#include "kg_req.h"
+#include "kg_resp.h"
 
 static int
 get_me(struct kg_req *req)

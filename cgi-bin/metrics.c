@@ -9,11 +9,13 @@
  * kartograf-admin config-check and this program's start warn about an
  * empty token.
  */
+#include "kg_app.h"
 #include "kg_buf.h"
 #include "kg_config.h"
-#include "kg_http.h"
 #include "kg_log.h"
 #include "kg_metrics.h"
+#include "kg_req.h"
+#include "kg_resp.h"
 
 #include <openssl/crypto.h>
 #include <string.h>
@@ -37,7 +39,7 @@ get_metrics(struct kg_req *req)
 	int rc;
 
 	if (!allowed(req))
-		return kg_fail(req, 404, "not_found", "no such resource");
+		return kg_req_fail(req, 404, "not_found", "no such resource");
 	kg_metrics_render(&out);
 	rc = kg_resp_start(req, 200, "text/plain; version=0.0.4; "
 				     "charset=utf-8");

@@ -12,7 +12,7 @@
  *
  * Every change carries the version the client last saw, as "version" in
  * the body or as If-Match: "<version>" (the ETag of GET); neither ->
- * 428 (KG_ROUTE_VERSION, kg_http.h).  A stale version (or a project that is not COMPLETED) -> 409 with the
+ * 428 (KG_ROUTE_VERSION, kg_req.h).  A stale version (or a project that is not COMPLETED) -> 409 with the
  * current project in "project", so the editor can show what changed.
  * The stale case is 409 with If-Match too (not 412), so a client handles
  * one status whichever way it sent the version.
@@ -21,10 +21,13 @@
  * handler runs; the rules of a change (what counts as an edit, reviewed,
  * history, quality) live in kg_project.h.
  */
+#include "kg_app.h"
 #include "kg_batch.h"
-#include "kg_http.h"
+#include "kg_body.h"
 #include "kg_log.h"
 #include "kg_project.h"
+#include "kg_req.h"
+#include "kg_resp.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -36,31 +39,32 @@
 /* ---- bodies ------------------------------------------------------------ */
 
 /* One entry of "sections": what to change in that section. */
-static const struct kg_field section_edit[] = {
-	{"body", KG_TEXT, .max = KG_SECTION_MAX_CHARS},
-	{"reviewed", KG_BOOL},
+static const struct kg_body_field section_edit[] = {
+	{"body", KG_BODY_TEXT, .max = KG_SECTION_MAX_CHARS},
+	{"reviewed", KG_BODY_BOOL},
 	{0},
 };
 
-static const struct kg_field patch_body[] = {
-	KG_FIELD_VERSION,
-	{"sections", KG_MAP, KG_REQUIRED, .min = 1, .max = MAX_EDITS,
-	 .of = &(const struct kg_field){"section_edit", KG_OBJECT, .min = 1,
-					.fields = section_edit},
+static const struct kg_body_field patch_body[] = {
+	KG_BODY_VERSION_FIELD,
+	{"sections", KG_BODY_MAP, KG_BODY_REQUIRED, .min = 1, .max = MAX_EDITS,
+	 .of = &(const struct kg_body_field){"section_edit", KG_BODY_OBJECT,
+					     .min = 1, .fields = section_edit},
 	 .what = "an object naming at least one section"},
 	{0},
 };
 
-static const struct kg_field revert_body[] = {
-	KG_FIELD_VERSION,
-	{"revision_id", KG_INT, KG_REQUIRED, .min = 1, .max = LLONG_MAX / 2,
-	 .what = "a revision's id"},
+static const struct kg_body_field revert_body[] = {
+	KG_BODY_VERSION_FIELD,
+	{"revision_id", KG_BODY_INT, KG_BODY_REQUIRED, .min = 1,
+	 .max = LLONG_MAX / 2, .what = "a revision's id"},
 	{0},
 };
 
-static const struct kg_field regenerate_body[] = {
-	KG_FIELD_VERSION,
-	{"instruction", KG_TEXT, KG_NULLABLE, .max = KG_INSTRUCTION_MAX_CHARS},
+static const struct kg_body_field regenerate_body[] = {
+	KG_BODY_VERSION_FIELD,
+	{"instruction", KG_BODY_TEXT, KG_BODY_NULLABLE,
+	 .max = KG_INSTRUCTION_MAX_CHARS},
 	{0},
 };
 
@@ -149,10 +153,10 @@ patch_project(struct kg_req *req)
 	const cJSON *it;
 	size_t n = 0;
 
-	cJSON_ArrayForEach(it, kg_field(req->json, "sections")) {
+	cJSON_ArrayForEach(it, kg_body_get(req->json, "sections")) {
 		edits[n].key = it->string;
-		edits[n].body = kg_field_str(it, "body");
-		edits[n++].reviewed = kg_field_bool(it, "reviewed", -1);
+		edits[n].body = kg_body_str(it, "body");
+		edits[n++].reviewed = kg_body_bool(it, "reviewed", -1);
 	}
 	if (kg_project_edit(kg_req_param(req, "id"), &req->user,
 			    kg_req_version(req), edits, n, NULL, &saved,
@@ -185,7 +189,7 @@ post_revert(struct kg_req *req)
 
 	if (kg_project_revert(kg_req_param(req, "id"), &req->user,
 			      kg_req_version(req), kg_req_param(req, "key"),
-			      kg_field_int(req->json, "revision_id", 0), &saved,
+			      kg_body_int(req->json, "revision_id", 0), &saved,
 			      &err) < 0)
 		return answer_failure(req, &err);
 	return answer_saved(req, &saved, "reverted");
@@ -200,7 +204,7 @@ post_regenerate(struct kg_req *req)
 	if (kg_project_request_regeneration(
 		    kg_req_param(req, "id"), kg_req_param(req, "key"),
 		    &req->user, kg_req_version(req),
-		    kg_field_str(req->json, "instruction"), &err) < 0)
+		    kg_body_str(req->json, "instruction"), &err) < 0)
 		return answer_failure(req, &err);
 	o = cJSON_CreateObject();
 	cJSON_AddBoolToObject(o, "queued", 1);

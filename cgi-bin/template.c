@@ -3,7 +3,9 @@
  * is shown next to validation errors, before anyone needs an account).
  * Built once per process and cached; it only changes with the software.
  */
-#include "kg_http.h"
+#include "kg_app.h"
+#include "kg_req.h"
+#include "kg_resp.h"
 #include "kg_sheet.h"
 #include "kg_template.h"
 

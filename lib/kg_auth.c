@@ -2,9 +2,11 @@
 #include "kg_config.h"
 #include "kg_db.h"
 #include "kg_hash.h"
-#include "kg_http.h"
 #include "kg_jwt.h"
 #include "kg_log.h"
+#include "kg_req.h"
+#include "kg_resp.h"
+#include "kg_route.h"
 #include "kg_ticket.h"
 
 #include <jwt.h>

@@ -21,7 +21,7 @@
  * refused: its holder signs in again once.
  *
  * Endpoint programs do not call kg_auth_request directly: a route
- * declared with KG_ROUTE_AUTH is authenticated by kg_http before its
+ * declared with KG_ROUTE_AUTH is authenticated by kg_app before its
  * handler runs, and the handler finds the user in req->user and the
  * session in req->session.  A KG_ROUTE_TICKET route also accepts
  * ?ticket= (kg_ticket: single-use, 60 s, bound to the path), and a

@@ -6,8 +6,9 @@
  * stdin (CONTENT_LENGTH bytes, or up to EOF when no length is given),
  * the answer goes to stdout, the program exits.  kg_cgi_begin() fills an
  * FCGX_Request with libfcgi streams over those descriptors, so that
- * kg_http (FCGX_GetStr, FCGX_PutStr, FCGX_FFlush, FCGX_GetParam) and
- * the endpoint code above it cannot tell the modes apart.
+ * kg_req and kg_resp (FCGX_GetStr, FCGX_PutStr, FCGX_FFlush,
+ * FCGX_GetParam) and the endpoint code above it cannot tell the modes
+ * apart.
  *
  * ipcFd is set to stdout: it becomes readable or errored (POLLERR on a
  * pipe whose reader is gone) only when the web server closes it, which

@@ -433,13 +433,27 @@ retryable(void)
 	return !strcmp(db_sqlstate, "40001") || !strcmp(db_sqlstate, "40P01");
 }
 
+/*
+ * The one retry rule of kg_db_tx and kg_db_call, asked after a failed
+ * attempt: another one after a serialization failure or a deadlock, up
+ * to three attempts in all.
+ */
+static int
+retry(int *attempts, const char *what)
+{
+	if (++*attempts >= 3 || !retryable())
+		return 0;
+	KG_INFO("%s retry after SQLSTATE %s", what, db_sqlstate);
+	return 1;
+}
+
 int
 kg_db_tx(struct kg_err *err, int (*fn)(void *arg, struct kg_err *err),
 	 void *arg)
 {
-	int rc = -1;
+	int rc, attempts = 0;
 
-	for (int attempt = 0; attempt < 3; attempt++) {
+	do {
 		if (kg_db_exec(err, "BEGIN", 0, NULL) < 0)
 			return -1;
 		db_in_tx = 1;
@@ -449,27 +463,21 @@ kg_db_tx(struct kg_err *err, int (*fn)(void *arg, struct kg_err *err),
 		else if (PQstatus(db_conn) == CONNECTION_OK)
 			PQclear(PQexec(db_conn, "ROLLBACK"));
 		db_in_tx = 0;
-		if (rc == 0 || !retryable())
-			break;
-		KG_INFO("transaction retry after SQLSTATE %s", db_sqlstate);
-	}
+	} while (rc != 0 && retry(&attempts, "transaction"));
 	return rc;
 }
 
+/* Inside kg_db_tx a failed statement is the transaction's to retry. */
 PGresult *
 kg_db_call(struct kg_err *err, const char *sql, int nparams,
 	   const char *const *params)
 {
-	PGresult *res = NULL;
+	PGresult *res;
+	int attempts = 0;
 
-	for (int attempt = 0; attempt < 3 && !res; attempt++) {
-		if (attempt)
-			KG_INFO("statement retry after SQLSTATE %s",
-				db_sqlstate);
+	do
 		res = kg_db_query(err, sql, nparams, params);
-		if (!res && (db_in_tx || !retryable()))
-			break;
-	}
+	while (!res && !db_in_tx && retry(&attempts, "statement"));
 	return res;
 }
 

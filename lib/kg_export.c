@@ -286,10 +286,14 @@ kg_export_task_parse(const char *json, struct kg_export_task *t)
 	memset(t, 0, sizeof(*t));
 	if (!cJSON_IsObject(o))
 		goto out;
-	if (get_str(o, "kind", t->kind, sizeof(t->kind), 1) < 0 ||
-	    get_str(o, "project_id", t->project_id, sizeof(t->project_id),
+	/* the export's rule for the queue's fields (a string if present),
+	 * then the queue's own (kind not empty, a project or a batch) */
+	if (get_str(o, "kind", t->q.kind, sizeof(t->q.kind), 1) < 0 ||
+	    get_str(o, "project_id", t->q.project_id,
+		    sizeof(t->q.project_id), 0) < 0 ||
+	    get_str(o, "batch_id", t->q.batch_id, sizeof(t->q.batch_id),
 		    0) < 0 ||
-	    get_str(o, "batch_id", t->batch_id, sizeof(t->batch_id), 0) < 0 ||
+	    kg_queue_task_of(o, &t->q) < 0 ||
 	    get_str(o, "user_id", t->user_id, sizeof(t->user_id), 1) < 0 ||
 	    get_str(o, "request_id", t->request_id, sizeof(t->request_id),
 		    1) < 0)

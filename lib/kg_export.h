@@ -39,6 +39,7 @@
 
 #include "kg_buf.h"
 #include "kg_err.h"
+#include "kg_queue.h"
 #include "kg_storage.h"
 #include "kg_user.h"
 
@@ -177,11 +178,11 @@ int kg_export_request(const char *kind, const char *project_id,
 		      const char *batch_id, const char *user_id,
 		      struct kg_export_file *f, struct kg_err *err);
 
-/* A task as the worker reads it. */
+/* A task as the worker reads it: what every queue's task holds (kind,
+ * project_id or batch_id, ident: kg_queue.h), then the export's own.
+ * One parse fills both. */
 struct kg_export_task {
-	char kind[32];
-	char project_id[37];
-	char batch_id[37];
+	struct kg_queue_task q;
 	char user_id[37];
 	char request_id[40];
 	long long deadline;	/* unix time (ms) after which nobody waits */

@@ -6,7 +6,7 @@
  * an 18.7 KB card was three writes, and Apache's mod_proxy_fcgi polled
  * and passed each on by itself.  Here the status line, headers and body
  * go into FCGI_STDOUT records of up to 64 KB, followed by the stream's
- * end and FCGI_END_REQUEST, so that kg_http sends an answer with one
+ * end and FCGI_END_REQUEST, so that kg_resp sends an answer with one
  * write (the FastCGI specification, sections 3.3 and 5.5).
  *
  *   struct kg_fcgiw w;

@@ -97,8 +97,8 @@ in_list(const char *w, const char *const *list, size_t n)
 {
 	size_t k;
 
-	for (k = 0; k < n; k++)
-		if (!strcmp(w, list[k]))
+	for (k = 0; k < n; k++)	/* the first byte spares most strcmp calls */
+		if (w[0] == list[k][0] && !strcmp(w, list[k]))
 			return 1;
 	return 0;
 }

@@ -55,7 +55,8 @@ month_of(const char *w)
 
 	for (m = 0; m < 12; m++)
 		for (f = 0; f < 3; f++)
-			if (!strcmp(w, month_forms[m][f]))
+			if (w[0] == month_forms[m][f][0] &&
+			    !strcmp(w, month_forms[m][f]))
 				return m + 1;
 	return 0;
 }

@@ -69,11 +69,25 @@ int
 kg_quality_fold(struct kg_buf *out, const char *s)
 {
 	char enc[4];
-	size_t i = 0;
+	size_t i = 0, n, k;
 
 	while (s[i]) {
-		uint32_t c = cp_lower(utf8_next(s, &i));
+		uint32_t c;
 
+		/* A run of ASCII, most of any text, is copied at once. */
+		for (n = 0; s[i + n] && !((unsigned char)s[i + n] & 0x80); n++)
+			;
+		if (n) {
+			k = out->len;
+			if (kg_buf_append(out, s + i, n) < 0)
+				return -1;
+			for (; k < out->len; k++)
+				if (out->data[k] >= 'A' && out->data[k] <= 'Z')
+					out->data[k] += 'a' - 'A';
+			i += n;
+			continue;
+		}
+		c = cp_lower(utf8_next(s, &i));
 		if (kg_buf_append(out, enc, kg_utf8_encode(c, enc)) < 0)
 			return -1;
 	}
@@ -87,9 +101,17 @@ kg_quality_read_word(const char *s, size_t *i, char *w, size_t wsz)
 	uint32_t c;
 
 	for (;;) {
+		unsigned char b = (unsigned char)s[*i];
+
+		if (b < 0x80) {		/* ASCII, most of any text: no decoding */
+			if (!b || !is_word_cp(b))
+				break;
+			(*i)++;
+			if (n + 4 < wsz)
+				w[n++] = (char)(b >= 'A' && b <= 'Z' ? b + 32 : b);
+			continue;
+		}
 		j = *i;
-		if (!s[j])
-			break;
 		c = utf8_next(s, &j);
 		if (!is_word_cp(c))
 			break;

@@ -253,23 +253,28 @@ copy_field(const cJSON *o, const char *name, char *out, size_t size,
 }
 
 int
+kg_queue_task_of(const cJSON *o, struct kg_queue_task *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (!cJSON_IsObject(o) ||
+	    copy_field(o, "kind", t->kind, sizeof(t->kind), 1) < 0 ||
+	    copy_field(o, "project_id", t->project_id, sizeof(t->project_id),
+		       0) < 0 ||
+	    copy_field(o, "batch_id", t->batch_id, sizeof(t->batch_id),
+		       0) < 0 ||
+	    (!t->project_id[0] && !t->batch_id[0]))
+		return -1;
+	snprintf(t->ident, sizeof(t->ident), "%s:%s", t->kind,
+		 t->project_id[0] ? t->project_id : t->batch_id);
+	return 0;
+}
+
+int
 kg_queue_task_parse(const char *json, struct kg_queue_task *t)
 {
 	cJSON *o = cJSON_Parse(json);
-	int rc = -1;
+	int rc = kg_queue_task_of(o, t);
 
-	memset(t, 0, sizeof(*t));
-	if (cJSON_IsObject(o) &&
-	    copy_field(o, "kind", t->kind, sizeof(t->kind), 1) == 0 &&
-	    copy_field(o, "project_id", t->project_id,
-		       sizeof(t->project_id), 0) == 0 &&
-	    copy_field(o, "batch_id", t->batch_id, sizeof(t->batch_id),
-		       0) == 0 &&
-	    (t->project_id[0] || t->batch_id[0])) {
-		snprintf(t->ident, sizeof(t->ident), "%s:%s", t->kind,
-			 t->project_id[0] ? t->project_id : t->batch_id);
-		rc = 0;
-	}
 	cJSON_Delete(o);
 	return rc;
 }

@@ -53,6 +53,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include <cjson/cJSON.h>
+
 #include "kg_err.h"
 #include "kg_redis.h"
 
@@ -70,8 +72,10 @@ struct kg_queue_task {
 /* Task JSON for a project (caller frees). */
 char *kg_queue_task_json(const char *kind, const char *project_id,
 		   const char *batch_id);
-/* Parse a task; -1 if it is not one of ours. */
+/* Parse a task; -1 if it is not one of ours.  kg_queue_task_of reads
+ * one already parsed (a JSON object) by the same rule. */
 int kg_queue_task_parse(const char *json, struct kg_queue_task *t);
+int kg_queue_task_of(const cJSON *o, struct kg_queue_task *t);
 
 /* Append a task for some worker to take. */
 int kg_queue_push(const char *q, const char *task, struct kg_err *err);

@@ -46,15 +46,17 @@
  * catch-up itself fails the stream closes; the browser reconnects with
  * Last-Event-ID = the last seq it received, so nothing is lost either.
  */
+#include "kg_relay.h"
+#include "kg_app.h"
 #include "kg_buf.h"
 #include "kg_clock.h"
 #include "kg_config.h"
 #include "kg_db.h"
 #include "kg_event.h"
-#include "kg_http.h"
-#include "kg_relay.h"
 #include "kg_log.h"
 #include "kg_redis.h"
+#include "kg_req.h"
+#include "kg_resp.h"
 #include "kg_snapshot.h"
 #include "kg_streams.h"
 
@@ -907,7 +909,7 @@ kg_relay_stream(struct kg_req *req, const char *batch_id, long long last_id)
 	const char *why;
 
 	if (!x)
-		return kg_fail(req, 503, "unavailable", "out of memory");
+		return kg_req_fail(req, 503, "unavailable", "out of memory");
 	x->began_us = kg_clock_us();
 	x->req = req;
 	x->batch_id = batch_id;

@@ -1,11 +1,13 @@
 #include "kg_streams.h"
+#include "kg_app.h"
 #include "kg_auth.h"
 #include "kg_batch.h"
 #include "kg_config.h"
 #include "kg_hash.h"
-#include "kg_http.h"
 #include "kg_log.h"
 #include "kg_redis.h"
+#include "kg_req.h"
+#include "kg_resp.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -102,7 +104,7 @@ refuse(struct kg_req *req, int status, const char *code,
        const char *retry, const char *msg)
 {
 	kg_resp_header(req, "Retry-After", retry);
-	return kg_fail(req, status, code, "%s", msg);
+	return kg_req_fail(req, status, code, "%s", msg);
 }
 
 int

@@ -5,7 +5,7 @@
 
 The paths come from the programs themselves: each endpoint program prints its
 route table and declared request bodies as OpenAPI path items when run with
---openapi (lib/kg_http_openapi.c), so the document says what the framework
+--openapi (lib/kg_app_openapi.c), so the document says what the framework
 enforces. The base file adds what C does not know: info, security schemes, the
 shared error responses and the schemas of the answers. Fails (exit 1) on a
 path+method declared twice or a $ref that leads nowhere, so a broken document

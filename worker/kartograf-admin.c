@@ -18,11 +18,11 @@
  *
  * Exit codes: 0 ok, 1 failure, 2 usage, 3 user exists / not found.
  */
+#include "kg_app.h"
 #include "kg_config.h"
 #include "kg_db.h"
 #include "kg_export.h"
 #include "kg_failover.h"
-#include "kg_http.h"
 #include "kg_log.h"
 #include "kg_migrate.h"
 #include "kg_password.h"
@@ -285,7 +285,7 @@ cmd_config_check(void)
 	}
 	if (kg_config_load(NULL, &err) < 0 ||
 	    kg_failover_check_config(&err) < 0 ||
-	    kg_http_check_config(&err) < 0)
+	    kg_app_check_config(&err) < 0)
 		return fail(&err);
 	config_warnings();
 	printf("configuration OK (%s)\n", kg_config_path());

@@ -68,14 +68,19 @@ log_answer(struct wk_job *j, const struct kg_ai_result *r)
 static void
 attempt_failed(struct wk_job *j, long retry_after_ms, int retryable)
 {
+	const char *provider = kg_failover_current(&j->fo);
+	int attempt = j->fo.attempt;
 	long delay;
 
-	KG_WARN("%s attempt %d (%s): %s", j->what, j->fo.attempt,
-		kg_failover_current(&j->fo), j->fo.last);
-	if (kg_failover_after(&j->fo, retry_after_ms, retryable, &delay))
+	if (kg_failover_after(&j->fo, retry_after_ms, retryable, &delay)) {
+		KG_WARN("%s attempt %d (%s): %s; again in %ld ms", j->what,
+			attempt, provider, j->fo.last, delay);
 		wk_job_later(j, delay, dispatch);
-	else
-		dispatch(j);
+		return;
+	}
+	KG_WARN("%s attempt %d (%s): %s", j->what, attempt, provider,
+		j->fo.last);
+	dispatch(j);
 }
 
 static void

@@ -59,32 +59,32 @@ struct export_job {
 static const char *
 target_id(const struct kg_export_task *t)
 {
-	return t->project_id[0] ? t->project_id : t->batch_id;
+	return t->q.project_id[0] ? t->q.project_id : t->q.batch_id;
 }
 
 /* A card's export names its project, a batch's its batch. */
 static const char *
 project_of(const struct kg_export_task *t)
 {
-	return t->project_id[0] ? t->project_id : NULL;
+	return t->q.project_id[0] ? t->q.project_id : NULL;
 }
 
 static const char *
 batch_of(const struct kg_export_task *t)
 {
-	return t->project_id[0] ? NULL : t->batch_id;
+	return t->q.project_id[0] ? NULL : t->q.batch_id;
 }
 
 static int
 build(const struct kg_export_task *t, struct kg_buf *data, int *version,
       struct kg_err *err)
 {
-	if (!strcmp(t->kind, KG_TASK_EXPORT_DOCX) && t->project_id[0])
-		return kg_export_card(t->project_id, data, version, err);
-	if (!strcmp(t->kind, KG_TASK_EXPORT_ZIP) && t->batch_id[0])
-		return kg_export_zip(t->batch_id, time(NULL), data, err);
+	if (!strcmp(t->q.kind, KG_TASK_EXPORT_DOCX) && t->q.project_id[0])
+		return kg_export_card(t->q.project_id, data, version, err);
+	if (!strcmp(t->q.kind, KG_TASK_EXPORT_ZIP) && t->q.batch_id[0])
+		return kg_export_zip(t->q.batch_id, time(NULL), data, err);
 	return kg_err_set(err, 400, "bad_task", "unknown export task %.31s",
-			  t->kind);
+			  t->q.kind);
 }
 
 /* The waiting endpoint gets f (fail NULL) or the failure. */
@@ -95,11 +95,11 @@ answer(const struct kg_export_task *t, const struct kg_export_file *f,
 	struct kg_err err = {0};
 
 	if (!fail)
-		KG_INFO("%s %s: %lld bytes stored as %s:%s (%lld ms)", t->kind,
-			target_id(t), f->size, f->backend, f->key,
+		KG_INFO("%s %s: %lld bytes stored as %s:%s (%lld ms)",
+			t->q.kind, target_id(t), f->size, f->backend, f->key,
 			(long long)(kg_loop_now_ms() - t0));
 	else
-		KG_WARN("%s %s failed: %d %s: %s", t->kind, target_id(t),
+		KG_WARN("%s %s failed: %d %s: %s", t->q.kind, target_id(t),
 			fail->status, fail->code, fail->message);
 	if (kg_export_reply(t->request_id, fail ? NULL : f, fail, &err) < 0)
 		KG_WARN("export answer not delivered: %s", err.message);
@@ -121,8 +121,8 @@ stored(void *arg, const struct kg_err *fail, int again)
 	    (!e->t.deadline ||
 	     kg_export_now_ms() + backoff < e->t.deadline)) {
 		KG_INFO("%s %s: store attempt %d failed (%s), again in %lld ms",
-			e->t.kind, target_id(&e->t), e->attempt, fail->message,
-			backoff);
+			e->t.q.kind, target_id(&e->t), e->attempt,
+			fail->message, backoff);
 		wk_job_later(&e->j, (long)backoff, put_file);
 		goto out;
 	}
@@ -165,7 +165,6 @@ static enum wk_take
 export_start(struct wk *w, const char *task)
 {
 	struct kg_export_task t;
-	struct kg_queue_task kt;
 	struct kg_err err = {0};
 	struct kg_buf data = {0};
 	struct export_job *e = NULL;
@@ -177,21 +176,20 @@ export_start(struct wk *w, const char *task)
 	 * harmless, so a lease held elsewhere is no reason to wait. */
 	kg_queue_lease(KG_QUEUE_EXPORT, w->id, task,
 		       kg_config_int("worker", "lease_ms"), &err);
-	if (kg_export_task_parse(task, &t) < 0 ||
-	    kg_queue_task_parse(task, &kt) < 0) {
+	if (kg_export_task_parse(task, &t) < 0) {
 		KG_WARN("dropping a malformed export task: %.120s", task);
 		goto ack;
 	}
 	kg_log_set_request_id(t.request_id);
 	if (t.deadline && kg_export_now_ms() > t.deadline) {
-		KG_INFO("%s: nobody waits for it any more, dropped", t.kind);
+		KG_INFO("%s: nobody waits for it any more, dropped", t.q.kind);
 		goto ack;
 	}
 	if (build(&t, &data, &version, &err) < 0) {
 		answer(&t, NULL, &err, t0);
 		goto ack;
 	}
-	e = (struct export_job *)wk_job_new(w, &wk_export_queue, task, &kt,
+	e = (struct export_job *)wk_job_new(w, &wk_export_queue, task, &t.q,
 					    sizeof(*e));
 	if (!e) {
 		kg_err_set(&err, 500, "internal", "out of memory");

@@ -8,6 +8,7 @@ worker is restarted afterwards).  Assertions use the fake's request log
 (attempts, timing of the back-off), ai_calls, the projects, the breaker
 hashes in Redis and the workers' logs.
 """
+import re
 import json
 import os
 import subprocess
@@ -211,11 +212,17 @@ def test_providers_5xx_backoff_breaker_opens_fallback_to_azure(ctx):
             batch, _ = _run(ctx, user, 1)
             assert _projects(ctx, batch) == [["COMPLETED", "azure", ""]], _projects(ctx, batch)
             # three attempts on Bedrock, with full-jitter back-off: at most
-            # base (200 ms), then at most min(max 400, 2 x base) between them
+            # base (200 ms), then at most min(max 400, 2 x base) between them.
+            # The delays chosen are the worker's log; the fake saw the worker
+            # wait at least that long (an upper bound on the wall-clock gap
+            # would measure the machine's load, not the back-off)
             reqs = fake.requests("bedrock")
             assert [q["status"] for q in reqs] == [500, 503, 503], reqs
+            delays = [int(d) for d in re.findall(
+                r"\(bedrock\): HTTP 50[03][^\n]*; again in (\d+) ms", kgtest.proc_log(w))]
+            assert len(delays) == 2 and delays[0] <= 200 and delays[1] <= 400, delays
             gaps = [reqs[i + 1]["t_start"] - reqs[i]["t_end"] for i in range(2)]
-            assert gaps[0] <= 0.2 + 0.15 and gaps[1] <= 0.4 + 0.15, gaps
+            assert all(g >= d / 1000 - 0.005 for g, d in zip(gaps, delays)), (gaps, delays)
             # the breaker opened after the third failure: visible in Redis and the log
             b = _breaker(ctx, "bedrock")
             assert b.get("state") == "open" and b.get("failures") == "3", b

@@ -366,6 +366,43 @@ def test_section_changes_write_revisions(ctx):
         _cleanup(ctx, fx)
 
 
+def test_multi_row_section_writes_log_each_changed_row(ctx):
+    """The log runs once per statement (008): an ON CONFLICT upsert of
+    several sections - the worker's completion - logs every inserted and
+    every changed row with its own old body, and skips an unchanged one; a
+    statement that would move a section to another key is refused whole."""
+    fx = _fixture(ctx)
+    try:
+        p = _lit(fx["project"])
+        ctx.psql(_insert_section_sql(fx["project"], "risks", "Stare ryzyka"))
+        ctx.psql(_insert_section_sql(fx["project"], "budget", "Ten sam budżet"))
+        ctx.psql(f"""
+            INSERT INTO sections (project_id, key, body, origin, provider)
+            SELECT {p}, k, b, 'ai', 'offline' FROM (VALUES
+                ('risks', 'Nowe ryzyka'), ('budget', 'Ten sam budżet'),
+                ('summary', 'Streszczenie')) AS v(k, b)
+            ON CONFLICT (project_id, key) DO UPDATE SET body = EXCLUDED.body,
+                version = sections.version + 1""")
+        rows = _rows(ctx, f"""
+            SELECT key, coalesce(old_body, '<null>'), new_body
+            FROM section_revisions WHERE project_id = {p} ORDER BY key, id""")
+        assert rows == [
+            ["budget", "<null>", "Ten sam budżet"],
+            ["risks", "<null>", "Stare ryzyka"],
+            ["risks", "Stare ryzyka", "Nowe ryzyka"],
+            ["summary", "<null>", "Streszczenie"],
+        ], rows
+        _rejected(ctx, f"UPDATE sections SET key = 'schedule', body = 'x' "
+                       f"WHERE project_id = {p} AND key = 'risks'",
+                  "section_revisions_section_fkey")
+        assert _rows(ctx, f"SELECT body FROM sections WHERE project_id = {p} "
+                          f"AND key = 'risks'") == [["Nowe ryzyka"]]
+        assert _rows(ctx, f"SELECT count(*) FROM section_revisions "
+                          f"WHERE project_id = {p}") == [["4"]]
+    finally:
+        _cleanup(ctx, fx)
+
+
 # --------------------------------------------------------------------------
 # ai_calls, export_history, event seq
 # --------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kg_array.h"
 #include "kg_export.h"
 
 /* kg_export_filename(name) -> utf8 and ascii, compared. */
@@ -146,6 +147,45 @@ test_appends(void **state)
 	kg_buf_free(&a);
 }
 
+/* One parse gives the export's fields and the queue's (kind, target,
+ * ident), and a task either rule refuses is refused. */
+static void
+test_task_parse(void **state)
+{
+	static const char *const bad[] = {
+		/* the queue's rule: a kind, a project or a batch */
+		"{\"kind\":\"\",\"project_id\":\"p\",\"user_id\":\"u\","
+		"\"request_id\":\"r\"}",
+		"{\"kind\":\"export_docx\",\"user_id\":\"u\","
+		"\"request_id\":\"r\"}",
+		/* the export's: strings, a user and a request id */
+		"{\"kind\":\"export_docx\",\"project_id\":5,\"batch_id\":\"b\","
+		"\"user_id\":\"u\",\"request_id\":\"r\"}",
+		"{\"kind\":\"export_docx\",\"project_id\":\"p\","
+		"\"request_id\":\"r\"}",
+		"[]",
+		"{",
+	};
+	struct kg_export_task t;
+
+	(void)state;
+	assert_int_equal(kg_export_task_parse(
+				 "{\"kind\":\"export_zip\",\"batch_id\":\"b1\","
+				 "\"project_id\":null,\"user_id\":\"u1\","
+				 "\"request_id\":\"r1\",\"deadline\":12}",
+				 &t),
+			 0);
+	assert_string_equal(t.q.kind, "export_zip");
+	assert_string_equal(t.q.batch_id, "b1");
+	assert_string_equal(t.q.project_id, "");
+	assert_string_equal(t.q.ident, "export_zip:b1");
+	assert_string_equal(t.user_id, "u1");
+	assert_string_equal(t.request_id, "r1");
+	assert_int_equal(t.deadline, 12);
+	for (size_t i = 0; i < KG_COUNT(bad); i++)
+		assert_int_equal(kg_export_task_parse(bad[i], &t), -1);
+}
+
 int
 main(void)
 {
@@ -156,6 +196,7 @@ main(void)
 		cmocka_unit_test(test_length_limit),
 		cmocka_unit_test(test_disposition),
 		cmocka_unit_test(test_appends),
+		cmocka_unit_test(test_task_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,13 +1,13 @@
 /*
- * kg_http - declared request bodies (see "Request bodies, declared" in
- * kg_http.h): the checker, the version rule and the typed getters.
+ * kg_body - declared request bodies (see "Request bodies, declared" in
+ * kg_body.h): the checker and the typed getters.
  *
  * The checker walks the table and the JSON side by side, depth first,
  * and stops at the first fault.  It keeps the path of the value it is
  * looking at ("sections.summary.body") so every message names the exact
  * place, which is most of what makes a 400 useful to a client author.
  */
-#include "kg_http.h"
+#include "kg_body.h"
 #include "kg_utf8.h"
 
 #include <ctype.h>
@@ -26,7 +26,7 @@ struct walk {
 };
 
 int
-kg_is_uuid(const char *s, size_t n)
+kg_body_is_uuid(const char *s, size_t n)
 {
 	if (n != 36)
 		return 0;
@@ -78,7 +78,7 @@ kg_body_check_raw(const char *text, size_t len, struct kg_err *err)
 
 /* What a value of field f must be, for "x must be ...". */
 static void
-describe(const struct kg_field *f, char *out, size_t size)
+describe(const struct kg_body_field *f, char *out, size_t size)
 {
 	const char *noun;
 	size_t n;
@@ -88,13 +88,13 @@ describe(const struct kg_field *f, char *out, size_t size)
 		return;
 	}
 	switch (f->type) {
-	case KG_STRING:
-	case KG_TEXT:
+	case KG_BODY_STRING:
+	case KG_BODY_TEXT:
 		snprintf(out, size, "a string");
 		break;
-	case KG_INT:
-	case KG_NUMBER:
-		noun = f->type == KG_INT ? "an integer" : "a number";
+	case KG_BODY_INT:
+	case KG_BODY_NUMBER:
+		noun = f->type == KG_BODY_INT ? "an integer" : "a number";
 		if (f->max)
 			snprintf(out, size, "%s from %lld to %lld", noun,
 				 f->min, f->max);
@@ -102,30 +102,30 @@ describe(const struct kg_field *f, char *out, size_t size)
 			snprintf(out, size, "%s of at least %lld", noun,
 				 f->min);
 		break;
-	case KG_BOOL:
+	case KG_BODY_BOOL:
 		snprintf(out, size, "a boolean");
 		break;
-	case KG_UUID:
+	case KG_BODY_UUID:
 		snprintf(out, size, "an id (uuid)");
 		break;
-	case KG_ENUM:
+	case KG_BODY_ENUM:
 		n = (size_t)snprintf(out, size, "one of");
 		for (size_t i = 0; f->values[i] && n < size; i++)
 			n += (size_t)snprintf(out + n, size - n, "%s \"%s\"",
 					      i ? "," : "", f->values[i]);
 		break;
-	case KG_OBJECT:
-	case KG_MAP:
+	case KG_BODY_OBJECT:
+	case KG_BODY_MAP:
 		snprintf(out, size, "an object");
 		break;
-	case KG_ARRAY:
+	case KG_BODY_ARRAY:
 		snprintf(out, size, "an array");
 		break;
 	}
 }
 
 static int
-wrong(struct walk *w, const struct kg_field *f)
+wrong(struct walk *w, const struct kg_body_field *f)
 {
 	char what[160];
 
@@ -136,7 +136,7 @@ wrong(struct walk *w, const struct kg_field *f)
 
 /* ---- the walk ---------------------------------------------------------- */
 
-static int check_value(struct walk *w, const struct kg_field *f,
+static int check_value(struct walk *w, const struct kg_body_field *f,
 		       cJSON *v);
 
 /* Append ".name" (or "name" at the top) to the path; returns the old
@@ -152,7 +152,7 @@ path_push(struct walk *w, const char *name)
 }
 
 static int
-check_length(struct walk *w, const struct kg_field *f, const char *s)
+check_length(struct walk *w, const struct kg_body_field *f, const char *s)
 {
 	size_t chars = kg_utf8_chars(s);
 
@@ -170,9 +170,9 @@ check_length(struct walk *w, const struct kg_field *f, const char *s)
 	return 0;
 }
 
-/* KG_TEXT: clean in place, then the length rules on what is kept. */
+/* KG_BODY_TEXT: clean in place, then the length rules on what is kept. */
 static int
-check_text(struct walk *w, const struct kg_field *f, cJSON *v)
+check_text(struct walk *w, const struct kg_body_field *f, cJSON *v)
 {
 	char *clean;
 	int rc;
@@ -189,11 +189,11 @@ check_text(struct walk *w, const struct kg_field *f, cJSON *v)
 }
 
 static int
-check_integer(struct walk *w, const struct kg_field *f, const cJSON *v)
+check_integer(struct walk *w, const struct kg_body_field *f, const cJSON *v)
 {
 	double d = v->valuedouble;
 
-	if (f->type == KG_INT && d != floor(d))
+	if (f->type == KG_BODY_INT && d != floor(d))
 		return wrong(w, f);
 	if (d < (double)f->min || (f->max && d > (double)f->max))
 		return wrong(w, f);
@@ -201,7 +201,7 @@ check_integer(struct walk *w, const struct kg_field *f, const cJSON *v)
 }
 
 static int
-check_enum(struct walk *w, const struct kg_field *f, const char *s)
+check_enum(struct walk *w, const struct kg_body_field *f, const char *s)
 {
 	for (size_t i = 0; f->values[i]; i++)
 		if (!strcmp(f->values[i], s))
@@ -211,7 +211,7 @@ check_enum(struct walk *w, const struct kg_field *f, const char *s)
 
 /* Entries of a map or items of an array: their count, then each. */
 static int
-check_entries(struct walk *w, const struct kg_field *f, cJSON *v)
+check_entries(struct walk *w, const struct kg_body_field *f, cJSON *v)
 {
 	long long max = f->max ? f->max : KG_BODY_MAX_ENTRIES;
 	long long n = cJSON_GetArraySize(v);
@@ -222,11 +222,11 @@ check_entries(struct walk *w, const struct kg_field *f, cJSON *v)
 		return kg_err_set(w->err, 400, "bad_request",
 				  "%s must have %lld to %lld %s", w->path,
 				  f->min, max,
-				  f->type == KG_MAP ? "entries" : "items");
+				  f->type == KG_BODY_MAP ? "entries" : "items");
 	cJSON_ArrayForEach(it, v) {
 		char index[24];
 
-		if (f->type == KG_MAP) {
+		if (f->type == KG_BODY_MAP) {
 			for (cJSON *p = v->child; p != it; p = p->next)
 				if (!strcmp(p->string, it->string))
 					return kg_err_set(
@@ -235,7 +235,7 @@ check_entries(struct walk *w, const struct kg_field *f, cJSON *v)
 						w->path, it->string);
 		}
 		snprintf(index, sizeof(index), "%zu", i++);
-		len = path_push(w, f->type == KG_MAP ? it->string : index);
+		len = path_push(w, f->type == KG_BODY_MAP ? it->string : index);
 		if (check_value(w, f->of, it) < 0)
 			return -1;
 		w->path[len] = '\0';
@@ -246,7 +246,7 @@ check_entries(struct walk *w, const struct kg_field *f, cJSON *v)
 /* An object: no field the table does not name, none twice, the required
  * ones present, at least min of them, then each in table order. */
 static int
-check_object(struct walk *w, const struct kg_field *fields, long long min,
+check_object(struct walk *w, const struct kg_body_field *fields, long long min,
 	     cJSON *obj)
 {
 	long long present = 0;
@@ -254,7 +254,7 @@ check_object(struct walk *w, const struct kg_field *fields, long long min,
 	cJSON *it;
 
 	cJSON_ArrayForEach(it, obj) {
-		const struct kg_field *f = fields;
+		const struct kg_body_field *f = fields;
 
 		while (f->name && strcmp(f->name, it->string))
 			f++;
@@ -268,11 +268,12 @@ check_object(struct walk *w, const struct kg_field *fields, long long min,
 					  "field \"%.40s\" given twice",
 					  it->string);
 	}
-	for (const struct kg_field *f = fields; f->name; f++) {
+	for (const struct kg_body_field *f = fields; f->name; f++) {
 		it = cJSON_GetObjectItemCaseSensitive(obj, f->name);
 		len = path_push(w, f->name);
-		if (!it || (cJSON_IsNull(it) && (f->flags & KG_NULLABLE))) {
-			if (f->flags & KG_REQUIRED)
+		if (!it ||
+		    (cJSON_IsNull(it) && (f->flags & KG_BODY_NULLABLE))) {
+			if (f->flags & KG_BODY_REQUIRED)
 				return kg_err_set(w->err, 400, "bad_request",
 						  "%s is required", w->path);
 		} else if (check_value(w, f, it) < 0) {
@@ -291,36 +292,36 @@ check_object(struct walk *w, const struct kg_field *fields, long long min,
 }
 
 static int
-check_value(struct walk *w, const struct kg_field *f, cJSON *v)
+check_value(struct walk *w, const struct kg_body_field *f, cJSON *v)
 {
 	switch (f->type) {
-	case KG_STRING:
+	case KG_BODY_STRING:
 		return cJSON_IsString(v) ? check_length(w, f, v->valuestring)
 					 : wrong(w, f);
-	case KG_TEXT:
+	case KG_BODY_TEXT:
 		return cJSON_IsString(v) ? check_text(w, f, v) : wrong(w, f);
-	case KG_INT:
-	case KG_NUMBER:
+	case KG_BODY_INT:
+	case KG_BODY_NUMBER:
 		return cJSON_IsNumber(v) ? check_integer(w, f, v)
 					 : wrong(w, f);
-	case KG_BOOL:
+	case KG_BODY_BOOL:
 		return cJSON_IsBool(v) ? 0 : wrong(w, f);
-	case KG_UUID:
+	case KG_BODY_UUID:
 		return cJSON_IsString(v) &&
-			       kg_is_uuid(v->valuestring,
-					  strlen(v->valuestring))
+			       kg_body_is_uuid(v->valuestring,
+					       strlen(v->valuestring))
 			       ? 0
 			       : wrong(w, f);
-	case KG_ENUM:
+	case KG_BODY_ENUM:
 		return cJSON_IsString(v) ? check_enum(w, f, v->valuestring)
 					 : wrong(w, f);
-	case KG_OBJECT:
+	case KG_BODY_OBJECT:
 		return cJSON_IsObject(v) ? check_object(w, f->fields, f->min, v)
 					 : wrong(w, f);
-	case KG_MAP:
+	case KG_BODY_MAP:
 		return cJSON_IsObject(v) ? check_entries(w, f, v)
 					 : wrong(w, f);
-	case KG_ARRAY:
+	case KG_BODY_ARRAY:
 		return cJSON_IsArray(v) ? check_entries(w, f, v) : wrong(w, f);
 	}
 	return kg_err_set(w->err, 500, "internal", "%s: bad field type %d",
@@ -328,7 +329,8 @@ check_value(struct walk *w, const struct kg_field *f, cJSON *v)
 }
 
 int
-kg_body_check(const struct kg_field *fields, cJSON *obj, struct kg_err *err)
+kg_body_check(const struct kg_body_field *fields, cJSON *obj,
+	      struct kg_err *err)
 {
 	struct walk w = {.err = err};
 
@@ -338,78 +340,10 @@ kg_body_check(const struct kg_field *fields, cJSON *obj, struct kg_err *err)
 	return check_object(&w, fields, 0, obj);
 }
 
-/* ---- the request ------------------------------------------------------- */
-
-/* If-Match: "<n>" with n a positive int; 0 if absent, -1 if malformed. */
-static int
-if_match_version(struct kg_req *req, long long *out)
-{
-	const char *im = kg_req_env(req, "HTTP_IF_MATCH");
-	char *end;
-
-	*out = 0;
-	if (!im)
-		return 0;
-	if (im[0] != '"' || im[1] < '1' || im[1] > '9')
-		return -1;
-	*out = strtoll(im + 1, &end, 10);
-	return strcmp(end, "\"") || *out > INT_MAX ? -1 : 0;
-}
-
-static int
-resolve_version(struct kg_req *req)
-{
-	long long body = kg_field_int(req->json, "version", 0), header;
-
-	if (if_match_version(req, &header) < 0)
-		return kg_fail(req, 400, "bad_request",
-			       "If-Match must be a version ETag such as \"3\"");
-	if (body && header && body != header)
-		return kg_fail(req, 400, "bad_request",
-			       "version and If-Match disagree");
-	if (!body && !header)
-		return kg_fail(req, 428, "version_required",
-			       "send the version you edited, as \"version\" "
-			       "or If-Match");
-	req->version = (int)(body ? body : header);
-	return 0;
-}
-
-int
-kg_req_check(struct kg_req *req)
-{
-	const char *raw;
-	size_t len;
-
-	if (req->route->body) {
-		raw = kg_req_body(req, &len);
-		if (!raw)
-			return -1;
-		if (len == 0 && !req->json)
-			req->json = cJSON_CreateObject();
-		else if (!kg_req_json(req) ||
-			 kg_body_check_raw(raw, len, &req->err) < 0)
-			return -1;
-		if (!req->json)
-			return kg_fail(req, 500, "internal", "out of memory");
-		if (kg_body_check(req->route->body, req->json, &req->err) < 0)
-			return -1;
-	}
-	if (req->route->flags & KG_ROUTE_VERSION)
-		return resolve_version(req);
-	return 0;
-}
-
-int
-kg_req_version(struct kg_req *req)
-{
-	return req->version;
-}
-
 /* ---- getters ----------------------------------------------------------- */
 
 const cJSON *
-kg_field(const cJSON *obj, const char *name)
+kg_body_get(const cJSON *obj, const char *name)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
 
@@ -417,31 +351,31 @@ kg_field(const cJSON *obj, const char *name)
 }
 
 const char *
-kg_field_str(const cJSON *obj, const char *name)
+kg_body_str(const cJSON *obj, const char *name)
 {
-	return cJSON_GetStringValue(kg_field(obj, name));
+	return cJSON_GetStringValue(kg_body_get(obj, name));
 }
 
 long long
-kg_field_int(const cJSON *obj, const char *name, long long def)
+kg_body_int(const cJSON *obj, const char *name, long long def)
 {
-	const cJSON *v = kg_field(obj, name);
+	const cJSON *v = kg_body_get(obj, name);
 
 	return cJSON_IsNumber(v) ? (long long)v->valuedouble : def;
 }
 
 double
-kg_field_num(const cJSON *obj, const char *name, double def)
+kg_body_num(const cJSON *obj, const char *name, double def)
 {
-	const cJSON *v = kg_field(obj, name);
+	const cJSON *v = kg_body_get(obj, name);
 
 	return cJSON_IsNumber(v) ? v->valuedouble : def;
 }
 
 int
-kg_field_bool(const cJSON *obj, const char *name, int def)
+kg_body_bool(const cJSON *obj, const char *name, int def)
 {
-	const cJSON *v = kg_field(obj, name);
+	const cJSON *v = kg_body_get(obj, name);
 
 	return cJSON_IsBool(v) ? cJSON_IsTrue(v) : def;
 }

@@ -1,13 +1,14 @@
 /*
- * kg_http - a program's routes as OpenAPI 3.1 (kg_app_openapi in
- * kg_http.h).  The route table and the declared bodies are the truth the
+ * kg_app - a program's routes as OpenAPI 3.1 (kg_app_openapi in
+ * kg_app.h).  The route table and the declared bodies are the truth the
  * framework enforces, so the document is made from them rather than
  * written beside them: it cannot promise a field the server refuses.
  * What C does not know - the shapes of the answers - lives in
  * cgi-bin/openapi.json, which scripts/gen-openapi.py merges with every
  * program's paths.
  */
-#include "kg_http.h"
+#include "kg_app.h"
+#include "kg_body.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -16,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static cJSON *field_schema(const struct kg_field *f);
+static cJSON *field_schema(const struct kg_body_field *f);
 
 static void
 add_ref(cJSON *o, const char *kind, const char *name)
@@ -28,16 +29,16 @@ add_ref(cJSON *o, const char *kind, const char *name)
 }
 
 static cJSON *
-object_schema(const struct kg_field *fields, long long min)
+object_schema(const struct kg_body_field *fields, long long min)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON *props = cJSON_AddObjectToObject(o, "properties");
 	cJSON *req = cJSON_CreateArray();
 
 	cJSON_AddStringToObject(o, "type", "object");
-	for (const struct kg_field *f = fields; f->name; f++) {
+	for (const struct kg_body_field *f = fields; f->name; f++) {
 		cJSON_AddItemToObject(props, f->name, field_schema(f));
-		if (f->flags & KG_REQUIRED)
+		if (f->flags & KG_BODY_REQUIRED)
 			cJSON_AddItemToArray(req, cJSON_CreateString(f->name));
 	}
 	if (cJSON_GetArraySize(req))
@@ -52,31 +53,31 @@ object_schema(const struct kg_field *fields, long long min)
 
 /* The JSON type name of a field, and its bounds under their names. */
 static const char *
-type_name(const struct kg_field *f, const char **lo, const char **hi)
+type_name(const struct kg_body_field *f, const char **lo, const char **hi)
 {
 	*lo = *hi = NULL;
 	switch (f->type) {
-	case KG_STRING:
-	case KG_TEXT:
+	case KG_BODY_STRING:
+	case KG_BODY_TEXT:
 		*lo = "minLength", *hi = "maxLength";
 		return "string";
-	case KG_INT:
+	case KG_BODY_INT:
 		*lo = "minimum", *hi = "maximum";
 		return "integer";
-	case KG_NUMBER:
+	case KG_BODY_NUMBER:
 		*lo = "minimum", *hi = "maximum";
 		return "number";
-	case KG_BOOL:
+	case KG_BODY_BOOL:
 		return "boolean";
-	case KG_UUID:
-	case KG_ENUM:
+	case KG_BODY_UUID:
+	case KG_BODY_ENUM:
 		return "string";
-	case KG_OBJECT:
+	case KG_BODY_OBJECT:
 		return "object";
-	case KG_MAP:
+	case KG_BODY_MAP:
 		*lo = "minProperties", *hi = "maxProperties";
 		return "object";
-	case KG_ARRAY:
+	case KG_BODY_ARRAY:
 		*lo = "minItems", *hi = "maxItems";
 		return "array";
 	}
@@ -84,44 +85,45 @@ type_name(const struct kg_field *f, const char **lo, const char **hi)
 }
 
 static cJSON *
-field_schema(const struct kg_field *f)
+field_schema(const struct kg_body_field *f)
 {
 	const char *lo, *hi, *type = type_name(f, &lo, &hi);
 	long long max = f->max;
 	cJSON *o;
 
-	if (f->type == KG_OBJECT)
+	if (f->type == KG_BODY_OBJECT)
 		o = object_schema(f->fields, f->min);
 	else
 		o = cJSON_CreateObject();
-	if (f->type != KG_OBJECT && !(f->flags & KG_NULLABLE))
+	if (f->type != KG_BODY_OBJECT && !(f->flags & KG_BODY_NULLABLE))
 		cJSON_AddStringToObject(o, "type", type);
-	if (f->type != KG_OBJECT && (f->flags & KG_NULLABLE)) {
+	if (f->type != KG_BODY_OBJECT && (f->flags & KG_BODY_NULLABLE)) {
 		cJSON *t = cJSON_AddArrayToObject(o, "type");
 
 		cJSON_AddItemToArray(t, cJSON_CreateString(type));
 		cJSON_AddItemToArray(t, cJSON_CreateString("null"));
 	}
-	if (f->type == KG_UUID)
+	if (f->type == KG_BODY_UUID)
 		cJSON_AddStringToObject(o, "format", "uuid");
-	if (f->type == KG_ENUM) {
+	if (f->type == KG_BODY_ENUM) {
 		cJSON *e = cJSON_AddArrayToObject(o, "enum");
 
 		for (size_t i = 0; f->values[i]; i++)
 			cJSON_AddItemToArray(e, cJSON_CreateString(f->values[i]));
 	}
-	if ((f->type == KG_MAP || f->type == KG_ARRAY) && !max)
+	if ((f->type == KG_BODY_MAP || f->type == KG_BODY_ARRAY) && !max)
 		max = KG_BODY_MAX_ENTRIES;
-	if (lo && (f->min || f->type == KG_INT || f->type == KG_NUMBER))
+	if (lo &&
+	    (f->min || f->type == KG_BODY_INT || f->type == KG_BODY_NUMBER))
 		cJSON_AddNumberToObject(o, lo, (double)f->min);
 	if (hi && max)
 		cJSON_AddNumberToObject(o, hi, (double)max);
-	if (f->type == KG_MAP)
+	if (f->type == KG_BODY_MAP)
 		cJSON_AddItemToObject(o, "additionalProperties",
 				      field_schema(f->of));
-	if (f->type == KG_ARRAY)
+	if (f->type == KG_BODY_ARRAY)
 		cJSON_AddItemToObject(o, "items", field_schema(f->of));
-	if (f->type == KG_TEXT)
+	if (f->type == KG_BODY_TEXT)
 		cJSON_AddStringToObject(o, "description",
 					f->what ? f->what
 						: "text: line breaks become "
@@ -260,8 +262,8 @@ request_body(const struct kg_route *r)
 		add_ref(o, "requestBodies", r->request);
 		return o;
 	}
-	for (const struct kg_field *f = r->body; f->name; f++)
-		required |= !!(f->flags & KG_REQUIRED);
+	for (const struct kg_body_field *f = r->body; f->name; f++)
+		required |= !!(f->flags & KG_BODY_REQUIRED);
 	cJSON_AddStringToObject(o, "description",
 				"JSON; an empty body counts as {}");
 	cJSON_AddBoolToObject(o, "required", required);

@@ -1,4 +1,4 @@
-/* Unit tests of the declared request bodies (kg_http.h, "Request bodies,
+/* Unit tests of the declared request bodies (kg_body.h, "Request bodies,
  * declared"): every rule with a body that passes beside one that does
  * not, the status, code and message of the refusal, text cleaning and
  * the typed getters. */
@@ -12,41 +12,41 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kg_http.h"
+#include "kg_body.h"
 
 /* The project editor's PATCH body, as cgi-bin/project.c declares it. */
-static const struct kg_field edit[] = {
-	{"body", KG_TEXT, .max = 10},
-	{"reviewed", KG_BOOL},
+static const struct kg_body_field edit[] = {
+	{"body", KG_BODY_TEXT, .max = 10},
+	{"reviewed", KG_BODY_BOOL},
 	{0},
 };
 
-static const struct kg_field patch[] = {
-	KG_FIELD_VERSION,
-	{"sections", KG_MAP, KG_REQUIRED, .min = 1, .max = 3,
-	 .of = &(const struct kg_field){"edit", KG_OBJECT, .min = 1,
+static const struct kg_body_field patch[] = {
+	KG_BODY_VERSION_FIELD,
+	{"sections", KG_BODY_MAP, KG_BODY_REQUIRED, .min = 1, .max = 3,
+	 .of = &(const struct kg_body_field){"edit", KG_BODY_OBJECT, .min = 1,
 					.fields = edit}},
 	{0},
 };
 
 static const char *const colours[] = {"red", "green", NULL};
 
-static const struct kg_field kinds[] = {
-	{"name", KG_STRING, KG_REQUIRED, .min = 1, .max = 5},
-	{"count", KG_INT, .min = -2, .max = 9},
-	{"ratio", KG_NUMBER, .max = 1},
-	{"id", KG_UUID},
-	{"colour", KG_ENUM, .values = colours},
-	{"note", KG_TEXT, KG_NULLABLE},
-	{"ids", KG_ARRAY, .min = 1, .max = 2, .of = &(const struct kg_field){
-		"id", KG_UUID}},
-	{"revision_id", KG_INT, .min = 1, .what = "a revision's id"},
+static const struct kg_body_field kinds[] = {
+	{"name", KG_BODY_STRING, KG_BODY_REQUIRED, .min = 1, .max = 5},
+	{"count", KG_BODY_INT, .min = -2, .max = 9},
+	{"ratio", KG_BODY_NUMBER, .max = 1},
+	{"id", KG_BODY_UUID},
+	{"colour", KG_BODY_ENUM, .values = colours},
+	{"note", KG_BODY_TEXT, KG_BODY_NULLABLE},
+	{"ids", KG_BODY_ARRAY, .min = 1, .max = 2,
+	 .of = &(const struct kg_body_field){"id", KG_BODY_UUID}},
+	{"revision_id", KG_BODY_INT, .min = 1, .what = "a revision's id"},
 	{0},
 };
 
 /* text passes `fields`; returns the parsed object (caller deletes). */
 static cJSON *
-passes(const struct kg_field *fields, const char *text)
+passes(const struct kg_body_field *fields, const char *text)
 {
 	struct kg_err err = {0};
 	cJSON *o = cJSON_Parse(text);
@@ -60,14 +60,14 @@ passes(const struct kg_field *fields, const char *text)
 }
 
 static void
-ok(const struct kg_field *fields, const char *text)
+ok(const struct kg_body_field *fields, const char *text)
 {
 	cJSON_Delete(passes(fields, text));
 }
 
 /* text is refused with status, code and exactly message. */
 static void
-refused(const struct kg_field *fields, const char *text, int status,
+refused(const struct kg_body_field *fields, const char *text, int status,
 	const char *code, const char *message)
 {
 	struct kg_err err = {0};
@@ -200,8 +200,8 @@ test_nullable(void **state)
 
 	(void)state;
 	o = passes(kinds, "{\"name\": \"n\", \"note\": null}");
-	assert_null(kg_field_str(o, "note"));
-	assert_null(kg_field(o, "note"));
+	assert_null(kg_body_str(o, "note"));
+	assert_null(kg_body_get(o, "note"));
 	cJSON_Delete(o);
 	refused(kinds, "{\"name\": null}", 400, "bad_request",
 		"name must be a string");
@@ -209,7 +209,7 @@ test_nullable(void **state)
 		"bad_request", "colour must be one of \"red\", \"green\"");
 }
 
-/* KG_TEXT is cleaned in place and its length counted after cleaning. */
+/* KG_BODY_TEXT is cleaned in place and its length counted after cleaning. */
 static void
 test_text_cleaned(void **state)
 {
@@ -219,9 +219,9 @@ test_text_cleaned(void **state)
 	(void)state;
 	o = passes(patch, "{\"sections\": {\"a\": {\"body\": "
 			  "\"a\\r\\nb\\u0007\\rc\\u0085\"}}}");
-	it = kg_field(o, "sections");
+	it = kg_body_get(o, "sections");
 	assert_non_null(it);
-	assert_string_equal(kg_field_str(it->child, "body"), "a\nb\nc");
+	assert_string_equal(kg_body_str(it->child, "body"), "a\nb\nc");
 	cJSON_Delete(o);
 	/* 10 letters and 5 controls: fits once the controls are gone */
 	ok(patch, "{\"sections\": {\"a\": {\"body\": \"abcde\\u0001\\u0002"
@@ -239,18 +239,18 @@ test_getters(void **state)
 	(void)state;
 	o = passes(patch, "{\"version\": 7, \"sections\": {\"x\": "
 			  "{\"reviewed\": false}, \"y\": {\"body\": \"t\"}}}");
-	assert_int_equal(kg_field_int(o, "version", 0), 7);
-	assert_int_equal(kg_field_int(o, "nope", -5), -5);
-	s = kg_field(o, "sections");
+	assert_int_equal(kg_body_int(o, "version", 0), 7);
+	assert_int_equal(kg_body_int(o, "nope", -5), -5);
+	s = kg_body_get(o, "sections");
 	assert_string_equal(s->child->string, "x");
-	assert_int_equal(kg_field_bool(s->child, "reviewed", -1), 0);
-	assert_null(kg_field_str(s->child, "body"));
-	assert_int_equal(kg_field_bool(s->child->next, "reviewed", -1), -1);
-	assert_string_equal(kg_field_str(s->child->next, "body"), "t");
+	assert_int_equal(kg_body_bool(s->child, "reviewed", -1), 0);
+	assert_null(kg_body_str(s->child, "body"));
+	assert_int_equal(kg_body_bool(s->child->next, "reviewed", -1), -1);
+	assert_string_equal(kg_body_str(s->child->next, "body"), "t");
 	cJSON_Delete(o);
 	o = passes(kinds, "{\"name\": \"n\", \"ratio\": 0.25}");
-	assert_true(kg_field_num(o, "ratio", 0) == 0.25);
-	assert_true(kg_field_num(o, "count", 3) == 3);
+	assert_true(kg_body_num(o, "ratio", 0) == 0.25);
+	assert_true(kg_body_num(o, "count", 3) == 3);
 	cJSON_Delete(o);
 }
 
@@ -291,10 +291,12 @@ test_is_uuid(void **state)
 	static const char u[] = "0a0a0a0a-0000-4000-8000-000000000000";
 
 	(void)state;
-	assert_true(kg_is_uuid(u, 36));
-	assert_false(kg_is_uuid(u, 35));
-	assert_false(kg_is_uuid("0a0a0a0a-0000-4000-8000-00000000000g", 36));
-	assert_false(kg_is_uuid("0a0a0a0a00000-4000-8000-000000000000", 36));
+	assert_true(kg_body_is_uuid(u, 36));
+	assert_false(kg_body_is_uuid(u, 35));
+	assert_false(
+		kg_body_is_uuid("0a0a0a0a-0000-4000-8000-00000000000g", 36));
+	assert_false(
+		kg_body_is_uuid("0a0a0a0a00000-4000-8000-000000000000", 36));
 }
 
 int

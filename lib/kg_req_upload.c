@@ -1,9 +1,9 @@
 /*
- * kg_http - file uploads (kg_req_upload in kg_http.h): a
+ * kg_req - file uploads (kg_req_upload in kg_req.h): a
  * multipart/form-data form or the raw file as the body, read through
  * the same body limit as everything else.
  */
-#include "kg_http.h"
+#include "kg_req.h"
 #include "kg_log.h"
 #include "kg_multipart.h"
 
@@ -14,7 +14,7 @@
 static int
 on_part(void *arg, const struct kg_multipart_part *part, struct kg_err *err)
 {
-	struct kg_upload *up = arg;
+	struct kg_req_upload *up = arg;
 
 	up->in_file = !strcmp(part->name, "file");
 	up->in_text = up->text_field && !strcmp(part->name, up->text_field);
@@ -39,7 +39,7 @@ static int
 on_data(void *arg, const struct kg_multipart_part *part, const char *data,
 	size_t len, struct kg_err *err)
 {
-	struct kg_upload *up = arg;
+	struct kg_req_upload *up = arg;
 
 	(void)part;
 	if (up->in_text && up->text.len + len > up->text_max)
@@ -69,7 +69,7 @@ feed_raw(void *arg, const char *data, size_t len, struct kg_err *err)
 static const struct kg_multipart_cb upload_cb = {on_part, on_data};
 
 static int
-read_form(struct kg_req *req, struct kg_upload *up)
+read_form(struct kg_req *req, struct kg_req_upload *up)
 {
 	struct kg_multipart mp;
 	int rc;
@@ -84,29 +84,31 @@ read_form(struct kg_req *req, struct kg_upload *up)
 		rc = kg_multipart_finish(&mp);
 	kg_multipart_free(&mp);
 	if (rc == 0 && !up->files)
-		return kg_fail(req, 400, "bad_request",
-			       "no file: send it in the form field \"file\"");
+		return kg_req_fail(
+			req, 400, "bad_request",
+			"no file: send it in the form field \"file\"");
 	return rc;
 }
 
 int
 kg_req_upload(struct kg_req *req, const char *const *raw_types,
-	      struct kg_upload *up)
+	      struct kg_req_upload *up)
 {
 	if (kg_req_is_type(req, "multipart/form-data"))
 		return read_form(req, up);
 	for (size_t i = 0; raw_types && raw_types[i]; i++)
 		if (kg_req_is_type(req, raw_types[i]))
 			return kg_req_body_each(req, feed_raw, &up->file);
-	return kg_fail(req, 415, "unsupported_media_type",
-		       "send the file as multipart/form-data (field \"file\") "
-		       "or as the body with Content-Type %s",
-		       raw_types && raw_types[0] ? raw_types[0]
-						 : "multipart/form-data");
+	return kg_req_fail(
+		req, 415, "unsupported_media_type",
+		"send the file as multipart/form-data (field \"file\") "
+		"or as the body with Content-Type %s",
+		raw_types && raw_types[0] ? raw_types[0]
+					  : "multipart/form-data");
 }
 
 void
-kg_upload_free(struct kg_upload *up)
+kg_req_upload_free(struct kg_req_upload *up)
 {
 	kg_spool_free(&up->file);
 	kg_buf_free(&up->text);
