@@ -483,9 +483,9 @@ fail_job(struct wk_job *j)
 {
 	struct gen_job *g = gen(j);
 
-	g->step = (struct gen_step){.g = g, .status = "FAILED", .error = j->error,
-				.progress = g->progress, .quality_score = -1,
-				.then = failed_written};
+	g->step = (struct gen_step){.g = g, .status = "FAILED",
+				.error = j->error, .progress = g->progress,
+				.quality_score = -1, .then = failed_written};
 	run_step(&g->step);
 }
 
