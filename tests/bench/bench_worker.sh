@@ -5,8 +5,9 @@
 #
 # Prints, per concurrency c: wall time from the generate request's COMMIT
 # (projects.queued_at) to the batch's completed_at, the ideal
-# ceil(100/c) x 3 calls x 0.2 s, their ratio, and the worker's CPU time
-# (utime+stime from /proc) per project.
+# ceil(100/c) x 3 calls x 0.2 s, their ratio, and CPU time per project
+# (utime+stime from /proc) of the worker, of PostgreSQL (the postmaster and
+# its backends, the bench's one polling session included) and of Redis.
 # Runs against its own temporary stack (scripts/kgstack), torn down at the end.
 #
 # BENCH_PROVIDER=fake-bedrock runs the same batches through the real bedrock
@@ -22,20 +23,21 @@ DELAY_MS=200
 source "$ROOT/tests/bench/stack.sh"
 bench_user bench@bench.local
 
-printf '%-12s %10s %10s %8s %14s\n' concurrency "wall (s)" "ideal (s)" ratio "CPU ms/project"
+printf '%-12s %10s %10s %8s %14s %14s\n' concurrency "wall (s)" "ideal (s)" ratio "CPU ms/project" "PG / Redis ms"
 for c in $CONCURRENCY; do
     start_worker bench-worker KARTOGRAF_WORKER_CONCURRENCY="$c" \
         KARTOGRAF_WORKER_GLOBAL_LIMIT="$((c > 20 ? c : 20))"
     WPID=${WPIDS[0]}
     sleep 1
     BATCH=$(make_batch "$OWNER" "$N")
-    cpu0=$(cpu_ticks "$WPID")
+    cpu0=$(cpu_ticks "$WPID") pg0=$(tree_ticks "$(pg_pid)") rd0=$(tree_ticks "$(redis_pid)")
     generate "$BATCH" "$TOKEN"
-    for ((i = 0; i < 1200; i++)); do
-        [[ "$(psql_ "SELECT completed_at IS NOT NULL FROM batches WHERE id = '$BATCH'")" == t ]] && break
-        sleep 0.1
-    done
-    cpu1=$(cpu_ticks "$WPID")
+    # One session polls (up to 120 s): a new psql every 0.1 s cost PostgreSQL
+    # ~25 ms of CPU each, more than the worker's whole batch at c=5.
+    psql_ "DO \$\$ BEGIN FOR i IN 1..1200 LOOP
+        EXIT WHEN (SELECT completed_at IS NOT NULL FROM batches WHERE id = '$BATCH');
+        PERFORM pg_sleep(0.1); END LOOP; END \$\$"
+    cpu1=$(cpu_ticks "$WPID") pg1=$(tree_ticks "$(pg_pid)") rd1=$(tree_ticks "$(redis_pid)")
     # Where the time over the ideal goes, from the projects' own timestamps and
     # each ai_calls row (written by the step that handled the answer; the call
     # was sent latency_ms before): printed below the table's line.
@@ -48,13 +50,15 @@ for c in $CONCURRENCY; do
         count(*) FILTER (WHERE p.status = 'COMPLETED') FROM batches b JOIN projects p ON p.batch_id = b.id
         WHERE b.id = '$BATCH' GROUP BY b.completed_at" | tr '|' ' ')"
     [[ "$done_ok" == "$N" ]] || { echo "only ${done_ok:-0} of $N projects completed"; tail -n 20 "$STATE/log/bench-worker.log"; exit 1; }
-    python3 - "$c" "$N" "$wall" "$cpu0" "$cpu1" "$(getconf CLK_TCK)" "$DELAY_MS" <<'PY'
+    python3 - "$c" "$N" "$wall" "$cpu0" "$cpu1" "$(getconf CLK_TCK)" "$DELAY_MS" \
+        $((pg1 - pg0)) $((rd1 - rd0)) <<'PY'
 import math, sys
-c, n, wall, cpu0, cpu1, hz, delay = sys.argv[1:]
+c, n, wall, cpu0, cpu1, hz, delay, pg, rd = sys.argv[1:]
 c, n, wall, hz = int(c), int(n), float(wall), int(hz)
 ideal = math.ceil(n / c) * 3 * int(delay) / 1000
 cpu_ms = (int(cpu1) - int(cpu0)) * 1000 / hz / n
-print(f"{c:<12} {wall:>10.2f} {ideal:>10.2f} {wall / ideal:>8.2f} {cpu_ms:>14.1f}")
+pg_ms, rd_ms = int(pg) * 1000 / hz / n, int(rd) * 1000 / hz / n
+print(f"{c:<12} {wall:>10.2f} {ideal:>10.2f} {wall / ideal:>8.2f} {cpu_ms:>14.1f} {pg_ms:>8.1f} / {rd_ms:.1f}")
 PY
     python3 - "$c" "$STATE/timeline-$c.tsv" <<'PY'
 import csv, statistics, sys

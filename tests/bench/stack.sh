@@ -62,6 +62,26 @@ fi
 
 psql_() { psql -h 127.0.0.1 -p "$PG_PORT" -U kartograf -d kartograf -AtqX -v ON_ERROR_STOP=1 -c "$1"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# tree_ticks PID: CPU ticks of a server and its direct children (PostgreSQL's
+# backends): the root's own and reaped children's time, plus every live
+# child's, so a backend that exits between two samples is still counted.
+tree_ticks() {
+    python3 - "$1" <<'PY'
+import glob, sys
+root, total = sys.argv[1], 0
+for f in glob.glob("/proc/[0-9]*/stat"):
+    try:
+        pid, rest = f.split("/")[2], open(f).read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        continue
+    # rest[1] = ppid; rest[11:15] = utime stime cutime cstime
+    if pid == root or rest[1] == root:
+        total += sum(int(x) for x in rest[11:15])
+print(total)
+PY
+}
+pg_pid() { head -n 1 "$PGDATA/postmaster.pid"; }
+redis_pid() { cat "$STATE/run/redis.pid"; }
 
 bench_user() {
     printf '%s\n' "$BENCH_PASSWORD" | "$BUILD_DIR/worker/kartograf-admin" adduser "$@" >/dev/null
