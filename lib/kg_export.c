@@ -267,6 +267,14 @@ get_str(const cJSON *o, const char *name, char *dst, size_t size, int need)
 	return 0;
 }
 
+static int
+str_or_null(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return !v || cJSON_IsNull(v) || cJSON_IsString(v);
+}
+
 long long
 kg_export_now_ms(void)
 {
@@ -286,14 +294,11 @@ kg_export_task_parse(const char *json, struct kg_export_task *t)
 	memset(t, 0, sizeof(*t));
 	if (!cJSON_IsObject(o))
 		goto out;
-	/* the export's rule for the queue's fields (a string if present),
-	 * then the queue's own (kind not empty, a project or a batch) */
-	if (get_str(o, "kind", t->q.kind, sizeof(t->q.kind), 1) < 0 ||
-	    get_str(o, "project_id", t->q.project_id,
-		    sizeof(t->q.project_id), 0) < 0 ||
-	    get_str(o, "batch_id", t->q.batch_id, sizeof(t->q.batch_id),
-		    0) < 0 ||
-	    kg_queue_task_of(o, &t->q) < 0 ||
+	/* the queue's rule (a kind, a project or a batch), and the export's
+	 * one more: an id that is there is a string (the queue reads any
+	 * other value as "") */
+	if (kg_queue_task_of(o, &t->q) < 0 || !str_or_null(o, "project_id") ||
+	    !str_or_null(o, "batch_id") ||
 	    get_str(o, "user_id", t->user_id, sizeof(t->user_id), 1) < 0 ||
 	    get_str(o, "request_id", t->request_id, sizeof(t->request_id),
 		    1) < 0)
