@@ -31,8 +31,8 @@ cp_lower(uint32_t c)
 {
 	size_t k;
 
-	if (c >= 'A' && c <= 'Z')
-		return c + ('a' - 'A');
+	if (c < 0x80)
+		return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 	if (c >= 0xC0 && c <= 0xDE && c != 0xD7)
 		return c + 0x20;
 	for (k = 0; k < KG_COUNT(pl_letters); k++)
@@ -82,8 +82,8 @@ kg_quality_fold(struct kg_buf *out, const char *s)
 			if (kg_buf_append(out, s + i, n) < 0)
 				return -1;
 			for (; k < out->len; k++)
-				if (out->data[k] >= 'A' && out->data[k] <= 'Z')
-					out->data[k] += 'a' - 'A';
+				out->data[k] = (char)cp_lower(
+					(unsigned char)out->data[k]);
 			i += n;
 			continue;
 		}
@@ -108,7 +108,7 @@ kg_quality_read_word(const char *s, size_t *i, char *w, size_t wsz)
 				break;
 			(*i)++;
 			if (n + 4 < wsz)
-				w[n++] = (char)(b >= 'A' && b <= 'Z' ? b + 32 : b);
+				w[n++] = (char)cp_lower(b);
 			continue;
 		}
 		j = *i;
