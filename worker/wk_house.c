@@ -276,6 +276,10 @@ subscribe(struct wk *w, int64_t now)
 		redisFree(w->wake);
 		w->wake = NULL;
 	}
+	/* (Re)connected: Redis may have restarted empty, so the
+	 * heartbeat puts us back in the registry in the next turn. */
+	if (w->wake)
+		w->next_heartbeat = now;
 	look_again(w);
 }
 
@@ -287,11 +291,17 @@ wk_house(struct wk *w)
 	struct kg_err err = {0};
 
 	if (now >= w->next_heartbeat) {
-		if (kg_queue_heartbeat(w->id, lease, &err) == 0) {
+		int ok = kg_queue_heartbeat(w->id, lease, &err) == 0;
+
+		if (ok) {
 			wk_renew(w);
 			publish_slots(w, lease);
 		}
-		w->next_heartbeat = now + lease / 3;
+		/* a missed one is tried again within a second: the
+		 * registry (the batch page's worker count, --cron's
+		 * check) is right soon after Redis is back */
+		w->next_heartbeat =
+			now + (ok || lease / 3 < 1000 ? lease / 3 : 1000);
 	}
 	if (now >= w->next_reap) {
 		for (int i = 0; i < WK_NQUEUES; i++)

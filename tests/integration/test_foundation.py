@@ -171,6 +171,11 @@ def test_postgres_down_then_recovers(ctx):
 
 def test_redis_down_then_recovers(ctx):
     _outage(ctx, "redis", "redis")
+    # The stack's Redis keeps nothing across a restart: the worker notices the
+    # lost connection and is in the registry again at once, not at its next
+    # regular heartbeat a third of a lease (10 s) later.
+    ctx.wait_until(lambda: int(ctx.redis("SCARD", "kg:workers") or 0) >= 1, timeout=4,
+                   what="the worker back in kg:workers after the Redis restart")
 
 
 # ------------------------------------------------------------------ configuration

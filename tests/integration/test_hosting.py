@@ -165,6 +165,8 @@ def log_text(log):
 def test_worker_cron(ctx):
     from test_worker import _user, _deluser, _batch, _generate, _wait_done
     # the stack's own worker is alive in the registry: a cron run leaves at once
+    ctx.wait_until(lambda: int(ctx.redis("SCARD", "kg:workers") or 0) >= 1, timeout=15,
+                   what="the stack's worker in kg:workers")
     p, log = _cron_worker(ctx)
     assert p.wait(timeout=15) == 0, log_text(log)
     assert "alive in the registry" in log_text(log), log_text(log)
