@@ -26,9 +26,11 @@
  * sets its own to an hour (it is a superuser's), so the victim is
  * always kg_db's.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kg_config.h"
 #include "kg_db.h"
@@ -62,12 +64,33 @@ other_exec(PGconn *o, const char *sql, int nparams, const char *const *params)
 	return ok ? 0 : -1;
 }
 
+/* Whether the other session's work ended within `seconds`. */
+static int
+other_done_within(PGconn *o, int seconds)
+{
+	struct pollfd p = { .fd = PQsocket(o), .events = POLLIN };
+	struct timespec now, end;
+	int ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += seconds;
+	while (PQconsumeInput(o) && PQisBusy(o)) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (int)((end.tv_sec - now.tv_sec) * 1000 +
+			   (end.tv_nsec - now.tv_nsec) / 1000000);
+		if (ms <= 0)
+			return 0;
+		poll(&p, 1, ms);
+	}
+	return 1;
+}
+
 /*
- * Collect what the other session's background work answered.  The
- * work is done by the time kg_db has answered, unless kg_db gave up
- * earlier than the test expects: then it waits for a kg_db attempt
- * that will never come, and is cancelled, so that a broken retry rule
- * fails the test at once instead of after wait_blocked's timeout.
+ * Collect what the other session's work answered.  It ends by itself
+ * around the time kg_db answers, unless kg_db gave up earlier than the
+ * test expects: then it waits for a kg_db attempt that will never come
+ * and is cancelled after a while (wait_blocked() would give up after
+ * 10 s).
  */
 static int
 other_finish(PGconn *o)
@@ -76,7 +99,7 @@ other_finish(PGconn *o)
 	char why[256];
 	int rc = 0;
 
-	if (PQconsumeInput(o) && PQisBusy(o)) {
+	if (!other_done_within(o, 3)) {
 		PGcancel *c = PQgetCancel(o);
 
 		fprintf(stderr, "db_retry: other session still waiting, "

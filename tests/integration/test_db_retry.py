@@ -89,7 +89,8 @@ def _run(ctx, case):
             assert bad not in err, f"{case}: sanitizer report: {err[-3000:]}"
         assert rc == 0 and out.strip(), f"{case}: db_retry exit {rc}: {out} {err[-2000:]}"
         facts = dict(kv.split("=", 1) for kv in out.split())
-        assert facts["other"] == "ok", f"{case}: the other session failed: {err[-2000:]}"
+        assert facts["other"] == "ok", \
+            f"{case}: the other session failed ({facts}): {err[-2000:]}"
         data = ctx.psql(f"SELECT (SELECT string_agg(n::text, ' ' ORDER BY id) FROM {schema}.t),"
                         " (SELECT CASE WHEN is_called THEN last_value ELSE 0 END"
                         f" FROM {schema}.attempts); DROP SCHEMA {schema} CASCADE")
@@ -152,7 +153,8 @@ def test_tx_gives_up_after_three_attempts(ctx):
     assert got == want, f"{got}, not {want}"
     assert rows == [300, 0], f"rows {rows}, not [300, 0]: only the other session's updates"
     assert _retries(log, "transaction", "40001") == 2, f"not 2 retries logged: {log[-2000:]}"
-    assert "transaction gave up after 3 attempts (SQLSTATE 40001)" in log, log[-2000:]
+    assert "transaction gave up after 3 attempts (SQLSTATE 40001)" in log, \
+        f"giving up not logged: {log[-2000:]}"
 
 
 def test_call_retries_a_serialization_failure(ctx):
@@ -183,7 +185,8 @@ def test_call_gives_up_after_three_attempts(ctx):
     assert got == want and attempts == 3, f"{got}, attempts {attempts}: not {want}, 3"
     assert rows == [300, 0], f"rows {rows}, not [300, 0]"
     assert _retries(log, "statement", "40001") == 2, f"not 2 retries logged: {log[-2000:]}"
-    assert "statement gave up after 3 attempts (SQLSTATE 40001)" in log, log[-2000:]
+    assert "statement gave up after 3 attempts (SQLSTATE 40001)" in log, \
+        f"giving up not logged: {log[-2000:]}"
 
 
 def test_call_does_not_retry_a_duplicate_key(ctx):
