@@ -18,6 +18,8 @@
 #   worker/kartograf-*.c     -> $(B)/worker/kartograf-*  (programs)
 #   worker/wk_*.c            -> linked into kartograf-worker
 #   tests/unit/test_<m>.c    -> $(B)/tests/unit/test_<m> (cmocka)
+#   tests/integration/<p>.c  -> $(B)/tests/integration/<p> (programs the
+#                               integration tests run against the stack)
 #   all of cgi-bin/          -> $(B)/openapi.json (the API document)
 
 B ?= build
@@ -61,15 +63,16 @@ WK_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard worker/wk_*.c))
 TOOLS := $(patsubst worker/%.c,$(B)/worker/%,$(wildcard worker/kartograf-*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT := $(UNIT_SRC:%.c=$(B)/%)
+IT_PROG := $(patsubst %.c,$(B)/%,$(wildcard tests/integration/*.c))
 BENCH := $(patsubst %.c,$(B)/%,$(wildcard tests/bench/*.c))
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 ALL_OBJ := $(LIB_OBJ) $(WK_OBJ) $(CGI_SRC:%.c=$(B)/%.o) \
 	$(patsubst %.c,$(B)/%.o,$(wildcard worker/kartograf-*.c)) \
-	$(UNIT_SRC:%.c=$(B)/%.o) $(BENCH:=.o)
+	$(UNIT_SRC:%.c=$(B)/%.o) $(IT_PROG:=.o) $(BENCH:=.o)
 
 .PHONY: all programs asan run test bench fuzz install install-files deb clean deps format format-check bundle
-all: programs $(UNIT)
+all: programs $(UNIT) $(IT_PROG)
 # what an install needs: no unit tests, no cmocka
 programs: $(LIB) $(CGI) $(TOOLS) $(B)/openapi.json
 
@@ -97,6 +100,9 @@ $(B)/worker/kartograf-%: $(B)/worker/kartograf-%.o $(LIB)
 
 $(B)/tests/unit/test_%: $(B)/tests/unit/test_%.o $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+$(B)/tests/integration/%: $(B)/tests/integration/%.o $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(B)/tests/bench/%: $(B)/tests/bench/%.o $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -207,7 +213,8 @@ deb: programs
 	  debian/debhelper-build-stamp debian/*.debhelper debian/*.debhelper.log
 	@ls $(B)/kartograf_*.deb
 
-FORMAT_SRC = lib/*.[ch] cgi-bin/*.c worker/*.[ch] tests/unit/*.c tests/fuzz/*.[ch]
+FORMAT_SRC = lib/*.[ch] cgi-bin/*.c worker/*.[ch] tests/unit/*.c tests/integration/*.c \
+	tests/fuzz/*.[ch]
 
 bundle:
 	$(MAKE) B=build-bundle BUNDLE=1 programs

@@ -410,14 +410,22 @@ retryable(void)
 /*
  * The one retry rule of kg_db_tx and kg_db_call, asked after a failed
  * attempt: another one after a serialization failure or a deadlock, up
- * to three attempts in all.
+ * to three attempts in all.  The failed attempt's error is cleared for
+ * the next one, so that a call that gets through in the end does not
+ * come back with it.
  */
 static int
-retry(int *attempts, const char *what)
+retry(int *attempts, const char *what, struct kg_err *err)
 {
-	if (++*attempts >= 3 || !retryable())
+	if (!retryable())
 		return 0;
+	if (++*attempts >= 3) {
+		KG_WARN("%s gave up after %d attempts (SQLSTATE %s)", what,
+			*attempts, db_sqlstate);
+		return 0;
+	}
 	KG_INFO("%s retry after SQLSTATE %s", what, db_sqlstate);
+	kg_err_clear(err);
 	return 1;
 }
 
@@ -437,7 +445,7 @@ kg_db_tx(struct kg_err *err, int (*fn)(void *arg, struct kg_err *err),
 		else if (PQstatus(db_conn) == CONNECTION_OK)
 			PQclear(PQexec(db_conn, "ROLLBACK"));
 		db_in_tx = 0;
-	} while (rc != 0 && retry(&attempts, "transaction"));
+	} while (rc != 0 && retry(&attempts, "transaction", err));
 	return rc;
 }
 
@@ -451,7 +459,7 @@ kg_db_call(struct kg_err *err, const char *sql, int nparams,
 
 	do
 		res = kg_db_query(err, sql, nparams, params);
-	while (!res && !db_in_tx && retry(&attempts, "statement"));
+	while (!res && !db_in_tx && retry(&attempts, "statement", err));
 	return res;
 }
 

@@ -65,8 +65,12 @@ int kg_db_exec(struct kg_err *err, const char *sql, int nparams,
 
 /*
  * Run fn inside BEGIN ... COMMIT.  fn returns 0 to commit, -1 (with err
- * set) to roll back.  Serialization failures and deadlocks are retried
- * up to three times, so fn must only touch the database.
+ * set) to roll back.  After a serialization failure (SQLSTATE 40001)
+ * or a deadlock (40P01) fn runs again, up to three attempts in all, so
+ * fn must only touch the database; a transaction that gets through in
+ * the end returns 0 with err clear.  Each attempt begins with a plain
+ * BEGIN: the server's default isolation (READ COMMITTED, where only
+ * deadlocks happen) unless fn sets another first.
  */
 int kg_db_tx(struct kg_err *err, int (*fn)(void *arg, struct kg_err *err),
 	     void *arg);
