@@ -593,10 +593,14 @@ def test_session_throttle_behind_trusted_proxy(ctx):
                 r = _login_raw(ctx, base, "anyone@test.local", "wrong password!", xff=f"{net}.30")
                 assert r.status == 429 and "this address" in r.json()["message"], r
                 clear_throttle(ctx)
-                # the web server logged the client, not the proxy
+                # the web server logged the client, not the proxy (lighttpd
+                # buffers its access log and writes it out every 4 seconds)
                 log = "apache-access.log" if name == "apache" else "lighttpd-access.log"
-                with open(os.path.join(ctx.state, "log", log), encoding="utf-8", errors="replace") as f:
-                    assert f"{net}.11" in f.read(), f"{log} does not show the forwarded client"
+
+                def logged():
+                    with open(os.path.join(ctx.state, "log", log), encoding="utf-8", errors="replace") as f:
+                        return f"{net}.11" in f.read()
+                ctx.wait_until(logged, timeout=10, what=f"{log} to show the forwarded client")
             ctx.check_servers(check)
     finally:
         clear_throttle(ctx)
