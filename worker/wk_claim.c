@@ -169,6 +169,7 @@ struct claims_out {
 	struct kg_db_piped *p;
 	int n;
 	enum outcome outcome[WK_CLAIMS_MAX];
+	char job[WK_CLAIMS_MAX];	/* the claim became a job */
 	struct kg_redis_pipe events;
 };
 
@@ -192,9 +193,33 @@ claim_answered(void *arg, int i)
 		free(c->input);
 		return;
 	}
+	o->job[i] = 1;
 	wk_gen_begin(j);
 	if (i < o->n - 1)	/* the request out now, not after the rest */
 		kg_loop_kick(o->w->loop);
+}
+
+/*
+ * A take that found a batch full by our own count skips the batch until
+ * one of our jobs of it ends (may_claim, wk_job_end).  That count
+ * includes the claims being made, and a claim that does not become a
+ * job - its project was stopped meanwhile ('skipped'), the batch is
+ * full in the database ('deferred', which skips it again for a moment),
+ * the database failed, memory ran out - has no job to end: its place is
+ * free now, as when a job ends.  Without this a stopped batch whose
+ * claims all came back 'skipped' stayed skipped for ever, its waiting
+ * tasks never taken, and "Generuj" after "Zatrzymaj" never generated it
+ * again (test_lifecycle_cancel_with_tasks_waiting_then_resume).  Before
+ * claim_not_made, which may add the short skip of a deferred claim.
+ */
+static void
+unskip_claims_not_made(struct wk *w, const struct claims_out *o)
+{
+	struct wk_qstate *s = wk_state(w, &wk_gen_queue);
+
+	for (int i = 0; i < o->n; i++)
+		if (!o->job[i])
+			wk_skip_del(&s->skip, w->claims[i].t.batch_id);
 }
 
 enum wk_take
@@ -226,6 +251,7 @@ wk_claims_flush(struct wk *w)
 	wk_steps_begin(w);
 	kg_db_pipe_each(p, n, claim_answered, &o);
 	w->nclaims = 0;
+	unskip_claims_not_made(w, &o);
 	for (int i = 0; i < n; i++) {
 		struct wk_claim *c = &w->claims[i];
 
