@@ -9,6 +9,7 @@
 
 static PGconn *db_conn;
 static int db_in_tx;
+static int db_piping;		/* in a kg_db_pipe_each callback */
 static char db_sqlstate[6];
 
 /*
@@ -100,6 +101,11 @@ kg_db_conn(struct kg_err *err)
 {
 	int fresh = !db_conn || PQstatus(db_conn) != CONNECTION_OK;
 
+	if (db_piping) {	/* a kg_db_pipe_each callback: a bug */
+		KG_ERROR("kg_db used while a pipeline is being read");
+		kg_err_set(err, 500, "internal", "database call in a pipeline");
+		return NULL;
+	}
 	if (db_connect(err) < 0)
 		return NULL;
 	if (fresh && db_session_setup(err) < 0)
@@ -192,6 +198,32 @@ has_state(PGresult *res, const char *state)
  * statement the session lost (26000: DISCARD ALL, a pooler in between)
  * is prepared again, and the call repeated outside a transaction.
  */
+static void
+stmt_name(const struct db_stmt *st, char name[16])
+{
+	snprintf(name, 16, "kg_%d", (int)(st - db_stmts));
+}
+
+/* st prepared on this connection (now, if it was not): NULL, else the
+ * failed result. */
+static PGresult *
+stmt_prepare(struct db_stmt *st, int nparams)
+{
+	char name[16];
+	PGresult *res;
+
+	if (st->gen == db_gen)
+		return NULL;
+	stmt_name(st, name);
+	res = PQprepare(db_conn, name, st->sql, nparams, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    !has_state(res, "42P05"))	/* already there */
+		return res;
+	PQclear(res);
+	st->gen = db_gen;
+	return NULL;
+}
+
 static PGresult *
 exec_stmt(const char *sql, int nparams, const char *const *params,
 	  int again)
@@ -203,15 +235,9 @@ exec_stmt(const char *sql, int nparams, const char *const *params,
 	if (!st)
 		return PQexecParams(db_conn, sql, nparams, NULL, params, NULL,
 				    NULL, 0);
-	snprintf(name, sizeof(name), "kg_%d", (int)(st - db_stmts));
-	if (st->gen != db_gen) {
-		res = PQprepare(db_conn, name, sql, nparams, NULL);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK &&
-		    !has_state(res, "42P05"))	/* already there */
-			return res;
-		PQclear(res);
-		st->gen = db_gen;
-	}
+	stmt_name(st, name);
+	if ((res = stmt_prepare(st, nparams)))
+		return res;
 	res = PQexecPrepared(db_conn, name, nparams, params, NULL, NULL, 0);
 	if (!result_ok(res) && has_state(res, "26000")) {
 		st->gen = 0;
@@ -461,6 +487,189 @@ kg_db_call(struct kg_err *err, const char *sql, int nparams,
 		res = kg_db_query(err, sql, nparams, params);
 	while (!res && !db_in_tx && retry(&attempts, "statement", err));
 	return res;
+}
+
+/* ------------------------------------------------------------------ */
+/* kg_db_pipe: pipeline mode, one Sync per call. */
+
+/* Send one call and its Sync (by name when its statement is ready). */
+static int
+pipe_send(const struct kg_db_piped *c)
+{
+	struct db_stmt *st = stmt_slot(c->sql);
+	char name[16];
+	int ok;
+
+	if (st && st->gen == db_gen) {
+		stmt_name(st, name);
+		ok = PQsendQueryPrepared(db_conn, name, c->nparams, c->params,
+					 NULL, NULL, 0);
+	} else {
+		ok = PQsendQueryParams(db_conn, c->sql, c->nparams, NULL,
+				       c->params, NULL, NULL, 0);
+	}
+	return ok && PQpipelineSync(db_conn) ? 0 : -1;
+}
+
+/* Whether a failed call is run once more alone: no answer (the
+ * connection went), a retryable SQLSTATE, a lost prepared statement. */
+static int
+pipe_again(const PGresult *res)
+{
+	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return !s || PQstatus(db_conn) != CONNECTION_OK ||
+	       !strncmp(s, "08", 2) || !strcmp(s, "57P01") ||
+	       !strcmp(s, "40001") || !strcmp(s, "40P01") ||
+	       !strcmp(s, "26000");
+}
+
+/* Call i is answered for good: tell the caller (told[i]), with kg_db
+ * refused meanwhile (the pipeline may be open). */
+static void
+pipe_tell(int i, char *told, kg_db_piped_fn fn, void *arg)
+{
+	if (told)
+		told[i] = 1;
+	if (!fn)
+		return;
+	db_piping = 1;
+	fn(arg, i);
+	db_piping = 0;
+}
+
+/*
+ * Read the answers of calls [0, sent): each is its result, the end of
+ * its query (NULL) and its Sync; each one final is told at once.  Sets
+ * again[i] for what must run once more; returns how many calls were
+ * read.
+ */
+static int
+pipe_read(struct kg_db_piped *c, int sent, char *again, char *told,
+	  kg_db_piped_fn fn, void *arg)
+{
+	int i;
+
+	for (i = 0; i < sent; i++) {
+		PGresult *res = PQgetResult(db_conn), *r;
+		int synced = 0;
+
+		if (!res)
+			break;
+		/* up to the Sync: the query's end (NULL), the Sync */
+		for (int k = 0; k < 2 && !synced; k++) {
+			r = PQgetResult(db_conn);
+			if (!r && PQstatus(db_conn) != CONNECTION_OK)
+				break;
+			if (!r)
+				continue;
+			synced = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+			PQclear(r);
+			if (!synced)	/* not what a live pipeline sends */
+				break;
+		}
+		if (result_ok(res)) {
+			c[i].res = res;
+		} else {
+			again[i] = pipe_again(res);
+			if (!again[i])
+				fail_from_result(res, &c[i].err);
+			else if (res &&
+				 PQresultErrorField(res, PG_DIAG_SQLSTATE))
+				snprintf(db_sqlstate, sizeof(db_sqlstate), "%s",
+					 PQresultErrorField(res,
+							    PG_DIAG_SQLSTATE));
+			if (has_state(res, "26000"))
+				stmt_slot(c[i].sql)->gen = 0;
+			PQclear(res);
+		}
+		if (!again[i])
+			pipe_tell(i, told, fn, arg);
+		if (!synced) {
+			i++;
+			break;
+		}
+	}
+	return i;
+}
+
+/* Leave pipeline mode; a connection that cannot (it broke with answers
+ * outstanding) is closed, the next call opens a new one. */
+static void
+pipe_leave(void)
+{
+	PGresult *r;
+
+	if (PQstatus(db_conn) == CONNECTION_OK)
+		while ((r = PQgetResult(db_conn)))
+			PQclear(r);
+	if (!PQexitPipelineMode(db_conn)) {
+		KG_WARN("database connection lost in a pipeline: %s",
+			PQerrorMessage(db_conn));
+		PQfinish(db_conn);
+		db_conn = NULL;
+	}
+}
+
+int
+kg_db_pipe(struct kg_db_piped *c, int n)
+{
+	return kg_db_pipe_each(c, n, NULL, NULL);
+}
+
+int
+kg_db_pipe_each(struct kg_db_piped *c, int n, kg_db_piped_fn fn, void *arg)
+{
+	struct kg_err err = {0};
+	char *again, *told;
+	int sent = 0, read = 0, failed = 0;
+
+	for (int i = 0; i < n; i++)
+		c[i].res = NULL, c[i].err = (struct kg_err){0};
+	if (n <= 0)
+		return 0;
+	db_sqlstate[0] = '\0';
+	if (!kg_db_conn(&err)) {
+		for (int i = 0; i < n; i++) {
+			c[i].err = err;
+			pipe_tell(i, NULL, fn, arg);
+		}
+		return n;
+	}
+	again = calloc((size_t)n * 2, 1);	/* again[n], told[n] */
+	told = again ? again + n : NULL;
+	if (!again || n == 1)
+		goto alone;
+	/* what is new to this connection is prepared first */
+	for (int i = 0; i < n; i++) {
+		struct db_stmt *st = stmt_slot(c[i].sql);
+
+		if (st)
+			PQclear(stmt_prepare(st, c[i].nparams));
+	}
+	if (!PQenterPipelineMode(db_conn))
+		goto alone;
+	while (sent < n && pipe_send(&c[sent]) == 0)
+		sent++;
+	KG_DEBUG("%d statements in one pipeline", sent);
+	read = pipe_read(c, sent, again, told, fn, arg);
+	pipe_leave();
+alone:
+	for (int i = 0; i < n; i++) {
+		if (i >= read || !again || again[i]) {
+			if (i < read && again)
+				KG_INFO("pipelined statement run alone after "
+					"SQLSTATE %s", db_sqlstate);
+			c[i].err = (struct kg_err){0};
+			c[i].res = kg_db_call(&c[i].err, c[i].sql, c[i].nparams,
+					      c[i].params);
+		}
+		failed += !c[i].res;
+		if (!told || !told[i])
+			pipe_tell(i, told, fn, arg);
+	}
+	free(again);
+	return failed;
 }
 
 const char *

@@ -88,6 +88,43 @@ PGresult *kg_db_call(struct kg_err *err, const char *sql, int nparams,
 		   (const char *const[]){__VA_ARGS__})
 
 /*
+ * Several kg_db_call()s in one round trip: libpq's pipeline mode, one
+ * Sync per call, so each call is still a transaction of its own (one
+ * that fails does not touch the others) - for a loop that has many
+ * steps of different jobs to write at once.
+ *
+ *   struct kg_db_piped c[2] = {{sql_a, 2, params_a}, {sql_b, 1, p_b}};
+ *   kg_db_pipe(c, 2);  ... c[i].res (PQclear it) or c[i].err ...
+ *
+ * A call that failed on a serialization failure or a deadlock, or got
+ * no answer because the connection went away (those after it were not
+ * run), is run once more on its own with kg_db_call (which reconnects
+ * and retries as it does); the answered ones keep their results.
+ * Returns how many calls have no result.  Outside kg_db_tx only.
+ */
+struct kg_db_piped {
+	const char *sql;
+	int nparams;
+	const char *const *params;
+	PGresult *res;			/* out: the result, or NULL (err) */
+	struct kg_err err;
+};
+
+int kg_db_pipe(struct kg_db_piped *calls, int n);
+
+/*
+ * The same, telling fn(arg, i) of each call as soon as its answer is in
+ * (c[i].res or c[i].err final): PostgreSQL runs the calls one after the
+ * other, so the first one's caller can go on while the server still runs
+ * the rest.  Each call is told once; the pipeline may still be open, so
+ * fn must not use kg_db (a kg_db call there fails, and is logged).
+ */
+typedef void (*kg_db_piped_fn)(void *arg, int i);
+
+int kg_db_pipe_each(struct kg_db_piped *calls, int n, kg_db_piped_fn fn,
+		    void *arg);
+
+/*
  * Run a multi-statement SQL script (simple query protocol, no
  * parameters).  Only for trusted files shipped with the software, such
  * as migrations; never for anything that contains input.

@@ -284,6 +284,15 @@ kg_loop_run_once(struct kg_loop *loop, int max_wait_ms)
 	return ran + fire_timers(loop);
 }
 
+void
+kg_loop_kick(struct kg_loop *loop)
+{
+	int running;
+
+	if (loop->transfers)
+		curl_multi_perform(loop->multi, &running);
+}
+
 int
 kg_loop_pending(const struct kg_loop *loop)
 {

@@ -65,6 +65,13 @@ void kg_loop_unwatch(struct kg_loop *loop, int fd);
  * callbacks run, -1 on a curl failure. */
 int kg_loop_run_once(struct kg_loop *loop, int max_wait_ms);
 
+/* Let curl start what was added since the last turn now (a request goes
+ * out at once, not at the next kg_loop_run_once), without waiting and
+ * without callbacks: transfers that end are handled by the next turn.
+ * For a caller that adds a transfer and then still has work to do
+ * before the loop turns again. */
+void kg_loop_kick(struct kg_loop *loop);
+
 /* Pending timers + transfers (for tests and shutdown). */
 int kg_loop_pending(const struct kg_loop *loop);
 

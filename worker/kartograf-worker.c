@@ -298,11 +298,16 @@ main(int argc, char **argv)
 		load_data(&w, &next_data);
 		count_slots(&w, now);
 		wk_house(&w);
+		wk_steps_begin(&w);
 		wk_gen_tick(&w);
+		wk_steps_flush(&w);
 		taken = wk_take(&w, &more);
 		if (cron)
 			cron_idle(&w, taken, &busy_at);
+		/* the answers that came together: their steps in one go */
+		wk_steps_begin(&w);
 		kg_loop_run_once(w.loop, more ? 0 : w.njobs ? 100 : 50);
+		wk_steps_flush(&w);
 	}
 	if (w.jobs) {
 		KG_INFO("grace period over: handing the running job(s) back");

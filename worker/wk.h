@@ -84,6 +84,7 @@ size_t wk_skip_list(struct wk_skip *s, int64_t now, const char **out);
 
 struct wk;
 struct wk_job;
+struct gen_step;
 
 /* The outcome of offering a taken task to its queue's start. */
 enum wk_take { WK_STARTED, WK_DEFER, WK_DROP, WK_RETRY };
@@ -135,6 +136,9 @@ struct wk_queue {
 	/* Lease, claim and start a taken task (JSON).  Runs it to the end
 	 * when the queue has no jobs (export). */
 	enum wk_take (*start)(struct wk *w, const char *task);
+	/* After a turn's takes: finish the starts that start collected
+	 * (generation: the claims in one round trip); NULL: none. */
+	enum wk_take (*flush)(struct wk *w);
 	/* Frees what the queue's job adds to struct wk_job (NULL: none). */
 	void (*free_job)(struct wk_job *j);
 	/* Shutdown: write the job back before its task is requeued. */
@@ -195,6 +199,20 @@ struct wk_job {
 	int stopped;
 };
 
+/* A generation claim being made (wk_claim.c). */
+#define WK_CLAIMS_MAX 16
+
+struct wk_claim {
+	char *task;			/* taken, leased */
+	struct kg_queue_task t;
+	char progress[8];
+	char attempts[16];		/* the fencing token (wk_gen.c) */
+	char *input;			/* the project's input JSON */
+	long long seq;			/* of its GENERATING event */
+	int capped;			/* the cost cap is reached (why) */
+	char why[300];
+};
+
 struct wk {
 	struct kg_loop *loop;
 	char id[96];			/* worker id: host:pid:random */
@@ -213,7 +231,26 @@ struct wk {
 	 * by the loop: a busy worker takes an export at once. */
 	redisContext *wake;
 	int64_t next_wake_try;
+	/* Generation steps run during one loop turn (wk_steps_begin),
+	 * written together by wk_steps_flush (wk_gen.c). */
+	struct gen_step *steps, **steps_tail;
+	int steps_collect;
+	/* Claims collected by this turn's takes (wk_claim.c). */
+	struct wk_claim claims[WK_CLAIMS_MAX];
+	int nclaims;
 };
+
+/* wk_gen.c: from wk_steps_begin to wk_steps_flush, the steps the
+ * generation jobs run (a stage's end, a project's end or failure, a
+ * progress tick) are collected instead of written one at a time; the
+ * flush writes them in one PostgreSQL round trip (kg_db_pipe_each,
+ * still a transaction each); a step before a call starts that call as
+ * soon as its own answer is in, the others publish their events in one
+ * Redis pipeline and go on after the last answer.  No job with a
+ * collected step may end before the flush: begin/flush enclose one loop
+ * turn's callbacks, the progress ticks, or the claims' flush. */
+void wk_steps_begin(struct wk *w);
+void wk_steps_flush(struct wk *w);
 
 /* wk_task.c: the job list and the take loop. */
 struct wk_qstate *wk_state(struct wk *w, const struct wk_queue *q);
@@ -242,22 +279,36 @@ void wk_requeue_all(struct wk *w);
  * of the chain; the hooks of j->q->ai take over. */
 void wk_ai_start(struct wk_job *j);
 
-/* wk_claim.c: the claim of a generation task. */
-struct wk_claim {
-	char attempts[16];		/* the fencing token (wk_gen.c) */
-	char *input;			/* the project's input JSON */
-	long long seq;			/* of its GENERATING event */
-	int capped;			/* the cost cap is reached (why) */
-	char why[300];
-};
+/*
+ * wk_claim.c: the claims of generation tasks.  The take loop collects
+ * them (wk_claim_add: duplicate and local-slot checks and the lease
+ * first, one task at a time) and the queue's flush makes them together
+ * (wk_claims_flush): their kg_gen_claim() calls in one PostgreSQL round
+ * trip (kg_db_pipe_each: each still a transaction of its own, in the
+ * order taken, so the slot counts and the fencing are the same as one
+ * at a time; each claimed project's first call starts as soon as its
+ * own claim is answered), their GENERATING events in one Redis pipeline
+ * before the loop handles any answer.
+ */
 
-/* May the task be claimed, and is it (the batch's and the owner's
- * slots, PostgreSQL's projects.attempts + 1)?  WK_STARTED: c is filled
- * in (free c->input); otherwise the task was dealt with (deferred,
- * acknowledged or handed back). */
-enum wk_take wk_claim(struct wk *w, const char *task,
-		      const struct kg_queue_task *t, int progress,
-		      struct wk_claim *c);
+/* WK_STARTED: the claim is collected (its task is kept); otherwise the
+ * task was dealt with (deferred, acknowledged or handed back). */
+enum wk_take wk_claim_add(struct wk *w, const char *task,
+			  const struct kg_queue_task *t, int progress);
+/* Make the collected claims; each claimed one becomes a job
+ * (wk_gen_claimed, wk_gen_begin).  WK_RETRY when the database failed
+ * (those tasks went back to the queue). */
+enum wk_take wk_claims_flush(struct wk *w);
+
+/* wk_gen.c: the job of a claimed project, its GENERATING event added
+ * to `events` (NULL when memory ran out); wk_gen_begin starts its first
+ * stage (without kg_db: it may run while a pipeline is read; a call
+ * that fails at once writes FAILED through the collected steps, so
+ * wk_steps_begin first and wk_steps_flush after the events). */
+struct kg_redis_pipe;
+struct wk_job *wk_gen_claimed(struct wk *w, struct wk_claim *c,
+			      struct kg_redis_pipe *events);
+void wk_gen_begin(struct wk_job *j);
 
 /* wk_gen.c: progress events of long calls, the stop hint. */
 void wk_gen_tick(struct wk *w);

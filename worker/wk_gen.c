@@ -37,6 +37,38 @@
 /* Progress reached when each stage has finished (plan, draft, polish). */
 static const int stage_progress[KG_NSTAGES + 1] = {5, 30, 70, 95};
 
+struct ev_list {
+	struct kg_event ev[2];
+	long long seq[2];
+	int n;
+	char status[16];
+	char batch_status[16];
+};
+
+/* A step of a job: one kg_gen_step() call (see below). */
+struct gen_step {
+	struct gen_job *g;
+	const char *status;		/* new project status */
+	int progress;
+	const char *error;		/* FAILED */
+	/* COMPLETED */
+	cJSON *sections;
+	char *quality;
+	int quality_score;
+	const char *provider;
+	int quiet;			/* progress: DB only, no event */
+	int before_call;		/* answer go_on and the cost cap */
+	/* after the write (and its events): rc 0 done, 1 lost, -1 failed */
+	void (*then)(struct gen_step *s, int rc);
+	struct gen_step *next;		/* struct wk .steps */
+	/* kg_gen_step's parameters */
+	const char *params[14];
+	char progress_s[8], score_s[8], *keys, *bodies;
+	/* results */
+	struct ev_list events;
+	int lost;
+};
+
 /* A generation job: struct wk_job and the stages' state. */
 struct gen_job {
 	struct wk_job j;
@@ -50,6 +82,7 @@ struct gen_job {
 	int64_t last_progress;		/* last progress write */
 	int64_t last_event;		/* last event the browser got */
 	int held;			/* a progress write not yet published */
+	struct gen_step step;		/* the step being written */
 };
 
 static struct gen_job *
@@ -57,16 +90,6 @@ gen(struct wk_job *j)
 {
 	return (struct gen_job *)j;
 }
-
-struct ev_list {
-	struct kg_event ev[2];
-	long long seq[2];
-	int n;
-	char status[16];
-	char batch_status[16];
-};
-
-static void publish(struct ev_list *l);
 
 static void
 gen_free(struct wk_job *j)
@@ -85,23 +108,6 @@ gen_free(struct wk_job *j)
 /* ------------------------------------------------------------------ */
 /* Database steps: kg_gen_step(); "lost" means the fence did not match:
  * another worker owns the project now, or it was stopped. */
-
-struct step {
-	struct gen_job *g;
-	const char *status;		/* new project status */
-	int progress;
-	const char *error;		/* FAILED */
-	/* COMPLETED */
-	cJSON *sections;
-	char *quality;
-	int quality_score;
-	const char *provider;
-	int quiet;			/* progress: DB only, no event */
-	int before_call;		/* answer go_on and the cost cap */
-	/* results */
-	struct ev_list events;
-	int lost;
-};
 
 /* The sections as two JSON arrays (keys, bodies) for kg_gen_step. */
 static void
@@ -136,31 +142,31 @@ wk_gen_warm(void)
 			   NULL, NULL, NULL, "false"));
 }
 
-static PGresult *
-step_call(struct step *s, struct kg_err *err)
+/* kg_gen_step's parameters of s (s->params). */
+static void
+step_params(struct gen_step *s)
 {
 	struct gen_job *g = s->g;
-	char progress[8], score[8], *keys = NULL, *bodies = NULL;
-	PGresult *res;
 
-	snprintf(progress, sizeof(progress), "%d", s->progress);
-	snprintf(score, sizeof(score), "%d", s->quality_score);
+	snprintf(s->progress_s, sizeof(s->progress_s), "%d", s->progress);
+	snprintf(s->score_s, sizeof(s->score_s), "%d", s->quality_score);
+	s->keys = s->bodies = NULL;
 	if (s->sections)
-		section_arrays(s->sections, &keys, &bodies);
-	res = KG_DB_CALL(err, step_sql, g->j.t.project_id, g->j.t.batch_id, g->attempts, s->status,
-		progress, s->quiet ? "true" : "false", s->error, s->quality,
-		s->quality_score >= 0 ? score : NULL, s->provider,
-		s->sections ? (keys ? keys : "[]") : NULL,
-		s->sections ? (bodies ? bodies : "[]") : NULL, g->j.call_log,
-		s->before_call ? "true" : "false");
-	free(keys);
-	free(bodies);
-	return res;
+		section_arrays(s->sections, &s->keys, &s->bodies);
+	memcpy(s->params, (const char *[14]){
+		g->j.t.project_id, g->j.t.batch_id, g->attempts, s->status,
+		s->progress_s, s->quiet ? "true" : "false", s->error,
+		s->quality, s->quality_score >= 0 ? s->score_s : NULL,
+		s->provider,
+		s->sections ? (s->keys ? s->keys : "[]") : NULL,
+		s->sections ? (s->bodies ? s->bodies : "[]") : NULL,
+		g->j.call_log, s->before_call ? "true" : "false"},
+	       sizeof(s->params));
 }
 
 /* The events of a step that got through (res: kg_gen_step's row). */
 static void
-step_events(struct step *s, PGresult *res)
+step_events(struct gen_step *s, PGresult *res)
 {
 	struct gen_job *g = s->g;
 	struct ev_list *l = &s->events;
@@ -188,28 +194,20 @@ step_events(struct step *s, PGresult *res)
 	l->n = 2;
 }
 
-static void
-publish(struct ev_list *l)
-{
-	struct kg_err err = {0};
-
-	for (int i = 0; i < l->n; i++)
-		if (kg_event_publish(&l->ev[i], l->seq[i], &err) < 0)
-			KG_WARN("event %s not published (the relay will send "
-				"a snapshot): %s", l->ev[i].type, err.message);
-}
-
-/* Runs one step; 0 done, 1 lost (job must go), -1 failed (retry). */
+/* A step's answer (res, or NULL with err); 0 done, 1 lost (the job
+ * must go), -1 failed (retry).  Its events are in s->events. */
 static int
-run_step(struct step *s)
+step_result(struct gen_step *s, PGresult *res, const struct kg_err *err)
 {
 	struct gen_job *g = s->g;
-	struct kg_err err = {0};
-	PGresult *res = step_call(s, &err);
 
+	s->events.n = 0;
+	free(s->keys);
+	free(s->bodies);
+	s->keys = s->bodies = NULL;
 	if (!res) {
 		KG_ERROR("project %s: writing %s failed: %s",
-			 g->j.t.project_id, s->status, err.message);
+			 g->j.t.project_id, s->status, err->message);
 		return -1;
 	}
 	free(g->j.call_log);	/* written, lost or not */
@@ -231,8 +229,134 @@ run_step(struct step *s)
 	}
 	step_events(s, res);
 	PQclear(res);
-	publish(&s->events);
 	return 0;
+}
+
+/* The events of n written steps: one Redis pipeline. */
+static void
+steps_publish(struct gen_step **v, int n)
+{
+	struct kg_redis_pipe p = {0};
+	struct kg_err err = {0};
+	size_t k = 0;
+
+	for (int i = 0; i < n; i++)
+		for (int e = 0; e < v[i]->events.n; e++)
+			kg_event_publish_add(&p, &v[i]->events.ev[e],
+					     v[i]->events.seq[e], &err);
+	if (p.n && kg_redis_pipe_run(&p, &err) < 0)
+		KG_WARN("events not published (the relay will send a "
+			"snapshot): %s", err.message);
+	for (int i = 0; i < n; i++)
+		for (int e = 0; e < v[i]->events.n; e++, k++)
+			if (k < p.n && p.replies[k] &&
+			    kg_event_published(p.replies[k], &err) < 0)
+				KG_WARN("event %s not published (the relay "
+					"will send a snapshot): %s",
+					v[i]->events.ev[e].type, err.message);
+	kg_redis_pipe_free(&p);
+}
+
+/*
+ * Write n steps (at most STEPS_MAX): their kg_gen_step() calls in one
+ * PostgreSQL round trip (kg_db_pipe_each: still one transaction each,
+ * what failed on a serialization failure or the connection is run again
+ * alone).  PostgreSQL runs them one after the other, so each answer is
+ * taken as it comes: a step before a call (progress) publishes its
+ * events and starts the call at once - the step answered go_on and the
+ * cost cap, so the dispatch asks nothing of the database - instead of
+ * waiting for the others' (a project's next call waits for its own step,
+ * as when each step was a round trip of its own, and calls that came
+ * back together do not go out together again).  The others (completed,
+ * failed, lost, to retry) publish their events in one Redis pipeline
+ * and go on after the last answer.
+ */
+#define STEPS_MAX 64
+
+struct steps_out {
+	struct gen_step **v;
+	struct kg_db_piped *c;
+	int n;
+	int rc[STEPS_MAX];
+	char done[STEPS_MAX];		/* went on as soon as answered */
+};
+
+static void
+step_answered(void *arg, int i)
+{
+	struct steps_out *o = arg;
+	struct gen_step *s = o->v[i];
+
+	o->rc[i] = step_result(s, o->c[i].res, &o->c[i].err);
+	if (o->rc[i] || !s->before_call)
+		return;
+	o->done[i] = 1;
+	steps_publish(&s, 1);
+	s->then(s, 0);		/* s may be reused from here on */
+	if (i < o->n - 1)	/* the request out now, not after the rest */
+		kg_loop_kick(o->v[i]->g->j.w->loop);
+}
+
+static void
+steps_write(struct gen_step **v, int n)
+{
+	struct kg_db_piped c[STEPS_MAX];
+	struct steps_out o = {.v = v, .c = c, .n = n};
+	struct gen_step *rest[STEPS_MAX];
+	int rc[STEPS_MAX], m = 0;
+
+	for (int i = 0; i < n; i++) {
+		step_params(v[i]);
+		c[i] = (struct kg_db_piped){step_sql, 14, v[i]->params};
+	}
+	kg_db_pipe_each(c, n, step_answered, &o);
+	for (int i = 0; i < n; i++)
+		if (!o.done[i])
+			rc[m] = o.rc[i], rest[m++] = v[i];
+	steps_publish(rest, m);
+	for (int i = 0; i < m; i++)
+		rest[i]->then(rest[i], rc[i]);
+}
+
+/* Run a step: now, or with the others of this loop turn when the
+ * worker collects them (wk_steps_begin). */
+static void
+run_step(struct gen_step *s)
+{
+	struct wk *w = s->g->j.w;
+
+	if (!w->steps_collect) {
+		steps_write(&s, 1);
+		return;
+	}
+	s->next = NULL;
+	*(w->steps ? w->steps_tail : &w->steps) = s;
+	w->steps_tail = &s->next;
+}
+
+void
+wk_steps_begin(struct wk *w)
+{
+	w->steps_collect = 1;
+}
+
+void
+wk_steps_flush(struct wk *w)
+{
+	/* a step's then may run another step: collected again */
+	while (w->steps) {
+		struct gen_step *v[STEPS_MAX], *s = w->steps;
+
+		w->steps = NULL;
+		while (s) {
+			int n = 0;
+
+			for (; s && n < STEPS_MAX; s = s->next)
+				v[n++] = s;
+			steps_write(v, n);
+		}
+	}
+	w->steps_collect = 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -255,33 +379,46 @@ gen_stage(const struct wk_job *j)
  * the browser shows for a few hundred milliseconds.  What is held back is
  * published by wk_gen_tick() once the interval has passed, unless the
  * project has finished by then (its status event carries progress 100).
- * Returns 1 when the project is no longer ours (stopped, or re-claimed
- * by another worker): the job is gone, or - with a call in flight - it
- * waits for that call only (j.stopped).  before_call: the stage's call
- * follows, the write answers go_on and the cost cap for it.
+ * A project that is no longer ours (stopped, or re-claimed by another
+ * worker) ends its job, or - with a call in flight - waits for that call
+ * only (j.stopped).  before_call: the stage's call follows (started
+ * after the write, unless the project was lost), and the write answers
+ * go_on and the cost cap for it.
  */
-static int
-write_progress(struct gen_job *g, int progress, int before_call)
+static void
+progress_written(struct gen_step *s, int rc)
 {
-	int64_t now = kg_loop_now_ms();
-	struct step s = {.g = g, .status = "GENERATING", .progress = progress,
-			 .quality_score = -1, .before_call = before_call};
+	struct gen_job *g = s->g;
 
-	s.quiet = now - g->last_event <
-		  kg_config_int("worker", "progress_interval_ms");
-	g->progress = progress;
-	g->last_progress = now;
-	if (run_step(&s) == 1) {
+	if (rc == 1) {
 		if (g->j.call)
 			g->j.stopped = 1;
 		else
 			wk_job_end(&g->j, 1);
-		return 1;
+		return;
 	}
-	g->held = s.quiet;
-	if (!s.quiet)
+	if (s->before_call)
+		start_stage(g);
+}
+
+static void
+write_progress(struct gen_job *g, int progress, int before_call)
+{
+	int64_t now = kg_loop_now_ms();
+	struct gen_step *s = &g->step;
+
+	*s = (struct gen_step){.g = g, .status = "GENERATING",
+			   .progress = progress, .quality_score = -1,
+			   .before_call = before_call,
+			   .then = progress_written};
+	s->quiet = now - g->last_event <
+		   kg_config_int("worker", "progress_interval_ms");
+	g->progress = progress;
+	g->last_progress = now;
+	g->held = s->quiet;
+	if (!s->quiet)
 		g->last_event = now;
-	return 0;
+	run_step(s);
 }
 
 /*
@@ -325,20 +462,31 @@ gen_go_on(struct wk_job *j)
 	return 0;
 }
 
-static void
-fail_job(struct wk_job *j)
-{
-	struct gen_job *g = gen(j);
-	struct step s = {.g = g, .status = "FAILED", .error = j->error,
-			 .progress = g->progress, .quality_score = -1};
+static void fail_job(struct wk_job *j);
 
-	if (run_step(&s) < 0) {
+static void
+failed_written(struct gen_step *s, int rc)
+{
+	struct wk_job *j = &s->g->j;
+
+	if (rc < 0) {
 		/* Database unavailable: keep the lease and try again. */
 		wk_job_later(j, 1000, fail_job);
 		return;
 	}
 	KG_INFO("project %s FAILED: %s", j->t.project_id, j->error);
 	wk_job_end(j, 1);
+}
+
+static void
+fail_job(struct wk_job *j)
+{
+	struct gen_job *g = gen(j);
+
+	g->step = (struct gen_step){.g = g, .status = "FAILED",
+				.error = j->error, .progress = g->progress,
+				.quality_score = -1, .then = failed_written};
+	run_step(&g->step);
 }
 
 /* A stage's answer: checked, then kept as the stage's output. */
@@ -374,8 +522,8 @@ gen_done(struct wk_job *j)
 	g->stage++;
 	if (g->stage == KG_NSTAGES)
 		finish_job(j);
-	else if (write_progress(g, stage_progress[g->stage], 1) == 0)
-		start_stage(g);
+	else
+		write_progress(g, stage_progress[g->stage], 1);
 }
 
 static void
@@ -413,7 +561,7 @@ start_stage(struct gen_job *g)
 
 /* The sections of the polish output, in definition order, scored. */
 static void
-score(struct gen_job *g, struct step *s)
+score(struct gen_job *g, struct gen_step *s)
 {
 	const struct wk_data *d = &g->j.w->data;
 	cJSON *sections, *q;
@@ -438,36 +586,55 @@ score(struct gen_job *g, struct step *s)
 }
 
 static void
-finish_job(struct wk_job *j)
+completed_written(struct gen_step *s, int rc)
 {
-	struct gen_job *g = gen(j);
-	struct step s = {.g = g, .status = "COMPLETED", .progress = 100,
-			 .provider = j->provider[0]
-					     ? j->provider
-					     : kg_config_str("ai", "provider")};
-	int rc;
+	struct wk_job *j = &s->g->j;
 
-	score(g, &s);
-	rc = run_step(&s);
-	cJSON_Delete(s.sections);
-	free(s.quality);
+	cJSON_Delete(s->sections);
+	free(s->quality);
+	s->sections = NULL;
+	s->quality = NULL;
 	if (rc < 0) {
 		wk_job_later(j, 1000, finish_job);
 		return;
 	}
 	if (rc == 0)
 		KG_INFO("project %s COMPLETED (quality %d)", j->t.project_id,
-			s.quality_score);
+			s->quality_score);
 	wk_job_end(j, 1);
+}
+
+static void
+finish_job(struct wk_job *j)
+{
+	struct gen_job *g = gen(j);
+	struct gen_step *s = &g->step;
+
+	*s = (struct gen_step){.g = g, .status = "COMPLETED", .progress = 100,
+			   .provider = j->provider[0]
+					      ? j->provider
+					      : kg_config_str("ai", "provider"),
+			   .then = completed_written};
+	score(g, s);
+	run_step(s);
+}
+
+static void
+handed_back(struct gen_step *s, int rc)
+{
+	(void)s;
+	(void)rc;
 }
 
 /* Shutdown: the project back to QUEUED (fenced) before its task. */
 static void
 gen_hand_back(struct wk_job *j)
 {
-	struct step s = {.g = gen(j), .status = "QUEUED", .quality_score = -1};
+	struct gen_job *g = gen(j);
 
-	run_step(&s);
+	g->step = (struct gen_step){.g = g, .status = "QUEUED",
+				.quality_score = -1, .then = handed_back};
+	run_step(&g->step);
 }
 
 /* ------------------------------------------------------------------ */
@@ -476,10 +643,7 @@ static enum wk_take
 gen_start(struct wk *w, const char *task)
 {
 	struct kg_err err = {0};
-	struct wk_claim c = {0};
 	struct kg_queue_task t;
-	struct gen_job *g;
-	enum wk_take rc;
 
 	if (kg_queue_task_parse(task, &t) < 0 || strcmp(t.kind, "generate") ||
 	    !t.project_id[0] || !t.batch_id[0]) {
@@ -488,30 +652,45 @@ gen_start(struct wk *w, const char *task)
 		kg_queue_ack(KG_QUEUE_GENERATE, w->id, task, &err);
 		return WK_DROP;
 	}
-	rc = wk_claim(w, task, &t, stage_progress[0], &c);
-	g = rc == WK_STARTED ? (struct gen_job *)wk_job_new(
-		w, &wk_gen_queue, task, &t, sizeof(*g)) : NULL;
-	if (!g) {
-		free(c.input);
-		return rc;
-	}
-	snprintf(g->attempts, sizeof(g->attempts), "%s", c.attempts);
-	g->input_json = c.input;
-	g->input = cJSON_Parse(c.input);
+	/* the job comes with the claims' flush (wk_gen_claimed) */
+	return wk_claim_add(w, task, &t, stage_progress[0]);
+}
+
+struct wk_job *
+wk_gen_claimed(struct wk *w, struct wk_claim *c, struct kg_redis_pipe *events)
+{
+	struct gen_job *g = (struct gen_job *)wk_job_new(
+		w, &wk_gen_queue, c->task, &c->t, sizeof(*g));
+	struct kg_err err = {0};
+
+	if (!g)
+		return NULL;
+	snprintf(g->attempts, sizeof(g->attempts), "%s", c->attempts);
+	g->input_json = c->input;
+	g->input = cJSON_Parse(c->input);
 	g->progress = stage_progress[0];
 	g->last_progress = kg_loop_now_ms();
 	g->last_event = g->last_progress;
-	g->j.checked = c.capped ? WK_CHECKED_CAP : WK_CHECKED_GO;
-	if (c.capped)
-		snprintf(g->j.error, sizeof(g->j.error), "%s", c.why);
-	publish(&(struct ev_list){
-		.n = 1, .seq = {c.seq},
-		.ev = {{"project.status_changed", t.batch_id, t.project_id,
-			"GENERATING", g->progress, -1, NULL}}});
-	KG_INFO("project %s GENERATING (batch %s, attempt %s)", t.project_id,
-		t.batch_id, g->attempts);
+	g->j.checked = c->capped ? WK_CHECKED_CAP : WK_CHECKED_GO;
+	if (c->capped)
+		snprintf(g->j.error, sizeof(g->j.error), "%s", c->why);
+	if (kg_event_publish_add(events, &(struct kg_event){
+			"project.status_changed", c->t.batch_id,
+			c->t.project_id, "GENERATING", g->progress, -1, NULL},
+			c->seq, &err) < 0)
+		KG_WARN("event project.status_changed not published (the "
+			"relay will send a snapshot): %s", err.message);
+	return &g->j;
+}
+
+void
+wk_gen_begin(struct wk_job *j)
+{
+	struct gen_job *g = gen(j);
+
+	KG_INFO("project %s GENERATING (batch %s, attempt %s)",
+		j->t.project_id, j->t.batch_id, g->attempts);
 	start_stage(g);
-	return WK_STARTED;
 }
 
 /* The stop hint (at the progress cadence, not every turn): no more
@@ -591,6 +770,7 @@ const struct wk_queue wk_gen_queue = {
 	.counts = 1,
 	.needs_data = 1,
 	.start = gen_start,
+	.flush = wk_claims_flush,
 	.free_job = gen_free,
 	.hand_back = gen_hand_back,
 	.lock = "kg:lock:reconcile",

@@ -134,7 +134,8 @@ wk_job_find(struct wk *w, const struct wk_queue *q, const char *ident)
 static int
 may_take(struct wk *w, const struct wk_queue *q, long long limit)
 {
-	return !*w->stop && (!q->counts || w->njobs < limit);
+	/* the claims being made (wk_claim.c) will be jobs */
+	return !*w->stop && (!q->counts || w->njobs + w->nclaims < limit);
 }
 
 /* One queue's takes of this turn; their number.  *failed when Redis
@@ -169,6 +170,8 @@ take_queue(struct wk *w, const struct wk_queue *q, int *failed)
 		}
 		free(task);
 	}
+	if (q->flush && q->flush(w) == WK_RETRY)
+		s->take_after = kg_loop_now_ms() + RETRY_PAUSE_MS;
 	return n;
 }
 

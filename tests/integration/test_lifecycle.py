@@ -326,6 +326,57 @@ def test_lifecycle_cancel_midflight_then_resume(ctx):
         kgtest.drop_worker_user(ctx, other)
 
 
+def _batch_tasks(ctx, batch):
+    return [t for t in queued_tasks(ctx, "generate") if t["batch_id"] == batch]
+
+
+def test_lifecycle_cancel_with_tasks_waiting_then_resume(ctx):
+    """The browser's "Zatrzymaj" on a batch larger than the worker's slots:
+    most of its tasks are still waiting in the queue when it stops.  The
+    worker must drop every one of them (their claims find PENDING) and
+    take the batch again when "Generuj" resumes it.
+
+    The test above has one task waiting (3 cards, 2 slots), so after the
+    stop no take ever finds the batch full by the worker's own count.
+    Here 5 wait (7 cards, 2 slots): the take that follows the stop makes
+    2 claims and finds the batch full with the third task, and both
+    claims come back 'skipped'.  A worker that counts the claims being
+    made as the batch's jobs (the pipelined claims) and skips the batch
+    "until one of its jobs ends" then skips it for ever: no job of it is
+    left to end, the stopped batch's tasks stay queued and a resume is
+    never taken."""
+    user = kgtest.worker_user(ctx)
+    tp._reset_breakers(ctx)
+    try:
+        with tp.Fake(ctx, "--latency-ms", "1500") as fake, kgtest.own_workers(ctx) as ws:
+            w = ws.start("life-cancel-queue", _slow_env(fake))
+            batch, _ = kgtest.db_batch(ctx, user, 7)
+            base = ctx.servers["lighttpd"]
+            assert kgtest.post_generate(ctx, base, user, batch).json() == {"queued": 7}
+            _wait_inflight(ctx, batch, 2)
+            assert len(_batch_tasks(ctx, batch)) == 5
+            r = _cancel(ctx, ctx.servers["apache"], user, batch)
+            assert r.status == 200 and r.json() == {"stopped": 7}, r
+            # the calls in flight come back, then every waiting task is taken
+            # and dropped: nothing of the stopped batch stays queued or leased
+            ctx.wait_until(lambda: kgtest.proc_log(w).count("partial work dropped") >= 2,
+                           timeout=10, what="both jobs dropping their work")
+            ctx.wait_until(lambda: _batch_tasks(ctx, batch) == [] and
+                           ctx.redis("KEYS", "kg:processing:generate:*") == "",
+                           timeout=10, what="the stopped batch's waiting tasks dropped")
+            assert _statuses(ctx, batch) == ["PENDING"] * 7
+            assert len(fake.requests("bedrock")) == 2
+            # "Generuj" resumes: the worker takes the batch again
+            assert kgtest.post_generate(ctx, base, user, batch).json() == {"queued": 7}
+            kgtest.wait_batch_done(ctx, batch, timeout=60)
+            assert _statuses(ctx, batch) == ["COMPLETED"] * 7
+            assert len(tp._calls(ctx, batch)) == 2 + 21
+            kgtest.stop_proc(w)
+    finally:
+        tp._reset_breakers(ctx)
+        kgtest.drop_worker_user(ctx, user)
+
+
 def test_lifecycle_cancel_survives_worker_restart(ctx):
     user = kgtest.worker_user(ctx)
     tp._reset_breakers(ctx)
