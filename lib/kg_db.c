@@ -135,6 +135,9 @@ fail_from_result(PGresult *res, struct kg_err *err)
 	} else if (!strcmp(state, "57014")) {
 		KG_WARN("statement timed out");
 		kg_err_set(err, 503, "unavailable", "database timeout");
+	} else if (!strcmp(state, "40001") || !strcmp(state, "40P01")) {
+		/* retried by kg_db_tx/kg_db_call; what is left is load */
+		kg_err_set(err, 503, "unavailable", "database busy, try again");
 	} else if (!strcmp(state, "23505")) {
 		kg_err_set(err, 409, "conflict", "already exists");
 	} else {

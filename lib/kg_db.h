@@ -68,7 +68,8 @@ int kg_db_exec(struct kg_err *err, const char *sql, int nparams,
  * set) to roll back.  After a serialization failure (SQLSTATE 40001)
  * or a deadlock (40P01) fn runs again, up to three attempts in all, so
  * fn must only touch the database; a transaction that gets through in
- * the end returns 0 with err clear.  Each attempt begins with a plain
+ * the end returns 0 with err clear, one that does not -1 with a 503
+ * "database busy, try again".  Each attempt begins with a plain
  * BEGIN: the server's default isolation (READ COMMITTED, where only
  * deadlocks happen) unless fn sets another first.
  */

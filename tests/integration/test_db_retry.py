@@ -148,7 +148,7 @@ def test_tx_gives_up_after_three_attempts(ctx):
     """Every attempt meets a serialization failure (a fourth would get
     through): three attempts, then the last one's error."""
     facts, rows, _, log = _run(ctx, "tx-limit")
-    want = {"calls": "3", "rc": "-1", "status": "500", "code": "db_error", "sqlstate": "40001"}
+    want = {"calls": "3", "rc": "-1", "status": "503", "code": "unavailable", "sqlstate": "40001"}
     got = {k: facts[k] for k in want}
     assert got == want, f"{got}, not {want}"
     assert rows == [300, 0], f"rows {rows}, not [300, 0]: only the other session's updates"
@@ -180,7 +180,7 @@ def test_call_retries_a_deadlock(ctx):
 
 def test_call_gives_up_after_three_attempts(ctx):
     facts, rows, attempts, log = _run(ctx, "call-limit")
-    want = {"rc": "-1", "status": "500", "code": "db_error", "sqlstate": "40001"}
+    want = {"rc": "-1", "status": "503", "code": "unavailable", "sqlstate": "40001"}
     got = {k: facts[k] for k in want}
     assert got == want and attempts == 3, f"{got}, attempts {attempts}: not {want}, 3"
     assert rows == [300, 0], f"rows {rows}, not [300, 0]"
