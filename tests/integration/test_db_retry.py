@@ -106,28 +106,48 @@ def _retries(log, what, state):
     return log.count(f"{what} retry after SQLSTATE {state}")
 
 
-def _succeeded(case, facts):
+def _retried_once(ctx, case, state, want_rows):
+    """The case meets one failure with SQLSTATE state and gets through
+    on attempt 2: the callback (kg_db_tx) or the function (kg_db_call,
+    whose result is its attempt number) ran twice, one retry logged."""
+    facts, rows, attempts, log = _run(ctx, case)
     assert facts["rc"] == "0" and facts["status"] == "0", f"{case}: failed: {facts}"
+    if case.startswith("tx-"):
+        what = "transaction"
+        assert facts["calls"] == "2", f"{case}: callback ran {facts['calls']} times, not 2: {facts}"
+    else:
+        what = "statement"
+        assert facts["result"] == "2" and attempts == 2, f"{case}: attempts {attempts}: {facts}"
+    assert rows == want_rows, f"{case}: rows {rows}, not {want_rows}"
+    assert _retries(log, what, state) == 1, f"{case}: retry not logged once: {log[-2000:]}"
+
+
+def _gave_up(ctx, case):
+    """Every attempt meets a serialization failure: three attempts (the
+    callback's calls for kg_db_tx, the function's for kg_db_call), then
+    503 'database busy', only the other session's updates committed."""
+    facts, rows, attempts, log = _run(ctx, case)
+    want = {"rc": "-1", "status": "503", "code": "unavailable", "sqlstate": "40001"}
+    got = {k: facts[k] for k in want}
+    what = "transaction" if case.startswith("tx-") else "statement"
+    made = int(facts["calls"]) if what == "transaction" else attempts
+    assert got == want and made == 3, f"{case}: {got}, attempts {made}: not {want}, 3"
+    assert rows == [300, 0], f"{case}: rows {rows}, not [300, 0]: only the other session's updates"
+    assert _retries(log, what, "40001") == 2, f"{case}: not 2 retries logged: {log[-2000:]}"
+    assert f"{what} gave up after 3 attempts (SQLSTATE 40001)" in log, \
+        f"{case}: giving up not logged: {log[-2000:]}"
 
 
 def test_tx_retries_a_serialization_failure(ctx):
     """Attempt 1 reads row 1, the other session updates and commits it,
     attempt 1's update fails; attempt 2 commits (+100 and +1)."""
-    facts, rows, _, log = _run(ctx, "tx-serialization")
-    _succeeded("tx-serialization", facts)
-    assert facts["calls"] == "2", f"callback ran {facts['calls']} times, not 2: {facts}"
-    assert rows == [101, 0], f"rows {rows}, not [101, 0]"
-    assert _retries(log, "transaction", "40001") == 1, f"retry not logged once: {log[-2000:]}"
+    _retried_once(ctx, "tx-serialization", "40001", [101, 0])
 
 
 def test_tx_retries_a_deadlock(ctx):
     """Attempt 1 holds row 1 and waits for row 2, the other session holds
     row 2 and waits for row 1; attempt 2 commits after the other session."""
-    facts, rows, _, log = _run(ctx, "tx-deadlock")
-    _succeeded("tx-deadlock", facts)
-    assert facts["calls"] == "2", f"callback ran {facts['calls']} times, not 2: {facts}"
-    assert rows == [11, 11], f"rows {rows}, not [11, 11]"
-    assert _retries(log, "transaction", "40P01") == 1, f"retry not logged once: {log[-2000:]}"
+    _retried_once(ctx, "tx-deadlock", "40P01", [11, 11])
 
 
 def test_tx_does_not_retry_other_errors(ctx):
@@ -147,46 +167,24 @@ def test_tx_does_not_retry_other_errors(ctx):
 def test_tx_gives_up_after_three_attempts(ctx):
     """Every attempt meets a serialization failure (a fourth would get
     through): three attempts, then the last one's error."""
-    facts, rows, _, log = _run(ctx, "tx-limit")
-    want = {"calls": "3", "rc": "-1", "status": "503", "code": "unavailable", "sqlstate": "40001"}
-    got = {k: facts[k] for k in want}
-    assert got == want, f"{got}, not {want}"
-    assert rows == [300, 0], f"rows {rows}, not [300, 0]: only the other session's updates"
-    assert _retries(log, "transaction", "40001") == 2, f"not 2 retries logged: {log[-2000:]}"
-    assert "transaction gave up after 3 attempts (SQLSTATE 40001)" in log, \
-        f"giving up not logged: {log[-2000:]}"
+    _gave_up(ctx, "tx-limit")
 
 
 def test_call_retries_a_serialization_failure(ctx):
     """kg_db_call's one statement, REPEATABLE READ: the other session
     commits an update of row 1 between the statement's snapshot and its
     own update of row 1; attempt 2 goes through."""
-    facts, rows, attempts, log = _run(ctx, "call-serialization")
-    _succeeded("call-serialization", facts)
-    assert facts["result"] == "2" and attempts == 2, f"attempts {attempts}: {facts}"
-    assert rows == [101, 0], f"rows {rows}, not [101, 0]"
-    assert _retries(log, "statement", "40001") == 1, f"retry not logged once: {log[-2000:]}"
+    _retried_once(ctx, "call-serialization", "40001", [101, 0])
 
 
 def test_call_retries_a_deadlock(ctx):
     """A function that updates row 1 then row 2, the other session row 2
     then row 1."""
-    facts, rows, attempts, log = _run(ctx, "call-deadlock")
-    _succeeded("call-deadlock", facts)
-    assert facts["result"] == "2" and attempts == 2, f"attempts {attempts}: {facts}"
-    assert rows == [11, 11], f"rows {rows}, not [11, 11]"
-    assert _retries(log, "statement", "40P01") == 1, f"retry not logged once: {log[-2000:]}"
+    _retried_once(ctx, "call-deadlock", "40P01", [11, 11])
 
 
 def test_call_gives_up_after_three_attempts(ctx):
-    facts, rows, attempts, log = _run(ctx, "call-limit")
-    want = {"rc": "-1", "status": "503", "code": "unavailable", "sqlstate": "40001"}
-    got = {k: facts[k] for k in want}
-    assert got == want and attempts == 3, f"{got}, attempts {attempts}: not {want}, 3"
-    assert rows == [300, 0], f"rows {rows}, not [300, 0]"
-    assert _retries(log, "statement", "40001") == 2, f"not 2 retries logged: {log[-2000:]}"
-    assert "statement gave up after 3 attempts (SQLSTATE 40001)" in log, \
-        f"giving up not logged: {log[-2000:]}"
+    _gave_up(ctx, "call-limit")
 
 
 def test_call_does_not_retry_a_duplicate_key(ctx):

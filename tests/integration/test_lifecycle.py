@@ -273,6 +273,15 @@ def _slow_env(fake, **over):
     return tp._env(fake, **env)
 
 
+def _resume(ctx, base, user, batch, n):
+    """"Generuj" after a stop whose two calls in flight were logged: all n
+    cards generated from their first stage (3 calls each)."""
+    assert kgtest.post_generate(ctx, base, user, batch).json() == {"queued": n}
+    kgtest.wait_batch_done(ctx, batch, timeout=60)
+    assert _statuses(ctx, batch) == ["COMPLETED"] * n
+    assert len(tp._calls(ctx, batch)) == 2 + 3 * n
+
+
 def test_lifecycle_cancel_midflight_then_resume(ctx):
     user = kgtest.worker_user(ctx)
     other = kgtest.worker_user(ctx)
@@ -315,10 +324,7 @@ def test_lifecycle_cancel_midflight_then_resume(ctx):
             assert {e["project_id"] for e in ev if e["type"] == "project.status_changed"
                     and e["status"] == "PENDING"} == set(pids)
             # "Generuj" resumes: every card is generated from its first stage
-            assert kgtest.post_generate(ctx, base, user, batch).json() == {"queued": 3}
-            kgtest.wait_batch_done(ctx, batch, timeout=60)
-            assert _statuses(ctx, batch) == ["COMPLETED"] * 3
-            assert len(tp._calls(ctx, batch)) == 2 + 9
+            _resume(ctx, base, user, batch, 3)
             kgtest.stop_proc(w)
     finally:
         tp._reset_breakers(ctx)
@@ -367,10 +373,7 @@ def test_lifecycle_cancel_with_tasks_waiting_then_resume(ctx):
             assert _statuses(ctx, batch) == ["PENDING"] * 7
             assert len(fake.requests("bedrock")) == 2
             # "Generuj" resumes: the worker takes the batch again
-            assert kgtest.post_generate(ctx, base, user, batch).json() == {"queued": 7}
-            kgtest.wait_batch_done(ctx, batch, timeout=60)
-            assert _statuses(ctx, batch) == ["COMPLETED"] * 7
-            assert len(tp._calls(ctx, batch)) == 2 + 21
+            _resume(ctx, base, user, batch, 7)
             kgtest.stop_proc(w)
     finally:
         tp._reset_breakers(ctx)
