@@ -137,7 +137,10 @@ other_send(PGconn *o, const char *sql)
  * The other session holds row 2 and, once kg_db's session waits for
  * it, asks for row 1 - which kg_db's session holds by then: a deadlock.
  * When kg_db's statement has failed and let go of row 1, it takes row 1
- * and commits, so kg_db's next attempt goes through.
+ * and commits.  It holds the advisory lock (kg_db's pid, 0) until then,
+ * which kg_db's attempts after the first take before any row: without
+ * it the second attempt could take row 1 back before the other session
+ * woke up, and deadlock again.
  */
 static int
 other_deadlock(struct run *r)
@@ -148,7 +151,12 @@ other_deadlock(struct run *r)
 		 "SELECT wait_blocked(%d);"
 		 " UPDATE t SET n = n + 10 WHERE id = 1; COMMIT",
 		 r->kg_pid);
+	char pid[16];
+
+	snprintf(pid, sizeof(pid), "%d", r->kg_pid);
 	if (other_exec(r->other, "BEGIN", 0, NULL) < 0 ||
+	    other_exec(r->other, "SELECT pg_advisory_xact_lock($1::int, 0)", 1,
+		       (const char *const[]){ pid }) < 0 ||
 	    other_exec(r->other, "UPDATE t SET n = n + 10 WHERE id = 2", 0,
 		       NULL) < 0)
 		return -1;
@@ -200,13 +208,16 @@ tx_after_other(void *arg, struct kg_err *err)
 }
 
 /* Row 1, then row 2 (which the other session holds: a deadlock on the
- * first attempt). */
+ * first attempt; a later one waits for the other session's COMMIT). */
 static int
 tx_both_rows(void *arg, struct kg_err *err)
 {
 	struct run *r = arg;
 
-	r->calls++;
+	if (++r->calls > 1 &&
+	    kg_db_exec(err, "SELECT pg_advisory_xact_lock(pg_backend_pid(), 0)",
+		       0, NULL) < 0)
+		return -1;
 	if (kg_db_exec(err, "UPDATE t SET n = n + 1 WHERE id = 1", 0, NULL) < 0)
 		return -1;
 	return kg_db_exec(err, "UPDATE t SET n = n + 1 WHERE id = 2", 0, NULL);

@@ -55,6 +55,9 @@ SET search_path FROM CURRENT AS $$
 DECLARE
     attempt bigint := nextval('attempts');
 BEGIN
+    IF attempt > 1 THEN  -- after the other session's COMMIT (db_retry.c)
+        PERFORM pg_advisory_xact_lock(pg_backend_pid(), 0);
+    END IF;
     UPDATE t SET n = n + 1 WHERE id = 1;
     UPDATE t SET n = n + 1 WHERE id = 2;
     RETURN attempt;
