@@ -61,7 +61,7 @@ pg_super "SELECT pg_stat_statements_reset(); SELECT pg_stat_reset()" kartograf >
 generate "$BATCH" "$TOKEN"
 psql_ "DO \$\$ BEGIN FOR i IN 1..1200 LOOP
     EXIT WHEN (SELECT completed_at IS NOT NULL FROM batches WHERE id = '$BATCH');
-    PERFORM pg_sleep(0.1); END LOOP; END \$\$"
+    COMMIT; PERFORM pg_sleep(0.1); END LOOP; END \$\$"
 stop_workers
 if [[ -n "${PGSTAT_EXPLAIN:-}" ]]; then cp "$STATE/log/postgres.log" "$PGSTAT_EXPLAIN"; fi
 sleep 1   # the statistics collector's last report (PGSTAT_MIN_INTERVAL)
