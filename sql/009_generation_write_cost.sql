@@ -41,9 +41,10 @@
 --     - the count of GENERATING projects of a user (the claim with
 --       user_concurrency) and of all (lib/kg_sched.c): the in-flight index
 --       (what is in flight, not the history);
---     - a batch's projects (the batch page, the relay's snapshot, the
---       export, generate's PENDING/FAILED rows): projects_batch_row_key
---       (batch_id, row_number), in row order - the order they are read in.
+--     - a batch's projects (the batch page and counts, the relay's
+--       snapshot, the export, generate's PENDING/FAILED rows): a bitmap
+--       scan of projects_batch_id_id_key (batch_id, id), the batch's rows
+--       only, as the one of (batch_id, status) was.
 -- * kg_gen_step()'s fenced UPDATEs name the project's batch too
 --   (p.batch_id = p_batch: a project never changes batch, and the claim
 --   fenced on it already), so an exact two-column lookup is the plan with
@@ -60,7 +61,18 @@
 --   rule of 001 stands (a change of updated_at or of batches.event_seq
 --   alone does not count).
 --
--- Measured: README.md, "One task core", "PostgreSQL per project".
+-- Measured (README.md, "One task core", "PostgreSQL per project"; main
+-- 1fae601 against this, alternating, quiet machine): the backend's CPU
+-- for a batch's claims and steps (tests/bench/pg_replay.py, median of 8)
+-- 3.03 -> 2.57 ms per project on a fresh database, 3.31 -> 2.67 with
+-- 10,000 finished projects, 3.31 -> 2.34 for one batch of 1,000; HOT
+-- updates of projects 0 -> 191-200 of 400 per 100 projects (28-73 where
+-- the pages were full: a HOT update needs room on the row's page); index
+-- entries of projects read in a bench_worker batch ~124,000 -> ~17,000;
+-- PostgreSQL's CPU in bench_worker (300 projects, c=50) 2.6-3.1 -> 2.4-2.5
+-- ms.
+-- Tried and left out: fillfactor 80 on projects (more HOT updates, no CPU
+-- difference measured); dropping indexes of ai_calls (no difference).
 
 -- ---------------------------------------------------------------------------
 -- projects: the in-flight index
