@@ -10,7 +10,9 @@ statements, as the worker's libpq sends them.
 
 Prints the replaying backend's CPU time per project (/proc/PID/schedstat,
 ns), the whole server's (postmaster and every child: autovacuum, WAL writer
-... , /proc ticks) and the wall time, per run. Against a running stack:
+... , /proc ticks), the wall time and the HOT share of the UPDATEs of
+projects, per run. Against a running scratch stack (its batches stay),
+e.g. `kgstack start STATE pg migrate`:
 
   tests/bench/pg_replay.py --port PORT [--projects 100] [--concurrency 50]
       [--runs 3] [--history 0] [--analyze]
@@ -96,7 +98,7 @@ class Psql:
         self.p.wait()
 
 
-def body(rng, key):
+def body(rng):
     n = rng.randint(70, 110)
     return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + "."
 
@@ -182,7 +184,7 @@ def run(args, db, pg_root, rng):
         q = lit(json.dumps(QUALITY))
         for p in wave:
             keys = lit(json.dumps(KEYS))
-            bodies = lit(json.dumps([body(rng, k) for k in KEYS],
+            bodies = lit(json.dumps([body(rng) for _ in KEYS],
                                     ensure_ascii=False))
             sql.append(f"EXECUTE step({lit(p)}, {b}, 1, 'COMPLETED', 100, "
                        f"false, NULL, {q}, 90, 'offline', {keys}, {bodies}, "
