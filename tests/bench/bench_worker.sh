@@ -36,7 +36,7 @@ for c in $CONCURRENCY; do
     # ~25 ms of CPU each, more than the worker's whole batch at c=5.
     psql_ "DO \$\$ BEGIN FOR i IN 1..1200 LOOP
         EXIT WHEN (SELECT completed_at IS NOT NULL FROM batches WHERE id = '$BATCH');
-        PERFORM pg_sleep(0.1); END LOOP; END \$\$"
+        COMMIT; PERFORM pg_sleep(0.1); END LOOP; END \$\$"
     cpu1=$(cpu_ticks "$WPID") pg1=$(tree_ticks "$(pg_pid)") rd1=$(tree_ticks "$(redis_pid)")
     # Where the time over the ideal goes, from the projects' own timestamps and
     # each ai_calls row (written by the step that handled the answer; the call

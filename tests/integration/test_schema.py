@@ -12,6 +12,8 @@ export_history. Statements that are expected to fail run alone (autocommit),
 so a rejected statement leaves nothing behind.
 """
 
+import os
+import re
 import uuid
 
 EXPECTED_TABLES = {
@@ -463,6 +465,92 @@ def test_event_seq_allocation(ctx):
         # Allocating a seq does not make the batch look modified.
         after = _q(ctx, f"SELECT updated_at FROM batches WHERE id = {b}")
         assert before == after, (before, after)
+    finally:
+        _cleanup(ctx, fx)
+
+
+def test_updated_at_only_on_real_changes(ctx):
+    """kg_touch_updated_at() (009: rows compared as rows, not as jsonb):
+    a real change sets updated_at to the transaction's now(); an UPDATE that
+    changes nothing, or only updated_at, or only batches.event_seq, leaves
+    it as it was - on every table with the trigger."""
+    fx = _fixture(ctx)
+    try:
+        ctx.psql(_insert_section_sql(fx["project"], "summary"))
+        old = "'2001-02-03 04:05:06+00'"
+        rows = {"users": fx["user"], "batches": fx["batch"],
+                "projects": fx["project"]}
+        where = {t: f"id = {_lit(i)}" for t, i in rows.items()}
+        where["sections"] = (f"project_id = {_lit(fx['project'])} "
+                             f"AND key = 'summary'")
+        real = {"users": "display_name = 'Inna nazwa'",
+                "batches": "name = 'Inna partia', event_seq = event_seq + 1",
+                "projects": "progress = 40",
+                "sections": "body = 'Nowy tekst.'"}
+        same = {"users": "display_name = display_name",
+                "batches": "event_seq = event_seq + 1",
+                "projects": "progress = progress, input = input",
+                "sections": "body = body, reviewed = reviewed"}
+        for table, w in where.items():
+            # A past updated_at to compare with (the trigger keeps a change
+            # of updated_at alone out, so set it with the trigger off).
+            ctx.psql(f"BEGIN; ALTER TABLE {table} DISABLE TRIGGER "
+                     f"{table}_touch; UPDATE {table} SET updated_at = {old} "
+                     f"WHERE {w}; ALTER TABLE {table} ENABLE TRIGGER "
+                     f"{table}_touch; COMMIT")
+            ctx.psql(f"UPDATE {table} SET {same[table]} WHERE {w}")
+            ctx.psql(f"UPDATE {table} SET updated_at = now() WHERE {w}")
+            got = _q(ctx, f"SELECT updated_at = {old} FROM {table} WHERE {w}")
+            assert got == "t", f"{table}: no real change moved updated_at"
+            got = _q(ctx, f"WITH u AS (UPDATE {table} SET {real[table]} "
+                          f"WHERE {w} RETURNING updated_at = now() AS t) "
+                          f"SELECT t FROM u")
+            assert got == "t", f"{table}: {real[table]} did not set updated_at"
+    finally:
+        _cleanup(ctx, fx)
+
+
+# --------------------------------------------------------------------------
+# indexes of the generation's hot path (009_generation_write_cost.sql)
+# --------------------------------------------------------------------------
+
+def _lost_sql():
+    """The reconciler's query for generation, as worker/wk_gen.c has it."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    src = open(os.path.join(root, "worker", "wk_gen.c"),
+               encoding="utf-8").read()
+    block = src.split(".lost_sql =", 1)[1].split(".lost_noun", 1)[0]
+    return "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', block))
+
+
+def test_progress_steps_can_be_hot_updates(ctx):
+    # A generation's progress steps change progress (and so updated_at):
+    # no index of projects may hold either, or every step writes an entry
+    # into every index instead of a HOT update.
+    defs = _q(ctx, "SELECT string_agg(pg_get_indexdef(indexrelid), E'\\n') "
+                   "FROM pg_index WHERE indrelid = 'projects'::regclass")
+    for column in ("updated_at", "progress"):
+        assert column not in defs, f"an index of projects holds {column}:\n{defs}"
+
+
+def test_reconciler_and_batch_checks_use_inflight_index(ctx):
+    # What is in flight is found on projects_inflight_idx, not by reading
+    # every project (the history) or every project of the batch. Seq scans
+    # off: the test database is small enough for one to be cheaper.
+    sql = _lost_sql()
+    assert "status IN ('QUEUED', 'GENERATING')" in sql, sql
+    plan = _q(ctx, f"SET enable_seqscan = off; PREPARE q(int) AS {sql}; "
+                   f"EXPLAIN EXECUTE q(10)")
+    assert "projects_inflight_idx" in plan, plan
+    fx = _fixture(ctx)
+    try:
+        b = _lit(fx["batch"])
+        plan = _q(ctx, "SET enable_seqscan = off; EXPLAIN SELECT EXISTS ("
+                       "SELECT FROM projects p WHERE p.batch_id = "
+                       f"{b} AND p.status IN ('QUEUED', 'GENERATING'))")
+        assert "projects_inflight_idx" in plan, plan
+        assert "Index Cond: (batch_id = " in plan, plan
     finally:
         _cleanup(ctx, fx)
 
