@@ -432,8 +432,9 @@ still_ours(struct gen_job *g)
 {
 	struct kg_err err = {0};
 	PGresult *res = KG_DB_QUERY(&err,
-		"SELECT 1 FROM projects WHERE id = $1 AND status = 'GENERATING' "
-		"AND attempts = $2::int", g->j.t.project_id, g->attempts);
+		"SELECT 1 FROM projects WHERE id = $1 AND batch_id = $2 "
+		"AND status = 'GENERATING' AND attempts = $3::int",
+		g->j.t.project_id, g->j.t.batch_id, g->attempts);
 	int ours;
 
 	if (!res)
