@@ -1,4 +1,5 @@
 #include "kg_redis.h"
+#include "kg_clock.h"
 #include "kg_config.h"
 #include "kg_log.h"
 
@@ -8,6 +9,44 @@
 #include <string.h>
 
 static redisContext *redis_ctx;
+
+/*
+ * An outage is logged when it starts, once a minute while it lasts and
+ * when it ends - not at every attempt: a worker tries several times a
+ * second and would write thousands of lines an hour.
+ */
+static struct {
+	int64_t since_ms, logged_ms;	/* first failure, last line */
+	long failed;			/* attempts since the last success */
+} outage;
+
+static void
+connect_failed(const char *why)
+{
+	int64_t now = kg_clock_ms();
+
+	if (!outage.failed++) {
+		outage.since_ms = outage.logged_ms = now;
+		KG_WARN("redis connection failed: %s (trying again; "
+			"logged once a minute until it is back)", why);
+	} else if (now - outage.logged_ms >= 60000) {
+		outage.logged_ms = now;
+		KG_WARN("redis still unavailable after %lld s (%ld attempts): "
+			"%s", (long long)(now - outage.since_ms) / 1000,
+			outage.failed, why);
+	}
+}
+
+static void
+connect_succeeded(void)
+{
+	if (!outage.failed)
+		return;
+	KG_INFO("redis connection back after %.1f s (%ld attempts failed)",
+		(double)(kg_clock_ms() - outage.since_ms) / 1000,
+		outage.failed);
+	outage.failed = 0;
+}
 
 static int
 reply_is_error(redisReply *r)
@@ -86,14 +125,14 @@ kg_redis_connect(struct kg_err *err)
 	c = redisConnectWithTimeout(kg_config_str("redis", "host"),
 				    (int)kg_config_int("redis", "port"), tv);
 	if (!c || c->err) {
-		KG_WARN("redis connection failed: %s",
-			c ? c->errstr : "out of memory");
+		connect_failed(c ? c->errstr : "out of memory");
 		goto fail;
 	}
 	redisSetTimeout(c, tv);
 	redisEnableKeepAlive(c);
 	if (redis_session_setup(c) < 0 || check_version(c) < 0)
 		goto fail;
+	connect_succeeded();
 	return c;
 fail:
 	if (c)

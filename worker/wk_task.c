@@ -11,7 +11,8 @@
  * (kg_queue.h); a batch found full is skipped for a moment (struct
  * wk_skip) instead of pausing all taking, so the free slots go to the
  * other batches at once.  A start that failed on the database or Redis
- * pauses the queue for RETRY_PAUSE_MS.  A worker with no job that took
+ * pauses the queue for RETRY_PAUSE_MS, a take Redis did not answer for
+ * UNAVAILABLE_PAUSE_MS (a second).  A worker with no job that took
  * nothing waits on kg:wake, which every push to any queue signals.  A
  * .woken queue (export, regenerate) found empty is left alone until
  * its wake-up (wk_house.c) says a push came, or WK_WOKEN_POLL_MS.
@@ -27,6 +28,7 @@
 
 #define IDLE_BLOCK_MS 200
 #define RETRY_PAUSE_MS 100
+#define UNAVAILABLE_PAUSE_MS 1000
 
 const struct wk_queue *const wk_queues[WK_NQUEUES] = {
 	[WK_Q_EXPORT] = &wk_export_queue,
@@ -157,7 +159,10 @@ take_queue(struct wk *w, const struct wk_queue *q, int *failed)
 
 		if (!task) {
 			*failed |= err.status != 0;
-			if (q->woken && w->wake && !err.status)
+			if (err.status)	/* Redis down: once a second */
+				s->take_after = kg_loop_now_ms() +
+						UNAVAILABLE_PAUSE_MS;
+			else if (q->woken && w->wake)
 				s->take_after = kg_loop_now_ms() +
 						WK_WOKEN_POLL_MS;
 			break;
@@ -193,10 +198,13 @@ wk_take(struct wk *w, int *more)
 		*more |= n == q->takes_per_turn;
 		taken += n;
 	}
-	if (!taken && !w->jobs && !failed && w->data_loaded) {
+	if (!taken && !w->jobs && !failed && w->data_loaded &&
+	    kg_loop_now_ms() >= w->next_idle_wait) {
 		struct kg_err err = {0};
 
-		kg_queue_wait(IDLE_BLOCK_MS, &err);
+		if (kg_queue_wait(IDLE_BLOCK_MS, &err) < 0)
+			w->next_idle_wait = kg_loop_now_ms() +
+					    UNAVAILABLE_PAUSE_MS;
 	}
 	return taken;
 }

@@ -5,6 +5,7 @@ Every HTTP test runs against both web servers (lighttpd and Apache httpd).
 import json
 import os
 import re
+import time
 
 CSP_PARTS = ["default-src 'self'", "script-src 'self'", "frame-ancestors 'none'", "base-uri 'none'"]
 
@@ -176,6 +177,37 @@ def test_redis_down_then_recovers(ctx):
     # regular heartbeat a third of a lease (10 s) later.
     ctx.wait_until(lambda: int(ctx.redis("SCARD", "kg:workers") or 0) >= 1, timeout=4,
                    what="the worker back in kg:workers after the Redis restart")
+
+
+
+def test_redis_outage_logged_not_per_attempt(ctx):
+    """A worker tries Redis a few times a second while it is down: the
+    outage is one warning when it starts and one line when it ends (with
+    the attempts counted), not a line per attempt (it was ~60 a second),
+    and the takes and the idle wait pause a second between attempts."""
+    log_path = os.path.join(ctx.state, "log", "worker.log")
+    start = os.path.getsize(log_path)
+
+    def new_lines():
+        with open(log_path, encoding="utf-8", errors="replace") as f:
+            f.seek(start)
+            return f.read()
+    ctx.stack("stop", "redis")
+    try:
+        ctx.wait_until(lambda: "redis connection failed" in new_lines(), timeout=10,
+                       what="the worker noticing Redis is down")
+        time.sleep(3)   # the outage: what the worker writes meanwhile is the point
+    finally:
+        ctx.stack("start", "redis")
+    back = ctx.wait_until(lambda: re.search(r"redis connection back after ([0-9.]+) s "
+                                            r"\(([0-9]+) attempts failed\)", new_lines()),
+                          timeout=10, what="the worker logging Redis back")
+    seconds, attempts = float(back.group(1)), int(back.group(2))
+    text = new_lines()
+    assert text.count("redis connection failed") == 1, text[-3000:]
+    assert seconds >= 3 and 3 <= attempts <= 10 * seconds, (seconds, attempts)
+    ctx.wait_until(lambda: int(ctx.redis("SCARD", "kg:workers") or 0) >= 1, timeout=4,
+                   what="the worker back in kg:workers")
 
 
 # ------------------------------------------------------------------ configuration
