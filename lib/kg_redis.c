@@ -3,6 +3,7 @@
 #include "kg_config.h"
 #include "kg_log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +14,10 @@ static redisContext *redis_ctx;
 /*
  * An outage is logged when it starts, once a minute while it lasts and
  * when it ends - not at every attempt: a worker tries several times a
- * second and would write thousands of lines an hour.
+ * second and would write thousands of lines an hour.  The relay connects
+ * from its dispatcher thread and its request threads: one lock.
  */
+static pthread_mutex_t outage_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	int64_t since_ms, logged_ms;	/* first failure, last line */
 	long failed;			/* attempts since the last success */
@@ -25,6 +28,7 @@ connect_failed(const char *why)
 {
 	int64_t now = kg_clock_ms();
 
+	pthread_mutex_lock(&outage_mu);
 	if (!outage.failed++) {
 		outage.since_ms = outage.logged_ms = now;
 		KG_WARN("redis connection failed: %s (trying again; "
@@ -35,17 +39,20 @@ connect_failed(const char *why)
 			"%s", (long long)(now - outage.since_ms) / 1000,
 			outage.failed, why);
 	}
+	pthread_mutex_unlock(&outage_mu);
 }
 
 static void
 connect_succeeded(void)
 {
-	if (!outage.failed)
-		return;
-	KG_INFO("redis connection back after %.1f s (%ld attempts failed)",
-		(double)(kg_clock_ms() - outage.since_ms) / 1000,
-		outage.failed);
+	pthread_mutex_lock(&outage_mu);
+	if (outage.failed)
+		KG_INFO("redis connection back after %.1f s (%ld attempts "
+			"failed)",
+			(double)(kg_clock_ms() - outage.since_ms) / 1000,
+			outage.failed);
 	outage.failed = 0;
+	pthread_mutex_unlock(&outage_mu);
 }
 
 static int

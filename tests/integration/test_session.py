@@ -68,6 +68,17 @@ def _stream(ctx, base, batch, token, timeout=10):
     return _te.SSE(base, r.json()["url"], {}, timeout=timeout)
 
 
+def _streams_closed(ctx, *emails):
+    """Wait until the relay has let go of every stream of these users: it
+    frees the user's slot (kg:streams:<id>) and its process's slot together,
+    when it notices a closed client (at its next heartbeat, 1 s here), so
+    the next check finds the processes' slots free."""
+    ids = ctx.psql("SELECT id FROM users WHERE email IN (%s)" %
+                   ", ".join(f"'{e}'" for e in emails)).split()
+    ctx.wait_until(lambda: all(ctx.redis("ZCARD", f"kg:streams:{i}") == "0" for i in ids),
+                   timeout=10, what="the relay letting go of the closed streams")
+
+
 def _ends_with(s, reason, timeout=8):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -417,6 +428,7 @@ def _legacy_query_token(ctx):
                 assert s.next_event(5)["event"] == "snapshot"
             finally:
                 s.close()
+            _streams_closed(ctx, email)
         ctx.check_servers(check)
     finally:
         drop_users(ctx, email)
@@ -447,8 +459,9 @@ def _user_stream_cap(ctx):
                 try:
                     ob = _batch(ctx, other)
                     s = _stream(ctx, base, ob, _token(ctx, base, other))
-                    assert s.status == 200
+                    assert s.status == 200, (s.status, s.json_body())
                     s.close()
+                    _streams_closed(ctx, other)
                 finally:
                     drop_users(ctx, other)
             finally:
@@ -457,6 +470,7 @@ def _user_stream_cap(ctx):
             ctx.wait_until(lambda: _ticket(ctx, base, batch, t).status == 201, timeout=10,
                            what="slot given back")
             held[1].close()
+            _streams_closed(ctx, email)
         ctx.check_servers(check)
     finally:
         drop_users(ctx, email)
