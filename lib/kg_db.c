@@ -121,6 +121,20 @@ result_ok(PGresult *res)
 	return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
 }
 
+/* The connection is gone or going (class 08, admin shutdown). */
+static int
+state_unavailable(const char *state)
+{
+	return !strncmp(state, "08", 2) || !strcmp(state, "57P01");
+}
+
+/* Another attempt may get through: serialization failure, deadlock. */
+static int
+state_retryable(const char *state)
+{
+	return !strcmp(state, "40001") || !strcmp(state, "40P01");
+}
+
 static void
 fail_from_result(PGresult *res, struct kg_err *err)
 {
@@ -128,14 +142,14 @@ fail_from_result(PGresult *res, struct kg_err *err)
 				: NULL;
 
 	snprintf(db_sqlstate, sizeof(db_sqlstate), "%s", state ? state : "");
-	if (!state || !strncmp(state, "08", 2) || !strcmp(state, "57P01") ||
+	if (!state || state_unavailable(state) ||
 	    PQstatus(db_conn) != CONNECTION_OK) {
 		KG_WARN("database unavailable: %s", PQerrorMessage(db_conn));
 		kg_err_set(err, 503, "unavailable", "database unavailable");
 	} else if (!strcmp(state, "57014")) {
 		KG_WARN("statement timed out");
 		kg_err_set(err, 503, "unavailable", "database timeout");
-	} else if (!strcmp(state, "40001") || !strcmp(state, "40P01")) {
+	} else if (state_retryable(state)) {
 		/* retried by kg_db_tx/kg_db_call; what is left is load */
 		kg_err_set(err, 503, "unavailable", "database busy, try again");
 	} else if (!strcmp(state, "23505")) {
@@ -430,12 +444,6 @@ kg_db_exec_script(struct kg_err *err, const char *sql)
 	return ok ? 0 : -1;
 }
 
-static int
-retryable(void)
-{
-	return !strcmp(db_sqlstate, "40001") || !strcmp(db_sqlstate, "40P01");
-}
-
 /*
  * The one retry rule of kg_db_tx and kg_db_call, asked after a failed
  * attempt: another one after a serialization failure or a deadlock, up
@@ -446,7 +454,7 @@ retryable(void)
 static int
 retry(int *attempts, const char *what, struct kg_err *err)
 {
-	if (!retryable())
+	if (!state_retryable(db_sqlstate))
 		return 0;
 	if (++*attempts >= 3) {
 		KG_WARN("%s gave up after %d attempts (SQLSTATE %s)", what,
@@ -522,8 +530,7 @@ pipe_again(const PGresult *res)
 	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
 	return !s || PQstatus(db_conn) != CONNECTION_OK ||
-	       !strncmp(s, "08", 2) || !strcmp(s, "57P01") ||
-	       !strcmp(s, "40001") || !strcmp(s, "40P01") ||
+	       state_unavailable(s) || state_retryable(s) ||
 	       !strcmp(s, "26000");
 }
 
