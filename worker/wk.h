@@ -227,8 +227,8 @@ struct wk {
 	int64_t slot_ms_used, slot_ms_offered, slot_clock;
 	/* housekeeping clocks (ms, monotonic) */
 	int64_t next_heartbeat, next_reap, next_reconcile;
-	/* no idle wait on kg:wake before this (Redis was down) */
-	int64_t next_idle_wait;
+	/* no take or idle wait before this (Redis did not answer) */
+	int64_t redis_retry_at;
 	/* The wake-up of the .woken queues (kg_queue_subscribe), watched
 	 * by the loop: a busy worker takes an export at once. */
 	redisContext *wake;

@@ -11,8 +11,9 @@
  * (kg_queue.h); a batch found full is skipped for a moment (struct
  * wk_skip) instead of pausing all taking, so the free slots go to the
  * other batches at once.  A start that failed on the database or Redis
- * pauses the queue for RETRY_PAUSE_MS, a take Redis did not answer for
- * UNAVAILABLE_PAUSE_MS (a second).  A worker with no job that took
+ * pauses the queue for RETRY_PAUSE_MS; when Redis does not answer a
+ * take or the idle wait, all taking pauses for UNAVAILABLE_PAUSE_MS (a
+ * second).  A worker with no job that took
  * nothing waits on kg:wake, which every push to any queue signals.  A
  * .woken queue (export, regenerate) found empty is left alone until
  * its wake-up (wk_house.c) says a push came, or WK_WOKEN_POLL_MS.
@@ -159,10 +160,7 @@ take_queue(struct wk *w, const struct wk_queue *q, int *failed)
 
 		if (!task) {
 			*failed |= err.status != 0;
-			if (err.status)	/* Redis down: once a second */
-				s->take_after = kg_loop_now_ms() +
-						UNAVAILABLE_PAUSE_MS;
-			else if (q->woken && w->wake)
+			if (q->woken && w->wake && !err.status)
 				s->take_after = kg_loop_now_ms() +
 						WK_WOKEN_POLL_MS;
 			break;
@@ -186,9 +184,9 @@ wk_take(struct wk *w, int *more)
 	int taken = 0, failed = 0;
 
 	*more = 0;
-	if (w->stopping)
+	if (w->stopping || kg_loop_now_ms() < w->redis_retry_at)
 		return 0;
-	for (int i = 0; i < WK_NQUEUES; i++) {
+	for (int i = 0; i < WK_NQUEUES && !failed; i++) {
 		const struct wk_queue *q = wk_queues[i];
 		int n;
 
@@ -198,14 +196,13 @@ wk_take(struct wk *w, int *more)
 		*more |= n == q->takes_per_turn;
 		taken += n;
 	}
-	if (!taken && !w->jobs && !failed && w->data_loaded &&
-	    kg_loop_now_ms() >= w->next_idle_wait) {
+	if (!taken && !w->jobs && !failed && w->data_loaded) {
 		struct kg_err err = {0};
 
-		if (kg_queue_wait(IDLE_BLOCK_MS, &err) < 0)
-			w->next_idle_wait = kg_loop_now_ms() +
-					    UNAVAILABLE_PAUSE_MS;
+		failed = kg_queue_wait(IDLE_BLOCK_MS, &err) < 0;
 	}
+	if (failed)	/* Redis down: taking and waiting once a second */
+		w->redis_retry_at = kg_loop_now_ms() + UNAVAILABLE_PAUSE_MS;
 	return taken;
 }
 
