@@ -514,11 +514,9 @@ def test_updated_at_only_on_real_changes(ctx):
 # indexes of the generation's hot path (009_generation_write_cost.sql)
 # --------------------------------------------------------------------------
 
-def _lost_sql():
+def _lost_sql(ctx):
     """The reconciler's query for generation, as worker/wk_gen.c has it."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))))
-    src = open(os.path.join(root, "worker", "wk_gen.c"),
+    src = open(os.path.join(ctx.root, "worker", "wk_gen.c"),
                encoding="utf-8").read()
     block = src.split(".lost_sql =", 1)[1].split(".lost_noun", 1)[0]
     return "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', block))
@@ -538,7 +536,7 @@ def test_reconciler_and_batch_checks_use_inflight_index(ctx):
     # What is in flight is found on projects_inflight_idx, not by reading
     # every project (the history) or every project of the batch. Seq scans
     # off: the test database is small enough for one to be cheaper.
-    sql = _lost_sql()
+    sql = _lost_sql(ctx)
     assert "status IN ('QUEUED', 'GENERATING')" in sql, sql
     plan = _q(ctx, f"SET enable_seqscan = off; PREPARE q(int) AS {sql}; "
                    f"EXPLAIN EXECUTE q(10)")

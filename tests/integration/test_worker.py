@@ -7,9 +7,7 @@ lease/reconciler intervals (KARTOGRAF_WORKER_* overrides) and restart the
 stack's worker in `finally`.
 """
 import datetime
-import os
 import signal
-import subprocess
 import time
 import uuid
 from kgtest import queued_tasks  # noqa: E402
@@ -50,11 +48,9 @@ def test_db_pipe(ctx):
     failing in the middle, a serialization failure retried alone, the
     connection terminated in the middle of a pipeline, kg_db_pipe_each
     telling each answer before the later ones are read."""
-    binary = os.path.join(ctx.build, "tests", "unit", "test_db_pipe")
-    p = subprocess.run([binary], env=dict(os.environ, KARTOGRAF_CONFIG=ctx.config_path),
-                       capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0, p.stdout + p.stderr
-    assert "PASSED  ] 4 test(s)" in p.stdout + p.stderr, p.stdout + p.stderr
+    rc, out, err = ctx.run_program("tests/unit/test_db_pipe", timeout=120)
+    assert rc == 0, out + err
+    assert "PASSED  ] 4 test(s)" in out + err, out + err
 
 
 def test_generate_flow_and_events(ctx):
